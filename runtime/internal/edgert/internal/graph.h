@@ -1,0 +1,64 @@
+// The network as both the builder and the runtime hold it: tensors (activations or
+// constants) and nodes in execution order. The builder produces it from ONNX and the
+// engine file stores it; the loader re-validates it with the same shape inference.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgert/internal/attributes.h"
+#include "edgert/internal/host_tensor.h"
+#include "edgert/types.h"
+
+namespace edgert {
+
+struct TensorEntry {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  Dims dims;
+  std::shared_ptr<const HostTensor> constant;  // weights and folded values
+  bool isConstant() const { return constant != nullptr; }
+};
+
+struct Node {
+  std::string op;
+  std::string name;
+  std::vector<int> inputs;  // tensor ids; -1 marks an absent optional input
+  std::vector<int> outputs;
+  AttrMap attrs;
+  std::string precision = "fp32";
+  std::string tactic = "cpu-ref";
+};
+
+struct Binding {
+  int tensor = -1;
+  bool is_input = false;
+  Dims model_dims;  // as declared by the model, -1 for symbolic
+  std::vector<std::string> dim_names;
+};
+
+struct Graph {
+  std::string name;
+  std::vector<TensorEntry> tensors;
+  std::vector<Node> nodes;  // topologically ordered
+  std::vector<Binding> bindings;
+  int findTensor(const std::string& name) const;
+};
+
+// Where each activation lives in the per-context arena (constants live in the weights).
+struct MemoryPlan {
+  uint64_t arena_bytes = 0;
+  std::vector<uint64_t> offsets;  // per tensor; unused for constants
+  uint64_t scratch_bytes = 0;     // largest kernel scratch, shared by all layers
+};
+
+// Liveness-based plan: each activation gets an aligned offset; tensors whose lifetimes
+// do not overlap share memory. Inputs live from the start, outputs to the end.
+MemoryPlan planMemory(const Graph& g, uint64_t alignment = 64);
+
+// Runs shape inference over every node and checks the stored dims/dtypes agree: the
+// loader's structural gate against hostile or stale engine files.
+Status validateGraph(const Graph& g);
+
+}  // namespace edgert

@@ -1,0 +1,178 @@
+#include "edgert/internal/graph.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "edgert/internal/op.h"
+#include "edgert/internal/str.h"
+
+namespace edgert {
+
+int Graph::findTensor(const std::string& tensor_name) const {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (tensors[i].name == tensor_name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
+  const int n_nodes = static_cast<int>(g.nodes.size());
+  const size_t n = g.tensors.size();
+  std::vector<int> first(n, std::numeric_limits<int>::max()), last(n, -1);
+  for (const Binding& b : g.bindings) {
+    if (b.is_input) first[b.tensor] = -1;
+    else last[b.tensor] = n_nodes;
+  }
+  for (int i = 0; i < n_nodes; ++i) {
+    for (int t : g.nodes[i].outputs) {
+      first[t] = std::min(first[t], i);
+      last[t] = std::max(last[t], i);
+    }
+    for (int t : g.nodes[i].inputs) {
+      if (t >= 0) last[t] = std::max(last[t], i);
+    }
+  }
+  struct Item {
+    size_t tensor;
+    uint64_t bytes;
+  };
+  std::vector<Item> items;
+  for (size_t t = 0; t < n; ++t) {
+    if (g.tensors[t].isConstant() || last[t] < 0 || first[t] == std::numeric_limits<int>::max())
+      continue;
+    const uint64_t bytes = static_cast<uint64_t>(volume(g.tensors[t].dims)) *
+                           dataTypeSize(g.tensors[t].dtype);
+    items.push_back({t, (std::max<uint64_t>(bytes, 1) + alignment - 1) / alignment * alignment});
+  }
+  // Greedy by size: large tensors first, each at the lowest offset that does not collide
+  // with a placed tensor whose lifetime overlaps.
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.bytes > b.bytes; });
+  MemoryPlan plan;
+  plan.offsets.assign(n, 0);
+  struct Placed {
+    uint64_t off, bytes;
+    int first, last;
+  };
+  std::vector<Placed> placed;
+  for (const Item& it : items) {
+    const int f = first[it.tensor], l = last[it.tensor];
+    std::vector<std::pair<uint64_t, uint64_t>> busy;
+    for (const Placed& p : placed) {
+      if (p.first <= l && f <= p.last) busy.push_back({p.off, p.off + p.bytes});
+    }
+    std::sort(busy.begin(), busy.end());
+    uint64_t off = 0;
+    for (const auto& [b, e] : busy) {
+      if (off + it.bytes <= b) break;
+      off = std::max(off, e);
+    }
+    plan.offsets[it.tensor] = off;
+    placed.push_back({off, it.bytes, f, l});
+    plan.arena_bytes = std::max(plan.arena_bytes, off + it.bytes);
+  }
+  return plan;
+}
+
+namespace {
+// Far beyond any vision model, small enough that sizes never overflow 64 bits.
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+Status checkTensorEntry(const TensorEntry& t) {
+  if (!isValidDataType(static_cast<int32_t>(t.dtype)))
+    return Status(StatusCode::kCorruptFile, strCat("tensor '", t.name, "' has an invalid dtype"));
+  if (t.dims.size() > static_cast<size_t>(kMaxRank))
+    return Status(StatusCode::kCorruptFile, strCat("tensor '", t.name, "' has rank ", t.dims.size()));
+  int64_t n = 1;
+  for (int64_t d : t.dims) {
+    if (d < 0 || (d > 0 && n > kMaxElements / d))
+      return Status(StatusCode::kCorruptFile,
+                    strCat("tensor '", t.name, "' has invalid dims ", dimsToString(t.dims)));
+    n *= d;
+  }
+  if (t.constant && (t.constant->dtype() != t.dtype || t.constant->dims() != t.dims))
+    return Status(StatusCode::kCorruptFile,
+                  strCat("constant '", t.name, "' does not match its declared type"));
+  return Status::Ok();
+}
+}  // namespace
+
+Status validateGraph(const Graph& g) {
+  const int n = static_cast<int>(g.tensors.size());
+  for (const TensorEntry& t : g.tensors) EDGERT_RETURN_IF_ERROR(checkTensorEntry(t));
+  std::vector<bool> defined(n, false);
+  for (int i = 0; i < n; ++i) defined[i] = g.tensors[i].isConstant();
+  bool has_input = false, has_output = false;
+  for (const Binding& b : g.bindings) {
+    if (b.tensor < 0 || b.tensor >= n)
+      return Status(StatusCode::kCorruptFile, "binding refers to a missing tensor");
+    if (b.is_input) {
+      if (defined[b.tensor])
+        return Status(StatusCode::kCorruptFile,
+                      strCat("input '", g.tensors[b.tensor].name, "' is defined twice"));
+      defined[b.tensor] = true;
+      has_input = true;
+    } else {
+      has_output = true;
+    }
+  }
+  if (!has_output) return Status(StatusCode::kCorruptFile, "the network has no outputs");
+  (void)has_input;
+  for (const Node& node : g.nodes) {
+    const OpDef* def = findOp(node.op);
+    if (!def)
+      return Status(StatusCode::kUnsupported,
+                    strCat("layer '", node.name, "' uses unknown op '", node.op, "'"));
+    const int n_out = static_cast<int>(node.outputs.size());
+    if (n_out < def->min_outputs || (def->max_outputs >= 0 && n_out > def->max_outputs))
+      return Status(StatusCode::kCorruptFile,
+                    strCat("layer '", node.name, "' has ", n_out, " outputs, op ", node.op, " allows ",
+                           def->min_outputs, " to ", def->max_outputs));
+    NodeContext ctx;
+    ctx.num_outputs = node.outputs.size();
+    ctx.op = node.op;
+    ctx.name = node.name;
+    ctx.attrs = &node.attrs;
+    for (int t : node.inputs) {
+      ValueInfo v;
+      if (t >= 0) {
+        if (t >= n || !defined[t])
+          return Status(StatusCode::kCorruptFile,
+                        strCat("layer '", node.name, "' reads a tensor that is not defined before it"));
+        v.present = true;
+        v.dtype = g.tensors[t].dtype;
+        v.dims = g.tensors[t].dims;
+        v.constant = g.tensors[t].constant.get();
+      } else if (t != -1) {
+        return Status(StatusCode::kCorruptFile, strCat("layer '", node.name, "' has a bad input id"));
+      }
+      ctx.in.push_back(std::move(v));
+    }
+    EDGERT_RETURN_IF_ERROR(inferNode(*def, ctx));
+    if (ctx.out.size() < node.outputs.size())
+      return Status(StatusCode::kCorruptFile,
+                    strCat("layer '", node.name, "' declares more outputs than its op produces"));
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      const int t = node.outputs[o];
+      if (t < 0 || t >= n || defined[t])
+        return Status(StatusCode::kCorruptFile,
+                      strCat("layer '", node.name, "' writes an invalid or already defined tensor"));
+      const TensorEntry& te = g.tensors[t];
+      if (te.dtype != ctx.out[o].dtype || te.dims != ctx.out[o].dims)
+        return Status(StatusCode::kCorruptFile,
+                      strCat("layer '", node.name, "' output '", te.name, "' is stored as ",
+                             dataTypeName(te.dtype), " ", dimsToString(te.dims),
+                             " but the op infers ", dataTypeName(ctx.out[o].dtype), " ",
+                             dimsToString(ctx.out[o].dims)));
+      defined[t] = true;
+    }
+  }
+  for (const Binding& b : g.bindings) {
+    if (!b.is_input && !defined[b.tensor])
+      return Status(StatusCode::kCorruptFile,
+                    strCat("output '", g.tensors[b.tensor].name, "' is never computed"));
+  }
+  return Status::Ok();
+}
+
+}  // namespace edgert

@@ -1,0 +1,334 @@
+// Runtime, Engine and the CPU ExecutionContext.
+#include <cstdio>
+#include <iomanip>
+#include <sstream>
+#include <unordered_map>
+
+#include "../cpu/sgemm.h"
+#include "edgert/edgert.h"
+#include "edgert/internal/engine_model.h"
+#include "edgert/internal/op.h"
+#include "edgert/internal/str.h"
+
+#ifndef EDGERT_VERSION_STRING
+#define EDGERT_VERSION_STRING "0.0.0"
+#endif
+
+namespace edgert {
+
+const char* versionString() { return EDGERT_VERSION_STRING; }
+
+const char* backendName(Backend b) {
+  switch (b) {
+    case Backend::kCpu: return "cpu";
+    case Backend::kCuda: return "cuda";
+    case Backend::kAuto: return "auto";
+  }
+  return "?";
+}
+
+Result<Backend> parseBackend(const std::string& name) {
+  if (name == "cpu") return Backend::kCpu;
+  if (name == "cuda") return Backend::kCuda;
+  if (name == "auto") return Backend::kAuto;
+  return Status(StatusCode::kInvalidArgument, strCat("unknown backend '", name, "' (expected cpu, cuda or auto)"));
+}
+
+namespace {
+
+// Engine files beyond this are refused before reading (the largest vision models are
+// far smaller); protects edge devices from allocating what a path merely points at.
+constexpr uint64_t kMaxEngineBytes = uint64_t{8} << 30;
+
+class EngineImpl;
+
+class CpuContext final : public ExecutionContext {
+ public:
+  static Result<std::unique_ptr<ExecutionContext>> create(std::shared_ptr<const EngineImpl> engine);
+  void* tensorData(const std::string& name) override;
+  Status setTensorAddress(const std::string& name, void* data) override;
+  Status checkInputShape(const std::string& name, const Dims& dims) const override;
+  Status execute() override;
+  size_t deviceMemoryBytes() const override { return arena_bytes_ + scratch_bytes_; }
+
+ private:
+  void bindViews();
+
+  std::shared_ptr<const EngineImpl> engine_;
+  AlignedBuffer arena_, scratch_;
+  size_t arena_bytes_ = 0, scratch_bytes_ = 0;
+  std::vector<std::unique_ptr<Kernel>> kernels_;
+  std::vector<void*> tensor_ptr_;
+  std::vector<std::vector<TensorView>> in_views_, out_views_;
+};
+
+class EngineImpl final : public Engine, public std::enable_shared_from_this<EngineImpl> {
+ public:
+  EngineImpl(EngineModel m, std::string origin) : model_(std::move(m)), origin_(std::move(origin)) {
+    for (const Binding& b : model_.graph.bindings) {
+      const TensorEntry& t = model_.graph.tensors[b.tensor];
+      TensorInfo info;
+      info.name = t.name;
+      info.is_input = b.is_input;
+      info.dtype = t.dtype;
+      info.dims = t.dims;
+      info.model_dims = b.model_dims;
+      info.dim_names = b.dim_names;
+      bindings_.push_back(std::move(info));
+    }
+  }
+  const std::vector<TensorInfo>& bindings() const override { return bindings_; }
+  const TensorInfo* binding(const std::string& name) const override {
+    for (const TensorInfo& b : bindings_)
+      if (b.name == name) return &b;
+    return nullptr;
+  }
+  size_t weightBytes() const override {
+    size_t n = 0;
+    for (const TensorEntry& t : model_.graph.tensors)
+      if (t.isConstant()) n += t.constant->bytes();
+    return n;
+  }
+  std::string describe() const override;
+  Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const override {
+    return CpuContext::create(shared_from_this());
+  }
+  const EngineModel& model() const { return model_; }
+  const std::string& origin() const { return origin_; }
+
+ private:
+  EngineModel model_;
+  std::string origin_;
+  std::vector<TensorInfo> bindings_;
+};
+
+std::string EngineImpl::describe() const {
+  const Graph& g = model_.graph;
+  std::ostringstream os;
+  os << "engine      " << origin_ << "\n";
+  os << "model       " << (g.name.empty() ? "(unnamed)" : g.name) << "  from " << model_.source << "\n";
+  os << "built by    edgert " << model_.edgert_version << "\n";
+  os << "target      " << model_.target.toString() << "\n";
+  os << "options     " << model_.build_options_json << "\n";
+  os << "memory      activations " << model_.plan.arena_bytes << " B (liveness-planned), scratch "
+     << model_.plan.scratch_bytes << " B, weights " << weightBytes() << " B\n";
+  os << "bindings\n";
+  for (const TensorInfo& b : bindings_) {
+    os << "  " << (b.is_input ? "input " : "output") << "  " << b.name << "  " << dataTypeName(b.dtype) << " "
+       << dimsToString(b.dims);
+    if (b.model_dims != b.dims) {
+      os << "  (model: ";
+      for (size_t i = 0; i < b.model_dims.size(); ++i) {
+        if (i) os << "x";
+        if (b.model_dims[i] < 0) os << (i < b.dim_names.size() && !b.dim_names[i].empty() ? b.dim_names[i] : "?");
+        else os << b.model_dims[i];
+      }
+      os << ")";
+    }
+    os << "\n";
+  }
+  os << "layers (" << g.nodes.size() << ")\n";
+  auto tname = [&](int id) {
+    if (id < 0) return std::string("-");
+    const TensorEntry& t = g.tensors[id];
+    return strCat(t.name, t.isConstant() ? "[const " : "[", dimsToString(t.dims), "]");
+  };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    os << "  " << std::setw(4) << i << "  " << std::left << std::setw(18) << n.op << std::right << " " << n.name
+       << "  " << n.precision << " " << n.tactic << "\n        in:";
+    for (int t : n.inputs) os << " " << tname(t);
+    os << "\n        out:";
+    for (int t : n.outputs) {
+      os << " " << tname(t);
+      if (t >= 0 && !g.tensors[t].isConstant()) os << "@" << model_.plan.offsets[t];
+    }
+    os << "\n";
+  }
+  return os.str();
+}
+
+Result<std::unique_ptr<ExecutionContext>> CpuContext::create(std::shared_ptr<const EngineImpl> engine) {
+  auto ctx = std::unique_ptr<CpuContext>(new CpuContext());
+  ctx->engine_ = engine;
+  const EngineModel& m = engine->model();
+  const Graph& g = m.graph;
+  ctx->arena_bytes_ = m.plan.arena_bytes;
+  ctx->arena_ = allocateAligned(std::max<size_t>(ctx->arena_bytes_, 64));
+  if (!ctx->arena_)
+    return Status(StatusCode::kOutOfMemory, strCat("cannot allocate the ", ctx->arena_bytes_, "-byte activation arena"));
+  size_t scratch = 0;
+  for (const Node& n : g.nodes) {
+    const OpDef* def = findOp(n.op);
+    NodeContext nc;
+    nc.op = n.op;
+    nc.name = n.name;
+    nc.attrs = &n.attrs;
+    nc.num_outputs = n.outputs.size();
+    for (int t : n.inputs) {
+      ValueInfo v;
+      if (t >= 0) {
+        v.present = true;
+        v.dtype = g.tensors[t].dtype;
+        v.dims = g.tensors[t].dims;
+        v.constant = g.tensors[t].constant.get();
+      }
+      nc.in.push_back(std::move(v));
+    }
+    for (int t : n.outputs) {
+      ValueInfo v;
+      v.present = true;
+      v.dtype = g.tensors[t].dtype;
+      v.dims = g.tensors[t].dims;
+      nc.out.push_back(std::move(v));
+    }
+    auto k = def->create_cpu(nc);
+    if (!k.ok()) return k.status();
+    scratch = std::max(scratch, k.value()->scratchBytes());
+    ctx->kernels_.push_back(std::move(k).value());
+  }
+  ctx->scratch_bytes_ = scratch;
+  if (scratch) {
+    ctx->scratch_ = allocateAligned(scratch);
+    if (!ctx->scratch_) return Status(StatusCode::kOutOfMemory, strCat("cannot allocate ", scratch, " bytes of scratch"));
+  }
+  ctx->tensor_ptr_.resize(g.tensors.size());
+  for (size_t i = 0; i < g.tensors.size(); ++i) {
+    ctx->tensor_ptr_[i] = g.tensors[i].isConstant() ? const_cast<void*>(g.tensors[i].constant->data())
+                                                    : ctx->arena_.get() + m.plan.offsets[i];
+  }
+  ctx->bindViews();
+  return std::unique_ptr<ExecutionContext>(std::move(ctx));
+}
+
+void CpuContext::bindViews() {
+  const Graph& g = engine_->model().graph;
+  in_views_.assign(g.nodes.size(), {});
+  out_views_.assign(g.nodes.size(), {});
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (int t : g.nodes[i].inputs) {
+      TensorView v;
+      if (t >= 0) v = TensorView{g.tensors[t].dtype, g.tensors[t].dims, tensor_ptr_[t]};
+      in_views_[i].push_back(v);
+    }
+    // Trailing absent inputs are dropped so kernels can test in.size().
+    while (!in_views_[i].empty() && in_views_[i].back().dtype == DataType::kUndefined) in_views_[i].pop_back();
+    for (int t : g.nodes[i].outputs) out_views_[i].push_back(TensorView{g.tensors[t].dtype, g.tensors[t].dims, tensor_ptr_[t]});
+  }
+}
+
+void* CpuContext::tensorData(const std::string& name) {
+  const Graph& g = engine_->model().graph;
+  for (const Binding& b : g.bindings)
+    if (g.tensors[b.tensor].name == name) return tensor_ptr_[b.tensor];
+  return nullptr;
+}
+
+Status CpuContext::setTensorAddress(const std::string& name, void* data) {
+  const Graph& g = engine_->model().graph;
+  if (!data) return Status(StatusCode::kInvalidArgument, strCat("null address for tensor '", name, "'"));
+  for (const Binding& b : g.bindings) {
+    if (g.tensors[b.tensor].name != name) continue;
+    tensor_ptr_[b.tensor] = data;
+    bindViews();
+    return Status::Ok();
+  }
+  return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input or output of this engine"));
+}
+
+Status CpuContext::checkInputShape(const std::string& name, const Dims& dims) const {
+  const TensorInfo* info = engine_->binding(name);
+  if (!info || !info->is_input)
+    return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
+  if (dims.size() != info->dims.size())
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("input '", name, "': rank ", dims.size(), " (", dimsToString(dims), ") but the engine expects ",
+                         dimsToString(info->dims)));
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i] == info->dims[i]) continue;
+    const std::string dim_name = i < info->dim_names.size() && !info->dim_names[i].empty()
+                                     ? strCat(" ('", info->dim_names[i], "')")
+                                     : std::string();
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("input '", name, "' dim ", i, dim_name, " is ", dims[i], " but the engine was built for ",
+                         info->dims[i], " (shape ", dimsToString(info->dims),
+                         "); rebuild with --shapes ", name, ":", dimsToString(dims)));
+  }
+  return Status::Ok();
+}
+
+Status CpuContext::execute() {
+  const Graph& g = engine_->model().graph;
+  for (size_t i = 0; i < kernels_.size(); ++i) {
+    KernelArgs args{in_views_[i], out_views_[i], scratch_.get()};
+    Status st = kernels_[i]->run(args);
+    if (!st.ok()) return st.withContext(strCat("layer ", i, " (", g.nodes[i].op, " '", g.nodes[i].name, "')"));
+  }
+  // Outputs that are graph inputs or constants are aliased by the builder's Identity
+  // layers, so nothing else to copy here.
+  return Status::Ok();
+}
+
+class RuntimeImpl final : public Runtime {
+ public:
+  RuntimeImpl(Backend b, LogCallback log) : backend_(b), log_(std::move(log)) {}
+  Backend backend() const override { return backend_; }
+
+  Result<std::shared_ptr<const Engine>> loadEngine(const std::string& path) const override {
+    auto bytes = readFileBytes(path, kMaxEngineBytes);
+    if (!bytes.ok()) return bytes.status();
+    return load(std::move(bytes).value(), path);
+  }
+
+  Result<std::shared_ptr<const Engine>> deserializeEngine(const void* data, size_t size,
+                                                          const std::string& origin) const override {
+    if (!data && size) return Status(StatusCode::kInvalidArgument, "null engine data");
+    auto fb = std::make_shared<FileBytes>();
+    fb->size = size;
+    fb->data = allocateAligned(std::max<size_t>(size, 1));
+    if (!fb->data) return Status(StatusCode::kOutOfMemory, strCat(origin, ": cannot allocate ", size, " bytes"));
+    if (size) std::memcpy(fb->data.get(), data, size);
+    return load(std::move(fb), origin);
+  }
+
+ private:
+  Result<std::shared_ptr<const Engine>> load(std::shared_ptr<const FileBytes> bytes, const std::string& origin) const {
+    auto model = edgert::deserializeEngine(std::move(bytes), origin);
+    if (!model.ok()) return model.status();
+    const EngineTarget& t = model->target;
+    if (t.backend != backendName(backend_))
+      return Status(StatusCode::kTargetMismatch,
+                    strCat(origin, ": engine was built for target ", t.toString(), " but this runtime uses the ",
+                           backendName(backend_), " backend; rebuild with --target ",
+                           backend_ == Backend::kCpu ? "cpu" : "host"));
+    if (t.cpu_arch != "any" && t.cpu_arch != hostCpuArch())
+      return Status(StatusCode::kTargetMismatch, strCat(origin, ": engine was built for ", t.cpu_arch,
+                                                        " but this machine is ", hostCpuArch()));
+    return std::shared_ptr<const Engine>(std::make_shared<EngineImpl>(std::move(model).value(), origin));
+  }
+
+  Backend backend_;
+  LogCallback log_;
+};
+
+void defaultLog(LogSeverity s, const std::string& msg) {
+  if (s == LogSeverity::kError || s == LogSeverity::kWarning)
+    std::fprintf(stderr, "edgert: %s: %s\n", s == LogSeverity::kError ? "error" : "warning", msg.c_str());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) {
+  LogCallback log = options.log ? options.log : LogCallback(defaultLog);
+  Backend b = options.backend;
+  if (b == Backend::kCuda)
+    return Status(StatusCode::kUnavailable,
+                  "the CUDA backend is not available in this build of edgert (configure with -DEDGERT_WITH_CUDA=ON)");
+  if (b == Backend::kAuto) {
+    log(LogSeverity::kInfo, "backend auto: CUDA backend not available, using cpu");
+    b = Backend::kCpu;
+  }
+  return std::unique_ptr<Runtime>(new RuntimeImpl(b, std::move(log)));
+}
+
+}  // namespace edgert
