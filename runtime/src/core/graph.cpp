@@ -18,10 +18,14 @@ int Graph::findTensor(const std::string& tensor_name) const {
 MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   const int n_nodes = static_cast<int>(g.nodes.size());
   const size_t n = g.tensors.size();
-  std::vector<int> first(n, std::numeric_limits<int>::max()), last(n, -1);
+  std::vector<int> first(n, std::numeric_limits<int>::max()), last(n, std::numeric_limits<int>::min());
   for (const Binding& b : g.bindings) {
-    if (b.is_input) first[b.tensor] = -1;
-    else last[b.tensor] = n_nodes;
+    if (b.is_input) {
+      first[b.tensor] = -1;
+      last[b.tensor] = std::max(last[b.tensor], -1);  // an input nothing reads still needs a buffer
+    } else {
+      last[b.tensor] = n_nodes;
+    }
   }
   for (int i = 0; i < n_nodes; ++i) {
     for (int t : g.nodes[i].outputs) {
@@ -38,8 +42,7 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   };
   std::vector<Item> items;
   for (size_t t = 0; t < n; ++t) {
-    if (g.tensors[t].isConstant() || last[t] < 0 || first[t] == std::numeric_limits<int>::max())
-      continue;
+    if (g.tensors[t].isConstant() || first[t] > last[t]) continue;
     const uint64_t bytes = static_cast<uint64_t>(volume(g.tensors[t].dims)) *
                            dataTypeSize(g.tensors[t].dtype);
     items.push_back({t, (std::max<uint64_t>(bytes, 1) + alignment - 1) / alignment * alignment});

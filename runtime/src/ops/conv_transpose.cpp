@@ -54,11 +54,7 @@ Result<ConvTParams> parseConvT(const NodeContext& c) {
     if (!out_shape.empty() || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       const int64_t target = out_shape.empty() ? g.in[j] * g.s[j] : out_shape[i];
       const int64_t total = full - target;
-      if (auto_pad == "SAME_UPPER") {
-        g.pb[j] = total / 2;
-      } else {
-        g.pb[j] = total - total / 2;
-      }
+      g.pb[j] = auto_pad == "SAME_LOWER" ? total - total / 2 : total / 2;
       g.pe[j] = total - g.pb[j];
     } else if (auto_pad == "NOTSET") {
       g.pb[j] = pads[i];

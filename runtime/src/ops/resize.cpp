@@ -178,7 +178,11 @@ Result<std::unique_ptr<Kernel>> createResize(const NodeContext& c) {
         const double center = static_cast<double>(n_in) / 2.0;
         x = center * (1 - adj) + (od + 0.5) / s - 0.5;
       } else if (at.coord == "pytorch_half_pixel") x = n_out > 1 ? (od + 0.5) / s - 0.5 : 0.0;
-      else if (at.coord == "align_corners") x = n_out == 1 ? 0.0 : od * static_cast<double>(n_in - 1) / static_cast<double>(n_out - 1);
+      else if (at.coord == "align_corners") {
+        // ONNX uses the unrounded resized length (in * scale) here.
+        const double len = static_cast<double>(n_in) * s;
+        x = len <= 1 ? 0.0 : od * static_cast<double>(n_in - 1) / (len - 1);
+      }
       else if (at.coord == "asymmetric") x = od / s;
       else if (at.coord == "tf_half_pixel_for_nn") x = (od + 0.5) / s;
       else {  // tf_crop_and_resize

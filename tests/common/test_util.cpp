@@ -1,0 +1,80 @@
+#include "test_util.h"
+
+#include <cmath>
+
+#include "edgert/internal/str.h"
+
+namespace edgert::test {
+
+Result<std::map<std::string, HostTensor>> runEngineBytes(const std::vector<uint8_t>& engine,
+                                                         const std::map<std::string, const HostTensor*>& inputs) {
+  RuntimeOptions ro;
+  ro.backend = Backend::kCpu;
+  EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
+  EDGERT_ASSIGN_OR_RETURN(auto eng, rt->deserializeEngine(engine.data(), engine.size(), "test-engine"));
+  EDGERT_ASSIGN_OR_RETURN(auto ctx, eng->createExecutionContext());
+  for (const TensorInfo& b : eng->bindings()) {
+    if (!b.is_input) continue;
+    auto it = inputs.find(b.name);
+    if (it == inputs.end()) return Status(StatusCode::kInvalidArgument, strCat("no value for input ", b.name));
+    EDGERT_RETURN_IF_ERROR(ctx->checkInputShape(b.name, it->second->dims()));
+    if (b.bytes()) std::memcpy(ctx->tensorData(b.name), it->second->data(), b.bytes());
+  }
+  EDGERT_RETURN_IF_ERROR(ctx->execute());
+  std::map<std::string, HostTensor> out;
+  for (const TensorInfo& b : eng->bindings()) {
+    if (b.is_input) continue;
+    EDGERT_ASSIGN_OR_RETURN(HostTensor t, HostTensor::create(b.dtype, b.dims));
+    if (b.bytes()) std::memcpy(t.mutableData(), ctx->tensorData(b.name), b.bytes());
+    out.emplace(b.name, std::move(t));
+  }
+  return out;
+}
+
+std::string compareTensors(const HostTensor& got, const HostTensor& want, double rtol, double atol) {
+  if (got.dtype() != want.dtype())
+    return strCat("dtype ", dataTypeName(got.dtype()), " != ", dataTypeName(want.dtype()));
+  if (got.dims() != want.dims()) return strCat("dims ", dimsToString(got.dims()), " != ", dimsToString(want.dims()));
+  const bool is_float = got.dtype() == DataType::kFloat32 || got.dtype() == DataType::kFloat64 ||
+                        got.dtype() == DataType::kFloat16;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    if (is_float) {
+      const double a = got.doubleAt(i), b = want.doubleAt(i);
+      if (std::isnan(a) && std::isnan(b)) continue;
+      if (std::isinf(a) && a == b) continue;
+      if (!(std::abs(a - b) <= atol + rtol * std::abs(b)))
+        return strCat("element ", i, ": got ", a, ", want ", b);
+    } else if (got.intAt(i) != want.intAt(i)) {
+      return strCat("element ", i, ": got ", got.intAt(i), ", want ", want.intAt(i));
+    }
+  }
+  return "";
+}
+
+double relativeL2(const HostTensor& got, const HostTensor& want) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const double d = got.doubleAt(i) - want.doubleAt(i);
+    num += d * d;
+    den += want.doubleAt(i) * want.doubleAt(i);
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+HostTensor randomTensor(DataType dt, const Dims& dims, std::mt19937& rng, float lo, float hi) {
+  HostTensor t = std::move(HostTensor::create(dt, dims).value());
+  std::uniform_real_distribution<float> u(lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    switch (dt) {
+      case DataType::kFloat32: t.mutableAs<float>()[i] = u(rng); break;
+      case DataType::kFloat64: t.mutableAs<double>()[i] = u(rng); break;
+      case DataType::kInt64: t.mutableAs<int64_t>()[i] = static_cast<int64_t>(std::floor(u(rng))); break;
+      case DataType::kInt32: t.mutableAs<int32_t>()[i] = static_cast<int32_t>(std::floor(u(rng))); break;
+      case DataType::kBool: t.mutableAs<uint8_t>()[i] = u(rng) > 0.5f * (lo + hi); break;
+      default: t.mutableAs<uint8_t>()[i] = static_cast<uint8_t>(u(rng)); break;
+    }
+  }
+  return t;
+}
+
+}  // namespace edgert::test

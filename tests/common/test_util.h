@@ -1,0 +1,31 @@
+// Helpers shared by the test suites: build an engine in memory and run it on the CPU.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgert/builder.h"
+#include "edgert/edgert.h"
+#include "edgert/internal/host_tensor.h"
+
+namespace edgert::test {
+
+// Runs an engine (bytes) on the CPU backend with named inputs; returns outputs by name.
+Result<std::map<std::string, HostTensor>> runEngineBytes(const std::vector<uint8_t>& engine,
+                                                         const std::map<std::string, const HostTensor*>& inputs);
+
+// Compares element-wise: |a - b| <= atol + rtol * |b| (NaNs must match); integer and bool
+// tensors must be equal. Returns an empty string or a description of the first mismatch.
+std::string compareTensors(const HostTensor& got, const HostTensor& want, double rtol, double atol);
+
+// Relative L2 error ||a - b|| / ||b||.
+double relativeL2(const HostTensor& got, const HostTensor& want);
+
+HostTensor randomTensor(DataType dt, const Dims& dims, std::mt19937& rng, float lo = -1.f, float hi = 1.f);
+
+}  // namespace edgert::test
