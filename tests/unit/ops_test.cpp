@@ -1,0 +1,408 @@
+// Op tests with fresh random inputs (seed printed; EDGERT_TEST_SEED reproduces a run)
+// against independent naive references, through the real importer, builder and CPU
+// runtime. Shapes are deliberately awkward: 1, 7, 13, odd channels, groups.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <numeric>
+
+#include "onnx_model.h"
+#include "test_util.h"
+
+using namespace edgert;
+using namespace edgert::test;
+
+namespace {
+
+std::mt19937& rng() {
+  static std::mt19937 r = [] {
+    const char* e = std::getenv("EDGERT_TEST_SEED");
+    const unsigned seed = e ? static_cast<unsigned>(std::stoul(e)) : std::random_device{}();
+    std::printf("ops_test seed %u (set EDGERT_TEST_SEED to reproduce)\n", seed);
+    return std::mt19937(seed);
+  }();
+  return r;
+}
+
+int rnd(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
+
+// Builds the graph (inputs named in `feeds`) and returns output "y".
+HostTensor runGraph(OnnxGraph& g, const std::map<std::string, const HostTensor*>& feeds, const std::string& out = "y") {
+  const std::string path = g.save("op");
+  BuildOptions opt;
+  for (auto& [k, v] : feeds) opt.shapes[k] = v->dims();
+  auto engine = buildEngine(path, opt);
+  EXPECT_TRUE(engine.ok()) << engine.status().toString();
+  if (!engine.ok()) return {};
+  auto outs = runEngineBytes(engine.value(), feeds);
+  EXPECT_TRUE(outs.ok()) << outs.status().toString();
+  if (!outs.ok()) return {};
+  return std::move(outs->at(out));
+}
+
+void expectClose(const HostTensor& got, const HostTensor& want, double rtol = 1e-4, double atol = 1e-5) {
+  const std::string d = compareTensors(got, want, rtol, atol);
+  EXPECT_TRUE(d.empty()) << d;
+}
+
+HostTensor zeros(const Dims& d) { return std::move(HostTensor::create(DataType::kFloat32, d).value()); }
+
+// ---- Conv -------------------------------------------------------------------------------
+
+HostTensor naiveConv(const HostTensor& x, const HostTensor& w, const HostTensor* b, int groups, Dims stride, Dims dil,
+                     Dims pads) {
+  const Dims& xd = x.dims();
+  const Dims& wd = w.dims();
+  const int64_t N = xd[0], C = xd[1], H = xd[2], W = xd[3], M = wd[0], KH = wd[2], KW = wd[3];
+  const int64_t OH = (H + pads[0] + pads[2] - dil[0] * (KH - 1) - 1) / stride[0] + 1;
+  const int64_t OW = (W + pads[1] + pads[3] - dil[1] * (KW - 1) - 1) / stride[1] + 1;
+  HostTensor y = zeros({N, M, OH, OW});
+  const int64_t cg = C / groups, mg = M / groups;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double acc = b ? b->as<float>()[m] : 0.0;
+          const int64_t g = m / mg;
+          for (int64_t c = 0; c < cg; ++c)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t ih = oh * stride[0] - pads[0] + kh * dil[0];
+                const int64_t iw = ow * stride[1] - pads[1] + kw * dil[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                acc += static_cast<double>(x.as<float>()[((n * C + g * cg + c) * H + ih) * W + iw]) *
+                       w.as<float>()[((m * cg + c) * KH + kh) * KW + kw];
+              }
+          y.mutableAs<float>()[((n * M + m) * OH + oh) * OW + ow] = static_cast<float>(acc);
+        }
+  return y;
+}
+
+TEST(Ops, ConvRandomGeometries) {
+  for (int iter = 0; iter < 12; ++iter) {
+    const int groups = iter % 4 == 3 ? rnd(2, 3) : (iter % 4 == 2 ? -1 : 1);  // -1: depthwise
+    const int64_t C = groups == -1 ? rnd(1, 13) : groups * rnd(1, 5);
+    const int g = groups == -1 ? static_cast<int>(C) : groups;
+    const int64_t M = groups == -1 ? C : g * rnd(1, 4);
+    const int64_t KH = rnd(1, 3) * 2 - 1, KW = rnd(1, 5);
+    const Dims stride = {rnd(1, 2), rnd(1, 3)}, dil = {rnd(1, 2), rnd(1, 2)};
+    const Dims pads = {rnd(0, 2), rnd(0, 1), rnd(0, 2), rnd(0, 2)};
+    const int64_t H = rnd(static_cast<int>(dil[0] * (KH - 1) + 1), 13), W = rnd(static_cast<int>(dil[1] * (KW - 1) + 1), 17);
+    const Dims xd = {rnd(1, 2), C, H, W};
+    HostTensor x = randomTensor(DataType::kFloat32, xd, rng());
+    HostTensor w = randomTensor(DataType::kFloat32, {M, C / g, KH, KW}, rng());
+    HostTensor b = randomTensor(DataType::kFloat32, {M}, rng());
+    OnnxGraph gr;
+    gr.input("x", DataType::kFloat32, xd).constant("w", w).constant("b", b).output("y");
+    gr.node("Conv", {"x", "w", "b"}, {"y"},
+            {attrInt("group", g), attrInts("strides", stride), attrInts("dilations", dil), attrInts("pads", pads)});
+    SCOPED_TRACE(::testing::Message() << "x " << dimsToString(xd) << " w " << dimsToString(w.dims()) << " group " << g);
+    expectClose(runGraph(gr, {{"x", &x}}), naiveConv(x, w, &b, g, stride, dil, pads));
+  }
+}
+
+TEST(Ops, ConvAutoPadSameUpper) {
+  HostTensor x = randomTensor(DataType::kFloat32, {1, 3, 7, 8}, rng());
+  HostTensor w = randomTensor(DataType::kFloat32, {5, 3, 3, 3}, rng());
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, x.dims()).constant("w", w).output("y");
+  gr.node("Conv", {"x", "w"}, {"y"}, {attrString("auto_pad", "SAME_UPPER"), attrInts("strides", {2, 2})});
+  // out = ceil(7/2)=4, ceil(8/2)=4; total pad h = (4-1)*2+3-7 = 2 -> 1,1; w = 1 -> 0,1
+  expectClose(runGraph(gr, {{"x", &x}}), naiveConv(x, w, nullptr, 1, {2, 2}, {1, 1}, {1, 0, 1, 1}));
+}
+
+// ---- Gemm / MatMul ------------------------------------------------------------------------
+
+TEST(Ops, MatMulBroadcastBatches) {
+  for (int iter = 0; iter < 6; ++iter) {
+    const int64_t M = rnd(1, 13), K = rnd(1, 17), N = rnd(1, 11), B1 = rnd(1, 3), B2 = rnd(1, 2);
+    const Dims ad = {B1, 1, M, K}, bd = {1, B2, K, N};
+    HostTensor a = randomTensor(DataType::kFloat32, ad, rng());
+    HostTensor b = randomTensor(DataType::kFloat32, bd, rng());
+    OnnxGraph gr;
+    gr.input("a", DataType::kFloat32, ad).input("b", DataType::kFloat32, bd).output("y");
+    gr.node("MatMul", {"a", "b"}, {"y"});
+    HostTensor want = zeros({B1, B2, M, N});
+    for (int64_t i = 0; i < B1; ++i)
+      for (int64_t j = 0; j < B2; ++j)
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t n = 0; n < N; ++n) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(a.as<float>()[(i * M + m) * K + k]) * b.as<float>()[(j * K + k) * N + n];
+            want.mutableAs<float>()[((i * B2 + j) * M + m) * N + n] = static_cast<float>(acc);
+          }
+    expectClose(runGraph(gr, {{"a", &a}, {"b", &b}}), want);
+  }
+}
+
+TEST(Ops, GemmTransposesAlphaBetaBias) {
+  const int64_t M = 7, K = 13, N = 5;
+  HostTensor a = randomTensor(DataType::kFloat32, {K, M}, rng());  // transA
+  HostTensor b = randomTensor(DataType::kFloat32, {N, K}, rng());  // transB
+  HostTensor c = randomTensor(DataType::kFloat32, {1, N}, rng());
+  OnnxGraph gr;
+  gr.input("a", DataType::kFloat32, a.dims()).constant("b", b).constant("c", c).output("y");
+  gr.node("Gemm", {"a", "b", "c"}, {"y"},
+          {attrInt("transA", 1), attrInt("transB", 1), attrFloat("alpha", 0.5f), attrFloat("beta", 2.f)});
+  HostTensor want = zeros({M, N});
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(a.as<float>()[k * M + m]) * b.as<float>()[n * K + k];
+      want.mutableAs<float>()[m * N + n] = static_cast<float>(0.5 * acc + 2.0 * c.as<float>()[n]);
+    }
+  expectClose(runGraph(gr, {{"a", &a}}), want);
+}
+
+// ---- Elementwise ---------------------------------------------------------------------------
+
+TEST(Ops, BinaryBroadcastAwkwardShapes) {
+  const std::vector<std::pair<std::string, std::function<float(float, float)>>> ops = {
+      {"Add", [](float a, float b) { return a + b; }}, {"Sub", [](float a, float b) { return a - b; }},
+      {"Mul", [](float a, float b) { return a * b; }}, {"Div", [](float a, float b) { return a / b; }},
+      {"Max", [](float a, float b) { return std::max(a, b); }}, {"Min", [](float a, float b) { return std::min(a, b); }}};
+  for (const auto& [op, f] : ops) {
+    const Dims ad = {7, 1, 13}, bd = {5, 1};
+    HostTensor a = randomTensor(DataType::kFloat32, ad, rng());
+    HostTensor b = randomTensor(DataType::kFloat32, bd, rng(), 0.5f, 2.f);
+    OnnxGraph gr;
+    gr.input("a", DataType::kFloat32, ad).input("b", DataType::kFloat32, bd).output("y");
+    gr.node(op, {"a", "b"}, {"y"});
+    HostTensor want = zeros({7, 5, 13});
+    for (int64_t i = 0; i < 7; ++i)
+      for (int64_t j = 0; j < 5; ++j)
+        for (int64_t k = 0; k < 13; ++k)
+          want.mutableAs<float>()[(i * 5 + j) * 13 + k] = f(a.as<float>()[i * 13 + k], b.as<float>()[j]);
+    SCOPED_TRACE(op);
+    expectClose(runGraph(gr, {{"a", &a}, {"b", &b}}), want, 1e-6, 1e-6);
+  }
+}
+
+TEST(Ops, UnaryActivations) {
+  const std::vector<std::pair<std::string, std::function<double(double)>>> ops = {
+      {"Relu", [](double x) { return std::max(0.0, x); }},
+      {"Sigmoid", [](double x) { return 1 / (1 + std::exp(-x)); }},
+      {"Tanh", [](double x) { return std::tanh(x); }},
+      {"HardSigmoid", [](double x) { return std::clamp(0.2 * x + 0.5, 0.0, 1.0); }},
+      {"HardSwish", [](double x) { return x * std::clamp(x / 6 + 0.5, 0.0, 1.0); }},
+      {"LeakyRelu", [](double x) { return x >= 0 ? x : 0.01 * x; }},
+      {"Elu", [](double x) { return x >= 0 ? x : std::exp(x) - 1; }},
+      {"Softplus", [](double x) { return std::log1p(std::exp(x)); }},
+      {"Erf", [](double x) { return std::erf(x); }},
+      {"Exp", [](double x) { return std::exp(x); }},
+      {"Abs", [](double x) { return std::abs(x); }},
+      {"Neg", [](double x) { return -x; }},
+      {"Gelu", [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }}};
+  for (const auto& [op, f] : ops) {
+    HostTensor x = randomTensor(DataType::kFloat32, {3, rnd(1, 127)}, rng(), -4.f, 4.f);
+    OnnxGraph gr(op == "Gelu" ? 20 : 17);
+    gr.input("x", DataType::kFloat32, x.dims()).output("y");
+    gr.node(op, {"x"}, {"y"});
+    HostTensor want = zeros(x.dims());
+    for (int64_t i = 0; i < x.numel(); ++i) want.mutableAs<float>()[i] = static_cast<float>(f(x.as<float>()[i]));
+    SCOPED_TRACE(op);
+    expectClose(runGraph(gr, {{"x", &x}}), want, 1e-5, 1e-6);
+  }
+}
+
+// ---- Pooling / softmax / resize -------------------------------------------------------------
+
+TEST(Ops, MaxAndAveragePoolWithPadsAndCeil) {
+  for (int ceil = 0; ceil < 2; ++ceil)
+    for (const std::string op : {"MaxPool", "AveragePool"}) {
+      const int64_t H = rnd(5, 13), W = rnd(5, 13);
+      HostTensor x = randomTensor(DataType::kFloat32, {1, 3, H, W}, rng());
+      OnnxGraph gr;
+      gr.input("x", DataType::kFloat32, x.dims()).output("y");
+      gr.node(op, {"x"}, {"y"},
+              {attrInts("kernel_shape", {3, 3}), attrInts("strides", {2, 2}), attrInts("pads", {1, 1, 1, 1}),
+               attrInt("ceil_mode", ceil)});
+      auto outDim = [&](int64_t n) {
+        const int64_t span = n + 2 - 3;
+        int64_t o = (ceil ? (span + 1) / 2 : span / 2) + 1;
+        if (ceil && (o - 1) * 2 >= n + 1) --o;
+        return o;
+      };
+      const int64_t OH = outDim(H), OW = outDim(W);
+      HostTensor want = zeros({1, 3, OH, OW});
+      for (int64_t c = 0; c < 3; ++c)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            double best = -1e30, sum = 0;
+            int cnt = 0;
+            for (int kh = 0; kh < 3; ++kh)
+              for (int kw = 0; kw < 3; ++kw) {
+                const int64_t ih = oh * 2 - 1 + kh, iw = ow * 2 - 1 + kw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const double v = x.as<float>()[(c * H + ih) * W + iw];
+                best = std::max(best, v);
+                sum += v;
+                ++cnt;
+              }
+            want.mutableAs<float>()[(c * OH + oh) * OW + ow] = static_cast<float>(op == "MaxPool" ? best : sum / cnt);
+          }
+      SCOPED_TRACE(op + " ceil_mode=" + std::to_string(ceil));
+      expectClose(runGraph(gr, {{"x", &x}}), want);
+    }
+}
+
+TEST(Ops, SoftmaxOnEveryAxis) {
+  const Dims d = {2, 7, 13};
+  for (int axis = -3; axis < 3; ++axis) {
+    HostTensor x = randomTensor(DataType::kFloat32, d, rng(), -5.f, 5.f);
+    OnnxGraph gr;
+    gr.input("x", DataType::kFloat32, d).output("y");
+    gr.node("Softmax", {"x"}, {"y"}, {attrInt("axis", axis)});
+    const int ax = axis < 0 ? axis + 3 : axis;
+    HostTensor want = zeros(d);
+    const int64_t outer = ax == 0 ? 1 : (ax == 1 ? 2 : 14), n = d[ax], inner = ax == 0 ? 91 : (ax == 1 ? 13 : 1);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        double s = 0;
+        for (int64_t k = 0; k < n; ++k) s += std::exp(static_cast<double>(x.as<float>()[(o * n + k) * inner + i]));
+        for (int64_t k = 0; k < n; ++k)
+          want.mutableAs<float>()[(o * n + k) * inner + i] = static_cast<float>(std::exp(static_cast<double>(x.as<float>()[(o * n + k) * inner + i])) / s);
+      }
+    SCOPED_TRACE(axis);
+    expectClose(runGraph(gr, {{"x", &x}}), want, 1e-5, 1e-7);
+  }
+}
+
+TEST(Ops, ResizeBilinearHalfPixelMatchesNaive) {
+  const int64_t H = rnd(3, 9), W = rnd(3, 9), OH = rnd(2, 17), OW = rnd(2, 17);
+  HostTensor x = randomTensor(DataType::kFloat32, {1, 2, H, W}, rng());
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, x.dims()).constant("sizes", ints1d({1, 2, OH, OW})).output("y");
+  gr.node("Resize", {"x", "", "", "sizes"}, {"y"}, {attrString("mode", "linear")});
+  HostTensor want = zeros({1, 2, OH, OW});
+  auto src = [](int64_t o, int64_t in, int64_t out) {
+    double s = (o + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5;
+    return std::clamp(s, 0.0, static_cast<double>(in - 1));
+  };
+  for (int64_t c = 0; c < 2; ++c)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const double sy = src(oh, H, OH), sx = src(ow, W, OW);
+        const int64_t y0 = static_cast<int64_t>(sy), x0 = static_cast<int64_t>(sx);
+        const int64_t y1 = std::min(y0 + 1, H - 1), x1 = std::min(x0 + 1, W - 1);
+        const double fy = sy - y0, fx = sx - x0;
+        auto at = [&](int64_t yy, int64_t xx) { return static_cast<double>(x.as<float>()[(c * H + yy) * W + xx]); };
+        want.mutableAs<float>()[(c * OH + oh) * OW + ow] = static_cast<float>(
+            (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1)));
+      }
+  expectClose(runGraph(gr, {{"x", &x}}), want, 1e-5, 1e-6);
+}
+
+// ---- Data movement ---------------------------------------------------------------------------
+
+TEST(Ops, TransposeRandomPermutation) {
+  const Dims d = {2, 3, 5, 7};
+  std::vector<int64_t> perm = {0, 1, 2, 3};
+  std::shuffle(perm.begin(), perm.end(), rng());
+  HostTensor x = randomTensor(DataType::kFloat32, d, rng());
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, d).output("y");
+  gr.node("Transpose", {"x"}, {"y"}, {attrInts("perm", perm)});
+  Dims od;
+  for (int64_t p : perm) od.push_back(d[p]);
+  HostTensor want = zeros(od);
+  int64_t idx[4];
+  for (idx[0] = 0; idx[0] < d[0]; ++idx[0])
+    for (idx[1] = 0; idx[1] < d[1]; ++idx[1])
+      for (idx[2] = 0; idx[2] < d[2]; ++idx[2])
+        for (idx[3] = 0; idx[3] < d[3]; ++idx[3]) {
+          const int64_t src = ((idx[0] * d[1] + idx[1]) * d[2] + idx[2]) * d[3] + idx[3];
+          const int64_t o0 = idx[perm[0]], o1 = idx[perm[1]], o2 = idx[perm[2]], o3 = idx[perm[3]];
+          want.mutableAs<float>()[((o0 * od[1] + o1) * od[2] + o2) * od[3] + o3] = x.as<float>()[src];
+        }
+  expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
+}
+
+TEST(Ops, SliceNegativeStepAndClamping) {
+  HostTensor x = randomTensor(DataType::kFloat32, {5, 13}, rng());
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, x.dims())
+      .constant("s", ints1d({-1, 100}))
+      .constant("e", ints1d({std::numeric_limits<int64_t>::min(), 2}))
+      .constant("a", ints1d({0, 1}))
+      .constant("st", ints1d({-2, -3}))
+      .output("y");
+  gr.node("Slice", {"x", "s", "e", "a", "st"}, {"y"});
+  // rows 4,2,0 ; cols 12,9,6,3
+  HostTensor want = zeros({3, 4});
+  const int rows[] = {4, 2, 0}, cols[] = {12, 9, 6, 3};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 4; ++j) want.mutableAs<float>()[i * 4 + j] = x.as<float>()[rows[i] * 13 + cols[j]];
+  expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
+}
+
+TEST(Ops, ConcatThenSplitRoundTrips) {
+  HostTensor a = randomTensor(DataType::kFloat32, {2, 3, 5}, rng());
+  HostTensor b = randomTensor(DataType::kFloat32, {2, 7, 5}, rng());
+  OnnxGraph gr;
+  gr.input("a", DataType::kFloat32, a.dims()).input("b", DataType::kFloat32, b.dims()).constant("split", ints1d({3, 7}));
+  gr.node("Concat", {"a", "b"}, {"c"}, {attrInt("axis", 1)});
+  gr.node("Split", {"c", "split"}, {"y", "z"}, {attrInt("axis", -2)});
+  gr.output("y").output("z");
+  expectClose(runGraph(gr, {{"a", &a}, {"b", &b}}, "y"), a, 0, 0);
+  expectClose(runGraph(gr, {{"a", &a}, {"b", &b}}, "z"), b, 0, 0);
+}
+
+TEST(Ops, PadReflectEdgeConstant) {
+  HostTensor x = randomTensor(DataType::kFloat32, {1, 4, 5}, rng());
+  for (const std::string mode : {"constant", "reflect", "edge"}) {
+    OnnxGraph gr;
+    gr.input("x", DataType::kFloat32, x.dims()).constant("pads", ints1d({0, 2, 1, 0, 1, 3})).output("y");
+    gr.node("Pad", {"x", "pads"}, {"y"}, {attrString("mode", mode)});
+    HostTensor want = zeros({1, 7, 9});
+    auto src = [&](int64_t o, int64_t n) -> int64_t {
+      if (o >= 0 && o < n) return o;
+      if (mode == "constant") return -1;
+      if (mode == "edge") return o < 0 ? 0 : n - 1;
+      return o < 0 ? -o : 2 * (n - 1) - o;
+    };
+    for (int64_t i = 0; i < 7; ++i)
+      for (int64_t j = 0; j < 9; ++j) {
+        const int64_t si = src(i - 2, 4), sj = src(j - 1, 5);
+        want.mutableAs<float>()[i * 9 + j] = (si < 0 || sj < 0) ? 0.f : x.as<float>()[si * 5 + sj];
+      }
+    SCOPED_TRACE(mode);
+    expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
+  }
+}
+
+TEST(Ops, ReduceMeanKeepdimsOverTwoAxes) {
+  HostTensor x = randomTensor(DataType::kFloat32, {3, 7, 13}, rng());
+  OnnxGraph gr(13);
+  gr.input("x", DataType::kFloat32, x.dims()).output("y");
+  gr.node("ReduceMean", {"x"}, {"y"}, {attrInts("axes", {0, -1}), attrInt("keepdims", 1)});
+  HostTensor want = zeros({1, 7, 1});
+  for (int64_t j = 0; j < 7; ++j) {
+    double s = 0;
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t k = 0; k < 13; ++k) s += x.as<float>()[(i * 7 + j) * 13 + k];
+    want.mutableAs<float>()[j] = static_cast<float>(s / 39);
+  }
+  expectClose(runGraph(gr, {{"x", &x}}), want, 1e-5, 1e-6);
+}
+
+TEST(Ops, ShapeSubgraphFoldsIntoReshape) {
+  // The PyTorch flatten pattern: Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
+  HostTensor x = randomTensor(DataType::kFloat32, {2, 3, 4, 5}, rng());
+  HostTensor idx = std::move(HostTensor::create(DataType::kInt64, {}).value());
+  *idx.mutableAs<int64_t>() = 0;
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, x.dims()).constant("i0", idx).constant("m1", ints1d({-1})).constant("ax", ints1d({0}));
+  gr.node("Shape", {"x"}, {"s"});
+  gr.node("Gather", {"s", "i0"}, {"n"}, {attrInt("axis", 0)});
+  gr.node("Unsqueeze", {"n", "ax"}, {"n1"});
+  gr.node("Concat", {"n1", "m1"}, {"shape"}, {attrInt("axis", 0)});
+  gr.node("Reshape", {"x", "shape"}, {"y"});
+  gr.output("y");
+  HostTensor y = runGraph(gr, {{"x", &x}});
+  ASSERT_EQ(y.dims(), (Dims{2, 60}));
+  for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(y.as<float>()[i], x.as<float>()[i]);
+}
+
+}  // namespace
