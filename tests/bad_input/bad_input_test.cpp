@@ -18,7 +18,9 @@ namespace {
 std::vector<uint8_t> smallEngine() {
   std::mt19937 r(7);
   OnnxGraph g;
-  g.input("x", DataType::kFloat32, {1, 3, 8, 8}).constant("w", randomTensor(DataType::kFloat32, {4, 3, 3, 3}, r)).output("y");
+  g.input("x", DataType::kFloat32, {1, 3, 8, 8})
+      .constant("w", randomTensor(DataType::kFloat32, {4, 3, 3, 3}, r))
+      .output("y");
   g.node("Conv", {"x", "w"}, {"c"}, {attrInts("pads", {1, 1, 1, 1})});
   g.node("Relu", {"c"}, {"y"});
   auto e = buildEngine(g.save("small"), {});
@@ -37,11 +39,14 @@ Status load(const std::vector<uint8_t>& bytes) {
   return ctx.value()->execute();
 }
 
-TEST(BadEngine, ValidEngineLoadsAndRuns) { EXPECT_TRUE(load(smallEngine()).ok()); }
+TEST(BadEngine, ValidEngineLoadsAndRuns) {
+  EXPECT_TRUE(load(smallEngine()).ok());
+}
 
 TEST(BadEngine, TruncationAtEveryRegionIsACorruptFileError) {
   const auto good = smallEngine();
-  std::vector<size_t> cuts = {0, 1, 8, 63, 64, 100, good.size() / 2, good.size() - 64, good.size() - 1};
+  std::vector<size_t> cuts = {
+      0, 1, 8, 63, 64, 100, good.size() / 2, good.size() - 64, good.size() - 1};
   for (size_t step = 1; step < good.size(); step += good.size() / 37 + 1) cuts.push_back(step);
   for (size_t cut : cuts) {
     std::vector<uint8_t> b(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(cut));
@@ -61,7 +66,8 @@ TEST(BadEngine, RandomBitFlipsAreDetected) {
     b[pos] ^= static_cast<uint8_t>(1u << std::uniform_int_distribution<int>(0, 7)(r));
     const Status st = load(b);
     ASSERT_FALSE(st.ok()) << "flip at " << pos;
-    EXPECT_TRUE(st.code() == StatusCode::kCorruptFile || st.code() == StatusCode::kVersionMismatch) << st.toString();
+    EXPECT_TRUE(st.code() == StatusCode::kCorruptFile || st.code() == StatusCode::kVersionMismatch)
+        << st.toString();
   }
 }
 
@@ -139,7 +145,9 @@ TEST(BadEngine, CudaBackendWithoutCudaIsAClearError) {
 std::string validModel() {
   std::mt19937 r(3);
   OnnxGraph g;
-  g.input("x", DataType::kFloat32, {1, 2}).constant("w", randomTensor(DataType::kFloat32, {2, 3}, r)).output("y");
+  g.input("x", DataType::kFloat32, {1, 2})
+      .constant("w", randomTensor(DataType::kFloat32, {2, 3}, r))
+      .output("y");
   g.node("MatMul", {"x", "w"}, {"y"});
   return g.save("valid");
 }
@@ -148,7 +156,8 @@ TEST(BadOnnx, TruncatedFiles) {
   const std::string path = validModel();
   std::ifstream in(path, std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), {});
-  for (size_t cut : {size_t{0}, size_t{1}, size_t{5}, bytes.size() / 3, bytes.size() / 2, bytes.size() - 3}) {
+  for (size_t cut :
+       {size_t{0}, size_t{1}, size_t{5}, bytes.size() / 3, bytes.size() / 2, bytes.size() - 3}) {
     const std::string p = path + ".cut" + std::to_string(cut);
     std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(cut));
     auto e = buildEngine(p, {});
@@ -190,7 +199,8 @@ TEST(BadOnnx, WrongAttributeTypeNamesTheAttribute) {
   g.node("Softmax", {"x"}, {"y"}, {a});
   auto e = buildEngine(g.save("attr"), {});
   ASSERT_FALSE(e.ok());
-  EXPECT_NE(e.status().message().find("attribute 'axis' must be int, got string"), std::string::npos)
+  EXPECT_NE(e.status().message().find("attribute 'axis' must be int, got string"),
+            std::string::npos)
       << e.status().message();
   EXPECT_NE(e.status().message().find("Softmax"), std::string::npos);
 }
@@ -213,7 +223,8 @@ TEST(BadOnnx, ExternalDataEscapingTheModelFolderIsRejected) {
     g.node("MatMul", {"x", "w"}, {"y"});
     auto e = buildEngine(g.save("ext"), {});
     ASSERT_FALSE(e.ok()) << loc;
-    EXPECT_NE(e.status().message().find("external data"), std::string::npos) << e.status().message();
+    EXPECT_NE(e.status().message().find("external data"), std::string::npos)
+        << e.status().message();
   }
 }
 
@@ -238,7 +249,8 @@ TEST(EngineFile, WriteIsAtomicAndLeavesNoTempFiles) {
   const auto bytes = smallEngine();
   ASSERT_TRUE(writeFileAtomically((dir / "a.engine").string(), bytes.data(), bytes.size()).ok());
   // A write into a folder that does not exist fails without leaving anything behind.
-  EXPECT_FALSE(writeFileAtomically((dir / "no/such/b.engine").string(), bytes.data(), bytes.size()).ok());
+  EXPECT_FALSE(
+      writeFileAtomically((dir / "no/such/b.engine").string(), bytes.data(), bytes.size()).ok());
   size_t files = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir)) files += e.is_regular_file();
   EXPECT_EQ(files, 1u);

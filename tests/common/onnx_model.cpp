@@ -16,8 +16,10 @@ OnnxGraph& OnnxGraph::input(const std::string& name, DataType dt, const Dims& di
   auto* shape = tt->mutable_shape();
   for (int64_t d : dims) {
     auto* dim = shape->add_dim();
-    if (d >= 0) dim->set_dim_value(d);
-    else dim->set_dim_param("N");
+    if (d >= 0)
+      dim->set_dim_value(d);
+    else
+      dim->set_dim_param("N");
   }
   return *this;
 }
@@ -32,7 +34,8 @@ OnnxGraph& OnnxGraph::constant(const std::string& name, const HostTensor& t) {
 }
 
 OnnxGraph& OnnxGraph::node(const std::string& op, const std::vector<std::string>& inputs,
-                           const std::vector<std::string>& outputs, std::vector<onnx::AttributeProto> attrs) {
+                           const std::vector<std::string>& outputs,
+                           std::vector<onnx::AttributeProto> attrs) {
   auto* n = model_.mutable_graph()->add_node();
   n->set_op_type(op);
   n->set_name(op + "_" + std::to_string(model_.graph().node_size()));
@@ -55,7 +58,8 @@ std::string OnnxGraph::save(const std::string& stem) const {
   auto* os = m.add_opset_import();
   os->set_domain("");
   os->set_version(opset_);
-  const auto dir = std::filesystem::temp_directory_path() / ("edgert-test-" + std::to_string(::getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("edgert-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto path = dir / (stem + "_" + std::to_string(counter++) + ".onnx");
   std::ofstream out(path, std::ios::binary);
@@ -93,7 +97,8 @@ onnx::AttributeProto attrInts(const std::string& name, const std::vector<int64_t
 }
 
 HostTensor ints1d(const std::vector<int64_t>& v) {
-  HostTensor t = std::move(HostTensor::create(DataType::kInt64, {static_cast<int64_t>(v.size())}).value());
+  HostTensor t =
+      std::move(HostTensor::create(DataType::kInt64, {static_cast<int64_t>(v.size())}).value());
   std::copy(v.begin(), v.end(), t.mutableAs<int64_t>());
   return t;
 }

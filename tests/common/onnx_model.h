@@ -18,7 +18,8 @@ class OnnxGraph {
   // A constant (initializer).
   OnnxGraph& constant(const std::string& name, const HostTensor& t);
   OnnxGraph& node(const std::string& op, const std::vector<std::string>& inputs,
-                  const std::vector<std::string>& outputs, std::vector<onnx::AttributeProto> attrs = {});
+                  const std::vector<std::string>& outputs,
+                  std::vector<onnx::AttributeProto> attrs = {});
   OnnxGraph& output(const std::string& name);
   // Writes the model to a unique temporary file and returns its path.
   std::string save(const std::string& stem) const;

@@ -6,17 +6,19 @@
 
 namespace edgert::test {
 
-Result<std::map<std::string, HostTensor>> runEngineBytes(const std::vector<uint8_t>& engine,
-                                                         const std::map<std::string, const HostTensor*>& inputs) {
+Result<std::map<std::string, HostTensor>> runEngineBytes(
+    const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs) {
   RuntimeOptions ro;
   ro.backend = Backend::kCpu;
   EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
-  EDGERT_ASSIGN_OR_RETURN(auto eng, rt->deserializeEngine(engine.data(), engine.size(), "test-engine"));
+  EDGERT_ASSIGN_OR_RETURN(auto eng,
+                          rt->deserializeEngine(engine.data(), engine.size(), "test-engine"));
   EDGERT_ASSIGN_OR_RETURN(auto ctx, eng->createExecutionContext());
   for (const TensorInfo& b : eng->bindings()) {
     if (!b.is_input) continue;
     auto it = inputs.find(b.name);
-    if (it == inputs.end()) return Status(StatusCode::kInvalidArgument, strCat("no value for input ", b.name));
+    if (it == inputs.end())
+      return Status(StatusCode::kInvalidArgument, strCat("no value for input ", b.name));
     EDGERT_RETURN_IF_ERROR(ctx->checkInputShape(b.name, it->second->dims()));
     if (b.bytes()) std::memcpy(ctx->tensorData(b.name), it->second->data(), b.bytes());
   }
@@ -31,10 +33,12 @@ Result<std::map<std::string, HostTensor>> runEngineBytes(const std::vector<uint8
   return out;
 }
 
-std::string compareTensors(const HostTensor& got, const HostTensor& want, double rtol, double atol) {
+std::string compareTensors(const HostTensor& got, const HostTensor& want, double rtol,
+                           double atol) {
   if (got.dtype() != want.dtype())
     return strCat("dtype ", dataTypeName(got.dtype()), " != ", dataTypeName(want.dtype()));
-  if (got.dims() != want.dims()) return strCat("dims ", dimsToString(got.dims()), " != ", dimsToString(want.dims()));
+  if (got.dims() != want.dims())
+    return strCat("dims ", dimsToString(got.dims()), " != ", dimsToString(want.dims()));
   const bool is_float = got.dtype() == DataType::kFloat32 || got.dtype() == DataType::kFloat64 ||
                         got.dtype() == DataType::kFloat16;
   for (int64_t i = 0; i < got.numel(); ++i) {
@@ -66,12 +70,24 @@ HostTensor randomTensor(DataType dt, const Dims& dims, std::mt19937& rng, float 
   std::uniform_real_distribution<float> u(lo, hi);
   for (int64_t i = 0; i < t.numel(); ++i) {
     switch (dt) {
-      case DataType::kFloat32: t.mutableAs<float>()[i] = u(rng); break;
-      case DataType::kFloat64: t.mutableAs<double>()[i] = u(rng); break;
-      case DataType::kInt64: t.mutableAs<int64_t>()[i] = static_cast<int64_t>(std::floor(u(rng))); break;
-      case DataType::kInt32: t.mutableAs<int32_t>()[i] = static_cast<int32_t>(std::floor(u(rng))); break;
-      case DataType::kBool: t.mutableAs<uint8_t>()[i] = u(rng) > 0.5f * (lo + hi); break;
-      default: t.mutableAs<uint8_t>()[i] = static_cast<uint8_t>(u(rng)); break;
+      case DataType::kFloat32:
+        t.mutableAs<float>()[i] = u(rng);
+        break;
+      case DataType::kFloat64:
+        t.mutableAs<double>()[i] = u(rng);
+        break;
+      case DataType::kInt64:
+        t.mutableAs<int64_t>()[i] = static_cast<int64_t>(std::floor(u(rng)));
+        break;
+      case DataType::kInt32:
+        t.mutableAs<int32_t>()[i] = static_cast<int32_t>(std::floor(u(rng)));
+        break;
+      case DataType::kBool:
+        t.mutableAs<uint8_t>()[i] = u(rng) > 0.5f * (lo + hi);
+        break;
+      default:
+        t.mutableAs<uint8_t>()[i] = static_cast<uint8_t>(u(rng));
+        break;
     }
   }
   return t;

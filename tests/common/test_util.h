@@ -16,8 +16,8 @@
 namespace edgert::test {
 
 // Runs an engine (bytes) on the CPU backend with named inputs; returns outputs by name.
-Result<std::map<std::string, HostTensor>> runEngineBytes(const std::vector<uint8_t>& engine,
-                                                         const std::map<std::string, const HostTensor*>& inputs);
+Result<std::map<std::string, HostTensor>> runEngineBytes(
+    const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs);
 
 // Compares element-wise: |a - b| <= atol + rtol * |b| (NaNs must match); integer and bool
 // tensors must be equal. Returns an empty string or a description of the first mismatch.
@@ -26,6 +26,7 @@ std::string compareTensors(const HostTensor& got, const HostTensor& want, double
 // Relative L2 error ||a - b|| / ||b||.
 double relativeL2(const HostTensor& got, const HostTensor& want);
 
-HostTensor randomTensor(DataType dt, const Dims& dims, std::mt19937& rng, float lo = -1.f, float hi = 1.f);
+HostTensor randomTensor(DataType dt, const Dims& dims, std::mt19937& rng, float lo = -1.f,
+                        float hi = 1.f);
 
 }  // namespace edgert::test

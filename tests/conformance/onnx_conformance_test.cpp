@@ -50,7 +50,8 @@ CaseResult runCase(const fs::path& dir) {
   const std::string model = (dir / "model.onnx").string();
   auto imported = importOnnx(model);
   if (!imported.ok()) {
-    if (imported.status().code() == StatusCode::kUnsupported) return {CaseResult::kUnsupported, imported.status().message()};
+    if (imported.status().code() == StatusCode::kUnsupported)
+      return {CaseResult::kUnsupported, imported.status().message()};
     return {CaseResult::kFail, imported.status().toString()};
   }
   const fs::path data = dir / "test_data_set_0";
@@ -65,12 +66,14 @@ CaseResult runCase(const fs::path& dir) {
     if (!fs::exists(f)) return {CaseResult::kUnsupported, "test has optional inputs left out"};
     auto t = readTensorProtoFile(f.string());
     if (!t.ok()) {
-      if (t.status().code() == StatusCode::kUnsupported) return {CaseResult::kUnsupported, t.status().message()};
+      if (t.status().code() == StatusCode::kUnsupported)
+        return {CaseResult::kUnsupported, t.status().message()};
       return {CaseResult::kFail, t.status().toString()};
     }
     if (freeze.count(in_names[i])) {
       InputValue v{t->dtype(), t->dims(), {}};
-      v.data.assign(static_cast<const uint8_t*>(t->data()), static_cast<const uint8_t*>(t->data()) + t->bytes());
+      v.data.assign(static_cast<const uint8_t*>(t->data()),
+                    static_cast<const uint8_t*>(t->data()) + t->bytes());
       opt.freeze[in_names[i]] = std::move(v);
     } else {
       opt.shapes[in_names[i]] = t->dims();
@@ -79,7 +82,8 @@ CaseResult runCase(const fs::path& dir) {
   }
   auto engine = buildEngine(model, opt);
   if (!engine.ok()) {
-    if (engine.status().code() == StatusCode::kUnsupported) return {CaseResult::kUnsupported, engine.status().message()};
+    if (engine.status().code() == StatusCode::kUnsupported)
+      return {CaseResult::kUnsupported, engine.status().message()};
     return {CaseResult::kFail, "build: " + engine.status().toString()};
   }
   std::map<std::string, const HostTensor*> ptrs;
@@ -102,7 +106,8 @@ CaseResult runCase(const fs::path& dir) {
 
 TEST(OnnxConformance, AllNodeCases) {
   const fs::path root = dataRoot();
-  if (!fs::is_directory(root)) GTEST_SKIP() << root << " not found: install Debian's libonnx-testdata";
+  if (!fs::is_directory(root))
+    GTEST_SKIP() << root << " not found: install Debian's libonnx-testdata";
   std::vector<fs::path> cases;
   for (const auto& e : fs::directory_iterator(root))
     if (fs::exists(e.path() / "model.onnx")) cases.push_back(e.path());
@@ -116,17 +121,25 @@ TEST(OnnxConformance, AllNodeCases) {
     std::string detail = r.detail;
     std::replace(detail.begin(), detail.end(), '\n', ' ');
     switch (r.kind) {
-      case CaseResult::kPass: ++pass; report << "PASS " << name << "\n"; break;
+      case CaseResult::kPass:
+        ++pass;
+        report << "PASS " << name << "\n";
+        break;
       case CaseResult::kFail:
         ++fail;
         failures.push_back(name + ": " + detail);
         report << "FAIL " << name << ": " << detail << "\n";
         break;
-      case CaseResult::kUnsupported: ++unsupported; report << "UNSUPPORTED " << name << ": " << detail << "\n"; break;
+      case CaseResult::kUnsupported:
+        ++unsupported;
+        report << "UNSUPPORTED " << name << ": " << detail << "\n";
+        break;
     }
   }
   for (const auto& f : failures) ADD_FAILURE() << f;
-  std::printf("onnx-conformance: %d passed, %d failed, %d unsupported (details: onnx_conformance_report.txt)\n", pass,
-              fail, unsupported);
+  std::printf(
+      "onnx-conformance: %d passed, %d failed, %d unsupported (details: "
+      "onnx_conformance_report.txt)\n",
+      pass, fail, unsupported);
   EXPECT_GT(pass, 400);
 }

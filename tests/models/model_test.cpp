@@ -83,7 +83,8 @@ TEST(DynamicBatch, BuildsForAnyBatchAndRejectsOthersAtRun) {
   auto ctx = e->createExecutionContext().value();
   Status st = ctx->checkInputShape("input", {2, 3, 96, 96});
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.message().find("input 'input' dim 0 ('batch') is 2 but the engine was built for 1"), std::string::npos)
+  EXPECT_NE(st.message().find("input 'input' dim 0 ('batch') is 2 but the engine was built for 1"),
+            std::string::npos)
       << st.message();
 }
 

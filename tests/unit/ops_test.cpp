@@ -25,10 +25,13 @@ std::mt19937& rng() {
   return r;
 }
 
-int rnd(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
+int rnd(int lo, int hi) {
+  return std::uniform_int_distribution<int>(lo, hi)(rng());
+}
 
 // Builds the graph (inputs named in `feeds`) and returns output "y".
-HostTensor runGraph(OnnxGraph& g, const std::map<std::string, const HostTensor*>& feeds, const std::string& out = "y") {
+HostTensor runGraph(OnnxGraph& g, const std::map<std::string, const HostTensor*>& feeds,
+                    const std::string& out = "y") {
   const std::string path = g.save("op");
   BuildOptions opt;
   for (auto& [k, v] : feeds) opt.shapes[k] = v->dims();
@@ -41,17 +44,20 @@ HostTensor runGraph(OnnxGraph& g, const std::map<std::string, const HostTensor*>
   return std::move(outs->at(out));
 }
 
-void expectClose(const HostTensor& got, const HostTensor& want, double rtol = 1e-4, double atol = 1e-5) {
+void expectClose(const HostTensor& got, const HostTensor& want, double rtol = 1e-4,
+                 double atol = 1e-5) {
   const std::string d = compareTensors(got, want, rtol, atol);
   EXPECT_TRUE(d.empty()) << d;
 }
 
-HostTensor zeros(const Dims& d) { return std::move(HostTensor::create(DataType::kFloat32, d).value()); }
+HostTensor zeros(const Dims& d) {
+  return std::move(HostTensor::create(DataType::kFloat32, d).value());
+}
 
 // ---- Conv -------------------------------------------------------------------------------
 
-HostTensor naiveConv(const HostTensor& x, const HostTensor& w, const HostTensor* b, int groups, Dims stride, Dims dil,
-                     Dims pads) {
+HostTensor naiveConv(const HostTensor& x, const HostTensor& w, const HostTensor* b, int groups,
+                     Dims stride, Dims dil, Dims pads) {
   const Dims& xd = x.dims();
   const Dims& wd = w.dims();
   const int64_t N = xd[0], C = xd[1], H = xd[2], W = xd[3], M = wd[0], KH = wd[2], KW = wd[3];
@@ -71,8 +77,9 @@ HostTensor naiveConv(const HostTensor& x, const HostTensor& w, const HostTensor*
                 const int64_t ih = oh * stride[0] - pads[0] + kh * dil[0];
                 const int64_t iw = ow * stride[1] - pads[1] + kw * dil[1];
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                acc += static_cast<double>(x.as<float>()[((n * C + g * cg + c) * H + ih) * W + iw]) *
-                       w.as<float>()[((m * cg + c) * KH + kh) * KW + kw];
+                acc +=
+                    static_cast<double>(x.as<float>()[((n * C + g * cg + c) * H + ih) * W + iw]) *
+                    w.as<float>()[((m * cg + c) * KH + kh) * KW + kw];
               }
           y.mutableAs<float>()[((n * M + m) * OH + oh) * OW + ow] = static_cast<float>(acc);
         }
@@ -88,7 +95,8 @@ TEST(Ops, ConvRandomGeometries) {
     const int64_t KH = rnd(1, 3) * 2 - 1, KW = rnd(1, 5);
     const Dims stride = {rnd(1, 2), rnd(1, 3)}, dil = {rnd(1, 2), rnd(1, 2)};
     const Dims pads = {rnd(0, 2), rnd(0, 1), rnd(0, 2), rnd(0, 2)};
-    const int64_t H = rnd(static_cast<int>(dil[0] * (KH - 1) + 1), 13), W = rnd(static_cast<int>(dil[1] * (KW - 1) + 1), 17);
+    const int64_t H = rnd(static_cast<int>(dil[0] * (KH - 1) + 1), 13),
+                  W = rnd(static_cast<int>(dil[1] * (KW - 1) + 1), 17);
     const Dims xd = {rnd(1, 2), C, H, W};
     HostTensor x = randomTensor(DataType::kFloat32, xd, rng());
     HostTensor w = randomTensor(DataType::kFloat32, {M, C / g, KH, KW}, rng());
@@ -96,8 +104,10 @@ TEST(Ops, ConvRandomGeometries) {
     OnnxGraph gr;
     gr.input("x", DataType::kFloat32, xd).constant("w", w).constant("b", b).output("y");
     gr.node("Conv", {"x", "w", "b"}, {"y"},
-            {attrInt("group", g), attrInts("strides", stride), attrInts("dilations", dil), attrInts("pads", pads)});
-    SCOPED_TRACE(::testing::Message() << "x " << dimsToString(xd) << " w " << dimsToString(w.dims()) << " group " << g);
+            {attrInt("group", g), attrInts("strides", stride), attrInts("dilations", dil),
+             attrInts("pads", pads)});
+    SCOPED_TRACE(::testing::Message()
+                 << "x " << dimsToString(xd) << " w " << dimsToString(w.dims()) << " group " << g);
     expectClose(runGraph(gr, {{"x", &x}}), naiveConv(x, w, &b, g, stride, dil, pads));
   }
 }
@@ -107,7 +117,8 @@ TEST(Ops, ConvAutoPadSameUpper) {
   HostTensor w = randomTensor(DataType::kFloat32, {5, 3, 3, 3}, rng());
   OnnxGraph gr;
   gr.input("x", DataType::kFloat32, x.dims()).constant("w", w).output("y");
-  gr.node("Conv", {"x", "w"}, {"y"}, {attrString("auto_pad", "SAME_UPPER"), attrInts("strides", {2, 2})});
+  gr.node("Conv", {"x", "w"}, {"y"},
+          {attrString("auto_pad", "SAME_UPPER"), attrInts("strides", {2, 2})});
   // out = ceil(7/2)=4, ceil(8/2)=4; total pad h = (4-1)*2+3-7 = 2 -> 1,1; w = 1 -> 0,1
   expectClose(runGraph(gr, {{"x", &x}}), naiveConv(x, w, nullptr, 1, {2, 2}, {1, 1}, {1, 0, 1, 1}));
 }
@@ -129,7 +140,9 @@ TEST(Ops, MatMulBroadcastBatches) {
         for (int64_t m = 0; m < M; ++m)
           for (int64_t n = 0; n < N; ++n) {
             double acc = 0;
-            for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(a.as<float>()[(i * M + m) * K + k]) * b.as<float>()[(j * K + k) * N + n];
+            for (int64_t k = 0; k < K; ++k)
+              acc += static_cast<double>(a.as<float>()[(i * M + m) * K + k]) *
+                     b.as<float>()[(j * K + k) * N + n];
             want.mutableAs<float>()[((i * B2 + j) * M + m) * N + n] = static_cast<float>(acc);
           }
     expectClose(runGraph(gr, {{"a", &a}, {"b", &b}}), want);
@@ -144,12 +157,14 @@ TEST(Ops, GemmTransposesAlphaBetaBias) {
   OnnxGraph gr;
   gr.input("a", DataType::kFloat32, a.dims()).constant("b", b).constant("c", c).output("y");
   gr.node("Gemm", {"a", "b", "c"}, {"y"},
-          {attrInt("transA", 1), attrInt("transB", 1), attrFloat("alpha", 0.5f), attrFloat("beta", 2.f)});
+          {attrInt("transA", 1), attrInt("transB", 1), attrFloat("alpha", 0.5f),
+           attrFloat("beta", 2.f)});
   HostTensor want = zeros({M, N});
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
       double acc = 0;
-      for (int64_t k = 0; k < K; ++k) acc += static_cast<double>(a.as<float>()[k * M + m]) * b.as<float>()[n * K + k];
+      for (int64_t k = 0; k < K; ++k)
+        acc += static_cast<double>(a.as<float>()[k * M + m]) * b.as<float>()[n * K + k];
       want.mutableAs<float>()[m * N + n] = static_cast<float>(0.5 * acc + 2.0 * c.as<float>()[n]);
     }
   expectClose(runGraph(gr, {{"a", &a}}), want);
@@ -159,9 +174,12 @@ TEST(Ops, GemmTransposesAlphaBetaBias) {
 
 TEST(Ops, BinaryBroadcastAwkwardShapes) {
   const std::vector<std::pair<std::string, std::function<float(float, float)>>> ops = {
-      {"Add", [](float a, float b) { return a + b; }}, {"Sub", [](float a, float b) { return a - b; }},
-      {"Mul", [](float a, float b) { return a * b; }}, {"Div", [](float a, float b) { return a / b; }},
-      {"Max", [](float a, float b) { return std::max(a, b); }}, {"Min", [](float a, float b) { return std::min(a, b); }}};
+      {"Add", [](float a, float b) { return a + b; }},
+      {"Sub", [](float a, float b) { return a - b; }},
+      {"Mul", [](float a, float b) { return a * b; }},
+      {"Div", [](float a, float b) { return a / b; }},
+      {"Max", [](float a, float b) { return std::max(a, b); }},
+      {"Min", [](float a, float b) { return std::min(a, b); }}};
   for (const auto& [op, f] : ops) {
     const Dims ad = {7, 1, 13}, bd = {5, 1};
     HostTensor a = randomTensor(DataType::kFloat32, ad, rng());
@@ -173,7 +191,8 @@ TEST(Ops, BinaryBroadcastAwkwardShapes) {
     for (int64_t i = 0; i < 7; ++i)
       for (int64_t j = 0; j < 5; ++j)
         for (int64_t k = 0; k < 13; ++k)
-          want.mutableAs<float>()[(i * 5 + j) * 13 + k] = f(a.as<float>()[i * 13 + k], b.as<float>()[j]);
+          want.mutableAs<float>()[(i * 5 + j) * 13 + k] =
+              f(a.as<float>()[i * 13 + k], b.as<float>()[j]);
     SCOPED_TRACE(op);
     expectClose(runGraph(gr, {{"a", &a}, {"b", &b}}), want, 1e-6, 1e-6);
   }
@@ -200,7 +219,8 @@ TEST(Ops, UnaryActivations) {
     gr.input("x", DataType::kFloat32, x.dims()).output("y");
     gr.node(op, {"x"}, {"y"});
     HostTensor want = zeros(x.dims());
-    for (int64_t i = 0; i < x.numel(); ++i) want.mutableAs<float>()[i] = static_cast<float>(f(x.as<float>()[i]));
+    for (int64_t i = 0; i < x.numel(); ++i)
+      want.mutableAs<float>()[i] = static_cast<float>(f(x.as<float>()[i]));
     SCOPED_TRACE(op);
     expectClose(runGraph(gr, {{"x", &x}}), want, 1e-5, 1e-6);
   }
@@ -216,8 +236,8 @@ TEST(Ops, MaxAndAveragePoolWithPadsAndCeil) {
       OnnxGraph gr;
       gr.input("x", DataType::kFloat32, x.dims()).output("y");
       gr.node(op, {"x"}, {"y"},
-              {attrInts("kernel_shape", {3, 3}), attrInts("strides", {2, 2}), attrInts("pads", {1, 1, 1, 1}),
-               attrInt("ceil_mode", ceil)});
+              {attrInts("kernel_shape", {3, 3}), attrInts("strides", {2, 2}),
+               attrInts("pads", {1, 1, 1, 1}), attrInt("ceil_mode", ceil)});
       auto outDim = [&](int64_t n) {
         const int64_t span = n + 2 - 3;
         int64_t o = (ceil ? (span + 1) / 2 : span / 2) + 1;
@@ -240,7 +260,8 @@ TEST(Ops, MaxAndAveragePoolWithPadsAndCeil) {
                 sum += v;
                 ++cnt;
               }
-            want.mutableAs<float>()[(c * OH + oh) * OW + ow] = static_cast<float>(op == "MaxPool" ? best : sum / cnt);
+            want.mutableAs<float>()[(c * OH + oh) * OW + ow] =
+                static_cast<float>(op == "MaxPool" ? best : sum / cnt);
           }
       SCOPED_TRACE(op + " ceil_mode=" + std::to_string(ceil));
       expectClose(runGraph(gr, {{"x", &x}}), want);
@@ -256,13 +277,16 @@ TEST(Ops, SoftmaxOnEveryAxis) {
     gr.node("Softmax", {"x"}, {"y"}, {attrInt("axis", axis)});
     const int ax = axis < 0 ? axis + 3 : axis;
     HostTensor want = zeros(d);
-    const int64_t outer = ax == 0 ? 1 : (ax == 1 ? 2 : 14), n = d[ax], inner = ax == 0 ? 91 : (ax == 1 ? 13 : 1);
+    const int64_t outer = ax == 0 ? 1 : (ax == 1 ? 2 : 14), n = d[ax],
+                  inner = ax == 0 ? 91 : (ax == 1 ? 13 : 1);
     for (int64_t o = 0; o < outer; ++o)
       for (int64_t i = 0; i < inner; ++i) {
         double s = 0;
-        for (int64_t k = 0; k < n; ++k) s += std::exp(static_cast<double>(x.as<float>()[(o * n + k) * inner + i]));
         for (int64_t k = 0; k < n; ++k)
-          want.mutableAs<float>()[(o * n + k) * inner + i] = static_cast<float>(std::exp(static_cast<double>(x.as<float>()[(o * n + k) * inner + i])) / s);
+          s += std::exp(static_cast<double>(x.as<float>()[(o * n + k) * inner + i]));
+        for (int64_t k = 0; k < n; ++k)
+          want.mutableAs<float>()[(o * n + k) * inner + i] = static_cast<float>(
+              std::exp(static_cast<double>(x.as<float>()[(o * n + k) * inner + i])) / s);
       }
     SCOPED_TRACE(axis);
     expectClose(runGraph(gr, {{"x", &x}}), want, 1e-5, 1e-7);
@@ -287,9 +311,12 @@ TEST(Ops, ResizeBilinearHalfPixelMatchesNaive) {
         const int64_t y0 = static_cast<int64_t>(sy), x0 = static_cast<int64_t>(sx);
         const int64_t y1 = std::min(y0 + 1, H - 1), x1 = std::min(x0 + 1, W - 1);
         const double fy = sy - y0, fx = sx - x0;
-        auto at = [&](int64_t yy, int64_t xx) { return static_cast<double>(x.as<float>()[(c * H + yy) * W + xx]); };
-        want.mutableAs<float>()[(c * OH + oh) * OW + ow] = static_cast<float>(
-            (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) + fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1)));
+        auto at = [&](int64_t yy, int64_t xx) {
+          return static_cast<double>(x.as<float>()[(c * H + yy) * W + xx]);
+        };
+        want.mutableAs<float>()[(c * OH + oh) * OW + ow] =
+            static_cast<float>((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x1)) +
+                               fy * ((1 - fx) * at(y1, x0) + fx * at(y1, x1)));
       }
   expectClose(runGraph(gr, {{"x", &x}}), want, 1e-5, 1e-6);
 }
@@ -314,7 +341,8 @@ TEST(Ops, TransposeRandomPermutation) {
         for (idx[3] = 0; idx[3] < d[3]; ++idx[3]) {
           const int64_t src = ((idx[0] * d[1] + idx[1]) * d[2] + idx[2]) * d[3] + idx[3];
           const int64_t o0 = idx[perm[0]], o1 = idx[perm[1]], o2 = idx[perm[2]], o3 = idx[perm[3]];
-          want.mutableAs<float>()[((o0 * od[1] + o1) * od[2] + o2) * od[3] + o3] = x.as<float>()[src];
+          want.mutableAs<float>()[((o0 * od[1] + o1) * od[2] + o2) * od[3] + o3] =
+              x.as<float>()[src];
         }
   expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
 }
@@ -333,7 +361,8 @@ TEST(Ops, SliceNegativeStepAndClamping) {
   HostTensor want = zeros({3, 4});
   const int rows[] = {4, 2, 0}, cols[] = {12, 9, 6, 3};
   for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 4; ++j) want.mutableAs<float>()[i * 4 + j] = x.as<float>()[rows[i] * 13 + cols[j]];
+    for (int j = 0; j < 4; ++j)
+      want.mutableAs<float>()[i * 4 + j] = x.as<float>()[rows[i] * 13 + cols[j]];
   expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
 }
 
@@ -341,7 +370,9 @@ TEST(Ops, ConcatThenSplitRoundTrips) {
   HostTensor a = randomTensor(DataType::kFloat32, {2, 3, 5}, rng());
   HostTensor b = randomTensor(DataType::kFloat32, {2, 7, 5}, rng());
   OnnxGraph gr;
-  gr.input("a", DataType::kFloat32, a.dims()).input("b", DataType::kFloat32, b.dims()).constant("split", ints1d({3, 7}));
+  gr.input("a", DataType::kFloat32, a.dims())
+      .input("b", DataType::kFloat32, b.dims())
+      .constant("split", ints1d({3, 7}));
   gr.node("Concat", {"a", "b"}, {"c"}, {attrInt("axis", 1)});
   gr.node("Split", {"c", "split"}, {"y", "z"}, {attrInt("axis", -2)});
   gr.output("y").output("z");
@@ -353,7 +384,9 @@ TEST(Ops, PadReflectEdgeConstant) {
   HostTensor x = randomTensor(DataType::kFloat32, {1, 4, 5}, rng());
   for (const std::string mode : {"constant", "reflect", "edge"}) {
     OnnxGraph gr;
-    gr.input("x", DataType::kFloat32, x.dims()).constant("pads", ints1d({0, 2, 1, 0, 1, 3})).output("y");
+    gr.input("x", DataType::kFloat32, x.dims())
+        .constant("pads", ints1d({0, 2, 1, 0, 1, 3}))
+        .output("y");
     gr.node("Pad", {"x", "pads"}, {"y"}, {attrString("mode", mode)});
     HostTensor want = zeros({1, 7, 9});
     auto src = [&](int64_t o, int64_t n) -> int64_t {
@@ -393,7 +426,10 @@ TEST(Ops, ShapeSubgraphFoldsIntoReshape) {
   HostTensor idx = std::move(HostTensor::create(DataType::kInt64, {}).value());
   *idx.mutableAs<int64_t>() = 0;
   OnnxGraph gr;
-  gr.input("x", DataType::kFloat32, x.dims()).constant("i0", idx).constant("m1", ints1d({-1})).constant("ax", ints1d({0}));
+  gr.input("x", DataType::kFloat32, x.dims())
+      .constant("i0", idx)
+      .constant("m1", ints1d({-1}))
+      .constant("ax", ints1d({0}));
   gr.node("Shape", {"x"}, {"s"});
   gr.node("Gather", {"s", "i0"}, {"n"}, {attrInt("axis", 0)});
   gr.node("Unsqueeze", {"n", "ax"}, {"n1"});

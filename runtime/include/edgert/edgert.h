@@ -42,9 +42,9 @@ struct TensorInfo {
   std::string name;
   bool is_input = false;
   DataType dtype = DataType::kUndefined;
-  Dims dims;                            // the shape the engine was built for
-  Dims model_dims;                      // the shape declared by the model (-1 = dynamic)
-  std::vector<std::string> dim_names;   // symbolic names of model dims ("" if none)
+  Dims dims;                           // the shape the engine was built for
+  Dims model_dims;                     // the shape declared by the model (-1 = dynamic)
+  std::vector<std::string> dim_names;  // symbolic names of model dims ("" if none)
   size_t bytes() const { return static_cast<size_t>(volume(dims)) * dataTypeSize(dtype); }
 };
 

@@ -47,7 +47,7 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
@@ -68,10 +68,10 @@ class [[nodiscard]] Result {
 }  // namespace edgert
 
 // Return early on failure; keeps call sites flat.
-#define EDGERT_RETURN_IF_ERROR(expr)           \
-  do {                                         \
-    ::edgert::Status _edgert_st = (expr);      \
-    if (!_edgert_st.ok()) return _edgert_st;   \
+#define EDGERT_RETURN_IF_ERROR(expr)         \
+  do {                                       \
+    ::edgert::Status _edgert_st = (expr);    \
+    if (!_edgert_st.ok()) return _edgert_st; \
   } while (0)
 
 #define EDGERT_CONCAT_INNER(a, b) a##b

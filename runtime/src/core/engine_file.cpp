@@ -37,7 +37,9 @@ struct Header {
 };
 static_assert(sizeof(Header) == kHeaderSize);
 
-uint64_t alignUp(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+uint64_t alignUp(uint64_t v) {
+  return (v + kAlign - 1) / kAlign * kAlign;
+}
 
 uint64_t checksumOf(const uint8_t* data, size_t size) {
   XXH3_state_t* st = XXH3_createState();
@@ -109,9 +111,9 @@ Result<std::vector<uint8_t>> serializeEngine(const EngineModel& m) {
         tdims = fbb.CreateVector(a.tensor->dims());
         tdata = fbb.CreateVector(static_cast<const uint8_t*>(a.tensor->data()), a.tensor->bytes());
       }
-      attrs.push_back(fb::CreateAttr(fbb, fbb.CreateString(name), static_cast<fb::AttrKind>(a.kind), a.i, a.f,
-                                     fbb.CreateString(a.s), fbb.CreateVector(a.ints), fbb.CreateVector(a.floats),
-                                     tdtype, tdims, tdata));
+      attrs.push_back(fb::CreateAttr(fbb, fbb.CreateString(name), static_cast<fb::AttrKind>(a.kind),
+                                     a.i, a.f, fbb.CreateString(a.s), fbb.CreateVector(a.ints),
+                                     fbb.CreateVector(a.floats), tdtype, tdims, tdata));
     }
     layers.push_back(fb::CreateLayer(fbb, fbb.CreateString(n.name), fbb.CreateString(n.op),
                                      fbb.CreateVector(n.inputs), fbb.CreateVector(n.outputs),
@@ -123,12 +125,14 @@ Result<std::vector<uint8_t>> serializeEngine(const EngineModel& m) {
     bindings.push_back(fb::CreateBinding(fbb, b.tensor, b.is_input, fbb.CreateVector(b.model_dims),
                                          fbb.CreateVectorOfStrings(b.dim_names)));
   }
-  auto target = fb::CreateTarget(fbb, fbb.CreateString(m.target.backend), fbb.CreateString(m.target.cpu_arch),
-                                 fbb.CreateVector(m.target.sm));
-  auto root = fb::CreateEngine(fbb, fbb.CreateString(m.edgert_version), target, fbb.CreateString(g.name),
-                               fbb.CreateString(m.source), fbb.CreateString(m.build_options_json),
-                               fbb.CreateVector(tensors), fbb.CreateVector(layers), fbb.CreateVector(bindings),
-                               m.plan.arena_bytes, m.plan.scratch_bytes);
+  auto target =
+      fb::CreateTarget(fbb, fbb.CreateString(m.target.backend), fbb.CreateString(m.target.cpu_arch),
+                       fbb.CreateVector(m.target.sm));
+  auto root =
+      fb::CreateEngine(fbb, fbb.CreateString(m.edgert_version), target, fbb.CreateString(g.name),
+                       fbb.CreateString(m.source), fbb.CreateString(m.build_options_json),
+                       fbb.CreateVector(tensors), fbb.CreateVector(layers),
+                       fbb.CreateVector(bindings), m.plan.arena_bytes, m.plan.scratch_bytes);
   fb::FinishEngineBuffer(fbb, root);
 
   Header h{};
@@ -157,31 +161,42 @@ template <class T>
 std::vector<T> vec(const flatbuffers::Vector<T>* v) {
   return v ? std::vector<T>(v->begin(), v->end()) : std::vector<T>{};
 }
-std::string str(const flatbuffers::String* s) { return s ? s->str() : std::string(); }
+std::string str(const flatbuffers::String* s) {
+  return s ? s->str() : std::string();
+}
 }  // namespace
 
-Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes, const std::string& origin) {
+Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes,
+                                      const std::string& origin) {
   const uint8_t* data = bytes->data.get();
   const size_t size = bytes->size;
-  if (size < kHeaderSize) return corrupt(origin, strCat("file is ", size, " bytes, too short for an engine header"));
+  if (size < kHeaderSize)
+    return corrupt(origin, strCat("file is ", size, " bytes, too short for an engine header"));
   Header h;
   std::memcpy(&h, data, sizeof(h));
-  if (std::memcmp(h.magic, kMagic, 8) != 0) return corrupt(origin, "not an edgert engine (bad magic)");
+  if (std::memcmp(h.magic, kMagic, 8) != 0)
+    return corrupt(origin, "not an edgert engine (bad magic)");
   if (h.version != kEngineFormatVersion)
-    return Status(StatusCode::kVersionMismatch,
-                  strCat(origin, ": engine format version ", h.version, ", this edgert reads version ",
-                         kEngineFormatVersion, "; rebuild the engine with this edgert"));
+    return Status(
+        StatusCode::kVersionMismatch,
+        strCat(origin, ": engine format version ", h.version, ", this edgert reads version ",
+               kEngineFormatVersion, "; rebuild the engine with this edgert"));
   if (h.header_size != kHeaderSize || h.meta_offset != kHeaderSize || h.meta_size > size ||
-      h.meta_offset + h.meta_size > size || h.weights_offset % kAlign || h.weights_offset < h.meta_offset + h.meta_size ||
-      h.weights_offset > size || h.weights_size > size - h.weights_offset)
-    return corrupt(origin, strCat("section offsets do not fit the file size ", size, " (truncated?)"));
+      h.meta_offset + h.meta_size > size || h.weights_offset % kAlign ||
+      h.weights_offset < h.meta_offset + h.meta_size || h.weights_offset > size ||
+      h.weights_size > size - h.weights_offset)
+    return corrupt(origin,
+                   strCat("section offsets do not fit the file size ", size, " (truncated?)"));
   if (h.weights_offset + h.weights_size != size)
-    return corrupt(origin, strCat("file is ", size, " bytes but its header describes ", h.weights_offset + h.weights_size,
-                                  " (truncated or appended to)"));
-  if (checksumOf(data, size) != h.checksum) return corrupt(origin, "checksum mismatch (the file is damaged)");
+    return corrupt(origin,
+                   strCat("file is ", size, " bytes but its header describes ",
+                          h.weights_offset + h.weights_size, " (truncated or appended to)"));
+  if (checksumOf(data, size) != h.checksum)
+    return corrupt(origin, "checksum mismatch (the file is damaged)");
 
   flatbuffers::Verifier verifier(data + h.meta_offset, h.meta_size, 64, 10'000'000);
-  if (!fb::VerifyEngineBuffer(verifier)) return corrupt(origin, "metadata fails flatbuffers verification");
+  if (!fb::VerifyEngineBuffer(verifier))
+    return corrupt(origin, "metadata fails flatbuffers verification");
   const fb::Engine* e = fb::GetEngine(data + h.meta_offset);
 
   EngineModel m;
@@ -195,7 +210,8 @@ Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes, co
   }
   Graph& g = m.graph;
   g.name = str(e->model_name());
-  if (!e->tensors() || !e->layers() || !e->bindings()) return corrupt(origin, "metadata lacks tensors, layers or bindings");
+  if (!e->tensors() || !e->layers() || !e->bindings())
+    return corrupt(origin, "metadata lacks tensors, layers or bindings");
   const uint8_t* weights = data + h.weights_offset;
   std::shared_ptr<const void> keep = bytes;
   m.plan.offsets.resize(e->tensors()->size());
@@ -203,10 +219,12 @@ Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes, co
     const fb::Tensor* t = e->tensors()->Get(i);
     TensorEntry te;
     te.name = str(t->name());
-    if (!isValidDataType(t->dtype())) return corrupt(origin, strCat("tensor '", te.name, "' has invalid dtype ", t->dtype()));
+    if (!isValidDataType(t->dtype()))
+      return corrupt(origin, strCat("tensor '", te.name, "' has invalid dtype ", t->dtype()));
     te.dtype = static_cast<DataType>(t->dtype());
     te.dims = vec(t->dims());
-    if (te.dims.size() > static_cast<size_t>(kMaxRank)) return corrupt(origin, strCat("tensor '", te.name, "' has rank ", te.dims.size()));
+    if (te.dims.size() > static_cast<size_t>(kMaxRank))
+      return corrupt(origin, strCat("tensor '", te.name, "' has rank ", te.dims.size()));
     uint64_t n = 1;
     for (int64_t d : te.dims) {
       if (d < 0 || (d > 0 && n > (uint64_t{1} << 40) / static_cast<uint64_t>(d)))
@@ -218,9 +236,11 @@ Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes, co
       if (t->weight_bytes() != bytes_needed || t->weight_offset() > h.weights_size ||
           t->weight_bytes() > h.weights_size - t->weight_offset() || t->weight_offset() % kAlign)
         return corrupt(origin, strCat("constant '", te.name, "' lies outside the weights section"));
-      te.constant = std::make_shared<HostTensor>(HostTensor::view(te.dtype, te.dims, weights + t->weight_offset(), keep));
+      te.constant = std::make_shared<HostTensor>(
+          HostTensor::view(te.dtype, te.dims, weights + t->weight_offset(), keep));
     } else {
-      if (t->arena_offset() > e->arena_bytes() || bytes_needed > e->arena_bytes() - t->arena_offset())
+      if (t->arena_offset() > e->arena_bytes() ||
+          bytes_needed > e->arena_bytes() - t->arena_offset())
         return corrupt(origin, strCat("tensor '", te.name, "' lies outside the activation arena"));
       m.plan.offsets[i] = t->arena_offset();
     }
@@ -256,7 +276,8 @@ Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes, co
         at.ints = vec(a->ints());
         at.floats = vec(a->floats());
         if (at.kind == Attribute::Kind::kTensor) {
-          if (!isValidDataType(a->t_dtype())) return corrupt(origin, strCat("layer '", n.name, "' has a bad tensor attribute"));
+          if (!isValidDataType(a->t_dtype()))
+            return corrupt(origin, strCat("layer '", n.name, "' has a bad tensor attribute"));
           Dims d = vec(a->t_dims());
           auto t = HostTensor::create(static_cast<DataType>(a->t_dtype()), d);
           const size_t have = a->t_data() ? a->t_data()->size() : 0;
@@ -277,12 +298,14 @@ Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes, co
     bd.model_dims = vec(b->model_dims());
     if (b->dim_names())
       for (const auto* s : *b->dim_names()) bd.dim_names.push_back(str(s));
-    if (bd.tensor < 0 || bd.tensor >= nt) return corrupt(origin, "a binding refers to a missing tensor");
+    if (bd.tensor < 0 || bd.tensor >= nt)
+      return corrupt(origin, "a binding refers to a missing tensor");
     g.bindings.push_back(std::move(bd));
   }
   Status st = validateGraph(g);
   if (!st.ok()) {
-    const StatusCode code = st.code() == StatusCode::kUnsupported ? st.code() : StatusCode::kCorruptFile;
+    const StatusCode code =
+        st.code() == StatusCode::kUnsupported ? st.code() : StatusCode::kCorruptFile;
     return Status(code, strCat(origin, ": ", st.message()));
   }
   // Activations must not overlap while both are live; the loader re-plans rather than
@@ -296,12 +319,14 @@ Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes, co
   return m;
 }
 
-Result<std::shared_ptr<const FileBytes>> readFileBytes(const std::string& path, uint64_t max_bytes) {
+Result<std::shared_ptr<const FileBytes>> readFileBytes(const std::string& path,
+                                                       uint64_t max_bytes) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     return Status(StatusCode::kNotFound, strCat(path, ": no such file"));
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status(StatusCode::kIoError, strCat(path, ": cannot open: ", std::strerror(errno)));
+  if (fd < 0)
+    return Status(StatusCode::kIoError, strCat(path, ": cannot open: ", std::strerror(errno)));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     ::close(fd);
@@ -310,7 +335,8 @@ Result<std::shared_ptr<const FileBytes>> readFileBytes(const std::string& path, 
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size > max_bytes) {
     ::close(fd);
-    return Status(StatusCode::kOutOfMemory, strCat(path, ": ", size, " bytes exceeds the limit of ", max_bytes));
+    return Status(StatusCode::kOutOfMemory,
+                  strCat(path, ": ", size, " bytes exceeds the limit of ", max_bytes));
   }
   auto fb = std::make_shared<FileBytes>();
   fb->size = size;
@@ -340,7 +366,9 @@ Status writeFileAtomically(const std::string& path, const void* data, size_t siz
   std::random_device rd;
   const fs::path tmp = dir / strCat(".", target.filename().string(), ".tmp", rd());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Status(StatusCode::kIoError, strCat(path, ": cannot create ", tmp.string(), ": ", std::strerror(errno)));
+  if (fd < 0)
+    return Status(StatusCode::kIoError,
+                  strCat(path, ": cannot create ", tmp.string(), ": ", std::strerror(errno)));
   const uint8_t* p = static_cast<const uint8_t*>(data);
   size_t done = 0;
   while (done < size) {

@@ -18,7 +18,8 @@ int Graph::findTensor(const std::string& tensor_name) const {
 MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   const int n_nodes = static_cast<int>(g.nodes.size());
   const size_t n = g.tensors.size();
-  std::vector<int> first(n, std::numeric_limits<int>::max()), last(n, std::numeric_limits<int>::min());
+  std::vector<int> first(n, std::numeric_limits<int>::max()),
+      last(n, std::numeric_limits<int>::min());
   for (const Binding& b : g.bindings) {
     if (b.is_input) {
       first[b.tensor] = -1;
@@ -43,8 +44,8 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   std::vector<Item> items;
   for (size_t t = 0; t < n; ++t) {
     if (g.tensors[t].isConstant() || first[t] > last[t]) continue;
-    const uint64_t bytes = static_cast<uint64_t>(volume(g.tensors[t].dims)) *
-                           dataTypeSize(g.tensors[t].dtype);
+    const uint64_t bytes =
+        static_cast<uint64_t>(volume(g.tensors[t].dims)) * dataTypeSize(g.tensors[t].dtype);
     items.push_back({t, (std::max<uint64_t>(bytes, 1) + alignment - 1) / alignment * alignment});
   }
   // Greedy by size: large tensors first, each at the lowest offset that does not collide
@@ -85,7 +86,8 @@ Status checkTensorEntry(const TensorEntry& t) {
   if (!isValidDataType(static_cast<int32_t>(t.dtype)))
     return Status(StatusCode::kCorruptFile, strCat("tensor '", t.name, "' has an invalid dtype"));
   if (t.dims.size() > static_cast<size_t>(kMaxRank))
-    return Status(StatusCode::kCorruptFile, strCat("tensor '", t.name, "' has rank ", t.dims.size()));
+    return Status(StatusCode::kCorruptFile,
+                  strCat("tensor '", t.name, "' has rank ", t.dims.size()));
   int64_t n = 1;
   for (int64_t d : t.dims) {
     if (d < 0 || (d > 0 && n > kMaxElements / d))
@@ -129,8 +131,8 @@ Status validateGraph(const Graph& g) {
     const int n_out = static_cast<int>(node.outputs.size());
     if (n_out < def->min_outputs || (def->max_outputs >= 0 && n_out > def->max_outputs))
       return Status(StatusCode::kCorruptFile,
-                    strCat("layer '", node.name, "' has ", n_out, " outputs, op ", node.op, " allows ",
-                           def->min_outputs, " to ", def->max_outputs));
+                    strCat("layer '", node.name, "' has ", n_out, " outputs, op ", node.op,
+                           " allows ", def->min_outputs, " to ", def->max_outputs));
     NodeContext ctx;
     ctx.num_outputs = node.outputs.size();
     ctx.op = node.op;
@@ -140,14 +142,16 @@ Status validateGraph(const Graph& g) {
       ValueInfo v;
       if (t >= 0) {
         if (t >= n || !defined[t])
-          return Status(StatusCode::kCorruptFile,
-                        strCat("layer '", node.name, "' reads a tensor that is not defined before it"));
+          return Status(
+              StatusCode::kCorruptFile,
+              strCat("layer '", node.name, "' reads a tensor that is not defined before it"));
         v.present = true;
         v.dtype = g.tensors[t].dtype;
         v.dims = g.tensors[t].dims;
         v.constant = g.tensors[t].constant.get();
       } else if (t != -1) {
-        return Status(StatusCode::kCorruptFile, strCat("layer '", node.name, "' has a bad input id"));
+        return Status(StatusCode::kCorruptFile,
+                      strCat("layer '", node.name, "' has a bad input id"));
       }
       ctx.in.push_back(std::move(v));
     }
@@ -158,15 +162,16 @@ Status validateGraph(const Graph& g) {
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       const int t = node.outputs[o];
       if (t < 0 || t >= n || defined[t])
-        return Status(StatusCode::kCorruptFile,
-                      strCat("layer '", node.name, "' writes an invalid or already defined tensor"));
+        return Status(
+            StatusCode::kCorruptFile,
+            strCat("layer '", node.name, "' writes an invalid or already defined tensor"));
       const TensorEntry& te = g.tensors[t];
       if (te.dtype != ctx.out[o].dtype || te.dims != ctx.out[o].dims)
-        return Status(StatusCode::kCorruptFile,
-                      strCat("layer '", node.name, "' output '", te.name, "' is stored as ",
-                             dataTypeName(te.dtype), " ", dimsToString(te.dims),
-                             " but the op infers ", dataTypeName(ctx.out[o].dtype), " ",
-                             dimsToString(ctx.out[o].dims)));
+        return Status(
+            StatusCode::kCorruptFile,
+            strCat("layer '", node.name, "' output '", te.name, "' is stored as ",
+                   dataTypeName(te.dtype), " ", dimsToString(te.dims), " but the op infers ",
+                   dataTypeName(ctx.out[o].dtype), " ", dimsToString(ctx.out[o].dims)));
       defined[t] = true;
     }
   }

@@ -8,7 +8,9 @@
 
 namespace edgert {
 
-void AlignedFree::operator()(void* p) const { std::free(p); }
+void AlignedFree::operator()(void* p) const {
+  std::free(p);
+}
 
 AlignedBuffer allocateAligned(size_t bytes) {
   if (bytes == 0) return nullptr;
@@ -28,7 +30,8 @@ Result<HostTensor> HostTensor::create(DataType dtype, Dims dims) {
                     strCat("tensor dims ", dimsToString(dims), " are not static"));
     }
     if (d != 0 && n > std::numeric_limits<uint64_t>::max() / esize / static_cast<uint64_t>(d)) {
-      return Status(StatusCode::kOutOfMemory, strCat("tensor dims ", dimsToString(dims), " overflow"));
+      return Status(StatusCode::kOutOfMemory,
+                    strCat("tensor dims ", dimsToString(dims), " overflow"));
     }
     n *= static_cast<uint64_t>(d);
   }
@@ -58,22 +61,32 @@ HostTensor HostTensor::view(DataType dtype, Dims dims, const void* data,
 int64_t HostTensor::intAt(int64_t i) const {
   const void* p = data();
   switch (dtype_) {
-    case DataType::kInt64: return static_cast<const int64_t*>(p)[i];
-    case DataType::kInt32: return static_cast<const int32_t*>(p)[i];
-    case DataType::kInt8: return static_cast<const int8_t*>(p)[i];
-    case DataType::kUInt8: return static_cast<const uint8_t*>(p)[i];
-    case DataType::kBool: return static_cast<const uint8_t*>(p)[i] != 0;
-    default: return static_cast<int64_t>(doubleAt(i));
+    case DataType::kInt64:
+      return static_cast<const int64_t*>(p)[i];
+    case DataType::kInt32:
+      return static_cast<const int32_t*>(p)[i];
+    case DataType::kInt8:
+      return static_cast<const int8_t*>(p)[i];
+    case DataType::kUInt8:
+      return static_cast<const uint8_t*>(p)[i];
+    case DataType::kBool:
+      return static_cast<const uint8_t*>(p)[i] != 0;
+    default:
+      return static_cast<int64_t>(doubleAt(i));
   }
 }
 
 double HostTensor::doubleAt(int64_t i) const {
   const void* p = data();
   switch (dtype_) {
-    case DataType::kFloat32: return static_cast<const float*>(p)[i];
-    case DataType::kFloat64: return static_cast<const double*>(p)[i];
-    case DataType::kFloat16: return halfToFloat(static_cast<const uint16_t*>(p)[i]);
-    default: return static_cast<double>(intAt(i));
+    case DataType::kFloat32:
+      return static_cast<const float*>(p)[i];
+    case DataType::kFloat64:
+      return static_cast<const double*>(p)[i];
+    case DataType::kFloat16:
+      return halfToFloat(static_cast<const uint16_t*>(p)[i]);
+    default:
+      return static_cast<double>(intAt(i));
   }
 }
 

@@ -18,10 +18,10 @@ Status inferNode(const OpDef& def, NodeContext& ctx) {
   int used = n_in;
   while (used > 0 && !ctx.in[used - 1].present) --used;
   if (used < def.min_inputs || (def.max_inputs >= 0 && used > def.max_inputs))
-    return ctx.invalid("takes ", def.min_inputs,
-                       def.max_inputs < 0 ? std::string(" or more")
-                                          : strCat(" to ", def.max_inputs),
-                       " inputs, got ", used);
+    return ctx.invalid(
+        "takes ", def.min_inputs,
+        def.max_inputs < 0 ? std::string(" or more") : strCat(" to ", def.max_inputs),
+        " inputs, got ", used);
   for (int i = 0; i < def.min_inputs && i < n_in; ++i) {
     if (!ctx.in[i].present) return ctx.invalid("required input ", i, " is missing");
   }

@@ -16,13 +16,18 @@
 
 namespace edgert {
 
-const char* versionString() { return EDGERT_VERSION_STRING; }
+const char* versionString() {
+  return EDGERT_VERSION_STRING;
+}
 
 const char* backendName(Backend b) {
   switch (b) {
-    case Backend::kCpu: return "cpu";
-    case Backend::kCuda: return "cuda";
-    case Backend::kAuto: return "auto";
+    case Backend::kCpu:
+      return "cpu";
+    case Backend::kCuda:
+      return "cuda";
+    case Backend::kAuto:
+      return "auto";
   }
   return "?";
 }
@@ -31,7 +36,8 @@ Result<Backend> parseBackend(const std::string& name) {
   if (name == "cpu") return Backend::kCpu;
   if (name == "cuda") return Backend::kCuda;
   if (name == "auto") return Backend::kAuto;
-  return Status(StatusCode::kInvalidArgument, strCat("unknown backend '", name, "' (expected cpu, cuda or auto)"));
+  return Status(StatusCode::kInvalidArgument,
+                strCat("unknown backend '", name, "' (expected cpu, cuda or auto)"));
 }
 
 namespace {
@@ -106,7 +112,8 @@ std::string EngineImpl::describe() const {
   const Graph& g = model_.graph;
   std::ostringstream os;
   os << "engine      " << origin_ << "\n";
-  os << "model       " << (g.name.empty() ? "(unnamed)" : g.name) << "  from " << model_.source << "\n";
+  os << "model       " << (g.name.empty() ? "(unnamed)" : g.name) << "  from " << model_.source
+     << "\n";
   os << "built by    edgert " << model_.edgert_version << "\n";
   os << "target      " << model_.target.toString() << "\n";
   os << "options     " << model_.build_options_json << "\n";
@@ -114,14 +121,16 @@ std::string EngineImpl::describe() const {
      << model_.plan.scratch_bytes << " B, weights " << weightBytes() << " B\n";
   os << "bindings\n";
   for (const TensorInfo& b : bindings_) {
-    os << "  " << (b.is_input ? "input " : "output") << "  " << b.name << "  " << dataTypeName(b.dtype) << " "
-       << dimsToString(b.dims);
+    os << "  " << (b.is_input ? "input " : "output") << "  " << b.name << "  "
+       << dataTypeName(b.dtype) << " " << dimsToString(b.dims);
     if (b.model_dims != b.dims) {
       os << "  (model: ";
       for (size_t i = 0; i < b.model_dims.size(); ++i) {
         if (i) os << "x";
-        if (b.model_dims[i] < 0) os << (i < b.dim_names.size() && !b.dim_names[i].empty() ? b.dim_names[i] : "?");
-        else os << b.model_dims[i];
+        if (b.model_dims[i] < 0)
+          os << (i < b.dim_names.size() && !b.dim_names[i].empty() ? b.dim_names[i] : "?");
+        else
+          os << b.model_dims[i];
       }
       os << ")";
     }
@@ -135,8 +144,8 @@ std::string EngineImpl::describe() const {
   };
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    os << "  " << std::setw(4) << i << "  " << std::left << std::setw(18) << n.op << std::right << " " << n.name
-       << "  " << n.precision << " " << n.tactic << "\n        in:";
+    os << "  " << std::setw(4) << i << "  " << std::left << std::setw(18) << n.op << std::right
+       << " " << n.name << "  " << n.precision << " " << n.tactic << "\n        in:";
     for (int t : n.inputs) os << " " << tname(t);
     os << "\n        out:";
     for (int t : n.outputs) {
@@ -148,7 +157,8 @@ std::string EngineImpl::describe() const {
   return os.str();
 }
 
-Result<std::unique_ptr<ExecutionContext>> CpuContext::create(std::shared_ptr<const EngineImpl> engine) {
+Result<std::unique_ptr<ExecutionContext>> CpuContext::create(
+    std::shared_ptr<const EngineImpl> engine) {
   auto ctx = std::unique_ptr<CpuContext>(new CpuContext());
   ctx->engine_ = engine;
   const EngineModel& m = engine->model();
@@ -156,7 +166,8 @@ Result<std::unique_ptr<ExecutionContext>> CpuContext::create(std::shared_ptr<con
   ctx->arena_bytes_ = m.plan.arena_bytes;
   ctx->arena_ = allocateAligned(std::max<size_t>(ctx->arena_bytes_, 64));
   if (!ctx->arena_)
-    return Status(StatusCode::kOutOfMemory, strCat("cannot allocate the ", ctx->arena_bytes_, "-byte activation arena"));
+    return Status(StatusCode::kOutOfMemory,
+                  strCat("cannot allocate the ", ctx->arena_bytes_, "-byte activation arena"));
   size_t scratch = 0;
   for (const Node& n : g.nodes) {
     const OpDef* def = findOp(n.op);
@@ -190,12 +201,15 @@ Result<std::unique_ptr<ExecutionContext>> CpuContext::create(std::shared_ptr<con
   ctx->scratch_bytes_ = scratch;
   if (scratch) {
     ctx->scratch_ = allocateAligned(scratch);
-    if (!ctx->scratch_) return Status(StatusCode::kOutOfMemory, strCat("cannot allocate ", scratch, " bytes of scratch"));
+    if (!ctx->scratch_)
+      return Status(StatusCode::kOutOfMemory,
+                    strCat("cannot allocate ", scratch, " bytes of scratch"));
   }
   ctx->tensor_ptr_.resize(g.tensors.size());
   for (size_t i = 0; i < g.tensors.size(); ++i) {
-    ctx->tensor_ptr_[i] = g.tensors[i].isConstant() ? const_cast<void*>(g.tensors[i].constant->data())
-                                                    : ctx->arena_.get() + m.plan.offsets[i];
+    ctx->tensor_ptr_[i] = g.tensors[i].isConstant()
+                              ? const_cast<void*>(g.tensors[i].constant->data())
+                              : ctx->arena_.get() + m.plan.offsets[i];
   }
   ctx->bindViews();
   return std::unique_ptr<ExecutionContext>(std::move(ctx));
@@ -212,8 +226,10 @@ void CpuContext::bindViews() {
       in_views_[i].push_back(v);
     }
     // Trailing absent inputs are dropped so kernels can test in.size().
-    while (!in_views_[i].empty() && in_views_[i].back().dtype == DataType::kUndefined) in_views_[i].pop_back();
-    for (int t : g.nodes[i].outputs) out_views_[i].push_back(TensorView{g.tensors[t].dtype, g.tensors[t].dims, tensor_ptr_[t]});
+    while (!in_views_[i].empty() && in_views_[i].back().dtype == DataType::kUndefined)
+      in_views_[i].pop_back();
+    for (int t : g.nodes[i].outputs)
+      out_views_[i].push_back(TensorView{g.tensors[t].dtype, g.tensors[t].dims, tensor_ptr_[t]});
   }
 }
 
@@ -226,14 +242,16 @@ void* CpuContext::tensorData(const std::string& name) {
 
 Status CpuContext::setTensorAddress(const std::string& name, void* data) {
   const Graph& g = engine_->model().graph;
-  if (!data) return Status(StatusCode::kInvalidArgument, strCat("null address for tensor '", name, "'"));
+  if (!data)
+    return Status(StatusCode::kInvalidArgument, strCat("null address for tensor '", name, "'"));
   for (const Binding& b : g.bindings) {
     if (g.tensors[b.tensor].name != name) continue;
     tensor_ptr_[b.tensor] = data;
     bindViews();
     return Status::Ok();
   }
-  return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input or output of this engine"));
+  return Status(StatusCode::kNotFound,
+                strCat("'", name, "' is not an input or output of this engine"));
 }
 
 Status CpuContext::checkInputShape(const std::string& name, const Dims& dims) const {
@@ -242,17 +260,18 @@ Status CpuContext::checkInputShape(const std::string& name, const Dims& dims) co
     return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
   if (dims.size() != info->dims.size())
     return Status(StatusCode::kInvalidArgument,
-                  strCat("input '", name, "': rank ", dims.size(), " (", dimsToString(dims), ") but the engine expects ",
-                         dimsToString(info->dims)));
+                  strCat("input '", name, "': rank ", dims.size(), " (", dimsToString(dims),
+                         ") but the engine expects ", dimsToString(info->dims)));
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] == info->dims[i]) continue;
     const std::string dim_name = i < info->dim_names.size() && !info->dim_names[i].empty()
                                      ? strCat(" ('", info->dim_names[i], "')")
                                      : std::string();
     return Status(StatusCode::kInvalidArgument,
-                  strCat("input '", name, "' dim ", i, dim_name, " is ", dims[i], " but the engine was built for ",
-                         info->dims[i], " (shape ", dimsToString(info->dims),
-                         "); rebuild with --shapes ", name, ":", dimsToString(dims)));
+                  strCat("input '", name, "' dim ", i, dim_name, " is ", dims[i],
+                         " but the engine was built for ", info->dims[i], " (shape ",
+                         dimsToString(info->dims), "); rebuild with --shapes ", name, ":",
+                         dimsToString(dims)));
   }
   return Status::Ok();
 }
@@ -262,7 +281,8 @@ Status CpuContext::execute() {
   for (size_t i = 0; i < kernels_.size(); ++i) {
     KernelArgs args{in_views_[i], out_views_[i], scratch_.get()};
     Status st = kernels_[i]->run(args);
-    if (!st.ok()) return st.withContext(strCat("layer ", i, " (", g.nodes[i].op, " '", g.nodes[i].name, "')"));
+    if (!st.ok())
+      return st.withContext(strCat("layer ", i, " (", g.nodes[i].op, " '", g.nodes[i].name, "')"));
   }
   // Outputs that are graph inputs or constants are aliased by the builder's Identity
   // layers, so nothing else to copy here.
@@ -280,31 +300,36 @@ class RuntimeImpl final : public Runtime {
     return load(std::move(bytes).value(), path);
   }
 
-  Result<std::shared_ptr<const Engine>> deserializeEngine(const void* data, size_t size,
-                                                          const std::string& origin) const override {
+  Result<std::shared_ptr<const Engine>> deserializeEngine(
+      const void* data, size_t size, const std::string& origin) const override {
     if (!data && size) return Status(StatusCode::kInvalidArgument, "null engine data");
     auto fb = std::make_shared<FileBytes>();
     fb->size = size;
     fb->data = allocateAligned(std::max<size_t>(size, 1));
-    if (!fb->data) return Status(StatusCode::kOutOfMemory, strCat(origin, ": cannot allocate ", size, " bytes"));
+    if (!fb->data)
+      return Status(StatusCode::kOutOfMemory, strCat(origin, ": cannot allocate ", size, " bytes"));
     if (size) std::memcpy(fb->data.get(), data, size);
     return load(std::move(fb), origin);
   }
 
  private:
-  Result<std::shared_ptr<const Engine>> load(std::shared_ptr<const FileBytes> bytes, const std::string& origin) const {
+  Result<std::shared_ptr<const Engine>> load(std::shared_ptr<const FileBytes> bytes,
+                                             const std::string& origin) const {
     auto model = edgert::deserializeEngine(std::move(bytes), origin);
     if (!model.ok()) return model.status();
     const EngineTarget& t = model->target;
     if (t.backend != backendName(backend_))
-      return Status(StatusCode::kTargetMismatch,
-                    strCat(origin, ": engine was built for target ", t.toString(), " but this runtime uses the ",
-                           backendName(backend_), " backend; rebuild with --target ",
-                           backend_ == Backend::kCpu ? "cpu" : "host"));
+      return Status(
+          StatusCode::kTargetMismatch,
+          strCat(origin, ": engine was built for target ", t.toString(),
+                 " but this runtime uses the ", backendName(backend_),
+                 " backend; rebuild with --target ", backend_ == Backend::kCpu ? "cpu" : "host"));
     if (t.cpu_arch != "any" && t.cpu_arch != hostCpuArch())
-      return Status(StatusCode::kTargetMismatch, strCat(origin, ": engine was built for ", t.cpu_arch,
-                                                        " but this machine is ", hostCpuArch()));
-    return std::shared_ptr<const Engine>(std::make_shared<EngineImpl>(std::move(model).value(), origin));
+      return Status(StatusCode::kTargetMismatch,
+                    strCat(origin, ": engine was built for ", t.cpu_arch, " but this machine is ",
+                           hostCpuArch()));
+    return std::shared_ptr<const Engine>(
+        std::make_shared<EngineImpl>(std::move(model).value(), origin));
   }
 
   Backend backend_;
@@ -313,7 +338,8 @@ class RuntimeImpl final : public Runtime {
 
 void defaultLog(LogSeverity s, const std::string& msg) {
   if (s == LogSeverity::kError || s == LogSeverity::kWarning)
-    std::fprintf(stderr, "edgert: %s: %s\n", s == LogSeverity::kError ? "error" : "warning", msg.c_str());
+    std::fprintf(stderr, "edgert: %s: %s\n", s == LogSeverity::kError ? "error" : "warning",
+                 msg.c_str());
 }
 
 }  // namespace
@@ -323,7 +349,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) 
   Backend b = options.backend;
   if (b == Backend::kCuda)
     return Status(StatusCode::kUnavailable,
-                  "the CUDA backend is not available in this build of edgert (configure with -DEDGERT_WITH_CUDA=ON)");
+                  "the CUDA backend is not available in this build of edgert (configure with "
+                  "-DEDGERT_WITH_CUDA=ON)");
   if (b == Backend::kAuto) {
     log(LogSeverity::kInfo, "backend auto: CUDA backend not available, using cpu");
     b = Backend::kCpu;

@@ -7,23 +7,54 @@
 namespace edgert::ops {
 namespace {
 
-enum class Bin { kAdd, kSub, kMul, kDiv, kMod, kFMod, kMax, kMin, kEq, kLt, kGt, kLe, kGe, kAnd, kOr, kXor, kPRelu, kPow, kCopy };
+enum class Bin {
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMod,
+  kFMod,
+  kMax,
+  kMin,
+  kEq,
+  kLt,
+  kGt,
+  kLe,
+  kGe,
+  kAnd,
+  kOr,
+  kXor,
+  kPRelu,
+  kPow,
+  kCopy
+};
 
-bool isCompare(Bin b) { return b >= Bin::kEq && b <= Bin::kGe; }
-bool isLogic(Bin b) { return b >= Bin::kAnd && b <= Bin::kXor; }
+bool isCompare(Bin b) {
+  return b >= Bin::kEq && b <= Bin::kGe;
+}
+bool isLogic(Bin b) {
+  return b >= Bin::kAnd && b <= Bin::kXor;
+}
 
 template <class C>
 C applyArith(Bin op, C x, C y) {
   switch (op) {
-    case Bin::kAdd: return C(x + y);
-    case Bin::kSub: return C(x - y);
-    case Bin::kMul: return C(x * y);
+    case Bin::kAdd:
+      return C(x + y);
+    case Bin::kSub:
+      return C(x - y);
+    case Bin::kMul:
+      return C(x * y);
     case Bin::kDiv:
-      if constexpr (std::is_integral_v<C>) return y == 0 ? C(0) : C(x / y);
-      else return x / y;
+      if constexpr (std::is_integral_v<C>)
+        return y == 0 ? C(0) : C(x / y);
+      else
+        return x / y;
     case Bin::kFMod:
-      if constexpr (std::is_integral_v<C>) return y == 0 ? C(0) : C(x % y);
-      else return std::fmod(x, y);
+      if constexpr (std::is_integral_v<C>)
+        return y == 0 ? C(0) : C(x % y);
+      else
+        return std::fmod(x, y);
     case Bin::kMod:
       if constexpr (std::is_integral_v<C>) {
         if (y == 0) return C(0);
@@ -35,27 +66,42 @@ C applyArith(Bin op, C x, C y) {
         if (r != 0 && ((r < 0) != (y < 0))) r += y;
         return r;
       }
-    case Bin::kMax: return std::isnan(static_cast<double>(x)) ? x : (x > y ? x : y);
-    case Bin::kMin: return std::isnan(static_cast<double>(x)) ? x : (x < y ? x : y);
-    case Bin::kPRelu: return x < C(0) ? C(x * y) : x;
-    case Bin::kPow: return static_cast<C>(std::pow(static_cast<double>(x), static_cast<double>(y)));
-    case Bin::kCopy: return y;
-    default: return C(0);
+    case Bin::kMax:
+      return std::isnan(static_cast<double>(x)) ? x : (x > y ? x : y);
+    case Bin::kMin:
+      return std::isnan(static_cast<double>(x)) ? x : (x < y ? x : y);
+    case Bin::kPRelu:
+      return x < C(0) ? C(x * y) : x;
+    case Bin::kPow:
+      return static_cast<C>(std::pow(static_cast<double>(x), static_cast<double>(y)));
+    case Bin::kCopy:
+      return y;
+    default:
+      return C(0);
   }
 }
 
 template <class C>
 bool applyCompare(Bin op, C x, C y) {
   switch (op) {
-    case Bin::kEq: return x == y;
-    case Bin::kLt: return x < y;
-    case Bin::kGt: return x > y;
-    case Bin::kLe: return x <= y;
-    case Bin::kGe: return x >= y;
-    case Bin::kAnd: return x && y;
-    case Bin::kOr: return x || y;
-    case Bin::kXor: return static_cast<bool>(x) != static_cast<bool>(y);
-    default: return false;
+    case Bin::kEq:
+      return x == y;
+    case Bin::kLt:
+      return x < y;
+    case Bin::kGt:
+      return x > y;
+    case Bin::kLe:
+      return x <= y;
+    case Bin::kGe:
+      return x >= y;
+    case Bin::kAnd:
+      return x && y;
+    case Bin::kOr:
+      return x || y;
+    case Bin::kXor:
+      return static_cast<bool>(x) != static_cast<bool>(y);
+    default:
+      return false;
   }
 }
 
@@ -85,7 +131,9 @@ Status runBinary(const BinaryParams& p, const KernelArgs& a) {
   }
   dispatch<kNumeric>(a.in[0].dtype, [&]<class T>() {
     T* y = a.out[0].as<T>();
-    auto f = [op](T x, T v) { return Num<T>::store(applyArith(op, Num<T>::load(x), Num<T>::load(v))); };
+    auto f = [op](T x, T v) {
+      return Num<T>::store(applyArith(op, Num<T>::load(x), Num<T>::load(v)));
+    };
     if (!p.variadic) {
       loop2(p.plans[0], a.in[0].as<T>(), a.in[1].as<T>(), y, f);
       return;
@@ -104,7 +152,8 @@ Status runMean(const BinaryParams& p, const KernelArgs& a) {
   const double k = static_cast<double>(a.in.size());
   dispatch<kFloats>(a.out[0].dtype, [&]<class T>() {
     T* y = a.out[0].as<T>();
-    for (int64_t i = 0; i < n; ++i) y[i] = Num<T>::store(static_cast<typename Num<T>::C>(Num<T>::load(y[i]) / k));
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = Num<T>::store(static_cast<typename Num<T>::C>(Num<T>::load(y[i]) / k));
   });
   return Status::Ok();
 }
@@ -175,14 +224,22 @@ struct PowParams {
 };
 double loadAsDouble(const TensorView& t, int64_t i) {
   switch (t.dtype) {
-    case DataType::kFloat32: return t.as<float>()[i];
-    case DataType::kFloat64: return t.as<double>()[i];
-    case DataType::kFloat16: return halfToFloat(t.as<uint16_t>()[i]);
-    case DataType::kInt64: return static_cast<double>(t.as<int64_t>()[i]);
-    case DataType::kInt32: return t.as<int32_t>()[i];
-    case DataType::kInt8: return t.as<int8_t>()[i];
-    case DataType::kUInt8: return t.as<uint8_t>()[i];
-    default: return 0;
+    case DataType::kFloat32:
+      return t.as<float>()[i];
+    case DataType::kFloat64:
+      return t.as<double>()[i];
+    case DataType::kFloat16:
+      return halfToFloat(t.as<uint16_t>()[i]);
+    case DataType::kInt64:
+      return static_cast<double>(t.as<int64_t>()[i]);
+    case DataType::kInt32:
+      return t.as<int32_t>()[i];
+    case DataType::kInt8:
+      return t.as<int8_t>()[i];
+    case DataType::kUInt8:
+      return t.as<uint8_t>()[i];
+    default:
+      return 0;
   }
 }
 Status runPow(const PowParams& p, const KernelArgs& a) {
@@ -191,7 +248,8 @@ Status runPow(const PowParams& p, const KernelArgs& a) {
     forEachBroadcastRow(p.plan, [&](int64_t o, int64_t oa, int64_t ob, int64_t, int64_t n,
                                     int64_t sa, int64_t sb, int64_t) {
       for (int64_t i = 0; i < n; ++i) {
-        const double v = std::pow(loadAsDouble(a.in[0], oa + i * sa), loadAsDouble(a.in[1], ob + i * sb));
+        const double v =
+            std::pow(loadAsDouble(a.in[0], oa + i * sa), loadAsDouble(a.in[1], ob + i * sb));
         y[o + i] = Num<T>::store(static_cast<typename Num<T>::C>(v));
       }
     });
@@ -222,7 +280,8 @@ Status runWhere(const WhereParams& p, const KernelArgs& a) {
     T* out = a.out[0].as<T>();
     forEachBroadcastRow(p.plan, [&](int64_t o, int64_t oc, int64_t ox, int64_t oy, int64_t n,
                                     int64_t sc, int64_t sx, int64_t sy) {
-      for (int64_t i = 0; i < n; ++i) out[o + i] = cond[oc + i * sc] ? x[ox + i * sx] : y[oy + i * sy];
+      for (int64_t i = 0; i < n; ++i)
+        out[o + i] = cond[oc + i * sc] ? x[ox + i * sx] : y[oy + i * sy];
     });
   });
   return Status::Ok();
@@ -238,17 +297,19 @@ Status inferWhere(NodeContext& c) {
   return Status::Ok();
 }
 Result<std::unique_ptr<Kernel>> createWhere(const NodeContext& c) {
-  return makeKernel(WhereParams{makeBroadcastPlan(c.out[0].dims, {&c.dims(0), &c.dims(1), &c.dims(2)})},
-                    &runWhere);
+  return makeKernel(
+      WhereParams{makeBroadcastPlan(c.out[0].dims, {&c.dims(0), &c.dims(1), &c.dims(2)})},
+      &runWhere);
 }
 
 }  // namespace
 
-#define EDGERT_BINARY(NAME, OP) \
-  extern const OpDef kOp##NAME = {#NAME, 2, 2, 1, 1, 0, BinaryDef<OP>::infer, BinaryDef<OP>::create};
-#define EDGERT_VARIADIC(NAME, OP, MEAN)                                             \
-  extern const OpDef kOp##NAME = {#NAME, 1, -1, 1, 1, 0, VariadicDef<OP, MEAN>::infer, \
-                                  VariadicDef<OP, MEAN>::create};
+#define EDGERT_BINARY(NAME, OP)    \
+  extern const OpDef kOp##NAME = { \
+      #NAME, 2, 2, 1, 1, 0, BinaryDef<OP>::infer, BinaryDef<OP>::create};
+#define EDGERT_VARIADIC(NAME, OP, MEAN) \
+  extern const OpDef kOp##NAME = {      \
+      #NAME, 1, -1, 1, 1, 0, VariadicDef<OP, MEAN>::infer, VariadicDef<OP, MEAN>::create};
 
 EDGERT_BINARY(Add, Bin::kAdd)
 EDGERT_BINARY(Sub, Bin::kSub)

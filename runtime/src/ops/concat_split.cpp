@@ -20,12 +20,13 @@ Status inferConcat(NodeContext& c) {
     if (!c.has(i)) return c.invalid("input ", i, " is missing");
     if (c.dtype(i) != c.dtype(0)) return c.invalid("inputs have different dtypes");
     const Dims& d = c.dims(i);
-    if (d.size() != out.size()) return c.invalid("input ", i, " has rank ", d.size(), ", input 0 has ", out.size());
+    if (d.size() != out.size())
+      return c.invalid("input ", i, " has rank ", d.size(), ", input 0 has ", out.size());
     for (size_t k = 0; k < d.size(); ++k) {
       if (static_cast<int>(k) == ax) continue;
       if (d[k] != out[k])
-        return c.invalid("input ", i, " ", dimsToString(d), " differs from ", dimsToString(c.dims(0)),
-                         " outside axis ", ax);
+        return c.invalid("input ", i, " ", dimsToString(d), " differs from ",
+                         dimsToString(c.dims(0)), " outside axis ", ax);
     }
     out[ax] += d[ax];
   }
@@ -50,7 +51,8 @@ Status runConcat(const AxisBlocks& b, const KernelArgs& a) {
   for (int64_t o = 0; o < b.outer; ++o) {
     int64_t off = o * b.total_bytes;
     for (size_t i = 0; i < b.part_bytes.size(); ++i) {
-      if (b.part_bytes[i]) std::memcpy(y + off, a.in[i].as<uint8_t>() + o * b.part_bytes[i], b.part_bytes[i]);
+      if (b.part_bytes[i])
+        std::memcpy(y + off, a.in[i].as<uint8_t>() + o * b.part_bytes[i], b.part_bytes[i]);
       off += b.part_bytes[i];
     }
   }
@@ -77,14 +79,16 @@ Result<std::vector<int64_t>> splitSizes(const NodeContext& c, int ax, size_t n_o
     EDGERT_TRY_ATTR(n, attrInt(c, "num_outputs", static_cast<int64_t>(n_out)));
     if (n < 1) return c.invalid("cannot split into ", n, " parts");
     const int64_t chunk = (extent + n - 1) / n;
-    for (int64_t i = 0; i < n; ++i) sizes.push_back(std::max<int64_t>(0, std::min(chunk, extent - i * chunk)));
+    for (int64_t i = 0; i < n; ++i)
+      sizes.push_back(std::max<int64_t>(0, std::min(chunk, extent - i * chunk)));
   }
   int64_t sum = 0;
   for (int64_t s : sizes) {
     if (s < 0) return c.invalid("split sizes must be non-negative");
     sum += s;
   }
-  if (sum != extent) return c.invalid("split sizes sum to ", sum, " but axis ", ax, " has ", extent);
+  if (sum != extent)
+    return c.invalid("split sizes sum to ", sum, " but axis ", ax, " has ", extent);
   return sizes;
 }
 
@@ -96,7 +100,8 @@ Status inferSplit(NodeContext& c) {
   std::vector<int64_t> sizes;
   EDGERT_TRY_ATTR(sizes, splitSizes(c, ax, c.num_outputs));
   if (sizes.size() != c.num_outputs)
-    return c.invalid("split has ", sizes.size(), " parts but the node has ", c.num_outputs, " outputs");
+    return c.invalid("split has ", sizes.size(), " parts but the node has ", c.num_outputs,
+                     " outputs");
   for (size_t i = 0; i < sizes.size(); ++i) {
     Dims d = c.dims(0);
     d[ax] = sizes[i];

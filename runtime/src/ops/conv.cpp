@@ -35,8 +35,8 @@ Result<ConvParams> parseConv(const NodeContext& c) {
   if (c.has(2) && (c.dims(2).size() != 1 || c.dims(2)[0] != p.M))
     return c.invalid("bias must have shape [", p.M, "], got ", dimsToString(c.dims(2)));
   const Geometry& g = p.g;
-  p.pointwise = g.kVol() == 1 && g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1 && g.pb[0] + g.pb[1] +
-                g.pb[2] + g.pe[0] + g.pe[1] + g.pe[2] == 0;
+  p.pointwise = g.kVol() == 1 && g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1 &&
+                g.pb[0] + g.pb[1] + g.pb[2] + g.pe[0] + g.pe[1] + g.pe[2] == 0;
   p.depthwise = p.G == p.C && p.M == p.C;
   return p;
 }
@@ -155,9 +155,10 @@ Status runConv(const ConvParams& p, const KernelArgs& a) {
 Result<std::unique_ptr<Kernel>> createConv(const NodeContext& c) {
   ConvParams p;
   EDGERT_TRY_ATTR(p, parseConv(c));
-  const size_t scratch = (p.pointwise || p.depthwise)
-                             ? 0
-                             : sizeof(float) * static_cast<size_t>(p.C / p.G * p.g.kVol() * p.g.outVol());
+  const size_t scratch =
+      (p.pointwise || p.depthwise)
+          ? 0
+          : sizeof(float) * static_cast<size_t>(p.C / p.G * p.g.kVol() * p.g.outVol());
   return makeKernel(std::move(p), &runConv, scratch);
 }
 

@@ -8,14 +8,14 @@
 namespace edgert::ops {
 
 struct Geometry {
-  int nsp = 0;                         // spatial dims in the model (1..3)
-  int64_t in[3] = {1, 1, 1};           // input extents (3-D mapped)
+  int nsp = 0;                // spatial dims in the model (1..3)
+  int64_t in[3] = {1, 1, 1};  // input extents (3-D mapped)
   int64_t out[3] = {1, 1, 1};
   int64_t k[3] = {1, 1, 1};
   int64_t s[3] = {1, 1, 1};
   int64_t d[3] = {1, 1, 1};
-  int64_t pb[3] = {0, 0, 0};           // pad at the beginning
-  int64_t pe[3] = {0, 0, 0};           // pad at the end
+  int64_t pb[3] = {0, 0, 0};  // pad at the beginning
+  int64_t pe[3] = {0, 0, 0};  // pad at the end
   int64_t inVol() const { return in[0] * in[1] * in[2]; }
   int64_t outVol() const { return out[0] * out[1] * out[2]; }
   int64_t kVol() const { return k[0] * k[1] * k[2]; }
@@ -47,14 +47,15 @@ inline Result<Geometry> forwardGeometry(const NodeContext& c, const Dims& spatia
     g.k[j] = kernel[i];
     g.s[j] = strides[i];
     g.d[j] = dil[i];
-    if (g.k[j] < 1 || g.s[j] < 1 || g.d[j] < 1 || g.k[j] > (int64_t{1} << 20) || g.s[j] > (int64_t{1} << 20) ||
-        g.d[j] > (int64_t{1} << 20))
+    if (g.k[j] < 1 || g.s[j] < 1 || g.d[j] < 1 || g.k[j] > (int64_t{1} << 20) ||
+        g.s[j] > (int64_t{1} << 20) || g.d[j] > (int64_t{1} << 20))
       return c.invalid("kernel, strides and dilations must be positive");
     const int64_t ext = g.d[j] * (g.k[j] - 1) + 1;
     if (auto_pad == "NOTSET") {
       g.pb[j] = pads[i];
       g.pe[j] = pads[i + n];
-      if (g.pb[j] < 0 || g.pe[j] < 0 || g.pb[j] > (int64_t{1} << 20) || g.pe[j] > (int64_t{1} << 20))
+      if (g.pb[j] < 0 || g.pe[j] < 0 || g.pb[j] > (int64_t{1} << 20) ||
+          g.pe[j] > (int64_t{1} << 20))
         return c.invalid("pads must be non-negative");
     } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       const int64_t o = (g.in[j] + g.s[j] - 1) / g.s[j];
@@ -62,12 +63,13 @@ inline Result<Geometry> forwardGeometry(const NodeContext& c, const Dims& spatia
       g.pb[j] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
       g.pe[j] = total - g.pb[j];
     } else if (auto_pad != "VALID") {
-      return c.invalid("auto_pad '", auto_pad, "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
+      return c.invalid("auto_pad '", auto_pad,
+                       "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
     }
     const int64_t span = g.in[j] + g.pb[j] + g.pe[j] - ext;
     if (span < 0)
-      return c.invalid("kernel extent ", ext, " exceeds the padded input ", g.in[j] + g.pb[j] + g.pe[j],
-                       " in spatial dim ", i);
+      return c.invalid("kernel extent ", ext, " exceeds the padded input ",
+                       g.in[j] + g.pb[j] + g.pe[j], " in spatial dim ", i);
     g.out[j] = (ceil_mode ? (span + g.s[j] - 1) / g.s[j] : span / g.s[j]) + 1;
     // A last window that would start inside the end padding is dropped (PyTorch, ONNX).
     if (ceil_mode && (g.out[j] - 1) * g.s[j] >= g.in[j] + g.pb[j]) --g.out[j];

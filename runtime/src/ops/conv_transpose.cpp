@@ -14,13 +14,15 @@ Result<ConvTParams> parseConvT(const NodeContext& c) {
   ConvTParams p;
   const Dims& x = c.dims(0);
   const Dims& w = c.dims(1);
-  if (x.size() < 3 || x.size() > 5) return c.unsupported("input rank ", x.size(), " (3 to 5 supported)");
+  if (x.size() < 3 || x.size() > 5)
+    return c.unsupported("input rank ", x.size(), " (3 to 5 supported)");
   if (w.size() != x.size()) return c.invalid("weight rank differs from input rank");
   EDGERT_TRY_ATTR(p.G, attrInt(c, "group", 1));
   p.N = x[0];
   p.C = x[1];
   if (p.G < 1 || w[0] != p.C || p.C % p.G != 0)
-    return c.invalid("weight ", dimsToString(w), " does not fit input channels ", p.C, " and group ", p.G);
+    return c.invalid("weight ", dimsToString(w), " does not fit input channels ", p.C,
+                     " and group ", p.G);
   p.M = w[1] * p.G;
   const int n = static_cast<int>(x.size()) - 2;
   std::vector<int64_t> strides, dil, pads, out_pad, out_shape, ks;
@@ -36,8 +38,9 @@ Result<ConvTParams> parseConvT(const NodeContext& c) {
       static_cast<int>(pads.size()) != 2 * n || static_cast<int>(out_pad.size()) != n ||
       (!out_shape.empty() && static_cast<int>(out_shape.size()) != n) ||
       Dims(ks.begin(), ks.end()) != Dims(w.begin() + 2, w.end()))
-    return c.invalid("strides/dilations/pads/output_padding/output_shape/kernel_shape do not match ",
-                     n, " spatial dims and weight ", dimsToString(w));
+    return c.invalid(
+        "strides/dilations/pads/output_padding/output_shape/kernel_shape do not match ", n,
+        " spatial dims and weight ", dimsToString(w));
   Geometry& g = p.g;
   g.nsp = n;
   const int off = 3 - n;
@@ -60,7 +63,8 @@ Result<ConvTParams> parseConvT(const NodeContext& c) {
       g.pb[j] = pads[i];
       g.pe[j] = pads[i + n];
     } else if (auto_pad != "VALID") {
-      return c.invalid("auto_pad '", auto_pad, "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
+      return c.invalid("auto_pad '", auto_pad,
+                       "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
     }
     g.out[j] = full - g.pb[j] - g.pe[j];
     if (g.out[j] < 1 || g.out[j] > (int64_t{1} << 24))

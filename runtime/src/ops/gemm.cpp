@@ -31,8 +31,8 @@ Result<GemmParams> parseGemm(const NodeContext& c) {
   const int64_t kb = p.tb ? b[1] : b[0];
   p.N = p.tb ? b[0] : b[1];
   if (kb != p.K)
-    return c.invalid("inner dims differ: A ", dimsToString(a), (p.ta ? " (transposed)" : ""), " and B ",
-                     dimsToString(b), (p.tb ? " (transposed)" : ""));
+    return c.invalid("inner dims differ: A ", dimsToString(a), (p.ta ? " (transposed)" : ""),
+                     " and B ", dimsToString(b), (p.tb ? " (transposed)" : ""));
   if (c.has(2)) {
     p.has_c = true;
     Dims out;
@@ -96,7 +96,8 @@ Result<MatMulParams> parseMatMul(const NodeContext& c, Dims* out_dims) {
   p.K = a[a.size() - 1];
   p.N = b[b.size() - 1];
   if (b[b.size() - 2] != p.K)
-    return c.invalid("inner dims differ: ", dimsToString(c.dims(0)), " x ", dimsToString(c.dims(1)));
+    return c.invalid("inner dims differ: ", dimsToString(c.dims(0)), " x ",
+                     dimsToString(c.dims(1)));
   Dims ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2), batch;
   EDGERT_TRY_ATTR(batch, broadcastDims(c, ba, bb));
   Dims out = batch;
@@ -127,11 +128,11 @@ Status runMatMul(const MatMulParams& p, const KernelArgs& a) {
     cpu::sgemm(false, false, p.M, p.N, p.K, 1.f, A, p.K, B, p.N, 0.f, Y, p.N);
     return Status::Ok();
   }
-  forEachBroadcastRow(p.batch, [&](int64_t o, int64_t oa, int64_t ob, int64_t, int64_t n, int64_t ia,
-                                   int64_t ib, int64_t) {
+  forEachBroadcastRow(p.batch, [&](int64_t o, int64_t oa, int64_t ob, int64_t, int64_t n,
+                                   int64_t ia, int64_t ib, int64_t) {
     for (int64_t i = 0; i < n; ++i)
-      cpu::sgemm(false, false, p.M, p.N, p.K, 1.f, A + (oa + i * ia) * sa, p.K, B + (ob + i * ib) * sb,
-                 p.N, 0.f, Y + (o + i) * sy, p.N);
+      cpu::sgemm(false, false, p.M, p.N, p.K, 1.f, A + (oa + i * ia) * sa, p.K,
+                 B + (ob + i * ib) * sb, p.N, 0.f, Y + (o + i) * sy, p.N);
   });
   return Status::Ok();
 }

@@ -18,7 +18,8 @@ Status inferBatchNorm(NodeContext& c) {
   if (c.rank(0) < 2) return c.invalid("input must have rank >= 2");
   const int64_t C = c.dims(0)[1];
   for (size_t i = 1; i < 5; ++i) {
-    if (c.dims(i) != Dims{C}) return c.invalid("input ", i, " must have shape [", C, "], got ", dimsToString(c.dims(i)));
+    if (c.dims(i) != Dims{C})
+      return c.invalid("input ", i, " must have shape [", C, "], got ", dimsToString(c.dims(i)));
     if (c.dtype(i) != c.dtype(0)) return c.unsupported("mixed dtypes");
   }
   c.setOutput(0, c.dtype(0), c.dims(0));
@@ -27,16 +28,18 @@ Status inferBatchNorm(NodeContext& c) {
 
 Status runBatchNorm(const NormParams& p, const KernelArgs& a) {
   dispatch<kFloats>(a.in[0].dtype, [&]<class T>() {
-    const T *x = a.in[0].as<T>(), *sc = a.in[1].as<T>(), *b = a.in[2].as<T>(), *mean = a.in[3].as<T>(),
-            *var = a.in[4].as<T>();
+    const T *x = a.in[0].as<T>(), *sc = a.in[1].as<T>(), *b = a.in[2].as<T>(),
+            *mean = a.in[3].as<T>(), *var = a.in[4].as<T>();
     T* y = a.out[0].as<T>();
     for (int64_t ch = 0; ch < p.channels; ++ch) {
-      const double s = Num<T>::load(sc[ch]) / std::sqrt(static_cast<double>(Num<T>::load(var[ch])) + p.eps);
+      const double s =
+          Num<T>::load(sc[ch]) / std::sqrt(static_cast<double>(Num<T>::load(var[ch])) + p.eps);
       const double sh = Num<T>::load(b[ch]) - Num<T>::load(mean[ch]) * s;
       for (int64_t n = 0; n < p.outer; ++n) {
         const int64_t base = (n * p.channels + ch) * p.inner;
         for (int64_t i = 0; i < p.inner; ++i)
-          y[base + i] = Num<T>::store(static_cast<typename Num<T>::C>(Num<T>::load(x[base + i]) * s + sh));
+          y[base + i] =
+              Num<T>::store(static_cast<typename Num<T>::C>(Num<T>::load(x[base + i]) * s + sh));
       }
     }
   });
@@ -57,7 +60,8 @@ Status inferInstanceNorm(NodeContext& c) {
   EDGERT_RETURN_IF_ERROR(requireType(c, 0, kFloats));
   if (c.rank(0) < 3) return c.invalid("input must have rank >= 3");
   const int64_t C = c.dims(0)[1];
-  if (c.dims(1) != Dims{C} || c.dims(2) != Dims{C}) return c.invalid("scale and B must have shape [", C, "]");
+  if (c.dims(1) != Dims{C} || c.dims(2) != Dims{C})
+    return c.invalid("scale and B must have shape [", C, "]");
   c.setOutput(0, c.dtype(0), c.dims(0));
   return Status::Ok();
 }
@@ -77,7 +81,8 @@ void normalizeRow(const T* x, T* y, int64_t n, double eps, double scale, double 
   for (int64_t i = 0; i < n; ++i) {
     const double s = sv ? static_cast<double>(Num<T>::load(sv[i])) : scale;
     const double b = bv ? static_cast<double>(Num<T>::load(bv[i])) : (sv ? 0.0 : bias);
-    y[i] = Num<T>::store(static_cast<typename Num<T>::C>((static_cast<double>(Num<T>::load(x[i])) - mean) * inv * s + b));
+    y[i] = Num<T>::store(static_cast<typename Num<T>::C>(
+        (static_cast<double>(Num<T>::load(x[i])) - mean) * inv * s + b));
   }
   if (mean_out) *mean_out = mean;
   if (inv_out) *inv_out = inv;
@@ -91,7 +96,8 @@ Status runInstanceNorm(const NormParams& p, const KernelArgs& a) {
       for (int64_t ch = 0; ch < p.channels; ++ch) {
         const int64_t base = (n * p.channels + ch) * p.inner;
         normalizeRow(x + base, y + base, p.inner, p.eps, Num<T>::load(sc[ch]), Num<T>::load(b[ch]),
-                     static_cast<const T*>(nullptr), static_cast<const T*>(nullptr), nullptr, nullptr);
+                     static_cast<const T*>(nullptr), static_cast<const T*>(nullptr), nullptr,
+                     nullptr);
       }
   });
   return Status::Ok();
@@ -120,8 +126,8 @@ Status inferLayerNorm(NodeContext& c) {
     if (!c.has(i)) continue;
     if (c.dtype(i) != c.dtype(0)) return c.unsupported("mixed dtypes");
     if (volume(c.dims(i)) != volume(norm_dims))
-      return c.unsupported("input ", i, " ", dimsToString(c.dims(i)), " must cover the normalised dims ",
-                           dimsToString(norm_dims));
+      return c.unsupported("input ", i, " ", dimsToString(c.dims(i)),
+                           " must cover the normalised dims ", dimsToString(norm_dims));
   }
   c.setOutput(0, c.dtype(0), x);
   Dims stat = x;
@@ -164,9 +170,11 @@ Result<std::unique_ptr<Kernel>> createLayerNorm(const NodeContext& c) {
 
 }  // namespace
 
-extern const OpDef kOpBatchNormalization = {"BatchNormalization", 5, 5, 1, 1, 0, inferBatchNorm, createBatchNorm};
-extern const OpDef kOpInstanceNormalization = {"InstanceNormalization", 3, 3, 1, 1, 0, inferInstanceNorm,
-                                               createInstanceNorm};
-extern const OpDef kOpLayerNormalization = {"LayerNormalization", 2, 3, 1, 3, 0, inferLayerNorm, createLayerNorm};
+extern const OpDef kOpBatchNormalization = {"BatchNormalization", 5, 5, 1, 1, 0, inferBatchNorm,
+                                            createBatchNorm};
+extern const OpDef kOpInstanceNormalization = {
+    "InstanceNormalization", 3, 3, 1, 1, 0, inferInstanceNorm, createInstanceNorm};
+extern const OpDef kOpLayerNormalization = {"LayerNormalization", 2, 3, 1, 3, 0, inferLayerNorm,
+                                            createLayerNorm};
 
 }  // namespace edgert::ops

@@ -58,29 +58,47 @@ enum TypeSet : uint32_t {
 
 inline uint32_t typeBit(DataType t) {
   switch (t) {
-    case DataType::kFloat32: return kF32;
-    case DataType::kFloat64: return kF64;
-    case DataType::kFloat16: return kF16;
-    case DataType::kInt64: return kI64;
-    case DataType::kInt32: return kI32;
-    case DataType::kInt8: return kI8;
-    case DataType::kUInt8: return kU8;
-    case DataType::kBool: return kBoolT;
-    default: return 0;
+    case DataType::kFloat32:
+      return kF32;
+    case DataType::kFloat64:
+      return kF64;
+    case DataType::kFloat16:
+      return kF16;
+    case DataType::kInt64:
+      return kI64;
+    case DataType::kInt32:
+      return kI32;
+    case DataType::kInt8:
+      return kI8;
+    case DataType::kUInt8:
+      return kU8;
+    case DataType::kBool:
+      return kBoolT;
+    default:
+      return 0;
   }
 }
 
 template <class T>
 constexpr uint32_t typeBitOf() {
-  if constexpr (std::is_same_v<T, float>) return kF32;
-  else if constexpr (std::is_same_v<T, double>) return kF64;
-  else if constexpr (std::is_same_v<T, half_t>) return kF16;
-  else if constexpr (std::is_same_v<T, int64_t>) return kI64;
-  else if constexpr (std::is_same_v<T, int32_t>) return kI32;
-  else if constexpr (std::is_same_v<T, int8_t>) return kI8;
-  else if constexpr (std::is_same_v<T, uint8_t>) return kU8;
-  else if constexpr (std::is_same_v<T, bool>) return kBoolT;
-  else return 0;
+  if constexpr (std::is_same_v<T, float>)
+    return kF32;
+  else if constexpr (std::is_same_v<T, double>)
+    return kF64;
+  else if constexpr (std::is_same_v<T, half_t>)
+    return kF16;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return kI64;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return kI32;
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return kI8;
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    return kU8;
+  else if constexpr (std::is_same_v<T, bool>)
+    return kBoolT;
+  else
+    return 0;
 }
 
 // Calls f.template operator()<T>() with the storage type of `t` if it is in kAllowed;
@@ -92,15 +110,32 @@ bool dispatch(DataType t, F&& f) {
     if constexpr ((typeBitOf<T>() & kAllowed) != 0) f.template operator()<T>();
   };
   switch (t) {
-    case DataType::kFloat32: call.template operator()<float>(); return true;
-    case DataType::kFloat64: call.template operator()<double>(); return true;
-    case DataType::kFloat16: call.template operator()<half_t>(); return true;
-    case DataType::kInt64: call.template operator()<int64_t>(); return true;
-    case DataType::kInt32: call.template operator()<int32_t>(); return true;
-    case DataType::kInt8: call.template operator()<int8_t>(); return true;
-    case DataType::kUInt8: call.template operator()<uint8_t>(); return true;
-    case DataType::kBool: call.template operator()<bool>(); return true;
-    default: return false;
+    case DataType::kFloat32:
+      call.template operator()<float>();
+      return true;
+    case DataType::kFloat64:
+      call.template operator()<double>();
+      return true;
+    case DataType::kFloat16:
+      call.template operator()<half_t>();
+      return true;
+    case DataType::kInt64:
+      call.template operator()<int64_t>();
+      return true;
+    case DataType::kInt32:
+      call.template operator()<int32_t>();
+      return true;
+    case DataType::kInt8:
+      call.template operator()<int8_t>();
+      return true;
+    case DataType::kUInt8:
+      call.template operator()<uint8_t>();
+      return true;
+    case DataType::kBool:
+      call.template operator()<bool>();
+      return true;
+    default:
+      return false;
   }
 }
 

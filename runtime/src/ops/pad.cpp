@@ -16,11 +16,16 @@ Result<PadParams> parsePad(const NodeContext& c) {
   std::string mode;
   EDGERT_TRY_ATTR(mode, attrStr(c, "mode", "constant"));
   PadParams p;
-  if (mode == "constant") p.mode = PadMode::kConstant;
-  else if (mode == "reflect") p.mode = PadMode::kReflect;
-  else if (mode == "edge") p.mode = PadMode::kEdge;
-  else if (mode == "wrap") p.mode = PadMode::kWrap;
-  else return c.invalid("mode '", mode, "' is not constant, reflect, edge or wrap");
+  if (mode == "constant")
+    p.mode = PadMode::kConstant;
+  else if (mode == "reflect")
+    p.mode = PadMode::kReflect;
+  else if (mode == "edge")
+    p.mode = PadMode::kEdge;
+  else if (mode == "wrap")
+    p.mode = PadMode::kWrap;
+  else
+    return c.invalid("mode '", mode, "' is not constant, reflect, edge or wrap");
   const int r = c.rank(0);
   std::vector<int64_t> pads = constInts(c, 1);
   if (!c.has(1)) {
@@ -70,9 +75,12 @@ inline int64_t source(PadMode m, int64_t o, int64_t begin, int64_t n) {
   int64_t i = o - begin;
   if (i >= 0 && i < n) return i;
   switch (m) {
-    case PadMode::kConstant: return -1;
-    case PadMode::kEdge: return i < 0 ? 0 : n - 1;
-    case PadMode::kWrap: return ((i % n) + n) % n;
+    case PadMode::kConstant:
+      return -1;
+    case PadMode::kEdge:
+      return i < 0 ? 0 : n - 1;
+    case PadMode::kWrap:
+      return ((i % n) + n) % n;
     case PadMode::kReflect: {
       if (n == 1) return 0;
       const int64_t period = 2 * (n - 1);

@@ -69,18 +69,20 @@ Status runPool(const PoolParams& p, const KernelArgs& a) {
             int64_t best_idx = -1;
             double sum = 0;
             int64_t count = 0;
-            const int64_t d0 = od * g.s[0] - g.pb[0], h0 = oh * g.s[1] - g.pb[1], w0 = ow * g.s[2] - g.pb[2];
+            const int64_t d0 = od * g.s[0] - g.pb[0], h0 = oh * g.s[1] - g.pb[1],
+                          w0 = ow * g.s[2] - g.pb[2];
             for (int64_t kd = 0; kd < g.k[0]; ++kd) {
               const int64_t id = d0 + kd * g.d[0];
               for (int64_t kh = 0; kh < g.k[1]; ++kh) {
                 const int64_t ih = h0 + kh * g.d[1];
                 for (int64_t kw = 0; kw < g.k[2]; ++kw) {
                   const int64_t iw = w0 + kw * g.d[2];
-                  const bool inside = id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2];
+                  const bool inside =
+                      id >= 0 && id < g.in[0] && ih >= 0 && ih < g.in[1] && iw >= 0 && iw < g.in[2];
                   if (!inside) {
                     // Padding counts for the divisor only within the padded extent.
-                    if (!kMax && p.count_include_pad && id < g.in[0] + g.pe[0] && ih < g.in[1] + g.pe[1] &&
-                        iw < g.in[2] + g.pe[2])
+                    if (!kMax && p.count_include_pad && id < g.in[0] + g.pe[0] &&
+                        ih < g.in[1] + g.pe[1] && iw < g.in[2] + g.pe[2])
                       ++count;
                     continue;
                   }
@@ -152,7 +154,8 @@ Status runGlobal(const GlobalParams& p, const KernelArgs& a) {
       } else {
         double s = 0;
         for (int64_t j = 0; j < p.spatial; ++j) s += static_cast<double>(Num<T>::load(xc[j]));
-        y[i] = Num<T>::store(static_cast<C>(s / static_cast<double>(std::max<int64_t>(p.spatial, 1))));
+        y[i] =
+            Num<T>::store(static_cast<C>(s / static_cast<double>(std::max<int64_t>(p.spatial, 1))));
       }
     }
   });
@@ -161,14 +164,17 @@ Status runGlobal(const GlobalParams& p, const KernelArgs& a) {
 template <bool kMax>
 Result<std::unique_ptr<Kernel>> createGlobal(const NodeContext& c) {
   const Dims& x = c.dims(0);
-  return makeKernel(GlobalParams{x[0] * x[1], volume(Dims(x.begin() + 2, x.end()))}, &runGlobal<kMax>);
+  return makeKernel(GlobalParams{x[0] * x[1], volume(Dims(x.begin() + 2, x.end()))},
+                    &runGlobal<kMax>);
 }
 
 }  // namespace
 
 extern const OpDef kOpMaxPool = {"MaxPool", 1, 1, 1, 2, 0, inferPool<true>, createPool<true>};
-extern const OpDef kOpAveragePool = {"AveragePool", 1, 1, 1, 1, 0, inferPool<false>, createPool<false>};
-extern const OpDef kOpGlobalMaxPool = {"GlobalMaxPool", 1, 1, 1, 1, 0, inferGlobal<true>, createGlobal<true>};
+extern const OpDef kOpAveragePool = {"AveragePool",    1, 1, 1, 1, 0, inferPool<false>,
+                                     createPool<false>};
+extern const OpDef kOpGlobalMaxPool = {"GlobalMaxPool",   1, 1, 1, 1, 0, inferGlobal<true>,
+                                       createGlobal<true>};
 extern const OpDef kOpGlobalAveragePool = {"GlobalAveragePool", 1, 1, 1, 1, 0, inferGlobal<false>,
                                            createGlobal<false>};
 

@@ -75,13 +75,30 @@ Status runReduce(const ReduceParams& p, const KernelArgs& a) {
         const double v = static_cast<double>(Num<T>::load(x[ox + i * sx]));
         double& r = acc[oy + i * sy];
         switch (kOp) {
-          case Red::kSum: case Red::kMean: case Red::kLogSum: r += v; break;
-          case Red::kMax: r = std::max(r, v); break;
-          case Red::kMin: r = std::min(r, v); break;
-          case Red::kProd: r *= v; break;
-          case Red::kSumSquare: case Red::kL2: r += v * v; break;
-          case Red::kL1: r += std::abs(v); break;
-          case Red::kLogSumExp: r += std::exp(v); break;
+          case Red::kSum:
+          case Red::kMean:
+          case Red::kLogSum:
+            r += v;
+            break;
+          case Red::kMax:
+            r = std::max(r, v);
+            break;
+          case Red::kMin:
+            r = std::min(r, v);
+            break;
+          case Red::kProd:
+            r *= v;
+            break;
+          case Red::kSumSquare:
+          case Red::kL2:
+            r += v * v;
+            break;
+          case Red::kL1:
+            r += std::abs(v);
+            break;
+          case Red::kLogSumExp:
+            r += std::exp(v);
+            break;
         }
       }
     });
@@ -105,7 +122,8 @@ Result<std::unique_ptr<Kernel>> createReduce(const NodeContext& c) {
   p.plan = makeBroadcastPlan(c.dims(0), {&c.dims(0), &keep});
   p.out_numel = volume(keep);
   p.count = std::max<int64_t>(1, volume(c.dims(0)) / std::max<int64_t>(1, p.out_numel));
-  return makeKernel(std::move(p), &runReduce<kOp>, sizeof(double) * static_cast<size_t>(p.out_numel));
+  return makeKernel(std::move(p), &runReduce<kOp>,
+                    sizeof(double) * static_cast<size_t>(p.out_numel));
 }
 
 // ArgMax / ArgMin
@@ -123,11 +141,14 @@ Result<ArgParams> parseArg(const NodeContext& c, Dims* out) {
   EDGERT_TRY_ATTR(ax, normAxis(c, axis, c.rank(0)));
   const Dims& x = c.dims(0);
   if (x.empty() || x[ax] == 0) return c.invalid("cannot reduce an empty axis");
-  ArgParams p{volume(Dims(x.begin(), x.begin() + ax)), x[ax], volume(Dims(x.begin() + ax + 1, x.end())), last != 0};
+  ArgParams p{volume(Dims(x.begin(), x.begin() + ax)), x[ax],
+              volume(Dims(x.begin() + ax + 1, x.end())), last != 0};
   if (out) {
     *out = x;
-    if (keepdims) (*out)[ax] = 1;
-    else out->erase(out->begin() + ax);
+    if (keepdims)
+      (*out)[ax] = 1;
+    else
+      out->erase(out->begin() + ax);
   }
   return p;
 }
@@ -154,7 +175,8 @@ Status runArg(const ArgParams& p, const KernelArgs& a) {
         int64_t arg = 0;
         for (int64_t k = 1; k < p.n; ++k) {
           const auto v = Num<T>::load(row[k * p.inner]);
-          const bool better = kMax ? (p.last ? v >= best : v > best) : (p.last ? v <= best : v < best);
+          const bool better =
+              kMax ? (p.last ? v >= best : v > best) : (p.last ? v <= best : v < best);
           if (better) {
             best = v;
             arg = k;
@@ -190,8 +212,8 @@ Result<TopKParams> parseTopK(const NodeContext& c, Dims* out) {
   const HostTensor* kt = c.constant(1);
   if (!kt || kt->numel() != 1) return c.invalid("K must be a constant with one element");
   const Dims& x = c.dims(0);
-  TopKParams p{volume(Dims(x.begin(), x.begin() + ax)), x[ax], volume(Dims(x.begin() + ax + 1, x.end())),
-               kt->intAt(0), largest != 0};
+  TopKParams p{volume(Dims(x.begin(), x.begin() + ax)), x[ax],
+               volume(Dims(x.begin() + ax + 1, x.end())), kt->intAt(0), largest != 0};
   if (p.k < 0 || p.k > p.n) return c.invalid("K=", p.k, " is outside [0, ", p.n, "]");
   if (out) {
     *out = x;

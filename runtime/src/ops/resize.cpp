@@ -37,13 +37,14 @@ Result<ResizeAttrs> parseAttrs(const NodeContext& c) {
   r.exclude_outside = excl != 0;
   if (r.mode != "nearest" && r.mode != "linear" && r.mode != "cubic")
     return c.invalid("mode '", r.mode, "' is not nearest, linear or cubic");
-  static const char* kCoords[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                                  "tf_half_pixel_for_nn", "tf_crop_and_resize", "half_pixel_symmetric"};
-  if (std::find_if(std::begin(kCoords), std::end(kCoords), [&](const char* s) { return r.coord == s; }) ==
-      std::end(kCoords))
+  static const char* kCoords[] = {
+      "half_pixel",           "pytorch_half_pixel", "align_corners",       "asymmetric",
+      "tf_half_pixel_for_nn", "tf_crop_and_resize", "half_pixel_symmetric"};
+  if (std::find_if(std::begin(kCoords), std::end(kCoords),
+                   [&](const char* s) { return r.coord == s; }) == std::end(kCoords))
     return c.invalid("coordinate_transformation_mode '", r.coord, "' is not supported");
-  if (r.nearest != "round_prefer_floor" && r.nearest != "round_prefer_ceil" && r.nearest != "floor" &&
-      r.nearest != "ceil")
+  if (r.nearest != "round_prefer_floor" && r.nearest != "round_prefer_ceil" &&
+      r.nearest != "floor" && r.nearest != "ceil")
     return c.invalid("nearest_mode '", r.nearest, "' is not supported");
   int64_t antialias;
   EDGERT_TRY_ATTR(antialias, attrInt(c, "antialias", 0));
@@ -65,14 +66,16 @@ Status outputDims(const NodeContext& c, Dims& out, std::vector<double>& scales) 
   const HostTensor* sz = c.constant(3);
   if (sc && sc->numel() == 0) sc = nullptr;
   if (sz && sz->numel() == 0) sz = nullptr;
-  if ((sc == nullptr) == (sz == nullptr)) return c.invalid("exactly one of scales and sizes must be given");
+  if ((sc == nullptr) == (sz == nullptr))
+    return c.invalid("exactly one of scales and sizes must be given");
   out.assign(r, 0);
   scales.assign(r, 1.0);
   if (sz) {
     if (sz->numel() != r) return c.invalid("sizes has ", sz->numel(), " values for rank ", r);
     for (int i = 0; i < r; ++i) {
       out[i] = sz->intAt(i);
-      if (out[i] < 0 || out[i] > (int64_t{1} << 24)) return c.invalid("sizes value ", out[i], " is invalid");
+      if (out[i] < 0 || out[i] > (int64_t{1} << 24))
+        return c.invalid("sizes value ", out[i], " is invalid");
       scales[i] = x[i] ? static_cast<double>(out[i]) / static_cast<double>(x[i]) : 1.0;
     }
   } else {
@@ -90,7 +93,8 @@ Status inferResize(NodeContext& c) {
   EDGERT_RETURN_IF_ERROR(requireType(c, 0, kNumeric));
   ResizeAttrs attrs;
   EDGERT_TRY_ATTR(attrs, parseAttrs(c));
-  if (attrs.coord == "tf_crop_and_resize" && (!c.constant(1) || c.constant(1)->numel() != 2 * c.rank(0)))
+  if (attrs.coord == "tf_crop_and_resize" &&
+      (!c.constant(1) || c.constant(1)->numel() != 2 * c.rank(0)))
     return c.invalid("tf_crop_and_resize needs a constant roi with ", 2 * c.rank(0), " values");
   Dims out;
   std::vector<double> scales;
@@ -172,22 +176,27 @@ Result<std::unique_ptr<Kernel>> createResize(const NodeContext& c) {
     for (int64_t o = 0; o < n_out; ++o) {
       double x;
       const double od = static_cast<double>(o);
-      if (at.coord == "half_pixel") x = (od + 0.5) / s - 0.5;
+      if (at.coord == "half_pixel")
+        x = (od + 0.5) / s - 0.5;
       else if (at.coord == "half_pixel_symmetric") {
         const double adj = static_cast<double>(n_out) / (s * static_cast<double>(n_in));
         const double center = static_cast<double>(n_in) / 2.0;
         x = center * (1 - adj) + (od + 0.5) / s - 0.5;
-      } else if (at.coord == "pytorch_half_pixel") x = n_out > 1 ? (od + 0.5) / s - 0.5 : 0.0;
+      } else if (at.coord == "pytorch_half_pixel")
+        x = n_out > 1 ? (od + 0.5) / s - 0.5 : 0.0;
       else if (at.coord == "align_corners") {
         // ONNX uses the unrounded resized length (in * scale) here.
         const double len = static_cast<double>(n_in) * s;
         x = len <= 1 ? 0.0 : od * static_cast<double>(n_in - 1) / (len - 1);
-      }
-      else if (at.coord == "asymmetric") x = od / s;
-      else if (at.coord == "tf_half_pixel_for_nn") x = (od + 0.5) / s;
+      } else if (at.coord == "asymmetric")
+        x = od / s;
+      else if (at.coord == "tf_half_pixel_for_nn")
+        x = (od + 0.5) / s;
       else {  // tf_crop_and_resize
         const double r0 = roi->doubleAt(d), r1 = roi->doubleAt(d + p.rank);
-        x = n_out > 1 ? r0 * static_cast<double>(n_in - 1) + od * (r1 - r0) * static_cast<double>(n_in - 1) / static_cast<double>(n_out - 1)
+        x = n_out > 1 ? r0 * static_cast<double>(n_in - 1) + od * (r1 - r0) *
+                                                                 static_cast<double>(n_in - 1) /
+                                                                 static_cast<double>(n_out - 1)
                       : 0.5 * (r0 + r1) * static_cast<double>(n_in - 1);
         if (x < 0 || x > static_cast<double>(n_in - 1)) p.outside[d][o] = 1;
       }
@@ -195,10 +204,14 @@ Result<std::unique_ptr<Kernel>> createResize(const NodeContext& c) {
       if (at.mode == "nearest") {
         int64_t i;
         const double fl = std::floor(x);
-        if (at.nearest == "floor") i = static_cast<int64_t>(fl);
-        else if (at.nearest == "ceil") i = static_cast<int64_t>(std::ceil(x));
-        else if (x - fl == 0.5) i = static_cast<int64_t>(at.nearest == "round_prefer_floor" ? fl : fl + 1);
-        else i = static_cast<int64_t>(std::round(x));
+        if (at.nearest == "floor")
+          i = static_cast<int64_t>(fl);
+        else if (at.nearest == "ceil")
+          i = static_cast<int64_t>(std::ceil(x));
+        else if (x - fl == 0.5)
+          i = static_cast<int64_t>(at.nearest == "round_prefer_floor" ? fl : fl + 1);
+        else
+          i = static_cast<int64_t>(std::round(x));
         taps.push_back({std::clamp<int64_t>(i, 0, n_in - 1), 1.f});
       } else if (at.mode == "linear") {
         const double xc = std::clamp(x, 0.0, static_cast<double>(n_in - 1));
@@ -234,5 +247,3 @@ Result<std::unique_ptr<Kernel>> createResize(const NodeContext& c) {
 extern const OpDef kOpResize = {"Resize", 1, 4, 1, 1, 0b1110, inferResize, createResize};
 
 }  // namespace edgert::ops
-
-

@@ -10,7 +10,9 @@ Status runCopy(const int&, const KernelArgs& a) {
     std::memcpy(a.out[0].data, a.in[0].data, a.out[0].bytes());
   return Status::Ok();
 }
-Result<std::unique_ptr<Kernel>> createCopy(const NodeContext&) { return makeKernel(0, &runCopy); }
+Result<std::unique_ptr<Kernel>> createCopy(const NodeContext&) {
+  return makeKernel(0, &runCopy);
+}
 
 Status inferReshape(NodeContext& c) {
   const HostTensor* st = c.constant(1);
@@ -23,7 +25,8 @@ Status inferReshape(NodeContext& c) {
   int64_t known = 1;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == 0 && !allowzero) {
-      if (i >= x.size()) return c.invalid("shape ", dimsToString(out), " copies dim ", i, " that the input lacks");
+      if (i >= x.size())
+        return c.invalid("shape ", dimsToString(out), " copies dim ", i, " that the input lacks");
       out[i] = x[i];
     }
     if (out[i] == -1) {
@@ -37,10 +40,12 @@ Status inferReshape(NodeContext& c) {
   const int64_t n = volume(x);
   if (infer >= 0) {
     if (known == 0 || n % known != 0)
-      return c.invalid("cannot reshape ", dimsToString(x), " to ", dimsToString(st->toInt64Vector()));
+      return c.invalid("cannot reshape ", dimsToString(x), " to ",
+                       dimsToString(st->toInt64Vector()));
     out[infer] = n / known;
   } else if (known != n) {
-    return c.invalid("cannot reshape ", dimsToString(x), " (", n, " elements) to ", dimsToString(out));
+    return c.invalid("cannot reshape ", dimsToString(x), " (", n, " elements) to ",
+                     dimsToString(out));
   }
   c.setOutput(0, c.dtype(0), out);
   return Status::Ok();
@@ -53,7 +58,8 @@ Status inferFlatten(NodeContext& c) {
   if (axis < -r || axis > r) return c.invalid("axis ", axis, " is out of range for rank ", r);
   if (axis < 0) axis += r;
   const Dims& x = c.dims(0);
-  c.setOutput(0, c.dtype(0), {volume(Dims(x.begin(), x.begin() + axis)), volume(Dims(x.begin() + axis, x.end()))});
+  c.setOutput(0, c.dtype(0),
+              {volume(Dims(x.begin(), x.begin() + axis)), volume(Dims(x.begin() + axis, x.end()))});
   return Status::Ok();
 }
 
@@ -149,7 +155,8 @@ Status runBroadcastCopy(const ExpandParams& p, const KernelArgs& a) {
   const size_t es = dataTypeSize(a.in[0].dtype);
   const uint8_t* x = a.in[0].as<uint8_t>();
   uint8_t* y = a.out[0].as<uint8_t>();
-  forEachBroadcastRow(p.plan, [&](int64_t o, int64_t, int64_t ox, int64_t, int64_t n, int64_t, int64_t sx, int64_t) {
+  forEachBroadcastRow(p.plan, [&](int64_t o, int64_t, int64_t ox, int64_t, int64_t n, int64_t,
+                                  int64_t sx, int64_t) {
     if (sx == 1) {
       std::memcpy(y + o * es, x + ox * es, n * es);
       return;
@@ -253,8 +260,10 @@ Result<std::unique_ptr<Kernel>> createConstantOfShape(const NodeContext& c) {
 Status inferRange(NodeContext& c) {
   EDGERT_RETURN_IF_ERROR(requireType(c, 0, kF32 | kF64 | kI64 | kI32));
   for (size_t i = 0; i < 3; ++i)
-    if (c.dtype(i) != c.dtype(0) || c.constant(i)->numel() != 1) return c.invalid("inputs must be scalars of one dtype");
-  const double start = c.constant(0)->doubleAt(0), limit = c.constant(1)->doubleAt(0), delta = c.constant(2)->doubleAt(0);
+    if (c.dtype(i) != c.dtype(0) || c.constant(i)->numel() != 1)
+      return c.invalid("inputs must be scalars of one dtype");
+  const double start = c.constant(0)->doubleAt(0), limit = c.constant(1)->doubleAt(0),
+               delta = c.constant(2)->doubleAt(0);
   if (delta == 0) return c.invalid("delta must not be zero");
   const double n = std::max(0.0, std::ceil((limit - start) / delta));
   if (!(n < 1e9)) return c.invalid("range is too long");
@@ -265,11 +274,14 @@ Status runRange(const int&, const KernelArgs& a) {
   dispatch<kF32 | kF64 | kI64 | kI32>(a.out[0].dtype, [&]<class T>() {
     const T start = *a.in[0].as<T>(), delta = *a.in[2].as<T>();
     T* y = a.out[0].as<T>();
-    for (int64_t i = 0; i < a.out[0].numel(); ++i) y[i] = static_cast<T>(start + static_cast<T>(i) * delta);
+    for (int64_t i = 0; i < a.out[0].numel(); ++i)
+      y[i] = static_cast<T>(start + static_cast<T>(i) * delta);
   });
   return Status::Ok();
 }
-Result<std::unique_ptr<Kernel>> createRange(const NodeContext&) { return makeKernel(0, &runRange); }
+Result<std::unique_ptr<Kernel>> createRange(const NodeContext&) {
+  return makeKernel(0, &runRange);
+}
 
 // Cast between any two supported dtypes (float16 via float32; bool as 0/1).
 Status runCast(const int&, const KernelArgs& a) {
@@ -281,14 +293,18 @@ Status runCast(const int&, const KernelArgs& a) {
       for (int64_t i = 0; i < n; ++i) {
         const auto v = Num<S>::load(x[i]);
         using DC = typename Num<D>::C;
-        if constexpr (std::is_same_v<DC, bool>) y[i] = Num<D>::store(v != decltype(v)(0));
+        if constexpr (std::is_same_v<DC, bool>)
+          y[i] = Num<D>::store(v != decltype(v)(0));
         else if constexpr (std::is_integral_v<DC> && !std::is_same_v<decltype(v), bool> &&
                            std::is_floating_point_v<decltype(v)>) {
           // Out-of-range float to int is undefined in C++; saturate instead.
           const double dv = static_cast<double>(v);
-          if (std::isnan(dv)) y[i] = Num<D>::store(DC(0));
-          else y[i] = Num<D>::store(static_cast<DC>(std::clamp(dv, static_cast<double>(std::numeric_limits<DC>::lowest()),
-                                                               static_cast<double>(std::numeric_limits<DC>::max()))));
+          if (std::isnan(dv))
+            y[i] = Num<D>::store(DC(0));
+          else
+            y[i] = Num<D>::store(static_cast<DC>(
+                std::clamp(dv, static_cast<double>(std::numeric_limits<DC>::lowest()),
+                           static_cast<double>(std::numeric_limits<DC>::max()))));
         } else {
           y[i] = Num<D>::store(static_cast<DC>(v));
         }
@@ -312,7 +328,9 @@ Status inferCastLike(NodeContext& c) {
   c.setOutput(0, c.dtype(1), c.dims(0));
   return Status::Ok();
 }
-Result<std::unique_ptr<Kernel>> createCast(const NodeContext&) { return makeKernel(0, &runCast); }
+Result<std::unique_ptr<Kernel>> createCast(const NodeContext&) {
+  return makeKernel(0, &runCast);
+}
 
 }  // namespace
 
@@ -324,8 +342,8 @@ extern const OpDef kOpShape = {"Shape", 1, 1, 1, 1, 0, inferShape, createShape};
 extern const OpDef kOpSize = {"Size", 1, 1, 1, 1, 0, inferSize, createSize};
 extern const OpDef kOpExpand = {"Expand", 2, 2, 1, 1, 0b10, inferExpand, createExpand};
 extern const OpDef kOpTile = {"Tile", 2, 2, 1, 1, 0b10, inferTile, createTile};
-extern const OpDef kOpConstantOfShape = {"ConstantOfShape", 1, 1, 1, 1, 0b1, inferConstantOfShape,
-                                         createConstantOfShape};
+extern const OpDef kOpConstantOfShape = {
+    "ConstantOfShape", 1, 1, 1, 1, 0b1, inferConstantOfShape, createConstantOfShape};
 extern const OpDef kOpRange = {"Range", 3, 3, 1, 1, 0b111, inferRange, createRange};
 extern const OpDef kOpCast = {"Cast", 1, 1, 1, 1, 0, inferCast, createCast};
 extern const OpDef kOpCastLike = {"CastLike", 2, 2, 1, 1, 0, inferCastLike, createCast};

@@ -88,7 +88,8 @@ Status runSlice(const SliceParams& p, const KernelArgs& a) {
     if (p.step[r - 1] == 1) {
       std::memcpy(y + o * es, x + off * es, inner * es);
     } else {
-      for (int64_t j = 0; j < inner; ++j) std::memcpy(y + (o + j) * es, x + (off + j * p.step[r - 1]) * es, es);
+      for (int64_t j = 0; j < inner; ++j)
+        std::memcpy(y + (o + j) * es, x + (off + j * p.step[r - 1]) * es, es);
     }
     o += inner;
     for (int i = r - 2; i >= 0; --i) {
@@ -122,7 +123,8 @@ Status inferGather(NodeContext& c) {
   if (const HostTensor* it = c.constant(1)) {
     for (int64_t i = 0; i < it->numel(); ++i) {
       const int64_t v = it->intAt(i);
-      if (v < -x[ax] || v >= x[ax]) return c.invalid("index ", v, " is out of range for axis of size ", x[ax]);
+      if (v < -x[ax] || v >= x[ax])
+        return c.invalid("index ", v, " is out of range for axis of size ", x[ax]);
     }
   }
   Dims out(x.begin(), x.begin() + ax);
@@ -138,11 +140,13 @@ Status runGather(const GatherParams& p, const KernelArgs& a) {
   uint8_t* y = a.out[0].as<uint8_t>();
   const size_t row = static_cast<size_t>(p.inner) * es;
   for (int64_t k = 0; k < p.n_idx; ++k) {
-    int64_t v = a.in[1].dtype == DataType::kInt64 ? a.in[1].as<int64_t>()[k] : a.in[1].as<int32_t>()[k];
+    int64_t v =
+        a.in[1].dtype == DataType::kInt64 ? a.in[1].as<int64_t>()[k] : a.in[1].as<int32_t>()[k];
     if (v < 0) v += p.axis_dim;
     if (v < 0 || v >= p.axis_dim)
       return Status(StatusCode::kInvalidArgument,
-                    strCat("Gather '", p.name, "': index ", v, " is out of range for axis of size ", p.axis_dim));
+                    strCat("Gather '", p.name, "': index ", v, " is out of range for axis of size ",
+                           p.axis_dim));
     for (int64_t o = 0; o < p.outer; ++o)
       std::memcpy(y + (o * p.n_idx + k) * row, x + (o * p.axis_dim + v) * row, row);
   }
@@ -153,7 +157,8 @@ Result<std::unique_ptr<Kernel>> createGather(const NodeContext& c) {
   const int ax = normAxis(c, c.attrs->getInt("axis", 0).value(), c.rank(0)).value();
   const Dims& x = c.dims(0);
   return makeKernel(GatherParams{volume(Dims(x.begin(), x.begin() + ax)), x[ax],
-                                 volume(Dims(x.begin() + ax + 1, x.end())), volume(c.dims(1)), std::string(c.name)},
+                                 volume(Dims(x.begin() + ax + 1, x.end())), volume(c.dims(1)),
+                                 std::string(c.name)},
                     &runGather);
 }
 
@@ -184,10 +189,12 @@ Status runGatherElements(const GatherElementsParams& p, const KernelArgs& a) {
   std::array<int64_t, kMaxRank> idx{};
   const int64_t n = volume(p.idx);
   for (int64_t o = 0; o < n; ++o) {
-    int64_t v = a.in[1].dtype == DataType::kInt64 ? a.in[1].as<int64_t>()[o] : a.in[1].as<int32_t>()[o];
+    int64_t v =
+        a.in[1].dtype == DataType::kInt64 ? a.in[1].as<int64_t>()[o] : a.in[1].as<int32_t>()[o];
     if (v < 0) v += p.data[p.axis];
     if (v < 0 || v >= p.data[p.axis])
-      return Status(StatusCode::kInvalidArgument, strCat("GatherElements '", p.name, "': index out of range"));
+      return Status(StatusCode::kInvalidArgument,
+                    strCat("GatherElements '", p.name, "': index out of range"));
     int64_t off = 0;
     for (int i = 0; i < r; ++i) off += (i == p.axis ? v : idx[i]) * ds[i];
     std::memcpy(a.out[0].as<uint8_t>() + o * es, a.in[0].as<uint8_t>() + off * es, es);
@@ -200,13 +207,15 @@ Status runGatherElements(const GatherElementsParams& p, const KernelArgs& a) {
 }
 Result<std::unique_ptr<Kernel>> createGatherElements(const NodeContext& c) {
   const int ax = normAxis(c, c.attrs->getInt("axis", 0).value(), c.rank(0)).value();
-  return makeKernel(GatherElementsParams{c.dims(0), c.dims(1), ax, std::string(c.name)}, &runGatherElements);
+  return makeKernel(GatherElementsParams{c.dims(0), c.dims(1), ax, std::string(c.name)},
+                    &runGatherElements);
 }
 
 }  // namespace
 
 extern const OpDef kOpSlice = {"Slice", 3, 5, 1, 1, 0b11110, inferSlice, createSlice};
 extern const OpDef kOpGather = {"Gather", 2, 2, 1, 1, 0, inferGather, createGather};
-extern const OpDef kOpGatherElements = {"GatherElements", 2, 2, 1, 1, 0, inferGatherElements, createGatherElements};
+extern const OpDef kOpGatherElements = {"GatherElements",    2, 2, 1, 1, 0, inferGatherElements,
+                                        createGatherElements};
 
 }  // namespace edgert::ops

@@ -59,15 +59,18 @@ Status runSoftmax(const SoftmaxParams& p, const KernelArgs& a) {
           }
         }
         if (kKind == Kind::kHardmax) {
-          for (int64_t k = 0; k < p.n; ++k) y[base + k * p.inner] = Num<T>::store(C(k == arg ? 1 : 0));
+          for (int64_t k = 0; k < p.n; ++k)
+            y[base + k * p.inner] = Num<T>::store(C(k == arg ? 1 : 0));
           continue;
         }
         double sum = 0;
-        for (int64_t k = 0; k < p.n; ++k) sum += std::exp(static_cast<double>(Num<T>::load(x[base + k * p.inner]) - mx));
+        for (int64_t k = 0; k < p.n; ++k)
+          sum += std::exp(static_cast<double>(Num<T>::load(x[base + k * p.inner]) - mx));
         const double lse = std::log(sum);
         for (int64_t k = 0; k < p.n; ++k) {
           const double z = static_cast<double>(Num<T>::load(x[base + k * p.inner]) - mx);
-          y[base + k * p.inner] = Num<T>::store(static_cast<C>(kKind == Kind::kLogSoftmax ? z - lse : std::exp(z) / sum));
+          y[base + k * p.inner] = Num<T>::store(
+              static_cast<C>(kKind == Kind::kLogSoftmax ? z - lse : std::exp(z) / sum));
         }
       }
   });
@@ -83,11 +86,11 @@ Result<std::unique_ptr<Kernel>> createSoftmax(const NodeContext& c) {
 
 }  // namespace
 
-extern const OpDef kOpSoftmax = {"Softmax", 1, 1, 1, 1, 0, inferSoftmax<Kind::kSoftmax>,
-                                 createSoftmax<Kind::kSoftmax>};
-extern const OpDef kOpLogSoftmax = {"LogSoftmax", 1, 1, 1, 1, 0, inferSoftmax<Kind::kLogSoftmax>,
-                                    createSoftmax<Kind::kLogSoftmax>};
-extern const OpDef kOpHardmax = {"Hardmax", 1, 1, 1, 1, 0, inferSoftmax<Kind::kHardmax>,
-                                 createSoftmax<Kind::kHardmax>};
+extern const OpDef kOpSoftmax = {
+    "Softmax", 1, 1, 1, 1, 0, inferSoftmax<Kind::kSoftmax>, createSoftmax<Kind::kSoftmax>};
+extern const OpDef kOpLogSoftmax = {
+    "LogSoftmax", 1, 1, 1, 1, 0, inferSoftmax<Kind::kLogSoftmax>, createSoftmax<Kind::kLogSoftmax>};
+extern const OpDef kOpHardmax = {
+    "Hardmax", 1, 1, 1, 1, 0, inferSoftmax<Kind::kHardmax>, createSoftmax<Kind::kHardmax>};
 
 }  // namespace edgert::ops

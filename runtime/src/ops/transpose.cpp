@@ -49,11 +49,20 @@ void permute(const PermuteParams& p, const T* x, T* y) {
 
 Status runPermute(const PermuteParams& p, const KernelArgs& a) {
   switch (dataTypeSize(a.in[0].dtype)) {
-    case 1: permute(p, a.in[0].as<uint8_t>(), a.out[0].as<uint8_t>()); break;
-    case 2: permute(p, a.in[0].as<uint16_t>(), a.out[0].as<uint16_t>()); break;
-    case 4: permute(p, a.in[0].as<uint32_t>(), a.out[0].as<uint32_t>()); break;
-    case 8: permute(p, a.in[0].as<uint64_t>(), a.out[0].as<uint64_t>()); break;
-    default: return Status(StatusCode::kInternal, "bad element size");
+    case 1:
+      permute(p, a.in[0].as<uint8_t>(), a.out[0].as<uint8_t>());
+      break;
+    case 2:
+      permute(p, a.in[0].as<uint16_t>(), a.out[0].as<uint16_t>());
+      break;
+    case 4:
+      permute(p, a.in[0].as<uint32_t>(), a.out[0].as<uint32_t>());
+      break;
+    case 8:
+      permute(p, a.in[0].as<uint64_t>(), a.out[0].as<uint64_t>());
+      break;
+    default:
+      return Status(StatusCode::kInternal, "bad element size");
   }
   return Status::Ok();
 }
@@ -65,7 +74,8 @@ Result<std::vector<int64_t>> parsePerm(const NodeContext& c) {
   if (perm.empty()) {
     for (int i = r - 1; i >= 0; --i) perm.push_back(i);
   }
-  if (static_cast<int>(perm.size()) != r) return c.invalid("perm has ", perm.size(), " entries for rank ", r);
+  if (static_cast<int>(perm.size()) != r)
+    return c.invalid("perm has ", perm.size(), " entries for rank ", r);
   std::vector<bool> seen(r, false);
   for (auto& v : perm) {
     if (v < 0) v += r;
@@ -144,8 +154,9 @@ Result<std::unique_ptr<Kernel>> createSpaceDepth(const NodeContext& c) {
 }  // namespace
 
 extern const OpDef kOpTranspose = {"Transpose", 1, 1, 1, 1, 0, inferTranspose, createTranspose};
-extern const OpDef kOpDepthToSpace = {"DepthToSpace", 1, 1, 1, 1, 0, inferSpaceDepth<true>, createSpaceDepth<true>};
-extern const OpDef kOpSpaceToDepth = {"SpaceToDepth", 1, 1, 1, 1, 0, inferSpaceDepth<false>,
+extern const OpDef kOpDepthToSpace = {"DepthToSpace",        1, 1, 1, 1, 0, inferSpaceDepth<true>,
+                                      createSpaceDepth<true>};
+extern const OpDef kOpSpaceToDepth = {"SpaceToDepth",         1, 1, 1, 1, 0, inferSpaceDepth<false>,
                                       createSpaceDepth<false>};
 
 }  // namespace edgert::ops

@@ -10,7 +10,9 @@ struct UnaryParams {
   bool tanh_approx = false;
 };
 
-Status noParams(const NodeContext&, UnaryParams&) { return Status::Ok(); }
+Status noParams(const NodeContext&, UnaryParams&) {
+  return Status::Ok();
+}
 
 template <class Op>
 Status parseParams(const NodeContext& c, UnaryParams& p) {
@@ -51,38 +53,44 @@ C sigmoidOf(C x) {
   return x >= C(0) ? C(1) / (C(1) + std::exp(-x)) : std::exp(x) / (C(1) + std::exp(x));
 }
 
-#define FLOAT_FN(NAME, EXPR)                          \
-  struct NAME {                                       \
-    static constexpr uint32_t kTypes = kFloats;       \
-    template <class C>                                \
-    static C f(C x, const UnaryParams& p) {           \
-      (void)p;                                        \
-      return EXPR;                                    \
-    }                                                 \
+#define FLOAT_FN(NAME, EXPR)                    \
+  struct NAME {                                 \
+    static constexpr uint32_t kTypes = kFloats; \
+    template <class C>                          \
+    static C f(C x, const UnaryParams& p) {     \
+      (void)p;                                  \
+      return EXPR;                              \
+    }                                           \
   };
 
-#define ALPHA_PARSER(DEFAULT)                                      \
-  static Status parse(const NodeContext& c, UnaryParams& p) {      \
-    EDGERT_TRY_ATTR(p.alpha, attrFloat(c, "alpha", DEFAULT));      \
-    return Status::Ok();                                           \
+#define ALPHA_PARSER(DEFAULT)                                 \
+  static Status parse(const NodeContext& c, UnaryParams& p) { \
+    EDGERT_TRY_ATTR(p.alpha, attrFloat(c, "alpha", DEFAULT)); \
+    return Status::Ok();                                      \
   }
 
 struct ReluFn {
   static constexpr uint32_t kTypes = kF32 | kF64 | kF16 | kI32 | kI64 | kI8;
   template <class C>
-  static C f(C x, const UnaryParams&) { return x > C(0) ? x : C(0); }
+  static C f(C x, const UnaryParams&) {
+    return x > C(0) ? x : C(0);
+  }
 };
 struct LeakyReluFn {
   static constexpr uint32_t kTypes = kFloats;
   ALPHA_PARSER(0.01f)
   template <class C>
-  static C f(C x, const UnaryParams& p) { return x >= C(0) ? x : x * C(p.alpha); }
+  static C f(C x, const UnaryParams& p) {
+    return x >= C(0) ? x : x * C(p.alpha);
+  }
 };
 struct EluFn {
   static constexpr uint32_t kTypes = kFloats;
   ALPHA_PARSER(1.0f)
   template <class C>
-  static C f(C x, const UnaryParams& p) { return x >= C(0) ? x : C(p.alpha) * (std::exp(x) - C(1)); }
+  static C f(C x, const UnaryParams& p) {
+    return x >= C(0) ? x : C(p.alpha) * (std::exp(x) - C(1));
+  }
 };
 struct CeluFn {
   static constexpr uint32_t kTypes = kFloats;
@@ -97,7 +105,9 @@ struct ThresholdedReluFn {
   static constexpr uint32_t kTypes = kFloats;
   ALPHA_PARSER(1.0f)
   template <class C>
-  static C f(C x, const UnaryParams& p) { return x > C(p.alpha) ? x : C(0); }
+  static C f(C x, const UnaryParams& p) {
+    return x > C(p.alpha) ? x : C(0);
+  }
 };
 struct SeluFn {
   static constexpr uint32_t kTypes = kFloats;
@@ -168,24 +178,32 @@ struct AbsFn {
   static constexpr uint32_t kTypes = kNumeric;
   template <class C>
   static C f(C x, const UnaryParams&) {
-    if constexpr (std::is_unsigned_v<C>) return x;
-    else return x < C(0) ? C(-x) : x;
+    if constexpr (std::is_unsigned_v<C>)
+      return x;
+    else
+      return x < C(0) ? C(-x) : x;
   }
 };
 struct NegFn {
   static constexpr uint32_t kTypes = kF32 | kF64 | kF16 | kI64 | kI32 | kI8;
   template <class C>
-  static C f(C x, const UnaryParams&) { return C(-x); }
+  static C f(C x, const UnaryParams&) {
+    return C(-x);
+  }
 };
 struct SignFn {
   static constexpr uint32_t kTypes = kNumeric;
   template <class C>
-  static C f(C x, const UnaryParams&) { return C((x > C(0)) - (x < C(0))); }
+  static C f(C x, const UnaryParams&) {
+    return C((x > C(0)) - (x < C(0)));
+  }
 };
 struct NotFn {
   static constexpr uint32_t kTypes = kBoolT;
   template <class C>
-  static C f(C x, const UnaryParams&) { return !x; }
+  static C f(C x, const UnaryParams&) {
+    return !x;
+  }
 };
 
 FLOAT_FN(SigmoidFn, sigmoidOf(x))
@@ -222,13 +240,14 @@ Status runCopy(const int&, const KernelArgs& a) {
     std::memcpy(a.out[0].data, a.in[0].data, a.in[0].bytes());
   return Status::Ok();
 }
-Result<std::unique_ptr<Kernel>> createCopy(const NodeContext&) { return makeKernel(0, &runCopy); }
+Result<std::unique_ptr<Kernel>> createCopy(const NodeContext&) {
+  return makeKernel(0, &runCopy);
+}
 
 Status inferDropout(NodeContext& c) {
   if (const HostTensor* t = c.constant(2); t && t->numel() == 1 && t->intAt(0) != 0)
     return c.unsupported("training_mode=true is not supported (inference only)");
-  if (c.has(2) && !c.constant(2))
-    return c.unsupported("training_mode must be a constant");
+  if (c.has(2) && !c.constant(2)) return c.unsupported("training_mode must be a constant");
   c.setOutput(0, c.dtype(0), c.dims(0));
   c.setOutput(1, DataType::kBool, c.dims(0));
   return Status::Ok();
@@ -270,12 +289,15 @@ Status runClip(const int&, const KernelArgs& a) {
   });
   return Status::Ok();
 }
-Result<std::unique_ptr<Kernel>> createClip(const NodeContext&) { return makeKernel(0, &runClip); }
+Result<std::unique_ptr<Kernel>> createClip(const NodeContext&) {
+  return makeKernel(0, &runClip);
+}
 
 }  // namespace
 
-#define EDGERT_UNARY(NAME) \
-  extern const OpDef kOp##NAME = {#NAME, 1, 1, 1, 1, 0, inferUnary<NAME##Fn>, createUnary<NAME##Fn>};
+#define EDGERT_UNARY(NAME)         \
+  extern const OpDef kOp##NAME = { \
+      #NAME, 1, 1, 1, 1, 0, inferUnary<NAME##Fn>, createUnary<NAME##Fn>};
 
 EDGERT_UNARY(Relu)
 EDGERT_UNARY(LeakyRelu)

@@ -45,8 +45,7 @@ class AttrMap {
   Result<std::string> getString(const std::string& name, const std::string& def) const;
   Result<std::vector<int64_t>> getInts(const std::string& name,
                                        std::vector<int64_t> def = {}) const;
-  Result<std::vector<float>> getFloats(const std::string& name,
-                                       std::vector<float> def = {}) const;
+  Result<std::vector<float>> getFloats(const std::string& name, std::vector<float> def = {}) const;
 
  private:
   std::map<std::string, Attribute> map_;

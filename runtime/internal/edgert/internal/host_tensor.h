@@ -35,9 +35,13 @@ class HostTensor {
   const void* data() const { return external_ ? external_ : owned_.get(); }
   void* mutableData() { return owned_.get(); }
   template <class T>
-  const T* as() const { return static_cast<const T*>(data()); }
+  const T* as() const {
+    return static_cast<const T*>(data());
+  }
   template <class T>
-  T* mutableAs() { return reinterpret_cast<T*>(owned_.get()); }
+  T* mutableAs() {
+    return reinterpret_cast<T*>(owned_.get());
+  }
 
   // Element i converted to int64 / double (any integer, bool or float dtype).
   int64_t intAt(int64_t i) const;

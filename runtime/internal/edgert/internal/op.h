@@ -55,9 +55,13 @@ struct NodeContext {
     return Status(code, strCat(op, " '", name, "': ", a...));
   }
   template <class... A>
-  Status invalid(const A&... a) const { return error(StatusCode::kInvalidArgument, a...); }
+  Status invalid(const A&... a) const {
+    return error(StatusCode::kInvalidArgument, a...);
+  }
   template <class... A>
-  Status unsupported(const A&... a) const { return error(StatusCode::kUnsupported, a...); }
+  Status unsupported(const A&... a) const {
+    return error(StatusCode::kUnsupported, a...);
+  }
 };
 
 // A view of a tensor's memory while a kernel runs.
@@ -68,13 +72,15 @@ struct TensorView {
   int64_t numel() const { return volume(dims); }
   size_t bytes() const { return static_cast<size_t>(numel()) * dataTypeSize(dtype); }
   template <class T>
-  T* as() const { return static_cast<T*>(data); }
+  T* as() const {
+    return static_cast<T*>(data);
+  }
 };
 
 struct KernelArgs {
-  std::span<const TensorView> in;   // absent optional inputs have data == nullptr
+  std::span<const TensorView> in;  // absent optional inputs have data == nullptr
   std::span<const TensorView> out;
-  void* scratch = nullptr;          // scratchBytes() of per-context memory
+  void* scratch = nullptr;  // scratchBytes() of per-context memory
 };
 
 // A kernel instance for one node with its shapes fixed; attributes are parsed once when

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The edgert CLI as a user meets it: the README workflow works, and every kind of bad
+# input exits non-zero with one clear message naming what and where, leaving no files.
+# Usage: cli_test.sh EDGERT_BIN SOURCE_DIR WORKDIR
+set -uo pipefail
+EDGERT="$1"; SRC="$2"; WORK="$3"
+rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
+pass=0; fail=0
+ok()   { echo "ok   $1"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1"; fail=$((fail + 1)); }
+# expect_fail NAME PATTERN CMD...: non-zero exit, stderr matches PATTERN, no crash (rc < 128).
+expect_fail() {
+  local name="$1" pattern="$2"; shift 2
+  "$@" >out.txt 2>err.txt; local rc=$?
+  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$name (rc=$rc)"; cat err.txt; return; fi
+  if grep -qE -- "$pattern" err.txt; then ok "$name"; else bad "$name: stderr lacks /$pattern/"; cat err.txt; fi
+}
+MODEL="$SRC/configs/models/efficientnet_lite0.onnx"
+
+# The README workflow: build (from YAML and from flags), inspect, run.
+sed "s|output: .*|output: $WORK/cfg.engine|; s|model: ../models/|model: $SRC/configs/models/|" \
+  "$SRC/configs/build/efficientnet-lite0.yaml" > cfg.yaml
+if "$EDGERT" build -q --config cfg.yaml >/dev/null && [ -s cfg.engine ]; then ok "build --config"; else bad "build --config"; fi
+if "$EDGERT" build -q --onnx "$MODEL" --shapes input:2x3x224x224 -o m.engine >/dev/null; then ok "build --onnx"; else bad "build --onnx"; fi
+if "$EDGERT" inspect --engine m.engine | grep "input   input  float32 2x3x224x224  (model: Nx3x224x224)" >/dev/null; then ok "inspect"; else bad "inspect"; fi
+if "$EDGERT" inspect --onnx "$MODEL" | grep "Conv" >/dev/null; then ok "inspect --onnx"; else bad "inspect --onnx"; fi
+/usr/bin/python3 -c "import numpy as np; np.save('x.npy', np.random.rand(2,3,224,224).astype(np.float32)); np.save('x1.npy', np.random.rand(1,3,224,224).astype(np.float32)); np.save('xd.npy', np.random.rand(2,3,224,224))"
+if "$EDGERT" run --engine m.engine --backend cpu --input input=x.npy --save-outputs out >/dev/null && [ -s out/logits.npy ]; then
+  ok "run --save-outputs"; else bad "run --save-outputs"; fi
+if "$EDGERT" ops --markdown | grep "Conv" >/dev/null; then ok "ops"; else bad "ops"; fi
+
+# Bad input, each with its message.
+expect_fail "dynamic dims need --shapes" "input 'input' dim 0 \('N'\) of \?x3x224x224" "$EDGERT" build --onnx "$MODEL" -o dyn.engine
+[ ! -e dyn.engine ] && ok "failed build leaves no file" || bad "failed build left dyn.engine"
+ls -a | grep -q '\.tmp' && bad "temp files left behind" || ok "no temp files left"
+head -c 5000 m.engine > trunc.engine
+expect_fail "truncated engine" "trunc.engine: .*(truncated|too short|do not fit)" "$EDGERT" run --engine trunc.engine --input x.npy
+cp m.engine flip.engine; printf '\x55' | dd of=flip.engine bs=1 seek=3000 conv=notrunc status=none
+expect_fail "bit-flipped engine" "flip.engine: checksum mismatch" "$EDGERT" run --engine flip.engine --input x.npy
+expect_fail "not an engine" "bad magic" "$EDGERT" inspect --engine "$MODEL"
+expect_fail "missing engine" "no such file" "$EDGERT" run --engine nope.engine --input x.npy
+expect_fail "wrong input shape names input, dim, value" "input 'input' dim 0 \('N'\) is 1 but the engine was built for 2" \
+  "$EDGERT" run --engine m.engine --input x1.npy
+expect_fail "wrong input dtype" "input 'input' is float32 but the file holds float64" "$EDGERT" run --engine m.engine --input xd.npy
+expect_fail "unknown input name" "'nope' is not an input" "$EDGERT" run --engine m.engine --input input=x.npy --input nope=x.npy
+expect_fail "missing input" "missing --input for 'input'" "$EDGERT" run --engine m.engine
+expect_fail "cuda backend without cuda" "CUDA backend is not available" "$EDGERT" run --engine m.engine --backend cuda --input x.npy
+expect_fail "bad backend name" "unknown backend 'gpu'" "$EDGERT" run --engine m.engine --backend gpu --input x.npy
+head -c 3000 "$MODEL" > trunc.onnx
+expect_fail "truncated onnx" "trunc.onnx: not a valid ONNX model" "$EDGERT" build --onnx trunc.onnx -o t.engine
+echo "garbage" > junk.onnx
+expect_fail "garbage onnx" "junk.onnx: not a valid ONNX model" "$EDGERT" build --onnx junk.onnx -o t.engine
+expect_fail "bad --shapes" "not a non-negative dim" "$EDGERT" build --onnx "$MODEL" --shapes input:1xAx3 -o t.engine
+printf 'model: m.onnx\nprecison: fp32\n' > typo.yaml
+expect_fail "unknown YAML key with line" "typo.yaml:2:1: unknown key 'precison'" "$EDGERT" build --config typo.yaml
+printf 'model: m.onnx\nshapes:\n  input: [1, three]\n' > type.yaml
+expect_fail "wrong YAML type with line" "type.yaml:3:.*'three' is not a non-negative integer" "$EDGERT" build --config type.yaml
+printf 'model: [unclosed\n' > syntax.yaml
+expect_fail "YAML syntax error" "syntax.yaml:.*YAML syntax error" "$EDGERT" build --config syntax.yaml
+echo "junk" > junk.npy
+expect_fail "junk npy" "junk.npy: not a usable .npy file" "$EDGERT" run --engine m.engine --input junk.npy
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
