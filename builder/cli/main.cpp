@@ -1,0 +1,266 @@
+// edgert: build, inspect and run engines.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fmt/core.h>
+#include <map>
+
+#include "../src/build_config.h"
+#include "../src/npy.h"
+#include "../src/onnx_import.h"
+#include "edgert/builder.h"
+#include "edgert/edgert.h"
+#include "edgert/internal/str.h"
+
+namespace fs = std::filesystem;
+using namespace edgert;
+
+namespace {
+
+int fail(const Status& st) {
+  fmt::print(stderr, "edgert: error: {}\n", st.toString());
+  return 1;
+}
+
+// One line per stage; on a terminal it redraws in place.
+void showProgress(const std::string& stage, double f) {
+  static std::string last;
+  const bool tty = ::isatty(2);
+  if (tty) {
+    fmt::print(stderr, "\r  {:<40} {:3.0f}%", stage, f * 100);
+    if (f >= 1) fmt::print(stderr, "\n");
+  } else if (f >= 1 && stage != last) {
+    fmt::print(stderr, "  {:<40} done\n", stage);
+  }
+  if (f >= 1) last = stage;
+}
+
+int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config, const std::string& shapes,
+             const std::string& precision, const std::string& target, bool quiet) {
+  BuildOptions opt;
+  std::string model = onnx, out = output;
+  if (!config.empty()) {
+    auto cfg = loadBuildConfig(config);
+    if (!cfg.ok()) return fail(cfg.status());
+    opt = cfg->options;
+    if (model.empty()) model = cfg->model;
+    if (out.empty()) out = cfg->output;
+  }
+  if (model.empty()) return fail(Status(StatusCode::kInvalidArgument, "give --onnx or --config"));
+  if (out.empty()) return fail(Status(StatusCode::kInvalidArgument, "give --output (or output: in the config)"));
+  if (!precision.empty()) opt.precision = precision;
+  if (!target.empty()) opt.target = target;
+  if (!shapes.empty()) {
+    auto s = parseShapes(shapes);
+    if (!s.ok()) return fail(s.status());
+    for (auto& [k, v] : s.value()) opt.shapes[k] = v;
+  }
+  if (!quiet) opt.progress = showProgress;
+  const auto t0 = std::chrono::steady_clock::now();
+  BuildReport rep;
+  Status st = buildEngineFile(model, out, opt, &rep);
+  if (!st.ok()) return fail(st);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  fmt::print("built {} from {} in {:.2f} s: {} ONNX nodes -> {} layers ({} folded, {} removed), "
+             "activations {:.1f} MiB, weights {:.1f} MiB, engine {:.1f} MiB\n",
+             out, model, secs, rep.onnx_nodes, rep.layers, rep.folded_nodes, rep.removed_nodes,
+             rep.arena_bytes / 1048576.0, rep.weight_bytes / 1048576.0, rep.engine_bytes / 1048576.0);
+  return 0;
+}
+
+int cmdInspect(const std::string& engine_path, const std::string& onnx) {
+  if (!onnx.empty()) {
+    auto m = importOnnx(onnx);
+    if (!m.ok()) return fail(m.status());
+    fmt::print("model {}  opset {}  producer '{}'\n", onnx, m->opset, m->producer);
+    std::map<std::string, int> ops;
+    for (const auto& n : m->graph.nodes) ops[n.op]++;
+    for (const auto& b : m->graph.bindings) {
+      const auto& t = m->graph.tensors[b.tensor];
+      std::string dims;
+      for (size_t i = 0; i < b.model_dims.size(); ++i)
+        dims += strCat(i ? "x" : "", b.model_dims[i] >= 0 ? std::to_string(b.model_dims[i])
+                                                          : (b.dim_names[i].empty() ? "?" : b.dim_names[i]));
+      fmt::print("  {} {} {} {}\n", b.is_input ? "input " : "output", t.name, b.is_input ? dataTypeName(t.dtype) : "", dims);
+    }
+    fmt::print("ops ({} nodes, all supported):\n", m->graph.nodes.size());
+    for (const auto& [op, n] : ops) fmt::print("  {:<24} {}\n", op, n);
+    return 0;
+  }
+  RuntimeOptions ro;
+  ro.backend = Backend::kCpu;
+  auto rt = Runtime::create(ro);
+  if (!rt.ok()) return fail(rt.status());
+  auto e = rt.value()->loadEngine(engine_path);
+  if (!e.ok()) return fail(e.status());
+  fmt::print("{}", e.value()->describe());
+  return 0;
+}
+
+std::string summarize(const HostTensor& t) {
+  const int64_t n = t.numel();
+  if (n == 0) return "empty";
+  double mn = t.doubleAt(0), mx = mn, sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = t.doubleAt(i);
+    mn = std::min(mn, v);
+    mx = std::max(mx, v);
+    sum += v;
+  }
+  std::string first;
+  for (int64_t i = 0; i < std::min<int64_t>(n, 5); ++i) first += fmt::format("{}{:.6g}", i ? ", " : "", t.doubleAt(i));
+  return fmt::format("min {:.6g} max {:.6g} mean {:.6g}  [{}{}]", mn, mx, sum / static_cast<double>(n), first, n > 5 ? ", ..." : "");
+}
+
+int cmdRun(const std::string& engine_path, const std::string& backend_name, const std::vector<std::string>& inputs,
+           const std::string& save_dir, int iterations) {
+  auto backend = parseBackend(backend_name);
+  if (!backend.ok()) return fail(backend.status());
+  auto rt = Runtime::create({.backend = backend.value(),
+                             .log = [](LogSeverity s, const std::string& m) {
+                               if (s != LogSeverity::kVerbose) fmt::print(stderr, "edgert: {}\n", m);
+                             }});
+  if (!rt.ok()) return fail(rt.status());
+  auto engine = rt.value()->loadEngine(engine_path);
+  if (!engine.ok()) return fail(engine.status());
+  auto ctx = engine.value()->createExecutionContext();
+  if (!ctx.ok()) return fail(ctx.status());
+  std::vector<const TensorInfo*> engine_inputs;
+  for (const TensorInfo& b : engine.value()->bindings())
+    if (b.is_input) engine_inputs.push_back(&b);
+  std::map<std::string, std::string> files;
+  for (const std::string& spec : inputs) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos) {
+      if (engine_inputs.size() != 1)
+        return fail(Status(StatusCode::kInvalidArgument,
+                           strCat("--input '", spec, "' has no name= and the engine has ", engine_inputs.size(), " inputs")));
+      files[engine_inputs[0]->name] = spec;
+    } else {
+      files[spec.substr(0, eq)] = spec.substr(eq + 1);
+    }
+  }
+  std::vector<HostTensor> keep;
+  for (const TensorInfo* in : engine_inputs) {
+    auto f = files.find(in->name);
+    if (f == files.end())
+      return fail(Status(StatusCode::kInvalidArgument,
+                         strCat("missing --input for '", in->name, "' (", dataTypeName(in->dtype), " ", dimsToString(in->dims), ")")));
+    auto t = readTensorFile(f->second);
+    if (!t.ok()) return fail(t.status());
+    if (t->dtype() != in->dtype)
+      return fail(Status(StatusCode::kInvalidArgument, strCat(f->second, ": input '", in->name, "' is ", dataTypeName(in->dtype),
+                                                              " but the file holds ", dataTypeName(t->dtype()))));
+    Status st = ctx.value()->checkInputShape(in->name, t->dims());
+    if (!st.ok()) return fail(st.withContext(f->second));
+    if (t->bytes()) std::memcpy(ctx.value()->tensorData(in->name), t->data(), t->bytes());
+    files.erase(f);
+  }
+  if (!files.empty())
+    return fail(Status(StatusCode::kInvalidArgument, strCat("'", files.begin()->first, "' is not an input of this engine")));
+  std::vector<double> ms;
+  for (int i = 0; i < std::max(1, iterations); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Status st = ctx.value()->execute();
+    if (!st.ok()) return fail(st);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  fmt::print("ran {} on {} backend: {} iteration(s), median {:.3f} ms\n", engine_path, backendName(rt.value()->backend()),
+             ms.size(), ms[ms.size() / 2]);
+  if (!save_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(save_dir, ec);
+    if (ec) return fail(Status(StatusCode::kIoError, strCat(save_dir, ": cannot create folder: ", ec.message())));
+  }
+  for (const TensorInfo& b : engine.value()->bindings()) {
+    if (b.is_input) continue;
+    const void* data = ctx.value()->tensorData(b.name);
+    HostTensor view = HostTensor::view(b.dtype, b.dims, data, nullptr);
+    fmt::print("  output {} {} {}: {}\n", b.name, dataTypeName(b.dtype), dimsToString(b.dims), summarize(view));
+    if (!save_dir.empty()) {
+      std::string file = b.name;
+      for (char& c : file)
+        if (c == '/' || c == '\\' || c == ':') c = '_';
+      const std::string path = (fs::path(save_dir) / (file + ".npy")).string();
+      Status st = writeNpy(path, b.dtype, b.dims, data);
+      if (!st.ok()) return fail(st);
+    }
+  }
+  if (!save_dir.empty()) fmt::print("outputs written to {}/\n", save_dir);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{fmt::format("edgert {}: build, inspect and run inference engines", versionString())};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", versionString());
+
+  auto* build = app.add_subcommand("build", "Build an engine from an ONNX model");
+  std::string b_onnx, b_out, b_config, b_shapes, b_precision, b_target;
+  bool b_quiet = false;
+  build->add_option("--onnx", b_onnx, "ONNX model file");
+  build->add_option("-o,--output", b_out, "Engine file to write");
+  build->add_option("--config", b_config, "Build YAML (configs/build/*.yaml); flags override it");
+  build->add_option("--shapes", b_shapes, "Input shapes, e.g. input:1x3x224x224[,other:1x4]");
+  build->add_option("--precision", b_precision, "fp32 (fp16, int8 with the CUDA backend)");
+  build->add_option("--target", b_target, "cpu | host");
+  build->add_flag("-q,--quiet", b_quiet, "No progress output");
+
+  auto* inspect = app.add_subcommand("inspect", "Print an engine layer by layer, or an ONNX model's I/O and ops");
+  std::string i_engine, i_onnx;
+  auto* i_eopt = inspect->add_option("--engine", i_engine, "Engine file");
+  auto* i_oopt = inspect->add_option("--onnx", i_onnx, "ONNX model (lists every unsupported op at once)");
+  i_eopt->excludes(i_oopt);
+
+  auto* run = app.add_subcommand("run", "Run an engine on input tensors (.npy or ONNX .pb)");
+  std::string r_engine, r_backend = "auto", r_save;
+  std::vector<std::string> r_inputs;
+  int r_iter = 1;
+  run->add_option("--engine", r_engine, "Engine file")->required();
+  run->add_option("--backend", r_backend, "cpu | cuda | auto");
+  run->add_option("--input", r_inputs, "name=file.npy (repeatable; the name may be omitted for one input)");
+  run->add_option("--save-outputs", r_save, "Folder for <output name>.npy files");
+  run->add_option("--iterations", r_iter, "Run this many times and report the median latency")->check(CLI::Range(1, 1000000));
+
+  auto* ops = app.add_subcommand("ops", "List the supported ONNX ops");
+  bool ops_md = false;
+  ops->add_flag("--markdown", ops_md, "As a Markdown table (for the README)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (build->parsed()) return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet);
+    if (inspect->parsed()) {
+      if (i_engine.empty() && i_onnx.empty()) return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));
+      return cmdInspect(i_engine, i_onnx);
+    }
+    if (run->parsed()) return cmdRun(r_engine, r_backend, r_inputs, r_save, r_iter);
+    if (ops->parsed()) {
+      const auto list = supportedOps();
+      if (!ops_md) {
+        for (const auto& o : list) fmt::print("{}\n", o);
+        return 0;
+      }
+      fmt::print("| | | | | | |\n|---|---|---|---|---|---|\n");
+      for (size_t i = 0; i < list.size(); i += 6) {
+        fmt::print("|");
+        for (size_t j = i; j < i + 6; ++j) fmt::print(" {} |", j < list.size() ? list[j] : "");
+        fmt::print("\n");
+      }
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    // Nothing below should throw; this keeps a library bug from becoming a crash.
+    return fail(Status(StatusCode::kInternal, e.what()));
+  }
+  return 0;
+}

@@ -1,0 +1,63 @@
+// edgert builder: ONNX model -> optimised, verified engine file.
+//
+//   edgert::BuildOptions opt;
+//   opt.shapes["input"] = {1, 3, 224, 224};      // resolves dynamic dims
+//   auto st = edgert::buildEngineFile("model.onnx", "model.engine", opt);
+//
+// Every failure names the model, and where it applies the node, input and dim.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "edgert/status.h"
+#include "edgert/types.h"
+
+namespace edgert {
+
+// A value given at build time for a graph input (TensorRT's shape-tensor values): the
+// input becomes a constant and is folded into the network.
+struct InputValue {
+  DataType dtype = DataType::kUndefined;
+  Dims dims;
+  std::vector<uint8_t> data;
+};
+
+struct BuildOptions {
+  std::string precision = "fp32";            // fp32 (fp16/int8 with the CUDA backend)
+  std::string target = "cpu";                // cpu | host
+  std::map<std::string, Dims> shapes;        // input name -> dims for dynamic inputs
+  std::map<std::string, InputValue> freeze;  // input name -> value fixed at build time
+  // Called with a stage name and progress in [0, 1].
+  std::function<void(const std::string& stage, double fraction)> progress;
+};
+
+// Counts from the last build, for the CLI's summary line.
+struct BuildReport {
+  size_t onnx_nodes = 0;
+  size_t layers = 0;
+  size_t folded_nodes = 0;
+  size_t removed_nodes = 0;
+  uint64_t arena_bytes = 0;
+  uint64_t weight_bytes = 0;
+  uint64_t engine_bytes = 0;
+};
+
+// Builds and returns the serialised engine.
+Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const BuildOptions& options,
+                                         BuildReport* report = nullptr);
+
+// Builds and writes atomically (temp file + rename): an interrupted build leaves nothing.
+Status buildEngineFile(const std::string& onnx_path, const std::string& engine_path,
+                       const BuildOptions& options, BuildReport* report = nullptr);
+
+// Parses "input:1x3x224x224,mask:1x1" into the shapes map.
+Result<std::map<std::string, Dims>> parseShapes(const std::string& spec);
+
+// The ops the builder accepts, sorted (registry + importer-level ops such as Upsample).
+std::vector<std::string> supportedOps();
+
+}  // namespace edgert

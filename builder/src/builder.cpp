@@ -1,0 +1,140 @@
+#include "edgert/builder.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "edgert/edgert.h"
+#include "edgert/internal/engine_model.h"
+#include "edgert/internal/op.h"
+#include "edgert/internal/str.h"
+#include "onnx_import.h"
+#include "passes.h"
+
+namespace edgert {
+
+Result<std::map<std::string, Dims>> parseShapes(const std::string& spec) {
+  std::map<std::string, Dims> out;
+  size_t pos = 0;
+  while (pos < spec.size()) {
+    size_t end = spec.find(',', pos);
+    if (end == std::string::npos) end = spec.size();
+    const std::string item = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    const size_t colon = item.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == item.size())
+      return Status(StatusCode::kInvalidArgument, strCat("shape '", item, "' is not of the form name:1x3x224x224"));
+    Dims dims;
+    const std::string d = item.substr(colon + 1);
+    size_t p = 0;
+    while (p <= d.size()) {
+      size_t x = d.find('x', p);
+      if (x == std::string::npos) x = d.size();
+      const std::string num = d.substr(p, x - p);
+      if (num.empty() || num.size() > 12 || !std::all_of(num.begin(), num.end(), ::isdigit))
+        return Status(StatusCode::kInvalidArgument, strCat("shape '", item, "': '", num, "' is not a non-negative dim"));
+      dims.push_back(std::stoll(num));
+      p = x + 1;
+    }
+    out[item.substr(0, colon)] = std::move(dims);
+  }
+  return out;
+}
+
+std::vector<std::string> supportedOps() {
+  std::vector<std::string> ops;
+  for (const OpDef* d : allOps()) ops.push_back(d->name);
+  ops.push_back("Constant");  // imported as a constant
+  ops.push_back("Upsample");  // imported as Resize
+  std::sort(ops.begin(), ops.end());
+  return ops;
+}
+
+Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const BuildOptions& opt, BuildReport* report) {
+  auto progress = [&](const std::string& stage, double f) {
+    if (opt.progress) opt.progress(stage, f);
+  };
+  if (opt.precision != "fp32")
+    return Status(StatusCode::kUnsupported,
+                  strCat("precision '", opt.precision, "' needs the CUDA backend, which this build lacks; use fp32"));
+  EngineTarget target;
+  if (opt.target == "cpu" || opt.target == "host") {
+    target.backend = "cpu";
+    target.cpu_arch = "any";  // CPU engines hold fp32 weights in a portable layout
+  } else {
+    return Status(StatusCode::kUnsupported, strCat("target '", opt.target, "' is not supported by this build (use cpu)"));
+  }
+  progress("import", 0);
+  EDGERT_ASSIGN_OR_RETURN(ImportedModel im, importOnnx(onnx_path));
+  progress("import", 1);
+  Graph& g = im.graph;
+  BuildReport rep;
+  rep.onnx_nodes = g.nodes.size();
+  EDGERT_RETURN_IF_ERROR(resolveInputShapes(g, opt, onnx_path));
+  PassStats stats;
+  Status st = inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
+  if (!st.ok()) return st.withContext(onnx_path);
+  removeIdentities(g, stats);
+  eliminateDeadCode(g, stats);
+  finalizeOutputs(g);
+  for (Node& n : g.nodes) {
+    n.precision = "fp32";
+    n.tactic = "cpu-ref";
+  }
+  progress("memory plan", 0);
+  EngineModel m;
+  m.plan = planMemory(g);
+  // Scratch: the largest any kernel asks for.
+  for (const Node& n : g.nodes) {
+    NodeContext c;
+    c.op = n.op;
+    c.name = n.name;
+    c.attrs = &n.attrs;
+    c.num_outputs = n.outputs.size();
+    for (int t : n.inputs) {
+      ValueInfo v;
+      if (t >= 0) v = ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, g.tensors[t].constant.get()};
+      c.in.push_back(v);
+    }
+    for (int t : n.outputs) c.out.push_back(ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, nullptr});
+    auto k = findOp(n.op)->create_cpu(c);
+    if (!k.ok()) return k.status().withContext(onnx_path);
+    m.plan.scratch_bytes = std::max<uint64_t>(m.plan.scratch_bytes, k.value()->scratchBytes());
+  }
+  progress("memory plan", 1);
+  EDGERT_RETURN_IF_ERROR(validateGraph(g).withContext(strCat(onnx_path, ": internal check after optimisation")));
+  m.target = target;
+  m.edgert_version = versionString();
+  m.source = std::filesystem::path(onnx_path).filename().string();
+  nlohmann::json bo;
+  bo["precision"] = opt.precision;
+  bo["target"] = opt.target;
+  bo["opset"] = im.opset;
+  bo["producer"] = im.producer;
+  for (const auto& [k, v] : opt.shapes) bo["shapes"][k] = dimsToString(v);
+  for (const auto& [k, v] : opt.freeze) bo["frozen_inputs"].push_back(k);
+  m.build_options_json = bo.dump();
+  for (const TensorEntry& t : g.tensors)
+    if (t.isConstant()) rep.weight_bytes += t.constant->bytes();
+  m.graph = std::move(g);
+  progress("write", 0);
+  EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, serializeEngine(m));
+  progress("write", 1);
+  rep.layers = m.graph.nodes.size();
+  rep.folded_nodes = stats.folded;
+  rep.removed_nodes = stats.removed;
+  rep.arena_bytes = m.plan.arena_bytes;
+  rep.engine_bytes = bytes.size();
+  if (report) *report = rep;
+  return bytes;
+}
+
+Status buildEngineFile(const std::string& onnx_path, const std::string& engine_path, const BuildOptions& options,
+                       BuildReport* report) {
+  EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, buildEngine(onnx_path, options, report));
+  return writeFileAtomically(engine_path, bytes.data(), bytes.size());
+}
+
+}  // namespace edgert

@@ -1,0 +1,286 @@
+#include "passes.h"
+
+#include <algorithm>
+#include <queue>
+#include <set>
+#include <unordered_map>
+
+#include "edgert/internal/op.h"
+#include "edgert/internal/str.h"
+
+namespace edgert {
+
+Status resolveInputShapes(Graph& g, const BuildOptions& opt, const std::string& model) {
+  std::set<std::string> known;
+  std::vector<std::string> missing;
+  for (Binding& b : g.bindings) {
+    if (!b.is_input) continue;
+    TensorEntry& t = g.tensors[b.tensor];
+    known.insert(t.name);
+    if (auto f = opt.freeze.find(t.name); f != opt.freeze.end()) {
+      const InputValue& v = f->second;
+      if (v.dtype != t.dtype)
+        return Status(StatusCode::kInvalidArgument, strCat(model, ": frozen value for input '", t.name, "' is ",
+                                                           dataTypeName(v.dtype), ", the input is ", dataTypeName(t.dtype)));
+      auto ht = HostTensor::create(v.dtype, v.dims);
+      if (!ht.ok() || ht->bytes() != v.data.size())
+        return Status(StatusCode::kInvalidArgument, strCat(model, ": frozen value for input '", t.name, "' has the wrong size"));
+      if (!v.data.empty()) std::memcpy(ht->mutableData(), v.data.data(), v.data.size());
+      t.dims = v.dims;
+      t.constant = std::make_shared<const HostTensor>(std::move(ht).value());
+      continue;
+    }
+    auto s = opt.shapes.find(t.name);
+    if (s != opt.shapes.end()) {
+      const Dims& want = s->second;
+      if (want.size() != t.dims.size())
+        return Status(StatusCode::kInvalidArgument,
+                      strCat(model, ": --shapes gives input '", t.name, "' rank ", want.size(), " (", dimsToString(want),
+                             ") but the model declares rank ", t.dims.size(), " (", dimsToString(t.dims), ")"));
+      for (size_t i = 0; i < want.size(); ++i) {
+        if (want[i] < 0)
+          return Status(StatusCode::kInvalidArgument, strCat(model, ": --shapes for input '", t.name, "' dim ", i, " is negative"));
+        if (t.dims[i] >= 0 && t.dims[i] != want[i])
+          return Status(StatusCode::kInvalidArgument,
+                        strCat(model, ": --shapes sets input '", t.name, "' dim ", i, " to ", want[i],
+                               " but the model fixes it to ", t.dims[i]));
+      }
+      t.dims = want;
+    }
+    for (size_t i = 0; i < t.dims.size(); ++i) {
+      if (t.dims[i] >= 0) continue;
+      const std::string nm = i < b.dim_names.size() && !b.dim_names[i].empty() ? strCat(" ('", b.dim_names[i], "')") : "";
+      missing.push_back(strCat("input '", t.name, "' dim ", i, nm, " of ", dimsToString(t.dims)));
+    }
+  }
+  for (const auto& [name, dims] : opt.shapes)
+    if (!known.count(name))
+      return Status(StatusCode::kInvalidArgument, strCat(model, ": --shapes names '", name, "', which is not an input of the model"));
+  for (const auto& [name, v] : opt.freeze)
+    if (!known.count(name))
+      return Status(StatusCode::kInvalidArgument, strCat(model, ": a frozen value names '", name, "', which is not an input"));
+  if (!missing.empty()) {
+    std::string msg = strCat(model, ": the model has dynamic dims; give them with --shapes (e.g. --shapes ");
+    bool first = true;
+    for (const Binding& b : g.bindings) {
+      if (!b.is_input || g.tensors[b.tensor].isConstant()) continue;
+      Dims d = g.tensors[b.tensor].dims;
+      for (auto& x : d) x = x < 0 ? 1 : x;
+      msg += strCat(first ? "" : ",", g.tensors[b.tensor].name, ":", dimsToString(d));
+      first = false;
+    }
+    msg += "):";
+    for (const auto& m : missing) msg += "\n  " + m;
+    return Status(StatusCode::kInvalidArgument, msg);
+  }
+  // Frozen inputs are no longer bindings.
+  std::erase_if(g.bindings, [&](const Binding& b) { return b.is_input && g.tensors[b.tensor].isConstant(); });
+  return Status::Ok();
+}
+
+namespace {
+
+// Kahn's algorithm; a cycle or a read of an undefined tensor is an error naming the node.
+Status topoSort(Graph& g) {
+  const size_t n = g.nodes.size();
+  std::unordered_map<int, int> producer;
+  for (size_t i = 0; i < n; ++i)
+    for (int t : g.nodes[i].outputs) producer[t] = static_cast<int>(i);
+  std::vector<int> indeg(n, 0);
+  std::vector<std::vector<int>> users(n);
+  for (size_t i = 0; i < n; ++i)
+    for (int t : g.nodes[i].inputs) {
+      if (t < 0) continue;
+      auto it = producer.find(t);
+      if (it == producer.end()) continue;
+      ++indeg[i];
+      users[it->second].push_back(static_cast<int>(i));
+    }
+  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;  // keeps model order when possible
+  for (size_t i = 0; i < n; ++i)
+    if (!indeg[i]) ready.push(static_cast<int>(i));
+  std::vector<Node> sorted;
+  while (!ready.empty()) {
+    const int i = ready.top();
+    ready.pop();
+    sorted.push_back(std::move(g.nodes[i]));
+    for (int u : users[i])
+      if (--indeg[u] == 0) ready.push(u);
+  }
+  if (sorted.size() != n) {
+    for (size_t i = 0; i < n; ++i)
+      if (indeg[i]) return Status(StatusCode::kInvalidArgument, strCat("node '", g.nodes[i].name, "' is part of a cycle"));
+  }
+  g.nodes = std::move(sorted);
+  return Status::Ok();
+}
+
+NodeContext contextFor(const Graph& g, const Node& n) {
+  NodeContext c;
+  c.op = n.op;
+  c.name = n.name;
+  c.attrs = &n.attrs;
+  c.num_outputs = n.outputs.size();
+  for (int t : n.inputs) {
+    ValueInfo v;
+    if (t >= 0) {
+      v.present = true;
+      v.dtype = g.tensors[t].dtype;
+      v.dims = g.tensors[t].dims;
+      v.constant = g.tensors[t].constant.get();
+    }
+    c.in.push_back(std::move(v));
+  }
+  return c;
+}
+
+// Runs one node on the CPU with constant inputs; returns its outputs.
+Result<std::vector<HostTensor>> evaluate(const OpDef& def, const NodeContext& c) {
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, def.create_cpu(c));
+  std::vector<TensorView> in, out;
+  for (const ValueInfo& v : c.in) {
+    TensorView tv;
+    if (v.present) tv = TensorView{v.dtype, v.dims, v.constant ? const_cast<void*>(v.constant->data()) : nullptr};
+    in.push_back(tv);
+  }
+  while (!in.empty() && in.back().dtype == DataType::kUndefined) in.pop_back();
+  std::vector<HostTensor> results;
+  for (const ValueInfo& v : c.out) {
+    EDGERT_ASSIGN_OR_RETURN(HostTensor t, HostTensor::create(v.dtype, v.dims));
+    results.push_back(std::move(t));
+  }
+  for (HostTensor& t : results) out.push_back(TensorView{t.dtype(), t.dims(), t.mutableData()});
+  AlignedBuffer scratch = allocateAligned(k->scratchBytes());
+  EDGERT_RETURN_IF_ERROR(k->run(KernelArgs{in, out, scratch.get()}));
+  return results;
+}
+
+}  // namespace
+
+Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)>& progress) {
+  EDGERT_RETURN_IF_ERROR(topoSort(g));
+  std::vector<Node> kept;
+  const size_t total = g.nodes.size();
+  for (size_t i = 0; i < total; ++i) {
+    Node& n = g.nodes[i];
+    if (progress && (i % 16 == 0 || i + 1 == total)) progress(static_cast<double>(i + 1) / static_cast<double>(total));
+    const OpDef* def = findOp(n.op);
+    if (!def) return Status(StatusCode::kUnsupported, strCat("node '", n.name, "': op ", n.op, " is not supported"));
+    NodeContext c = contextFor(g, n);
+    EDGERT_RETURN_IF_ERROR(inferNode(*def, c));
+    if (c.out.size() < n.outputs.size())
+      return Status(StatusCode::kInvalidArgument,
+                    strCat(n.op, " '", n.name, "': has ", n.outputs.size(), " outputs, the op produces ", c.out.size()));
+    for (size_t o = 0; o < n.outputs.size(); ++o) {
+      g.tensors[n.outputs[o]].dtype = c.out[o].dtype;
+      g.tensors[n.outputs[o]].dims = c.out[o].dims;
+    }
+    c.out.resize(n.outputs.size());
+    bool all_const = true;
+    for (const ValueInfo& v : c.in) all_const &= !v.present || v.constant != nullptr;
+    const bool static_shape_op = n.op == "Shape" || n.op == "Size";
+    if (all_const || static_shape_op) {
+      auto values = evaluate(*def, c);
+      if (!values.ok()) return values.status().withContext(strCat("folding ", n.op, " '", n.name, "'"));
+      for (size_t o = 0; o < n.outputs.size(); ++o)
+        g.tensors[n.outputs[o]].constant = std::make_shared<const HostTensor>(std::move(values.value()[o]));
+      ++stats.folded;
+      continue;
+    }
+    kept.push_back(std::move(n));
+  }
+  g.nodes = std::move(kept);
+  return Status::Ok();
+}
+
+void removeIdentities(Graph& g, PassStats& stats) {
+  std::set<int> outputs;
+  for (const Binding& b : g.bindings)
+    if (!b.is_input) outputs.insert(b.tensor);
+  std::unordered_map<int, int> alias;  // removed output tensor -> its input
+  auto resolve = [&](int t) {
+    while (t >= 0 && alias.count(t)) t = alias[t];
+    return t;
+  };
+  std::vector<Node> kept;
+  for (Node& n : g.nodes) {
+    for (int& t : n.inputs) t = resolve(t);
+    const bool copy_op = n.op == "Identity" || n.op == "Dropout";
+    const bool mask_used = n.op == "Dropout" && n.outputs.size() > 1;
+    if (copy_op && !mask_used && !outputs.count(n.outputs[0])) {
+      alias[n.outputs[0]] = n.inputs[0];
+      ++stats.removed;
+      continue;
+    }
+    kept.push_back(std::move(n));
+  }
+  g.nodes = std::move(kept);
+}
+
+void eliminateDeadCode(Graph& g, PassStats& stats) {
+  std::vector<bool> live(g.tensors.size(), false);
+  for (const Binding& b : g.bindings) live[b.tensor] = true;
+  std::vector<bool> keep(g.nodes.size(), false);
+  for (int i = static_cast<int>(g.nodes.size()) - 1; i >= 0; --i) {
+    const Node& n = g.nodes[i];
+    bool needed = false;
+    for (int t : n.outputs) needed |= live[t];
+    if (!needed) continue;
+    keep[i] = true;
+    for (int t : n.inputs)
+      if (t >= 0) live[t] = true;
+    for (int t : n.outputs) live[t] = true;  // optional outputs still need a home
+  }
+  std::vector<Node> nodes;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (keep[i]) nodes.push_back(std::move(g.nodes[i]));
+    else ++stats.removed;
+  }
+  g.nodes = std::move(nodes);
+  // Compact tensor ids.
+  std::vector<int> remap(g.tensors.size(), -1);
+  std::vector<TensorEntry> tensors;
+  for (size_t t = 0; t < g.tensors.size(); ++t) {
+    if (!live[t]) continue;
+    remap[t] = static_cast<int>(tensors.size());
+    tensors.push_back(std::move(g.tensors[t]));
+  }
+  g.tensors = std::move(tensors);
+  for (Node& n : g.nodes) {
+    for (int& t : n.inputs) t = t >= 0 ? remap[t] : -1;
+    for (int& t : n.outputs) t = remap[t];
+  }
+  for (Binding& b : g.bindings) b.tensor = remap[b.tensor];
+}
+
+void finalizeOutputs(Graph& g) {
+  std::set<int> inputs;
+  for (const Binding& b : g.bindings)
+    if (b.is_input) inputs.insert(b.tensor);
+  for (Binding& b : g.bindings) {
+    if (b.is_input) continue;
+    const bool is_input = inputs.count(b.tensor) != 0;
+    if (!g.tensors[b.tensor].isConstant() && !is_input) continue;
+    TensorEntry out;
+    out.dtype = g.tensors[b.tensor].dtype;
+    out.dims = g.tensors[b.tensor].dims;
+    if (is_input) {
+      // ONNX allows an input to be an output too; the copy needs its own binding name.
+      out.name = g.tensors[b.tensor].name + ":output";
+    } else {
+      out.name = g.tensors[b.tensor].name;
+      g.tensors[b.tensor].name += "__constant";
+    }
+    const int out_id = static_cast<int>(g.tensors.size());
+    g.tensors.push_back(std::move(out));
+    Node n;
+    n.op = "Identity";
+    n.name = strCat("output_copy_", g.tensors[out_id].name);
+    n.inputs = {b.tensor};
+    n.outputs = {out_id};
+    g.nodes.push_back(std::move(n));
+    b.tensor = out_id;
+  }
+}
+
+}  // namespace edgert

@@ -1,0 +1,34 @@
+// Graph passes run by the builder after import, in this order:
+//   resolveInputShapes -> inferAndFold -> removeIdentities -> eliminateDeadCode -> finalizeOutputs
+#pragma once
+
+#include "edgert/builder.h"
+#include "edgert/internal/graph.h"
+
+namespace edgert {
+
+struct PassStats {
+  size_t folded = 0;
+  size_t removed = 0;
+};
+
+// Applies --shapes and frozen input values; every remaining dynamic dim is an error that
+// lists all of them with their names.
+Status resolveInputShapes(Graph& g, const BuildOptions& opt, const std::string& model);
+
+// Shape inference over every node in topological order; nodes whose inputs are all known
+// at build time (and Shape/Size of static tensors) are evaluated with the CPU kernels and
+// become constants. Sorts the nodes topologically first.
+Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)>& progress);
+
+// Identity and inference Dropout disappear (consumers read the input directly).
+void removeIdentities(Graph& g, PassStats& stats);
+
+// Drops nodes and tensors that no output depends on, and compacts tensor ids.
+void eliminateDeadCode(Graph& g, PassStats& stats);
+
+// Outputs that are constants or graph inputs get an Identity layer so every output is
+// an activation the context writes.
+void finalizeOutputs(Graph& g);
+
+}  // namespace edgert
