@@ -1,11 +1,11 @@
 // edgert: build, inspect and run engines.
 #include <unistd.h>
 
+#include <fmt/core.h>
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/core.h>
 #include <map>
 
 #include "../src/build_config.h"
@@ -38,8 +38,9 @@ void showProgress(const std::string& stage, double f) {
   if (f >= 1) last = stage;
 }
 
-int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config, const std::string& shapes,
-             const std::string& precision, const std::string& target, bool quiet) {
+int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config,
+             const std::string& shapes, const std::string& precision, const std::string& target,
+             bool quiet) {
   BuildOptions opt;
   std::string model = onnx, out = output;
   if (!config.empty()) {
@@ -50,7 +51,8 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
     if (out.empty()) out = cfg->output;
   }
   if (model.empty()) return fail(Status(StatusCode::kInvalidArgument, "give --onnx or --config"));
-  if (out.empty()) return fail(Status(StatusCode::kInvalidArgument, "give --output (or output: in the config)"));
+  if (out.empty())
+    return fail(Status(StatusCode::kInvalidArgument, "give --output (or output: in the config)"));
   if (!precision.empty()) opt.precision = precision;
   if (!target.empty()) opt.target = target;
   if (!shapes.empty()) {
@@ -64,10 +66,11 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
   Status st = buildEngineFile(model, out, opt, &rep);
   if (!st.ok()) return fail(st);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  fmt::print("built {} from {} in {:.2f} s: {} ONNX nodes -> {} layers ({} folded, {} removed), "
-             "activations {:.1f} MiB, weights {:.1f} MiB, engine {:.1f} MiB\n",
-             out, model, secs, rep.onnx_nodes, rep.layers, rep.folded_nodes, rep.removed_nodes,
-             rep.arena_bytes / 1048576.0, rep.weight_bytes / 1048576.0, rep.engine_bytes / 1048576.0);
+  fmt::print(
+      "built {} from {} in {:.2f} s: {} ONNX nodes -> {} layers ({} folded, {} removed), "
+      "activations {:.1f} MiB, weights {:.1f} MiB, engine {:.1f} MiB\n",
+      out, model, secs, rep.onnx_nodes, rep.layers, rep.folded_nodes, rep.removed_nodes,
+      rep.arena_bytes / 1048576.0, rep.weight_bytes / 1048576.0, rep.engine_bytes / 1048576.0);
   return 0;
 }
 
@@ -82,9 +85,11 @@ int cmdInspect(const std::string& engine_path, const std::string& onnx) {
       const auto& t = m->graph.tensors[b.tensor];
       std::string dims;
       for (size_t i = 0; i < b.model_dims.size(); ++i)
-        dims += strCat(i ? "x" : "", b.model_dims[i] >= 0 ? std::to_string(b.model_dims[i])
-                                                          : (b.dim_names[i].empty() ? "?" : b.dim_names[i]));
-      fmt::print("  {} {} {} {}\n", b.is_input ? "input " : "output", t.name, b.is_input ? dataTypeName(t.dtype) : "", dims);
+        dims += strCat(i ? "x" : "", b.model_dims[i] >= 0
+                                         ? std::to_string(b.model_dims[i])
+                                         : (b.dim_names[i].empty() ? "?" : b.dim_names[i]));
+      fmt::print("  {} {} {} {}\n", b.is_input ? "input " : "output", t.name,
+                 b.is_input ? dataTypeName(t.dtype) : "", dims);
     }
     fmt::print("ops ({} nodes, all supported):\n", m->graph.nodes.size());
     for (const auto& [op, n] : ops) fmt::print("  {:<24} {}\n", op, n);
@@ -111,18 +116,20 @@ std::string summarize(const HostTensor& t) {
     sum += v;
   }
   std::string first;
-  for (int64_t i = 0; i < std::min<int64_t>(n, 5); ++i) first += fmt::format("{}{:.6g}", i ? ", " : "", t.doubleAt(i));
-  return fmt::format("min {:.6g} max {:.6g} mean {:.6g}  [{}{}]", mn, mx, sum / static_cast<double>(n), first, n > 5 ? ", ..." : "");
+  for (int64_t i = 0; i < std::min<int64_t>(n, 5); ++i)
+    first += fmt::format("{}{:.6g}", i ? ", " : "", t.doubleAt(i));
+  return fmt::format("min {:.6g} max {:.6g} mean {:.6g}  [{}{}]", mn, mx,
+                     sum / static_cast<double>(n), first, n > 5 ? ", ..." : "");
 }
 
-int cmdRun(const std::string& engine_path, const std::string& backend_name, const std::vector<std::string>& inputs,
-           const std::string& save_dir, int iterations) {
+int cmdRun(const std::string& engine_path, const std::string& backend_name,
+           const std::vector<std::string>& inputs, const std::string& save_dir, int iterations) {
   auto backend = parseBackend(backend_name);
   if (!backend.ok()) return fail(backend.status());
-  auto rt = Runtime::create({.backend = backend.value(),
-                             .log = [](LogSeverity s, const std::string& m) {
-                               if (s != LogSeverity::kVerbose) fmt::print(stderr, "edgert: {}\n", m);
-                             }});
+  auto rt =
+      Runtime::create({.backend = backend.value(), .log = [](LogSeverity s, const std::string& m) {
+                         if (s != LogSeverity::kVerbose) fmt::print(stderr, "edgert: {}\n", m);
+                       }});
   if (!rt.ok()) return fail(rt.status());
   auto engine = rt.value()->loadEngine(engine_path);
   if (!engine.ok()) return fail(engine.status());
@@ -137,7 +144,8 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name, cons
     if (eq == std::string::npos) {
       if (engine_inputs.size() != 1)
         return fail(Status(StatusCode::kInvalidArgument,
-                           strCat("--input '", spec, "' has no name= and the engine has ", engine_inputs.size(), " inputs")));
+                           strCat("--input '", spec, "' has no name= and the engine has ",
+                                  engine_inputs.size(), " inputs")));
       files[engine_inputs[0]->name] = spec;
     } else {
       files[spec.substr(0, eq)] = spec.substr(eq + 1);
@@ -148,39 +156,46 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name, cons
     auto f = files.find(in->name);
     if (f == files.end())
       return fail(Status(StatusCode::kInvalidArgument,
-                         strCat("missing --input for '", in->name, "' (", dataTypeName(in->dtype), " ", dimsToString(in->dims), ")")));
+                         strCat("missing --input for '", in->name, "' (", dataTypeName(in->dtype),
+                                " ", dimsToString(in->dims), ")")));
     auto t = readTensorFile(f->second);
     if (!t.ok()) return fail(t.status());
     if (t->dtype() != in->dtype)
-      return fail(Status(StatusCode::kInvalidArgument, strCat(f->second, ": input '", in->name, "' is ", dataTypeName(in->dtype),
-                                                              " but the file holds ", dataTypeName(t->dtype()))));
+      return fail(Status(StatusCode::kInvalidArgument,
+                         strCat(f->second, ": input '", in->name, "' is ", dataTypeName(in->dtype),
+                                " but the file holds ", dataTypeName(t->dtype()))));
     Status st = ctx.value()->checkInputShape(in->name, t->dims());
     if (!st.ok()) return fail(st.withContext(f->second));
     if (t->bytes()) std::memcpy(ctx.value()->tensorData(in->name), t->data(), t->bytes());
     files.erase(f);
   }
   if (!files.empty())
-    return fail(Status(StatusCode::kInvalidArgument, strCat("'", files.begin()->first, "' is not an input of this engine")));
+    return fail(Status(StatusCode::kInvalidArgument,
+                       strCat("'", files.begin()->first, "' is not an input of this engine")));
   std::vector<double> ms;
   for (int i = 0; i < std::max(1, iterations); ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     Status st = ctx.value()->execute();
     if (!st.ok()) return fail(st);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
-  fmt::print("ran {} on {} backend: {} iteration(s), median {:.3f} ms\n", engine_path, backendName(rt.value()->backend()),
-             ms.size(), ms[ms.size() / 2]);
+  fmt::print("ran {} on {} backend: {} iteration(s), median {:.3f} ms\n", engine_path,
+             backendName(rt.value()->backend()), ms.size(), ms[ms.size() / 2]);
   if (!save_dir.empty()) {
     std::error_code ec;
     fs::create_directories(save_dir, ec);
-    if (ec) return fail(Status(StatusCode::kIoError, strCat(save_dir, ": cannot create folder: ", ec.message())));
+    if (ec)
+      return fail(
+          Status(StatusCode::kIoError, strCat(save_dir, ": cannot create folder: ", ec.message())));
   }
   for (const TensorInfo& b : engine.value()->bindings()) {
     if (b.is_input) continue;
     const void* data = ctx.value()->tensorData(b.name);
     HostTensor view = HostTensor::view(b.dtype, b.dims, data, nullptr);
-    fmt::print("  output {} {} {}: {}\n", b.name, dataTypeName(b.dtype), dimsToString(b.dims), summarize(view));
+    fmt::print("  output {} {} {}: {}\n", b.name, dataTypeName(b.dtype), dimsToString(b.dims),
+               summarize(view));
     if (!save_dir.empty()) {
       std::string file = b.name;
       for (char& c : file)
@@ -212,10 +227,12 @@ int main(int argc, char** argv) {
   build->add_option("--target", b_target, "cpu | host");
   build->add_flag("-q,--quiet", b_quiet, "No progress output");
 
-  auto* inspect = app.add_subcommand("inspect", "Print an engine layer by layer, or an ONNX model's I/O and ops");
+  auto* inspect = app.add_subcommand(
+      "inspect", "Print an engine layer by layer, or an ONNX model's I/O and ops");
   std::string i_engine, i_onnx;
   auto* i_eopt = inspect->add_option("--engine", i_engine, "Engine file");
-  auto* i_oopt = inspect->add_option("--onnx", i_onnx, "ONNX model (lists every unsupported op at once)");
+  auto* i_oopt =
+      inspect->add_option("--onnx", i_onnx, "ONNX model (lists every unsupported op at once)");
   i_eopt->excludes(i_oopt);
 
   auto* run = app.add_subcommand("run", "Run an engine on input tensors (.npy or ONNX .pb)");
@@ -224,9 +241,11 @@ int main(int argc, char** argv) {
   int r_iter = 1;
   run->add_option("--engine", r_engine, "Engine file")->required();
   run->add_option("--backend", r_backend, "cpu | cuda | auto");
-  run->add_option("--input", r_inputs, "name=file.npy (repeatable; the name may be omitted for one input)");
+  run->add_option("--input", r_inputs,
+                  "name=file.npy (repeatable; the name may be omitted for one input)");
   run->add_option("--save-outputs", r_save, "Folder for <output name>.npy files");
-  run->add_option("--iterations", r_iter, "Run this many times and report the median latency")->check(CLI::Range(1, 1000000));
+  run->add_option("--iterations", r_iter, "Run this many times and report the median latency")
+      ->check(CLI::Range(1, 1000000));
 
   auto* ops = app.add_subcommand("ops", "List the supported ONNX ops");
   bool ops_md = false;
@@ -238,9 +257,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (build->parsed()) return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet);
+    if (build->parsed())
+      return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet);
     if (inspect->parsed()) {
-      if (i_engine.empty() && i_onnx.empty()) return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));
+      if (i_engine.empty() && i_onnx.empty())
+        return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));
       return cmdInspect(i_engine, i_onnx);
     }
     if (run->parsed()) return cmdRun(r_engine, r_backend, r_inputs, r_save, r_iter);

@@ -17,7 +17,9 @@ namespace {
 
 Status at(const std::string& origin, const YAML::Node& n, const std::string& msg) {
   const YAML::Mark m = n.Mark();
-  if (m.line >= 0) return Status(StatusCode::kInvalidArgument, strCat(origin, ":", m.line + 1, ":", m.column + 1, ": ", msg));
+  if (m.line >= 0)
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(origin, ":", m.line + 1, ":", m.column + 1, ": ", msg));
   return Status(StatusCode::kInvalidArgument, strCat(origin, ": ", msg));
 }
 
@@ -33,14 +35,19 @@ std::string resolve(const std::string& base, const std::string& p) {
 
 }  // namespace
 
-Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string& origin, const std::string& base_dir) {
+Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string& origin,
+                                     const std::string& base_dir) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return Status(StatusCode::kInvalidArgument, strCat(origin, ":", e.mark.line + 1, ":", e.mark.column + 1, ": YAML syntax error: ", e.msg));
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(origin, ":", e.mark.line + 1, ":", e.mark.column + 1,
+                         ": YAML syntax error: ", e.msg));
   }
-  if (!root.IsMap()) return Status(StatusCode::kInvalidArgument, strCat(origin, ": expected a mapping of build settings"));
+  if (!root.IsMap())
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(origin, ": expected a mapping of build settings"));
   static const std::set<std::string> kKeys = {"model", "output", "precision", "target", "shapes"};
   BuildConfig cfg;
   try {
@@ -60,21 +67,27 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
         cfg.output = resolve(base_dir, s);
       } else if (key == "precision") {
         EDGERT_ASSIGN_OR_RETURN(cfg.options.precision, scalar(origin, v, key));
-        if (cfg.options.precision != "fp32" && cfg.options.precision != "fp16" && cfg.options.precision != "int8")
-          return at(origin, v, strCat("precision must be fp32, fp16 or int8, got '", cfg.options.precision, "'"));
+        if (cfg.options.precision != "fp32" && cfg.options.precision != "fp16" &&
+            cfg.options.precision != "int8")
+          return at(
+              origin, v,
+              strCat("precision must be fp32, fp16 or int8, got '", cfg.options.precision, "'"));
       } else if (key == "target") {
         EDGERT_ASSIGN_OR_RETURN(cfg.options.target, scalar(origin, v, key));
       } else if (key == "shapes") {
         if (!v.IsMap()) return at(origin, v, "'shapes' must map input names to lists of dims");
         for (const auto& s : v) {
           const std::string name = s.first.as<std::string>();
-          if (!s.second.IsSequence()) return at(origin, s.second, strCat("shapes.", name, " must be a list like [1, 3, 224, 224]"));
+          if (!s.second.IsSequence())
+            return at(origin, s.second,
+                      strCat("shapes.", name, " must be a list like [1, 3, 224, 224]"));
           Dims dims;
           for (const auto& d : s.second) {
             int64_t x;
             if (!d.IsScalar() || !YAML::convert<int64_t>::decode(d, x) || x < 0)
-              return at(origin, d, strCat("shapes.", name, ": '", d.IsScalar() ? d.Scalar() : std::string("?"),
-                                          "' is not a non-negative integer"));
+              return at(origin, d,
+                        strCat("shapes.", name, ": '", d.IsScalar() ? d.Scalar() : std::string("?"),
+                               "' is not a non-negative integer"));
             dims.push_back(x);
           }
           cfg.options.shapes[name] = dims;
@@ -84,7 +97,8 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
   } catch (const YAML::Exception& e) {
     return Status(StatusCode::kInvalidArgument, strCat(origin, ":", e.mark.line + 1, ": ", e.msg));
   }
-  if (cfg.model.empty()) return Status(StatusCode::kInvalidArgument, strCat(origin, ": 'model' is required"));
+  if (cfg.model.empty())
+    return Status(StatusCode::kInvalidArgument, strCat(origin, ": 'model' is required"));
   return cfg;
 }
 

@@ -25,6 +25,7 @@ struct BuildConfig {
 
 Result<BuildConfig> loadBuildConfig(const std::string& path);
 // Same, from YAML text; `origin` names it and `base_dir` resolves relative paths.
-Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string& origin, const std::string& base_dir);
+Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string& origin,
+                                     const std::string& base_dir);
 
 }  // namespace edgert

@@ -25,7 +25,8 @@ Result<std::map<std::string, Dims>> parseShapes(const std::string& spec) {
     if (item.empty()) continue;
     const size_t colon = item.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == item.size())
-      return Status(StatusCode::kInvalidArgument, strCat("shape '", item, "' is not of the form name:1x3x224x224"));
+      return Status(StatusCode::kInvalidArgument,
+                    strCat("shape '", item, "' is not of the form name:1x3x224x224"));
     Dims dims;
     const std::string d = item.substr(colon + 1);
     size_t p = 0;
@@ -34,7 +35,8 @@ Result<std::map<std::string, Dims>> parseShapes(const std::string& spec) {
       if (x == std::string::npos) x = d.size();
       const std::string num = d.substr(p, x - p);
       if (num.empty() || num.size() > 12 || !std::all_of(num.begin(), num.end(), ::isdigit))
-        return Status(StatusCode::kInvalidArgument, strCat("shape '", item, "': '", num, "' is not a non-negative dim"));
+        return Status(StatusCode::kInvalidArgument,
+                      strCat("shape '", item, "': '", num, "' is not a non-negative dim"));
       dims.push_back(std::stoll(num));
       p = x + 1;
     }
@@ -52,19 +54,22 @@ std::vector<std::string> supportedOps() {
   return ops;
 }
 
-Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const BuildOptions& opt, BuildReport* report) {
+Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const BuildOptions& opt,
+                                         BuildReport* report) {
   auto progress = [&](const std::string& stage, double f) {
     if (opt.progress) opt.progress(stage, f);
   };
   if (opt.precision != "fp32")
     return Status(StatusCode::kUnsupported,
-                  strCat("precision '", opt.precision, "' needs the CUDA backend, which this build lacks; use fp32"));
+                  strCat("precision '", opt.precision,
+                         "' needs the CUDA backend, which this build lacks; use fp32"));
   EngineTarget target;
   if (opt.target == "cpu" || opt.target == "host") {
     target.backend = "cpu";
     target.cpu_arch = "any";  // CPU engines hold fp32 weights in a portable layout
   } else {
-    return Status(StatusCode::kUnsupported, strCat("target '", opt.target, "' is not supported by this build (use cpu)"));
+    return Status(StatusCode::kUnsupported,
+                  strCat("target '", opt.target, "' is not supported by this build (use cpu)"));
   }
   progress("import", 0);
   EDGERT_ASSIGN_OR_RETURN(ImportedModel im, importOnnx(onnx_path));
@@ -74,7 +79,8 @@ Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const Bui
   rep.onnx_nodes = g.nodes.size();
   EDGERT_RETURN_IF_ERROR(resolveInputShapes(g, opt, onnx_path));
   PassStats stats;
-  Status st = inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
+  Status st =
+      inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
   if (!st.ok()) return st.withContext(onnx_path);
   removeIdentities(g, stats);
   eliminateDeadCode(g, stats);
@@ -95,16 +101,19 @@ Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const Bui
     c.num_outputs = n.outputs.size();
     for (int t : n.inputs) {
       ValueInfo v;
-      if (t >= 0) v = ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, g.tensors[t].constant.get()};
+      if (t >= 0)
+        v = ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, g.tensors[t].constant.get()};
       c.in.push_back(v);
     }
-    for (int t : n.outputs) c.out.push_back(ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, nullptr});
+    for (int t : n.outputs)
+      c.out.push_back(ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, nullptr});
     auto k = findOp(n.op)->create_cpu(c);
     if (!k.ok()) return k.status().withContext(onnx_path);
     m.plan.scratch_bytes = std::max<uint64_t>(m.plan.scratch_bytes, k.value()->scratchBytes());
   }
   progress("memory plan", 1);
-  EDGERT_RETURN_IF_ERROR(validateGraph(g).withContext(strCat(onnx_path, ": internal check after optimisation")));
+  EDGERT_RETURN_IF_ERROR(
+      validateGraph(g).withContext(strCat(onnx_path, ": internal check after optimisation")));
   m.target = target;
   m.edgert_version = versionString();
   m.source = std::filesystem::path(onnx_path).filename().string();
@@ -131,8 +140,8 @@ Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const Bui
   return bytes;
 }
 
-Status buildEngineFile(const std::string& onnx_path, const std::string& engine_path, const BuildOptions& options,
-                       BuildReport* report) {
+Status buildEngineFile(const std::string& onnx_path, const std::string& engine_path,
+                       const BuildOptions& options, BuildReport* report) {
   EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, buildEngine(onnx_path, options, report));
   return writeFileAtomically(engine_path, bytes.data(), bytes.size());
 }

@@ -30,7 +30,8 @@ Status bad(const std::string& origin, const std::string& why) {
 }  // namespace
 
 Result<HostTensor> parseNpy(const uint8_t* data, size_t size, const std::string& origin) {
-  if (size < 10 || std::memcmp(data, "\x93NUMPY", 6) != 0) return bad(origin, "missing the \\x93NUMPY magic");
+  if (size < 10 || std::memcmp(data, "\x93NUMPY", 6) != 0)
+    return bad(origin, "missing the \\x93NUMPY magic");
   const uint8_t major = data[6];
   size_t header_len, header_start;
   if (major == 1) {
@@ -44,17 +45,24 @@ Result<HostTensor> parseNpy(const uint8_t* data, size_t size, const std::string&
   } else {
     return bad(origin, strCat("format version ", int(major), " is not supported"));
   }
-  if (header_len > size - header_start || header_len > 1 << 20) return bad(origin, "header is longer than the file");
+  if (header_len > size - header_start || header_len > 1 << 20)
+    return bad(origin, "header is longer than the file");
   const std::string header(reinterpret_cast<const char*>(data + header_start), header_len);
   std::smatch m;
-  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')"))) return bad(origin, "no 'descr' in header");
+  if (!std::regex_search(header, m, std::regex(R"('descr'\s*:\s*'([^']*)')")))
+    return bad(origin, "no 'descr' in header");
   const std::string descr = m[1];
   DataType dt = DataType::kUndefined;
   for (const Descr& d : kDescrs)
     if (descr == d.code) dt = d.dtype;
-  if (dt == DataType::kUndefined) return bad(origin, strCat("dtype '", descr, "' is not supported (float32, float16, float64, int8, uint8, int32, int64, bool)"));
+  if (dt == DataType::kUndefined)
+    return bad(
+        origin,
+        strCat("dtype '", descr,
+               "' is not supported (float32, float16, float64, int8, uint8, int32, int64, bool)"));
   const bool fortran = std::regex_search(header, std::regex(R"('fortran_order'\s*:\s*True)"));
-  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) return bad(origin, "no 'shape' in header");
+  if (!std::regex_search(header, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))")))
+    return bad(origin, "no 'shape' in header");
   Dims dims;
   std::stringstream ss(m[1].str());
   std::string item;
@@ -69,14 +77,15 @@ Result<HostTensor> parseNpy(const uint8_t* data, size_t size, const std::string&
   if (dims.size() > static_cast<size_t>(kMaxRank)) return bad(origin, "rank is too high");
   uint64_t n = 1;
   for (int64_t d : dims) {
-    if (d > 0 && n > (uint64_t{1} << 40) / static_cast<uint64_t>(d)) return bad(origin, "shape is too large");
+    if (d > 0 && n > (uint64_t{1} << 40) / static_cast<uint64_t>(d))
+      return bad(origin, "shape is too large");
     n *= static_cast<uint64_t>(d);
   }
   const uint64_t bytes = n * dataTypeSize(dt);
   const size_t payload = size - header_start - header_len;
   if (payload != bytes)
-    return bad(origin, strCat("holds ", payload, " data bytes but shape ", dimsToString(dims), " of ", dataTypeName(dt),
-                              " needs ", bytes));
+    return bad(origin, strCat("holds ", payload, " data bytes but shape ", dimsToString(dims),
+                              " of ", dataTypeName(dt), " needs ", bytes));
   EDGERT_ASSIGN_OR_RETURN(HostTensor t, HostTensor::create(dt, dims));
   const uint8_t* src = data + header_start + header_len;
   if (!fortran || dims.size() < 2) {
@@ -115,9 +124,11 @@ std::string encodeNpy(DataType dtype, const Dims& dims, const void* data) {
       break;
     }
   std::string shape = "(";
-  for (size_t i = 0; i < dims.size(); ++i) shape += strCat(dims[i], i + 1 < dims.size() || dims.size() == 1 ? "," : "");
+  for (size_t i = 0; i < dims.size(); ++i)
+    shape += strCat(dims[i], i + 1 < dims.size() || dims.size() == 1 ? "," : "");
   shape += ")";
-  std::string header = strCat("{'descr': '", code, "', 'fortran_order': False, 'shape': ", shape, ", }");
+  std::string header =
+      strCat("{'descr': '", code, "', 'fortran_order': False, 'shape': ", shape, ", }");
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
@@ -125,7 +136,8 @@ std::string encodeNpy(DataType dtype, const Dims& dims, const void* data) {
   out += static_cast<char>(header.size() & 0xff);
   out += static_cast<char>(header.size() >> 8);
   out += header;
-  out.append(static_cast<const char*>(data), static_cast<size_t>(volume(dims)) * dataTypeSize(dtype));
+  out.append(static_cast<const char*>(data),
+             static_cast<size_t>(volume(dims)) * dataTypeSize(dtype));
   return out;
 }
 
@@ -138,7 +150,8 @@ Result<HostTensor> readTensorFile(const std::string& path) {
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".npy") return readNpy(path);
   if (ext == ".pb") return readTensorProtoFile(path);
-  return Status(StatusCode::kInvalidArgument, strCat(path, ": unknown tensor file type '", ext, "' (use .npy or .pb)"));
+  return Status(StatusCode::kInvalidArgument,
+                strCat(path, ": unknown tensor file type '", ext, "' (use .npy or .pb)"));
 }
 
 }  // namespace edgert

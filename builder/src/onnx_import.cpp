@@ -26,11 +26,14 @@ constexpr int64_t kMaxOpset = 20;
 
 class Importer {
  public:
-  Importer(std::string path, std::string base_dir) : path_(std::move(path)), base_dir_(std::move(base_dir)) {}
+  Importer(std::string path, std::string base_dir)
+      : path_(std::move(path)), base_dir_(std::move(base_dir)) {}
   Result<ImportedModel> run(const onnx::ModelProto& model);
 
  private:
-  Status err(StatusCode c, const std::string& msg) const { return Status(c, strCat(path_, ": ", msg)); }
+  Status err(StatusCode c, const std::string& msg) const {
+    return Status(c, strCat(path_, ": ", msg));
+  }
   int addTensor(const std::string& name, DataType dt = DataType::kUndefined, Dims dims = {});
   int addConstant(const std::string& name, HostTensor t);
   int newConstant(const std::string& hint, HostTensor t);
@@ -76,7 +79,8 @@ int Importer::newConstant(const std::string& hint, HostTensor t) {
 }
 
 int Importer::constInts(const std::string& hint, const std::vector<int64_t>& v) {
-  HostTensor t = std::move(HostTensor::create(DataType::kInt64, {static_cast<int64_t>(v.size())}).value());
+  HostTensor t =
+      std::move(HostTensor::create(DataType::kInt64, {static_cast<int64_t>(v.size())}).value());
   if (!v.empty()) std::memcpy(t.mutableData(), v.data(), v.size() * 8);
   return newConstant(hint, std::move(t));
 }
@@ -93,9 +97,18 @@ Result<AttrMap> Importer::convertAttrs(const onnx::NodeProto& n, const std::stri
   for (const auto& a : n.attribute()) {
     Attribute at;
     switch (a.type()) {
-      case onnx::AttributeProto::INT: at.kind = Attribute::Kind::kInt; at.i = a.i(); break;
-      case onnx::AttributeProto::FLOAT: at.kind = Attribute::Kind::kFloat; at.f = a.f(); break;
-      case onnx::AttributeProto::STRING: at.kind = Attribute::Kind::kString; at.s = a.s(); break;
+      case onnx::AttributeProto::INT:
+        at.kind = Attribute::Kind::kInt;
+        at.i = a.i();
+        break;
+      case onnx::AttributeProto::FLOAT:
+        at.kind = Attribute::Kind::kFloat;
+        at.f = a.f();
+        break;
+      case onnx::AttributeProto::STRING:
+        at.kind = Attribute::Kind::kString;
+        at.s = a.s();
+        break;
       case onnx::AttributeProto::INTS:
         at.kind = Attribute::Kind::kInts;
         at.ints.assign(a.ints().begin(), a.ints().end());
@@ -114,15 +127,36 @@ Result<AttrMap> Importer::convertAttrs(const onnx::NodeProto& n, const std::stri
       default: {
         // Old exporters omit `type`; infer it from the populated field.
         if (a.type() == onnx::AttributeProto::UNDEFINED) {
-          if (a.has_i()) { at.kind = Attribute::Kind::kInt; at.i = a.i(); break; }
-          if (a.has_f()) { at.kind = Attribute::Kind::kFloat; at.f = a.f(); break; }
-          if (a.has_s()) { at.kind = Attribute::Kind::kString; at.s = a.s(); break; }
-          if (a.ints_size()) { at.kind = Attribute::Kind::kInts; at.ints.assign(a.ints().begin(), a.ints().end()); break; }
-          if (a.floats_size()) { at.kind = Attribute::Kind::kFloats; at.floats.assign(a.floats().begin(), a.floats().end()); break; }
+          if (a.has_i()) {
+            at.kind = Attribute::Kind::kInt;
+            at.i = a.i();
+            break;
+          }
+          if (a.has_f()) {
+            at.kind = Attribute::Kind::kFloat;
+            at.f = a.f();
+            break;
+          }
+          if (a.has_s()) {
+            at.kind = Attribute::Kind::kString;
+            at.s = a.s();
+            break;
+          }
+          if (a.ints_size()) {
+            at.kind = Attribute::Kind::kInts;
+            at.ints.assign(a.ints().begin(), a.ints().end());
+            break;
+          }
+          if (a.floats_size()) {
+            at.kind = Attribute::Kind::kFloats;
+            at.floats.assign(a.floats().begin(), a.floats().end());
+            break;
+          }
         }
         return err(StatusCode::kUnsupported,
                    strCat(where, ": attribute '", a.name(), "' has type ",
-                          onnx::AttributeProto_AttributeType_Name(a.type()), ", which edgert does not support"));
+                          onnx::AttributeProto_AttributeType_Name(a.type()),
+                          ", which edgert does not support"));
       }
     }
     m.set(a.name(), std::move(at));
@@ -143,7 +177,9 @@ Status Importer::normalize(Node& n) {
     const Attribute* a = n.attrs.find(name);
     if (!a) return;
     if (n.inputs.size() <= slot) n.inputs.resize(slot + 1, -1);
-    n.inputs[slot] = constFloats(strCat(n.name, "_", name), {a->kind == Attribute::Kind::kInt ? static_cast<float>(a->i) : a->f}, true);
+    n.inputs[slot] =
+        constFloats(strCat(n.name, "_", name),
+                    {a->kind == Attribute::Kind::kInt ? static_cast<float>(a->i) : a->f}, true);
     n.attrs.erase(name);
   };
   if (op == "Clip" && opset_ < 11) {
@@ -206,8 +242,10 @@ Status Importer::importNode(const onnx::NodeProto& pn, size_t index) {
     }
     auto it = by_name_.find(in);
     if (it == by_name_.end())
-      return err(StatusCode::kInvalidArgument,
-                 strCat(where, " reads '", in, "', which is neither a graph input, an initializer nor an earlier node's output"));
+      return err(
+          StatusCode::kInvalidArgument,
+          strCat(where, " reads '", in,
+                 "', which is neither a graph input, an initializer nor an earlier node's output"));
     n.inputs.push_back(it->second);
   }
   // Optional outputs given as "" get a private tensor; trailing ones are dropped.
@@ -217,18 +255,22 @@ Status Importer::importNode(const onnx::NodeProto& pn, size_t index) {
     std::string name = pn.output(i);
     if (name.empty()) name = strCat(n.name, "__unused_output_", i);
     if (by_name_.count(name))
-      return err(StatusCode::kInvalidArgument, strCat(where, " writes '", name, "', which is already defined"));
+      return err(StatusCode::kInvalidArgument,
+                 strCat(where, " writes '", name, "', which is already defined"));
     n.outputs.push_back(addTensor(name));
   }
   if (n.op == "Constant") {
-    if (n.outputs.size() != 1) return err(StatusCode::kInvalidArgument, strCat(where, " must have one output"));
+    if (n.outputs.size() != 1)
+      return err(StatusCode::kInvalidArgument, strCat(where, " must have one output"));
     const Attribute* a = nullptr;
     for (const auto& [k, v] : n.attrs.all()) a = &v, (void)k;
     if (n.attrs.all().size() != 1 || !a)
-      return err(StatusCode::kInvalidArgument, strCat(where, " must have exactly one value attribute"));
+      return err(StatusCode::kInvalidArgument,
+                 strCat(where, " must have exactly one value attribute"));
     const std::string key = n.attrs.all().begin()->first;
     HostTensor t;
-    if (key == "value" && a->tensor) t = a->tensor->clone();
+    if (key == "value" && a->tensor)
+      t = a->tensor->clone();
     else if (key == "value_float") {
       t = std::move(HostTensor::create(DataType::kFloat32, {}).value());
       *t.mutableAs<float>() = a->f;
@@ -236,13 +278,16 @@ Status Importer::importNode(const onnx::NodeProto& pn, size_t index) {
       t = std::move(HostTensor::create(DataType::kInt64, {}).value());
       *t.mutableAs<int64_t>() = a->i;
     } else if (key == "value_floats") {
-      t = std::move(HostTensor::create(DataType::kFloat32, {static_cast<int64_t>(a->floats.size())}).value());
+      t = std::move(
+          HostTensor::create(DataType::kFloat32, {static_cast<int64_t>(a->floats.size())}).value());
       std::copy(a->floats.begin(), a->floats.end(), t.mutableAs<float>());
     } else if (key == "value_ints") {
-      t = std::move(HostTensor::create(DataType::kInt64, {static_cast<int64_t>(a->ints.size())}).value());
+      t = std::move(
+          HostTensor::create(DataType::kInt64, {static_cast<int64_t>(a->ints.size())}).value());
       std::copy(a->ints.begin(), a->ints.end(), t.mutableAs<int64_t>());
     } else {
-      return err(StatusCode::kUnsupported, strCat(where, ": constant attribute '", key, "' is not supported"));
+      return err(StatusCode::kUnsupported,
+                 strCat(where, ": constant attribute '", key, "' is not supported"));
     }
     const int id = n.outputs[0];
     g_.tensors[id].dtype = t.dtype();
@@ -261,8 +306,9 @@ Result<ImportedModel> Importer::run(const onnx::ModelProto& model) {
   }
   if (opset_ == 0 && model.opset_import_size() == 0) opset_ = 1;
   if (opset_ < kMinOpset || opset_ > kMaxOpset)
-    return err(StatusCode::kUnsupported, strCat("ONNX opset ", opset_, " is not supported (edgert imports opsets ",
-                                                kMinOpset, " to ", kMaxOpset, ")"));
+    return err(StatusCode::kUnsupported,
+               strCat("ONNX opset ", opset_, " is not supported (edgert imports opsets ", kMinOpset,
+                      " to ", kMaxOpset, ")"));
   if (!model.has_graph()) return err(StatusCode::kInvalidArgument, "the model has no graph");
   const onnx::GraphProto& graph = model.graph();
   g_.name = graph.name();
@@ -283,7 +329,8 @@ Result<ImportedModel> Importer::run(const onnx::ModelProto& model) {
     std::string msg = strCat(unsupported.size(), " unsupported op type(s):");
     for (const auto& [op, nodes] : unsupported) {
       msg += strCat("\n  ", op, " (", nodes.size(), " node", nodes.size() > 1 ? "s" : "", ": ");
-      for (size_t k = 0; k < nodes.size() && k < 5; ++k) msg += strCat(k ? ", " : "", "'", nodes[k], "'");
+      for (size_t k = 0; k < nodes.size() && k < 5; ++k)
+        msg += strCat(k ? ", " : "", "'", nodes[k], "'");
       if (nodes.size() > 5) msg += ", ...";
       msg += ")";
     }
@@ -303,12 +350,14 @@ Result<ImportedModel> Importer::run(const onnx::ModelProto& model) {
       return err(StatusCode::kUnsupported, strCat("graph input '", in.name(), "' is not a tensor"));
     const DataType dt = dataTypeFromOnnx(tt.elem_type());
     if (dt == DataType::kUndefined)
-      return err(StatusCode::kUnsupported, strCat("graph input '", in.name(), "' has an unsupported element type"));
+      return err(StatusCode::kUnsupported,
+                 strCat("graph input '", in.name(), "' has an unsupported element type"));
     Binding b;
     b.is_input = true;
     Dims dims;
     if (!tt.has_shape())
-      return err(StatusCode::kUnsupported, strCat("graph input '", in.name(), "' has no shape (rank unknown)"));
+      return err(StatusCode::kUnsupported,
+                 strCat("graph input '", in.name(), "' has no shape (rank unknown)"));
     for (const auto& d : tt.shape().dim()) {
       if (d.has_dim_value() && d.dim_value() >= 0) {
         dims.push_back(d.dim_value());
@@ -322,12 +371,14 @@ Result<ImportedModel> Importer::run(const onnx::ModelProto& model) {
     b.tensor = addTensor(in.name(), dt, dims);
     g_.bindings.push_back(std::move(b));
   }
-  for (int i = 0; i < graph.node_size(); ++i) EDGERT_RETURN_IF_ERROR(importNode(graph.node(i), static_cast<size_t>(i)));
+  for (int i = 0; i < graph.node_size(); ++i)
+    EDGERT_RETURN_IF_ERROR(importNode(graph.node(i), static_cast<size_t>(i)));
   ImportedModel m;
   for (const auto& out : graph.output()) {
     auto it = by_name_.find(out.name());
     if (it == by_name_.end())
-      return err(StatusCode::kInvalidArgument, strCat("graph output '", out.name(), "' is never produced"));
+      return err(StatusCode::kInvalidArgument,
+                 strCat("graph output '", out.name(), "' is never produced"));
     Binding b;
     b.is_input = false;
     b.tensor = it->second;
@@ -338,37 +389,66 @@ Result<ImportedModel> Importer::run(const onnx::ModelProto& model) {
     }
     g_.bindings.push_back(std::move(b));
   }
-  if (graph.output_size() == 0) return err(StatusCode::kInvalidArgument, "the graph has no outputs");
+  if (graph.output_size() == 0)
+    return err(StatusCode::kInvalidArgument, "the graph has no outputs");
   m.graph = std::move(g_);
   m.opset = opset_;
-  m.producer = model.producer_name() + (model.producer_version().empty() ? "" : " " + model.producer_version());
+  m.producer = model.producer_name() +
+               (model.producer_version().empty() ? "" : " " + model.producer_version());
   return m;
 }
 
 }  // namespace
 
+namespace {
+Result<ImportedModel> importParsed(bool parsed, const onnx::ModelProto& model,
+                                   const std::string& origin, const std::string& base_dir) {
+  if (!parsed)
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(origin,
+                         ": not a valid ONNX model (protobuf parsing failed; the file may be "
+                         "truncated or not ONNX)"));
+  if (model.ir_version() <= 0 || !model.has_graph())
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(origin, ": not a valid ONNX model (no ir_version or graph)"));
+  Importer imp(origin, base_dir);
+  return imp.run(model);
+}
+}  // namespace
+
+Result<ImportedModel> importOnnxBytes(const void* data, size_t size, const std::string& origin,
+                                      const std::string& base_dir) {
+  if (size == 0)
+    return Status(StatusCode::kInvalidArgument, strCat(origin, ": empty, not an ONNX model"));
+  if (size > static_cast<size_t>(std::numeric_limits<int>::max()))
+    return Status(StatusCode::kUnsupported,
+                  strCat(origin, ": larger than 2 GiB; use external data"));
+  onnx::ModelProto model;
+  const bool ok = model.ParseFromArray(data, static_cast<int>(size));
+  return importParsed(ok, model, origin, base_dir);
+}
+
 Result<ImportedModel> importOnnx(const std::string& path) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return Status(StatusCode::kNotFound, strCat(path, ": no such file"));
+  if (!fs::is_regular_file(path, ec))
+    return Status(StatusCode::kNotFound, strCat(path, ": no such file"));
   const auto size = fs::file_size(path, ec);
   if (ec) return Status(StatusCode::kIoError, strCat(path, ": cannot stat"));
-  if (size == 0) return Status(StatusCode::kInvalidArgument, strCat(path, ": file is empty, not an ONNX model"));
+  if (size == 0)
+    return Status(StatusCode::kInvalidArgument, strCat(path, ": file is empty, not an ONNX model"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status(StatusCode::kIoError, strCat(path, ": cannot open"));
   onnx::ModelProto model;
+  bool ok;
   {
     google::protobuf::io::IstreamInputStream zin(&in);
     google::protobuf::io::CodedInputStream cin(&zin);
     cin.SetTotalBytesLimit(std::numeric_limits<int>::max());
-    if (!model.ParseFromCodedStream(&cin) || !cin.ConsumedEntireMessage())
-      return Status(StatusCode::kInvalidArgument,
-                    strCat(path, ": not a valid ONNX model (protobuf parsing failed; the file may be truncated or not ONNX)"));
+    ok = model.ParseFromCodedStream(&cin) && cin.ConsumedEntireMessage();
   }
-  if (model.ir_version() <= 0 || !model.has_graph())
-    return Status(StatusCode::kInvalidArgument, strCat(path, ": not a valid ONNX model (no ir_version or graph)"));
-  const std::string dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
-  Importer imp(path, dir);
-  return imp.run(model);
+  const std::string dir =
+      fs::path(path).has_parent_path() ? fs::path(path).parent_path().string() : ".";
+  return importParsed(ok, model, path, dir);
 }
 
 }  // namespace edgert

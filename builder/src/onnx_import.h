@@ -12,12 +12,16 @@
 namespace edgert {
 
 struct ImportedModel {
-  Graph graph;                 // nodes as imported (not yet shape-checked); input dims may be -1
+  Graph graph;  // nodes as imported (not yet shape-checked); input dims may be -1
   int64_t opset = 0;
   std::string producer;
   std::vector<int> graph_outputs;
 };
 
 Result<ImportedModel> importOnnx(const std::string& path);
+// The same from bytes; `origin` names them in errors and `base_dir` resolves external data
+// (empty: external data is refused).
+Result<ImportedModel> importOnnxBytes(const void* data, size_t size, const std::string& origin,
+                                      const std::string& base_dir);
 
 }  // namespace edgert

@@ -20,11 +20,13 @@ Status resolveInputShapes(Graph& g, const BuildOptions& opt, const std::string& 
     if (auto f = opt.freeze.find(t.name); f != opt.freeze.end()) {
       const InputValue& v = f->second;
       if (v.dtype != t.dtype)
-        return Status(StatusCode::kInvalidArgument, strCat(model, ": frozen value for input '", t.name, "' is ",
-                                                           dataTypeName(v.dtype), ", the input is ", dataTypeName(t.dtype)));
+        return Status(StatusCode::kInvalidArgument,
+                      strCat(model, ": frozen value for input '", t.name, "' is ",
+                             dataTypeName(v.dtype), ", the input is ", dataTypeName(t.dtype)));
       auto ht = HostTensor::create(v.dtype, v.dims);
       if (!ht.ok() || ht->bytes() != v.data.size())
-        return Status(StatusCode::kInvalidArgument, strCat(model, ": frozen value for input '", t.name, "' has the wrong size"));
+        return Status(StatusCode::kInvalidArgument,
+                      strCat(model, ": frozen value for input '", t.name, "' has the wrong size"));
       if (!v.data.empty()) std::memcpy(ht->mutableData(), v.data.data(), v.data.size());
       t.dims = v.dims;
       t.constant = std::make_shared<const HostTensor>(std::move(ht).value());
@@ -35,32 +37,39 @@ Status resolveInputShapes(Graph& g, const BuildOptions& opt, const std::string& 
       const Dims& want = s->second;
       if (want.size() != t.dims.size())
         return Status(StatusCode::kInvalidArgument,
-                      strCat(model, ": --shapes gives input '", t.name, "' rank ", want.size(), " (", dimsToString(want),
-                             ") but the model declares rank ", t.dims.size(), " (", dimsToString(t.dims), ")"));
+                      strCat(model, ": --shapes gives input '", t.name, "' rank ", want.size(),
+                             " (", dimsToString(want), ") but the model declares rank ",
+                             t.dims.size(), " (", dimsToString(t.dims), ")"));
       for (size_t i = 0; i < want.size(); ++i) {
         if (want[i] < 0)
-          return Status(StatusCode::kInvalidArgument, strCat(model, ": --shapes for input '", t.name, "' dim ", i, " is negative"));
+          return Status(StatusCode::kInvalidArgument, strCat(model, ": --shapes for input '",
+                                                             t.name, "' dim ", i, " is negative"));
         if (t.dims[i] >= 0 && t.dims[i] != want[i])
           return Status(StatusCode::kInvalidArgument,
-                        strCat(model, ": --shapes sets input '", t.name, "' dim ", i, " to ", want[i],
-                               " but the model fixes it to ", t.dims[i]));
+                        strCat(model, ": --shapes sets input '", t.name, "' dim ", i, " to ",
+                               want[i], " but the model fixes it to ", t.dims[i]));
       }
       t.dims = want;
     }
     for (size_t i = 0; i < t.dims.size(); ++i) {
       if (t.dims[i] >= 0) continue;
-      const std::string nm = i < b.dim_names.size() && !b.dim_names[i].empty() ? strCat(" ('", b.dim_names[i], "')") : "";
+      const std::string nm = i < b.dim_names.size() && !b.dim_names[i].empty()
+                                 ? strCat(" ('", b.dim_names[i], "')")
+                                 : "";
       missing.push_back(strCat("input '", t.name, "' dim ", i, nm, " of ", dimsToString(t.dims)));
     }
   }
   for (const auto& [name, dims] : opt.shapes)
     if (!known.count(name))
-      return Status(StatusCode::kInvalidArgument, strCat(model, ": --shapes names '", name, "', which is not an input of the model"));
+      return Status(StatusCode::kInvalidArgument, strCat(model, ": --shapes names '", name,
+                                                         "', which is not an input of the model"));
   for (const auto& [name, v] : opt.freeze)
     if (!known.count(name))
-      return Status(StatusCode::kInvalidArgument, strCat(model, ": a frozen value names '", name, "', which is not an input"));
+      return Status(StatusCode::kInvalidArgument,
+                    strCat(model, ": a frozen value names '", name, "', which is not an input"));
   if (!missing.empty()) {
-    std::string msg = strCat(model, ": the model has dynamic dims; give them with --shapes (e.g. --shapes ");
+    std::string msg =
+        strCat(model, ": the model has dynamic dims; give them with --shapes (e.g. --shapes ");
     bool first = true;
     for (const Binding& b : g.bindings) {
       if (!b.is_input || g.tensors[b.tensor].isConstant()) continue;
@@ -74,7 +83,8 @@ Status resolveInputShapes(Graph& g, const BuildOptions& opt, const std::string& 
     return Status(StatusCode::kInvalidArgument, msg);
   }
   // Frozen inputs are no longer bindings.
-  std::erase_if(g.bindings, [&](const Binding& b) { return b.is_input && g.tensors[b.tensor].isConstant(); });
+  std::erase_if(g.bindings,
+                [&](const Binding& b) { return b.is_input && g.tensors[b.tensor].isConstant(); });
   return Status::Ok();
 }
 
@@ -96,7 +106,8 @@ Status topoSort(Graph& g) {
       ++indeg[i];
       users[it->second].push_back(static_cast<int>(i));
     }
-  std::priority_queue<int, std::vector<int>, std::greater<int>> ready;  // keeps model order when possible
+  std::priority_queue<int, std::vector<int>, std::greater<int>>
+      ready;  // keeps model order when possible
   for (size_t i = 0; i < n; ++i)
     if (!indeg[i]) ready.push(static_cast<int>(i));
   std::vector<Node> sorted;
@@ -109,7 +120,9 @@ Status topoSort(Graph& g) {
   }
   if (sorted.size() != n) {
     for (size_t i = 0; i < n; ++i)
-      if (indeg[i]) return Status(StatusCode::kInvalidArgument, strCat("node '", g.nodes[i].name, "' is part of a cycle"));
+      if (indeg[i])
+        return Status(StatusCode::kInvalidArgument,
+                      strCat("node '", g.nodes[i].name, "' is part of a cycle"));
   }
   g.nodes = std::move(sorted);
   return Status::Ok();
@@ -140,7 +153,9 @@ Result<std::vector<HostTensor>> evaluate(const OpDef& def, const NodeContext& c)
   std::vector<TensorView> in, out;
   for (const ValueInfo& v : c.in) {
     TensorView tv;
-    if (v.present) tv = TensorView{v.dtype, v.dims, v.constant ? const_cast<void*>(v.constant->data()) : nullptr};
+    if (v.present)
+      tv =
+          TensorView{v.dtype, v.dims, v.constant ? const_cast<void*>(v.constant->data()) : nullptr};
     in.push_back(tv);
   }
   while (!in.empty() && in.back().dtype == DataType::kUndefined) in.pop_back();
@@ -163,14 +178,18 @@ Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)
   const size_t total = g.nodes.size();
   for (size_t i = 0; i < total; ++i) {
     Node& n = g.nodes[i];
-    if (progress && (i % 16 == 0 || i + 1 == total)) progress(static_cast<double>(i + 1) / static_cast<double>(total));
+    if (progress && (i % 16 == 0 || i + 1 == total))
+      progress(static_cast<double>(i + 1) / static_cast<double>(total));
     const OpDef* def = findOp(n.op);
-    if (!def) return Status(StatusCode::kUnsupported, strCat("node '", n.name, "': op ", n.op, " is not supported"));
+    if (!def)
+      return Status(StatusCode::kUnsupported,
+                    strCat("node '", n.name, "': op ", n.op, " is not supported"));
     NodeContext c = contextFor(g, n);
     EDGERT_RETURN_IF_ERROR(inferNode(*def, c));
     if (c.out.size() < n.outputs.size())
       return Status(StatusCode::kInvalidArgument,
-                    strCat(n.op, " '", n.name, "': has ", n.outputs.size(), " outputs, the op produces ", c.out.size()));
+                    strCat(n.op, " '", n.name, "': has ", n.outputs.size(),
+                           " outputs, the op produces ", c.out.size()));
     for (size_t o = 0; o < n.outputs.size(); ++o) {
       g.tensors[n.outputs[o]].dtype = c.out[o].dtype;
       g.tensors[n.outputs[o]].dims = c.out[o].dims;
@@ -181,9 +200,11 @@ Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)
     const bool static_shape_op = n.op == "Shape" || n.op == "Size";
     if (all_const || static_shape_op) {
       auto values = evaluate(*def, c);
-      if (!values.ok()) return values.status().withContext(strCat("folding ", n.op, " '", n.name, "'"));
+      if (!values.ok())
+        return values.status().withContext(strCat("folding ", n.op, " '", n.name, "'"));
       for (size_t o = 0; o < n.outputs.size(); ++o)
-        g.tensors[n.outputs[o]].constant = std::make_shared<const HostTensor>(std::move(values.value()[o]));
+        g.tensors[n.outputs[o]].constant =
+            std::make_shared<const HostTensor>(std::move(values.value()[o]));
       ++stats.folded;
       continue;
     }
@@ -233,8 +254,10 @@ void eliminateDeadCode(Graph& g, PassStats& stats) {
   }
   std::vector<Node> nodes;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (keep[i]) nodes.push_back(std::move(g.nodes[i]));
-    else ++stats.removed;
+    if (keep[i])
+      nodes.push_back(std::move(g.nodes[i]));
+    else
+      ++stats.removed;
   }
   g.nodes = std::move(nodes);
   // Compact tensor ids.
