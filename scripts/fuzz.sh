@@ -29,6 +29,11 @@ open('$B/corpus/npy/a.npy','wb').write(npy('<f4', '(2, 3)', b'\0' * 24))
 open('$B/corpus/npy/b.npy','wb').write(npy('<i8', '(4,)', b'\1' * 32))
 "
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+# Earlier findings first: they must stay fixed.
+for t in engine onnx npy build_yaml; do
+  d=tests/fuzz/regressions/${t%_*}; [ "$t" = build_yaml ] && d=tests/fuzz/regressions/yaml
+  if [ -d "$d" ] && ls "$d"/* >/dev/null 2>&1; then $B/tests/fuzz/fuzz_$t "$d"/* >/dev/null 2>&1 || { echo "regression in $d"; exit 1; }; fi
+done
 for t in engine onnx npy build_yaml; do
   corpus=$B/corpus/${t%_*}; [ "$t" = build_yaml ] && corpus=$B/corpus/yaml
   echo "fuzz_$t: ${SECS}s"

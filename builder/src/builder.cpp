@@ -54,25 +54,50 @@ std::vector<std::string> supportedOps() {
   return ops;
 }
 
-Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const BuildOptions& opt,
-                                         BuildReport* report) {
-  auto progress = [&](const std::string& stage, double f) {
-    if (opt.progress) opt.progress(stage, f);
-  };
+namespace {
+
+Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& onnx_path,
+                                           const BuildOptions& opt, BuildReport* report);
+
+Status checkOptions(const BuildOptions& opt) {
   if (opt.precision != "fp32")
     return Status(StatusCode::kUnsupported,
                   strCat("precision '", opt.precision,
                          "' needs the CUDA backend, which this build lacks; use fp32"));
-  EngineTarget target;
-  if (opt.target == "cpu" || opt.target == "host") {
-    target.backend = "cpu";
-    target.cpu_arch = "any";  // CPU engines hold fp32 weights in a portable layout
-  } else {
+  if (opt.target != "cpu" && opt.target != "host")
     return Status(StatusCode::kUnsupported,
                   strCat("target '", opt.target, "' is not supported by this build (use cpu)"));
-  }
-  progress("import", 0);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const BuildOptions& opt,
+                                         BuildReport* report) {
+  EDGERT_RETURN_IF_ERROR(checkOptions(opt));
+  if (opt.progress) opt.progress("import", 0);
   EDGERT_ASSIGN_OR_RETURN(ImportedModel im, importOnnx(onnx_path));
+  return buildImported(std::move(im), onnx_path, opt, report);
+}
+
+Result<std::vector<uint8_t>> buildEngineFromMemory(const void* data, size_t size,
+                                                   const std::string& origin,
+                                                   const BuildOptions& opt, BuildReport* report) {
+  EDGERT_RETURN_IF_ERROR(checkOptions(opt));
+  EDGERT_ASSIGN_OR_RETURN(ImportedModel im, importOnnxBytes(data, size, origin, ""));
+  return buildImported(std::move(im), origin, opt, report);
+}
+
+namespace {
+
+Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& onnx_path,
+                                           const BuildOptions& opt, BuildReport* report) {
+  auto progress = [&](const std::string& stage, double f) {
+    if (opt.progress) opt.progress(stage, f);
+  };
+  EngineTarget target;
+  target.backend = "cpu";
+  target.cpu_arch = "any";  // CPU engines hold fp32 weights in a portable layout
   progress("import", 1);
   Graph& g = im.graph;
   BuildReport rep;
@@ -124,7 +149,8 @@ Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const Bui
   bo["producer"] = im.producer;
   for (const auto& [k, v] : opt.shapes) bo["shapes"][k] = dimsToString(v);
   for (const auto& [k, v] : opt.freeze) bo["frozen_inputs"].push_back(k);
-  m.build_options_json = bo.dump();
+  // Names come from the model file and need not be valid UTF-8.
+  m.build_options_json = bo.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   for (const TensorEntry& t : g.tensors)
     if (t.isConstant()) rep.weight_bytes += t.constant->bytes();
   m.graph = std::move(g);
@@ -139,6 +165,8 @@ Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const Bui
   if (report) *report = rep;
   return bytes;
 }
+
+}  // namespace
 
 Status buildEngineFile(const std::string& onnx_path, const std::string& engine_path,
                        const BuildOptions& options, BuildReport* report) {

@@ -205,7 +205,13 @@ Status Importer::normalize(Node& n) {
     n.attrs.setInt("_coerce_2d", 1);
   } else if (op == "Upsample" || (op == "Resize" && opset_ < 11)) {
     // Upsample (7-9) and Resize-10 scale with asymmetric coordinates.
-    std::string mode = n.attrs.getString("mode", "nearest").value();
+    if (n.inputs.empty() || n.inputs[0] < 0)
+      return err(StatusCode::kInvalidArgument, strCat(op, " '", n.name, "' has no input"));
+    auto mode_attr = n.attrs.getString("mode", "nearest");
+    if (!mode_attr.ok())
+      return err(StatusCode::kInvalidArgument,
+                 strCat(op, " '", n.name, "': ", mode_attr.status().message()));
+    std::string mode = mode_attr.value();
     if (mode == "bilinear") mode = "linear";
     n.attrs.setString("mode", mode);
     n.attrs.setString("coordinate_transformation_mode", "asymmetric");

@@ -172,6 +172,9 @@ Result<std::vector<HostTensor>> evaluate(const OpDef& def, const NodeContext& c)
 
 }  // namespace
 
+// Constants folded at build time become weights; nothing real needs more.
+constexpr uint64_t kMaxFoldedBytes = uint64_t{1} << 30;
+
 Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)>& progress) {
   EDGERT_RETURN_IF_ERROR(topoSort(g));
   std::vector<Node> kept;
@@ -198,6 +201,13 @@ Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)
     bool all_const = true;
     for (const ValueInfo& v : c.in) all_const &= !v.present || v.constant != nullptr;
     const bool static_shape_op = n.op == "Shape" || n.op == "Size";
+    uint64_t out_bytes = 0;
+    for (const ValueInfo& v : c.out)
+      out_bytes += static_cast<uint64_t>(volume(v.dims)) * dataTypeSize(v.dtype);
+    if ((all_const || static_shape_op) && out_bytes > kMaxFoldedBytes)
+      return Status(StatusCode::kUnsupported,
+                    strCat(n.op, " '", n.name, "': folding it would create a ", out_bytes,
+                           "-byte constant (limit ", kMaxFoldedBytes, ")"));
     if (all_const || static_shape_op) {
       auto values = evaluate(*def, c);
       if (!values.ok())

@@ -50,6 +50,13 @@ struct BuildReport {
 Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const BuildOptions& options,
                                          BuildReport* report = nullptr);
 
+// The same for a model held in memory; `origin` names it in errors. External data is
+// refused (there is no folder to resolve it against).
+Result<std::vector<uint8_t>> buildEngineFromMemory(const void* onnx_bytes, size_t size,
+                                                   const std::string& origin,
+                                                   const BuildOptions& options,
+                                                   BuildReport* report = nullptr);
+
 // Builds and writes atomically (temp file + rename): an interrupted build leaves nothing.
 Status buildEngineFile(const std::string& onnx_path, const std::string& engine_path,
                        const BuildOptions& options, BuildReport* report = nullptr);
