@@ -13,6 +13,7 @@
 #include "../src/onnx_import.h"
 #include "edgert/builder.h"
 #include "edgert/edgert.h"
+#include "edgert/internal/engine_model.h"
 #include "edgert/internal/str.h"
 
 namespace fs = std::filesystem;
@@ -95,13 +96,12 @@ int cmdInspect(const std::string& engine_path, const std::string& onnx) {
     for (const auto& [op, n] : ops) fmt::print("  {:<24} {}\n", op, n);
     return 0;
   }
-  RuntimeOptions ro;
-  ro.backend = Backend::kCpu;
-  auto rt = Runtime::create(ro);
-  if (!rt.ok()) return fail(rt.status());
-  auto e = rt.value()->loadEngine(engine_path);
-  if (!e.ok()) return fail(e.status());
-  fmt::print("{}", e.value()->describe());
+  // Any engine can be inspected, whatever its target and this machine.
+  auto bytes = readFileBytes(engine_path, uint64_t{8} << 30);
+  if (!bytes.ok()) return fail(bytes.status());
+  auto model = deserializeEngine(std::move(bytes).value(), engine_path);
+  if (!model.ok()) return fail(model.status());
+  fmt::print("{}", describeEngine(model.value(), engine_path));
   return 0;
 }
 
@@ -166,7 +166,8 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name,
                                 " but the file holds ", dataTypeName(t->dtype()))));
     Status st = ctx.value()->checkInputShape(in->name, t->dims());
     if (!st.ok()) return fail(st.withContext(f->second));
-    if (t->bytes()) std::memcpy(ctx.value()->tensorData(in->name), t->data(), t->bytes());
+    st = ctx.value()->setInput(in->name, t->data(), t->bytes());
+    if (!st.ok()) return fail(st);
     files.erase(f);
   }
   if (!files.empty())
@@ -192,8 +193,12 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name,
   }
   for (const TensorInfo& b : engine.value()->bindings()) {
     if (b.is_input) continue;
-    const void* data = ctx.value()->tensorData(b.name);
-    HostTensor view = HostTensor::view(b.dtype, b.dims, data, nullptr);
+    auto host = HostTensor::create(b.dtype, b.dims);
+    if (!host.ok()) return fail(host.status());
+    Status st = ctx.value()->getOutput(b.name, host->mutableData(), b.bytes());
+    if (!st.ok()) return fail(st);
+    const void* data = host->data();
+    const HostTensor& view = host.value();
     fmt::print("  output {} {} {}: {}\n", b.name, dataTypeName(b.dtype), dimsToString(b.dims),
                summarize(view));
     if (!save_dir.empty()) {
@@ -201,7 +206,7 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name,
       for (char& c : file)
         if (c == '/' || c == '\\' || c == ':') c = '_';
       const std::string path = (fs::path(save_dir) / (file + ".npy")).string();
-      Status st = writeNpy(path, b.dtype, b.dims, data);
+      st = writeNpy(path, b.dtype, b.dims, data);
       if (!st.ok()) return fail(st);
     }
   }

@@ -20,14 +20,14 @@ Result<std::map<std::string, HostTensor>> runEngineBytes(
     if (it == inputs.end())
       return Status(StatusCode::kInvalidArgument, strCat("no value for input ", b.name));
     EDGERT_RETURN_IF_ERROR(ctx->checkInputShape(b.name, it->second->dims()));
-    if (b.bytes()) std::memcpy(ctx->tensorData(b.name), it->second->data(), b.bytes());
+    EDGERT_RETURN_IF_ERROR(ctx->setInput(b.name, it->second->data(), b.bytes()));
   }
   EDGERT_RETURN_IF_ERROR(ctx->execute());
   std::map<std::string, HostTensor> out;
   for (const TensorInfo& b : eng->bindings()) {
     if (b.is_input) continue;
     EDGERT_ASSIGN_OR_RETURN(HostTensor t, HostTensor::create(b.dtype, b.dims));
-    if (b.bytes()) std::memcpy(t.mutableData(), ctx->tensorData(b.name), b.bytes());
+    EDGERT_RETURN_IF_ERROR(ctx->getOutput(b.name, t.mutableData(), b.bytes()));
     out.emplace(b.name, std::move(t));
   }
   return out;

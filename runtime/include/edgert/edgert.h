@@ -51,12 +51,19 @@ struct TensorInfo {
 class ExecutionContext {
  public:
   virtual ~ExecutionContext() = default;
-  // Pointer to the buffer the context owns for an input or output (host memory for the
-  // CPU backend). Null if `name` is not a binding.
+  // The buffer the context owns for an input or output: host memory for the CPU backend,
+  // a device pointer (CUdeviceptr) for the CUDA backend. Null if `name` is no binding.
   virtual void* tensorData(const std::string& name) = 0;
-  // Use caller memory for a binding instead of the context's own buffer (zero copy).
-  // The memory must hold TensorInfo::bytes() and stay valid while executing.
+  // Use caller memory for a binding instead of the context's own buffer (zero copy): host
+  // memory for the CPU backend, device memory for the CUDA backend. It must hold
+  // TensorInfo::bytes() and stay valid while executing.
   virtual Status setTensorAddress(const std::string& name, void* data) = 0;
+  // Copies host data into an input / an output into host memory, on any backend. `bytes`
+  // must equal TensorInfo::bytes().
+  virtual Status setInput(const std::string& name, const void* host, size_t bytes) = 0;
+  virtual Status getOutput(const std::string& name, void* host, size_t bytes) = 0;
+  // The backend this context runs on.
+  virtual Backend backend() const = 0;
   // Checks the shape a caller means to feed; the error names the input, dim and expected
   // value when it differs from what the engine was built for.
   virtual Status checkInputShape(const std::string& name, const Dims& dims) const = 0;

@@ -9,6 +9,7 @@
 #include "edgert/internal/engine_model.h"
 #include "edgert/internal/op.h"
 #include "edgert/internal/str.h"
+#include "engine_impl.h"
 
 #ifndef EDGERT_VERSION_STRING
 #define EDGERT_VERSION_STRING "0.0.0"
@@ -46,14 +47,15 @@ namespace {
 // far smaller); protects edge devices from allocating what a path merely points at.
 constexpr uint64_t kMaxEngineBytes = uint64_t{8} << 30;
 
-class EngineImpl;
-
 class CpuContext final : public ExecutionContext {
  public:
   static Result<std::unique_ptr<ExecutionContext>> create(std::shared_ptr<const EngineImpl> engine);
   void* tensorData(const std::string& name) override;
   Status setTensorAddress(const std::string& name, void* data) override;
   Status checkInputShape(const std::string& name, const Dims& dims) const override;
+  Status setInput(const std::string& name, const void* host, size_t bytes) override;
+  Status getOutput(const std::string& name, void* host, size_t bytes) override;
+  Backend backend() const override { return Backend::kCpu; }
   Status execute() override;
   size_t deviceMemoryBytes() const override { return arena_bytes_ + scratch_bytes_; }
 
@@ -68,48 +70,74 @@ class CpuContext final : public ExecutionContext {
   std::vector<std::vector<TensorView>> in_views_, out_views_;
 };
 
-class EngineImpl final : public Engine, public std::enable_shared_from_this<EngineImpl> {
- public:
-  EngineImpl(EngineModel m, std::string origin) : model_(std::move(m)), origin_(std::move(origin)) {
-    for (const Binding& b : model_.graph.bindings) {
-      const TensorEntry& t = model_.graph.tensors[b.tensor];
-      TensorInfo info;
-      info.name = t.name;
-      info.is_input = b.is_input;
-      info.dtype = t.dtype;
-      info.dims = t.dims;
-      info.model_dims = b.model_dims;
-      info.dim_names = b.dim_names;
-      bindings_.push_back(std::move(info));
-    }
-  }
-  const std::vector<TensorInfo>& bindings() const override { return bindings_; }
-  const TensorInfo* binding(const std::string& name) const override {
-    for (const TensorInfo& b : bindings_)
-      if (b.name == name) return &b;
-    return nullptr;
-  }
-  size_t weightBytes() const override {
-    size_t n = 0;
-    for (const TensorEntry& t : model_.graph.tensors)
-      if (t.isConstant()) n += t.constant->bytes();
-    return n;
-  }
-  std::string describe() const override;
-  Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const override {
-    return CpuContext::create(shared_from_this());
-  }
-  const EngineModel& model() const { return model_; }
-  const std::string& origin() const { return origin_; }
+}  // namespace
 
- private:
-  EngineModel model_;
-  std::string origin_;
-  std::vector<TensorInfo> bindings_;
-};
+EngineImpl::EngineImpl(EngineModel m, std::string origin, Backend backend)
+    : model_(std::move(m)), origin_(std::move(origin)), backend_(backend) {
+  for (const Binding& b : model_.graph.bindings) {
+    const TensorEntry& t = model_.graph.tensors[b.tensor];
+    TensorInfo info;
+    info.name = t.name;
+    info.is_input = b.is_input;
+    info.dtype = t.dtype;
+    info.dims = t.dims;
+    info.model_dims = b.model_dims;
+    info.dim_names = b.dim_names;
+    bindings_.push_back(std::move(info));
+  }
+}
 
-std::string EngineImpl::describe() const {
+const TensorInfo* EngineImpl::binding(const std::string& name) const {
+  for (const TensorInfo& b : bindings_)
+    if (b.name == name) return &b;
+  return nullptr;
+}
+
+size_t EngineImpl::weightBytes() const {
+  size_t n = 0;
+  for (const TensorEntry& t : model_.graph.tensors)
+    if (t.isConstant()) n += t.constant->bytes();
+  return n;
+}
+
+Result<std::unique_ptr<ExecutionContext>> EngineImpl::createExecutionContext() const {
+  if (backend_ == Backend::kCuda) return createCudaContext(shared_from_this());
+  return createCpuContext(shared_from_this());
+}
+
+NodeContext EngineImpl::nodeContext(size_t layer) const {
   const Graph& g = model_.graph;
+  const Node& n = g.nodes[layer];
+  NodeContext nc;
+  nc.op = n.op;
+  nc.name = n.name;
+  nc.attrs = &n.attrs;
+  nc.num_outputs = n.outputs.size();
+  for (int t : n.inputs) {
+    ValueInfo v;
+    if (t >= 0) {
+      v.present = true;
+      v.dtype = g.tensors[t].dtype;
+      v.dims = g.tensors[t].dims;
+      v.constant = g.tensors[t].constant.get();
+    }
+    nc.in.push_back(std::move(v));
+  }
+  for (int t : n.outputs) {
+    ValueInfo v;
+    v.present = true;
+    v.dtype = g.tensors[t].dtype;
+    v.dims = g.tensors[t].dims;
+    nc.out.push_back(std::move(v));
+  }
+  return nc;
+}
+
+std::string describeEngine(const EngineModel& model_, const std::string& origin_) {
+  const Graph& g = model_.graph;
+  size_t weight_bytes = 0;
+  for (const TensorEntry& t : g.tensors)
+    if (t.isConstant()) weight_bytes += t.constant->bytes();
   std::ostringstream os;
   os << "engine      " << origin_ << "\n";
   os << "model       " << (g.name.empty() ? "(unnamed)" : g.name) << "  from " << model_.source
@@ -118,9 +146,17 @@ std::string EngineImpl::describe() const {
   os << "target      " << model_.target.toString() << "\n";
   os << "options     " << model_.build_options_json << "\n";
   os << "memory      activations " << model_.plan.arena_bytes << " B (liveness-planned), scratch "
-     << model_.plan.scratch_bytes << " B, weights " << weightBytes() << " B\n";
+     << model_.plan.scratch_bytes << " B, weights " << weight_bytes << " B\n";
   os << "bindings\n";
-  for (const TensorInfo& b : bindings_) {
+  for (const Binding& bd : g.bindings) {
+    const TensorEntry& te = g.tensors[bd.tensor];
+    TensorInfo b;
+    b.name = te.name;
+    b.is_input = bd.is_input;
+    b.dtype = te.dtype;
+    b.dims = te.dims;
+    b.model_dims = bd.model_dims;
+    b.dim_names = bd.dim_names;
     os << "  " << (b.is_input ? "input " : "output") << "  " << b.name << "  "
        << dataTypeName(b.dtype) << " " << dimsToString(b.dims);
     if (b.model_dims != b.dims) {
@@ -156,6 +192,8 @@ std::string EngineImpl::describe() const {
   }
   return os.str();
 }
+
+std::string EngineImpl::describe() const { return describeEngine(model_, origin_); }
 
 Result<std::unique_ptr<ExecutionContext>> CpuContext::create(
     std::shared_ptr<const EngineImpl> engine) {
@@ -254,8 +292,8 @@ Status CpuContext::setTensorAddress(const std::string& name, void* data) {
                 strCat("'", name, "' is not an input or output of this engine"));
 }
 
-Status CpuContext::checkInputShape(const std::string& name, const Dims& dims) const {
-  const TensorInfo* info = engine_->binding(name);
+Status checkInputShapeFor(const EngineImpl& engine, const std::string& name, const Dims& dims) {
+  const TensorInfo* info = engine.binding(name);
   if (!info || !info->is_input)
     return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
   if (dims.size() != info->dims.size())
@@ -276,6 +314,10 @@ Status CpuContext::checkInputShape(const std::string& name, const Dims& dims) co
   return Status::Ok();
 }
 
+Status CpuContext::checkInputShape(const std::string& name, const Dims& dims) const {
+  return checkInputShapeFor(*engine_, name, dims);
+}
+
 Status CpuContext::execute() {
   const Graph& g = engine_->model().graph;
   for (size_t i = 0; i < kernels_.size(); ++i) {
@@ -288,6 +330,43 @@ Status CpuContext::execute() {
   // layers, so nothing else to copy here.
   return Status::Ok();
 }
+
+Status CpuContext::setInput(const std::string& name, const void* host, size_t bytes) {
+  const TensorInfo* info = engine_->binding(name);
+  if (!info || !info->is_input) return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
+  if (bytes != info->bytes())
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("input '", name, "': ", bytes, " bytes given, the engine expects ", info->bytes()));
+  if (bytes) std::memcpy(tensorData(name), host, bytes);
+  return Status::Ok();
+}
+
+Status CpuContext::getOutput(const std::string& name, void* host, size_t bytes) {
+  const TensorInfo* info = engine_->binding(name);
+  if (!info) return Status(StatusCode::kNotFound, strCat("'", name, "' is not a binding of this engine"));
+  if (bytes != info->bytes())
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("output '", name, "': buffer of ", bytes, " bytes, the tensor has ", info->bytes()));
+  if (bytes) std::memcpy(host, tensorData(name), bytes);
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<ExecutionContext>> createCpuContext(std::shared_ptr<const EngineImpl> engine) {
+  return CpuContext::create(std::move(engine));
+}
+
+#ifndef EDGERT_HAVE_CUDA
+Result<std::unique_ptr<ExecutionContext>> createCudaContext(std::shared_ptr<const EngineImpl>) {
+  return Status(StatusCode::kUnavailable, "this edgert was built without the CUDA backend");
+}
+Status cudaAvailable() {
+  return Status(StatusCode::kUnavailable,
+                "the CUDA backend is not available in this build of edgert (configure with -DEDGERT_WITH_CUDA=ON)");
+}
+std::vector<int> cudaDeviceSms() { return {}; }
+#endif
+
+namespace {
 
 class RuntimeImpl final : public Runtime {
  public:
@@ -318,18 +397,29 @@ class RuntimeImpl final : public Runtime {
     auto model = edgert::deserializeEngine(std::move(bytes), origin);
     if (!model.ok()) return model.status();
     const EngineTarget& t = model->target;
-    if (t.backend != backendName(backend_))
-      return Status(
-          StatusCode::kTargetMismatch,
-          strCat(origin, ": engine was built for target ", t.toString(),
-                 " but this runtime uses the ", backendName(backend_),
-                 " backend; rebuild with --target ", backend_ == Backend::kCpu ? "cpu" : "host"));
+    // kAuto runs an engine on the backend it was built for, when this machine has it.
+    Backend use = backend_;
+    if (use == Backend::kAuto) use = t.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
+    if (t.backend != backendName(use))
+      return Status(StatusCode::kTargetMismatch,
+                    strCat(origin, ": engine was built for target ", t.toString(), " but this runtime uses the ",
+                           backendName(use), " backend; rebuild with --target ", use == Backend::kCpu ? "cpu" : "host"));
     if (t.cpu_arch != "any" && t.cpu_arch != hostCpuArch())
       return Status(StatusCode::kTargetMismatch,
-                    strCat(origin, ": engine was built for ", t.cpu_arch, " but this machine is ",
-                           hostCpuArch()));
-    return std::shared_ptr<const Engine>(
-        std::make_shared<EngineImpl>(std::move(model).value(), origin));
+                    strCat(origin, ": engine was built for ", t.cpu_arch, " but this machine is ", hostCpuArch()));
+    if (use == Backend::kCuda) {
+      Status st = cudaAvailable();
+      if (!st.ok()) return st.withContext(strCat(origin, ": engine targets ", t.toString()));
+      const std::vector<int> sms = cudaDeviceSms();
+      const int sm = sms.empty() ? 0 : sms[0];
+      bool match = false;
+      for (int s : t.sm) match |= s == sm;
+      if (!match)
+        return Status(StatusCode::kTargetMismatch,
+                      strCat(origin, ": engine was built for ", t.toString(), " but this GPU is sm_", sm,
+                             "; rebuild with --target host (or --target sm_", sm, ")"));
+    }
+    return std::shared_ptr<const Engine>(std::make_shared<EngineImpl>(std::move(model).value(), origin, use));
   }
 
   Backend backend_;
@@ -347,13 +437,16 @@ void defaultLog(LogSeverity s, const std::string& msg) {
 Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) {
   LogCallback log = options.log ? options.log : LogCallback(defaultLog);
   Backend b = options.backend;
-  if (b == Backend::kCuda)
-    return Status(StatusCode::kUnavailable,
-                  "the CUDA backend is not available in this build of edgert (configure with "
-                  "-DEDGERT_WITH_CUDA=ON)");
+  if (b == Backend::kCuda) {
+    Status st = cudaAvailable();
+    if (!st.ok()) return st;
+  }
   if (b == Backend::kAuto) {
-    log(LogSeverity::kInfo, "backend auto: CUDA backend not available, using cpu");
-    b = Backend::kCpu;
+    Status st = cudaAvailable();
+    if (!st.ok()) {
+      log(LogSeverity::kInfo, strCat("backend auto: CUDA unavailable (", st.message(), "), using cpu"));
+      b = Backend::kCpu;
+    }
   }
   return std::unique_ptr<Runtime>(new RuntimeImpl(b, std::move(log)));
 }

@@ -46,6 +46,9 @@ struct FileBytes {
 Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes,
                                       const std::string& origin);
 
+// Human-readable, layer by layer (`edgert inspect`).
+std::string describeEngine(const EngineModel& model, const std::string& origin);
+
 // Reads a whole file into aligned memory; refuses files larger than max_bytes.
 Result<std::shared_ptr<const FileBytes>> readFileBytes(const std::string& path, uint64_t max_bytes);
 

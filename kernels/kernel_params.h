@@ -1,0 +1,46 @@
+// Parameter structs shared by the CUDA kernels (kernels/*.cu) and the host code that
+// launches them (runtime/src/cuda/). Plain C layout: passed by value to cuLaunchKernel.
+#pragma once
+
+#define EDGERT_KMAX_RANK 8
+
+struct EdgertStrided {
+  int rank;
+  long long total;
+  long long dims[EDGERT_KMAX_RANK];
+  long long in_strides[EDGERT_KMAX_RANK];  // per output dim, elements
+  long long out_strides[EDGERT_KMAX_RANK];
+  long long in_offset, out_offset;
+};
+
+struct EdgertBroadcast {
+  int rank;
+  long long total;
+  long long dims[EDGERT_KMAX_RANK];
+  long long a_strides[EDGERT_KMAX_RANK];  // 0 on broadcast dims
+  long long b_strides[EDGERT_KMAX_RANK];
+};
+
+struct EdgertPool {
+  int is_max, count_include_pad;
+  long long nc, ih, iw, oh, ow;
+  int kh, kw, sh, sw, ph, pw, pe_h, pe_w, dh, dw;
+};
+
+struct EdgertResize {
+  long long nc, ih, iw, oh, ow;
+  int linear;       // 0 nearest, 1 linear
+  int coord;        // 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel, 4 tf_half_pixel_for_nn
+  int nearest;      // 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil
+  float scale_h, scale_w;  // output / input as the coordinate transform uses it
+};
+
+// Unary op codes (edgert_unary_*).
+enum EdgertUnary {
+  kUnIdentity = 0, kUnRelu, kUnSigmoid, kUnTanh, kUnLeakyRelu, kUnHardSigmoid, kUnHardSwish,
+  kUnElu, kUnExp, kUnLog, kUnSqrt, kUnNeg, kUnAbs, kUnErf, kUnGelu, kUnGeluTanh, kUnSoftplus,
+  kUnClip, kUnReciprocal, kUnSelu, kUnSilu, kUnFloor, kUnCeil
+};
+
+// Binary op codes (edgert_binary_*).
+enum EdgertBinary { kBiAdd = 0, kBiSub, kBiMul, kBiDiv, kBiMax, kBiMin, kBiPow, kBiPRelu };

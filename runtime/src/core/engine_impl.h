@@ -1,0 +1,54 @@
+// The Engine implementation shared by the backends' execution contexts.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "edgert/edgert.h"
+#include "edgert/internal/engine_model.h"
+#include "edgert/internal/op.h"
+
+namespace edgert {
+
+class EngineImpl final : public Engine, public std::enable_shared_from_this<EngineImpl> {
+ public:
+  EngineImpl(EngineModel m, std::string origin, Backend backend);
+  const std::vector<TensorInfo>& bindings() const override { return bindings_; }
+  const TensorInfo* binding(const std::string& name) const override;
+  size_t weightBytes() const override;
+  std::string describe() const override;
+  Result<std::unique_ptr<ExecutionContext>> createExecutionContext() const override;
+
+  const EngineModel& model() const { return model_; }
+  const std::string& origin() const { return origin_; }
+  Backend backend() const { return backend_; }
+  // Shape-inferred view of a layer for kernel creation (outputs filled from the graph).
+  NodeContext nodeContext(size_t layer) const;
+
+  // Backend-specific state built once per engine (the CUDA backend's device weights).
+  std::mutex& backendMutex() const { return backend_mu_; }
+  std::shared_ptr<void>& backendState() const { return backend_state_; }
+
+ private:
+  EngineModel model_;
+  std::string origin_;
+  Backend backend_;
+  std::vector<TensorInfo> bindings_;
+  mutable std::mutex backend_mu_;
+  mutable std::shared_ptr<void> backend_state_;
+};
+
+// The shape check both backends' contexts use: names the input, dim and expected value.
+Status checkInputShapeFor(const EngineImpl& engine, const std::string& name, const Dims& dims);
+
+Result<std::unique_ptr<ExecutionContext>> createCpuContext(std::shared_ptr<const EngineImpl> engine);
+Result<std::unique_ptr<ExecutionContext>> createCudaContext(std::shared_ptr<const EngineImpl> engine);
+// Whether the CUDA backend is compiled in and a GPU with the libraries is present; the
+// status explains why not.
+Status cudaAvailable();
+// "cuda/sm_90" style target of this machine's GPU (empty without one).
+std::vector<int> cudaDeviceSms();
+
+}  // namespace edgert
