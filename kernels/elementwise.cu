@@ -55,11 +55,14 @@ extern "C" __global__ void edgert_unary_f32(float* y, const float* x, long long 
     y[i] = unary(op, x[i], a, b);
 }
 
-// y = act(x + bias[c]) over NC(HW): the conv/gemm epilogue.
-extern "C" __global__ void edgert_bias_act_f32(float* y, const float* x, const float* bias, long long n, long long inner,
-                                               long long channels, int op, float a, float b) {
+// y = act(x + bias[c] + res) over NC(HW): the fused conv/gemm epilogue. bias and res may be null.
+extern "C" __global__ void edgert_bias_act_f32(float* y, const float* x, const float* bias, const float* res,
+                                               long long n, long long inner, long long channels, int op, float a,
+                                               float b) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    const float v = x[i] + (bias ? bias[(i / inner) % channels] : 0.f);
+    float v = x[i];
+    if (bias) v += bias[(i / inner) % channels];
+    if (res) v += res[i];
     y[i] = unary(op, v, a, b);
   }
 }

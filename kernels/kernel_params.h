@@ -29,17 +29,38 @@ struct EdgertPool {
 
 struct EdgertResize {
   long long nc, ih, iw, oh, ow;
-  int linear;       // 0 nearest, 1 linear
-  int coord;        // 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel, 4 tf_half_pixel_for_nn
-  int nearest;      // 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil
+  int linear;              // 0 nearest, 1 linear
+  int coord;               // 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel, 4
+                           // tf_half_pixel_for_nn
+  int nearest;             // 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil
   float scale_h, scale_w;  // output / input as the coordinate transform uses it
 };
 
 // Unary op codes (edgert_unary_*).
 enum EdgertUnary {
-  kUnIdentity = 0, kUnRelu, kUnSigmoid, kUnTanh, kUnLeakyRelu, kUnHardSigmoid, kUnHardSwish,
-  kUnElu, kUnExp, kUnLog, kUnSqrt, kUnNeg, kUnAbs, kUnErf, kUnGelu, kUnGeluTanh, kUnSoftplus,
-  kUnClip, kUnReciprocal, kUnSelu, kUnSilu, kUnFloor, kUnCeil
+  kUnIdentity = 0,
+  kUnRelu,
+  kUnSigmoid,
+  kUnTanh,
+  kUnLeakyRelu,
+  kUnHardSigmoid,
+  kUnHardSwish,
+  kUnElu,
+  kUnExp,
+  kUnLog,
+  kUnSqrt,
+  kUnNeg,
+  kUnAbs,
+  kUnErf,
+  kUnGelu,
+  kUnGeluTanh,
+  kUnSoftplus,
+  kUnClip,
+  kUnReciprocal,
+  kUnSelu,
+  kUnSilu,
+  kUnFloor,
+  kUnCeil
 };
 
 // Binary op codes (edgert_binary_*).

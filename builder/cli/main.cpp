@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <random>
 
 #include "../src/build_config.h"
 #include "../src/npy.h"
@@ -214,6 +215,58 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name,
   return 0;
 }
 
+int cmdBench(const std::string& engine_path, const std::string& backend_name, int iterations, int warmup,
+             const std::string& json_path) {
+  auto backend = parseBackend(backend_name);
+  if (!backend.ok()) return fail(backend.status());
+  RuntimeOptions ro;
+  ro.backend = backend.value();
+  auto rt = Runtime::create(ro);
+  if (!rt.ok()) return fail(rt.status());
+  auto engine = rt.value()->loadEngine(engine_path);
+  if (!engine.ok()) return fail(engine.status());
+  auto ctx = engine.value()->createExecutionContext();
+  if (!ctx.ok()) return fail(ctx.status());
+  int64_t batch = 1;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (const TensorInfo& b : engine.value()->bindings()) {
+    if (!b.is_input) continue;
+    if (!b.dims.empty()) batch = b.dims[0];
+    // Random data, not zeros: zeros can run faster than real inputs.
+    std::vector<uint8_t> data(b.bytes());
+    if (b.dtype == DataType::kFloat32)
+      for (size_t i = 0; i < data.size() / 4; ++i) reinterpret_cast<float*>(data.data())[i] = u(rng);
+    Status st = ctx.value()->setInput(b.name, data.data(), data.size());
+    if (!st.ok()) return fail(st);
+  }
+  auto ms = ctx.value()->benchmark(warmup, iterations);
+  if (!ms.ok()) return fail(ms.status());
+  std::vector<double> v = ms.value();
+  std::sort(v.begin(), v.end());
+  auto pct = [&](double p) { return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))]; };
+  const double median = pct(0.5);
+  const double ips = 1000.0 / median;
+  const double mib = static_cast<double>(ctx.value()->deviceMemoryBytes()) / 1048576.0;
+  const char* be = backendName(ctx.value()->backend());
+  fmt::print("{} on {}: {} iterations after {} warm-up\n", engine_path, be, v.size(), warmup);
+  fmt::print("  latency ms  min {:.4f}  median {:.4f}  p90 {:.4f}  p99 {:.4f}\n", v.front(), median, pct(0.9),
+             pct(0.99));
+  fmt::print("  throughput  {:.1f} inferences/s  {:.1f} images/s (batch {})\n", ips, ips * static_cast<double>(batch),
+             batch);
+  fmt::print("  memory      {:.1f} MiB held by the context (device: weights + activations + workspace)\n", mib);
+  if (!json_path.empty()) {
+    const std::string j = fmt::format(
+        "{{\"engine\": \"{}\", \"backend\": \"{}\", \"batch\": {}, \"iterations\": {}, \"min_ms\": {:.5f}, "
+        "\"median_ms\": {:.5f}, \"p90_ms\": {:.5f}, \"p99_ms\": {:.5f}, \"images_per_s\": {:.2f}, "
+        "\"memory_mib\": {:.2f}}}\n",
+        engine_path, be, batch, v.size(), v.front(), median, pct(0.9), pct(0.99), ips * static_cast<double>(batch), mib);
+    Status st = writeFileAtomically(json_path, j.data(), j.size());
+    if (!st.ok()) return fail(st);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,7 +282,8 @@ int main(int argc, char** argv) {
   build->add_option("--config", b_config, "Build YAML (configs/build/*.yaml); flags override it");
   build->add_option("--shapes", b_shapes, "Input shapes, e.g. input:1x3x224x224[,other:1x4]");
   build->add_option("--precision", b_precision, "fp32 (fp16, int8 with the CUDA backend)");
-  build->add_option("--target", b_target, "cpu | host");
+  build->add_option("--target", b_target,
+                    "cpu | host | cuda | jetson-orin | jetson-thor | sm_XX[,sm_YY]");
   build->add_flag("-q,--quiet", b_quiet, "No progress output");
 
   auto* inspect = app.add_subcommand(
@@ -252,6 +306,15 @@ int main(int argc, char** argv) {
   run->add_option("--iterations", r_iter, "Run this many times and report the median latency")
       ->check(CLI::Range(1, 1000000));
 
+  auto* bench = app.add_subcommand("bench", "Time an engine: latency percentiles, throughput, memory");
+  std::string be_engine, be_backend = "auto", be_json;
+  int be_iter = 200, be_warm = 20;
+  bench->add_option("--engine", be_engine, "Engine file")->required();
+  bench->add_option("--backend", be_backend, "cpu | cuda | auto");
+  bench->add_option("--iterations", be_iter, "Timed iterations")->check(CLI::Range(1, 10000000));
+  bench->add_option("--warmup", be_warm, "Untimed iterations first")->check(CLI::Range(0, 1000000));
+  bench->add_option("--json", be_json, "Also write the results as JSON");
+
   auto* ops = app.add_subcommand("ops", "List the supported ONNX ops");
   bool ops_md = false;
   ops->add_flag("--markdown", ops_md, "As a Markdown table (for the README)");
@@ -270,6 +333,7 @@ int main(int argc, char** argv) {
       return cmdInspect(i_engine, i_onnx);
     }
     if (run->parsed()) return cmdRun(r_engine, r_backend, r_inputs, r_save, r_iter);
+    if (bench->parsed()) return cmdBench(be_engine, be_backend, be_iter, be_warm, be_json);
     if (ops->parsed()) {
       const auto list = supportedOps();
       if (!ops_md) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "edgert/edgert.h"
+#include "edgert/internal/backends.h"
 #include "edgert/internal/engine_model.h"
 #include "edgert/internal/op.h"
 #include "edgert/internal/str.h"
@@ -54,6 +55,49 @@ std::vector<std::string> supportedOps() {
   return ops;
 }
 
+// cpu | host (this machine's GPU, else cpu) | cuda (this GPU) | jetson-orin | jetson-thor |
+// sm_XX[,sm_YY]
+Result<EngineTarget> resolveTarget(const std::string& spec) {
+  EngineTarget t;
+  t.cpu_arch = "any";  // weights are fp32 in a portable layout; the CPU fallback runs anywhere
+  if (spec == "cpu") return t;
+  t.backend = "cuda";
+  if (spec == "host" || spec == "cuda") {
+    Status st = cudaAvailable();
+    if (!st.ok()) {
+      if (spec == "host") {
+        t.backend = "cpu";
+        return t;
+      }
+      return st.withContext("--target cuda");
+    }
+    t.sm = cudaDeviceSms();
+    return t;
+  }
+  if (spec == "jetson-orin") {
+    t.sm = {87};
+    return t;
+  }
+  if (spec == "jetson-thor") {
+    t.sm = {110};
+    return t;
+  }
+  size_t pos = 0;
+  while (pos < spec.size()) {
+    size_t end = spec.find(',', pos);
+    if (end == std::string::npos) end = spec.size();
+    const std::string item = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.size() < 5 || item.size() > 7 || item.rfind("sm_", 0) != 0 ||
+        item.find_first_not_of("0123456789", 3) != std::string::npos)
+      return Status(StatusCode::kInvalidArgument,
+                    strCat("target '", spec,
+                           "' is not cpu, host, cuda, jetson-orin, jetson-thor or sm_XX[,sm_YY]"));
+    t.sm.push_back(std::stoi(item.substr(3)));
+  }
+  return t;
+}
+
 namespace {
 
 Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& onnx_path,
@@ -63,10 +107,7 @@ Status checkOptions(const BuildOptions& opt) {
   if (opt.precision != "fp32")
     return Status(StatusCode::kUnsupported,
                   strCat("precision '", opt.precision,
-                         "' needs the CUDA backend, which this build lacks; use fp32"));
-  if (opt.target != "cpu" && opt.target != "host")
-    return Status(StatusCode::kUnsupported,
-                  strCat("target '", opt.target, "' is not supported by this build (use cpu)"));
+                         "' is not implemented yet (fp32 only; fp16 and int8 come next)"));
   return Status::Ok();
 }
 
@@ -95,9 +136,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   auto progress = [&](const std::string& stage, double f) {
     if (opt.progress) opt.progress(stage, f);
   };
-  EngineTarget target;
-  target.backend = "cpu";
-  target.cpu_arch = "any";  // CPU engines hold fp32 weights in a portable layout
+  EDGERT_ASSIGN_OR_RETURN(EngineTarget target, resolveTarget(opt.target));
   progress("import", 1);
   Graph& g = im.graph;
   BuildReport rep;
@@ -108,12 +147,34 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
       inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
   if (!st.ok()) return st.withContext(onnx_path);
   removeIdentities(g, stats);
+  fuseConvEpilogues(g, stats);
   eliminateDeadCode(g, stats);
   finalizeOutputs(g);
-  for (Node& n : g.nodes) {
+  std::vector<std::string> fallback;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
     n.precision = "fp32";
     n.tactic = "cpu-ref";
+    if (target.backend != "cuda") continue;
+    NodeContext c;
+    c.op = n.op;
+    c.name = n.name;
+    c.attrs = &n.attrs;
+    c.num_outputs = n.outputs.size();
+    for (int t : n.inputs)
+      c.in.push_back(t >= 0 ? ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims,
+                                        g.tensors[t].constant.get()}
+                            : ValueInfo{});
+    for (int t : n.outputs)
+      c.out.push_back(ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, nullptr});
+    if (cudaSupportsNode(c)) {
+      n.tactic = "cuda";
+    } else {
+      n.tactic = "cpu-fallback";
+      fallback.push_back(strCat(n.op, " '", n.name, "'"));
+    }
   }
+  rep.cpu_fallback_layers = fallback;
   progress("memory plan", 0);
   EngineModel m;
   m.plan = planMemory(g);

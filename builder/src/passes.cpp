@@ -286,6 +286,115 @@ void eliminateDeadCode(Graph& g, PassStats& stats) {
   for (Binding& b : g.bindings) b.tensor = remap[b.tensor];
 }
 
+namespace {
+
+struct Uses {
+  std::vector<std::vector<int>> readers;  // per tensor: reading node indices
+  std::vector<int> producer;              // per tensor: producing node index or -1
+  std::vector<bool> is_output;
+};
+
+Uses uses(const Graph& g, const std::vector<bool>& dead) {
+  Uses u;
+  u.readers.assign(g.tensors.size(), {});
+  u.producer.assign(g.tensors.size(), -1);
+  u.is_output.assign(g.tensors.size(), false);
+  for (const Binding& b : g.bindings)
+    if (!b.is_input) u.is_output[b.tensor] = true;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (dead[i]) continue;
+    for (int t : g.nodes[i].inputs)
+      if (t >= 0) u.readers[t].push_back(static_cast<int>(i));
+    for (int t : g.nodes[i].outputs) u.producer[t] = static_cast<int>(i);
+  }
+  return u;
+}
+
+bool constScalar(const Graph& g, const Node& n, size_t slot, float* v) {
+  if (n.inputs.size() <= slot || n.inputs[slot] < 0) return true;  // absent: keep default
+  const auto& c = g.tensors[n.inputs[slot]].constant;
+  if (!c || c->numel() != 1) return false;
+  *v = static_cast<float>(c->doubleAt(0));
+  return true;
+}
+
+}  // namespace
+
+void fuseConvEpilogues(Graph& g, PassStats& stats) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (dead[i] || g.nodes[i].op != "Conv" || g.tensors[g.nodes[i].outputs[0]].dtype != DataType::kFloat32) continue;
+    // Residual: the conv's only reader is an Add whose other operand already exists.
+    Uses u = uses(g, dead);
+    int t = g.nodes[i].outputs[0];
+    if (!u.is_output[t] && u.readers[t].size() == 1 && g.nodes[u.readers[t][0]].op == "Add") {
+      const int a = u.readers[t][0];
+      const Node& add = g.nodes[a];
+      const int z = add.inputs[0] == t ? add.inputs[1] : add.inputs[0];
+      const bool ready = z >= 0 && z != t && !g.tensors[z].isConstant() &&
+                         (u.producer[z] < 0 || u.producer[z] < static_cast<int>(i));
+      if (ready && g.tensors[z].dims == g.tensors[t].dims && g.tensors[z].dtype == DataType::kFloat32) {
+        Node& conv = g.nodes[i];
+        conv.inputs.resize(4, -1);
+        conv.inputs[3] = z;
+        conv.outputs[0] = add.outputs[0];
+        dead[a] = true;
+        ++stats.removed;
+        u = uses(g, dead);
+        t = conv.outputs[0];
+      }
+    }
+    if (u.is_output[t]) continue;
+    Node& conv = g.nodes[i];
+    const std::vector<int>& rd = u.readers[t];
+    if (rd.size() == 1) {
+      const Node& act = g.nodes[rd[0]];
+      float lo = -3.402823466e38f, hi = 3.402823466e38f;
+      std::string name;
+      float alpha = 0.f, beta = 0.f;
+      if (act.op == "Relu" || act.op == "HardSwish" || act.op == "Sigmoid") {
+        name = act.op;
+      } else if (act.op == "LeakyRelu") {
+        name = act.op;
+        alpha = act.attrs.getFloat("alpha", 0.01f).value();
+      } else if (act.op == "HardSigmoid") {
+        name = act.op;
+        alpha = act.attrs.getFloat("alpha", 0.2f).value();
+        beta = act.attrs.getFloat("beta", 0.5f).value();
+      } else if (act.op == "Clip" && constScalar(g, act, 1, &lo) && constScalar(g, act, 2, &hi)) {
+        name = "Clip";
+        alpha = lo;
+        beta = hi;
+      }
+      if (name.empty()) continue;
+      conv.attrs.setString("_act", name);
+      conv.attrs.setFloat("_act_alpha", alpha);
+      conv.attrs.setFloat("_act_beta", beta);
+      conv.outputs[0] = act.outputs[0];
+      dead[rd[0]] = true;
+      ++stats.removed;
+    } else if (rd.size() == 2) {
+      // SiLU: Sigmoid(t) read only by Mul(t, sigmoid(t)).
+      int s = rd[0], m = rd[1];
+      if (g.nodes[s].op != "Sigmoid") std::swap(s, m);
+      if (g.nodes[s].op != "Sigmoid" || g.nodes[m].op != "Mul") continue;
+      const int so = g.nodes[s].outputs[0];
+      const Node& mul = g.nodes[m];
+      const bool pattern = u.readers[so].size() == 1 && !u.is_output[so] &&
+                           ((mul.inputs[0] == t && mul.inputs[1] == so) || (mul.inputs[1] == t && mul.inputs[0] == so));
+      if (!pattern) continue;
+      conv.attrs.setString("_act", "Silu");
+      conv.outputs[0] = mul.outputs[0];
+      dead[s] = dead[m] = true;
+      stats.removed += 2;
+    }
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
 void finalizeOutputs(Graph& g) {
   std::set<int> inputs;
   for (const Binding& b : g.bindings)

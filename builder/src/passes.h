@@ -27,6 +27,11 @@ void removeIdentities(Graph& g, PassStats& stats);
 // Drops nodes and tensors that no output depends on, and compacts tensor ids.
 void eliminateDeadCode(Graph& g, PassStats& stats);
 
+// Conv + residual Add + activation (Relu, Clip/Relu6, LeakyRelu, HardSwish, HardSigmoid,
+// Sigmoid, SiLU = x*sigmoid(x)) become one layer with a fused epilogue, where the
+// intermediate tensors have no other reader.
+void fuseConvEpilogues(Graph& g, PassStats& stats);
+
 // Outputs that are constants or graph inputs get an Identity layer so every output is
 // an activation the context writes.
 void finalizeOutputs(Graph& g);

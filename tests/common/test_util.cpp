@@ -2,14 +2,28 @@
 
 #include <cmath>
 
+#include "edgert/internal/backends.h"
 #include "edgert/internal/str.h"
 
 namespace edgert::test {
 
+Backend testBackend() {
+  const char* e = std::getenv("EDGERT_TEST_BACKEND");
+  return e && std::string(e) == "cuda" ? Backend::kCuda : Backend::kCpu;
+}
+
+std::string testTarget() { return testBackend() == Backend::kCuda ? "cuda" : "cpu"; }
+
+std::string backendUnavailableReason() {
+  if (testBackend() != Backend::kCuda) return "";
+  Status st = cudaAvailable();
+  return st.ok() ? "" : "no usable GPU: " + st.message();
+}
+
 Result<std::map<std::string, HostTensor>> runEngineBytes(
     const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs) {
   RuntimeOptions ro;
-  ro.backend = Backend::kCpu;
+  ro.backend = testBackend();
   EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
   EDGERT_ASSIGN_OR_RETURN(auto eng,
                           rt->deserializeEngine(engine.data(), engine.size(), "test-engine"));

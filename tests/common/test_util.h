@@ -15,7 +15,14 @@
 
 namespace edgert::test {
 
-// Runs an engine (bytes) on the CPU backend with named inputs; returns outputs by name.
+// The backend and build target the suite runs with: EDGERT_TEST_BACKEND=cuda (set by the
+// ctest label `gpu`) runs everything on the CUDA backend against the same references.
+Backend testBackend();
+std::string testTarget();
+// Empty when the selected backend can run here, else the reason (for GTEST_SKIP).
+std::string backendUnavailableReason();
+
+// Runs an engine (bytes) on the test backend with named inputs; returns outputs by name.
 Result<std::map<std::string, HostTensor>> runEngineBytes(
     const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs);
 

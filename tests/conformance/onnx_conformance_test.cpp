@@ -60,6 +60,7 @@ CaseResult runCase(const fs::path& dir) {
     (b.is_input ? in_names : out_names).push_back(imported->graph.tensors[b.tensor].name);
   const std::set<std::string> freeze = inputsNeededAtBuildTime(imported.value());
   BuildOptions opt;
+  opt.target = test::testTarget();
   std::map<std::string, HostTensor> inputs;
   for (size_t i = 0; i < in_names.size(); ++i) {
     const fs::path f = data / ("input_" + std::to_string(i) + ".pb");
@@ -105,6 +106,7 @@ CaseResult runCase(const fs::path& dir) {
 }  // namespace
 
 TEST(OnnxConformance, AllNodeCases) {
+  if (const std::string why = test::backendUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
   const fs::path root = dataRoot();
   if (!fs::is_directory(root))
     GTEST_SKIP() << root << " not found: install Debian's libonnx-testdata";
@@ -113,9 +115,11 @@ TEST(OnnxConformance, AllNodeCases) {
     if (fs::exists(e.path() / "model.onnx")) cases.push_back(e.path());
   std::sort(cases.begin(), cases.end());
   int pass = 0, fail = 0, unsupported = 0;
-  std::ofstream report("onnx_conformance_report.txt");
+  std::ofstream report(std::string("onnx_conformance_report_") + test::testTarget() + ".txt");
   std::vector<std::string> failures;
+  const bool verbose = std::getenv("EDGERT_CONFORMANCE_VERBOSE") != nullptr;
   for (const fs::path& c : cases) {
+    if (verbose) std::fprintf(stderr, "case %s\n", c.filename().c_str());
     const CaseResult r = runCase(c);
     const std::string name = c.filename().string();
     std::string detail = r.detail;

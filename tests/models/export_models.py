@@ -143,9 +143,12 @@ def export(name, out_dir):
         y = m(x)
     path = os.path.join(out_dir, name + ".onnx")
     kwargs = {}
+    import inspect
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # the TorchScript exporter, as with PyTorch 1.13
     if dynamic:
         kwargs["dynamic_axes"] = {"input": {0: "batch"}, "output": {0: "batch"}}
-    torch.onnx.export(m, x, path, input_names=["input"], output_names=["output"], opset_version=13,
+    torch.onnx.export(m, x, path, input_names=["input"], output_names=["output"], opset_version=17,
                       do_constant_folding=False, **kwargs)
     np.save(os.path.join(out_dir, name + ".input.npy"), x.numpy())
     np.save(os.path.join(out_dir, name + ".output.npy"), y.numpy())

@@ -38,9 +38,11 @@ std::vector<ModelCase> manifest() {
 class ExportedModel : public ::testing::TestWithParam<ModelCase> {};
 
 TEST_P(ExportedModel, MatchesPyTorch) {
+  if (const std::string why = test::backendUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
   const ModelCase& c = GetParam();
   const fs::path dir = modelsDir();
   BuildOptions opt;
+  opt.target = test::testTarget();
   opt.shapes = parseShapes(c.shapes).value();
   auto engine = buildEngine((dir / (c.name + ".onnx")).string(), opt);
   ASSERT_TRUE(engine.ok()) << engine.status().toString();
@@ -53,7 +55,7 @@ TEST_P(ExportedModel, MatchesPyTorch) {
   ASSERT_EQ(got.dims(), want->dims());
   const double err = test::relativeL2(got, want.value());
   EXPECT_LT(err, 1e-4) << c.name;
-  std::printf("%-32s rel L2 %.3g\n", c.name.c_str(), err);
+  std::printf("%-32s %s rel L2 %.3g\n", c.name.c_str(), test::testTarget().c_str(), err);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ExportedModel, ::testing::ValuesIn(manifest()),

@@ -29,11 +29,20 @@ int rnd(int lo, int hi) {
   return std::uniform_int_distribution<int>(lo, hi)(rng());
 }
 
+// Every test skips cleanly when the selected backend (EDGERT_TEST_BACKEND) is not here.
+class Ops : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const std::string why = backendUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  }
+};
+
 // Builds the graph (inputs named in `feeds`) and returns output "y".
 HostTensor runGraph(OnnxGraph& g, const std::map<std::string, const HostTensor*>& feeds,
                     const std::string& out = "y") {
   const std::string path = g.save("op");
   BuildOptions opt;
+  opt.target = testTarget();
   for (auto& [k, v] : feeds) opt.shapes[k] = v->dims();
   auto engine = buildEngine(path, opt);
   EXPECT_TRUE(engine.ok()) << engine.status().toString();
@@ -86,7 +95,7 @@ HostTensor naiveConv(const HostTensor& x, const HostTensor& w, const HostTensor*
   return y;
 }
 
-TEST(Ops, ConvRandomGeometries) {
+TEST_F(Ops, ConvRandomGeometries) {
   for (int iter = 0; iter < 12; ++iter) {
     const int groups = iter % 4 == 3 ? rnd(2, 3) : (iter % 4 == 2 ? -1 : 1);  // -1: depthwise
     const int64_t C = groups == -1 ? rnd(1, 13) : groups * rnd(1, 5);
@@ -112,7 +121,7 @@ TEST(Ops, ConvRandomGeometries) {
   }
 }
 
-TEST(Ops, ConvAutoPadSameUpper) {
+TEST_F(Ops, ConvAutoPadSameUpper) {
   HostTensor x = randomTensor(DataType::kFloat32, {1, 3, 7, 8}, rng());
   HostTensor w = randomTensor(DataType::kFloat32, {5, 3, 3, 3}, rng());
   OnnxGraph gr;
@@ -125,7 +134,7 @@ TEST(Ops, ConvAutoPadSameUpper) {
 
 // ---- Gemm / MatMul ------------------------------------------------------------------------
 
-TEST(Ops, MatMulBroadcastBatches) {
+TEST_F(Ops, MatMulBroadcastBatches) {
   for (int iter = 0; iter < 6; ++iter) {
     const int64_t M = rnd(1, 13), K = rnd(1, 17), N = rnd(1, 11), B1 = rnd(1, 3), B2 = rnd(1, 2);
     const Dims ad = {B1, 1, M, K}, bd = {1, B2, K, N};
@@ -149,7 +158,7 @@ TEST(Ops, MatMulBroadcastBatches) {
   }
 }
 
-TEST(Ops, GemmTransposesAlphaBetaBias) {
+TEST_F(Ops, GemmTransposesAlphaBetaBias) {
   const int64_t M = 7, K = 13, N = 5;
   HostTensor a = randomTensor(DataType::kFloat32, {K, M}, rng());  // transA
   HostTensor b = randomTensor(DataType::kFloat32, {N, K}, rng());  // transB
@@ -172,7 +181,7 @@ TEST(Ops, GemmTransposesAlphaBetaBias) {
 
 // ---- Elementwise ---------------------------------------------------------------------------
 
-TEST(Ops, BinaryBroadcastAwkwardShapes) {
+TEST_F(Ops, BinaryBroadcastAwkwardShapes) {
   const std::vector<std::pair<std::string, std::function<float(float, float)>>> ops = {
       {"Add", [](float a, float b) { return a + b; }},
       {"Sub", [](float a, float b) { return a - b; }},
@@ -198,7 +207,7 @@ TEST(Ops, BinaryBroadcastAwkwardShapes) {
   }
 }
 
-TEST(Ops, UnaryActivations) {
+TEST_F(Ops, UnaryActivations) {
   const std::vector<std::pair<std::string, std::function<double(double)>>> ops = {
       {"Relu", [](double x) { return std::max(0.0, x); }},
       {"Sigmoid", [](double x) { return 1 / (1 + std::exp(-x)); }},
@@ -228,7 +237,7 @@ TEST(Ops, UnaryActivations) {
 
 // ---- Pooling / softmax / resize -------------------------------------------------------------
 
-TEST(Ops, MaxAndAveragePoolWithPadsAndCeil) {
+TEST_F(Ops, MaxAndAveragePoolWithPadsAndCeil) {
   for (int ceil = 0; ceil < 2; ++ceil)
     for (const std::string op : {"MaxPool", "AveragePool"}) {
       const int64_t H = rnd(5, 13), W = rnd(5, 13);
@@ -268,7 +277,7 @@ TEST(Ops, MaxAndAveragePoolWithPadsAndCeil) {
     }
 }
 
-TEST(Ops, SoftmaxOnEveryAxis) {
+TEST_F(Ops, SoftmaxOnEveryAxis) {
   const Dims d = {2, 7, 13};
   for (int axis = -3; axis < 3; ++axis) {
     HostTensor x = randomTensor(DataType::kFloat32, d, rng(), -5.f, 5.f);
@@ -293,7 +302,7 @@ TEST(Ops, SoftmaxOnEveryAxis) {
   }
 }
 
-TEST(Ops, ResizeBilinearHalfPixelMatchesNaive) {
+TEST_F(Ops, ResizeBilinearHalfPixelMatchesNaive) {
   const int64_t H = rnd(3, 9), W = rnd(3, 9), OH = rnd(2, 17), OW = rnd(2, 17);
   HostTensor x = randomTensor(DataType::kFloat32, {1, 2, H, W}, rng());
   OnnxGraph gr;
@@ -323,7 +332,7 @@ TEST(Ops, ResizeBilinearHalfPixelMatchesNaive) {
 
 // ---- Data movement ---------------------------------------------------------------------------
 
-TEST(Ops, TransposeRandomPermutation) {
+TEST_F(Ops, TransposeRandomPermutation) {
   const Dims d = {2, 3, 5, 7};
   std::vector<int64_t> perm = {0, 1, 2, 3};
   std::shuffle(perm.begin(), perm.end(), rng());
@@ -347,7 +356,7 @@ TEST(Ops, TransposeRandomPermutation) {
   expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
 }
 
-TEST(Ops, SliceNegativeStepAndClamping) {
+TEST_F(Ops, SliceNegativeStepAndClamping) {
   HostTensor x = randomTensor(DataType::kFloat32, {5, 13}, rng());
   OnnxGraph gr;
   gr.input("x", DataType::kFloat32, x.dims())
@@ -366,7 +375,7 @@ TEST(Ops, SliceNegativeStepAndClamping) {
   expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
 }
 
-TEST(Ops, ConcatThenSplitRoundTrips) {
+TEST_F(Ops, ConcatThenSplitRoundTrips) {
   HostTensor a = randomTensor(DataType::kFloat32, {2, 3, 5}, rng());
   HostTensor b = randomTensor(DataType::kFloat32, {2, 7, 5}, rng());
   OnnxGraph gr;
@@ -380,7 +389,7 @@ TEST(Ops, ConcatThenSplitRoundTrips) {
   expectClose(runGraph(gr, {{"a", &a}, {"b", &b}}, "z"), b, 0, 0);
 }
 
-TEST(Ops, PadReflectEdgeConstant) {
+TEST_F(Ops, PadReflectEdgeConstant) {
   HostTensor x = randomTensor(DataType::kFloat32, {1, 4, 5}, rng());
   for (const std::string mode : {"constant", "reflect", "edge"}) {
     OnnxGraph gr;
@@ -405,7 +414,7 @@ TEST(Ops, PadReflectEdgeConstant) {
   }
 }
 
-TEST(Ops, ReduceMeanKeepdimsOverTwoAxes) {
+TEST_F(Ops, ReduceMeanKeepdimsOverTwoAxes) {
   HostTensor x = randomTensor(DataType::kFloat32, {3, 7, 13}, rng());
   OnnxGraph gr(13);
   gr.input("x", DataType::kFloat32, x.dims()).output("y");
@@ -420,7 +429,7 @@ TEST(Ops, ReduceMeanKeepdimsOverTwoAxes) {
   expectClose(runGraph(gr, {{"x", &x}}), want, 1e-5, 1e-6);
 }
 
-TEST(Ops, ShapeSubgraphFoldsIntoReshape) {
+TEST_F(Ops, ShapeSubgraphFoldsIntoReshape) {
   // The PyTorch flatten pattern: Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
   HostTensor x = randomTensor(DataType::kFloat32, {2, 3, 4, 5}, rng());
   HostTensor idx = std::move(HostTensor::create(DataType::kInt64, {}).value());
@@ -439,6 +448,53 @@ TEST(Ops, ShapeSubgraphFoldsIntoReshape) {
   HostTensor y = runGraph(gr, {{"x", &x}});
   ASSERT_EQ(y.dims(), (Dims{2, 60}));
   for (int64_t i = 0; i < x.numel(); ++i) ASSERT_EQ(y.as<float>()[i], x.as<float>()[i]);
+}
+
+}  // namespace
+
+namespace {
+
+// The builder fuses Conv + residual Add + activation; the fused layer must equal the
+// unfused graph computed naively.
+TEST_F(Ops, FusedConvResidualAndActivations) {
+  for (const std::string act : {"Relu", "Clip", "HardSwish", "Silu", "LeakyRelu"}) {
+    HostTensor x = randomTensor(DataType::kFloat32, {1, 4, 9, 7}, rng());
+    HostTensor r = randomTensor(DataType::kFloat32, {1, 6, 9, 7}, rng());
+    HostTensor w = randomTensor(DataType::kFloat32, {6, 4, 3, 3}, rng());
+    HostTensor b = randomTensor(DataType::kFloat32, {6}, rng());
+    HostTensor lo = std::move(HostTensor::create(DataType::kFloat32, {}).value());
+    HostTensor hi = lo.clone();
+    *lo.mutableAs<float>() = 0.f;
+    *hi.mutableAs<float>() = 0.5f;
+    OnnxGraph gr;
+    gr.input("x", DataType::kFloat32, x.dims()).input("r", DataType::kFloat32, r.dims());
+    gr.constant("w", w).constant("b", b).constant("lo", lo).constant("hi", hi).output("y");
+    gr.node("Conv", {"x", "w", "b"}, {"c"}, {attrInts("pads", {1, 1, 1, 1})});
+    gr.node("Add", {"r", "c"}, {"s"});
+    if (act == "Clip") gr.node("Clip", {"s", "lo", "hi"}, {"y"});
+    else if (act == "Silu") gr.node("Sigmoid", {"s"}, {"sg"}).node("Mul", {"s", "sg"}, {"y"});
+    else gr.node(act, {"s"}, {"y"});
+    HostTensor want = naiveConv(x, w, &b, 1, {1, 1}, {1, 1}, {1, 1, 1, 1});
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      const double v = static_cast<double>(want.as<float>()[i]) + r.as<float>()[i];
+      double o = v;
+      if (act == "Relu") o = std::max(0.0, v);
+      if (act == "Clip") o = std::clamp(v, 0.0, 0.5);
+      if (act == "HardSwish") o = v * std::clamp(v / 6 + 0.5, 0.0, 1.0);
+      if (act == "Silu") o = v / (1 + std::exp(-v));
+      if (act == "LeakyRelu") o = v >= 0 ? v : 0.01 * v;
+      want.mutableAs<float>()[i] = static_cast<float>(o);
+    }
+    SCOPED_TRACE(act);
+    expectClose(runGraph(gr, {{"x", &x}, {"r", &r}}), want);
+    // And it really was fused into one layer.
+    BuildOptions opt;
+    opt.target = testTarget();
+    opt.shapes = {{"x", x.dims()}, {"r", r.dims()}};
+    BuildReport rep;
+    ASSERT_TRUE(buildEngine(gr.save("fused"), opt, &rep).ok());
+    EXPECT_EQ(rep.layers, 1u) << act;
+  }
 }
 
 }  // namespace

@@ -27,8 +27,8 @@ struct InputValue {
 };
 
 struct BuildOptions {
-  std::string precision = "fp32";            // fp32 (fp16/int8 with the CUDA backend)
-  std::string target = "cpu";                // cpu | host
+  std::string precision = "fp32";  // fp32 (fp16/int8 with the CUDA backend)
+  std::string target = "cpu";      // cpu | host | cuda | jetson-orin | jetson-thor | sm_XX[,sm_YY]
   std::map<std::string, Dims> shapes;        // input name -> dims for dynamic inputs
   std::map<std::string, InputValue> freeze;  // input name -> value fixed at build time
   // Called with a stage name and progress in [0, 1].
@@ -44,6 +44,9 @@ struct BuildReport {
   uint64_t arena_bytes = 0;
   uint64_t weight_bytes = 0;
   uint64_t engine_bytes = 0;
+  // CUDA targets: layers with no GPU implementation, run on the CPU inside the GPU
+  // context (with copies); listed so it is never a silent slowdown.
+  std::vector<std::string> cpu_fallback_layers;
 };
 
 // Builds and returns the serialised engine.

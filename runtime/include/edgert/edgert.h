@@ -69,6 +69,10 @@ class ExecutionContext {
   virtual Status checkInputShape(const std::string& name, const Dims& dims) const = 0;
   // Runs the network synchronously.
   virtual Status execute() = 0;
+  // Runs `warmup` then `iterations` executions and returns each one's time in ms: CUDA
+  // events around each launch on the CUDA backend (graph replay included), a steady
+  // clock on the CPU backend. For `edgert bench`.
+  virtual Result<std::vector<double>> benchmark(int warmup, int iterations) = 0;
   // Bytes of the activation arena and scratch this context owns.
   virtual size_t deviceMemoryBytes() const = 0;
 };

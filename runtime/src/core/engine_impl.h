@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "edgert/edgert.h"
+#include "edgert/internal/backends.h"
 #include "edgert/internal/engine_model.h"
 #include "edgert/internal/op.h"
 
@@ -43,12 +44,9 @@ class EngineImpl final : public Engine, public std::enable_shared_from_this<Engi
 // The shape check both backends' contexts use: names the input, dim and expected value.
 Status checkInputShapeFor(const EngineImpl& engine, const std::string& name, const Dims& dims);
 
-Result<std::unique_ptr<ExecutionContext>> createCpuContext(std::shared_ptr<const EngineImpl> engine);
-Result<std::unique_ptr<ExecutionContext>> createCudaContext(std::shared_ptr<const EngineImpl> engine);
-// Whether the CUDA backend is compiled in and a GPU with the libraries is present; the
-// status explains why not.
-Status cudaAvailable();
-// "cuda/sm_90" style target of this machine's GPU (empty without one).
-std::vector<int> cudaDeviceSms();
+Result<std::unique_ptr<ExecutionContext>> createCpuContext(
+    std::shared_ptr<const EngineImpl> engine);
+Result<std::unique_ptr<ExecutionContext>> createCudaContext(
+    std::shared_ptr<const EngineImpl> engine);
 
 }  // namespace edgert

@@ -1,4 +1,5 @@
 // Runtime, Engine and the CPU ExecutionContext.
+#include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -57,6 +58,7 @@ class CpuContext final : public ExecutionContext {
   Status getOutput(const std::string& name, void* host, size_t bytes) override;
   Backend backend() const override { return Backend::kCpu; }
   Status execute() override;
+  Result<std::vector<double>> benchmark(int warmup, int iterations) override;
   size_t deviceMemoryBytes() const override { return arena_bytes_ + scratch_bytes_; }
 
  private:
@@ -193,7 +195,9 @@ std::string describeEngine(const EngineModel& model_, const std::string& origin_
   return os.str();
 }
 
-std::string EngineImpl::describe() const { return describeEngine(model_, origin_); }
+std::string EngineImpl::describe() const {
+  return describeEngine(model_, origin_);
+}
 
 Result<std::unique_ptr<ExecutionContext>> CpuContext::create(
     std::shared_ptr<const EngineImpl> engine) {
@@ -333,25 +337,40 @@ Status CpuContext::execute() {
 
 Status CpuContext::setInput(const std::string& name, const void* host, size_t bytes) {
   const TensorInfo* info = engine_->binding(name);
-  if (!info || !info->is_input) return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
+  if (!info || !info->is_input)
+    return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
   if (bytes != info->bytes())
-    return Status(StatusCode::kInvalidArgument,
-                  strCat("input '", name, "': ", bytes, " bytes given, the engine expects ", info->bytes()));
+    return Status(
+        StatusCode::kInvalidArgument,
+        strCat("input '", name, "': ", bytes, " bytes given, the engine expects ", info->bytes()));
   if (bytes) std::memcpy(tensorData(name), host, bytes);
   return Status::Ok();
 }
 
 Status CpuContext::getOutput(const std::string& name, void* host, size_t bytes) {
   const TensorInfo* info = engine_->binding(name);
-  if (!info) return Status(StatusCode::kNotFound, strCat("'", name, "' is not a binding of this engine"));
+  if (!info)
+    return Status(StatusCode::kNotFound, strCat("'", name, "' is not a binding of this engine"));
   if (bytes != info->bytes())
-    return Status(StatusCode::kInvalidArgument,
-                  strCat("output '", name, "': buffer of ", bytes, " bytes, the tensor has ", info->bytes()));
+    return Status(StatusCode::kInvalidArgument, strCat("output '", name, "': buffer of ", bytes,
+                                                       " bytes, the tensor has ", info->bytes()));
   if (bytes) std::memcpy(host, tensorData(name), bytes);
   return Status::Ok();
 }
 
-Result<std::unique_ptr<ExecutionContext>> createCpuContext(std::shared_ptr<const EngineImpl> engine) {
+Result<std::vector<double>> CpuContext::benchmark(int warmup, int iterations) {
+  for (int i = 0; i < warmup; ++i) EDGERT_RETURN_IF_ERROR(execute());
+  std::vector<double> ms;
+  for (int i = 0; i < iterations; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    EDGERT_RETURN_IF_ERROR(execute());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return ms;
+}
+
+Result<std::unique_ptr<ExecutionContext>> createCpuContext(
+    std::shared_ptr<const EngineImpl> engine) {
   return CpuContext::create(std::move(engine));
 }
 
@@ -361,9 +380,15 @@ Result<std::unique_ptr<ExecutionContext>> createCudaContext(std::shared_ptr<cons
 }
 Status cudaAvailable() {
   return Status(StatusCode::kUnavailable,
-                "the CUDA backend is not available in this build of edgert (configure with -DEDGERT_WITH_CUDA=ON)");
+                "the CUDA backend is not available in this build of edgert (configure with "
+                "-DEDGERT_WITH_CUDA=ON)");
 }
-std::vector<int> cudaDeviceSms() { return {}; }
+std::vector<int> cudaDeviceSms() {
+  return {};
+}
+bool cudaSupportsNode(const NodeContext&) {
+  return false;
+}
 #endif
 
 namespace {
@@ -401,12 +426,15 @@ class RuntimeImpl final : public Runtime {
     Backend use = backend_;
     if (use == Backend::kAuto) use = t.backend == "cuda" ? Backend::kCuda : Backend::kCpu;
     if (t.backend != backendName(use))
-      return Status(StatusCode::kTargetMismatch,
-                    strCat(origin, ": engine was built for target ", t.toString(), " but this runtime uses the ",
-                           backendName(use), " backend; rebuild with --target ", use == Backend::kCpu ? "cpu" : "host"));
+      return Status(
+          StatusCode::kTargetMismatch,
+          strCat(origin, ": engine was built for target ", t.toString(),
+                 " but this runtime uses the ", backendName(use),
+                 " backend; rebuild with --target ", use == Backend::kCpu ? "cpu" : "host"));
     if (t.cpu_arch != "any" && t.cpu_arch != hostCpuArch())
       return Status(StatusCode::kTargetMismatch,
-                    strCat(origin, ": engine was built for ", t.cpu_arch, " but this machine is ", hostCpuArch()));
+                    strCat(origin, ": engine was built for ", t.cpu_arch, " but this machine is ",
+                           hostCpuArch()));
     if (use == Backend::kCuda) {
       Status st = cudaAvailable();
       if (!st.ok()) return st.withContext(strCat(origin, ": engine targets ", t.toString()));
@@ -415,11 +443,13 @@ class RuntimeImpl final : public Runtime {
       bool match = false;
       for (int s : t.sm) match |= s == sm;
       if (!match)
-        return Status(StatusCode::kTargetMismatch,
-                      strCat(origin, ": engine was built for ", t.toString(), " but this GPU is sm_", sm,
-                             "; rebuild with --target host (or --target sm_", sm, ")"));
+        return Status(
+            StatusCode::kTargetMismatch,
+            strCat(origin, ": engine was built for ", t.toString(), " but this GPU is sm_", sm,
+                   "; rebuild with --target host (or --target sm_", sm, ")"));
     }
-    return std::shared_ptr<const Engine>(std::make_shared<EngineImpl>(std::move(model).value(), origin, use));
+    return std::shared_ptr<const Engine>(
+        std::make_shared<EngineImpl>(std::move(model).value(), origin, use));
   }
 
   Backend backend_;
@@ -444,7 +474,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) 
   if (b == Backend::kAuto) {
     Status st = cudaAvailable();
     if (!st.ok()) {
-      log(LogSeverity::kInfo, strCat("backend auto: CUDA unavailable (", st.message(), "), using cpu"));
+      log(LogSeverity::kInfo,
+          strCat("backend auto: CUDA unavailable (", st.message(), "), using cpu"));
       b = Backend::kCpu;
     }
   }

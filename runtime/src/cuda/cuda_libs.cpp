@@ -23,7 +23,8 @@ Status resolve(void* h, const char* lib, const char* name, T& fn) {
   fn = reinterpret_cast<T>(::dlsym(h, name));
   if (!fn)
     return Status(StatusCode::kUnavailable,
-                  strCat(lib, " lacks ", name, " (edgert needs CUDA driver >= 12, cuDNN >= 9.0, cuBLASLt >= 12)"));
+                  strCat(lib, " lacks ", name,
+                         " (edgert needs CUDA driver >= 12, cuDNN >= 9.0, cuBLASLt >= 12)"));
   return Status::Ok();
 }
 
@@ -32,7 +33,9 @@ Status resolve(void* h, const char* lib, const char* name, T& fn) {
 Status loadDriver(Driver& t) {
   std::string tried;
   void* h = openFirst({"libcuda.so.1", "libcuda.so"}, tried);
-  if (!h) return Status(StatusCode::kUnavailable, strCat("no NVIDIA driver: cannot load ", tried, " (", ::dlerror(), ")"));
+  if (!h)
+    return Status(StatusCode::kUnavailable,
+                  strCat("no NVIDIA driver: cannot load ", tried, " (", ::dlerror(), ")"));
   const char* lib = "libcuda.so.1";
   // Versioned entry points: the plain names are the oldest ABI in the driver.
   EDGERT_CU_FUNCS(EDGERT_RESOLVE)
@@ -40,19 +43,26 @@ Status loadDriver(Driver& t) {
   t.cuMemFree = reinterpret_cast<decltype(t.cuMemFree)>(::dlsym(h, "cuMemFree_v2"));
   t.cuMemcpyHtoD = reinterpret_cast<decltype(t.cuMemcpyHtoD)>(::dlsym(h, "cuMemcpyHtoD_v2"));
   t.cuMemcpyDtoH = reinterpret_cast<decltype(t.cuMemcpyDtoH)>(::dlsym(h, "cuMemcpyDtoH_v2"));
-  t.cuMemcpyHtoDAsync = reinterpret_cast<decltype(t.cuMemcpyHtoDAsync)>(::dlsym(h, "cuMemcpyHtoDAsync_v2"));
-  t.cuMemcpyDtoHAsync = reinterpret_cast<decltype(t.cuMemcpyDtoHAsync)>(::dlsym(h, "cuMemcpyDtoHAsync_v2"));
-  t.cuMemcpyDtoDAsync = reinterpret_cast<decltype(t.cuMemcpyDtoDAsync)>(::dlsym(h, "cuMemcpyDtoDAsync_v2"));
+  t.cuMemcpyHtoDAsync =
+      reinterpret_cast<decltype(t.cuMemcpyHtoDAsync)>(::dlsym(h, "cuMemcpyHtoDAsync_v2"));
+  t.cuMemcpyDtoHAsync =
+      reinterpret_cast<decltype(t.cuMemcpyDtoHAsync)>(::dlsym(h, "cuMemcpyDtoHAsync_v2"));
+  t.cuMemcpyDtoDAsync =
+      reinterpret_cast<decltype(t.cuMemcpyDtoDAsync)>(::dlsym(h, "cuMemcpyDtoDAsync_v2"));
   t.cuMemGetInfo = reinterpret_cast<decltype(t.cuMemGetInfo)>(::dlsym(h, "cuMemGetInfo_v2"));
-  t.cuDevicePrimaryCtxRelease =
-      reinterpret_cast<decltype(t.cuDevicePrimaryCtxRelease)>(::dlsym(h, "cuDevicePrimaryCtxRelease_v2"));
-  t.cuStreamBeginCapture = reinterpret_cast<decltype(t.cuStreamBeginCapture)>(::dlsym(h, "cuStreamBeginCapture_v2"));
-  t.cuGraphInstantiate = reinterpret_cast<decltype(t.cuGraphInstantiate)>(::dlsym(h, "cuGraphInstantiateWithFlags"));
+  t.cuDevicePrimaryCtxRelease = reinterpret_cast<decltype(t.cuDevicePrimaryCtxRelease)>(
+      ::dlsym(h, "cuDevicePrimaryCtxRelease_v2"));
+  t.cuStreamBeginCapture =
+      reinterpret_cast<decltype(t.cuStreamBeginCapture)>(::dlsym(h, "cuStreamBeginCapture_v2"));
+  t.cuGraphInstantiate =
+      reinterpret_cast<decltype(t.cuGraphInstantiate)>(::dlsym(h, "cuGraphInstantiateWithFlags"));
   t.cuMemAllocHost = reinterpret_cast<decltype(t.cuMemAllocHost)>(::dlsym(h, "cuMemAllocHost_v2"));
   if (!t.cuMemAlloc || !t.cuMemFree || !t.cuMemcpyHtoD || !t.cuMemcpyDtoH || !t.cuMemcpyHtoDAsync ||
-      !t.cuMemcpyDtoHAsync || !t.cuMemcpyDtoDAsync || !t.cuMemGetInfo || !t.cuDevicePrimaryCtxRelease ||
-      !t.cuStreamBeginCapture || !t.cuGraphInstantiate || !t.cuMemAllocHost)
-    return Status(StatusCode::kUnavailable, "libcuda.so.1 lacks a _v2 entry point: the NVIDIA driver is too old");
+      !t.cuMemcpyDtoHAsync || !t.cuMemcpyDtoDAsync || !t.cuMemGetInfo ||
+      !t.cuDevicePrimaryCtxRelease || !t.cuStreamBeginCapture || !t.cuGraphInstantiate ||
+      !t.cuMemAllocHost)
+    return Status(StatusCode::kUnavailable,
+                  "libcuda.so.1 lacks a _v2 entry point: the NVIDIA driver is too old");
   CUresult r = t.cuInit(0);
   if (r != CUDA_SUCCESS) return t.check(r, "cuInit");
   int n = 0;
@@ -68,14 +78,16 @@ Status loadCudnn(Cudnn& t) {
   const char* lib = "libcudnn.so.9";
   EDGERT_CUDNN_FUNCS(EDGERT_RESOLVE)
   if (t.cudnnGetVersion() < 90000)
-    return Status(StatusCode::kUnavailable, strCat("cuDNN ", t.cudnnGetVersion(), " is too old (need 9.x)"));
+    return Status(StatusCode::kUnavailable,
+                  strCat("cuDNN ", t.cudnnGetVersion(), " is too old (need 9.x)"));
   return Status::Ok();
 }
 
 Status loadCublasLt(CublasLt& t) {
   std::string tried;
   void* h = openFirst({"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"}, tried);
-  if (!h) return Status(StatusCode::kUnavailable, strCat("cuBLASLt not found: cannot load ", tried));
+  if (!h)
+    return Status(StatusCode::kUnavailable, strCat("cuBLASLt not found: cannot load ", tried));
   const char* lib = "libcublasLt";
   EDGERT_CUBLASLT_FUNCS(EDGERT_RESOLVE)
   return Status::Ok();
@@ -102,23 +114,33 @@ Status Driver::check(CUresult r, const char* what) const {
   if (r == CUDA_SUCCESS) return Status::Ok();
   const char* s = nullptr;
   if (cuGetErrorString) cuGetErrorString(r, &s);
-  const StatusCode code = r == CUDA_ERROR_OUT_OF_MEMORY ? StatusCode::kOutOfMemory : StatusCode::kUnavailable;
-  return Status(code, strCat(what, " failed: ", s ? s : "unknown CUDA error", " (", static_cast<int>(r), ")"));
+  const StatusCode code =
+      r == CUDA_ERROR_OUT_OF_MEMORY ? StatusCode::kOutOfMemory : StatusCode::kUnavailable;
+  return Status(code, strCat(what, " failed: ", s ? s : "unknown CUDA error", " (",
+                             static_cast<int>(r), ")"));
 }
 
 Status Cudnn::check(cudnnStatus_t r, const char* what) const {
   if (r == CUDNN_STATUS_SUCCESS) return Status::Ok();
-  return Status(StatusCode::kInternal, strCat(what, " failed: ", cudnnGetErrorString ? cudnnGetErrorString(r) : "?"));
+  return Status(StatusCode::kInternal,
+                strCat(what, " failed: ", cudnnGetErrorString ? cudnnGetErrorString(r) : "?"));
 }
 
 Status CublasLt::check(cublasStatus_t r, const char* what) const {
   if (r == CUBLAS_STATUS_SUCCESS) return Status::Ok();
-  return Status(StatusCode::kInternal, strCat(what, " failed: cuBLAS status ", static_cast<int>(r)));
+  return Status(StatusCode::kInternal,
+                strCat(what, " failed: cuBLAS status ", static_cast<int>(r)));
 }
 
-Result<const Driver*> driver() { return loadOnce<Driver>(loadDriver); }
-Result<const Cudnn*> cudnn() { return loadOnce<Cudnn>(loadCudnn); }
-Result<const CublasLt*> cublasLt() { return loadOnce<CublasLt>(loadCublasLt); }
+Result<const Driver*> driver() {
+  return loadOnce<Driver>(loadDriver);
+}
+Result<const Cudnn*> cudnn() {
+  return loadOnce<Cudnn>(loadCudnn);
+}
+Result<const CublasLt*> cublasLt() {
+  return loadOnce<CublasLt>(loadCublasLt);
+}
 
 Result<DeviceInfo> deviceInfo() {
   EDGERT_ASSIGN_OR_RETURN(const Driver* d, driver());

@@ -5,7 +5,51 @@
 namespace edgert::ops {
 namespace {
 
+// Fused epilogue (set by the builder's fusion pass): y = act(conv + bias + residual).
+enum class Act { kNone, kRelu, kClip, kLeakyRelu, kHardSwish, kHardSigmoid, kSigmoid, kSilu };
+
+struct Epilogue {
+  Act act = Act::kNone;
+  float alpha = 0.f, beta = 0.f;
+  bool residual = false;
+};
+
+Result<Epilogue> parseEpilogue(const NodeContext& c) {
+  Epilogue e;
+  std::string act;
+  EDGERT_TRY_ATTR(act, attrStr(c, "_act", ""));
+  EDGERT_TRY_ATTR(e.alpha, attrFloat(c, "_act_alpha", 0.f));
+  EDGERT_TRY_ATTR(e.beta, attrFloat(c, "_act_beta", 0.f));
+  static const std::pair<const char*, Act> kActs[] = {
+      {"", Act::kNone},           {"Relu", Act::kRelu},       {"Clip", Act::kClip},   {"LeakyRelu", Act::kLeakyRelu},
+      {"HardSwish", Act::kHardSwish}, {"HardSigmoid", Act::kHardSigmoid}, {"Sigmoid", Act::kSigmoid}, {"Silu", Act::kSilu}};
+  bool found = false;
+  for (const auto& [name, a] : kActs)
+    if (act == name) {
+      e.act = a;
+      found = true;
+    }
+  if (!found) return c.invalid("fused activation '", act, "' is unknown");
+  e.residual = c.has(3);
+  return e;
+}
+
+inline float applyAct(const Epilogue& e, float v) {
+  switch (e.act) {
+    case Act::kNone: return v;
+    case Act::kRelu: return v > 0.f ? v : 0.f;
+    case Act::kClip: return std::min(e.beta, std::max(e.alpha, v));
+    case Act::kLeakyRelu: return v >= 0.f ? v : e.alpha * v;
+    case Act::kHardSwish: return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
+    case Act::kHardSigmoid: return std::max(0.f, std::min(1.f, e.alpha * v + e.beta));
+    case Act::kSigmoid: return 1.f / (1.f + std::exp(-v));
+    case Act::kSilu: return v / (1.f + std::exp(-v));
+  }
+  return v;
+}
+
 struct ConvParams {
+  Epilogue epi;
   Geometry g;
   int64_t N = 0, C = 0, M = 0, G = 1;
   bool pointwise = false;  // 1x1, stride 1, no pad: the input is already the column matrix
@@ -34,6 +78,7 @@ Result<ConvParams> parseConv(const NodeContext& c) {
   EDGERT_TRY_ATTR(p.g, forwardGeometry(c, Dims(x.begin() + 2, x.end()), kernel, false));
   if (c.has(2) && (c.dims(2).size() != 1 || c.dims(2)[0] != p.M))
     return c.invalid("bias must have shape [", p.M, "], got ", dimsToString(c.dims(2)));
+  EDGERT_TRY_ATTR(p.epi, parseEpilogue(c));
   const Geometry& g = p.g;
   p.pointwise = g.kVol() == 1 && g.s[0] == 1 && g.s[1] == 1 && g.s[2] == 1 &&
                 g.pb[0] + g.pb[1] + g.pb[2] + g.pe[0] + g.pe[1] + g.pe[2] == 0;
@@ -50,6 +95,8 @@ Status inferConv(NodeContext& c) {
   EDGERT_TRY_ATTR(p, parseConv(c));
   Dims out = {p.N, p.M};
   for (int i = 3 - p.g.nsp; i < 3; ++i) out.push_back(p.g.out[i]);
+  if (c.has(3) && c.dims(3) != out)
+    return c.invalid("fused residual ", dimsToString(c.dims(3)), " does not match the output ", dimsToString(out));
   c.setOutput(0, DataType::kFloat32, out);
   return Status::Ok();
 }
@@ -119,6 +166,14 @@ void depthwise(const ConvParams& p, const float* x, const float* w, const float*
     }
 }
 
+// Residual add and activation after bias (bias is already in y).
+void applyEpilogue(const ConvParams& p, const KernelArgs& a, float* y, bool) {
+  if (p.epi.act == Act::kNone && !p.epi.residual) return;
+  const int64_t n = a.out[0].numel();
+  const float* z = p.epi.residual && a.in.size() > 3 ? a.in[3].as<float>() : nullptr;
+  for (int64_t i = 0; i < n; ++i) y[i] = applyAct(p.epi, y[i] + (z ? z[i] : 0.f));
+}
+
 Status runConv(const ConvParams& p, const KernelArgs& a) {
   const float* x = a.in[0].as<float>();
   const float* w = a.in[1].as<float>();
@@ -126,6 +181,7 @@ Status runConv(const ConvParams& p, const KernelArgs& a) {
   float* y = a.out[0].as<float>();
   if (p.depthwise) {
     depthwise(p, x, w, bias, y);
+    applyEpilogue(p, a, y, false);
     return Status::Ok();
   }
   const Geometry& g = p.g;
@@ -149,6 +205,7 @@ Status runConv(const ConvParams& p, const KernelArgs& a) {
       }
     }
   }
+  applyEpilogue(p, a, y, false);
   return Status::Ok();
 }
 
@@ -164,6 +221,7 @@ Result<std::unique_ptr<Kernel>> createConv(const NodeContext& c) {
 
 }  // namespace
 
-extern const OpDef kOpConv = {"Conv", 2, 3, 1, 1, 0, inferConv, createConv};
+// Input 3 is the fused residual (builder fusion pass only; ONNX Conv has 2-3 inputs).
+extern const OpDef kOpConv = {"Conv", 2, 4, 1, 1, 0, inferConv, createConv};
 
 }  // namespace edgert::ops

@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Exports the benchmark models (dynamic batch, opset 17) to OUT_DIR. Random weights with a
+fixed seed: speed does not depend on weight values. Usage: export_bench_models.py OUT_DIR"""
+import inspect
+import os
+import sys
+
+import torch
+import torchvision
+
+MODELS = {
+    "resnet50": lambda: torchvision.models.resnet50(),
+    "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
+    "efficientnet_b0": lambda: torchvision.models.efficientnet_b0(),
+}
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    for name, make in MODELS.items():
+        torch.manual_seed(0)
+        m = make().eval()
+        x = torch.randn(1, 3, 224, 224)
+        torch.onnx.export(m, x, os.path.join(out, name + ".onnx"), input_names=["input"], output_names=["output"],
+                          opset_version=17, dynamic_axes={"input": {0: "N"}, "output": {0: "N"}}, **kw)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# edgert vs PyTorch eager vs torch.compile(reduce-overhead), same models, batch and
+# precision, in one run on the GPU machine. Usage: bench/run.sh OUT_DIR (from the repo root,
+# with .gpu/ staged; see scripts/gpu-check.sh --bench).
+set -uo pipefail
+OUT="${1:-/tmp/bench}"; mkdir -p "$OUT"
+EDGERT="$PWD/.gpu/bin/edgert"
+MODELS="${BENCH_MODELS:-resnet50,mobilenet_v2,efficientnet_b0}"
+BATCHES="${BENCH_BATCHES:-1,8,128}"
+W=/tmp/bench-models
+python3 bench/export_bench_models.py $W > "$OUT/bench_export.log" 2>&1 || { echo "bench export failed"; tail "$OUT/bench_export.log"; }
+RES="$OUT/bench_results.jsonl"; : > "$RES"
+for m in ${MODELS//,/ }; do
+  for b in ${BATCHES//,/ }; do
+    t0=$(date +%s%N)
+    "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --shapes input:${b}x3x224x224 -o $W/$m-b$b.engine \
+      >> "$OUT/bench_build.log" 2>&1 || { echo "build $m b$b failed"; continue; }
+    build_s=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
+    iters=200; [ "$b" -ge 64 ] && iters=50
+    "$EDGERT" bench --engine $W/$m-b$b.engine --backend cuda --iterations $iters --warmup 10 --json $W/r.json \
+      >> "$OUT/bench_edgert.log" 2>&1 || { echo "bench $m b$b failed"; tail -3 "$OUT/bench_edgert.log"; continue; }
+    python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert', precision='fp32', build_s=$build_s); print(json.dumps(r))" >> "$RES"
+  done
+done
+(cd bench && python3 torch_bench.py fp32 "$BATCHES" "$MODELS" 50) >> "$RES" 2> "$OUT/bench_torch.log" || tail -5 "$OUT/bench_torch.log"
+python3 bench/report.py "$RES" | tee "$OUT/bench_table.txt"

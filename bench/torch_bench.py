@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""PyTorch peers for the same models, batch and precision as edgert's engines: eager and
+torch.compile(mode="reduce-overhead") (Inductor + CUDA graphs). CUDA-event medians after
+warm-up, peak device memory. Prints one JSON object per line.
+Usage: torch_bench.py PRECISION BATCH[,BATCH...] MODEL[,MODEL...] [ITERS]"""
+import json
+import sys
+import time
+
+import torch
+import torchvision
+
+from export_bench_models import MODELS
+
+
+def timed(fn, x, iters, warmup=10):
+    for _ in range(warmup):
+        fn(x)
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(iters):
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn(x)
+        e.record()
+        e.synchronize()
+        times.append(s.elapsed_time(e))
+    times.sort()
+    return times[len(times) // 2]
+
+
+def main():
+    precision, batches, models = sys.argv[1], [int(b) for b in sys.argv[2].split(",")], sys.argv[3].split(",")
+    iters = int(sys.argv[4]) if len(sys.argv) > 4 else 100
+    # Same arithmetic as edgert's fp32 engines: no TF32.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    for name in models:
+        torch.manual_seed(0)
+        base = MODELS[name]().eval().cuda().to(dtype).to(memory_format=torch.channels_last)
+        for bs in batches:
+            x = torch.randn(bs, 3, 224, 224, device="cuda", dtype=dtype).to(memory_format=torch.channels_last)
+            for mode in ("eager", "reduce-overhead"):
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
+                fn = base if mode == "eager" else torch.compile(base, mode="reduce-overhead")
+                t0 = time.time()
+                with torch.inference_mode():
+                    ms = timed(lambda t: fn(t), x, iters)
+                print(json.dumps({"model": name, "batch": bs, "precision": precision, "runner": "torch-" + mode,
+                                  "median_ms": ms, "images_per_s": bs * 1000.0 / ms,
+                                  "peak_mib": torch.cuda.max_memory_allocated() / 2**20,
+                                  "setup_s": time.time() - t0}), flush=True)
+                torch._dynamo.reset()
+
+
+if __name__ == "__main__":
+    main()

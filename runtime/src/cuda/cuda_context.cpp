@@ -1,0 +1,450 @@
+// The CUDA execution context: device arena, weights uploaded once per engine, one stream,
+// layers enqueued without host syncs or allocation, and the whole network replayed as a
+// CUDA graph when every layer runs on the GPU.
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "../core/engine_impl.h"
+#include "cuda_libs.h"
+#include "cuda_ops.h"
+#include "edgert/internal/str.h"
+
+extern const unsigned char edgert_kernels_fatbin[];
+extern const size_t edgert_kernels_fatbin_size;
+
+namespace edgert {
+
+namespace cuda {
+namespace {
+
+struct Process {
+  std::mutex mu;
+  bool ready = false;
+  Status status;
+  CUcontext ctx = nullptr;
+  CUmodule module = nullptr;
+  std::map<std::string, CUfunction> fns;
+};
+Process& process() {
+  static Process p;
+  return p;
+}
+
+// Primary context of device 0 and the embedded kernels, loaded once per process.
+Status initProcess() {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  if (p.ready) return p.status;
+  p.ready = true;
+  auto d = driver();
+  if (!d.ok()) return p.status = d.status();
+  const Driver* dr = d.value();
+  CUdevice dev;
+  if (!(p.status = dr->check(dr->cuDeviceGet(&dev, 0), "cuDeviceGet")).ok()) return p.status;
+  if (!(p.status = dr->check(dr->cuDevicePrimaryCtxRetain(&p.ctx, dev), "cuDevicePrimaryCtxRetain"))
+           .ok())
+    return p.status;
+  if (!(p.status = dr->check(dr->cuCtxSetCurrent(p.ctx), "cuCtxSetCurrent")).ok()) return p.status;
+  p.status = dr->check(dr->cuModuleLoadData(&p.module, edgert_kernels_fatbin),
+                       "cuModuleLoadData (the embedded kernels have no code for this GPU)");
+  return p.status;
+}
+
+Result<CUfunction> function(const Driver* d, const char* name) {
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  auto it = p.fns.find(name);
+  if (it != p.fns.end()) return it->second;
+  CUfunction f;
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuModuleGetFunction(&f, p.module, name), name));
+  p.fns[name] = f;
+  return f;
+}
+
+}  // namespace
+
+Status launch(const Env& env, const char* kernel, long long threads, void** args, unsigned block,
+              unsigned grid_override) {
+  EDGERT_ASSIGN_OR_RETURN(CUfunction f, function(env.d, kernel));
+  unsigned grid = grid_override;
+  if (!grid)
+    grid = static_cast<unsigned>(std::min<long long>((threads + block - 1) / block, 65535LL * 8));
+  if (grid == 0) return Status::Ok();
+  return env.d->check(
+      env.d->cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, env.stream, args, nullptr), kernel);
+}
+
+namespace {
+
+// Device copies of an engine's constants, shared by its contexts.
+struct DeviceWeights {
+  const Driver* d = nullptr;
+  CUdeviceptr base = 0;
+  size_t bytes = 0;
+  std::vector<CUdeviceptr> ptr;  // per tensor (0 for activations)
+  ~DeviceWeights() {
+    if (base) d->cuMemFree(base);
+  }
+};
+
+Result<std::shared_ptr<DeviceWeights>> deviceWeights(const EngineImpl& e, const Driver* d) {
+  std::lock_guard<std::mutex> lock(e.backendMutex());
+  if (e.backendState()) return std::static_pointer_cast<DeviceWeights>(e.backendState());
+  const Graph& g = e.model().graph;
+  auto w = std::make_shared<DeviceWeights>();
+  w->d = d;
+  w->ptr.assign(g.tensors.size(), 0);
+  std::vector<size_t> off(g.tensors.size(), 0);
+  for (size_t i = 0; i < g.tensors.size(); ++i) {
+    if (!g.tensors[i].isConstant()) continue;
+    off[i] = w->bytes;
+    w->bytes += (g.tensors[i].constant->bytes() + 255) / 256 * 256;
+  }
+  if (w->bytes) {
+    EDGERT_RETURN_IF_ERROR(d->check(d->cuMemAlloc(&w->base, w->bytes), "cuMemAlloc (weights)"));
+    for (size_t i = 0; i < g.tensors.size(); ++i) {
+      if (!g.tensors[i].isConstant()) continue;
+      w->ptr[i] = w->base + off[i];
+      const HostTensor& t = *g.tensors[i].constant;
+      if (t.bytes())
+        EDGERT_RETURN_IF_ERROR(
+            d->check(d->cuMemcpyHtoD(w->ptr[i], t.data(), t.bytes()), "upload weights"));
+    }
+  }
+  e.backendState() = w;
+  return w;
+}
+
+class CudaContext final : public ExecutionContext {
+ public:
+  ~CudaContext() override;
+  static Result<std::unique_ptr<ExecutionContext>> create(std::shared_ptr<const EngineImpl> engine);
+  void* tensorData(const std::string& name) override;
+  Status setTensorAddress(const std::string& name, void* data) override;
+  Status setInput(const std::string& name, const void* host, size_t bytes) override;
+  Status getOutput(const std::string& name, void* host, size_t bytes) override;
+  Status checkInputShape(const std::string& name, const Dims& dims) const override {
+    return checkInputShapeFor(*engine_, name, dims);
+  }
+  Backend backend() const override { return Backend::kCuda; }
+  Status execute() override;
+  Result<std::vector<double>> benchmark(int warmup, int iterations) override;
+  size_t deviceMemoryBytes() const override {
+    return arena_bytes_ + scratch_bytes_ + owned_bytes_ + (weights_ ? weights_->bytes : 0);
+  }
+
+ private:
+  struct Layer {
+    std::unique_ptr<GpuLayer> gpu;
+    std::unique_ptr<Kernel> cpu;  // fallback
+    std::vector<CUdeviceptr> in, out;
+  };
+  Status enqueueAll();
+  Status runFallback(size_t i);
+  void bindPointers();
+  int bindingTensor(const std::string& name) const;
+
+  std::shared_ptr<const EngineImpl> engine_;
+  std::shared_ptr<DeviceWeights> weights_;
+  Env env_;
+  std::vector<CUdeviceptr> owned_;
+  CUdeviceptr arena_ = 0, scratch_ = 0;
+  size_t arena_bytes_ = 0, scratch_bytes_ = 0, owned_bytes_ = 0;
+  std::vector<CUdeviceptr> tensor_ptr_;
+  std::vector<Layer> layers_;
+  bool has_fallback_ = false;
+  AlignedBuffer staging_;
+  AlignedBuffer cpu_scratch_;
+  size_t runs_ = 0;
+  CUgraph graph_ = nullptr;
+  CUgraphExec graph_exec_ = nullptr;
+};
+
+CudaContext::~CudaContext() {
+  const Driver* d = env_.d;
+  if (!d) return;
+  d->cuCtxSetCurrent(process().ctx);
+  if (env_.stream) d->cuStreamSynchronize(env_.stream);
+  if (graph_exec_) d->cuGraphExecDestroy(graph_exec_);
+  if (graph_) d->cuGraphDestroy(graph_);
+  layers_.clear();  // descriptors before handles
+  if (env_.dnn_handle) env_.dnn->cudnnDestroy(env_.dnn_handle);
+  if (env_.lt_handle) env_.lt->cublasLtDestroy(env_.lt_handle);
+  for (CUdeviceptr p : owned_) d->cuMemFree(p);
+  if (arena_) d->cuMemFree(arena_);
+  if (scratch_) d->cuMemFree(scratch_);
+  if (env_.stream) d->cuStreamDestroy(env_.stream);
+}
+
+Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
+    std::shared_ptr<const EngineImpl> engine) {
+  EDGERT_RETURN_IF_ERROR(initProcess());
+  auto ctx = std::unique_ptr<CudaContext>(new CudaContext());
+  ctx->engine_ = engine;
+  Env& env = ctx->env_;
+  EDGERT_ASSIGN_OR_RETURN(env.d, driver());
+  EDGERT_ASSIGN_OR_RETURN(env.dnn, cudnn());
+  EDGERT_ASSIGN_OR_RETURN(env.lt, cublasLt());
+  const Driver* d = env.d;
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuCtxSetCurrent(process().ctx), "cuCtxSetCurrent"));
+  env.owned = &ctx->owned_;
+  EDGERT_RETURN_IF_ERROR(
+      d->check(d->cuStreamCreate(&env.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
+  EDGERT_RETURN_IF_ERROR(env.dnn->check(env.dnn->cudnnCreate(&env.dnn_handle), "cudnnCreate"));
+  EDGERT_RETURN_IF_ERROR(
+      env.dnn->check(env.dnn->cudnnSetStream(env.dnn_handle, env.stream), "cudnnSetStream"));
+  EDGERT_RETURN_IF_ERROR(env.lt->check(env.lt->cublasLtCreate(&env.lt_handle), "cublasLtCreate"));
+  EDGERT_ASSIGN_OR_RETURN(ctx->weights_, deviceWeights(*engine, d));
+  const EngineModel& m = engine->model();
+  const Graph& g = m.graph;
+  ctx->arena_bytes_ = m.plan.arena_bytes;
+  EDGERT_RETURN_IF_ERROR(
+      d->check(d->cuMemAlloc(&ctx->arena_, std::max<size_t>(ctx->arena_bytes_, 256)),
+               strCat("cuMemAlloc of the ", ctx->arena_bytes_, "-byte activation arena").c_str()));
+  size_t scratch = 0, cpu_scratch = 0, staging = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    NodeContext nc = engine->nodeContext(i);
+    Layer L;
+    if (GpuFactory f = findGpuOp(nc)) {
+      auto layer = f(nc, env);
+      if (layer.ok()) {
+        L.gpu = std::move(layer).value();
+        scratch = std::max(scratch, L.gpu->scratchBytes());
+      }
+    }
+    if (!L.gpu) {
+      EDGERT_ASSIGN_OR_RETURN(L.cpu, findOp(nc.op)->create_cpu(nc));
+      cpu_scratch = std::max(cpu_scratch, L.cpu->scratchBytes());
+      size_t bytes = 0;
+      for (const ValueInfo& v : nc.in)
+        if (v.present) bytes += (volume(v.dims) * dataTypeSize(v.dtype) + 63) / 64 * 64;
+      for (const ValueInfo& v : nc.out)
+        bytes += (volume(v.dims) * dataTypeSize(v.dtype) + 63) / 64 * 64;
+      staging = std::max(staging, bytes);
+      ctx->has_fallback_ = true;
+    }
+    ctx->layers_.push_back(std::move(L));
+  }
+  ctx->scratch_bytes_ = scratch;
+  if (scratch)
+    EDGERT_RETURN_IF_ERROR(
+        d->check(d->cuMemAlloc(&ctx->scratch_, scratch), "cuMemAlloc (scratch)"));
+  if (staging) ctx->staging_ = allocateAligned(staging);
+  if (cpu_scratch) ctx->cpu_scratch_ = allocateAligned(cpu_scratch);
+  ctx->tensor_ptr_.assign(g.tensors.size(), 0);
+  for (size_t i = 0; i < g.tensors.size(); ++i)
+    ctx->tensor_ptr_[i] =
+        g.tensors[i].isConstant() ? ctx->weights_->ptr[i] : ctx->arena_ + m.plan.offsets[i];
+  ctx->bindPointers();
+  return std::unique_ptr<ExecutionContext>(std::move(ctx));
+}
+
+void CudaContext::bindPointers() {
+  const Graph& g = engine_->model().graph;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i].in.clear();
+    layers_[i].out.clear();
+    for (int t : g.nodes[i].inputs) layers_[i].in.push_back(t >= 0 ? tensor_ptr_[t] : 0);
+    for (int t : g.nodes[i].outputs) layers_[i].out.push_back(tensor_ptr_[t]);
+  }
+  // Addresses are baked into a captured graph: capture again.
+  if (graph_exec_) env_.d->cuGraphExecDestroy(graph_exec_);
+  if (graph_) env_.d->cuGraphDestroy(graph_);
+  graph_exec_ = nullptr;
+  graph_ = nullptr;
+  runs_ = 0;
+}
+
+int CudaContext::bindingTensor(const std::string& name) const {
+  const Graph& g = engine_->model().graph;
+  for (const Binding& b : g.bindings)
+    if (g.tensors[b.tensor].name == name) return b.tensor;
+  return -1;
+}
+
+void* CudaContext::tensorData(const std::string& name) {
+  const int t = bindingTensor(name);
+  return t < 0 ? nullptr : reinterpret_cast<void*>(tensor_ptr_[t]);
+}
+
+Status CudaContext::setTensorAddress(const std::string& name, void* data) {
+  const int t = bindingTensor(name);
+  if (t < 0)
+    return Status(StatusCode::kNotFound,
+                  strCat("'", name, "' is not an input or output of this engine"));
+  if (!data)
+    return Status(StatusCode::kInvalidArgument, strCat("null address for tensor '", name, "'"));
+  tensor_ptr_[t] = reinterpret_cast<CUdeviceptr>(data);
+  bindPointers();
+  return Status::Ok();
+}
+
+Status CudaContext::setInput(const std::string& name, const void* host, size_t bytes) {
+  const TensorInfo* info = engine_->binding(name);
+  if (!info || !info->is_input)
+    return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
+  if (bytes != info->bytes())
+    return Status(
+        StatusCode::kInvalidArgument,
+        strCat("input '", name, "': ", bytes, " bytes given, the engine expects ", info->bytes()));
+  env_.d->cuCtxSetCurrent(process().ctx);
+  if (!bytes) return Status::Ok();
+  return env_.d->check(env_.d->cuMemcpyHtoD(tensor_ptr_[bindingTensor(name)], host, bytes),
+                       "cuMemcpyHtoD (input)");
+}
+
+Status CudaContext::getOutput(const std::string& name, void* host, size_t bytes) {
+  const TensorInfo* info = engine_->binding(name);
+  if (!info)
+    return Status(StatusCode::kNotFound, strCat("'", name, "' is not a binding of this engine"));
+  if (bytes != info->bytes())
+    return Status(StatusCode::kInvalidArgument, strCat("output '", name, "': buffer of ", bytes,
+                                                       " bytes, the tensor has ", info->bytes()));
+  env_.d->cuCtxSetCurrent(process().ctx);
+  EDGERT_RETURN_IF_ERROR(
+      env_.d->check(env_.d->cuStreamSynchronize(env_.stream), "cuStreamSynchronize"));
+  if (!bytes) return Status::Ok();
+  return env_.d->check(env_.d->cuMemcpyDtoH(host, tensor_ptr_[bindingTensor(name)], bytes),
+                       "cuMemcpyDtoH (output)");
+}
+
+Status CudaContext::runFallback(size_t i) {
+  const Driver* d = env_.d;
+  const Graph& g = engine_->model().graph;
+  const Node& n = g.nodes[i];
+  Layer& L = layers_[i];
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuStreamSynchronize(env_.stream), "cuStreamSynchronize"));
+  uint8_t* p = staging_.get();
+  std::vector<TensorView> in, out;
+  for (size_t k = 0; k < n.inputs.size(); ++k) {
+    const int t = n.inputs[k];
+    if (t < 0) {
+      in.push_back({});
+      continue;
+    }
+    const TensorEntry& te = g.tensors[t];
+    const size_t bytes = volume(te.dims) * dataTypeSize(te.dtype);
+    void* host = te.isConstant() ? const_cast<void*>(te.constant->data()) : p;
+    if (!te.isConstant()) {
+      if (bytes)
+        EDGERT_RETURN_IF_ERROR(
+            d->check(d->cuMemcpyDtoH(p, L.in[k], bytes), "cuMemcpyDtoH (fallback)"));
+      p += (bytes + 63) / 64 * 64;
+    }
+    in.push_back(TensorView{te.dtype, te.dims, host});
+  }
+  while (!in.empty() && in.back().dtype == DataType::kUndefined) in.pop_back();
+  for (int t : n.outputs) {
+    const TensorEntry& te = g.tensors[t];
+    out.push_back(TensorView{te.dtype, te.dims, p});
+    p += (volume(te.dims) * dataTypeSize(te.dtype) + 63) / 64 * 64;
+  }
+  EDGERT_RETURN_IF_ERROR(L.cpu->run(KernelArgs{in, out, cpu_scratch_.get()}));
+  for (size_t k = 0; k < out.size(); ++k)
+    if (out[k].bytes())
+      EDGERT_RETURN_IF_ERROR(d->check(d->cuMemcpyHtoD(L.out[k], out[k].data, out[k].bytes()),
+                                      "cuMemcpyHtoD (fallback)"));
+  return Status::Ok();
+}
+
+Status CudaContext::enqueueAll() {
+  const Graph& g = engine_->model().graph;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& L = layers_[i];
+    Status st;
+    if (L.gpu) {
+      GpuArgs a{L.in.data(), L.in.size(), L.out.data(), L.out.size(), scratch_};
+      st = L.gpu->enqueue(env_, a);
+    } else {
+      st = runFallback(i);
+    }
+    if (!st.ok())
+      return st.withContext(strCat("layer ", i, " (", g.nodes[i].op, " '", g.nodes[i].name, "')"));
+  }
+  return Status::Ok();
+}
+
+Status CudaContext::execute() {
+  const Driver* d = env_.d;
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuCtxSetCurrent(process().ctx), "cuCtxSetCurrent"));
+  // The first run is eager (libraries finish their lazy setup); the second captures the
+  // whole network into a CUDA graph that later runs replay with one launch.
+  const bool use_graph =
+      !has_fallback_ && std::getenv("EDGERT_CUDA_GRAPH") == nullptr
+          ? true
+          : (!has_fallback_ && std::string(std::getenv("EDGERT_CUDA_GRAPH")) != "0");
+  if (use_graph && !graph_exec_ && runs_ >= 1) {
+    EDGERT_RETURN_IF_ERROR(
+        d->check(d->cuStreamBeginCapture(env_.stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL),
+                 "cuStreamBeginCapture"));
+    Status st = enqueueAll();
+    CUgraph graph = nullptr;
+    const CUresult end = d->cuStreamEndCapture(env_.stream, &graph);
+    if (!st.ok()) return st;
+    EDGERT_RETURN_IF_ERROR(d->check(end, "cuStreamEndCapture"));
+    graph_ = graph;
+    EDGERT_RETURN_IF_ERROR(
+        d->check(d->cuGraphInstantiate(&graph_exec_, graph_, 0), "cuGraphInstantiate"));
+  }
+  ++runs_;
+  if (graph_exec_) {
+    EDGERT_RETURN_IF_ERROR(d->check(d->cuGraphLaunch(graph_exec_, env_.stream), "cuGraphLaunch"));
+  } else {
+    EDGERT_RETURN_IF_ERROR(enqueueAll());
+  }
+  return d->check(d->cuStreamSynchronize(env_.stream), "cuStreamSynchronize (a kernel failed)");
+}
+
+Result<std::vector<double>> CudaContext::benchmark(int warmup, int iterations) {
+  const Driver* d = env_.d;
+  for (int i = 0; i < std::max(warmup, 2); ++i) EDGERT_RETURN_IF_ERROR(execute());  // 2: graph captured
+  CUevent start, stop;
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&start, CU_EVENT_DEFAULT), "cuEventCreate"));
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&stop, CU_EVENT_DEFAULT), "cuEventCreate"));
+  std::vector<double> ms;
+  Status st;
+  for (int i = 0; i < iterations && st.ok(); ++i) {
+    d->cuEventRecord(start, env_.stream);
+    st = graph_exec_ ? d->check(d->cuGraphLaunch(graph_exec_, env_.stream), "cuGraphLaunch") : enqueueAll();
+    d->cuEventRecord(stop, env_.stream);
+    if (st.ok()) st = d->check(d->cuEventSynchronize(stop), "cuEventSynchronize");
+    float t = 0;
+    if (st.ok()) st = d->check(d->cuEventElapsedTime(&t, start, stop), "cuEventElapsedTime");
+    ms.push_back(t);
+  }
+  d->cuEventDestroy(start);
+  d->cuEventDestroy(stop);
+  if (!st.ok()) return st;
+  return ms;
+}
+
+}  // namespace
+}  // namespace cuda
+
+Result<std::unique_ptr<ExecutionContext>> createCudaContext(
+    std::shared_ptr<const EngineImpl> engine) {
+  return cuda::CudaContext::create(std::move(engine));
+}
+
+Status cudaAvailable() {
+  auto d = cuda::driver();
+  if (!d.ok()) return d.status();
+  auto dnn = cuda::cudnn();
+  if (!dnn.ok()) return dnn.status();
+  auto lt = cuda::cublasLt();
+  if (!lt.ok()) return lt.status();
+  return Status::Ok();
+}
+
+bool cudaSupportsNode(const NodeContext& node) {
+  return cuda::findGpuOp(node) != nullptr;
+}
+
+std::vector<int> cudaDeviceSms() {
+  auto info = cuda::deviceInfo();
+  if (!info.ok()) return {};
+  return {info->sm};
+}
+
+}  // namespace edgert

@@ -1,0 +1,791 @@
+// CUDA layers: cuDNN convolutions, cuBLASLt GEMMs and the embedded kernels for the rest.
+// FP32 throughout this first version; layers outside it fall back to the CPU kernels.
+#include "cuda_ops.h"
+
+#include <map>
+#include <set>
+
+#include "../../../kernels/kernel_params.h"
+#include "../ops/conv_geometry.h"
+#include "../ops/op_util.h"
+
+namespace edgert::cuda {
+
+Result<CUdeviceptr> Env::upload(const void* data, size_t bytes) const {
+  CUdeviceptr p = 0;
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuMemAlloc(&p, std::max<size_t>(bytes, 4)), "cuMemAlloc"));
+  owned->push_back(p);
+  if (bytes) EDGERT_RETURN_IF_ERROR(d->check(d->cuMemcpyHtoD(p, data, bytes), "cuMemcpyHtoD"));
+  return p;
+}
+
+namespace {
+
+using ops::BroadcastPlan;
+
+bool allFloat32(const NodeContext& c) {
+  for (const ValueInfo& v : c.in)
+    if (v.present && v.dtype != DataType::kFloat32) return false;
+  for (const ValueInfo& v : c.out)
+    if (v.present && v.dtype != DataType::kFloat32) return false;
+  return true;
+}
+
+long long n64(int64_t v) {
+  return static_cast<long long>(v);
+}
+
+// ---- Unary and copies ----------------------------------------------------------------------
+
+class UnaryLayer final : public GpuLayer {
+ public:
+  UnaryLayer(int op, float a, float b, long long n) : op_(op), a_(a), b_(b), n_(n) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    long long n = n_;
+    int op = op_;
+    float a = a_, b = b_;
+    void* args[] = {&y, &x, &n, &op, &a, &b};
+    return launch(env, "edgert_unary_f32", n_, args);
+  }
+
+ private:
+  int op_;
+  float a_, b_;
+  long long n_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeUnary(const NodeContext& c, const Env&) {
+  static const std::map<std::string_view, int> kOps = {{"Relu", kUnRelu},
+                                                       {"Sigmoid", kUnSigmoid},
+                                                       {"Tanh", kUnTanh},
+                                                       {"LeakyRelu", kUnLeakyRelu},
+                                                       {"HardSigmoid", kUnHardSigmoid},
+                                                       {"HardSwish", kUnHardSwish},
+                                                       {"Elu", kUnElu},
+                                                       {"Exp", kUnExp},
+                                                       {"Log", kUnLog},
+                                                       {"Sqrt", kUnSqrt},
+                                                       {"Neg", kUnNeg},
+                                                       {"Abs", kUnAbs},
+                                                       {"Erf", kUnErf},
+                                                       {"Gelu", kUnGelu},
+                                                       {"Softplus", kUnSoftplus},
+                                                       {"Clip", kUnClip},
+                                                       {"Reciprocal", kUnReciprocal},
+                                                       {"Selu", kUnSelu},
+                                                       {"Floor", kUnFloor},
+                                                       {"Ceil", kUnCeil}};
+  int op = kOps.at(c.op);
+  float a = 0, b = 0;
+  const AttrMap& at = *c.attrs;
+  if (op == kUnLeakyRelu) a = at.getFloat("alpha", 0.01f).value();
+  if (op == kUnElu) a = at.getFloat("alpha", 1.f).value();
+  if (op == kUnHardSigmoid) {
+    a = at.getFloat("alpha", 0.2f).value();
+    b = at.getFloat("beta", 0.5f).value();
+  }
+  if (op == kUnSelu) {
+    a = at.getFloat("alpha", 1.67326319217681884765625f).value();
+    b = at.getFloat("gamma", 1.05070102214813232421875f).value();
+  }
+  if (op == kUnGelu && at.getString("approximate", "none").value() == "tanh") op = kUnGeluTanh;
+  if (op == kUnClip) {
+    a = -3.402823466e38f;
+    b = 3.402823466e38f;
+    if (c.has(1)) a = static_cast<float>(c.constant(1)->doubleAt(0));
+    if (c.has(2)) b = static_cast<float>(c.constant(2)->doubleAt(0));
+  }
+  return std::unique_ptr<GpuLayer>(new UnaryLayer(op, a, b, n64(volume(c.out[0].dims))));
+}
+
+class CopyLayer final : public GpuLayer {
+ public:
+  explicit CopyLayer(size_t bytes) : bytes_(bytes) {}
+  const char* tactic() const override { return "memcpy"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    if (!bytes_ || g.in[0] == g.out[0]) return Status::Ok();
+    return env.d->check(env.d->cuMemcpyDtoDAsync(g.out[0], g.in[0], bytes_, env.stream),
+                        "cuMemcpyDtoDAsync");
+  }
+
+ private:
+  size_t bytes_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeCopy(const NodeContext& c, const Env&) {
+  return std::unique_ptr<GpuLayer>(
+      new CopyLayer(volume(c.out[0].dims) * dataTypeSize(c.out[0].dtype)));
+}
+
+// ---- Strided copies: Transpose, Slice, Concat, Split, Expand ---------------------------------
+
+struct StridedPart {
+  EdgertStrided p;
+  size_t in_index, out_index;
+};
+
+class StridedLayer final : public GpuLayer {
+ public:
+  StridedLayer(std::vector<StridedPart> parts, size_t es) : parts_(std::move(parts)), es_(es) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    static const char* kNames[] = {nullptr,
+                                   "edgert_strided_copy_b1",
+                                   "edgert_strided_copy_b2",
+                                   nullptr,
+                                   "edgert_strided_copy_b4",
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   "edgert_strided_copy_b8"};
+    for (const StridedPart& part : parts_) {
+      CUdeviceptr y = g.out[part.out_index], x = g.in[part.in_index];
+      EdgertStrided p = part.p;
+      if (p.total == 0) continue;
+      void* args[] = {&y, &x, &p};
+      EDGERT_RETURN_IF_ERROR(launch(env, kNames[es_], p.total, args));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<StridedPart> parts_;
+  size_t es_;
+};
+
+// A strided view: output dims with per-dim input and output strides.
+EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
+                      const std::vector<int64_t>& out_strides, int64_t in_off = 0,
+                      int64_t out_off = 0) {
+  EdgertStrided p{};
+  p.rank = static_cast<int>(dims.size());
+  p.total = n64(volume(dims));
+  for (size_t i = 0; i < dims.size(); ++i) {
+    p.dims[i] = dims[i];
+    p.in_strides[i] = in_strides[i];
+    p.out_strides[i] = out_strides[i];
+  }
+  if (p.rank == 0) {
+    p.rank = 1;
+    p.dims[0] = 1;
+  }
+  p.in_offset = in_off;
+  p.out_offset = out_off;
+  return p;
+}
+
+Result<std::unique_ptr<GpuLayer>> makeTranspose(const NodeContext& c, const Env&) {
+  const Dims& x = c.dims(0);
+  std::vector<int64_t> perm = c.attrs->getInts("perm", {}).value();
+  if (perm.empty())
+    for (int i = c.rank(0) - 1; i >= 0; --i) perm.push_back(i);
+  const auto xs = ops::stridesOf(x);
+  const Dims& out = c.out[0].dims;
+  std::vector<int64_t> ins;
+  for (int64_t p : perm) ins.push_back(xs[p < 0 ? p + c.rank(0) : p]);
+  return std::unique_ptr<GpuLayer>(
+      new StridedLayer({{strided(out, ins, ops::stridesOf(out)), 0, 0}}, dataTypeSize(c.dtype(0))));
+}
+
+Result<std::unique_ptr<GpuLayer>> makeConcat(const NodeContext& c, const Env&) {
+  const int r = c.rank(0);
+  int64_t axis = c.attrs->getInt("axis", 0).value();
+  if (axis < 0) axis += r;
+  const auto os = ops::stridesOf(c.out[0].dims);
+  std::vector<StridedPart> parts;
+  int64_t off = 0;
+  for (size_t i = 0; i < c.numInputs(); ++i) {
+    parts.push_back({strided(c.dims(i), ops::stridesOf(c.dims(i)), os, 0, off * os[axis]), i, 0});
+    off += c.dims(i)[axis];
+  }
+  return std::unique_ptr<GpuLayer>(new StridedLayer(std::move(parts), dataTypeSize(c.dtype(0))));
+}
+
+Result<std::unique_ptr<GpuLayer>> makeSplit(const NodeContext& c, const Env&) {
+  const int r = c.rank(0);
+  int64_t axis = c.attrs->getInt("axis", 0).value();
+  if (axis < 0) axis += r;
+  const auto xs = ops::stridesOf(c.dims(0));
+  std::vector<StridedPart> parts;
+  int64_t off = 0;
+  for (size_t o = 0; o < c.out.size(); ++o) {
+    parts.push_back(
+        {strided(c.out[o].dims, xs, ops::stridesOf(c.out[o].dims), off * xs[axis], 0), 0, o});
+    off += c.out[o].dims[axis];
+  }
+  return std::unique_ptr<GpuLayer>(new StridedLayer(std::move(parts), dataTypeSize(c.dtype(0))));
+}
+
+Result<std::unique_ptr<GpuLayer>> makeExpand(const NodeContext& c, const Env&) {
+  const Dims& out = c.out[0].dims;
+  const Dims& x = c.dims(0);
+  const auto xs = ops::stridesOf(x);
+  std::vector<int64_t> ins(out.size(), 0);
+  const size_t off = out.size() - x.size();
+  for (size_t i = 0; i < x.size(); ++i) ins[off + i] = x[i] == 1 ? 0 : xs[i];
+  return std::unique_ptr<GpuLayer>(
+      new StridedLayer({{strided(out, ins, ops::stridesOf(out)), 0, 0}}, dataTypeSize(c.dtype(0))));
+}
+
+Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
+  // Shape inference already validated and clamped; recover starts/steps per axis.
+  const Dims& x = c.dims(0);
+  const int r = c.rank(0);
+  const std::vector<int64_t> starts = ops::constInts(c, 1);
+  std::vector<int64_t> axes = ops::constInts(c, 3), steps = ops::constInts(c, 4);
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  const auto xs = ops::stridesOf(x);
+  std::vector<int64_t> ins(xs.begin(), xs.end());
+  int64_t base = 0;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const int ax = static_cast<int>(axes[k] < 0 ? axes[k] + r : axes[k]);
+    const int64_t d = x[ax], st = steps[k];
+    int64_t s = std::clamp<int64_t>(starts[k], -d - 1, d + 1);
+    if (s < 0) s += d;
+    s = st > 0 ? std::clamp<int64_t>(s, 0, d) : std::clamp<int64_t>(s, 0, d - 1);
+    base += s * xs[ax];
+    ins[ax] = xs[ax] * st;
+  }
+  const Dims& out = c.out[0].dims;
+  return std::unique_ptr<GpuLayer>(new StridedLayer(
+      {{strided(out, ins, ops::stridesOf(out), base, 0), 0, 0}}, dataTypeSize(c.dtype(0))));
+}
+
+// ---- Binary with broadcasting -----------------------------------------------------------------
+
+class BinaryLayer final : public GpuLayer {
+ public:
+  BinaryLayer(EdgertBroadcast p, int op) : p_(p), op_(op) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], a = g.in[0], b = g.in[1];
+    EdgertBroadcast p = p_;
+    int op = op_;
+    void* args[] = {&y, &a, &b, &p, &op};
+    return launch(env, "edgert_binary_f32", p.total, args);
+  }
+
+ private:
+  EdgertBroadcast p_;
+  int op_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeBinary(const NodeContext& c, const Env&) {
+  static const std::map<std::string_view, int> kOps = {
+      {"Add", kBiAdd}, {"Sub", kBiSub}, {"Mul", kBiMul}, {"Div", kBiDiv},
+      {"Max", kBiMax}, {"Min", kBiMin}, {"Pow", kBiPow}, {"PRelu", kBiPRelu}};
+  const Dims& out = c.out[0].dims;
+  const BroadcastPlan bp = ops::makeBroadcastPlan(out, {&c.dims(0), &c.dims(1)});
+  EdgertBroadcast p{};
+  p.rank = bp.rank;
+  p.total = n64(bp.total);
+  for (int i = 0; i < bp.rank; ++i) {
+    p.dims[i] = bp.dims[i];
+    p.a_strides[i] = bp.strides[0][i];
+    p.b_strides[i] = bp.strides[1][i];
+  }
+  return std::unique_ptr<GpuLayer>(new BinaryLayer(p, kOps.at(c.op)));
+}
+
+// ---- BatchNormalization (inference) as a per-channel affine ------------------------------------
+
+class AffineLayer final : public GpuLayer {
+ public:
+  AffineLayer(CUdeviceptr scale, CUdeviceptr shift, long long n, long long inner, long long ch)
+      : scale_(scale), shift_(shift), n_(n), inner_(inner), ch_(ch) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0], s = scale_, b = shift_;
+    long long n = n_, inner = inner_, ch = ch_;
+    void* args[] = {&y, &x, &s, &b, &n, &inner, &ch};
+    return launch(env, "edgert_channel_affine_f32", n_, args);
+  }
+
+ private:
+  CUdeviceptr scale_, shift_;
+  long long n_, inner_, ch_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeBatchNorm(const NodeContext& c, const Env& env) {
+  const Dims& x = c.dims(0);
+  const int64_t C = x[1];
+  const float eps = c.attrs->getFloat("epsilon", 1e-5f).value();
+  std::vector<float> scale(C), shift(C);
+  for (int64_t i = 0; i < C; ++i) {
+    const double s = c.constant(1)->doubleAt(i) / std::sqrt(c.constant(4)->doubleAt(i) + eps);
+    scale[i] = static_cast<float>(s);
+    shift[i] = static_cast<float>(c.constant(2)->doubleAt(i) - c.constant(3)->doubleAt(i) * s);
+  }
+  EDGERT_ASSIGN_OR_RETURN(CUdeviceptr ds, env.upload(scale.data(), C * 4));
+  EDGERT_ASSIGN_OR_RETURN(CUdeviceptr db, env.upload(shift.data(), C * 4));
+  return std::unique_ptr<GpuLayer>(
+      new AffineLayer(ds, db, n64(volume(x)), n64(volume(Dims(x.begin() + 2, x.end()))), n64(C)));
+}
+
+// ---- Pools, softmax, resize -----------------------------------------------------------------
+
+class PoolLayer final : public GpuLayer {
+ public:
+  explicit PoolLayer(EdgertPool p) : p_(p) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    EdgertPool p = p_;
+    void* args[] = {&y, &x, &p};
+    return launch(env, "edgert_pool2d_f32", p.nc * p.oh * p.ow, args);
+  }
+
+ private:
+  EdgertPool p_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makePool(const NodeContext& c, const Env&) {
+  const Dims& x = c.dims(0);
+  const std::vector<int64_t> ks = c.attrs->getInts("kernel_shape", {}).value();
+  const bool ceil_mode = c.attrs->getInt("ceil_mode", 0).value() != 0;
+  EDGERT_ASSIGN_OR_RETURN(
+      ops::Geometry g,
+      ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(ks.begin(), ks.end()), ceil_mode));
+  EdgertPool p{};
+  p.is_max = c.op == "MaxPool";
+  p.count_include_pad = c.attrs->getInt("count_include_pad", 0).value() != 0;
+  p.nc = x[0] * x[1];
+  p.ih = g.in[1];
+  p.iw = g.in[2];
+  p.oh = g.out[1];
+  p.ow = g.out[2];
+  p.kh = static_cast<int>(g.k[1]);
+  p.kw = static_cast<int>(g.k[2]);
+  p.sh = static_cast<int>(g.s[1]);
+  p.sw = static_cast<int>(g.s[2]);
+  p.ph = static_cast<int>(g.pb[1]);
+  p.pw = static_cast<int>(g.pb[2]);
+  p.pe_h = static_cast<int>(g.pe[1]);
+  p.pe_w = static_cast<int>(g.pe[2]);
+  p.dh = static_cast<int>(g.d[1]);
+  p.dw = static_cast<int>(g.d[2]);
+  return std::unique_ptr<GpuLayer>(new PoolLayer(p));
+}
+
+class RowReduceLayer final : public GpuLayer {
+ public:
+  RowReduceLayer(long long rows, long long n, int is_max) : rows_(rows), n_(n), is_max_(is_max) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    long long rows = rows_, n = n_;
+    int mx = is_max_;
+    void* args[] = {&y, &x, &rows, &n, &mx};
+    return launch(env, "edgert_row_reduce_f32", rows_ * 256, args, 256,
+                  static_cast<unsigned>(rows_));
+  }
+
+ private:
+  long long rows_, n_;
+  int is_max_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeGlobalPool(const NodeContext& c, const Env&) {
+  const Dims& x = c.dims(0);
+  return std::unique_ptr<GpuLayer>(new RowReduceLayer(
+      n64(x[0] * x[1]), n64(volume(Dims(x.begin() + 2, x.end()))), c.op == "GlobalMaxPool"));
+}
+
+class SoftmaxLayer final : public GpuLayer {
+ public:
+  SoftmaxLayer(long long outer, long long n, long long inner, int log)
+      : outer_(outer), n_(n), inner_(inner), log_(log) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    long long outer = outer_, n = n_, inner = inner_;
+    int lg = log_;
+    void* args[] = {&y, &x, &outer, &n, &inner, &lg};
+    const long long rows = outer_ * inner_;
+    return launch(env, "edgert_softmax_f32", rows * 256, args, 256, static_cast<unsigned>(rows));
+  }
+
+ private:
+  long long outer_, n_, inner_;
+  int log_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeSoftmax(const NodeContext& c, const Env&) {
+  const bool coerce = c.attrs->getInt("_coerce_2d", 0).value() != 0;
+  int64_t axis = c.attrs->getInt("axis", coerce ? 1 : -1).value();
+  const Dims& x = c.dims(0);
+  if (axis < 0) axis += c.rank(0);
+  const int64_t outer = volume(Dims(x.begin(), x.begin() + axis));
+  int64_t n = x[axis], inner = volume(Dims(x.begin() + axis + 1, x.end()));
+  if (coerce) {
+    n = volume(Dims(x.begin() + axis, x.end()));
+    inner = 1;
+  }
+  if (outer * inner > 2147483647LL) return Status(StatusCode::kUnsupported, "too many rows");
+  return std::unique_ptr<GpuLayer>(
+      new SoftmaxLayer(n64(outer), n64(n), n64(inner), c.op == "LogSoftmax"));
+}
+
+class ResizeLayer final : public GpuLayer {
+ public:
+  explicit ResizeLayer(EdgertResize p) : p_(p) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    EdgertResize p = p_;
+    void* args[] = {&y, &x, &p};
+    return launch(env, "edgert_resize2d_f32", p.nc * p.oh * p.ow, args);
+  }
+
+ private:
+  EdgertResize p_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
+  const Dims& x = c.dims(0);
+  const Dims& out = c.out[0].dims;
+  EdgertResize p{};
+  p.nc = x[0] * x[1];
+  p.ih = x[2];
+  p.iw = x[3];
+  p.oh = out[2];
+  p.ow = out[3];
+  p.linear = c.attrs->getString("mode", "nearest").value() == "linear";
+  static const std::map<std::string, int> kCoord = {{"half_pixel", 0},
+                                                    {"asymmetric", 1},
+                                                    {"align_corners", 2},
+                                                    {"pytorch_half_pixel", 3},
+                                                    {"tf_half_pixel_for_nn", 4}};
+  static const std::map<std::string, int> kNearest = {
+      {"round_prefer_floor", 0}, {"round_prefer_ceil", 1}, {"floor", 2}, {"ceil", 3}};
+  p.coord = kCoord.at(c.attrs->getString("coordinate_transformation_mode", "half_pixel").value());
+  p.nearest = kNearest.at(c.attrs->getString("nearest_mode", "round_prefer_floor").value());
+  const HostTensor* sc = c.constant(2);
+  if (sc && sc->numel() == 4) {
+    p.scale_h = static_cast<float>(sc->doubleAt(2));
+    p.scale_w = static_cast<float>(sc->doubleAt(3));
+  } else {
+    p.scale_h = static_cast<float>(out[2]) / static_cast<float>(x[2]);
+    p.scale_w = static_cast<float>(out[3]) / static_cast<float>(x[3]);
+  }
+  return std::unique_ptr<GpuLayer>(new ResizeLayer(p));
+}
+
+bool resizeSupported(const NodeContext& c) {
+  if (c.rank(0) != 4 || c.out[0].dims[0] != c.dims(0)[0] || c.out[0].dims[1] != c.dims(0)[1])
+    return false;
+  const std::string mode = c.attrs->getString("mode", "nearest").value();
+  const std::string coord =
+      c.attrs->getString("coordinate_transformation_mode", "half_pixel").value();
+  return (mode == "nearest" || mode == "linear") && coord != "tf_crop_and_resize" &&
+         coord != "half_pixel_symmetric";
+}
+
+// ---- Conv via cuDNN ---------------------------------------------------------------------------
+
+class ConvLayer final : public GpuLayer {
+ public:
+  ~ConvLayer() override {
+    if (dnn_) {
+      if (x_) dnn_->cudnnDestroyTensorDescriptor(x_);
+      if (y_) dnn_->cudnnDestroyTensorDescriptor(y_);
+      if (w_) dnn_->cudnnDestroyFilterDescriptor(w_);
+      if (conv_) dnn_->cudnnDestroyConvolutionDescriptor(conv_);
+    }
+  }
+  size_t scratchBytes() const override { return ws_; }
+  const char* tactic() const override { return tactic_.c_str(); }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    const float one = 1.f, zero = 0.f;
+    EDGERT_RETURN_IF_ERROR(env.dnn->check(
+        env.dnn->cudnnConvolutionForward(
+            env.dnn_handle, &one, x_, reinterpret_cast<const void*>(g.in[0]), w_,
+            reinterpret_cast<const void*>(g.in[1]), conv_, algo_,
+            reinterpret_cast<void*>(g.scratch), ws_, &zero, y_, reinterpret_cast<void*>(g.out[0])),
+        "cudnnConvolutionForward"));
+    CUdeviceptr bias = g.n_in > 2 ? g.in[2] : 0, res = g.n_in > 3 ? g.in[3] : 0;
+    if (!bias && !res && act_ == kUnIdentity) return Status::Ok();
+    CUdeviceptr y = g.out[0];
+    long long n = n_, inner = inner_, ch = ch_;
+    int op = act_;
+    float a = a_, b = b_;
+    void* args[] = {&y, &y, &bias, &res, &n, &inner, &ch, &op, &a, &b};
+    return launch(env, "edgert_bias_act_f32", n_, args);
+  }
+
+  int act_ = kUnIdentity;
+  float a_ = 0.f, b_ = 0.f;
+  const Cudnn* dnn_ = nullptr;
+  cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr;
+  cudnnFilterDescriptor_t w_ = nullptr;
+  cudnnConvolutionDescriptor_t conv_ = nullptr;
+  cudnnConvolutionFwdAlgo_t algo_{};
+  size_t ws_ = 0;
+  long long n_ = 0, inner_ = 0, ch_ = 0;
+  std::string tactic_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env) {
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  const Dims& y = c.out[0].dims;
+  const int64_t group = c.attrs->getInt("group", 1).value();
+  EDGERT_ASSIGN_OR_RETURN(
+      ops::Geometry g,
+      ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(w.begin() + 2, w.end()), false));
+  auto L = std::make_unique<ConvLayer>();
+  const Cudnn* dnn = env.dnn;
+  L->dnn_ = dnn;
+  auto toInt = [](const Dims& d) { return std::vector<int>(d.begin(), d.end()); };
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnCreateTensorDescriptor(&L->x_), "cudnnCreateTensorDescriptor"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnCreateTensorDescriptor(&L->y_), "cudnnCreateTensorDescriptor"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnCreateFilterDescriptor(&L->w_), "cudnnCreateFilterDescriptor"));
+  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateConvolutionDescriptor(&L->conv_),
+                                    "cudnnCreateConvolutionDescriptor"));
+  auto setTensor = [&](cudnnTensorDescriptor_t t, const Dims& d) {
+    const auto st = ops::stridesOf(d);
+    return dnn->check(
+        dnn->cudnnSetTensorNdDescriptor(t, CUDNN_DATA_FLOAT, static_cast<int>(d.size()),
+                                        toInt(d).data(), toInt(st).data()),
+        "cudnnSetTensorNdDescriptor");
+  };
+  EDGERT_RETURN_IF_ERROR(setTensor(L->x_, x));
+  EDGERT_RETURN_IF_ERROR(setTensor(L->y_, y));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnSetFilterNdDescriptor(L->w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+                                                 static_cast<int>(w.size()), toInt(w).data()),
+                 "cudnnSetFilterNdDescriptor"));
+  const int nsp = static_cast<int>(x.size()) - 2;
+  std::vector<int> pads, strides, dil;
+  for (int i = 3 - nsp; i < 3; ++i) {
+    pads.push_back(static_cast<int>(g.pb[i]));
+    strides.push_back(static_cast<int>(g.s[i]));
+    dil.push_back(static_cast<int>(g.d[i]));
+  }
+  EDGERT_RETURN_IF_ERROR(dnn->check(
+      dnn->cudnnSetConvolutionNdDescriptor(L->conv_, nsp, pads.data(), strides.data(), dil.data(),
+                                           CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+      "cudnnSetConvolutionNdDescriptor"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnSetConvolutionGroupCount(L->conv_, static_cast<int>(group)),
+                 "cudnnSetConvolutionGroupCount"));
+  // FP32 engines keep FP32 accuracy: no TF32 tensor-core math.
+  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnSetConvolutionMathType(L->conv_, CUDNN_FMA_MATH),
+                                    "cudnnSetConvolutionMathType"));
+  cudnnConvolutionFwdAlgoPerf_t perf[16];
+  int got = 0;
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnGetConvolutionForwardAlgorithm_v7(env.dnn_handle, L->x_, L->w_, L->conv_,
+                                                             L->y_, 16, &got, perf),
+                 "cudnnGetConvolutionForwardAlgorithm_v7"));
+  bool found = false;
+  for (int i = 0; i < got && !found; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > (size_t{256} << 20)) continue;
+    L->algo_ = perf[i].algo;
+    L->ws_ = perf[i].memory;
+    found = true;
+  }
+  if (!found) return c.unsupported("cuDNN offers no algorithm for this convolution");
+  L->tactic_ = strCat("cudnn-algo", static_cast<int>(L->algo_));
+  static const std::map<std::string, int> kActs = {
+      {"", kUnIdentity},         {"Relu", kUnRelu},       {"Clip", kUnClip},         {"LeakyRelu", kUnLeakyRelu},
+      {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid}, {"Sigmoid", kUnSigmoid}, {"Silu", kUnSilu}};
+  L->act_ = kActs.at(c.attrs->getString("_act", "").value());
+  L->a_ = c.attrs->getFloat("_act_alpha", 0.f).value();
+  L->b_ = c.attrs->getFloat("_act_beta", 0.f).value();
+  L->n_ = n64(volume(y));
+  L->inner_ = n64(volume(Dims(y.begin() + 2, y.end())));
+  L->ch_ = n64(y[1]);
+  return std::unique_ptr<GpuLayer>(std::move(L));
+}
+
+bool convSupported(const NodeContext& c) {
+  if (c.rank(0) < 3 || c.rank(0) > 5) return false;
+  const auto pads = c.attrs->getInts("pads", {}).value();
+  const size_t n = pads.size() / 2;
+  for (size_t i = 0; i < n; ++i)
+    if (pads[i] != pads[i + n]) return false;  // cuDNN pads symmetrically
+  const std::string ap = c.attrs->getString("auto_pad", "NOTSET").value();
+  return ap == "NOTSET" || ap == "VALID";
+}
+
+// ---- Gemm / MatMul via cuBLASLt ---------------------------------------------------------------
+
+class MatmulLayer final : public GpuLayer {
+ public:
+  ~MatmulLayer() override {
+    if (lt_) {
+      if (desc_) lt_->cublasLtMatmulDescDestroy(desc_);
+      for (auto* l : {a_, b_, c_})
+        if (l) lt_->cublasLtMatrixLayoutDestroy(l);
+    }
+  }
+  size_t scratchBytes() const override { return ws_; }
+  const char* tactic() const override { return "cublaslt"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    if (bias_.total) {  // Gemm's C, broadcast into the output, then beta
+      CUdeviceptr y = g.out[0], cc = g.in[2];
+      EdgertStrided p = bias_;
+      void* args[] = {&y, &cc, &p};
+      EDGERT_RETURN_IF_ERROR(launch(env, "edgert_strided_copy_b4", p.total, args));
+    }
+    // Row-major Y = A B is column-major Y^T = B^T A^T: the operands swap.
+    const CUdeviceptr A = g.in[0], B = g.in[1], Y = g.out[0];
+    return env.lt->check(
+        env.lt->cublasLtMatmul(env.lt_handle, desc_, &alpha_, reinterpret_cast<const void*>(B), a_,
+                               reinterpret_cast<const void*>(A), b_, &beta_,
+                               reinterpret_cast<const void*>(Y), c_, reinterpret_cast<void*>(Y), c_,
+                               &algo_, reinterpret_cast<void*>(g.scratch), ws_, env.stream),
+        "cublasLtMatmul");
+  }
+
+  const CublasLt* lt_ = nullptr;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t a_ = nullptr, b_ = nullptr, c_ = nullptr;  // a_: B's memory, b_: A's
+  cublasLtMatmulAlgo_t algo_{};
+  size_t ws_ = 0;
+  float alpha_ = 1.f, beta_ = 0.f;
+  EdgertStrided bias_{};
+};
+
+// M, N, K with A [M,K] (or [K,M] transposed) and B [K,N] (or [N,K]); batch with strides.
+Result<std::unique_ptr<GpuLayer>> makeMatmulLayer(const NodeContext& c, const Env& env, int64_t M,
+                                                  int64_t N, int64_t K, bool ta, bool tb,
+                                                  int64_t batch, int64_t sa, int64_t sb,
+                                                  float alpha, float beta) {
+  auto L = std::make_unique<MatmulLayer>();
+  const CublasLt* lt = env.lt;
+  L->lt_ = lt;
+  L->alpha_ = alpha;
+  L->beta_ = beta;
+  EDGERT_RETURN_IF_ERROR(
+      lt->check(lt->cublasLtMatmulDescCreate(&L->desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F),
+                "cublasLtMatmulDescCreate"));
+  // Column-major view: D(N x M) = op(Bmem) (N x K) * op(Amem) (K x M).
+  const cublasOperation_t opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                          opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof(opB));
+  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof(opA));
+  // Bmem is [K,N] row-major = N x K col-major (ld N), or [N,K] = K x N col-major (ld K).
+  EDGERT_RETURN_IF_ERROR(lt->check(
+      lt->cublasLtMatrixLayoutCreate(&L->a_, CUDA_R_32F, tb ? K : N, tb ? N : K, tb ? K : N),
+      "layout B"));
+  EDGERT_RETURN_IF_ERROR(lt->check(
+      lt->cublasLtMatrixLayoutCreate(&L->b_, CUDA_R_32F, ta ? M : K, ta ? K : M, ta ? M : K),
+      "layout A"));
+  EDGERT_RETURN_IF_ERROR(
+      lt->check(lt->cublasLtMatrixLayoutCreate(&L->c_, CUDA_R_32F, N, M, N), "layout C"));
+  if (batch > 1) {
+    const int32_t bc = static_cast<int32_t>(batch);
+    const int64_t sc = M * N;
+    lt->cublasLtMatrixLayoutSetAttribute(L->a_, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &bc,
+                                         sizeof(bc));
+    lt->cublasLtMatrixLayoutSetAttribute(L->a_, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sb,
+                                         sizeof(sb));
+    lt->cublasLtMatrixLayoutSetAttribute(L->b_, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &bc,
+                                         sizeof(bc));
+    lt->cublasLtMatrixLayoutSetAttribute(L->b_, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sa,
+                                         sizeof(sa));
+    lt->cublasLtMatrixLayoutSetAttribute(L->c_, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &bc,
+                                         sizeof(bc));
+    lt->cublasLtMatrixLayoutSetAttribute(L->c_, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sc,
+                                         sizeof(sc));
+  }
+  cublasLtMatmulPreference_t pref;
+  lt->cublasLtMatmulPreferenceCreate(&pref);
+  const size_t max_ws = size_t{32} << 20;
+  lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws,
+                                           sizeof(max_ws));
+  cublasLtMatmulHeuristicResult_t res[4];
+  int got = 0;
+  const cublasStatus_t hs = lt->cublasLtMatmulAlgoGetHeuristic(
+      env.lt_handle, L->desc_, L->a_, L->b_, L->c_, L->c_, pref, 4, res, &got);
+  lt->cublasLtMatmulPreferenceDestroy(pref);
+  if (hs != CUBLAS_STATUS_SUCCESS || got == 0)
+    return c.unsupported("cuBLASLt has no algorithm for this GEMM");
+  L->algo_ = res[0].algo;
+  L->ws_ = res[0].workspaceSize;
+  return std::unique_ptr<GpuLayer>(std::move(L));
+}
+
+Result<std::unique_ptr<GpuLayer>> makeGemm(const NodeContext& c, const Env& env) {
+  const bool ta = c.attrs->getInt("transA", 0).value() != 0,
+             tb = c.attrs->getInt("transB", 0).value() != 0;
+  const Dims& a = c.dims(0);
+  const Dims& b = c.dims(1);
+  const int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1], N = tb ? b[0] : b[1];
+  float beta = c.attrs->getFloat("beta", 1.f).value();
+  if (!c.has(2)) beta = 0.f;
+  EDGERT_ASSIGN_OR_RETURN(auto L, makeMatmulLayer(c, env, M, N, K, ta, tb, 1, 0, 0,
+                                                  c.attrs->getFloat("alpha", 1.f).value(), beta));
+  if (beta != 0.f) {
+    const Dims mn = {M, N};
+    const BroadcastPlan bp = ops::makeBroadcastPlan(mn, {&mn, &c.dims(2)});
+    std::vector<int64_t> ins, outs;
+    Dims dims;
+    for (int i = 0; i < bp.rank; ++i) {
+      dims.push_back(bp.dims[i]);
+      ins.push_back(bp.strides[1][i]);
+      outs.push_back(bp.strides[0][i]);
+    }
+    static_cast<MatmulLayer*>(L.get())->bias_ = strided(dims, ins, outs);
+  }
+  return L;
+}
+
+bool matmulSupported(const NodeContext& c) {
+  const Dims& a = c.dims(0);
+  const Dims& b = c.dims(1);
+  if (a.size() < 2 || b.size() < 2) return false;
+  // Batch dims: equal, or one side without batch (stride 0).
+  const Dims ba(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
+  return volume(ba) == 1 || volume(bb) == 1 || ba == bb;
+}
+
+Result<std::unique_ptr<GpuLayer>> makeMatMul(const NodeContext& c, const Env& env) {
+  const Dims& a = c.dims(0);
+  const Dims& b = c.dims(1);
+  const int64_t M = a[a.size() - 2], K = a.back(), N = b.back();
+  const int64_t batch = volume(Dims(c.out[0].dims.begin(), c.out[0].dims.end() - 2));
+  const int64_t sa = volume(Dims(a.begin(), a.end() - 2)) == 1 ? 0 : M * K;
+  const int64_t sb = volume(Dims(b.begin(), b.end() - 2)) == 1 ? 0 : K * N;
+  return makeMatmulLayer(c, env, M, N, K, false, false, batch, sa, sb, 1.f, 0.f);
+}
+
+}  // namespace
+
+GpuFactory findGpuOp(const NodeContext& c) {
+  static const std::map<std::string_view, GpuFactory> kCopyOps = {
+      {"Identity", makeCopy}, {"Reshape", makeCopy},   {"Flatten", makeCopy},
+      {"Squeeze", makeCopy},  {"Unsqueeze", makeCopy}, {"Transpose", makeTranspose},
+      {"Concat", makeConcat}, {"Split", makeSplit},    {"Expand", makeExpand},
+      {"Slice", makeSlice}};
+  if (auto it = kCopyOps.find(c.op); it != kCopyOps.end()) {
+    const size_t es = dataTypeSize(c.dtype(0));
+    if (es == 1 || es == 2 || es == 4 || es == 8) return it->second;
+  }
+  if (c.op == "Dropout" && c.out.size() == 1) return makeCopy;
+  if (!allFloat32(c)) return nullptr;
+  static const std::set<std::string_view> kUnary = {
+      "Relu",     "Sigmoid",    "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu",
+      "Exp",      "Log",        "Sqrt", "Neg",       "Abs",         "Erf",       "Gelu",
+      "Softplus", "Reciprocal", "Selu", "Floor",     "Ceil"};
+  if (kUnary.count(c.op)) return makeUnary;
+  if (c.op == "Clip" && (!c.has(1) || c.constant(1)) && (!c.has(2) || c.constant(2)))
+    return makeUnary;
+  static const std::set<std::string_view> kBinary = {"Add", "Sub", "Mul", "Div", "Pow", "PRelu"};
+  if (kBinary.count(c.op) || ((c.op == "Max" || c.op == "Min") && c.numInputs() == 2))
+    return makeBinary;
+  if (c.op == "BatchNormalization" && c.constant(1) && c.constant(2) && c.constant(3) && c.constant(4))
+    return makeBatchNorm;
+  if ((c.op == "MaxPool" && c.out.size() == 1) || c.op == "AveragePool")
+    return c.rank(0) == 4 ? makePool : nullptr;
+  if (c.op == "GlobalAveragePool" || c.op == "GlobalMaxPool") return makeGlobalPool;
+  if ((c.op == "Softmax" || c.op == "LogSoftmax") && c.rank(0) > 0) return makeSoftmax;
+  if (c.op == "Resize" && resizeSupported(c)) return makeResize;
+  if (c.op == "Conv" && convSupported(c)) return makeConv;
+  if (c.op == "Gemm") return makeGemm;
+  if (c.op == "MatMul" && matmulSupported(c)) return makeMatMul;
+  return nullptr;
+}
+
+}  // namespace edgert::cuda

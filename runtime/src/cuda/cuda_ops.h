@@ -1,0 +1,53 @@
+// CUDA implementations of ops, registered by op name like the CPU kernels. A layer whose
+// op (or dtype/attributes) has no CUDA implementation runs on the CPU inside a CUDA
+// context, with its tensors copied across; `edgert build` and `inspect` list such layers.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "cuda_libs.h"
+#include "edgert/internal/op.h"
+
+namespace edgert::cuda {
+
+// What a layer needs to run: libraries, the stream, and memory it may allocate once at
+// creation (freed with the context).
+struct Env {
+  const Driver* d = nullptr;
+  const Cudnn* dnn = nullptr;
+  cudnnHandle_t dnn_handle = nullptr;
+  const CublasLt* lt = nullptr;
+  cublasLtHandle_t lt_handle = nullptr;
+  CUstream stream = nullptr;
+  std::vector<CUdeviceptr>* owned = nullptr;
+  // Uploads host data to a new device buffer owned by the context.
+  Result<CUdeviceptr> upload(const void* data, size_t bytes) const;
+};
+
+struct GpuArgs {
+  const CUdeviceptr* in = nullptr;  // absent optional inputs are 0
+  size_t n_in = 0;
+  const CUdeviceptr* out = nullptr;
+  size_t n_out = 0;
+  CUdeviceptr scratch = 0;
+};
+
+class GpuLayer {
+ public:
+  virtual ~GpuLayer() = default;
+  virtual size_t scratchBytes() const { return 0; }
+  virtual const char* tactic() const { return "kernel"; }
+  virtual Status enqueue(const Env& env, const GpuArgs& a) const = 0;
+};
+
+// Null when the node cannot run on the GPU (the layer falls back to the CPU kernel).
+using GpuFactory = Result<std::unique_ptr<GpuLayer>> (*)(const NodeContext& c, const Env& env);
+GpuFactory findGpuOp(const NodeContext& c);
+
+// Launches an embedded kernel by name with a 1-D grid covering `threads`.
+Status launch(const Env& env, const char* kernel, long long threads, void** args,
+              unsigned block = 256, unsigned grid_override = 0);
+
+}  // namespace edgert::cuda

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (device tool) from the repo root with .gpu/ carried (see
+# scripts/stage-gpu.sh): the GPU test suite, then the benchmarks. Logs go to $OUT.
+set -uo pipefail
+OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
+export LD_LIBRARY_PATH="$PWD/.gpu/lib:${LD_LIBRARY_PATH:-}"
+export EDGERT_TEST_BACKEND=cuda
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+mkdir -p /tmp/td && tar xJf .gpu/node.tar.xz -C /tmp/td
+export EDGERT_ONNX_TESTDATA=/tmp/td/node
+python3 tests/models/export_models.py /tmp/models > "$OUT/export.log" 2>&1 || { echo "export failed"; tail -20 "$OUT/export.log"; }
+export EDGERT_MODELS_DIR=/tmp/models
+declare -A result
+export EDGERT_CONFORMANCE_VERBOSE=1
+for t in ops onnx_conformance models bad_input; do
+  (cd /tmp && timeout 300 "$OLDPWD/.gpu/bin/test_$t" > "$OUT/test_$t.log" 2>&1)
+  result[$t]=$?
+done
+grep -h "onnx-conformance" "$OUT"/test_onnx_conformance.log
+grep -h "rel L2" "$OUT"/test_models.log
+cp /tmp/onnx_conformance_report_cuda.txt "$OUT/" 2>/dev/null
+if [ "${1:-}" = "--bench" ]; then bash bench/run.sh "$OUT"; fi
+echo "---- GPU suite ----"
+for t in "${!result[@]}"; do printf "%-20s %s\n" "$t" "$([ "${result[$t]}" = 0 ] && echo PASS || echo "FAIL (rc ${result[$t]})")"; done
