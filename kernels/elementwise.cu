@@ -8,58 +8,93 @@ namespace {
 
 __device__ __forceinline__ float unary(int op, float x, float a, float b) {
   switch (op) {
-    case kUnRelu: return x > 0.f ? x : 0.f;
-    case kUnSigmoid: return 1.f / (1.f + __expf(-x));
-    case kUnTanh: return tanhf(x);
-    case kUnLeakyRelu: return x >= 0.f ? x : a * x;
-    case kUnHardSigmoid: return fminf(1.f, fmaxf(0.f, a * x + b));
-    case kUnHardSwish: return x * fminf(1.f, fmaxf(0.f, x / 6.f + 0.5f));
-    case kUnElu: return x >= 0.f ? x : a * (expf(x) - 1.f);
-    case kUnExp: return expf(x);
-    case kUnLog: return logf(x);
-    case kUnSqrt: return sqrtf(x);
-    case kUnNeg: return -x;
-    case kUnAbs: return fabsf(x);
-    case kUnErf: return erff(x);
-    case kUnGelu: return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
-    case kUnGeluTanh: return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    case kUnSoftplus: return x > 20.f ? x : log1pf(expf(x));
-    case kUnClip: return fminf(b, fmaxf(a, x));
-    case kUnReciprocal: return 1.f / x;
-    case kUnSelu: return b * (x > 0.f ? x : a * (expf(x) - 1.f));
-    case kUnSilu: return x / (1.f + expf(-x));
-    case kUnFloor: return floorf(x);
-    case kUnCeil: return ceilf(x);
-    default: return x;
+    case kUnRelu:
+      return x > 0.f ? x : 0.f;
+    case kUnSigmoid:
+      return 1.f / (1.f + __expf(-x));
+    case kUnTanh:
+      return tanhf(x);
+    case kUnLeakyRelu:
+      return x >= 0.f ? x : a * x;
+    case kUnHardSigmoid:
+      return fminf(1.f, fmaxf(0.f, a * x + b));
+    case kUnHardSwish:
+      return x * fminf(1.f, fmaxf(0.f, x / 6.f + 0.5f));
+    case kUnElu:
+      return x >= 0.f ? x : a * (expf(x) - 1.f);
+    case kUnExp:
+      return expf(x);
+    case kUnLog:
+      return logf(x);
+    case kUnSqrt:
+      return sqrtf(x);
+    case kUnNeg:
+      return -x;
+    case kUnAbs:
+      return fabsf(x);
+    case kUnErf:
+      return erff(x);
+    case kUnGelu:
+      return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
+    case kUnGeluTanh:
+      return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case kUnSoftplus:
+      return x > 20.f ? x : log1pf(expf(x));
+    case kUnClip:
+      return fminf(b, fmaxf(a, x));
+    case kUnReciprocal:
+      return 1.f / x;
+    case kUnSelu:
+      return b * (x > 0.f ? x : a * (expf(x) - 1.f));
+    case kUnSilu:
+      return x / (1.f + expf(-x));
+    case kUnFloor:
+      return floorf(x);
+    case kUnCeil:
+      return ceilf(x);
+    default:
+      return x;
   }
 }
 
 __device__ __forceinline__ float binary(int op, float x, float y) {
   switch (op) {
-    case kBiAdd: return x + y;
-    case kBiSub: return x - y;
-    case kBiMul: return x * y;
-    case kBiDiv: return x / y;
-    case kBiMax: return fmaxf(x, y);
-    case kBiMin: return fminf(x, y);
-    case kBiPow: return powf(x, y);
-    case kBiPRelu: return x < 0.f ? x * y : x;
-    default: return 0.f;
+    case kBiAdd:
+      return x + y;
+    case kBiSub:
+      return x - y;
+    case kBiMul:
+      return x * y;
+    case kBiDiv:
+      return x / y;
+    case kBiMax:
+      return fmaxf(x, y);
+    case kBiMin:
+      return fminf(x, y);
+    case kBiPow:
+      return powf(x, y);
+    case kBiPRelu:
+      return x < 0.f ? x * y : x;
+    default:
+      return 0.f;
   }
 }
 
 }  // namespace
 
-extern "C" __global__ void edgert_unary_f32(float* y, const float* x, long long n, int op, float a, float b) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+extern "C" __global__ void edgert_unary_f32(float* y, const float* x, long long n, int op, float a,
+                                            float b) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x)
     y[i] = unary(op, x[i], a, b);
 }
 
 // y = act(x + bias[c] + res) over NC(HW): the fused conv/gemm epilogue. bias and res may be null.
-extern "C" __global__ void edgert_bias_act_f32(float* y, const float* x, const float* bias, const float* res,
-                                               long long n, long long inner, long long channels, int op, float a,
-                                               float b) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+extern "C" __global__ void edgert_bias_act_f32(float* y, const float* x, const float* bias,
+                                               const float* res, long long n, long long inner,
+                                               long long channels, int op, float a, float b) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x) {
     float v = x[i];
     if (bias) v += bias[(i / inner) % channels];
     if (res) v += res[i];
@@ -68,16 +103,20 @@ extern "C" __global__ void edgert_bias_act_f32(float* y, const float* x, const f
 }
 
 // y = x * scale[c] + shift[c] (inference BatchNormalization).
-extern "C" __global__ void edgert_channel_affine_f32(float* y, const float* x, const float* scale, const float* shift,
-                                                     long long n, long long inner, long long channels) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+extern "C" __global__ void edgert_channel_affine_f32(float* y, const float* x, const float* scale,
+                                                     const float* shift, long long n,
+                                                     long long inner, long long channels) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x) {
     const long long c = (i / inner) % channels;
     y[i] = x[i] * scale[c] + shift[c];
   }
 }
 
-extern "C" __global__ void edgert_binary_f32(float* y, const float* a, const float* b, EdgertBroadcast p, int op) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < p.total; i += (long long)gridDim.x * blockDim.x) {
+extern "C" __global__ void edgert_binary_f32(float* y, const float* a, const float* b,
+                                             EdgertBroadcast p, int op) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < p.total;
+       i += (long long)gridDim.x * blockDim.x) {
     long long rem = i, oa = 0, ob = 0;
     for (int d = p.rank - 1; d >= 0; --d) {
       const long long idx = rem % p.dims[d];
@@ -91,7 +130,8 @@ extern "C" __global__ void edgert_binary_f32(float* y, const float* a, const flo
 
 template <class T>
 __device__ void stridedCopy(T* y, const T* x, const EdgertStrided& p) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < p.total; i += (long long)gridDim.x * blockDim.x) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < p.total;
+       i += (long long)gridDim.x * blockDim.x) {
     long long rem = i, oi = p.in_offset, oo = p.out_offset;
     for (int d = p.rank - 1; d >= 0; --d) {
       const long long idx = rem % p.dims[d];
@@ -104,14 +144,27 @@ __device__ void stridedCopy(T* y, const T* x, const EdgertStrided& p) {
 }
 
 // Transpose, Slice, Concat/Split parts, Expand: one strided copy, by element size.
-extern "C" __global__ void edgert_strided_copy_b1(unsigned char* y, const unsigned char* x, EdgertStrided p) { stridedCopy(y, x, p); }
-extern "C" __global__ void edgert_strided_copy_b2(unsigned short* y, const unsigned short* x, EdgertStrided p) { stridedCopy(y, x, p); }
-extern "C" __global__ void edgert_strided_copy_b4(unsigned int* y, const unsigned int* x, EdgertStrided p) { stridedCopy(y, x, p); }
-extern "C" __global__ void edgert_strided_copy_b8(unsigned long long* y, const unsigned long long* x, EdgertStrided p) { stridedCopy(y, x, p); }
+extern "C" __global__ void edgert_strided_copy_b1(unsigned char* y, const unsigned char* x,
+                                                  EdgertStrided p) {
+  stridedCopy(y, x, p);
+}
+extern "C" __global__ void edgert_strided_copy_b2(unsigned short* y, const unsigned short* x,
+                                                  EdgertStrided p) {
+  stridedCopy(y, x, p);
+}
+extern "C" __global__ void edgert_strided_copy_b4(unsigned int* y, const unsigned int* x,
+                                                  EdgertStrided p) {
+  stridedCopy(y, x, p);
+}
+extern "C" __global__ void edgert_strided_copy_b8(unsigned long long* y,
+                                                  const unsigned long long* x, EdgertStrided p) {
+  stridedCopy(y, x, p);
+}
 
 extern "C" __global__ void edgert_pool2d_f32(float* y, const float* x, EdgertPool p) {
   const long long total = p.nc * p.oh * p.ow;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
     const long long ow = i % p.ow, oh = (i / p.ow) % p.oh, c = i / (p.ow * p.oh);
     const float* xc = x + c * p.ih * p.iw;
     float best = -3.402823466e38f, sum = 0.f;
@@ -135,8 +188,8 @@ extern "C" __global__ void edgert_pool2d_f32(float* y, const float* x, EdgertPoo
 }
 
 // One block per (outer, inner) row: max, sum of exp, normalise. Rows are `inner` apart.
-extern "C" __global__ void edgert_softmax_f32(float* y, const float* x, long long outer, long long n, long long inner,
-                                              int log_softmax) {
+extern "C" __global__ void edgert_softmax_f32(float* y, const float* x, long long outer,
+                                              long long n, long long inner, int log_softmax) {
   __shared__ float red[32];
   const long long row = blockIdx.x;
   if (row >= outer * inner) return;
@@ -176,13 +229,15 @@ extern "C" __global__ void edgert_softmax_f32(float* y, const float* x, long lon
 }
 
 // Mean or max over the last `n` contiguous values of each row (global pools).
-extern "C" __global__ void edgert_row_reduce_f32(float* y, const float* x, long long rows, long long n, int is_max) {
+extern "C" __global__ void edgert_row_reduce_f32(float* y, const float* x, long long rows,
+                                                 long long n, int is_max) {
   __shared__ float red[32];
   const long long r = blockIdx.x;
   if (r >= rows) return;
   const float* xr = x + r * n;
   float acc = is_max ? -3.402823466e38f : 0.f;
-  for (long long k = threadIdx.x; k < n; k += blockDim.x) acc = is_max ? fmaxf(acc, xr[k]) : acc + xr[k];
+  for (long long k = threadIdx.x; k < n; k += blockDim.x)
+    acc = is_max ? fmaxf(acc, xr[k]) : acc + xr[k];
   for (int off = 16; off; off >>= 1) {
     const float o = __shfl_xor_sync(0xffffffffu, acc, off);
     acc = is_max ? fmaxf(acc, o) : acc + o;
@@ -198,7 +253,8 @@ extern "C" __global__ void edgert_row_reduce_f32(float* y, const float* x, long 
 
 extern "C" __global__ void edgert_resize2d_f32(float* y, const float* x, EdgertResize p) {
   const long long total = p.nc * p.oh * p.ow;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
     const long long ow = i % p.ow, oh = (i / p.ow) % p.oh, c = i / (p.ow * p.oh);
     const float* xc = x + c * p.ih * p.iw;
     float src[2];
@@ -209,15 +265,23 @@ extern "C" __global__ void edgert_resize2d_f32(float* y, const float* x, EdgertR
     for (int d = 0; d < 2; ++d) {
       const float od = (float)o[d];
       switch (p.coord) {
-        case 0: src[d] = (od + 0.5f) / sc[d] - 0.5f; break;
-        case 1: src[d] = od / sc[d]; break;
+        case 0:
+          src[d] = (od + 0.5f) / sc[d] - 0.5f;
+          break;
+        case 1:
+          src[d] = od / sc[d];
+          break;
         case 2: {
           const float len = (float)in[d] * sc[d];
           src[d] = len <= 1.f ? 0.f : od * (float)(in[d] - 1) / (len - 1.f);
           break;
         }
-        case 3: src[d] = out[d] > 1 ? (od + 0.5f) / sc[d] - 0.5f : 0.f; break;
-        default: src[d] = (od + 0.5f) / sc[d]; break;
+        case 3:
+          src[d] = out[d] > 1 ? (od + 0.5f) / sc[d] - 0.5f : 0.f;
+          break;
+        default:
+          src[d] = (od + 0.5f) / sc[d];
+          break;
       }
     }
     if (!p.linear) {
@@ -225,10 +289,14 @@ extern "C" __global__ void edgert_resize2d_f32(float* y, const float* x, EdgertR
       for (int d = 0; d < 2; ++d) {
         const float fl = floorf(src[d]);
         long long v;
-        if (p.nearest == 2) v = (long long)fl;
-        else if (p.nearest == 3) v = (long long)ceilf(src[d]);
-        else if (src[d] - fl == 0.5f) v = (long long)(p.nearest == 0 ? fl : fl + 1.f);
-        else v = (long long)roundf(src[d]);
+        if (p.nearest == 2)
+          v = (long long)fl;
+        else if (p.nearest == 3)
+          v = (long long)ceilf(src[d]);
+        else if (src[d] - fl == 0.5f)
+          v = (long long)(p.nearest == 0 ? fl : fl + 1.f);
+        else
+          v = (long long)roundf(src[d]);
         idx[d] = v < 0 ? 0 : (v >= in[d] ? in[d] - 1 : v);
       }
       y[i] = xc[idx[0] * p.iw + idx[1]];

@@ -215,8 +215,8 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name,
   return 0;
 }
 
-int cmdBench(const std::string& engine_path, const std::string& backend_name, int iterations, int warmup,
-             const std::string& json_path) {
+int cmdBench(const std::string& engine_path, const std::string& backend_name, int iterations,
+             int warmup, const std::string& json_path) {
   auto backend = parseBackend(backend_name);
   if (!backend.ok()) return fail(backend.status());
   RuntimeOptions ro;
@@ -236,7 +236,8 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
     // Random data, not zeros: zeros can run faster than real inputs.
     std::vector<uint8_t> data(b.bytes());
     if (b.dtype == DataType::kFloat32)
-      for (size_t i = 0; i < data.size() / 4; ++i) reinterpret_cast<float*>(data.data())[i] = u(rng);
+      for (size_t i = 0; i < data.size() / 4; ++i)
+        reinterpret_cast<float*>(data.data())[i] = u(rng);
     Status st = ctx.value()->setInput(b.name, data.data(), data.size());
     if (!st.ok()) return fail(st);
   }
@@ -244,23 +245,29 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
   if (!ms.ok()) return fail(ms.status());
   std::vector<double> v = ms.value();
   std::sort(v.begin(), v.end());
-  auto pct = [&](double p) { return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))]; };
+  auto pct = [&](double p) {
+    return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+  };
   const double median = pct(0.5);
   const double ips = 1000.0 / median;
   const double mib = static_cast<double>(ctx.value()->deviceMemoryBytes()) / 1048576.0;
   const char* be = backendName(ctx.value()->backend());
   fmt::print("{} on {}: {} iterations after {} warm-up\n", engine_path, be, v.size(), warmup);
-  fmt::print("  latency ms  min {:.4f}  median {:.4f}  p90 {:.4f}  p99 {:.4f}\n", v.front(), median, pct(0.9),
-             pct(0.99));
-  fmt::print("  throughput  {:.1f} inferences/s  {:.1f} images/s (batch {})\n", ips, ips * static_cast<double>(batch),
-             batch);
-  fmt::print("  memory      {:.1f} MiB held by the context (device: weights + activations + workspace)\n", mib);
+  fmt::print("  latency ms  min {:.4f}  median {:.4f}  p90 {:.4f}  p99 {:.4f}\n", v.front(), median,
+             pct(0.9), pct(0.99));
+  fmt::print("  throughput  {:.1f} inferences/s  {:.1f} images/s (batch {})\n", ips,
+             ips * static_cast<double>(batch), batch);
+  fmt::print(
+      "  memory      {:.1f} MiB held by the context (device: weights + activations + workspace)\n",
+      mib);
   if (!json_path.empty()) {
     const std::string j = fmt::format(
-        "{{\"engine\": \"{}\", \"backend\": \"{}\", \"batch\": {}, \"iterations\": {}, \"min_ms\": {:.5f}, "
+        "{{\"engine\": \"{}\", \"backend\": \"{}\", \"batch\": {}, \"iterations\": {}, \"min_ms\": "
+        "{:.5f}, "
         "\"median_ms\": {:.5f}, \"p90_ms\": {:.5f}, \"p99_ms\": {:.5f}, \"images_per_s\": {:.2f}, "
         "\"memory_mib\": {:.2f}}}\n",
-        engine_path, be, batch, v.size(), v.front(), median, pct(0.9), pct(0.99), ips * static_cast<double>(batch), mib);
+        engine_path, be, batch, v.size(), v.front(), median, pct(0.9), pct(0.99),
+        ips * static_cast<double>(batch), mib);
     Status st = writeFileAtomically(json_path, j.data(), j.size());
     if (!st.ok()) return fail(st);
   }
@@ -306,7 +313,8 @@ int main(int argc, char** argv) {
   run->add_option("--iterations", r_iter, "Run this many times and report the median latency")
       ->check(CLI::Range(1, 1000000));
 
-  auto* bench = app.add_subcommand("bench", "Time an engine: latency percentiles, throughput, memory");
+  auto* bench =
+      app.add_subcommand("bench", "Time an engine: latency percentiles, throughput, memory");
   std::string be_engine, be_backend = "auto", be_json;
   int be_iter = 200, be_warm = 20;
   bench->add_option("--engine", be_engine, "Engine file")->required();

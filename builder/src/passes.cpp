@@ -323,7 +323,9 @@ bool constScalar(const Graph& g, const Node& n, size_t slot, float* v) {
 void fuseConvEpilogues(Graph& g, PassStats& stats) {
   std::vector<bool> dead(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (dead[i] || g.nodes[i].op != "Conv" || g.tensors[g.nodes[i].outputs[0]].dtype != DataType::kFloat32) continue;
+    if (dead[i] || g.nodes[i].op != "Conv" ||
+        g.tensors[g.nodes[i].outputs[0]].dtype != DataType::kFloat32)
+      continue;
     // Residual: the conv's only reader is an Add whose other operand already exists.
     Uses u = uses(g, dead);
     int t = g.nodes[i].outputs[0];
@@ -333,7 +335,8 @@ void fuseConvEpilogues(Graph& g, PassStats& stats) {
       const int z = add.inputs[0] == t ? add.inputs[1] : add.inputs[0];
       const bool ready = z >= 0 && z != t && !g.tensors[z].isConstant() &&
                          (u.producer[z] < 0 || u.producer[z] < static_cast<int>(i));
-      if (ready && g.tensors[z].dims == g.tensors[t].dims && g.tensors[z].dtype == DataType::kFloat32) {
+      if (ready && g.tensors[z].dims == g.tensors[t].dims &&
+          g.tensors[z].dtype == DataType::kFloat32) {
         Node& conv = g.nodes[i];
         conv.inputs.resize(4, -1);
         conv.inputs[3] = z;
@@ -381,7 +384,8 @@ void fuseConvEpilogues(Graph& g, PassStats& stats) {
       const int so = g.nodes[s].outputs[0];
       const Node& mul = g.nodes[m];
       const bool pattern = u.readers[so].size() == 1 && !u.is_output[so] &&
-                           ((mul.inputs[0] == t && mul.inputs[1] == so) || (mul.inputs[1] == t && mul.inputs[0] == so));
+                           ((mul.inputs[0] == t && mul.inputs[1] == so) ||
+                            (mul.inputs[1] == t && mul.inputs[0] == so));
       if (!pattern) continue;
       conv.attrs.setString("_act", "Silu");
       conv.outputs[0] = mul.outputs[0];

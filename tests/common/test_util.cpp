@@ -12,7 +12,9 @@ Backend testBackend() {
   return e && std::string(e) == "cuda" ? Backend::kCuda : Backend::kCpu;
 }
 
-std::string testTarget() { return testBackend() == Backend::kCuda ? "cuda" : "cpu"; }
+std::string testTarget() {
+  return testBackend() == Backend::kCuda ? "cuda" : "cpu";
+}
 
 std::string backendUnavailableReason() {
   if (testBackend() != Backend::kCuda) return "";

@@ -471,9 +471,12 @@ TEST_F(Ops, FusedConvResidualAndActivations) {
     gr.constant("w", w).constant("b", b).constant("lo", lo).constant("hi", hi).output("y");
     gr.node("Conv", {"x", "w", "b"}, {"c"}, {attrInts("pads", {1, 1, 1, 1})});
     gr.node("Add", {"r", "c"}, {"s"});
-    if (act == "Clip") gr.node("Clip", {"s", "lo", "hi"}, {"y"});
-    else if (act == "Silu") gr.node("Sigmoid", {"s"}, {"sg"}).node("Mul", {"s", "sg"}, {"y"});
-    else gr.node(act, {"s"}, {"y"});
+    if (act == "Clip")
+      gr.node("Clip", {"s", "lo", "hi"}, {"y"});
+    else if (act == "Silu")
+      gr.node("Sigmoid", {"s"}, {"sg"}).node("Mul", {"s", "sg"}, {"y"});
+    else
+      gr.node(act, {"s"}, {"y"});
     HostTensor want = naiveConv(x, w, &b, 1, {1, 1}, {1, 1}, {1, 1, 1, 1});
     for (int64_t i = 0; i < want.numel(); ++i) {
       const double v = static_cast<double>(want.as<float>()[i]) + r.as<float>()[i];

@@ -364,7 +364,8 @@ Result<std::vector<double>> CpuContext::benchmark(int warmup, int iterations) {
   for (int i = 0; i < iterations; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     EDGERT_RETURN_IF_ERROR(execute());
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   return ms;
 }

@@ -398,7 +398,8 @@ Status CudaContext::execute() {
 
 Result<std::vector<double>> CudaContext::benchmark(int warmup, int iterations) {
   const Driver* d = env_.d;
-  for (int i = 0; i < std::max(warmup, 2); ++i) EDGERT_RETURN_IF_ERROR(execute());  // 2: graph captured
+  for (int i = 0; i < std::max(warmup, 2); ++i)
+    EDGERT_RETURN_IF_ERROR(execute());  // 2: graph captured
   CUevent start, stop;
   EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&start, CU_EVENT_DEFAULT), "cuEventCreate"));
   EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&stop, CU_EVENT_DEFAULT), "cuEventCreate"));
@@ -406,7 +407,8 @@ Result<std::vector<double>> CudaContext::benchmark(int warmup, int iterations) {
   Status st;
   for (int i = 0; i < iterations && st.ok(); ++i) {
     d->cuEventRecord(start, env_.stream);
-    st = graph_exec_ ? d->check(d->cuGraphLaunch(graph_exec_, env_.stream), "cuGraphLaunch") : enqueueAll();
+    st = graph_exec_ ? d->check(d->cuGraphLaunch(graph_exec_, env_.stream), "cuGraphLaunch")
+                     : enqueueAll();
     d->cuEventRecord(stop, env_.stream);
     if (st.ok()) st = d->check(d->cuEventSynchronize(stop), "cuEventSynchronize");
     float t = 0;

@@ -16,7 +16,8 @@ namespace edgert::cuda {
 #define EDGERT_CU_FUNCS(X)                                                                      \
   X(cuInit)                                                                                     \
   X(cuDeviceGetCount)                                                                           \
-  X(cuDeviceGet) X(cuDeviceGetAttribute) X(cuDeviceGetName) X(cuDevicePrimaryCtxRetain)         \
+  X(cuDeviceGet)                                                                                \
+  X(cuDeviceGetAttribute) X(cuDeviceGetName) X(cuDevicePrimaryCtxRetain)                        \
       X(cuDevicePrimaryCtxRelease) X(cuCtxSetCurrent) X(cuCtxGetCurrent) X(cuModuleLoadData)    \
           X(cuModuleUnload) X(cuModuleGetFunction) X(cuLaunchKernel) X(cuMemAlloc) X(cuMemFree) \
               X(cuMemcpyHtoD) X(cuMemcpyDtoH) X(cuMemcpyHtoDAsync) X(cuMemcpyDtoHAsync)         \
@@ -31,7 +32,8 @@ namespace edgert::cuda {
 #define EDGERT_CUDNN_FUNCS(X)                                                                     \
   X(cudnnGetVersion)                                                                              \
   X(cudnnCreate)                                                                                  \
-  X(cudnnDestroy) X(cudnnSetStream) X(cudnnGetErrorString) X(cudnnCreateTensorDescriptor)         \
+  X(cudnnDestroy)                                                                                 \
+  X(cudnnSetStream) X(cudnnGetErrorString) X(cudnnCreateTensorDescriptor)                         \
       X(cudnnSetTensorNdDescriptor) X(cudnnSetTensor4dDescriptor) X(cudnnDestroyTensorDescriptor) \
           X(cudnnCreateFilterDescriptor) X(cudnnSetFilterNdDescriptor)                            \
               X(cudnnDestroyFilterDescriptor) X(cudnnCreateConvolutionDescriptor)                 \
@@ -43,14 +45,15 @@ namespace edgert::cuda {
                                       X(cudnnConvolutionForward)                                  \
                                           X(cudnnGetConvolutionNdForwardOutputDim)
 
-#define EDGERT_CUBLASLT_FUNCS(X)                                                             \
-  X(cublasLtCreate)                                                                          \
-  X(cublasLtDestroy)                                                                         \
-  X(cublasLtMatmulDescCreate) X(cublasLtMatmulDescDestroy) X(cublasLtMatmulDescSetAttribute) \
-      X(cublasLtMatrixLayoutCreate) X(cublasLtMatrixLayoutDestroy)                           \
-          X(cublasLtMatrixLayoutSetAttribute) X(cublasLtMatmulPreferenceCreate)              \
-              X(cublasLtMatmulPreferenceDestroy) X(cublasLtMatmulPreferenceSetAttribute)     \
-                  X(cublasLtMatmulAlgoGetHeuristic) X(cublasLtMatmul) X(cublasLtGetVersion)
+#define EDGERT_CUBLASLT_FUNCS(X)                                                               \
+  X(cublasLtCreate)                                                                            \
+  X(cublasLtDestroy)                                                                           \
+  X(cublasLtMatmulDescCreate)                                                                  \
+  X(cublasLtMatmulDescDestroy) X(cublasLtMatmulDescSetAttribute) X(cublasLtMatrixLayoutCreate) \
+      X(cublasLtMatrixLayoutDestroy) X(cublasLtMatrixLayoutSetAttribute)                       \
+          X(cublasLtMatmulPreferenceCreate) X(cublasLtMatmulPreferenceDestroy)                 \
+              X(cublasLtMatmulPreferenceSetAttribute) X(cublasLtMatmulAlgoGetHeuristic)        \
+                  X(cublasLtMatmul) X(cublasLtGetVersion)
 
 #define EDGERT_DECLARE_FN(name) decltype(&::name) name = nullptr;
 

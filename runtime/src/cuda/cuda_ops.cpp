@@ -577,6 +577,29 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
       dnn->check(dnn->cudnnGetConvolutionForwardAlgorithm_v7(env.dnn_handle, L->x_, L->w_, L->conv_,
                                                              L->y_, 16, &got, perf),
                  "cudnnGetConvolutionForwardAlgorithm_v7"));
+  // Tactic timing (EDGERT_CUDNN_FIND=1): time cuDNN's algorithms on scratch buffers and
+  // keep the fastest; the heuristic's order otherwise.
+  if (const char* f = std::getenv("EDGERT_CUDNN_FIND"); f && std::string(f) == "1") {
+    const size_t xb = volume(x) * 4, wb = volume(w) * 4, yb = volume(y) * 4,
+                 wsb = size_t{256} << 20;
+    CUdeviceptr px = 0, pw = 0, py = 0, pws = 0;
+    const Driver* d = env.d;
+    if (d->cuMemAlloc(&px, xb) == CUDA_SUCCESS && d->cuMemAlloc(&pw, wb) == CUDA_SUCCESS &&
+        d->cuMemAlloc(&py, yb) == CUDA_SUCCESS && d->cuMemAlloc(&pws, wsb) == CUDA_SUCCESS) {
+      d->cuMemsetD8Async(px, 0x3c, xb, env.stream);
+      d->cuMemsetD8Async(pw, 0x3c, wb, env.stream);
+      d->cuStreamSynchronize(env.stream);
+      int found_n = 0;
+      if (dnn->cudnnFindConvolutionForwardAlgorithmEx(
+              env.dnn_handle, L->x_, reinterpret_cast<void*>(px), L->w_,
+              reinterpret_cast<void*>(pw), L->conv_, L->y_, reinterpret_cast<void*>(py), 16,
+              &found_n, perf, reinterpret_cast<void*>(pws), wsb) == CUDNN_STATUS_SUCCESS)
+        got = found_n;
+    }
+    d->cuStreamSynchronize(env.stream);
+    for (CUdeviceptr p : {px, pw, py, pws})
+      if (p) d->cuMemFree(p);
+  }
   bool found = false;
   for (int i = 0; i < got && !found; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > (size_t{256} << 20)) continue;
@@ -587,8 +610,10 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   if (!found) return c.unsupported("cuDNN offers no algorithm for this convolution");
   L->tactic_ = strCat("cudnn-algo", static_cast<int>(L->algo_));
   static const std::map<std::string, int> kActs = {
-      {"", kUnIdentity},         {"Relu", kUnRelu},       {"Clip", kUnClip},         {"LeakyRelu", kUnLeakyRelu},
-      {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid}, {"Sigmoid", kUnSigmoid}, {"Silu", kUnSilu}};
+      {"", kUnIdentity},           {"Relu", kUnRelu},
+      {"Clip", kUnClip},           {"LeakyRelu", kUnLeakyRelu},
+      {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid},
+      {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu}};
   L->act_ = kActs.at(c.attrs->getString("_act", "").value());
   L->a_ = c.attrs->getFloat("_act_alpha", 0.f).value();
   L->b_ = c.attrs->getFloat("_act_beta", 0.f).value();
@@ -775,7 +800,8 @@ GpuFactory findGpuOp(const NodeContext& c) {
   static const std::set<std::string_view> kBinary = {"Add", "Sub", "Mul", "Div", "Pow", "PRelu"};
   if (kBinary.count(c.op) || ((c.op == "Max" || c.op == "Min") && c.numInputs() == 2))
     return makeBinary;
-  if (c.op == "BatchNormalization" && c.constant(1) && c.constant(2) && c.constant(3) && c.constant(4))
+  if (c.op == "BatchNormalization" && c.constant(1) && c.constant(2) && c.constant(3) &&
+      c.constant(4))
     return makeBatchNorm;
   if ((c.op == "MaxPool" && c.out.size() == 1) || c.op == "AveragePool")
     return c.rank(0) == 4 ? makePool : nullptr;

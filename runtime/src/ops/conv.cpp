@@ -20,9 +20,14 @@ Result<Epilogue> parseEpilogue(const NodeContext& c) {
   EDGERT_TRY_ATTR(act, attrStr(c, "_act", ""));
   EDGERT_TRY_ATTR(e.alpha, attrFloat(c, "_act_alpha", 0.f));
   EDGERT_TRY_ATTR(e.beta, attrFloat(c, "_act_beta", 0.f));
-  static const std::pair<const char*, Act> kActs[] = {
-      {"", Act::kNone},           {"Relu", Act::kRelu},       {"Clip", Act::kClip},   {"LeakyRelu", Act::kLeakyRelu},
-      {"HardSwish", Act::kHardSwish}, {"HardSigmoid", Act::kHardSigmoid}, {"Sigmoid", Act::kSigmoid}, {"Silu", Act::kSilu}};
+  static const std::pair<const char*, Act> kActs[] = {{"", Act::kNone},
+                                                      {"Relu", Act::kRelu},
+                                                      {"Clip", Act::kClip},
+                                                      {"LeakyRelu", Act::kLeakyRelu},
+                                                      {"HardSwish", Act::kHardSwish},
+                                                      {"HardSigmoid", Act::kHardSigmoid},
+                                                      {"Sigmoid", Act::kSigmoid},
+                                                      {"Silu", Act::kSilu}};
   bool found = false;
   for (const auto& [name, a] : kActs)
     if (act == name) {
@@ -36,14 +41,22 @@ Result<Epilogue> parseEpilogue(const NodeContext& c) {
 
 inline float applyAct(const Epilogue& e, float v) {
   switch (e.act) {
-    case Act::kNone: return v;
-    case Act::kRelu: return v > 0.f ? v : 0.f;
-    case Act::kClip: return std::min(e.beta, std::max(e.alpha, v));
-    case Act::kLeakyRelu: return v >= 0.f ? v : e.alpha * v;
-    case Act::kHardSwish: return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
-    case Act::kHardSigmoid: return std::max(0.f, std::min(1.f, e.alpha * v + e.beta));
-    case Act::kSigmoid: return 1.f / (1.f + std::exp(-v));
-    case Act::kSilu: return v / (1.f + std::exp(-v));
+    case Act::kNone:
+      return v;
+    case Act::kRelu:
+      return v > 0.f ? v : 0.f;
+    case Act::kClip:
+      return std::min(e.beta, std::max(e.alpha, v));
+    case Act::kLeakyRelu:
+      return v >= 0.f ? v : e.alpha * v;
+    case Act::kHardSwish:
+      return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f));
+    case Act::kHardSigmoid:
+      return std::max(0.f, std::min(1.f, e.alpha * v + e.beta));
+    case Act::kSigmoid:
+      return 1.f / (1.f + std::exp(-v));
+    case Act::kSilu:
+      return v / (1.f + std::exp(-v));
   }
   return v;
 }
@@ -96,7 +109,8 @@ Status inferConv(NodeContext& c) {
   Dims out = {p.N, p.M};
   for (int i = 3 - p.g.nsp; i < 3; ++i) out.push_back(p.g.out[i]);
   if (c.has(3) && c.dims(3) != out)
-    return c.invalid("fused residual ", dimsToString(c.dims(3)), " does not match the output ", dimsToString(out));
+    return c.invalid("fused residual ", dimsToString(c.dims(3)), " does not match the output ",
+                     dimsToString(out));
   c.setOutput(0, DataType::kFloat32, out);
   return Status::Ok();
 }
