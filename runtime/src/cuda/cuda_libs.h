@@ -13,47 +13,89 @@
 
 namespace edgert::cuda {
 
-#define EDGERT_CU_FUNCS(X)                                                                      \
-  X(cuInit)                                                                                     \
-  X(cuDeviceGetCount)                                                                           \
-  X(cuDeviceGet)                                                                                \
-  X(cuDeviceGetAttribute) X(cuDeviceGetName) X(cuDevicePrimaryCtxRetain)                        \
-      X(cuDevicePrimaryCtxRelease) X(cuCtxSetCurrent) X(cuCtxGetCurrent) X(cuModuleLoadData)    \
-          X(cuModuleUnload) X(cuModuleGetFunction) X(cuLaunchKernel) X(cuMemAlloc) X(cuMemFree) \
-              X(cuMemcpyHtoD) X(cuMemcpyDtoH) X(cuMemcpyHtoDAsync) X(cuMemcpyDtoHAsync)         \
-                  X(cuMemcpyDtoDAsync) X(cuMemsetD8Async) X(cuStreamCreate) X(cuStreamDestroy)  \
-                      X(cuStreamSynchronize) X(cuStreamBeginCapture) X(cuStreamEndCapture)      \
-                          X(cuGraphInstantiate) X(cuGraphLaunch) X(cuGraphDestroy)              \
-                              X(cuGraphExecDestroy) X(cuGetErrorString) X(cuMemGetInfo)         \
-                                  X(cuEventCreate) X(cuEventRecord) X(cuEventSynchronize)       \
-                                      X(cuEventElapsedTime) X(cuEventDestroy) X(cuMemAllocHost) \
-                                          X(cuMemFreeHost)
+// clang-format off
+#define EDGERT_CU_FUNCS(X) \
+  X(cuInit) \
+  X(cuDeviceGetCount) \
+  X(cuDeviceGet) \
+  X(cuDeviceGetAttribute) \
+  X(cuDeviceGetName) \
+  X(cuDevicePrimaryCtxRetain) \
+  X(cuDevicePrimaryCtxRelease) \
+  X(cuCtxSetCurrent) \
+  X(cuCtxGetCurrent) \
+  X(cuModuleLoadData) \
+  X(cuModuleUnload) \
+  X(cuModuleGetFunction) \
+  X(cuLaunchKernel) \
+  X(cuMemAlloc) \
+  X(cuMemFree) \
+  X(cuMemcpyHtoD) \
+  X(cuMemcpyDtoH) \
+  X(cuMemcpyHtoDAsync) \
+  X(cuMemcpyDtoHAsync) \
+  X(cuMemcpyDtoDAsync) \
+  X(cuMemsetD8Async) \
+  X(cuStreamCreate) \
+  X(cuStreamDestroy) \
+  X(cuStreamSynchronize) \
+  X(cuStreamBeginCapture) \
+  X(cuStreamEndCapture) \
+  X(cuGraphInstantiate) \
+  X(cuGraphLaunch) \
+  X(cuGraphDestroy) \
+  X(cuGraphExecDestroy) \
+  X(cuGetErrorString) \
+  X(cuMemGetInfo) \
+  X(cuEventCreate) \
+  X(cuEventRecord) \
+  X(cuEventSynchronize) \
+  X(cuEventElapsedTime) \
+  X(cuEventDestroy) \
+  X(cuMemAllocHost) \
+  X(cuMemFreeHost)
 
-#define EDGERT_CUDNN_FUNCS(X)                                                                     \
-  X(cudnnGetVersion)                                                                              \
-  X(cudnnCreate)                                                                                  \
-  X(cudnnDestroy)                                                                                 \
-  X(cudnnSetStream) X(cudnnGetErrorString) X(cudnnCreateTensorDescriptor)                         \
-      X(cudnnSetTensorNdDescriptor) X(cudnnSetTensor4dDescriptor) X(cudnnDestroyTensorDescriptor) \
-          X(cudnnCreateFilterDescriptor) X(cudnnSetFilterNdDescriptor)                            \
-              X(cudnnDestroyFilterDescriptor) X(cudnnCreateConvolutionDescriptor)                 \
-                  X(cudnnSetConvolutionNdDescriptor) X(cudnnSetConvolutionGroupCount)             \
-                      X(cudnnSetConvolutionMathType) X(cudnnDestroyConvolutionDescriptor)         \
-                          X(cudnnGetConvolutionForwardAlgorithm_v7)                               \
-                              X(cudnnFindConvolutionForwardAlgorithmEx)                           \
-                                  X(cudnnGetConvolutionForwardWorkspaceSize)                      \
-                                      X(cudnnConvolutionForward)                                  \
-                                          X(cudnnGetConvolutionNdForwardOutputDim)
+#define EDGERT_CUDNN_FUNCS(X) \
+  X(cudnnGetVersion) \
+  X(cudnnCreate) \
+  X(cudnnDestroy) \
+  X(cudnnSetStream) \
+  X(cudnnGetErrorString) \
+  X(cudnnCreateTensorDescriptor) \
+  X(cudnnSetTensorNdDescriptor) \
+  X(cudnnSetTensor4dDescriptor) \
+  X(cudnnDestroyTensorDescriptor) \
+  X(cudnnCreateFilterDescriptor) \
+  X(cudnnSetFilterNdDescriptor) \
+  X(cudnnDestroyFilterDescriptor) \
+  X(cudnnCreateConvolutionDescriptor) \
+  X(cudnnSetConvolutionNdDescriptor) \
+  X(cudnnSetConvolutionGroupCount) \
+  X(cudnnSetConvolutionMathType) \
+  X(cudnnDestroyConvolutionDescriptor) \
+  X(cudnnGetConvolutionForwardAlgorithm_v7) \
+  X(cudnnFindConvolutionForwardAlgorithmEx) \
+  X(cudnnGetConvolutionForwardWorkspaceSize) \
+  X(cudnnConvolutionForward) \
+  X(cudnnGetConvolutionNdForwardOutputDim)
 
-#define EDGERT_CUBLASLT_FUNCS(X)                                                               \
-  X(cublasLtCreate)                                                                            \
-  X(cublasLtDestroy)                                                                           \
-  X(cublasLtMatmulDescCreate)                                                                  \
-  X(cublasLtMatmulDescDestroy) X(cublasLtMatmulDescSetAttribute) X(cublasLtMatrixLayoutCreate) \
-      X(cublasLtMatrixLayoutDestroy) X(cublasLtMatrixLayoutSetAttribute)                       \
-          X(cublasLtMatmulPreferenceCreate) X(cublasLtMatmulPreferenceDestroy)                 \
-              X(cublasLtMatmulPreferenceSetAttribute) X(cublasLtMatmulAlgoGetHeuristic)        \
-                  X(cublasLtMatmul) X(cublasLtGetVersion)
+#define EDGERT_CUBLASLT_FUNCS(X) \
+  X(cublasLtCreate) \
+  X(cublasLtDestroy) \
+  X(cublasLtMatmulDescCreate) \
+  X(cublasLtMatmulDescDestroy) \
+  X(cublasLtMatmulDescSetAttribute) \
+  X(cublasLtMatrixLayoutCreate) \
+  X(cublasLtMatrixLayoutDestroy) \
+  X(cublasLtMatrixLayoutSetAttribute) \
+  X(cublasLtMatmulPreferenceCreate) \
+  X(cublasLtMatmulPreferenceDestroy) \
+  X(cublasLtMatmulPreferenceSetAttribute) \
+  X(cublasLtMatmulAlgoGetHeuristic) \
+  X(cublasLtMatmul) \
+  X(cublasLtGetVersion)
+
+// clang-format on
 
 #define EDGERT_DECLARE_FN(name) decltype(&::name) name = nullptr;
 
