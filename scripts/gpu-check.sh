@@ -12,13 +12,23 @@ python3 tests/models/export_models.py /tmp/models > "$OUT/export.log" 2>&1 || { 
 export EDGERT_MODELS_DIR=/tmp/models
 declare -A result
 export EDGERT_CONFORMANCE_VERBOSE=1
-for t in ops onnx_conformance models bad_input; do
+for t in ops onnx_conformance models bad_input runtime; do
   (cd /tmp && timeout 300 "$OLDPWD/.gpu/bin/test_$t" > "$OUT/test_$t.log" 2>&1)
   result[$t]=$?
 done
 grep -h "onnx-conformance" "$OUT"/test_onnx_conformance.log
 grep -h "rel L2" "$OUT"/test_models.log
 cp /tmp/onnx_conformance_report_cuda.txt "$OUT/" 2>/dev/null
+# compute-sanitizer on a real model run: memcheck (bounds, leaks) and racecheck (shared memory).
+CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+.gpu/bin/edgert build -q --onnx /tmp/models/yolov8_tiny.onnx --target cuda --shapes input:1x3x160x160 -o /tmp/y.engine
+for tool in memcheck racecheck; do
+  extra=""; [ $tool = memcheck ] && extra="--leak-check full"
+  "$CS" --tool $tool $extra --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/y.engine --backend cuda \
+    --input /tmp/models/yolov8_tiny.input.npy --iterations 3 > "$OUT/sanitizer_$tool.log" 2>&1
+  result[sanitizer_$tool]=$?
+  tail -2 "$OUT/sanitizer_$tool.log"
+done
 if [ "${1:-}" = "--bench" ]; then bash bench/run.sh "$OUT"; fi
 echo "---- GPU suite ----"
 for t in "${!result[@]}"; do printf "%-20s %s\n" "$t" "$([ "${result[$t]}" = 0 ] && echo PASS || echo "FAIL (rc ${result[$t]})")"; done

@@ -147,6 +147,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
       inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
   if (!st.ok()) return st.withContext(onnx_path);
   removeIdentities(g, stats);
+  foldBatchNorm(g, stats);
   fuseConvEpilogues(g, stats);
   eliminateDeadCode(g, stats);
   finalizeOutputs(g);

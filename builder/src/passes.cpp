@@ -1,6 +1,7 @@
 #include "passes.h"
 
 #include <algorithm>
+#include <cmath>
 #include <queue>
 #include <set>
 #include <unordered_map>
@@ -319,6 +320,64 @@ bool constScalar(const Graph& g, const Node& n, size_t slot, float* v) {
 }
 
 }  // namespace
+
+void foldBatchNorm(Graph& g, PassStats& stats) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& conv = g.nodes[i];
+    if (dead[i] || conv.op != "Conv" || conv.inputs.size() > 3) continue;
+    const Uses u = uses(g, dead);
+    const int t = conv.outputs[0];
+    if (u.is_output[t] || u.readers[t].size() != 1) continue;
+    const int bi = u.readers[t][0];
+    const Node& bn = g.nodes[bi];
+    if (bn.op != "BatchNormalization" || bn.inputs.size() < 5 || bn.outputs.size() != 1) continue;
+    const auto& w = g.tensors[conv.inputs[1]].constant;
+    if (!w || w->dtype() != DataType::kFloat32) continue;
+    bool consts = true;
+    for (int k = 1; k < 5; ++k)
+      consts &= bn.inputs[k] >= 0 && g.tensors[bn.inputs[k]].constant &&
+                g.tensors[bn.inputs[k]].constant->dtype() == DataType::kFloat32;
+    const bool has_bias = conv.inputs.size() > 2 && conv.inputs[2] >= 0;
+    if (!consts || (has_bias && !g.tensors[conv.inputs[2]].constant)) continue;
+    const int64_t M = w->dims()[0];
+    const int64_t per = w->numel() / std::max<int64_t>(M, 1);
+    const float eps = bn.attrs.getFloat("epsilon", 1e-5f).value();
+    const HostTensor& scale = *g.tensors[bn.inputs[1]].constant;
+    const HostTensor& shift = *g.tensors[bn.inputs[2]].constant;
+    const HostTensor& mean = *g.tensors[bn.inputs[3]].constant;
+    const HostTensor& var = *g.tensors[bn.inputs[4]].constant;
+    if (scale.numel() != M) continue;
+    HostTensor nw = w->clone();
+    HostTensor nb = std::move(HostTensor::create(DataType::kFloat32, {M}).value());
+    for (int64_t m = 0; m < M; ++m) {
+      const double sc = scale.doubleAt(m) / std::sqrt(var.doubleAt(m) + eps);
+      for (int64_t k = 0; k < per; ++k)
+        nw.mutableAs<float>()[m * per + k] = static_cast<float>(w->as<float>()[m * per + k] * sc);
+      const double b = has_bias ? g.tensors[conv.inputs[2]].constant->doubleAt(m) : 0.0;
+      nb.mutableAs<float>()[m] = static_cast<float>((b - mean.doubleAt(m)) * sc + shift.doubleAt(m));
+    }
+    auto add = [&](const std::string& name, HostTensor v) {
+      TensorEntry te;
+      te.name = name;
+      te.dtype = v.dtype();
+      te.dims = v.dims();
+      te.constant = std::make_shared<const HostTensor>(std::move(v));
+      g.tensors.push_back(std::move(te));
+      return static_cast<int>(g.tensors.size()) - 1;
+    };
+    conv.inputs.resize(3, -1);
+    conv.inputs[1] = add(conv.name + ":bn_folded_weight", std::move(nw));
+    conv.inputs[2] = add(conv.name + ":bn_folded_bias", std::move(nb));
+    conv.outputs[0] = bn.outputs[0];
+    dead[bi] = true;
+    ++stats.removed;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
 
 void fuseConvEpilogues(Graph& g, PassStats& stats) {
   std::vector<bool> dead(g.nodes.size(), false);

@@ -27,6 +27,10 @@ void removeIdentities(Graph& g, PassStats& stats);
 // Drops nodes and tensors that no output depends on, and compacts tensor ids.
 void eliminateDeadCode(Graph& g, PassStats& stats);
 
+// Conv followed by an inference BatchNormalization (constant statistics) becomes one
+// Conv with scaled weights and a shifted bias.
+void foldBatchNorm(Graph& g, PassStats& stats);
+
 // Conv + residual Add + activation (Relu, Clip/Relu6, LeakyRelu, HardSwish, HardSigmoid,
 // Sigmoid, SiLU = x*sigmoid(x)) become one layer with a fused epilogue, where the
 // intermediate tensors have no other reader.

@@ -141,9 +141,7 @@ TEST(OnnxConformance, AllNodeCases) {
     }
   }
   for (const auto& f : failures) ADD_FAILURE() << f;
-  std::printf(
-      "onnx-conformance: %d passed, %d failed, %d unsupported (details: "
-      "onnx_conformance_report.txt)\n",
-      pass, fail, unsupported);
+  std::printf("onnx-conformance (%s backend): %d passed, %d failed, %d unsupported\n",
+              test::testTarget().c_str(), pass, fail, unsupported);
   EXPECT_GT(pass, 400);
 }

@@ -501,3 +501,37 @@ TEST_F(Ops, FusedConvResidualAndActivations) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Ops, BatchNormFoldsIntoConv) {
+  HostTensor x = randomTensor(DataType::kFloat32, {2, 3, 8, 6}, rng());
+  HostTensor w = randomTensor(DataType::kFloat32, {5, 3, 3, 3}, rng());
+  HostTensor scale = randomTensor(DataType::kFloat32, {5}, rng(), 0.5f, 1.5f);
+  HostTensor shift = randomTensor(DataType::kFloat32, {5}, rng());
+  HostTensor mean = randomTensor(DataType::kFloat32, {5}, rng());
+  HostTensor var = randomTensor(DataType::kFloat32, {5}, rng(), 0.5f, 2.f);
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, x.dims()).constant("w", w).constant("s", scale).constant("b", shift);
+  gr.constant("m", mean).constant("v", var).output("y");
+  gr.node("Conv", {"x", "w"}, {"c"});
+  gr.node("BatchNormalization", {"c", "s", "b", "m", "v"}, {"y"}, {attrFloat("epsilon", 1e-3f)});
+  HostTensor want = naiveConv(x, w, nullptr, 1, {1, 1}, {1, 1}, {0, 0, 0, 0});
+  const int64_t inner = want.dims()[2] * want.dims()[3];
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    const int64_t c = (i / inner) % 5;
+    const double v = (want.as<float>()[i] - mean.as<float>()[c]) / std::sqrt(var.as<float>()[c] + 1e-3) *
+                         scale.as<float>()[c] +
+                     shift.as<float>()[c];
+    want.mutableAs<float>()[i] = static_cast<float>(v);
+  }
+  expectClose(runGraph(gr, {{"x", &x}}), want);
+  BuildOptions opt;
+  opt.target = testTarget();
+  opt.shapes = {{"x", x.dims()}};
+  BuildReport rep;
+  ASSERT_TRUE(buildEngine(gr.save("bnfold"), opt, &rep).ok());
+  EXPECT_EQ(rep.layers, 1u);
+}
+
+}  // namespace

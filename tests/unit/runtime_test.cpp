@@ -1,0 +1,96 @@
+// Runtime behaviour on the test backend (CPU, or CUDA with EDGERT_TEST_BACKEND=cuda):
+// several execution contexts of one engine running concurrently in threads, repeated
+// executions, and caller-bound output memory.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "onnx_model.h"
+#include "test_util.h"
+
+using namespace edgert;
+using namespace edgert::test;
+
+namespace {
+
+class Runtime_ : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const std::string why = backendUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  }
+};
+
+std::vector<uint8_t> smallNet(std::mt19937& r) {
+  OnnxGraph g;
+  g.input("x", DataType::kFloat32, {2, 3, 16, 16});
+  g.constant("w1", randomTensor(DataType::kFloat32, {8, 3, 3, 3}, r));
+  g.constant("w2", randomTensor(DataType::kFloat32, {10, 8}, r)).output("y");
+  g.node("Conv", {"x", "w1"}, {"c"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Relu", {"c"}, {"r"});
+  g.node("GlobalAveragePool", {"r"}, {"p"});
+  g.node("Flatten", {"p"}, {"f"});
+  g.node("Gemm", {"f", "w2"}, {"g"}, {attrInt("transB", 1)});
+  g.node("Softmax", {"g"}, {"y"}, {attrInt("axis", 1)});
+  BuildOptions opt;
+  opt.target = testTarget();
+  auto e = buildEngine(g.save("small"), opt);
+  EXPECT_TRUE(e.ok()) << e.status().toString();
+  return e.value();
+}
+
+TEST_F(Runtime_, ConcurrentContextsOnOneEngineAgree) {
+  std::mt19937 r(11);
+  const auto bytes = smallNet(r);
+  RuntimeOptions ro;
+  ro.backend = testBackend();
+  auto rt = Runtime::create(ro).value();
+  auto engine = rt->deserializeEngine(bytes.data(), bytes.size()).value();
+  constexpr int kThreads = 4, kRuns = 25;
+  std::vector<HostTensor> inputs, expected;
+  for (int t = 0; t < kThreads; ++t) {
+    inputs.push_back(randomTensor(DataType::kFloat32, {2, 3, 16, 16}, r));
+    auto ctx = engine->createExecutionContext().value();
+    ASSERT_TRUE(ctx->setInput("x", inputs[t].data(), inputs[t].bytes()).ok());
+    ASSERT_TRUE(ctx->execute().ok());
+    HostTensor y = std::move(HostTensor::create(DataType::kFloat32, {2, 10}).value());
+    ASSERT_TRUE(ctx->getOutput("y", y.mutableData(), y.bytes()).ok());
+    expected.push_back(std::move(y));
+  }
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto ctx = engine->createExecutionContext();
+      if (!ctx.ok()) {
+        errors[t] = ctx.status().toString();
+        return;
+      }
+      HostTensor y = std::move(HostTensor::create(DataType::kFloat32, {2, 10}).value());
+      for (int i = 0; i < kRuns && errors[t].empty(); ++i) {
+        Status st = ctx.value()->setInput("x", inputs[t].data(), inputs[t].bytes());
+        if (st.ok()) st = ctx.value()->execute();
+        if (st.ok()) st = ctx.value()->getOutput("y", y.mutableData(), y.bytes());
+        if (!st.ok()) errors[t] = st.toString();
+        else errors[t] = compareTensors(y, expected[t], 0, 0);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+}
+
+TEST_F(Runtime_, WrongSizedBuffersAreRejected) {
+  std::mt19937 r(12);
+  const auto bytes = smallNet(r);
+  RuntimeOptions ro;
+  ro.backend = testBackend();
+  auto rt = Runtime::create(ro).value();
+  auto ctx = rt->deserializeEngine(bytes.data(), bytes.size()).value()->createExecutionContext().value();
+  std::vector<float> small(5);
+  Status st = ctx->setInput("x", small.data(), small.size() * 4);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("input 'x': 20 bytes given, the engine expects 6144"), std::string::npos) << st.message();
+  EXPECT_EQ(ctx->getOutput("nope", small.data(), 20).code(), StatusCode::kNotFound);
+}
+
+}  // namespace
