@@ -8,8 +8,12 @@ import sys
 import torch
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/models"))
+from export_models import TinyYoloV8  # noqa: E402  (the YOLOv8-style detector of the model tests)
+
 MODELS = {
     "resnet50": lambda: torchvision.models.resnet50(),
+    "yolov8_tiny": lambda: TinyYoloV8(),
     "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(),
     "efficientnet_b0": lambda: torchvision.models.efficientnet_b0(),
 }

@@ -5,7 +5,7 @@
 set -uo pipefail
 OUT="${1:-/tmp/bench}"; mkdir -p "$OUT"
 EDGERT="$PWD/.gpu/bin/edgert"
-MODELS="${BENCH_MODELS:-resnet50,mobilenet_v2,efficientnet_b0}"
+MODELS="${BENCH_MODELS:-resnet50,mobilenet_v2,efficientnet_b0,yolov8_tiny}"
 BATCHES="${BENCH_BATCHES:-1,8,128}"
 W=/tmp/bench-models
 python3 bench/export_bench_models.py $W > "$OUT/bench_export.log" 2>&1 || { echo "bench export failed"; tail "$OUT/bench_export.log"; }

@@ -42,7 +42,7 @@ void showProgress(const std::string& stage, double f) {
 
 int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config,
              const std::string& shapes, const std::string& precision, const std::string& target,
-             bool quiet) {
+             bool quiet, bool verbose) {
   BuildOptions opt;
   std::string model = onnx, out = output;
   if (!config.empty()) {
@@ -73,6 +73,21 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
       "activations {:.1f} MiB, weights {:.1f} MiB, engine {:.1f} MiB\n",
       out, model, secs, rep.onnx_nodes, rep.layers, rep.folded_nodes, rep.removed_nodes,
       rep.arena_bytes / 1048576.0, rep.weight_bytes / 1048576.0, rep.engine_bytes / 1048576.0);
+  if (verbose) {
+    // Per-layer choices (precision, tactic, shapes) as the engine records them.
+    auto bytes = readFileBytes(out, uint64_t{8} << 30);
+    if (bytes.ok()) {
+      auto engine = deserializeEngine(std::move(bytes).value(), out);
+      if (engine.ok()) fmt::print("{}", describeEngine(engine.value(), out));
+    }
+  }
+  if (!rep.cpu_fallback_layers.empty()) {
+    fmt::print(stderr, "edgert: warning: {} layer(s) have no CUDA implementation and run on the CPU:",
+               rep.cpu_fallback_layers.size());
+    for (size_t i = 0; i < rep.cpu_fallback_layers.size() && i < 10; ++i)
+      fmt::print(stderr, "{} {}", i ? "," : "", rep.cpu_fallback_layers[i]);
+    fmt::print(stderr, "{}\n", rep.cpu_fallback_layers.size() > 10 ? ", ..." : "");
+  }
   return 0;
 }
 
@@ -292,6 +307,8 @@ int main(int argc, char** argv) {
   build->add_option("--target", b_target,
                     "cpu | host | cuda | jetson-orin | jetson-thor | sm_XX[,sm_YY]");
   build->add_flag("-q,--quiet", b_quiet, "No progress output");
+  bool b_verbose = false;
+  build->add_flag("-v,--verbose", b_verbose, "Print every layer with its precision and tactic");
 
   auto* inspect = app.add_subcommand(
       "inspect", "Print an engine layer by layer, or an ONNX model's I/O and ops");
@@ -334,7 +351,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (build->parsed())
-      return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet);
+      return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet, b_verbose);
     if (inspect->parsed()) {
       if (i_engine.empty() && i_onnx.empty())
         return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));

@@ -77,6 +77,8 @@ namespace edgert::cuda {
   X(cudnnFindConvolutionForwardAlgorithmEx) \
   X(cudnnGetConvolutionForwardWorkspaceSize) \
   X(cudnnConvolutionForward) \
+  X(cudnnConvolutionBackwardData) \
+  X(cudnnGetConvolutionBackwardDataAlgorithm_v7) \
   X(cudnnGetConvolutionNdForwardOutputDim)
 
 #define EDGERT_CUBLASLT_FUNCS(X) \

@@ -253,6 +253,121 @@ Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
       {{strided(out, ins, ops::stridesOf(out), base, 0), 0, 0}}, dataTypeSize(c.dtype(0))));
 }
 
+// ---- Reduce over adjacent axes ------------------------------------------------------------
+
+class AxisReduceLayer final : public GpuLayer {
+ public:
+  AxisReduceLayer(long long outer, long long n, long long inner, int op)
+      : outer_(outer), n_(n), inner_(inner), op_(op) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    long long outer = outer_, n = n_, inner = inner_;
+    int op = op_;
+    void* args[] = {&y, &x, &outer, &n, &inner, &op};
+    return launch(env, "edgert_axis_reduce_f32", outer_ * inner_, args);
+  }
+
+ private:
+  long long outer_, n_, inner_;
+  int op_;
+};
+
+// The reduced axes as [first, last] when they are adjacent (the common case: one axis).
+bool reduceAxes(const NodeContext& c, int* first, int* last) {
+  std::vector<int64_t> axes =
+      c.has(1) ? ops::constInts(c, 1) : c.attrs->getInts("axes", {}).value();
+  const int r = c.rank(0);
+  if (axes.empty() || r == 0) return false;
+  for (auto& a : axes) a = a < 0 ? a + r : a;
+  std::sort(axes.begin(), axes.end());
+  for (size_t i = 1; i < axes.size(); ++i)
+    if (axes[i] != axes[i - 1] + 1) return false;
+  *first = static_cast<int>(axes.front());
+  *last = static_cast<int>(axes.back());
+  return true;
+}
+
+Result<std::unique_ptr<GpuLayer>> makeAxisReduce(const NodeContext& c, const Env&) {
+  static const std::map<std::string_view, int> kOps = {
+      {"ReduceSum", 0}, {"ReduceMean", 1}, {"ReduceMax", 2}, {"ReduceMin", 3}};
+  int f = 0, l = 0;
+  reduceAxes(c, &f, &l);
+  const Dims& x = c.dims(0);
+  return std::unique_ptr<GpuLayer>(
+      new AxisReduceLayer(n64(volume(Dims(x.begin(), x.begin() + f))),
+                          n64(volume(Dims(x.begin() + f, x.begin() + l + 1))),
+                          n64(volume(Dims(x.begin() + l + 1, x.end()))), kOps.at(c.op)));
+}
+
+// ---- Constant Pad: fill the output, then copy the input into its interior -------------------
+
+class PadLayer final : public GpuLayer {
+ public:
+  PadLayer(EdgertStrided interior, uint32_t value, size_t out_bytes, size_t es)
+      : interior_(interior), value_(value), out_bytes_(out_bytes), es_(es) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    if (value_ == 0 || es_ != 4) {
+      EDGERT_RETURN_IF_ERROR(
+          env.d->check(env.d->cuMemsetD8Async(y, 0, out_bytes_, env.stream), "cuMemsetD8Async"));
+    } else {
+      unsigned int v = value_;
+      long long n = static_cast<long long>(out_bytes_ / 4);
+      void* fargs[] = {&y, &v, &n};
+      EDGERT_RETURN_IF_ERROR(launch(env, "edgert_fill_b4", n, fargs));
+    }
+    EdgertStrided p = interior_;
+    if (p.total == 0) return Status::Ok();
+    void* args[] = {&y, &x, &p};
+    static const char* kNames[] = {nullptr,
+                                   "edgert_strided_copy_b1",
+                                   "edgert_strided_copy_b2",
+                                   nullptr,
+                                   "edgert_strided_copy_b4",
+                                   nullptr,
+                                   nullptr,
+                                   nullptr,
+                                   "edgert_strided_copy_b8"};
+    return launch(env, kNames[es_], p.total, args);
+  }
+
+ private:
+  EdgertStrided interior_;
+  uint32_t value_;
+  size_t out_bytes_, es_;
+};
+
+bool padSupported(const NodeContext& c) {
+  if (c.attrs->getString("mode", "constant").value() != "constant" || c.has(3)) return false;
+  const std::vector<int64_t> pads = ops::constInts(c, 1);
+  for (int64_t p : pads)
+    if (p < 0) return false;
+  const size_t es = dataTypeSize(c.dtype(0));
+  if (es != 1 && es != 2 && es != 4 && es != 8) return false;
+  if (c.has(2)) {  // a non-zero border value needs a 4-byte element and a constant
+    const HostTensor* v = c.constant(2);
+    if (!v) return false;
+    bool zero = true;
+    for (size_t i = 0; i < v->bytes(); ++i) zero &= static_cast<const uint8_t*>(v->data())[i] == 0;
+    if (!zero && es != 4) return false;
+  }
+  return static_cast<int>(pads.size()) == 2 * c.rank(0);
+}
+
+Result<std::unique_ptr<GpuLayer>> makePad(const NodeContext& c, const Env&) {
+  const Dims& x = c.dims(0);
+  const Dims& out = c.out[0].dims;
+  const std::vector<int64_t> pads = ops::constInts(c, 1);
+  const auto os = ops::stridesOf(out);
+  int64_t off = 0;
+  for (size_t i = 0; i < x.size(); ++i) off += pads[i] * os[i];
+  uint32_t value = 0;
+  if (c.has(2) && dataTypeSize(c.dtype(0)) == 4) std::memcpy(&value, c.constant(2)->data(), 4);
+  const size_t es = dataTypeSize(c.dtype(0));
+  return std::unique_ptr<GpuLayer>(
+      new PadLayer(strided(x, ops::stridesOf(x), os, 0, off), value, volume(out) * es, es));
+}
+
 // ---- Binary with broadcasting -----------------------------------------------------------------
 
 class BinaryLayer final : public GpuLayer {
@@ -633,6 +748,123 @@ bool convSupported(const NodeContext& c) {
   return ap == "NOTSET" || ap == "VALID";
 }
 
+// ---- ConvTranspose via cuDNN's backward-data convolution ------------------------------------
+
+class ConvTransposeLayer final : public GpuLayer {
+ public:
+  ~ConvTransposeLayer() override {
+    if (dnn_) {
+      if (dy_) dnn_->cudnnDestroyTensorDescriptor(dy_);
+      if (dx_) dnn_->cudnnDestroyTensorDescriptor(dx_);
+      if (w_) dnn_->cudnnDestroyFilterDescriptor(w_);
+      if (conv_) dnn_->cudnnDestroyConvolutionDescriptor(conv_);
+    }
+  }
+  size_t scratchBytes() const override { return ws_; }
+  const char* tactic() const override { return "cudnn-bwd-data"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    const float one = 1.f, zero = 0.f;
+    EDGERT_RETURN_IF_ERROR(env.dnn->check(
+        env.dnn->cudnnConvolutionBackwardData(
+            env.dnn_handle, &one, w_, reinterpret_cast<const void*>(g.in[1]), dy_,
+            reinterpret_cast<const void*>(g.in[0]), conv_, algo_,
+            reinterpret_cast<void*>(g.scratch), ws_, &zero, dx_, reinterpret_cast<void*>(g.out[0])),
+        "cudnnConvolutionBackwardData"));
+    if (g.n_in < 3 || !g.in[2]) return Status::Ok();
+    CUdeviceptr y = g.out[0], bias = g.in[2], res = 0;
+    long long n = n_, inner = inner_, ch = ch_;
+    int op = kUnIdentity;
+    float a = 0, b = 0;
+    void* args[] = {&y, &y, &bias, &res, &n, &inner, &ch, &op, &a, &b};
+    return launch(env, "edgert_bias_act_f32", n_, args);
+  }
+
+  const Cudnn* dnn_ = nullptr;
+  cudnnTensorDescriptor_t dy_ = nullptr, dx_ = nullptr;
+  cudnnFilterDescriptor_t w_ = nullptr;
+  cudnnConvolutionDescriptor_t conv_ = nullptr;
+  cudnnConvolutionBwdDataAlgo_t algo_{};
+  size_t ws_ = 0;
+  long long n_ = 0, inner_ = 0, ch_ = 0;
+};
+
+// 2-D, symmetric pads, no output_shape: then cuDNN's output size rule matches ONNX's.
+bool convTransposeSupported(const NodeContext& c) {
+  if (c.rank(0) != 4) return false;
+  const auto pads = c.attrs->getInts("pads", {}).value();
+  if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) return false;
+  if (c.attrs->has("output_shape")) return false;
+  const std::string ap = c.attrs->getString("auto_pad", "NOTSET").value();
+  if (ap != "NOTSET" && ap != "VALID") return false;
+  const auto op = c.attrs->getInts("output_padding", {}).value();
+  const auto st = c.attrs->getInts("strides", {1, 1}).value();
+  for (size_t i = 0; i < op.size() && i < st.size(); ++i)
+    if (op[i] >= st[i]) return false;
+  return true;
+}
+
+Result<std::unique_ptr<GpuLayer>> makeConvTranspose(const NodeContext& c, const Env& env) {
+  const Dims& x = c.dims(0);  // dy of the equivalent forward conv
+  const Dims& w = c.dims(1);
+  const Dims& y = c.out[0].dims;  // dx
+  const int64_t group = c.attrs->getInt("group", 1).value();
+  const auto pads = c.attrs->getInts("pads", {0, 0, 0, 0}).value();
+  const auto strides = c.attrs->getInts("strides", {1, 1}).value();
+  const auto dil = c.attrs->getInts("dilations", {1, 1}).value();
+  auto L = std::make_unique<ConvTransposeLayer>();
+  const Cudnn* dnn = env.dnn;
+  L->dnn_ = dnn;
+  auto toInt = [](const Dims& d) { return std::vector<int>(d.begin(), d.end()); };
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnCreateTensorDescriptor(&L->dy_), "cudnnCreateTensorDescriptor"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnCreateTensorDescriptor(&L->dx_), "cudnnCreateTensorDescriptor"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnCreateFilterDescriptor(&L->w_), "cudnnCreateFilterDescriptor"));
+  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateConvolutionDescriptor(&L->conv_),
+                                    "cudnnCreateConvolutionDescriptor"));
+  for (auto [t, d] : {std::pair{L->dy_, &x}, std::pair{L->dx_, &y}}) {
+    const auto st = ops::stridesOf(*d);
+    EDGERT_RETURN_IF_ERROR(dnn->check(
+        dnn->cudnnSetTensorNdDescriptor(t, CUDNN_DATA_FLOAT, 4, toInt(*d).data(), toInt(st).data()),
+        "cudnnSetTensorNdDescriptor"));
+  }
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnSetFilterNdDescriptor(L->w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, 4,
+                                                 toInt(w).data()),
+                 "cudnnSetFilterNdDescriptor"));
+  const int p[2] = {static_cast<int>(pads[0]), static_cast<int>(pads[1])};
+  const int s2[2] = {static_cast<int>(strides[0]), static_cast<int>(strides[1])};
+  const int d2[2] = {static_cast<int>(dil[0]), static_cast<int>(dil[1])};
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnSetConvolutionNdDescriptor(L->conv_, 2, p, s2, d2,
+                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                 "cudnnSetConvolutionNdDescriptor"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnSetConvolutionGroupCount(L->conv_, static_cast<int>(group)),
+                 "cudnnSetConvolutionGroupCount"));
+  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnSetConvolutionMathType(L->conv_, CUDNN_FMA_MATH),
+                                    "cudnnSetConvolutionMathType"));
+  cudnnConvolutionBwdDataAlgoPerf_t perf[8];
+  int got = 0;
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnGetConvolutionBackwardDataAlgorithm_v7(env.dnn_handle, L->w_, L->dy_,
+                                                                  L->conv_, L->dx_, 8, &got, perf),
+                 "cudnnGetConvolutionBackwardDataAlgorithm_v7"));
+  bool found = false;
+  for (int i = 0; i < got && !found; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > (size_t{256} << 20)) continue;
+    L->algo_ = perf[i].algo;
+    L->ws_ = perf[i].memory;
+    found = true;
+  }
+  if (!found) return c.unsupported("cuDNN offers no algorithm for this transposed convolution");
+  L->n_ = n64(volume(y));
+  L->inner_ = n64(y[2] * y[3]);
+  L->ch_ = n64(y[1]);
+  return std::unique_ptr<GpuLayer>(std::move(L));
+}
+
 // ---- Gemm / MatMul via cuBLASLt ---------------------------------------------------------------
 
 class MatmulLayer final : public GpuLayer {
@@ -789,6 +1021,7 @@ GpuFactory findGpuOp(const NodeContext& c) {
     if (es == 1 || es == 2 || es == 4 || es == 8) return it->second;
   }
   if (c.op == "Dropout" && c.out.size() == 1) return makeCopy;
+  if (c.op == "Pad" && padSupported(c)) return makePad;
   if (!allFloat32(c)) return nullptr;
   static const std::set<std::string_view> kUnary = {
       "Relu",     "Sigmoid",    "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu",
@@ -806,9 +1039,15 @@ GpuFactory findGpuOp(const NodeContext& c) {
   if ((c.op == "MaxPool" && c.out.size() == 1) || c.op == "AveragePool")
     return c.rank(0) == 4 ? makePool : nullptr;
   if (c.op == "GlobalAveragePool" || c.op == "GlobalMaxPool") return makeGlobalPool;
+  if (c.op == "ReduceSum" || c.op == "ReduceMean" || c.op == "ReduceMax" || c.op == "ReduceMin") {
+    int f = 0, l = 0;
+    if (!c.attrs->getInt("noop_with_empty_axes", 0).value() && reduceAxes(c, &f, &l))
+      return makeAxisReduce;
+  }
   if ((c.op == "Softmax" || c.op == "LogSoftmax") && c.rank(0) > 0) return makeSoftmax;
   if (c.op == "Resize" && resizeSupported(c)) return makeResize;
   if (c.op == "Conv" && convSupported(c)) return makeConv;
+  if (c.op == "ConvTranspose" && convTransposeSupported(c)) return makeConvTranspose;
   if (c.op == "Gemm") return makeGemm;
   if (c.op == "MatMul" && matmulSupported(c)) return makeMatMul;
   return nullptr;
