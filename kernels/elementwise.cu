@@ -314,16 +314,18 @@ extern "C" __global__ void edgert_resize2d_f32(float* y, const float* x, EdgertR
 
 // Fill with a 32-bit pattern (constant Pad's border value).
 extern "C" __global__ void edgert_fill_b4(unsigned int* y, unsigned int v, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x)
     y[i] = v;
 }
 
 // Reduce over one axis (or a run of adjacent axes) of an (outer, n, inner) view: one
 // thread per output. op: 0 sum, 1 mean, 2 max, 3 min.
-extern "C" __global__ void edgert_axis_reduce_f32(float* y, const float* x, long long outer, long long n,
-                                                  long long inner, int op) {
+extern "C" __global__ void edgert_axis_reduce_f32(float* y, const float* x, long long outer,
+                                                  long long n, long long inner, int op) {
   const long long total = outer * inner;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total; i += (long long)gridDim.x * blockDim.x) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
     const long long o = i / inner, in = i % inner;
     const float* xr = x + o * n * inner + in;
     float acc = op == 2 ? -3.402823466e38f : (op == 3 ? 3.402823466e38f : 0.f);

@@ -82,7 +82,8 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
     }
   }
   if (!rep.cpu_fallback_layers.empty()) {
-    fmt::print(stderr, "edgert: warning: {} layer(s) have no CUDA implementation and run on the CPU:",
+    fmt::print(stderr,
+               "edgert: warning: {} layer(s) have no CUDA implementation and run on the CPU:",
                rep.cpu_fallback_layers.size());
     for (size_t i = 0; i < rep.cpu_fallback_layers.size() && i < 10; ++i)
       fmt::print(stderr, "{} {}", i ? "," : "", rep.cpu_fallback_layers[i]);

@@ -355,7 +355,8 @@ void foldBatchNorm(Graph& g, PassStats& stats) {
       for (int64_t k = 0; k < per; ++k)
         nw.mutableAs<float>()[m * per + k] = static_cast<float>(w->as<float>()[m * per + k] * sc);
       const double b = has_bias ? g.tensors[conv.inputs[2]].constant->doubleAt(m) : 0.0;
-      nb.mutableAs<float>()[m] = static_cast<float>((b - mean.doubleAt(m)) * sc + shift.doubleAt(m));
+      nb.mutableAs<float>()[m] =
+          static_cast<float>((b - mean.doubleAt(m)) * sc + shift.doubleAt(m));
     }
     auto add = [&](const std::string& name, HostTensor v) {
       TensorEntry te;

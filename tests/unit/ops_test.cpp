@@ -512,7 +512,10 @@ TEST_F(Ops, BatchNormFoldsIntoConv) {
   HostTensor mean = randomTensor(DataType::kFloat32, {5}, rng());
   HostTensor var = randomTensor(DataType::kFloat32, {5}, rng(), 0.5f, 2.f);
   OnnxGraph gr;
-  gr.input("x", DataType::kFloat32, x.dims()).constant("w", w).constant("s", scale).constant("b", shift);
+  gr.input("x", DataType::kFloat32, x.dims())
+      .constant("w", w)
+      .constant("s", scale)
+      .constant("b", shift);
   gr.constant("m", mean).constant("v", var).output("y");
   gr.node("Conv", {"x", "w"}, {"c"});
   gr.node("BatchNormalization", {"c", "s", "b", "m", "v"}, {"y"}, {attrFloat("epsilon", 1e-3f)});
@@ -520,8 +523,8 @@ TEST_F(Ops, BatchNormFoldsIntoConv) {
   const int64_t inner = want.dims()[2] * want.dims()[3];
   for (int64_t i = 0; i < want.numel(); ++i) {
     const int64_t c = (i / inner) % 5;
-    const double v = (want.as<float>()[i] - mean.as<float>()[c]) / std::sqrt(var.as<float>()[c] + 1e-3) *
-                         scale.as<float>()[c] +
+    const double v = (want.as<float>()[i] - mean.as<float>()[c]) /
+                         std::sqrt(var.as<float>()[c] + 1e-3) * scale.as<float>()[c] +
                      shift.as<float>()[c];
     want.mutableAs<float>()[i] = static_cast<float>(v);
   }
@@ -532,6 +535,168 @@ TEST_F(Ops, BatchNormFoldsIntoConv) {
   BuildReport rep;
   ASSERT_TRUE(buildEngine(gr.save("bnfold"), opt, &rep).ok());
   EXPECT_EQ(rep.layers, 1u);
+}
+
+}  // namespace
+
+namespace {
+
+// ConvTranspose against a naive scatter, random geometry (2-D, symmetric pads as exported
+// by PyTorch; output_padding below the stride).
+TEST_F(Ops, ConvTransposeRandomGeometries) {
+  for (int iter = 0; iter < 8; ++iter) {
+    const int64_t g = rnd(1, 2), C = g * rnd(1, 3), Mg = rnd(1, 3), KH = rnd(1, 4), KW = rnd(1, 3);
+    const int64_t sh = rnd(1, 3), sw = rnd(1, 2), ph = rnd(0, static_cast<int>(KH - 1)),
+                  pw = rnd(0, static_cast<int>(KW - 1));
+    const int64_t oph = sh > 1 ? rnd(0, static_cast<int>(sh - 1)) : 0;
+    const int64_t H = rnd(2, 7), W = rnd(2, 9);
+    // Pads may not swallow the whole output.
+    if (sh * (H - 1) + oph + KH - 2 * ph < 1 || sw * (W - 1) + KW - 2 * pw < 1) continue;
+    HostTensor x = randomTensor(DataType::kFloat32, {1, C, H, W}, rng());
+    HostTensor w = randomTensor(DataType::kFloat32, {C, Mg, KH, KW}, rng());
+    HostTensor b = randomTensor(DataType::kFloat32, {g * Mg}, rng());
+    OnnxGraph gr;
+    gr.input("x", DataType::kFloat32, x.dims()).constant("w", w).constant("b", b).output("y");
+    gr.node("ConvTranspose", {"x", "w", "b"}, {"y"},
+            {attrInt("group", g), attrInts("strides", {sh, sw}), attrInts("pads", {ph, pw, ph, pw}),
+             attrInts("output_padding", {oph, 0})});
+    const int64_t M = g * Mg, OH = sh * (H - 1) + oph + KH - 2 * ph,
+                  OW = sw * (W - 1) + KW - 2 * pw;
+    HostTensor want = zeros({1, M, OH, OW});
+    float* y = want.mutableAs<float>();
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t i = 0; i < OH * OW; ++i) y[m * OH * OW + i] = b.as<float>()[m];
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t grp = c / (C / g);
+      for (int64_t m = 0; m < Mg; ++m)
+        for (int64_t ih = 0; ih < H; ++ih)
+          for (int64_t iw = 0; iw < W; ++iw)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                const int64_t oh = ih * sh - ph + kh, ow = iw * sw - pw + kw;
+                if (oh < 0 || oh >= OH || ow < 0 || ow >= OW) continue;
+                y[((grp * Mg + m) * OH + oh) * OW + ow] +=
+                    x.as<float>()[(c * H + ih) * W + iw] *
+                    w.as<float>()[((c * Mg + m) * KH + kh) * KW + kw];
+              }
+    }
+    SCOPED_TRACE(::testing::Message()
+                 << "x " << dimsToString(x.dims()) << " w " << dimsToString(w.dims()) << " s " << sh
+                 << "x" << sw << " p " << ph << "," << pw << " op " << oph);
+    expectClose(runGraph(gr, {{"x", &x}}), want);
+  }
+}
+
+TEST_F(Ops, LayerAndInstanceNormalization) {
+  const Dims d = {2, 5, 13};
+  HostTensor x = randomTensor(DataType::kFloat32, d, rng(), -3.f, 3.f);
+  HostTensor s = randomTensor(DataType::kFloat32, {13}, rng());
+  HostTensor b = randomTensor(DataType::kFloat32, {13}, rng());
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, d).constant("s", s).constant("b", b).output("y");
+  gr.node("LayerNormalization", {"x", "s", "b"}, {"y"},
+          {attrInt("axis", -1), attrFloat("epsilon", 1e-5f)});
+  HostTensor want = zeros(d);
+  for (int64_t r = 0; r < 10; ++r) {
+    double mean = 0, var = 0;
+    for (int64_t k = 0; k < 13; ++k) mean += x.as<float>()[r * 13 + k];
+    mean /= 13;
+    for (int64_t k = 0; k < 13; ++k) var += std::pow(x.as<float>()[r * 13 + k] - mean, 2);
+    var /= 13;
+    for (int64_t k = 0; k < 13; ++k)
+      want.mutableAs<float>()[r * 13 + k] = static_cast<float>(
+          (x.as<float>()[r * 13 + k] - mean) / std::sqrt(var + 1e-5) * s.as<float>()[k] +
+          b.as<float>()[k]);
+  }
+  expectClose(runGraph(gr, {{"x", &x}}), want, 1e-4, 1e-5);
+
+  HostTensor xi = randomTensor(DataType::kFloat32, {2, 3, 4, 5}, rng());
+  HostTensor si = randomTensor(DataType::kFloat32, {3}, rng());
+  HostTensor bi = randomTensor(DataType::kFloat32, {3}, rng());
+  OnnxGraph gi;
+  gi.input("x", DataType::kFloat32, xi.dims()).constant("s", si).constant("b", bi).output("y");
+  gi.node("InstanceNormalization", {"x", "s", "b"}, {"y"});
+  HostTensor wi = zeros(xi.dims());
+  for (int64_t r = 0; r < 6; ++r) {
+    const float* xr = xi.as<float>() + r * 20;
+    double mean = 0, var = 0;
+    for (int k = 0; k < 20; ++k) mean += xr[k];
+    mean /= 20;
+    for (int k = 0; k < 20; ++k) var += std::pow(xr[k] - mean, 2);
+    var /= 20;
+    for (int k = 0; k < 20; ++k)
+      wi.mutableAs<float>()[r * 20 + k] = static_cast<float>(
+          (xr[k] - mean) / std::sqrt(var + 1e-5) * si.as<float>()[r % 3] + bi.as<float>()[r % 3]);
+  }
+  expectClose(runGraph(gi, {{"x", &xi}}), wi, 1e-4, 1e-5);
+}
+
+TEST_F(Ops, TopKArgMaxAndGather) {
+  HostTensor x = randomTensor(DataType::kFloat32, {3, 17}, rng());
+  HostTensor k = ints1d({5});
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, x.dims())
+      .constant("k", k)
+      .output("v")
+      .output("i")
+      .output("a")
+      .output("y");
+  gr.node("TopK", {"x", "k"}, {"v", "i"}, {attrInt("axis", 1)});
+  gr.node("ArgMax", {"x"}, {"a"}, {attrInt("axis", 1), attrInt("keepdims", 0)});
+  gr.node("Gather", {"x", "i"}, {"y"}, {attrInt("axis", 1)});  // [3, 3, 5]
+  const std::string path = gr.save("topk");
+  BuildOptions opt;
+  opt.target = testTarget();
+  opt.shapes = {{"x", x.dims()}};
+  auto engine = buildEngine(path, opt);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  auto outs = runEngineBytes(engine.value(), {{"x", &x}});
+  ASSERT_TRUE(outs.ok()) << outs.status().toString();
+  for (int64_t r = 0; r < 3; ++r) {
+    std::vector<int64_t> idx(17);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
+      return x.as<float>()[r * 17 + a] > x.as<float>()[r * 17 + b];
+    });
+    EXPECT_EQ(outs->at("a").as<int64_t>()[r], idx[0]);
+    for (int j = 0; j < 5; ++j) {
+      EXPECT_EQ(outs->at("i").as<int64_t>()[r * 5 + j], idx[j]);
+      EXPECT_EQ(outs->at("v").as<float>()[r * 5 + j], x.as<float>()[r * 17 + idx[j]]);
+      for (int64_t rr = 0; rr < 3; ++rr)  // Gather: y[rr, r, j] = x[rr, i[r, j]]
+        EXPECT_EQ(outs->at("y").as<float>()[(rr * 3 + r) * 5 + j], x.as<float>()[rr * 17 + idx[j]]);
+    }
+  }
+}
+
+TEST_F(Ops, DepthToSpaceTileExpandWhereCast) {
+  HostTensor x = randomTensor(DataType::kFloat32, {1, 8, 2, 3}, rng());
+  HostTensor c = randomTensor(DataType::kBool, {4, 1}, rng());
+  OnnxGraph gr;
+  gr.input("x", DataType::kFloat32, x.dims()).input("c", DataType::kBool, c.dims());
+  gr.constant("rep", ints1d({1, 2, 1, 2})).constant("shp", ints1d({2, 1, 1, 1}));
+  gr.node("DepthToSpace", {"x"}, {"d"},
+          {attrInt("blocksize", 2), attrString("mode", "CRD")});  // 1x2x4x6
+  gr.node("Tile", {"d", "rep"}, {"t"});                           // 1x4x4x12
+  gr.node("Expand", {"t", "shp"}, {"e"});                         // 2x4x4x12
+  gr.node("Neg", {"e"}, {"n"});
+  gr.node("Where", {"c", "e", "n"}, {"w"});  // c [4,1] broadcasts over (h, w)
+  gr.node("Cast", {"w"}, {"y"}, {attrInt("to", 7)});
+  gr.output("y");
+  HostTensor y = runGraph(gr, {{"x", &x}, {"c", &c}});
+  ASSERT_EQ(y.dims(), (Dims{2, 4, 4, 12}));
+  for (int64_t e = 0; e < 2; ++e)
+    for (int64_t ch = 0; ch < 4; ++ch)
+      for (int64_t h = 0; h < 4; ++h)
+        for (int64_t w = 0; w < 12; ++w) {
+          const int64_t dc = ch % 2, dw = w % 6;  // Tile
+          // DepthToSpace CRD: out[c, h*2+i, w*2+j] = in[c*4 + i*2 + j, h, w]
+          const int64_t src = ((dc * 4 + (h % 2) * 2 + (dw % 2)) * 2 + h / 2) * 3 + dw / 2;
+          const float v = x.as<float>()[src];
+          const bool cond = c.as<uint8_t>()[h] != 0;
+          const float want = cond ? v : -v;
+          ASSERT_EQ(y.as<int64_t>()[((e * 4 + ch) * 4 + h) * 12 + w], static_cast<int64_t>(want))
+              << e << "," << ch << "," << h << "," << w;
+        }
 }
 
 }  // namespace

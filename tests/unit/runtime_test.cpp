@@ -70,8 +70,10 @@ TEST_F(Runtime_, ConcurrentContextsOnOneEngineAgree) {
         Status st = ctx.value()->setInput("x", inputs[t].data(), inputs[t].bytes());
         if (st.ok()) st = ctx.value()->execute();
         if (st.ok()) st = ctx.value()->getOutput("y", y.mutableData(), y.bytes());
-        if (!st.ok()) errors[t] = st.toString();
-        else errors[t] = compareTensors(y, expected[t], 0, 0);
+        if (!st.ok())
+          errors[t] = st.toString();
+        else
+          errors[t] = compareTensors(y, expected[t], 0, 0);
       }
     });
   }
@@ -85,11 +87,14 @@ TEST_F(Runtime_, WrongSizedBuffersAreRejected) {
   RuntimeOptions ro;
   ro.backend = testBackend();
   auto rt = Runtime::create(ro).value();
-  auto ctx = rt->deserializeEngine(bytes.data(), bytes.size()).value()->createExecutionContext().value();
+  auto ctx =
+      rt->deserializeEngine(bytes.data(), bytes.size()).value()->createExecutionContext().value();
   std::vector<float> small(5);
   Status st = ctx->setInput("x", small.data(), small.size() * 4);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(st.message().find("input 'x': 20 bytes given, the engine expects 6144"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("input 'x': 20 bytes given, the engine expects 6144"),
+            std::string::npos)
+      << st.message();
   EXPECT_EQ(ctx->getOutput("nope", small.data(), 20).code(), StatusCode::kNotFound);
 }
 
