@@ -157,17 +157,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
     n.precision = "fp32";
     n.tactic = "cpu-ref";
     if (target.backend != "cuda") continue;
-    NodeContext c;
-    c.op = n.op;
-    c.name = n.name;
-    c.attrs = &n.attrs;
-    c.num_outputs = n.outputs.size();
-    for (int t : n.inputs)
-      c.in.push_back(t >= 0 ? ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims,
-                                        g.tensors[t].constant.get()}
-                            : ValueInfo{});
-    for (int t : n.outputs)
-      c.out.push_back(ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, nullptr});
+    const NodeContext c = nodeContext(g, n, true);
     if (cudaSupportsNode(c)) {
       n.tactic = "cuda";
     } else {
@@ -181,19 +171,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   m.plan = planMemory(g);
   // Scratch: the largest any kernel asks for.
   for (const Node& n : g.nodes) {
-    NodeContext c;
-    c.op = n.op;
-    c.name = n.name;
-    c.attrs = &n.attrs;
-    c.num_outputs = n.outputs.size();
-    for (int t : n.inputs) {
-      ValueInfo v;
-      if (t >= 0)
-        v = ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, g.tensors[t].constant.get()};
-      c.in.push_back(v);
-    }
-    for (int t : n.outputs)
-      c.out.push_back(ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, nullptr});
+    const NodeContext c = nodeContext(g, n, true);
     auto k = findOp(n.op)->create_cpu(c);
     if (!k.ok()) return k.status().withContext(onnx_path);
     m.plan.scratch_bytes = std::max<uint64_t>(m.plan.scratch_bytes, k.value()->scratchBytes());

@@ -129,25 +129,6 @@ Status topoSort(Graph& g) {
   return Status::Ok();
 }
 
-NodeContext contextFor(const Graph& g, const Node& n) {
-  NodeContext c;
-  c.op = n.op;
-  c.name = n.name;
-  c.attrs = &n.attrs;
-  c.num_outputs = n.outputs.size();
-  for (int t : n.inputs) {
-    ValueInfo v;
-    if (t >= 0) {
-      v.present = true;
-      v.dtype = g.tensors[t].dtype;
-      v.dims = g.tensors[t].dims;
-      v.constant = g.tensors[t].constant.get();
-    }
-    c.in.push_back(std::move(v));
-  }
-  return c;
-}
-
 // Runs one node on the CPU with constant inputs; returns its outputs.
 Result<std::vector<HostTensor>> evaluate(const OpDef& def, const NodeContext& c) {
   EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<Kernel> k, def.create_cpu(c));
@@ -188,7 +169,7 @@ Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)
     if (!def)
       return Status(StatusCode::kUnsupported,
                     strCat("node '", n.name, "': op ", n.op, " is not supported"));
-    NodeContext c = contextFor(g, n);
+    NodeContext c = nodeContext(g, n, false);
     EDGERT_RETURN_IF_ERROR(inferNode(*def, c));
     if (c.out.size() < n.outputs.size())
       return Status(StatusCode::kInvalidArgument,

@@ -44,6 +44,11 @@ class EngineImpl final : public Engine, public std::enable_shared_from_this<Engi
 // The shape check both backends' contexts use: names the input, dim and expected value.
 Status checkInputShapeFor(const EngineImpl& engine, const std::string& name, const Dims& dims);
 
+// setInput/getOutput's argument check, shared by the backends: the binding exists (an
+// input when `input`), and `bytes` is its size.
+Status checkBindingBytes(const EngineImpl& engine, const std::string& name, size_t bytes,
+                         bool input);
+
 Result<std::unique_ptr<ExecutionContext>> createCpuContext(
     std::shared_ptr<const EngineImpl> engine);
 Result<std::unique_ptr<ExecutionContext>> createCudaContext(

@@ -15,6 +15,29 @@ int Graph::findTensor(const std::string& tensor_name) const {
   return -1;
 }
 
+NodeContext nodeContext(const Graph& g, const Node& n, bool with_outputs) {
+  NodeContext c;
+  c.op = n.op;
+  c.name = n.name;
+  c.attrs = &n.attrs;
+  c.num_outputs = n.outputs.size();
+  for (int t : n.inputs) {
+    ValueInfo v;
+    if (t >= 0 && t < static_cast<int>(g.tensors.size())) {
+      v.present = true;
+      v.dtype = g.tensors[t].dtype;
+      v.dims = g.tensors[t].dims;
+      v.constant = g.tensors[t].constant.get();
+    }
+    c.in.push_back(std::move(v));
+  }
+  if (with_outputs) {
+    for (int t : n.outputs)
+      c.out.push_back(ValueInfo{true, g.tensors[t].dtype, g.tensors[t].dims, nullptr});
+  }
+  return c;
+}
+
 MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   const int n_nodes = static_cast<int>(g.nodes.size());
   const size_t n = g.tensors.size();

@@ -108,31 +108,7 @@ Result<std::unique_ptr<ExecutionContext>> EngineImpl::createExecutionContext() c
 }
 
 NodeContext EngineImpl::nodeContext(size_t layer) const {
-  const Graph& g = model_.graph;
-  const Node& n = g.nodes[layer];
-  NodeContext nc;
-  nc.op = n.op;
-  nc.name = n.name;
-  nc.attrs = &n.attrs;
-  nc.num_outputs = n.outputs.size();
-  for (int t : n.inputs) {
-    ValueInfo v;
-    if (t >= 0) {
-      v.present = true;
-      v.dtype = g.tensors[t].dtype;
-      v.dims = g.tensors[t].dims;
-      v.constant = g.tensors[t].constant.get();
-    }
-    nc.in.push_back(std::move(v));
-  }
-  for (int t : n.outputs) {
-    ValueInfo v;
-    v.present = true;
-    v.dtype = g.tensors[t].dtype;
-    v.dims = g.tensors[t].dims;
-    nc.out.push_back(std::move(v));
-  }
-  return nc;
+  return edgert::nodeContext(model_.graph, model_.graph.nodes[layer], true);
 }
 
 std::string describeEngine(const EngineModel& model_, const std::string& origin_) {
@@ -213,28 +189,7 @@ Result<std::unique_ptr<ExecutionContext>> CpuContext::create(
   size_t scratch = 0;
   for (const Node& n : g.nodes) {
     const OpDef* def = findOp(n.op);
-    NodeContext nc;
-    nc.op = n.op;
-    nc.name = n.name;
-    nc.attrs = &n.attrs;
-    nc.num_outputs = n.outputs.size();
-    for (int t : n.inputs) {
-      ValueInfo v;
-      if (t >= 0) {
-        v.present = true;
-        v.dtype = g.tensors[t].dtype;
-        v.dims = g.tensors[t].dims;
-        v.constant = g.tensors[t].constant.get();
-      }
-      nc.in.push_back(std::move(v));
-    }
-    for (int t : n.outputs) {
-      ValueInfo v;
-      v.present = true;
-      v.dtype = g.tensors[t].dtype;
-      v.dims = g.tensors[t].dims;
-      nc.out.push_back(std::move(v));
-    }
+    const NodeContext nc = nodeContext(g, n, true);
     auto k = def->create_cpu(nc);
     if (!k.ok()) return k.status();
     scratch = std::max(scratch, k.value()->scratchBytes());
@@ -335,25 +290,28 @@ Status CpuContext::execute() {
   return Status::Ok();
 }
 
-Status CpuContext::setInput(const std::string& name, const void* host, size_t bytes) {
-  const TensorInfo* info = engine_->binding(name);
-  if (!info || !info->is_input)
-    return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
-  if (bytes != info->bytes())
+Status checkBindingBytes(const EngineImpl& engine, const std::string& name, size_t bytes,
+                         bool input) {
+  const TensorInfo* info = engine.binding(name);
+  if (!info || (input && !info->is_input))
     return Status(
-        StatusCode::kInvalidArgument,
-        strCat("input '", name, "': ", bytes, " bytes given, the engine expects ", info->bytes()));
+        StatusCode::kNotFound,
+        strCat("'", name, "' is not ", input ? "an input" : "a binding", " of this engine"));
+  if (bytes != info->bytes())
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(input ? "input '" : "output '", name, "': ", bytes,
+                         " bytes given, the engine expects ", info->bytes()));
+  return Status::Ok();
+}
+
+Status CpuContext::setInput(const std::string& name, const void* host, size_t bytes) {
+  EDGERT_RETURN_IF_ERROR(checkBindingBytes(*engine_, name, bytes, true));
   if (bytes) std::memcpy(tensorData(name), host, bytes);
   return Status::Ok();
 }
 
 Status CpuContext::getOutput(const std::string& name, void* host, size_t bytes) {
-  const TensorInfo* info = engine_->binding(name);
-  if (!info)
-    return Status(StatusCode::kNotFound, strCat("'", name, "' is not a binding of this engine"));
-  if (bytes != info->bytes())
-    return Status(StatusCode::kInvalidArgument, strCat("output '", name, "': buffer of ", bytes,
-                                                       " bytes, the tensor has ", info->bytes()));
+  EDGERT_RETURN_IF_ERROR(checkBindingBytes(*engine_, name, bytes, false));
   if (bytes) std::memcpy(host, tensorData(name), bytes);
   return Status::Ok();
 }

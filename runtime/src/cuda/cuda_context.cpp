@@ -281,13 +281,7 @@ Status CudaContext::setTensorAddress(const std::string& name, void* data) {
 }
 
 Status CudaContext::setInput(const std::string& name, const void* host, size_t bytes) {
-  const TensorInfo* info = engine_->binding(name);
-  if (!info || !info->is_input)
-    return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
-  if (bytes != info->bytes())
-    return Status(
-        StatusCode::kInvalidArgument,
-        strCat("input '", name, "': ", bytes, " bytes given, the engine expects ", info->bytes()));
+  EDGERT_RETURN_IF_ERROR(checkBindingBytes(*engine_, name, bytes, true));
   env_.d->cuCtxSetCurrent(process().ctx);
   if (!bytes) return Status::Ok();
   return env_.d->check(env_.d->cuMemcpyHtoD(tensor_ptr_[bindingTensor(name)], host, bytes),
@@ -295,12 +289,7 @@ Status CudaContext::setInput(const std::string& name, const void* host, size_t b
 }
 
 Status CudaContext::getOutput(const std::string& name, void* host, size_t bytes) {
-  const TensorInfo* info = engine_->binding(name);
-  if (!info)
-    return Status(StatusCode::kNotFound, strCat("'", name, "' is not a binding of this engine"));
-  if (bytes != info->bytes())
-    return Status(StatusCode::kInvalidArgument, strCat("output '", name, "': buffer of ", bytes,
-                                                       " bytes, the tensor has ", info->bytes()));
+  EDGERT_RETURN_IF_ERROR(checkBindingBytes(*engine_, name, bytes, false));
   env_.d->cuCtxSetCurrent(process().ctx);
   EDGERT_RETURN_IF_ERROR(
       env_.d->check(env_.d->cuStreamSynchronize(env_.stream), "cuStreamSynchronize"));

@@ -439,18 +439,23 @@ Result<std::unique_ptr<GpuLayer>> makeBatchNorm(const NodeContext& c, const Env&
 
 // ---- Pools, softmax, resize -----------------------------------------------------------------
 
-class PoolLayer final : public GpuLayer {
+// A kernel taking (y, x, params) by value: pools and resize.
+template <class P>
+class ParamKernelLayer final : public GpuLayer {
  public:
-  explicit PoolLayer(EdgertPool p) : p_(p) {}
+  ParamKernelLayer(const char* kernel, P p, long long threads)
+      : kernel_(kernel), p_(p), threads_(threads) {}
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], x = g.in[0];
-    EdgertPool p = p_;
+    P p = p_;
     void* args[] = {&y, &x, &p};
-    return launch(env, "edgert_pool2d_f32", p.nc * p.oh * p.ow, args);
+    return launch(env, kernel_, threads_, args);
   }
 
  private:
-  EdgertPool p_;
+  const char* kernel_;
+  P p_;
+  long long threads_;
 };
 
 Result<std::unique_ptr<GpuLayer>> makePool(const NodeContext& c, const Env&) {
@@ -478,7 +483,8 @@ Result<std::unique_ptr<GpuLayer>> makePool(const NodeContext& c, const Env&) {
   p.pe_w = static_cast<int>(g.pe[2]);
   p.dh = static_cast<int>(g.d[1]);
   p.dw = static_cast<int>(g.d[2]);
-  return std::unique_ptr<GpuLayer>(new PoolLayer(p));
+  return std::unique_ptr<GpuLayer>(
+      new ParamKernelLayer<EdgertPool>("edgert_pool2d_f32", p, p.nc * p.oh * p.ow));
 }
 
 class RowReduceLayer final : public GpuLayer {
@@ -538,20 +544,6 @@ Result<std::unique_ptr<GpuLayer>> makeSoftmax(const NodeContext& c, const Env&) 
       new SoftmaxLayer(n64(outer), n64(n), n64(inner), c.op == "LogSoftmax"));
 }
 
-class ResizeLayer final : public GpuLayer {
- public:
-  explicit ResizeLayer(EdgertResize p) : p_(p) {}
-  Status enqueue(const Env& env, const GpuArgs& g) const override {
-    CUdeviceptr y = g.out[0], x = g.in[0];
-    EdgertResize p = p_;
-    void* args[] = {&y, &x, &p};
-    return launch(env, "edgert_resize2d_f32", p.nc * p.oh * p.ow, args);
-  }
-
- private:
-  EdgertResize p_;
-};
-
 Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
   const Dims& x = c.dims(0);
   const Dims& out = c.out[0].dims;
@@ -579,7 +571,8 @@ Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
     p.scale_h = static_cast<float>(out[2]) / static_cast<float>(x[2]);
     p.scale_w = static_cast<float>(out[3]) / static_cast<float>(x[3]);
   }
-  return std::unique_ptr<GpuLayer>(new ResizeLayer(p));
+  return std::unique_ptr<GpuLayer>(
+      new ParamKernelLayer<EdgertResize>("edgert_resize2d_f32", p, p.nc * p.oh * p.ow));
 }
 
 bool resizeSupported(const NodeContext& c) {
@@ -592,47 +585,107 @@ bool resizeSupported(const NodeContext& c) {
          coord != "half_pixel_symmetric";
 }
 
-// ---- Conv via cuDNN ---------------------------------------------------------------------------
+// ---- Conv and ConvTranspose via cuDNN -------------------------------------------------------
+
+// The four cuDNN descriptors of a forward convolution: `in` -> `out` with filter `w`.
+// ConvTranspose uses the same description and runs it backwards (backward data).
+struct ConvDescriptors {
+  const Cudnn* dnn = nullptr;
+  cudnnTensorDescriptor_t in = nullptr, out = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+
+  ~ConvDescriptors() {
+    if (!dnn) return;
+    if (in) dnn->cudnnDestroyTensorDescriptor(in);
+    if (out) dnn->cudnnDestroyTensorDescriptor(out);
+    if (w) dnn->cudnnDestroyFilterDescriptor(w);
+    if (conv) dnn->cudnnDestroyConvolutionDescriptor(conv);
+  }
+
+  Status init(const Cudnn* d, const Dims& in_dims, const Dims& out_dims, const Dims& w_dims,
+              const std::vector<int>& pads, const std::vector<int>& strides,
+              const std::vector<int>& dil, int64_t group) {
+    dnn = d;
+    auto toInt = [](const Dims& v) { return std::vector<int>(v.begin(), v.end()); };
+    EDGERT_RETURN_IF_ERROR(
+        d->check(d->cudnnCreateTensorDescriptor(&in), "cudnnCreateTensorDescriptor"));
+    EDGERT_RETURN_IF_ERROR(
+        d->check(d->cudnnCreateTensorDescriptor(&out), "cudnnCreateTensorDescriptor"));
+    EDGERT_RETURN_IF_ERROR(
+        d->check(d->cudnnCreateFilterDescriptor(&w), "cudnnCreateFilterDescriptor"));
+    EDGERT_RETURN_IF_ERROR(
+        d->check(d->cudnnCreateConvolutionDescriptor(&conv), "cudnnCreateConvolutionDescriptor"));
+    for (auto [t, dims] : {std::pair{in, &in_dims}, std::pair{out, &out_dims}}) {
+      EDGERT_RETURN_IF_ERROR(d->check(
+          d->cudnnSetTensorNdDescriptor(t, CUDNN_DATA_FLOAT, static_cast<int>(dims->size()),
+                                        toInt(*dims).data(), toInt(ops::stridesOf(*dims)).data()),
+          "cudnnSetTensorNdDescriptor"));
+    }
+    EDGERT_RETURN_IF_ERROR(d->check(
+        d->cudnnSetFilterNdDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
+                                      static_cast<int>(w_dims.size()), toInt(w_dims).data()),
+        "cudnnSetFilterNdDescriptor"));
+    EDGERT_RETURN_IF_ERROR(
+        d->check(d->cudnnSetConvolutionNdDescriptor(conv, static_cast<int>(pads.size()),
+                                                    pads.data(), strides.data(), dil.data(),
+                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+                 "cudnnSetConvolutionNdDescriptor"));
+    EDGERT_RETURN_IF_ERROR(d->check(d->cudnnSetConvolutionGroupCount(conv, static_cast<int>(group)),
+                                    "cudnnSetConvolutionGroupCount"));
+    // FP32 engines keep FP32 accuracy: no TF32 tensor-core math.
+    return d->check(d->cudnnSetConvolutionMathType(conv, CUDNN_FMA_MATH),
+                    "cudnnSetConvolutionMathType");
+  }
+};
+
+// The epilogue after cuDNN: y = act(y + bias + residual), skipped when there is nothing to do.
+struct Epilogue {
+  int act = kUnIdentity;
+  float a = 0.f, b = 0.f;
+  long long n = 0, inner = 0, ch = 0;
+
+  Status enqueue(const Env& env, CUdeviceptr y, CUdeviceptr bias, CUdeviceptr res) const {
+    if (!bias && !res && act == kUnIdentity) return Status::Ok();
+    long long nn = n, in = inner, c = ch;
+    int op = act;
+    float aa = a, bb = b;
+    void* args[] = {&y, &y, &bias, &res, &nn, &in, &c, &op, &aa, &bb};
+    return launch(env, "edgert_bias_act_f32", n, args);
+  }
+};
+
+Epilogue epilogueFor(const Dims& y, int act, float a, float b) {
+  Epilogue e;
+  e.act = act;
+  e.a = a;
+  e.b = b;
+  e.n = n64(volume(y));
+  e.inner = n64(volume(Dims(y.begin() + 2, y.end())));
+  e.ch = n64(y[1]);
+  return e;
+}
 
 class ConvLayer final : public GpuLayer {
  public:
-  ~ConvLayer() override {
-    if (dnn_) {
-      if (x_) dnn_->cudnnDestroyTensorDescriptor(x_);
-      if (y_) dnn_->cudnnDestroyTensorDescriptor(y_);
-      if (w_) dnn_->cudnnDestroyFilterDescriptor(w_);
-      if (conv_) dnn_->cudnnDestroyConvolutionDescriptor(conv_);
-    }
-  }
   size_t scratchBytes() const override { return ws_; }
   const char* tactic() const override { return tactic_.c_str(); }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     const float one = 1.f, zero = 0.f;
     EDGERT_RETURN_IF_ERROR(env.dnn->check(
-        env.dnn->cudnnConvolutionForward(
-            env.dnn_handle, &one, x_, reinterpret_cast<const void*>(g.in[0]), w_,
-            reinterpret_cast<const void*>(g.in[1]), conv_, algo_,
-            reinterpret_cast<void*>(g.scratch), ws_, &zero, y_, reinterpret_cast<void*>(g.out[0])),
+        env.dnn->cudnnConvolutionForward(env.dnn_handle, &one, d_.in,
+                                         reinterpret_cast<const void*>(g.in[0]), d_.w,
+                                         reinterpret_cast<const void*>(g.in[1]), d_.conv, algo_,
+                                         reinterpret_cast<void*>(g.scratch), ws_, &zero, d_.out,
+                                         reinterpret_cast<void*>(g.out[0])),
         "cudnnConvolutionForward"));
-    CUdeviceptr bias = g.n_in > 2 ? g.in[2] : 0, res = g.n_in > 3 ? g.in[3] : 0;
-    if (!bias && !res && act_ == kUnIdentity) return Status::Ok();
-    CUdeviceptr y = g.out[0];
-    long long n = n_, inner = inner_, ch = ch_;
-    int op = act_;
-    float a = a_, b = b_;
-    void* args[] = {&y, &y, &bias, &res, &n, &inner, &ch, &op, &a, &b};
-    return launch(env, "edgert_bias_act_f32", n_, args);
+    return epi_.enqueue(env, g.out[0], g.n_in > 2 ? g.in[2] : 0, g.n_in > 3 ? g.in[3] : 0);
   }
 
-  int act_ = kUnIdentity;
-  float a_ = 0.f, b_ = 0.f;
-  const Cudnn* dnn_ = nullptr;
-  cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr;
-  cudnnFilterDescriptor_t w_ = nullptr;
-  cudnnConvolutionDescriptor_t conv_ = nullptr;
+  ConvDescriptors d_;
   cudnnConvolutionFwdAlgo_t algo_{};
   size_t ws_ = 0;
-  long long n_ = 0, inner_ = 0, ch_ = 0;
+  Epilogue epi_;
   std::string tactic_;
 };
 
@@ -640,57 +693,24 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   const Dims& x = c.dims(0);
   const Dims& w = c.dims(1);
   const Dims& y = c.out[0].dims;
-  const int64_t group = c.attrs->getInt("group", 1).value();
   EDGERT_ASSIGN_OR_RETURN(
       ops::Geometry g,
       ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(w.begin() + 2, w.end()), false));
-  auto L = std::make_unique<ConvLayer>();
-  const Cudnn* dnn = env.dnn;
-  L->dnn_ = dnn;
-  auto toInt = [](const Dims& d) { return std::vector<int>(d.begin(), d.end()); };
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnCreateTensorDescriptor(&L->x_), "cudnnCreateTensorDescriptor"));
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnCreateTensorDescriptor(&L->y_), "cudnnCreateTensorDescriptor"));
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnCreateFilterDescriptor(&L->w_), "cudnnCreateFilterDescriptor"));
-  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateConvolutionDescriptor(&L->conv_),
-                                    "cudnnCreateConvolutionDescriptor"));
-  auto setTensor = [&](cudnnTensorDescriptor_t t, const Dims& d) {
-    const auto st = ops::stridesOf(d);
-    return dnn->check(
-        dnn->cudnnSetTensorNdDescriptor(t, CUDNN_DATA_FLOAT, static_cast<int>(d.size()),
-                                        toInt(d).data(), toInt(st).data()),
-        "cudnnSetTensorNdDescriptor");
-  };
-  EDGERT_RETURN_IF_ERROR(setTensor(L->x_, x));
-  EDGERT_RETURN_IF_ERROR(setTensor(L->y_, y));
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnSetFilterNdDescriptor(L->w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                                 static_cast<int>(w.size()), toInt(w).data()),
-                 "cudnnSetFilterNdDescriptor"));
-  const int nsp = static_cast<int>(x.size()) - 2;
   std::vector<int> pads, strides, dil;
-  for (int i = 3 - nsp; i < 3; ++i) {
+  for (int i = 3 - g.nsp; i < 3; ++i) {
     pads.push_back(static_cast<int>(g.pb[i]));
     strides.push_back(static_cast<int>(g.s[i]));
     dil.push_back(static_cast<int>(g.d[i]));
   }
-  EDGERT_RETURN_IF_ERROR(dnn->check(
-      dnn->cudnnSetConvolutionNdDescriptor(L->conv_, nsp, pads.data(), strides.data(), dil.data(),
-                                           CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-      "cudnnSetConvolutionNdDescriptor"));
+  auto L = std::make_unique<ConvLayer>();
+  const Cudnn* dnn = env.dnn;
   EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnSetConvolutionGroupCount(L->conv_, static_cast<int>(group)),
-                 "cudnnSetConvolutionGroupCount"));
-  // FP32 engines keep FP32 accuracy: no TF32 tensor-core math.
-  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnSetConvolutionMathType(L->conv_, CUDNN_FMA_MATH),
-                                    "cudnnSetConvolutionMathType"));
+      L->d_.init(dnn, x, y, w, pads, strides, dil, c.attrs->getInt("group", 1).value()));
   cudnnConvolutionFwdAlgoPerf_t perf[16];
   int got = 0;
   EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnGetConvolutionForwardAlgorithm_v7(env.dnn_handle, L->x_, L->w_, L->conv_,
-                                                             L->y_, 16, &got, perf),
+      dnn->check(dnn->cudnnGetConvolutionForwardAlgorithm_v7(env.dnn_handle, L->d_.in, L->d_.w,
+                                                             L->d_.conv, L->d_.out, 16, &got, perf),
                  "cudnnGetConvolutionForwardAlgorithm_v7"));
   // Tactic timing (EDGERT_CUDNN_FIND=1): time cuDNN's algorithms on scratch buffers and
   // keep the fastest; the heuristic's order otherwise.
@@ -706,8 +726,8 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
       d->cuStreamSynchronize(env.stream);
       int found_n = 0;
       if (dnn->cudnnFindConvolutionForwardAlgorithmEx(
-              env.dnn_handle, L->x_, reinterpret_cast<void*>(px), L->w_,
-              reinterpret_cast<void*>(pw), L->conv_, L->y_, reinterpret_cast<void*>(py), 16,
+              env.dnn_handle, L->d_.in, reinterpret_cast<void*>(px), L->d_.w,
+              reinterpret_cast<void*>(pw), L->d_.conv, L->d_.out, reinterpret_cast<void*>(py), 16,
               &found_n, perf, reinterpret_cast<void*>(pws), wsb) == CUDNN_STATUS_SUCCESS)
         got = found_n;
     }
@@ -729,12 +749,9 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
       {"Clip", kUnClip},           {"LeakyRelu", kUnLeakyRelu},
       {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid},
       {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu}};
-  L->act_ = kActs.at(c.attrs->getString("_act", "").value());
-  L->a_ = c.attrs->getFloat("_act_alpha", 0.f).value();
-  L->b_ = c.attrs->getFloat("_act_beta", 0.f).value();
-  L->n_ = n64(volume(y));
-  L->inner_ = n64(volume(Dims(y.begin() + 2, y.end())));
-  L->ch_ = n64(y[1]);
+  L->epi_ = epilogueFor(y, kActs.at(c.attrs->getString("_act", "").value()),
+                        c.attrs->getFloat("_act_alpha", 0.f).value(),
+                        c.attrs->getFloat("_act_beta", 0.f).value());
   return std::unique_ptr<GpuLayer>(std::move(L));
 }
 
@@ -748,44 +765,27 @@ bool convSupported(const NodeContext& c) {
   return ap == "NOTSET" || ap == "VALID";
 }
 
-// ---- ConvTranspose via cuDNN's backward-data convolution ------------------------------------
-
 class ConvTransposeLayer final : public GpuLayer {
  public:
-  ~ConvTransposeLayer() override {
-    if (dnn_) {
-      if (dy_) dnn_->cudnnDestroyTensorDescriptor(dy_);
-      if (dx_) dnn_->cudnnDestroyTensorDescriptor(dx_);
-      if (w_) dnn_->cudnnDestroyFilterDescriptor(w_);
-      if (conv_) dnn_->cudnnDestroyConvolutionDescriptor(conv_);
-    }
-  }
   size_t scratchBytes() const override { return ws_; }
   const char* tactic() const override { return "cudnn-bwd-data"; }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     const float one = 1.f, zero = 0.f;
+    // Transposed conv of x = backward data of the forward conv (out = x) -> in = y.
     EDGERT_RETURN_IF_ERROR(env.dnn->check(
-        env.dnn->cudnnConvolutionBackwardData(
-            env.dnn_handle, &one, w_, reinterpret_cast<const void*>(g.in[1]), dy_,
-            reinterpret_cast<const void*>(g.in[0]), conv_, algo_,
-            reinterpret_cast<void*>(g.scratch), ws_, &zero, dx_, reinterpret_cast<void*>(g.out[0])),
+        env.dnn->cudnnConvolutionBackwardData(env.dnn_handle, &one, d_.w,
+                                              reinterpret_cast<const void*>(g.in[1]), d_.out,
+                                              reinterpret_cast<const void*>(g.in[0]), d_.conv,
+                                              algo_, reinterpret_cast<void*>(g.scratch), ws_, &zero,
+                                              d_.in, reinterpret_cast<void*>(g.out[0])),
         "cudnnConvolutionBackwardData"));
-    if (g.n_in < 3 || !g.in[2]) return Status::Ok();
-    CUdeviceptr y = g.out[0], bias = g.in[2], res = 0;
-    long long n = n_, inner = inner_, ch = ch_;
-    int op = kUnIdentity;
-    float a = 0, b = 0;
-    void* args[] = {&y, &y, &bias, &res, &n, &inner, &ch, &op, &a, &b};
-    return launch(env, "edgert_bias_act_f32", n_, args);
+    return epi_.enqueue(env, g.out[0], g.n_in > 2 ? g.in[2] : 0, 0);
   }
 
-  const Cudnn* dnn_ = nullptr;
-  cudnnTensorDescriptor_t dy_ = nullptr, dx_ = nullptr;
-  cudnnFilterDescriptor_t w_ = nullptr;
-  cudnnConvolutionDescriptor_t conv_ = nullptr;
+  ConvDescriptors d_;
   cudnnConvolutionBwdDataAlgo_t algo_{};
   size_t ws_ = 0;
-  long long n_ = 0, inner_ = 0, ch_ = 0;
+  Epilogue epi_;
 };
 
 // 2-D, symmetric pads, no output_shape: then cuDNN's output size rule matches ONNX's.
@@ -804,52 +804,23 @@ bool convTransposeSupported(const NodeContext& c) {
 }
 
 Result<std::unique_ptr<GpuLayer>> makeConvTranspose(const NodeContext& c, const Env& env) {
-  const Dims& x = c.dims(0);  // dy of the equivalent forward conv
-  const Dims& w = c.dims(1);
-  const Dims& y = c.out[0].dims;  // dx
-  const int64_t group = c.attrs->getInt("group", 1).value();
+  const Dims& x = c.dims(0);
+  const Dims& y = c.out[0].dims;
   const auto pads = c.attrs->getInts("pads", {0, 0, 0, 0}).value();
   const auto strides = c.attrs->getInts("strides", {1, 1}).value();
   const auto dil = c.attrs->getInts("dilations", {1, 1}).value();
+  auto toInt = [](const std::vector<int64_t>& v, size_t n) {
+    return std::vector<int>(v.begin(), v.begin() + n);
+  };
   auto L = std::make_unique<ConvTransposeLayer>();
   const Cudnn* dnn = env.dnn;
-  L->dnn_ = dnn;
-  auto toInt = [](const Dims& d) { return std::vector<int>(d.begin(), d.end()); };
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnCreateTensorDescriptor(&L->dy_), "cudnnCreateTensorDescriptor"));
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnCreateTensorDescriptor(&L->dx_), "cudnnCreateTensorDescriptor"));
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnCreateFilterDescriptor(&L->w_), "cudnnCreateFilterDescriptor"));
-  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateConvolutionDescriptor(&L->conv_),
-                                    "cudnnCreateConvolutionDescriptor"));
-  for (auto [t, d] : {std::pair{L->dy_, &x}, std::pair{L->dx_, &y}}) {
-    const auto st = ops::stridesOf(*d);
-    EDGERT_RETURN_IF_ERROR(dnn->check(
-        dnn->cudnnSetTensorNdDescriptor(t, CUDNN_DATA_FLOAT, 4, toInt(*d).data(), toInt(st).data()),
-        "cudnnSetTensorNdDescriptor"));
-  }
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnSetFilterNdDescriptor(L->w_, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, 4,
-                                                 toInt(w).data()),
-                 "cudnnSetFilterNdDescriptor"));
-  const int p[2] = {static_cast<int>(pads[0]), static_cast<int>(pads[1])};
-  const int s2[2] = {static_cast<int>(strides[0]), static_cast<int>(strides[1])};
-  const int d2[2] = {static_cast<int>(dil[0]), static_cast<int>(dil[1])};
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnSetConvolutionNdDescriptor(L->conv_, 2, p, s2, d2,
-                                                      CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
-                 "cudnnSetConvolutionNdDescriptor"));
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnSetConvolutionGroupCount(L->conv_, static_cast<int>(group)),
-                 "cudnnSetConvolutionGroupCount"));
-  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnSetConvolutionMathType(L->conv_, CUDNN_FMA_MATH),
-                                    "cudnnSetConvolutionMathType"));
+  EDGERT_RETURN_IF_ERROR(L->d_.init(dnn, y, x, c.dims(1), toInt(pads, 2), toInt(strides, 2),
+                                    toInt(dil, 2), c.attrs->getInt("group", 1).value()));
   cudnnConvolutionBwdDataAlgoPerf_t perf[8];
   int got = 0;
   EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnGetConvolutionBackwardDataAlgorithm_v7(env.dnn_handle, L->w_, L->dy_,
-                                                                  L->conv_, L->dx_, 8, &got, perf),
+      dnn->check(dnn->cudnnGetConvolutionBackwardDataAlgorithm_v7(
+                     env.dnn_handle, L->d_.w, L->d_.out, L->d_.conv, L->d_.in, 8, &got, perf),
                  "cudnnGetConvolutionBackwardDataAlgorithm_v7"));
   bool found = false;
   for (int i = 0; i < got && !found; ++i) {
@@ -859,9 +830,7 @@ Result<std::unique_ptr<GpuLayer>> makeConvTranspose(const NodeContext& c, const 
     found = true;
   }
   if (!found) return c.unsupported("cuDNN offers no algorithm for this transposed convolution");
-  L->n_ = n64(volume(y));
-  L->inner_ = n64(y[2] * y[3]);
-  L->ch_ = n64(y[1]);
+  L->epi_ = epilogueFor(y, kUnIdentity, 0.f, 0.f);
   return std::unique_ptr<GpuLayer>(std::move(L));
 }
 

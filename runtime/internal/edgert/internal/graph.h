@@ -46,6 +46,13 @@ struct Graph {
   int findTensor(const std::string& name) const;
 };
 
+struct NodeContext;
+
+// A node as shape inference and kernel creation see it: its inputs' dtypes, dims and
+// constant values from the graph, and (when `with_outputs`) its outputs' stored dtypes and
+// dims. Holds pointers into `g` and `n`, which must outlive it.
+NodeContext nodeContext(const Graph& g, const Node& n, bool with_outputs);
+
 // Where each activation lives in the per-context arena (constants live in the weights).
 struct MemoryPlan {
   uint64_t arena_bytes = 0;
