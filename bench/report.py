@@ -1,21 +1,33 @@
 #!/usr/bin/env python3
-"""Joins edgert's and PyTorch's JSON results into one table. Usage: report.py RESULTS.jsonl"""
+"""Joins edgert's and PyTorch's JSON results into one table per precision.
+Usage: report.py RESULTS.jsonl"""
 import json
 import sys
 
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
-key = lambda r: (r["model"], r["batch"])
 by = {}
 for r in rows:
-    by.setdefault(key(r), {})[r["runner"]] = r
-print("%-16s %5s | %-22s | %-22s | %-22s | %-22s | %s" % ("model", "batch", "edgert fp32 ms (MiB)", "edgert+find ms",
-      "torch eager ms (MiB)", "torch.compile RO ms (MiB)", "best edgert vs eager / compile"))
-for k in sorted(by):
-    r = by[k]
-    cell = lambda n: ("%8.3f (%6.0f)" % (r[n]["median_ms"], r[n].get("peak_mib", r[n].get("memory_mib", 0)))
-                      if n in r else "-")
-    cands = [r[n] for n in ("edgert", "edgert-find") if n in r]
-    e = min(cands, key=lambda x: x["median_ms"]) if cands else None
-    ratio = lambda n: ("%.2fx" % (r[n]["median_ms"] / e["median_ms"])) if e and n in r else "-"
-    print("%-16s %5d | %-22s | %-22s | %-22s | %-22s | %s / %s" % (k[0], k[1], cell("edgert"), cell("edgert-find"),
-          cell("torch-eager"), cell("torch-reduce-overhead"), ratio("torch-eager"), ratio("torch-reduce-overhead")))
+    by.setdefault((r.get("precision", "fp32"), r["model"], r["batch"]), {})[r["runner"]] = r
+
+
+def cell(r, n):
+    if n not in r:
+        return "-"
+    return "%8.3f (%6.0f)" % (r[n]["median_ms"], r[n].get("peak_mib", r[n].get("memory_mib", 0)))
+
+
+for prec in ("fp32", "fp16"):
+    keys = sorted(k for k in by if k[0] == prec)
+    if not keys:
+        continue
+    print("\n%s: median ms (device MiB)" % prec)
+    print("%-16s %5s | %-17s | %-17s | %-17s | %-17s | %s" % ("model", "batch", "edgert", "edgert+find",
+          "torch eager", "torch.compile RO", "best edgert vs eager / compile"))
+    for k in keys:
+        r = by[k]
+        cands = [r[n] for n in ("edgert", "edgert-find") if n in r]
+        e = min(cands, key=lambda x: x["median_ms"]) if cands else None
+        ratio = lambda n: ("%.2fx" % (r[n]["median_ms"] / e["median_ms"])) if e and n in r else "-"
+        print("%-16s %5d | %-17s | %-17s | %-17s | %-17s | %s / %s" % (k[1], k[2], cell(r, "edgert"),
+              cell(r, "edgert-find"), cell(r, "torch-eager"), cell(r, "torch-reduce-overhead"),
+              ratio("torch-eager"), ratio("torch-reduce-overhead")))

@@ -20,11 +20,19 @@ for m in ${MODELS//,/ }; do
     "$EDGERT" bench --engine $W/$m-b$b.engine --backend cuda --iterations $iters --warmup 10 --json $W/r.json \
       >> "$OUT/bench_edgert.log" 2>&1 || { echo "bench $m b$b failed"; tail -3 "$OUT/bench_edgert.log"; continue; }
     python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert', precision='fp32', build_s=$build_s); print(json.dumps(r))" >> "$RES"
+    # FP16 engine: tensor-core convolutions and GEMMs.
+    "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision fp16 --shapes input:${b}x3x224x224 \
+      -o $W/$m-b$b-fp16.engine >> "$OUT/bench_build.log" 2>&1 && \
+    "$EDGERT" bench --engine $W/$m-b$b-fp16.engine --backend cuda --iterations $iters --warmup 10 --json $W/r.json \
+      >> "$OUT/bench_edgert.log" 2>&1 && \
+    python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert', precision='fp16'); print(json.dumps(r))" >> "$RES"
     # The same engine with cuDNN's algorithms timed at context creation.
     EDGERT_CUDNN_FIND=1 "$EDGERT" bench --engine $W/$m-b$b.engine --backend cuda --iterations $iters --warmup 10 \
       --json $W/r.json >> "$OUT/bench_edgert.log" 2>&1 && \
     python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert-find', precision='fp32'); print(json.dumps(r))" >> "$RES"
   done
 done
-(cd bench && python3 torch_bench.py fp32 "$BATCHES" "$MODELS" 50) >> "$RES" 2> "$OUT/bench_torch.log" || tail -5 "$OUT/bench_torch.log"
+for prec in fp32 fp16; do
+  (cd bench && python3 torch_bench.py $prec "$BATCHES" "$MODELS" 50) >> "$RES" 2>> "$OUT/bench_torch.log" || tail -5 "$OUT/bench_torch.log"
+done
 python3 bench/report.py "$RES" | tee "$OUT/bench_table.txt"

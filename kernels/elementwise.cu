@@ -336,3 +336,23 @@ extern "C" __global__ void edgert_axis_reduce_f32(float* y, const float* x, long
     y[i] = op == 1 ? acc / (float)n : acc;
   }
 }
+
+// FP16 islands: convert an activation for a tensor-core layer, and bring its result back
+// to fp32 through the fused epilogue.
+extern "C" __global__ void edgert_f32_to_f16(__half* y, const float* x, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x)
+    y[i] = __float2half_rn(x[i]);
+}
+
+extern "C" __global__ void edgert_bias_act_h2f(float* y, const __half* x, const float* bias,
+                                               const float* res, long long n, long long inner,
+                                               long long channels, int op, float a, float b) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x) {
+    float v = __half2float(x[i]);
+    if (bias) v += bias[(i / inner) % channels];
+    if (res) v += res[i];
+    y[i] = unary(op, v, a, b);
+  }
+}

@@ -12,6 +12,6 @@ for l in libonnx_proto.so.1 libyaml-cpp.so.0.7 libxxhash.so.0 libgfortran.so.5 l
   cp -L "/lib/x86_64-linux-gnu/$l" .gpu/lib/
 done
 mkdir -p .gpu/models
-cp ../shared/assets/models/ppocr/*.onnx .gpu/models/ 2>/dev/null || echo "no ../shared/assets: real-model GPU checks will skip"
+cp ../shared/assets/models/ppocr/*.onnx ../shared/assets/images/page.png .gpu/models/ 2>/dev/null || echo "no ../shared/assets: real-model GPU checks will skip"
 tar cJf .gpu/node.tar.xz -C /usr/share/libonnx-testdata/data node
 du -sh .gpu

@@ -104,10 +104,10 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
                                            const BuildOptions& opt, BuildReport* report);
 
 Status checkOptions(const BuildOptions& opt) {
-  if (opt.precision != "fp32")
+  if (opt.precision != "fp32" && opt.precision != "fp16")
     return Status(StatusCode::kUnsupported,
                   strCat("precision '", opt.precision,
-                         "' is not implemented yet (fp32 only; fp16 and int8 come next)"));
+                         "' is not implemented yet (fp32 and fp16; int8 comes next)"));
   return Status::Ok();
 }
 
@@ -137,6 +137,12 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
     if (opt.progress) opt.progress(stage, f);
   };
   EDGERT_ASSIGN_OR_RETURN(EngineTarget target, resolveTarget(opt.target));
+  if (opt.precision == "fp16" && target.backend != "cuda")
+    return Status(
+        StatusCode::kUnsupported,
+        strCat(
+            "precision fp16 needs a CUDA target (--target host|cuda|jetson-orin|sm_XX); target '",
+            opt.target, "' resolved to the CPU backend, which runs fp32"));
   progress("import", 1);
   Graph& g = im.graph;
   BuildReport rep;
@@ -160,6 +166,10 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
     const NodeContext c = nodeContext(g, n, true);
     if (cudaSupportsNode(c)) {
       n.tactic = "cuda";
+      // FP16 runs the tensor-core layers (convolutions, GEMMs) in FP16 with FP32
+      // accumulation; every other layer stays FP32 (no precision loss where it buys nothing).
+      const bool tc = n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul";
+      if (opt.precision == "fp16" && tc) n.precision = "fp16";
     } else {
       n.tactic = "cpu-fallback";
       fallback.push_back(strCat(n.op, " '", n.name, "'"));

@@ -50,6 +50,7 @@ head -c 3000 "$MODEL" > trunc.onnx
 expect_fail "truncated onnx" "trunc.onnx: not a valid ONNX model" "$EDGERT" build --onnx trunc.onnx -o t.engine
 echo "garbage" > junk.onnx
 expect_fail "garbage onnx" "junk.onnx: not a valid ONNX model" "$EDGERT" build --onnx junk.onnx -o t.engine
+expect_fail "fp16 needs a CUDA target" "precision fp16 needs a CUDA target" "$EDGERT" build --onnx "$MODEL" --shapes input:1x3x224x224 --precision fp16 --target cpu -o t.engine
 expect_fail "bad --shapes" "not a non-negative dim" "$EDGERT" build --onnx "$MODEL" --shapes input:1xAx3 -o t.engine
 printf 'model: m.onnx\nprecison: fp32\n' > typo.yaml
 expect_fail "unknown YAML key with line" "typo.yaml:2:1: unknown key 'precison'" "$EDGERT" build --config typo.yaml

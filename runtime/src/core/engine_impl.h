@@ -15,7 +15,11 @@ namespace edgert {
 
 class EngineImpl final : public Engine, public std::enable_shared_from_this<EngineImpl> {
  public:
-  EngineImpl(EngineModel m, std::string origin, Backend backend);
+  EngineImpl(EngineModel m, std::string origin, Backend backend, LogCallback log = {});
+  // Warnings from context creation (e.g. a layer that cannot run in its chosen precision).
+  void log(LogSeverity s, const std::string& msg) const {
+    if (log_) log_(s, msg);
+  }
   const std::vector<TensorInfo>& bindings() const override { return bindings_; }
   const TensorInfo* binding(const std::string& name) const override;
   size_t weightBytes() const override;
@@ -36,6 +40,7 @@ class EngineImpl final : public Engine, public std::enable_shared_from_this<Engi
   EngineModel model_;
   std::string origin_;
   Backend backend_;
+  LogCallback log_;
   std::vector<TensorInfo> bindings_;
   mutable std::mutex backend_mu_;
   mutable std::shared_ptr<void> backend_state_;

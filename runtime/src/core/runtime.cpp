@@ -74,8 +74,8 @@ class CpuContext final : public ExecutionContext {
 
 }  // namespace
 
-EngineImpl::EngineImpl(EngineModel m, std::string origin, Backend backend)
-    : model_(std::move(m)), origin_(std::move(origin)), backend_(backend) {
+EngineImpl::EngineImpl(EngineModel m, std::string origin, Backend backend, LogCallback log)
+    : model_(std::move(m)), origin_(std::move(origin)), backend_(backend), log_(std::move(log)) {
   for (const Binding& b : model_.graph.bindings) {
     const TensorEntry& t = model_.graph.tensors[b.tensor];
     TensorInfo info;
@@ -408,7 +408,7 @@ class RuntimeImpl final : public Runtime {
                    "; rebuild with --target host (or --target sm_", sm, ")"));
     }
     return std::shared_ptr<const Engine>(
-        std::make_shared<EngineImpl>(std::move(model).value(), origin, use));
+        std::make_shared<EngineImpl>(std::move(model).value(), origin, use, log_));
   }
 
   Backend backend_;

@@ -208,8 +208,21 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
     Layer L;
     if (GpuFactory f = findGpuOp(nc)) {
       auto layer = f(nc, env);
+      if (!layer.ok() && nc.fp16) {  // no FP16 algorithm for this shape: the layer stays FP32
+        engine->log(LogSeverity::kWarning, strCat("layer ", i, " (", nc.op, " '", nc.name,
+                                                  "') runs in fp32: ", layer.status().message()));
+        nc.fp16 = false;
+        layer = f(nc, env);
+      }
+      if (!layer.ok())
+        engine->log(LogSeverity::kWarning,
+                    strCat("layer ", i, " (", nc.op, " '", nc.name,
+                           "') runs on the CPU: ", layer.status().message()));
       if (layer.ok()) {
         L.gpu = std::move(layer).value();
+        if (std::getenv("EDGERT_VERBOSE"))
+          engine->log(LogSeverity::kInfo,
+                      strCat("layer ", i, " (", nc.op, " '", nc.name, "'): ", L.gpu->tactic()));
         scratch = std::max(scratch, L.gpu->scratchBytes());
       }
     }

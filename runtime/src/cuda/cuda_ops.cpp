@@ -603,10 +603,25 @@ struct ConvDescriptors {
     if (conv) dnn->cudnnDestroyConvolutionDescriptor(conv);
   }
 
+  // Re-describes the convolution's compute type and math (FP16 layers try several configs).
+  Status setCompute(int nsp, const std::vector<int>& pads, const std::vector<int>& strides,
+                    const std::vector<int>& dil, int64_t group, cudnnDataType_t compute,
+                    cudnnMathType_t math) {
+    EDGERT_RETURN_IF_ERROR(dnn->check(
+        dnn->cudnnSetConvolutionNdDescriptor(conv, nsp, pads.data(), strides.data(), dil.data(),
+                                             CUDNN_CROSS_CORRELATION, compute),
+        "cudnnSetConvolutionNdDescriptor"));
+    EDGERT_RETURN_IF_ERROR(
+        dnn->check(dnn->cudnnSetConvolutionGroupCount(conv, static_cast<int>(group)),
+                   "cudnnSetConvolutionGroupCount"));
+    return dnn->check(dnn->cudnnSetConvolutionMathType(conv, math), "cudnnSetConvolutionMathType");
+  }
+
   Status init(const Cudnn* d, const Dims& in_dims, const Dims& out_dims, const Dims& w_dims,
               const std::vector<int>& pads, const std::vector<int>& strides,
-              const std::vector<int>& dil, int64_t group) {
+              const std::vector<int>& dil, int64_t group, bool fp16 = false) {
     dnn = d;
+    const cudnnDataType_t dt = fp16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
     auto toInt = [](const Dims& v) { return std::vector<int>(v.begin(), v.end()); };
     EDGERT_RETURN_IF_ERROR(
         d->check(d->cudnnCreateTensorDescriptor(&in), "cudnnCreateTensorDescriptor"));
@@ -618,13 +633,13 @@ struct ConvDescriptors {
         d->check(d->cudnnCreateConvolutionDescriptor(&conv), "cudnnCreateConvolutionDescriptor"));
     for (auto [t, dims] : {std::pair{in, &in_dims}, std::pair{out, &out_dims}}) {
       EDGERT_RETURN_IF_ERROR(d->check(
-          d->cudnnSetTensorNdDescriptor(t, CUDNN_DATA_FLOAT, static_cast<int>(dims->size()),
-                                        toInt(*dims).data(), toInt(ops::stridesOf(*dims)).data()),
+          d->cudnnSetTensorNdDescriptor(t, dt, static_cast<int>(dims->size()), toInt(*dims).data(),
+                                        toInt(ops::stridesOf(*dims)).data()),
           "cudnnSetTensorNdDescriptor"));
     }
     EDGERT_RETURN_IF_ERROR(d->check(
-        d->cudnnSetFilterNdDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW,
-                                      static_cast<int>(w_dims.size()), toInt(w_dims).data()),
+        d->cudnnSetFilterNdDescriptor(w, dt, CUDNN_TENSOR_NCHW, static_cast<int>(w_dims.size()),
+                                      toInt(w_dims).data()),
         "cudnnSetFilterNdDescriptor"));
     EDGERT_RETURN_IF_ERROR(
         d->check(d->cudnnSetConvolutionNdDescriptor(conv, static_cast<int>(pads.size()),
@@ -645,15 +660,35 @@ struct Epilogue {
   float a = 0.f, b = 0.f;
   long long n = 0, inner = 0, ch = 0;
 
-  Status enqueue(const Env& env, CUdeviceptr y, CUdeviceptr bias, CUdeviceptr res) const {
-    if (!bias && !res && act == kUnIdentity) return Status::Ok();
+  // y = act(x + bias + res); x is y itself (fp32) or, after an FP16 layer, its fp16 result.
+  Status enqueue(const Env& env, CUdeviceptr y, CUdeviceptr bias, CUdeviceptr res,
+                 CUdeviceptr x_half = 0) const {
+    if (!x_half && !bias && !res && act == kUnIdentity) return Status::Ok();
+    CUdeviceptr x = x_half ? x_half : y;
     long long nn = n, in = inner, c = ch;
     int op = act;
     float aa = a, bb = b;
-    void* args[] = {&y, &y, &bias, &res, &nn, &in, &c, &op, &aa, &bb};
-    return launch(env, "edgert_bias_act_f32", n, args);
+    void* args[] = {&y, &x, &bias, &res, &nn, &in, &c, &op, &aa, &bb};
+    return launch(env, x_half ? "edgert_bias_act_h2f" : "edgert_bias_act_f32", n, args);
   }
 };
+
+Status toHalf(const Env& env, CUdeviceptr dst, CUdeviceptr src, long long n) {
+  void* args[] = {&dst, &src, &n};
+  return launch(env, "edgert_f32_to_f16", n, args);
+}
+
+// Uploads a constant as fp16 (weights of an FP16 layer).
+Result<CUdeviceptr> uploadHalf(const Env& env, const HostTensor& t) {
+  std::vector<uint16_t> h(static_cast<size_t>(t.numel()));
+  for (size_t i = 0; i < h.size(); ++i)
+    h[i] = floatToHalf(static_cast<float>(t.doubleAt(static_cast<int64_t>(i))));
+  return env.upload(h.data(), h.size() * 2);
+}
+
+inline size_t align256(size_t b) {
+  return (b + 255) / 256 * 256;
+}
 
 Epilogue epilogueFor(const Dims& y, int act, float a, float b) {
   Epilogue e;
@@ -668,20 +703,33 @@ Epilogue epilogueFor(const Dims& y, int act, float a, float b) {
 
 class ConvLayer final : public GpuLayer {
  public:
-  size_t scratchBytes() const override { return ws_; }
+  size_t scratchBytes() const override {
+    return align256(ws_) + align256(x_half_) + align256(y_half_);
+  }
   const char* tactic() const override { return tactic_.c_str(); }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     const float one = 1.f, zero = 0.f;
+    CUdeviceptr x = g.in[0], w = g.in[1], y = g.out[0];
+    // FP16: scratch = [workspace | x in fp16 | y in fp16]; weights were uploaded in fp16.
+    const CUdeviceptr xh = g.scratch + align256(ws_), yh = xh + align256(x_half_);
+    if (w_half_) {
+      EDGERT_RETURN_IF_ERROR(toHalf(env, xh, x, static_cast<long long>(x_half_ / 2)));
+      x = xh;
+      w = w_half_;
+      y = yh;
+    }
     EDGERT_RETURN_IF_ERROR(env.dnn->check(
-        env.dnn->cudnnConvolutionForward(env.dnn_handle, &one, d_.in,
-                                         reinterpret_cast<const void*>(g.in[0]), d_.w,
-                                         reinterpret_cast<const void*>(g.in[1]), d_.conv, algo_,
-                                         reinterpret_cast<void*>(g.scratch), ws_, &zero, d_.out,
-                                         reinterpret_cast<void*>(g.out[0])),
+        env.dnn->cudnnConvolutionForward(
+            env.dnn_handle, &one, d_.in, reinterpret_cast<const void*>(x), d_.w,
+            reinterpret_cast<const void*>(w), d_.conv, algo_, reinterpret_cast<void*>(g.scratch),
+            ws_, &zero, d_.out, reinterpret_cast<void*>(y)),
         "cudnnConvolutionForward"));
-    return epi_.enqueue(env, g.out[0], g.n_in > 2 ? g.in[2] : 0, g.n_in > 3 ? g.in[3] : 0);
+    return epi_.enqueue(env, g.out[0], g.n_in > 2 ? g.in[2] : 0, g.n_in > 3 ? g.in[3] : 0,
+                        w_half_ ? yh : 0);
   }
 
+  CUdeviceptr w_half_ = 0;
+  size_t x_half_ = 0, y_half_ = 0;
   ConvDescriptors d_;
   cudnnConvolutionFwdAlgo_t algo_{};
   size_t ws_ = 0;
@@ -704,14 +752,49 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   }
   auto L = std::make_unique<ConvLayer>();
   const Cudnn* dnn = env.dnn;
+  const bool fp16 = c.fp16 && c.constant(1) != nullptr;
   EDGERT_RETURN_IF_ERROR(
-      L->d_.init(dnn, x, y, w, pads, strides, dil, c.attrs->getInt("group", 1).value()));
+      L->d_.init(dnn, x, y, w, pads, strides, dil, c.attrs->getInt("group", 1).value(), fp16));
+  if (fp16) {
+    EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadHalf(env, *c.constant(1)));
+    L->x_half_ = volume(x) * 2;
+    L->y_half_ = volume(y) * 2;
+  }
   cudnnConvolutionFwdAlgoPerf_t perf[16];
   int got = 0;
-  EDGERT_RETURN_IF_ERROR(
-      dnn->check(dnn->cudnnGetConvolutionForwardAlgorithm_v7(env.dnn_handle, L->d_.in, L->d_.w,
-                                                             L->d_.conv, L->d_.out, 16, &got, perf),
-                 "cudnnGetConvolutionForwardAlgorithm_v7"));
+  auto query = [&]() {
+    return dnn->check(dnn->cudnnGetConvolutionForwardAlgorithm_v7(
+                          env.dnn_handle, L->d_.in, L->d_.w, L->d_.conv, L->d_.out, 16, &got, perf),
+                      "cudnnGetConvolutionForwardAlgorithm_v7");
+  };
+  auto anySupported = [&]() {
+    for (int i = 0; i < got; ++i)
+      if (perf[i].status == CUDNN_STATUS_SUCCESS) return true;
+    return false;
+  };
+  EDGERT_RETURN_IF_ERROR(query());
+  const char* config = fp16 ? "fp16" : "fp32";
+  if (fp16 && !anySupported()) {
+    // cuDNN versions differ in which FP16 configurations the legacy API accepts for NCHW:
+    // try FP32 accumulation without forced tensor-op math, then FP16 accumulation.
+    const struct {
+      cudnnDataType_t compute;
+      cudnnMathType_t math;
+      const char* name;
+    } kConfigs[] = {{CUDNN_DATA_FLOAT, CUDNN_DEFAULT_MATH, "fp16-acc32"},
+                    {CUDNN_DATA_FLOAT, CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION, "fp16-acc32-conv"},
+                    {CUDNN_DATA_HALF, CUDNN_TENSOR_OP_MATH, "fp16-acc16"}};
+    for (const auto& cfg : kConfigs) {
+      EDGERT_RETURN_IF_ERROR(L->d_.setCompute(static_cast<int>(pads.size()), pads, strides, dil,
+                                              c.attrs->getInt("group", 1).value(), cfg.compute,
+                                              cfg.math));
+      EDGERT_RETURN_IF_ERROR(query());
+      if (anySupported()) {
+        config = cfg.name;
+        break;
+      }
+    }
+  }
   // Tactic timing (EDGERT_CUDNN_FIND=1): time cuDNN's algorithms on scratch buffers and
   // keep the fastest; the heuristic's order otherwise.
   if (const char* f = std::getenv("EDGERT_CUDNN_FIND"); f && std::string(f) == "1") {
@@ -742,8 +825,15 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
     L->ws_ = perf[i].memory;
     found = true;
   }
-  if (!found) return c.unsupported("cuDNN offers no algorithm for this convolution");
-  L->tactic_ = strCat("cudnn-algo", static_cast<int>(L->algo_));
+  if (!found) {
+    std::string why;
+    for (int i = 0; i < got && i < 4; ++i)
+      why += strCat(i ? "; " : "", "algo ", static_cast<int>(perf[i].algo), ": ",
+                    dnn->cudnnGetErrorString(perf[i].status), " (", perf[i].memory, " B)");
+    return c.unsupported("cuDNN offers no algorithm for this convolution (", got,
+                         " candidates: ", why, ")");
+  }
+  L->tactic_ = strCat("cudnn-", config, "-algo", static_cast<int>(L->algo_));
   static const std::map<std::string, int> kActs = {
       {"", kUnIdentity},           {"Relu", kUnRelu},
       {"Clip", kUnClip},           {"LeakyRelu", kUnLeakyRelu},
@@ -845,8 +935,10 @@ class MatmulLayer final : public GpuLayer {
         if (l) lt_->cublasLtMatrixLayoutDestroy(l);
     }
   }
-  size_t scratchBytes() const override { return ws_; }
-  const char* tactic() const override { return "cublaslt"; }
+  size_t scratchBytes() const override {
+    return align256(ws_) + align256(a_half_) + align256(b_half_);
+  }
+  const char* tactic() const override { return fp16_ ? "cublaslt-fp16" : "cublaslt"; }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     if (bias_.total) {  // Gemm's C, broadcast into the output, then beta
       CUdeviceptr y = g.out[0], cc = g.in[2];
@@ -855,7 +947,19 @@ class MatmulLayer final : public GpuLayer {
       EDGERT_RETURN_IF_ERROR(launch(env, "edgert_strided_copy_b4", p.total, args));
     }
     // Row-major Y = A B is column-major Y^T = B^T A^T: the operands swap.
-    const CUdeviceptr A = g.in[0], B = g.in[1], Y = g.out[0];
+    CUdeviceptr A = g.in[0], B = g.in[1];
+    const CUdeviceptr Y = g.out[0];
+    if (fp16_) {  // scratch = [workspace | A in fp16 | B in fp16 unless its weights are]
+      const CUdeviceptr ah = g.scratch + align256(ws_), bh = ah + align256(a_half_);
+      EDGERT_RETURN_IF_ERROR(toHalf(env, ah, A, static_cast<long long>(a_half_ / 2)));
+      A = ah;
+      if (b_const_half_) {
+        B = b_const_half_;
+      } else {
+        EDGERT_RETURN_IF_ERROR(toHalf(env, bh, B, static_cast<long long>(b_half_ / 2)));
+        B = bh;
+      }
+    }
     return env.lt->check(
         env.lt->cublasLtMatmul(env.lt_handle, desc_, &alpha_, reinterpret_cast<const void*>(B), a_,
                                reinterpret_cast<const void*>(A), b_, &beta_,
@@ -871,6 +975,9 @@ class MatmulLayer final : public GpuLayer {
   size_t ws_ = 0;
   float alpha_ = 1.f, beta_ = 0.f;
   EdgertStrided bias_{};
+  bool fp16_ = false;
+  size_t a_half_ = 0, b_half_ = 0;
+  CUdeviceptr b_const_half_ = 0;
 };
 
 // M, N, K with A [M,K] (or [K,M] transposed) and B [K,N] (or [N,K]); batch with strides.
@@ -881,6 +988,18 @@ Result<std::unique_ptr<GpuLayer>> makeMatmulLayer(const NodeContext& c, const En
   auto L = std::make_unique<MatmulLayer>();
   const CublasLt* lt = env.lt;
   L->lt_ = lt;
+  // FP16 operands (tensor cores), FP32 accumulation and output.
+  const bool fp16 = c.fp16;
+  const cudaDataType_t ab = fp16 ? CUDA_R_16F : CUDA_R_32F;
+  if (fp16) {
+    L->fp16_ = true;
+    L->a_half_ = volume(c.dims(0)) * 2;
+    if (c.constant(1)) {
+      EDGERT_ASSIGN_OR_RETURN(L->b_const_half_, uploadHalf(env, *c.constant(1)));
+    } else {
+      L->b_half_ = volume(c.dims(1)) * 2;
+    }
+  }
   L->alpha_ = alpha;
   L->beta_ = beta;
   EDGERT_RETURN_IF_ERROR(
@@ -893,11 +1012,9 @@ Result<std::unique_ptr<GpuLayer>> makeMatmulLayer(const NodeContext& c, const En
   lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof(opA));
   // Bmem is [K,N] row-major = N x K col-major (ld N), or [N,K] = K x N col-major (ld K).
   EDGERT_RETURN_IF_ERROR(lt->check(
-      lt->cublasLtMatrixLayoutCreate(&L->a_, CUDA_R_32F, tb ? K : N, tb ? N : K, tb ? K : N),
-      "layout B"));
+      lt->cublasLtMatrixLayoutCreate(&L->a_, ab, tb ? K : N, tb ? N : K, tb ? K : N), "layout B"));
   EDGERT_RETURN_IF_ERROR(lt->check(
-      lt->cublasLtMatrixLayoutCreate(&L->b_, CUDA_R_32F, ta ? M : K, ta ? K : M, ta ? M : K),
-      "layout A"));
+      lt->cublasLtMatrixLayoutCreate(&L->b_, ab, ta ? M : K, ta ? K : M, ta ? M : K), "layout A"));
   EDGERT_RETURN_IF_ERROR(
       lt->check(lt->cublasLtMatrixLayoutCreate(&L->c_, CUDA_R_32F, N, M, N), "layout C"));
   if (batch > 1) {

@@ -36,6 +36,7 @@ struct NodeContext {
   std::vector<ValueInfo> in;
   std::vector<ValueInfo> out;  // inference fills these
   size_t num_outputs = 1;      // outputs the node declares (Split needs it)
+  bool fp16 = false;           // the builder chose FP16 for this layer (CUDA tensor cores)
 
   size_t numInputs() const { return in.size(); }
   bool has(size_t i) const { return i < in.size() && in[i].present; }
