@@ -239,7 +239,7 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name,
 }
 
 int cmdBench(const std::string& engine_path, const std::string& backend_name, int iterations,
-             int warmup, const std::string& json_path) {
+             int warmup, const std::string& json_path, bool per_layer) {
   auto backend = parseBackend(backend_name);
   if (!backend.ok()) return fail(backend.status());
   RuntimeOptions ro;
@@ -263,6 +263,25 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
         reinterpret_cast<float*>(data.data())[i] = u(rng);
     Status st = ctx.value()->setInput(b.name, data.data(), data.size());
     if (!st.ok()) return fail(st);
+  }
+  if (per_layer) {
+    auto layers = ctx.value()->profileLayers(std::max(iterations, 1));
+    if (!layers.ok()) return fail(layers.status());
+    std::vector<LayerTiming> v = layers.value();
+    double total = 0;
+    for (const auto& l : v) total += l.ms;
+    std::stable_sort(v.begin(), v.end(),
+                     [](const LayerTiming& a, const LayerTiming& b) { return a.ms > b.ms; });
+    fmt::print("per layer (median of {}, eager, no CUDA graph): {:.4f} ms in {} layers\n",
+               iterations, total, v.size());
+    std::map<std::string, double> by_op;
+    for (const auto& l : v) by_op[l.op] += l.ms;
+    for (const auto& [op, ms] : by_op)
+      fmt::print("  {:<20} {:8.4f} ms {:5.1f}%\n", op, ms, 100 * ms / std::max(total, 1e-12));
+    fmt::print("slowest layers:\n");
+    for (size_t i = 0; i < v.size() && i < 15; ++i)
+      fmt::print("  {:8.4f} ms  {:<16} {:<22} {}\n", v[i].ms, v[i].op, v[i].tactic, v[i].name);
+    return 0;
   }
   auto ms = ctx.value()->benchmark(warmup, iterations);
   if (!ms.ok()) return fail(ms.status());
@@ -347,6 +366,9 @@ int main(int argc, char** argv) {
   bench->add_option("--iterations", be_iter, "Timed iterations")->check(CLI::Range(1, 10000000));
   bench->add_option("--warmup", be_warm, "Untimed iterations first")->check(CLI::Range(0, 1000000));
   bench->add_option("--json", be_json, "Also write the results as JSON");
+  bool be_layers = false;
+  bench->add_flag("--per-layer", be_layers,
+                  "Time every layer (eager) and list where the time goes");
 
   auto* ops = app.add_subcommand("ops", "List the supported ONNX ops");
   bool ops_md = false;
@@ -366,7 +388,8 @@ int main(int argc, char** argv) {
       return cmdInspect(i_engine, i_onnx);
     }
     if (run->parsed()) return cmdRun(r_engine, r_backend, r_inputs, r_save, r_iter);
-    if (bench->parsed()) return cmdBench(be_engine, be_backend, be_iter, be_warm, be_json);
+    if (bench->parsed())
+      return cmdBench(be_engine, be_backend, be_iter, be_warm, be_json, be_layers);
     if (ops->parsed()) {
       const auto list = supportedOps();
       if (!ops_md) {

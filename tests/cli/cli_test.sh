@@ -27,6 +27,7 @@ if "$EDGERT" inspect --onnx "$MODEL" | grep "Conv" >/dev/null; then ok "inspect 
 /usr/bin/python3 -c "import numpy as np; np.save('x.npy', np.random.rand(2,3,224,224).astype(np.float32)); np.save('x1.npy', np.random.rand(1,3,224,224).astype(np.float32)); np.save('xd.npy', np.random.rand(2,3,224,224))"
 if "$EDGERT" run --engine m.engine --backend cpu --input input=x.npy --save-outputs out >/dev/null && [ -s out/logits.npy ]; then
   ok "run --save-outputs"; else bad "run --save-outputs"; fi
+if "$EDGERT" bench --engine m.engine --backend cpu --iterations 2 --per-layer | grep "slowest layers" >/dev/null; then ok "bench --per-layer"; else bad "bench --per-layer"; fi
 if "$EDGERT" ops --markdown | grep "Conv" >/dev/null; then ok "ops"; else bad "ops"; fi
 
 # Bad input, each with its message.

@@ -48,6 +48,14 @@ struct TensorInfo {
   size_t bytes() const { return static_cast<size_t>(volume(dims)) * dataTypeSize(dtype); }
 };
 
+// Time spent in one layer (ExecutionContext::profileLayers).
+struct LayerTiming {
+  std::string name;
+  std::string op;
+  std::string tactic;
+  double ms = 0;  // median over the profiled runs
+};
+
 class ExecutionContext {
  public:
   virtual ~ExecutionContext() = default;
@@ -73,6 +81,9 @@ class ExecutionContext {
   // events around each launch on the CUDA backend (graph replay included), a steady
   // clock on the CPU backend. For `edgert bench`.
   virtual Result<std::vector<double>> benchmark(int warmup, int iterations) = 0;
+  // Runs the network layer by layer (no CUDA graph) `iterations` times and returns each
+  // layer's median time, for finding where the time goes (`edgert bench --per-layer`).
+  virtual Result<std::vector<LayerTiming>> profileLayers(int iterations) = 0;
   // Bytes of the activation arena and scratch this context owns.
   virtual size_t deviceMemoryBytes() const = 0;
 };

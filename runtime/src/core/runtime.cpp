@@ -59,6 +59,7 @@ class CpuContext final : public ExecutionContext {
   Backend backend() const override { return Backend::kCpu; }
   Status execute() override;
   Result<std::vector<double>> benchmark(int warmup, int iterations) override;
+  Result<std::vector<LayerTiming>> profileLayers(int iterations) override;
   size_t deviceMemoryBytes() const override { return arena_bytes_ + scratch_bytes_; }
 
  private:
@@ -326,6 +327,26 @@ Result<std::vector<double>> CpuContext::benchmark(int warmup, int iterations) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   return ms;
+}
+
+Result<std::vector<LayerTiming>> CpuContext::profileLayers(int iterations) {
+  const Graph& g = engine_->model().graph;
+  std::vector<std::vector<double>> t(kernels_.size());
+  for (int it = 0; it < std::max(iterations, 1); ++it) {
+    for (size_t i = 0; i < kernels_.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      EDGERT_RETURN_IF_ERROR(
+          kernels_[i]->run(KernelArgs{in_views_[i], out_views_[i], scratch_.get()}));
+      t[i].push_back(
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  std::vector<LayerTiming> out;
+  for (size_t i = 0; i < t.size(); ++i) {
+    std::sort(t[i].begin(), t[i].end());
+    out.push_back({g.nodes[i].name, g.nodes[i].op, "cpu-ref", t[i][t[i].size() / 2]});
+  }
+  return out;
 }
 
 Result<std::unique_ptr<ExecutionContext>> createCpuContext(

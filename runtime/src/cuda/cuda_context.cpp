@@ -130,6 +130,7 @@ class CudaContext final : public ExecutionContext {
   Backend backend() const override { return Backend::kCuda; }
   Status execute() override;
   Result<std::vector<double>> benchmark(int warmup, int iterations) override;
+  Result<std::vector<LayerTiming>> profileLayers(int iterations) override;
   size_t deviceMemoryBytes() const override {
     return arena_bytes_ + scratch_bytes_ + owned_bytes_ + (weights_ ? weights_->bytes : 0);
   }
@@ -421,6 +422,47 @@ Result<std::vector<double>> CudaContext::benchmark(int warmup, int iterations) {
   d->cuEventDestroy(stop);
   if (!st.ok()) return st;
   return ms;
+}
+
+Result<std::vector<LayerTiming>> CudaContext::profileLayers(int iterations) {
+  const Driver* d = env_.d;
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuCtxSetCurrent(process().ctx), "cuCtxSetCurrent"));
+  const Graph& g = engine_->model().graph;
+  const size_t n = layers_.size();
+  std::vector<CUevent> ev(n + 1);
+  for (auto& e : ev)
+    EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&e, CU_EVENT_DEFAULT), "cuEventCreate"));
+  std::vector<std::vector<double>> t(n);
+  Status st;
+  for (int it = 0; it < std::max(iterations, 1) && st.ok(); ++it) {
+    d->cuEventRecord(ev[0], env_.stream);
+    for (size_t i = 0; i < n && st.ok(); ++i) {
+      Layer& L = layers_[i];
+      if (L.gpu) {
+        GpuArgs a{L.in.data(), L.in.size(), L.out.data(), L.out.size(), scratch_};
+        st = L.gpu->enqueue(env_, a);
+      } else {
+        st = runFallback(i);
+      }
+      d->cuEventRecord(ev[i + 1], env_.stream);
+    }
+    if (st.ok()) st = d->check(d->cuEventSynchronize(ev[n]), "cuEventSynchronize");
+    for (size_t i = 0; i < n && st.ok(); ++i) {
+      float ms = 0;
+      d->cuEventElapsedTime(&ms, ev[i], ev[i + 1]);
+      t[i].push_back(ms);
+    }
+  }
+  for (auto& e : ev) d->cuEventDestroy(e);
+  if (!st.ok()) return st;
+  std::vector<LayerTiming> out;
+  for (size_t i = 0; i < n; ++i) {
+    std::sort(t[i].begin(), t[i].end());
+    out.push_back({g.nodes[i].name, g.nodes[i].op,
+                   layers_[i].gpu ? layers_[i].gpu->tactic() : "cpu-fallback",
+                   t[i][t[i].size() / 2]});
+  }
+  return out;
 }
 
 }  // namespace
