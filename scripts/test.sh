@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it: dependencies, format check, every parser's
-# fuzz target for a short while (ASan + UBSan), then the build and ctest. GPU tests skip
-# with the reason where no GPU is present.
+# fuzz target for a short while, the suite under ASan + UBSan (leak checks on), then the
+# regular build and ctest. GPU tests skip with the reason where no GPU is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+JOBS="${EDGERT_JOBS:-2}"
 bash scripts/install-deps.sh
 bash scripts/check-format.sh
 bash scripts/fuzz.sh "${EDGERT_FUZZ_SECONDS:-20}"
-EDGERT_JOBS="${EDGERT_JOBS:-2}" bash scripts/build.sh
+if [ "${EDGERT_SKIP_SANITIZERS:-0}" != 1 ]; then
+  EDGERT_BUILD_DIR=build-asan EDGERT_JOBS=$JOBS bash scripts/build.sh -DEDGERT_SANITIZE=ON -DEDGERT_WITH_CUDA=OFF \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$JOBS")
+fi
+EDGERT_JOBS=$JOBS bash scripts/build.sh
 cd "${EDGERT_BUILD_DIR:-build}"
-ctest --output-on-failure -j "${EDGERT_JOBS:-2}"
+ctest --output-on-failure -j "$JOBS"
