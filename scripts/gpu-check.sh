@@ -61,16 +61,23 @@ for path, name, x in models:
 sys.exit(0 if ok else 1)
 PY
 result[real_models]=$?
-# compute-sanitizer on a real model run: memcheck (bounds, leaks) and racecheck (shared memory).
+# compute-sanitizer on every real model: memcheck (bounds, leaks) and racecheck (shared memory).
 CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-.gpu/bin/edgert build -q --onnx /tmp/models/yolov8_tiny.onnx --target cuda --shapes input:1x3x160x160 -o /tmp/y.engine
-for tool in memcheck racecheck; do
-  extra=""; [ $tool = memcheck ] && extra="--leak-check full"
-  "$CS" --tool $tool $extra --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/y.engine --backend cuda \
-    --input /tmp/models/yolov8_tiny.input.npy --iterations 3 > "$OUT/sanitizer_$tool.log" 2>&1
-  result[sanitizer_$tool]=$?
-  tail -2 "$OUT/sanitizer_$tool.log"
+python3 -c "import numpy as np; [np.save('/tmp/s_%s.npy' % n, np.random.default_rng(0).standard_normal(s).astype(np.float32)) for n, s in (('y', (1,3,160,160)), ('e', (1,3,224,224)), ('d', (1,3,320,320)), ('c', (1,3,48,192)))]"
+sanitized=0
+for spec in "/tmp/models/yolov8_tiny.onnx:input:1x3x160x160:y" "configs/models/efficientnet_lite0.onnx:input:1x3x224x224:e" \
+            ".gpu/models/ch_PP-OCRv4_det_infer.onnx:x:1x3x320x320:d" ".gpu/models/ch_ppocr_mobile_v2.0_cls_infer.onnx:x:1x3x48x192:c"; do
+  IFS=: read -r model in shape tag <<< "$spec"
+  [ -f "$model" ] || continue
+  .gpu/bin/edgert build -q --onnx "$model" --target cuda --shapes "$in:$shape" -o /tmp/s.engine 2>/dev/null || { sanitized=1; continue; }
+  for tool in memcheck racecheck; do
+    extra=""; [ $tool = memcheck ] && extra="--leak-check full"
+    "$CS" --tool $tool $extra --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/s.engine --backend cuda \
+      --input "$in=/tmp/s_$tag.npy" --iterations 3 > "$OUT/sanitizer_${tool}_$tag.log" 2>&1 || sanitized=1
+    echo "$(basename "$model") $tool: $(grep -hE 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer_${tool}_$tag.log" | tail -1)"
+  done
 done
+result[compute_sanitizer]=$sanitized
 if [ "${1:-}" = "--bench" ]; then bash bench/run.sh "$OUT"; fi
 echo "---- GPU suite ----"
 for t in "${!result[@]}"; do printf "%-20s %s\n" "$t" "$([ "${result[$t]}" = 0 ] && echo PASS || echo "FAIL (rc ${result[$t]})")"; done
