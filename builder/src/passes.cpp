@@ -169,6 +169,13 @@ Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)
     if (!def)
       return Status(StatusCode::kUnsupported,
                     strCat("node '", n.name, "': op ", n.op, " is not supported"));
+    const int n_out = static_cast<int>(n.outputs.size());
+    if (n_out < def->min_outputs || (def->max_outputs >= 0 && n_out > def->max_outputs))
+      return Status(
+          StatusCode::kInvalidArgument,
+          strCat(n.op, " '", n.name, "': has ", n_out, " outputs, the op allows ", def->min_outputs,
+                 " to ",
+                 def->max_outputs < 0 ? std::string("any") : std::to_string(def->max_outputs)));
     NodeContext c = nodeContext(g, n, false);
     EDGERT_RETURN_IF_ERROR(inferNode(*def, c));
     if (c.out.size() < n.outputs.size())
