@@ -15,6 +15,8 @@ Status inferBatchNorm(NodeContext& c) {
   int64_t training;
   EDGERT_TRY_ATTR(training, attrInt(c, "training_mode", 0));
   if (training) return c.unsupported("training_mode=1 is not supported (inference only)");
+  if (c.num_outputs > 1)
+    return c.unsupported("running mean/variance outputs (training) are not supported");
   if (c.rank(0) < 2) return c.invalid("input must have rank >= 2");
   const int64_t C = c.dims(0)[1];
   for (size_t i = 1; i < 5; ++i) {
@@ -170,7 +172,8 @@ Result<std::unique_ptr<Kernel>> createLayerNorm(const NodeContext& c) {
 
 }  // namespace
 
-extern const OpDef kOpBatchNormalization = {"BatchNormalization", 5, 5, 1, 1, 0, inferBatchNorm,
+// ONNX allows the training outputs (running mean/var); infer() reports them unsupported.
+extern const OpDef kOpBatchNormalization = {"BatchNormalization", 5, 5, 1, 3, 0, inferBatchNorm,
                                             createBatchNorm};
 extern const OpDef kOpInstanceNormalization = {
     "InstanceNormalization", 3, 3, 1, 1, 0, inferInstanceNorm, createInstanceNorm};
