@@ -15,14 +15,24 @@
 
 namespace edgert {
 
-Result<std::map<std::string, Dims>> parseShapes(const std::string& spec) {
-  std::map<std::string, Dims> out;
+namespace {
+// "a,b,,c" -> {"a", "b", "", "c"}: the comma lists of --shapes and --target.
+std::vector<std::string> splitList(const std::string& spec) {
+  std::vector<std::string> items;
   size_t pos = 0;
   while (pos < spec.size()) {
     size_t end = spec.find(',', pos);
     if (end == std::string::npos) end = spec.size();
-    const std::string item = spec.substr(pos, end - pos);
+    items.push_back(spec.substr(pos, end - pos));
     pos = end + 1;
+  }
+  return items;
+}
+}  // namespace
+
+Result<std::map<std::string, Dims>> parseShapes(const std::string& spec) {
+  std::map<std::string, Dims> out;
+  for (const std::string& item : splitList(spec)) {
     if (item.empty()) continue;
     const size_t colon = item.rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == item.size())
@@ -82,12 +92,7 @@ Result<EngineTarget> resolveTarget(const std::string& spec) {
     t.sm = {110};
     return t;
   }
-  size_t pos = 0;
-  while (pos < spec.size()) {
-    size_t end = spec.find(',', pos);
-    if (end == std::string::npos) end = spec.size();
-    const std::string item = spec.substr(pos, end - pos);
-    pos = end + 1;
+  for (const std::string& item : splitList(spec)) {
     if (item.size() < 5 || item.size() > 7 || item.rfind("sm_", 0) != 0 ||
         item.find_first_not_of("0123456789", 3) != std::string::npos)
       return Status(StatusCode::kInvalidArgument,

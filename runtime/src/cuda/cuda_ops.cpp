@@ -125,25 +125,30 @@ struct StridedPart {
   size_t in_index, out_index;
 };
 
+// The strided-copy kernel for an element size (1, 2, 4 or 8 bytes; callers check).
+const char* stridedCopyKernel(size_t es) {
+  switch (es) {
+    case 1:
+      return "edgert_strided_copy_b1";
+    case 2:
+      return "edgert_strided_copy_b2";
+    case 4:
+      return "edgert_strided_copy_b4";
+    default:
+      return "edgert_strided_copy_b8";
+  }
+}
+
 class StridedLayer final : public GpuLayer {
  public:
   StridedLayer(std::vector<StridedPart> parts, size_t es) : parts_(std::move(parts)), es_(es) {}
   Status enqueue(const Env& env, const GpuArgs& g) const override {
-    static const char* kNames[] = {nullptr,
-                                   "edgert_strided_copy_b1",
-                                   "edgert_strided_copy_b2",
-                                   nullptr,
-                                   "edgert_strided_copy_b4",
-                                   nullptr,
-                                   nullptr,
-                                   nullptr,
-                                   "edgert_strided_copy_b8"};
     for (const StridedPart& part : parts_) {
       CUdeviceptr y = g.out[part.out_index], x = g.in[part.in_index];
       EdgertStrided p = part.p;
       if (p.total == 0) continue;
       void* args[] = {&y, &x, &p};
-      EDGERT_RETURN_IF_ERROR(launch(env, kNames[es_], p.total, args));
+      EDGERT_RETURN_IF_ERROR(launch(env, stridedCopyKernel(es_), p.total, args));
     }
     return Status::Ok();
   }
@@ -319,16 +324,7 @@ class PadLayer final : public GpuLayer {
     EdgertStrided p = interior_;
     if (p.total == 0) return Status::Ok();
     void* args[] = {&y, &x, &p};
-    static const char* kNames[] = {nullptr,
-                                   "edgert_strided_copy_b1",
-                                   "edgert_strided_copy_b2",
-                                   nullptr,
-                                   "edgert_strided_copy_b4",
-                                   nullptr,
-                                   nullptr,
-                                   nullptr,
-                                   "edgert_strided_copy_b8"};
-    return launch(env, kNames[es_], p.total, args);
+    return launch(env, stridedCopyKernel(es_), p.total, args);
   }
 
  private:
