@@ -11,7 +11,7 @@ bash scripts/fuzz.sh "${EDGERT_FUZZ_SECONDS:-20}"
 if [ "${EDGERT_SKIP_SANITIZERS:-0}" != 1 ]; then
   EDGERT_BUILD_DIR=build-asan EDGERT_JOBS=$JOBS bash scripts/build.sh -DEDGERT_SANITIZE=ON -DEDGERT_WITH_CUDA=OFF \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$JOBS")
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 ctest --output-on-failure -j "$JOBS")
 fi
 EDGERT_JOBS=$JOBS bash scripts/build.sh
 cd "${EDGERT_BUILD_DIR:-build}"

@@ -98,4 +98,32 @@ TEST_F(Runtime_, WrongSizedBuffersAreRejected) {
   EXPECT_EQ(ctx->getOutput("nope", small.data(), 20).code(), StatusCode::kNotFound);
 }
 
+// An engine whose activations cannot fit (512 GiB) fails at context creation with a clear
+// out-of-memory error, on the CPU and on the GPU, and the process carries on.
+TEST_F(Runtime_, OutOfMemoryAtContextCreationIsAClearError) {
+  std::mt19937 r(13);
+  OnnxGraph g;
+  g.input("x", DataType::kFloat32, {16384, 8, 1024, 1024}).output("y");
+  g.node("Relu", {"x"}, {"y"});
+  BuildOptions opt;
+  opt.target = testTarget();
+  auto bytes = buildEngine(g.save("huge"), opt);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().toString();
+  RuntimeOptions ro;
+  ro.backend = testBackend();
+  auto rt = Runtime::create(ro).value();
+  auto engine = rt->deserializeEngine(bytes->data(), bytes->size()).value();
+  auto ctx = engine->createExecutionContext();
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_EQ(ctx.status().code(), StatusCode::kOutOfMemory) << ctx.status().toString();
+  EXPECT_NE(ctx.status().message().find("activation arena"), std::string::npos)
+      << ctx.status().message();
+  // A normal engine still works afterwards.
+  const auto small = smallNet(r);
+  auto e2 = rt->deserializeEngine(small.data(), small.size()).value();
+  auto c2 = e2->createExecutionContext();
+  ASSERT_TRUE(c2.ok()) << c2.status().toString();
+  EXPECT_TRUE(c2.value()->execute().ok());
+}
+
 }  // namespace
