@@ -52,6 +52,10 @@ Status resolveInputShapes(Graph& g, const BuildOptions& opt, const std::string& 
       }
       t.dims = want;
     }
+    if (volume(t.dims) > kMaxTensorElements)
+      return Status(StatusCode::kUnsupported,
+                    strCat(model, ": input '", t.name, "' of shape ", dimsToString(t.dims),
+                           " has more than 2^40 elements"));
     for (size_t i = 0; i < t.dims.size(); ++i) {
       if (t.dims[i] >= 0) continue;
       const std::string nm = i < b.dim_names.size() && !b.dim_names[i].empty()

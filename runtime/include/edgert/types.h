@@ -31,12 +31,15 @@ bool isValidDataType(int32_t v);
 // Dimensions of a tensor. A dim of -1 is dynamic (unknown until build or bind time).
 using Dims = std::vector<int64_t>;
 
-// Number of elements (1 for a scalar). Dynamic dims count as 0.
+// Number of elements (1 for a scalar). Dynamic dims count as 0; saturates at INT64_MAX.
 int64_t volume(const Dims& dims);
 // "1x3x224x224"; dynamic dims print as "?" and a scalar as "scalar".
 std::string dimsToString(const Dims& dims);
 
 // Maximum tensor rank edgert accepts; kernels keep per-dim state in fixed arrays.
 inline constexpr int kMaxRank = 8;
+// Largest element count of one tensor edgert accepts (far beyond any vision model; keeps
+// byte sizes far from 64-bit overflow).
+inline constexpr int64_t kMaxTensorElements = int64_t{1} << 40;
 
 }  // namespace edgert

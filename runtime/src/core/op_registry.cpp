@@ -41,6 +41,8 @@ Status inferNode(const OpDef& def, NodeContext& ctx) {
     for (int64_t d : v.dims) {
       if (d < 0) return ctx.invalid("inferred a negative output dim ", dimsToString(v.dims));
     }
+    if (volume(v.dims) > kMaxTensorElements)
+      return ctx.unsupported("output ", dimsToString(v.dims), " has more than 2^40 elements");
   }
   return Status::Ok();
 }

@@ -1,5 +1,6 @@
 #include "edgert/types.h"
 
+#include <limits>
 #include <string>
 
 namespace edgert {
@@ -57,8 +58,15 @@ bool isValidDataType(int32_t v) {
 }
 
 int64_t volume(const Dims& dims) {
+  // Saturates instead of overflowing: callers reject anything this large.
   int64_t n = 1;
-  for (int64_t d : dims) n *= d < 0 ? 0 : d;
+  for (int64_t d : dims) {
+    if (d <= 0) return 0;
+    if (n > std::numeric_limits<int64_t>::max() / d)
+      n = std::numeric_limits<int64_t>::max();
+    else
+      n *= d;
+  }
   return n;
 }
 

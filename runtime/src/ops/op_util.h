@@ -146,9 +146,10 @@ inline Status requireType(const NodeContext& ctx, size_t input, uint32_t allowed
   return Status::Ok();
 }
 
-// Normalises a possibly negative axis into [0, rank).
+// Normalises a possibly negative axis into [0, rank); a scalar has no axis.
 inline Result<int> normAxis(const NodeContext& ctx, int64_t axis, int rank) {
-  if (axis < -rank || axis >= std::max(rank, 1))
+  if (rank == 0) return ctx.invalid("axis ", axis, " given for a scalar input");
+  if (axis < -rank || axis >= rank)
     return ctx.invalid("axis ", axis, " is out of range for rank ", rank);
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
