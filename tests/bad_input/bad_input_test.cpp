@@ -81,14 +81,14 @@ TEST(BadEngine, WrongFormatVersionNamesBothVersions) {
   EXPECT_NE(st.message().find("rebuild"), std::string::npos);
 }
 
+EngineModel parsedSmallEngine() {
+  const auto good = smallEngine();
+  return deserializeEngine(copyFileBytes(good.data(), good.size(), "good").value(), "good").value();
+}
+
 // A well-formed engine for another target: built by re-serialising a parsed engine.
 std::vector<uint8_t> withTarget(const std::string& backend, const std::string& arch) {
-  const auto good = smallEngine();
-  auto fb = std::make_shared<FileBytes>();
-  fb->size = good.size();
-  fb->data = allocateAligned(good.size());
-  std::memcpy(fb->data.get(), good.data(), good.size());
-  auto m = deserializeEngine(fb, "good").value();
+  auto m = parsedSmallEngine();
   m.target.backend = backend;
   m.target.cpu_arch = arch;
   if (backend == "cuda") m.target.sm = {87};
@@ -107,12 +107,7 @@ TEST(BadEngine, WrongTargetNamesBothTargets) {
 TEST(BadEngine, StructurallyHostileButChecksummedEngineIsRejected) {
   // Attacker-controlled but internally consistent file: a layer output stored with the
   // wrong shape. Shape inference on load catches it before any kernel runs.
-  const auto good = smallEngine();
-  auto fb = std::make_shared<FileBytes>();
-  fb->size = good.size();
-  fb->data = allocateAligned(good.size());
-  std::memcpy(fb->data.get(), good.data(), good.size());
-  auto m = deserializeEngine(fb, "good").value();
+  auto m = parsedSmallEngine();
   bool changed = false;
   for (auto& t : m.graph.tensors)
     if (t.name == "y") {

@@ -323,6 +323,19 @@ Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes,
   return m;
 }
 
+Result<std::shared_ptr<const FileBytes>> copyFileBytes(const void* data, size_t size,
+                                                       const std::string& origin) {
+  if (!data && size)
+    return Status(StatusCode::kInvalidArgument, strCat(origin, ": null engine data"));
+  auto fb = std::make_shared<FileBytes>();
+  fb->size = size;
+  fb->data = allocateAligned(std::max<size_t>(size, 1));
+  if (!fb->data)
+    return Status(StatusCode::kOutOfMemory, strCat(origin, ": cannot allocate ", size, " bytes"));
+  if (size) std::memcpy(fb->data.get(), data, size);
+  return std::shared_ptr<const FileBytes>(std::move(fb));
+}
+
 Result<std::shared_ptr<const FileBytes>> readFileBytes(const std::string& path,
                                                        uint64_t max_bytes) {
   std::error_code ec;

@@ -386,14 +386,9 @@ class RuntimeImpl final : public Runtime {
 
   Result<std::shared_ptr<const Engine>> deserializeEngine(
       const void* data, size_t size, const std::string& origin) const override {
-    if (!data && size) return Status(StatusCode::kInvalidArgument, "null engine data");
-    auto fb = std::make_shared<FileBytes>();
-    fb->size = size;
-    fb->data = allocateAligned(std::max<size_t>(size, 1));
-    if (!fb->data)
-      return Status(StatusCode::kOutOfMemory, strCat(origin, ": cannot allocate ", size, " bytes"));
-    if (size) std::memcpy(fb->data.get(), data, size);
-    return load(std::move(fb), origin);
+    auto bytes = copyFileBytes(data, size, origin);
+    if (!bytes.ok()) return bytes.status();
+    return load(std::move(bytes).value(), origin);
   }
 
  private:

@@ -260,21 +260,34 @@ Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
 
 // ---- Reduce over adjacent axes ------------------------------------------------------------
 
-class AxisReduceLayer final : public GpuLayer {
+// Kernels over an (outer, n, inner) view taking (y, x, outer, n, inner, flag): axis reductions
+// (one thread per output) and softmax (one block per row).
+class RowsLayer final : public GpuLayer {
  public:
-  AxisReduceLayer(long long outer, long long n, long long inner, int op)
-      : outer_(outer), n_(n), inner_(inner), op_(op) {}
+  RowsLayer(const char* kernel, long long outer, long long n, long long inner, int flag,
+            bool block_per_row)
+      : kernel_(kernel),
+        outer_(outer),
+        n_(n),
+        inner_(inner),
+        flag_(flag),
+        block_per_row_(block_per_row) {}
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], x = g.in[0];
     long long outer = outer_, n = n_, inner = inner_;
-    int op = op_;
-    void* args[] = {&y, &x, &outer, &n, &inner, &op};
-    return launch(env, "edgert_axis_reduce_f32", outer_ * inner_, args);
+    int flag = flag_;
+    void* args[] = {&y, &x, &outer, &n, &inner, &flag};
+    const long long rows = outer_ * inner_;
+    if (block_per_row_)
+      return launch(env, kernel_, rows * 256, args, 256, static_cast<unsigned>(rows));
+    return launch(env, kernel_, rows, args);
   }
 
  private:
+  const char* kernel_;
   long long outer_, n_, inner_;
-  int op_;
+  int flag_;
+  bool block_per_row_;
 };
 
 // The reduced axes as [first, last] when they are adjacent (the common case: one axis).
@@ -299,9 +312,9 @@ Result<std::unique_ptr<GpuLayer>> makeAxisReduce(const NodeContext& c, const Env
   reduceAxes(c, &f, &l);
   const Dims& x = c.dims(0);
   return std::unique_ptr<GpuLayer>(
-      new AxisReduceLayer(n64(volume(Dims(x.begin(), x.begin() + f))),
-                          n64(volume(Dims(x.begin() + f, x.begin() + l + 1))),
-                          n64(volume(Dims(x.begin() + l + 1, x.end()))), kOps.at(c.op)));
+      new RowsLayer("edgert_axis_reduce_f32", n64(volume(Dims(x.begin(), x.begin() + f))),
+                    n64(volume(Dims(x.begin() + f, x.begin() + l + 1))),
+                    n64(volume(Dims(x.begin() + l + 1, x.end()))), kOps.at(c.op), false));
 }
 
 // ---- Constant Pad: fill the output, then copy the input into its interior -------------------
@@ -506,24 +519,6 @@ Result<std::unique_ptr<GpuLayer>> makeGlobalPool(const NodeContext& c, const Env
       n64(x[0] * x[1]), n64(volume(Dims(x.begin() + 2, x.end()))), c.op == "GlobalMaxPool"));
 }
 
-class SoftmaxLayer final : public GpuLayer {
- public:
-  SoftmaxLayer(long long outer, long long n, long long inner, int log)
-      : outer_(outer), n_(n), inner_(inner), log_(log) {}
-  Status enqueue(const Env& env, const GpuArgs& g) const override {
-    CUdeviceptr y = g.out[0], x = g.in[0];
-    long long outer = outer_, n = n_, inner = inner_;
-    int lg = log_;
-    void* args[] = {&y, &x, &outer, &n, &inner, &lg};
-    const long long rows = outer_ * inner_;
-    return launch(env, "edgert_softmax_f32", rows * 256, args, 256, static_cast<unsigned>(rows));
-  }
-
- private:
-  long long outer_, n_, inner_;
-  int log_;
-};
-
 Result<std::unique_ptr<GpuLayer>> makeSoftmax(const NodeContext& c, const Env&) {
   const bool coerce = c.attrs->getInt("_coerce_2d", 0).value() != 0;
   int64_t axis = c.attrs->getInt("axis", coerce ? 1 : -1).value();
@@ -536,8 +531,8 @@ Result<std::unique_ptr<GpuLayer>> makeSoftmax(const NodeContext& c, const Env&) 
     inner = 1;
   }
   if (outer * inner > 2147483647LL) return Status(StatusCode::kUnsupported, "too many rows");
-  return std::unique_ptr<GpuLayer>(
-      new SoftmaxLayer(n64(outer), n64(n), n64(inner), c.op == "LogSoftmax"));
+  return std::unique_ptr<GpuLayer>(new RowsLayer("edgert_softmax_f32", n64(outer), n64(n),
+                                                 n64(inner), c.op == "LogSoftmax", true));
 }
 
 Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {

@@ -41,6 +41,10 @@ struct FileBytes {
   size_t size = 0;
 };
 
+// Copies bytes into 64-byte aligned memory (deserializing from caller memory).
+Result<std::shared_ptr<const FileBytes>> copyFileBytes(const void* data, size_t size,
+                                                       const std::string& origin);
+
 // Verifies and parses; errors are prefixed with `origin` (the file name). The returned
 // model's constants point into `bytes`, which it keeps alive.
 Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes,
