@@ -120,8 +120,62 @@ void loop2(const BroadcastPlan& p, const TA* a, const TB* b, TO* y, F f) {
   });
 }
 
+// float32 arithmetic with the op fixed at compile time and the three row shapes that
+// matter (same shape, scalar right, scalar left) written so the compiler vectorises them:
+// the generic loop decides the op per element and runs ~10x slower on HardSwish chains.
+template <Bin kOp>
+inline float arithF(float x, float y) {
+  if constexpr (kOp == Bin::kAdd) return x + y;
+  if constexpr (kOp == Bin::kSub) return x - y;
+  if constexpr (kOp == Bin::kMul) return x * y;
+  if constexpr (kOp == Bin::kDiv) return x / y;
+}
+
+template <Bin kOp>
+void floatRows(const BroadcastPlan& p, const float* a, const float* b, float* y) {
+  forEachBroadcastRow(p, [&](int64_t o, int64_t oa, int64_t ob, int64_t, int64_t n, int64_t sa,
+                             int64_t sb, int64_t) {
+    float* yo = y + o;
+    const float* ao = a + oa;
+    const float* bo = b + ob;
+    if (sa == 1 && sb == 1) {
+      for (int64_t i = 0; i < n; ++i) yo[i] = arithF<kOp>(ao[i], bo[i]);
+    } else if (sa == 1 && sb == 0) {
+      const float bv = *bo;
+      for (int64_t i = 0; i < n; ++i) yo[i] = arithF<kOp>(ao[i], bv);
+    } else if (sa == 0 && sb == 1) {
+      const float av = *ao;
+      for (int64_t i = 0; i < n; ++i) yo[i] = arithF<kOp>(av, bo[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) yo[i] = arithF<kOp>(ao[i * sa], bo[i * sb]);
+    }
+  });
+}
+
+bool runFloatFast(Bin op, const BroadcastPlan& p, const float* a, const float* b, float* y) {
+  switch (op) {
+    case Bin::kAdd:
+      floatRows<Bin::kAdd>(p, a, b, y);
+      return true;
+    case Bin::kSub:
+      floatRows<Bin::kSub>(p, a, b, y);
+      return true;
+    case Bin::kMul:
+      floatRows<Bin::kMul>(p, a, b, y);
+      return true;
+    case Bin::kDiv:
+      floatRows<Bin::kDiv>(p, a, b, y);
+      return true;
+    default:
+      return false;
+  }
+}
+
 Status runBinary(const BinaryParams& p, const KernelArgs& a) {
   const Bin op = p.op;
+  if (!p.variadic && a.in[0].dtype == DataType::kFloat32 &&
+      runFloatFast(op, p.plans[0], a.in[0].as<float>(), a.in[1].as<float>(), a.out[0].as<float>()))
+    return Status::Ok();
   if (isCompare(op) || isLogic(op)) {
     dispatch<kAll>(a.in[0].dtype, [&]<class T>() {
       loop2(p.plans[0], a.in[0].as<T>(), a.in[1].as<T>(), a.out[0].as<bool>(),

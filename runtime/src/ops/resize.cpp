@@ -16,6 +16,7 @@ struct ResizeParams {
   std::vector<std::vector<std::vector<Tap>>> taps;  // [dim][out coord] -> taps
   std::vector<std::vector<uint8_t>> outside;        // [dim][out coord]: extrapolate
   float extrapolation = 0.f;
+  bool planes_2d = false;  // rank 4, N and C untouched, nothing extrapolated
 };
 
 struct ResizeAttrs {
@@ -110,7 +111,36 @@ double cubicWeight(double t, double a) {
   return 0;
 }
 
+// The common image case: the taps of H and W applied plane by plane in float (the generic
+// loop walks the full tap product per element with double accumulation: ~10x slower).
+void runPlanes2d(const ResizeParams& p, const float* x, float* y) {
+  const int64_t planes = p.in[0] * p.in[1], hi = p.in[2], wi = p.in[3], ho = p.out[2],
+                wo = p.out[3];
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const float* xp = x + pl * hi * wi;
+    float* yp = y + pl * ho * wo;
+    for (int64_t oy = 0; oy < ho; ++oy) {
+      const auto& ty = p.taps[2][oy];
+      for (int64_t ox = 0; ox < wo; ++ox) {
+        const auto& tx = p.taps[3][ox];
+        float acc = 0;
+        for (const Tap& a : ty) {
+          const float* row = xp + a.index * wi;
+          float s = 0;
+          for (const Tap& b : tx) s += b.weight * row[b.index];
+          acc += a.weight * s;
+        }
+        yp[oy * wo + ox] = acc;
+      }
+    }
+  }
+}
+
 Status runResize(const ResizeParams& p, const KernelArgs& a) {
+  if (p.planes_2d && a.in[0].dtype == DataType::kFloat32) {
+    runPlanes2d(p, a.in[0].as<float>(), a.out[0].as<float>());
+    return Status::Ok();
+  }
   const int r = p.rank;
   const auto in_stride = stridesOf(p.in);
   dispatch<kNumeric>(a.in[0].dtype, [&]<class T>() {
@@ -237,6 +267,14 @@ Result<std::unique_ptr<Kernel>> createResize(const NodeContext& c) {
           if (w != 0) taps.push_back({i, static_cast<float>(w)});
         }
       }
+    }
+  }
+  p.planes_2d = p.rank == 4 && p.in[0] == p.out[0] && p.in[1] == p.out[1];
+  for (int d = 0; d < p.rank && p.planes_2d; ++d) {
+    for (int64_t o = 0; o < p.out[d]; ++o) {
+      const bool identity =
+          p.taps[d][o].size() == 1 && p.taps[d][o][0].index == o && p.taps[d][o][0].weight == 1.f;
+      if (p.outside[d][o] || (d < 2 && !identity)) p.planes_2d = false;
     }
   }
   return makeKernel(std::move(p), &runResize);
