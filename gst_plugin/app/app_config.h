@@ -1,0 +1,33 @@
+// The YAML of an edgert-app: sources, one model (an element config), outputs.
+// Documented in configs/README.md.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "edgert/status.h"
+
+namespace edgert::app {
+
+struct Source {
+  std::string name;      // names the stream in JSON results and output files
+  std::string kind;      // file | uri | camera | test
+  std::string location;  // path, URI, device, or test pattern name
+  int num_buffers = -1;  // test sources: frames to produce (-1 = endless)
+};
+
+struct AppConfig {
+  std::string origin;
+  std::vector<Source> sources;
+  std::string model_config;  // element YAML path
+  std::string backend;       // overrides the model's backend when set
+  std::string video_output;  // annotated video (.mp4 or .mkv); "{name}" expands per source
+  bool display = false;
+  std::string json_output;  // JSON lines file, "-" for stdout, "" for none
+};
+
+Result<AppConfig> loadAppConfig(const std::string& path);
+Result<AppConfig> parseAppConfig(const std::string& text, const std::string& origin,
+                                 const std::string& base_dir);
+
+}  // namespace edgert::app

@@ -1,0 +1,250 @@
+// edgert-app: a whole edge pipeline from one YAML file.
+//   edgert-app configs/apps/street-ocr.yaml
+// Sources -> edgertinfer -> (overlay -> encoded video / display) and JSON lines of results.
+// Ctrl-C finishes the files cleanly (EOS); outputs are written under temporary names and
+// renamed only when complete. Exit status: 0 done, 1 pipeline error, 2 bad config.
+#include <glib-unix.h>
+#include <gst/gst.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "app_config.h"
+#include "edgert/internal/str.h"
+
+namespace fs = std::filesystem;
+using edgert::strCat;
+
+namespace {
+
+// A value inside a gst-launch description: quoted, with quotes and backslashes escaped.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string expand(const std::string& pattern, const std::string& name) {
+  std::string s = pattern;
+  for (size_t p; (p = s.find("{name}")) != std::string::npos;) s.replace(p, 6, name);
+  return s;
+}
+
+struct Output {
+  std::string final_path, temp_path;
+};
+
+struct App {
+  GMainLoop* loop = nullptr;
+  GstElement* pipeline = nullptr;
+  FILE* json = nullptr;
+  int exit_code = 0;
+  bool stopping = false;
+  std::map<std::string, uint64_t> frames;
+};
+
+std::string sourceElements(const edgert::app::Source& s) {
+  if (s.kind == "file") return strCat("filesrc location=", quoted(s.location), " ! decodebin");
+  if (s.kind == "uri") return strCat("uridecodebin uri=", quoted(s.location));
+  if (s.kind == "camera") return strCat("v4l2src device=", quoted(s.location));
+  return strCat("videotestsrc pattern=", quoted(s.location), " num-buffers=", s.num_buffers);
+}
+
+std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Output>* outputs) {
+  std::string desc;
+  for (const auto& s : cfg.sources) {
+    std::string branch = strCat(sourceElements(s), " ! videoconvert ! edgertinfer name=", s.name,
+                                " config=", quoted(cfg.model_config), " emit-messages=true");
+    if (!cfg.backend.empty()) branch += " backend=" + cfg.backend;
+    std::vector<std::string> sinks;
+    if (!cfg.video_output.empty()) {
+      Output o;
+      o.final_path = expand(cfg.video_output, s.name);
+      const fs::path p(o.final_path);
+      o.temp_path = (p.parent_path() / strCat(".", p.filename().string(), ".part")).string();
+      const std::string mux = p.extension() == ".mkv" ? "matroskamux" : "mp4mux";
+      sinks.push_back(
+          strCat("videoconvert ! x264enc speed-preset=veryfast tune=zerolatency ! "
+                 "h264parse ! ",
+                 mux, " ! filesink location=", quoted(o.temp_path)));
+      outputs->push_back(o);
+    }
+    if (cfg.display) sinks.push_back("videoconvert ! autovideosink sync=false");
+    if (sinks.empty()) {
+      branch += " ! fakesink sync=false";
+    } else {
+      branch += " ! videoconvert ! edgertoverlay";
+      if (sinks.size() == 1) {
+        branch += " ! " + sinks[0];
+      } else {
+        branch += strCat(" ! tee name=tee_", s.name);
+        for (const auto& k : sinks) branch += strCat(" tee_", s.name, ". ! queue ! ", k);
+      }
+    }
+    desc += (desc.empty() ? "" : "  ") + branch;
+  }
+  return desc;
+}
+
+gboolean onBus(GstBus*, GstMessage* msg, gpointer data) {
+  App& app = *static_cast<App*>(data);
+  switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ERROR: {
+      GError* err = nullptr;
+      gchar* dbg = nullptr;
+      gst_message_parse_error(msg, &err, &dbg);
+      std::fprintf(stderr, "edgert-app: error from %s: %s\n  (%s)\n", GST_OBJECT_NAME(msg->src),
+                   err->message, dbg ? dbg : "");
+      g_clear_error(&err);
+      g_free(dbg);
+      app.exit_code = 1;
+      g_main_loop_quit(app.loop);
+      break;
+    }
+    case GST_MESSAGE_EOS:
+      g_main_loop_quit(app.loop);
+      break;
+    case GST_MESSAGE_ELEMENT: {
+      const GstStructure* s = gst_message_get_structure(msg);
+      if (s && gst_structure_has_name(s, "edgert-result")) {
+        ++app.frames[GST_OBJECT_NAME(msg->src)];
+        if (app.json) {
+          std::fprintf(app.json, "%s\n", gst_structure_get_string(s, "json"));
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  return TRUE;
+}
+
+gboolean onSignal(gpointer data) {
+  App& app = *static_cast<App*>(data);
+  if (app.stopping) {
+    std::fprintf(stderr, "edgert-app: stopping now\n");
+    app.exit_code = 130;
+    g_main_loop_quit(app.loop);
+  } else {
+    // EOS lets muxers write their index: the video stays playable.
+    std::fprintf(stderr, "edgert-app: finishing (Ctrl-C again to stop at once)\n");
+    app.stopping = true;
+    gst_element_send_event(app.pipeline, gst_event_new_eos());
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+// The plugin from the build tree (<bin>/../gst_plugin) when GST_PLUGIN_PATH lacks it.
+void ensurePlugin() {
+  if (GstElementFactory* f = gst_element_factory_find("edgertinfer")) {
+    gst_object_unref(f);
+    return;
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return;
+  const fs::path lib = exe.parent_path().parent_path() / "gst_plugin" / "libgstedgert.so";
+  if (fs::exists(lib)) {
+    GError* err = nullptr;
+    if (GstPlugin* p = gst_plugin_load_file(lib.c_str(), &err)) gst_object_unref(p);
+    g_clear_error(&err);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gst_init(&argc, &argv);
+  if (argc != 2 || std::string(argv[1]) == "--help") {
+    std::fprintf(stderr, "usage: edgert-app APP.yaml\n(see configs/README.md for the format)\n");
+    return argc == 2 ? 0 : 2;
+  }
+  auto cfg = edgert::app::loadAppConfig(argv[1]);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "edgert-app: %s\n", cfg.status().message().c_str());
+    return 2;
+  }
+  ensurePlugin();
+  std::vector<Output> outputs;
+  const std::string desc = describePipeline(cfg.value(), &outputs);
+  GError* err = nullptr;
+  App app;
+  app.pipeline = gst_parse_launch(desc.c_str(), &err);
+  if (!app.pipeline || err) {
+    std::fprintf(stderr, "edgert-app: cannot build the pipeline: %s\n  %s\n",
+                 err ? err->message : "unknown error", desc.c_str());
+    g_clear_error(&err);
+    if (app.pipeline) gst_object_unref(app.pipeline);
+    return 2;
+  }
+  std::string json_temp;
+  if (cfg->json_output == "-") {
+    app.json = stdout;
+  } else if (!cfg->json_output.empty()) {
+    const fs::path p(cfg->json_output);
+    json_temp = (p.parent_path() / strCat(".", p.filename().string(), ".part")).string();
+    app.json = std::fopen(json_temp.c_str(), "w");
+    if (!app.json) {
+      std::fprintf(stderr, "edgert-app: cannot write %s\n", json_temp.c_str());
+      gst_object_unref(app.pipeline);
+      return 2;
+    }
+  }
+  app.loop = g_main_loop_new(nullptr, FALSE);
+  GstBus* bus = gst_element_get_bus(app.pipeline);
+  gst_bus_add_watch(bus, onBus, &app);
+  gst_object_unref(bus);
+  g_unix_signal_add(SIGINT, onSignal, &app);
+  g_unix_signal_add(SIGTERM, onSignal, &app);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  if (gst_element_set_state(app.pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    // The error message on the bus says why (a model that fails to load, ...).
+    app.exit_code = 1;
+    GstMessage* m = gst_bus_timed_pop_filtered(GST_ELEMENT_BUS(app.pipeline), 0, GST_MESSAGE_ERROR);
+    if (m) {
+      onBus(nullptr, m, &app);
+      gst_message_unref(m);
+    } else {
+      std::fprintf(stderr, "edgert-app: the pipeline failed to start\n");
+    }
+  } else {
+    g_main_loop_run(app.loop);
+  }
+  gst_element_set_state(app.pipeline, GST_STATE_NULL);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (app.json && app.json != stdout) std::fclose(app.json);
+  const bool complete = app.exit_code == 0;
+  for (const auto& o : outputs) {
+    std::error_code ec;
+    if (complete)
+      fs::rename(o.temp_path, o.final_path, ec);
+    else
+      fs::remove(o.temp_path, ec);
+    if (complete && ec)
+      std::fprintf(stderr, "edgert-app: cannot finish %s: %s\n", o.final_path.c_str(),
+                   ec.message().c_str());
+  }
+  if (!json_temp.empty()) {
+    std::error_code ec;
+    if (complete)
+      fs::rename(json_temp, cfg->json_output, ec);
+    else
+      fs::remove(json_temp, ec);
+  }
+  for (const auto& [name, n] : app.frames)
+    std::fprintf(stderr, "edgert-app: %s: %llu frames inferred in %.1f s (%.1f frames/s)\n",
+                 name.c_str(), static_cast<unsigned long long>(n), secs, n / secs);
+  gst_object_unref(app.pipeline);
+  g_main_loop_unref(app.loop);
+  return app.exit_code;
+}

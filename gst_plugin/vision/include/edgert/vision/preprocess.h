@@ -1,0 +1,56 @@
+// Turning a frame or photo into a network input, described once and used everywhere a
+// model meets an image (edgertinfer, edgert-app, and the CLI's image inputs).
+//
+//   value[c] = (pixel[c] * scale - mean[c]) / std[c]
+//
+// after resizing (stretch, letterbox or short side + centre crop) and channel ordering.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "edgert/status.h"
+#include "edgert/vision/image.h"
+
+namespace edgert::vision {
+
+enum class ResizeMode {
+  kStretch,    // to the network size, ignoring aspect ratio
+  kLetterbox,  // keep aspect ratio, pad the rest with `pad_value` (YOLO style)
+  kShortSide,  // resize so the short side is `resize_short`, then centre-crop (ImageNet style)
+};
+
+struct PreprocessSpec {
+  ResizeMode resize = ResizeMode::kStretch;
+  int resize_short = 0;  // kShortSide: short side after resize (0 = the crop size)
+  float scale = 1.0f;
+  std::array<float, 3> mean = {0, 0, 0};
+  std::array<float, 3> std = {1, 1, 1};
+  bool bgr = false;   // channel order of the tensor (false = RGB)
+  bool nhwc = false;  // tensor layout (false = NCHW)
+  uint8_t pad_value = 114;
+};
+
+// Parses the CLI form "resize=256,crop=224,mean=127,std=128,order=rgb,layout=nchw": keys
+// resize (stretch|letterbox|<short side>), scale, mean, std (one value or three separated
+// by ':'), order (rgb|bgr), layout (nchw|nhwc), pad. `crop` is accepted as documentation of
+// the network size and must match the engine input when given.
+Result<PreprocessSpec> parsePreprocessSpec(const std::string& text, int* crop = nullptr);
+
+// Maps network-input coordinates back to the frame: frame = (net + offset) * scale.
+struct FrameTransform {
+  float scale_x = 1, scale_y = 1;
+  float offset_x = 0, offset_y = 0;
+  int frame_width = 0, frame_height = 0;
+  int net_width = 0, net_height = 0;
+  float toFrameX(float x) const { return (x + offset_x) * scale_x; }
+  float toFrameY(float y) const { return (y + offset_y) * scale_y; }
+};
+
+// Writes one image into `out` (float32, channels x height x width, or HWC when nhwc).
+// `channels` is 3 or 1 (grey). Returns how network coordinates map back to the frame.
+Result<FrameTransform> preprocessImage(const ImageView& image, const PreprocessSpec& spec,
+                                       int net_width, int net_height, int channels, float* out);
+
+}  // namespace edgert::vision

@@ -1,0 +1,315 @@
+// edgertinfer and edgertoverlay under GstHarness: every pixel format, caps it cannot
+// take, a model that fails to load, interval, batching, messages, the overlay, and a soak
+// of thousands of frames with repeated state changes (run under ASan in CI).
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/gstvideometa.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "edgert/builder.h"
+#include "onnx_model.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+class GstElements : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    gst_init(nullptr, nullptr);
+    GError* err = nullptr;
+    GstPlugin* p = gst_plugin_load_file(EDGERT_GST_PLUGIN, &err);
+    ASSERT_TRUE(p) << (err ? err->message : "?");
+    gst_object_unref(p);
+    dir_ = fs::temp_directory_path() / ("edgert_gst_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    // Mean of each channel as logits: the class is the frame's dominant colour.
+    for (int batch : {1, 2}) {
+      edgert::test::OnnxGraph g(13);
+      g.input("x", edgert::DataType::kFloat32, {batch, 3, 16, 16});
+      g.node("GlobalAveragePool", {"x"}, {"p"});
+      g.node("Flatten", {"p"}, {"logits"});
+      g.output("logits");
+      const std::string onnx = g.save("colour");
+      const std::string engine = (dir_ / ("colour_b" + std::to_string(batch) + ".engine")).string();
+      ASSERT_TRUE(edgert::buildEngineFile(onnx, engine, {}).ok());
+      fs::remove(onnx);
+    }
+    std::ofstream(dir_ / "labels.txt") << "red\ngreen\nblue\n";
+    writeConfig("colour.yaml", "colour_b1.engine", 1);
+    writeConfig("colour_b2.yaml", "colour_b2.engine", 2);
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+
+  static void writeConfig(const std::string& name, const std::string& engine, int batch) {
+    std::ofstream(dir_ / name) << "model: {engine: " << engine << ", backend: cpu}\n"
+                               << "preprocess: {scale: 0.0392}\n"
+                               << "task: {type: classification, threshold: 0, top_k: 1, "
+                                  "labels: labels.txt}\n"
+                               << "inference: {batch_size: " << batch << ", unique_id: 7}\n";
+  }
+  static std::string config(const std::string& name = "colour.yaml") {
+    return (dir_ / name).string();
+  }
+
+  // An RGB frame of one colour.
+  static GstBuffer* rgbFrame(int w, int h, int r, int g, int b, GstClockTime pts) {
+    GstVideoInfo info;
+    gst_video_info_set_format(&info, GST_VIDEO_FORMAT_RGB, w, h);
+    GstBuffer* buf = gst_buffer_new_allocate(nullptr, info.size, nullptr);
+    GstMapInfo map;
+    gst_buffer_map(buf, &map, GST_MAP_WRITE);
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        guint8* p = map.data + y * GST_VIDEO_INFO_PLANE_STRIDE(&info, 0) + 3 * x;
+        p[0] = static_cast<guint8>(r);
+        p[1] = static_cast<guint8>(g);
+        p[2] = static_cast<guint8>(b);
+      }
+    gst_buffer_unmap(buf, &map);
+    GST_BUFFER_PTS(buf) = pts;
+    GST_BUFFER_DURATION(buf) = GST_SECOND / 30;
+    return buf;
+  }
+
+  static std::string rgbCaps(int w, int h) {
+    return "video/x-raw,format=RGB,width=" + std::to_string(w) + ",height=" + std::to_string(h) +
+           ",framerate=30/1";
+  }
+
+  // The label of the classification ROI, or "" if none.
+  static std::string classLabel(GstBuffer* buf, guint* producer = nullptr) {
+    gpointer state = nullptr;
+    GstMeta* m;
+    while ((m = gst_buffer_iterate_meta_filtered(buf, &state,
+                                                 GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+      auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(m);
+      const GstStructure* s =
+          gst_video_region_of_interest_meta_get_param(roi, "edgert/classification");
+      if (!s) continue;
+      if (producer) gst_structure_get_uint(s, "producer-id", producer);
+      return gst_structure_get_string(s, "label");
+    }
+    return "";
+  }
+
+  static inline fs::path dir_;
+};
+
+TEST_F(GstElements, ClassifiesInEveryFormat) {
+  const char* formats[] = {"RGB", "BGR", "RGBA", "BGRA", "RGBx", "BGRx", "NV12", "I420"};
+  const int colours[3][3] = {{220, 30, 30}, {30, 220, 30}, {30, 30, 220}};
+  const char* names[] = {"red", "green", "blue"};
+  for (const char* f : formats) {
+    const std::string desc =
+        std::string("videoconvert ! video/x-raw,format=") + f + " ! edgertinfer config=" + config();
+    GstHarness* h = gst_harness_new_parse(desc.c_str());
+    gst_harness_set_src_caps_str(h, rgbCaps(37, 23).c_str());  // odd sizes on purpose
+    for (int c = 0; c < 3; ++c) {
+      ASSERT_EQ(
+          gst_harness_push(h, rgbFrame(37, 23, colours[c][0], colours[c][1], colours[c][2], c)),
+          GST_FLOW_OK)
+          << f;
+      GstBuffer* out = gst_harness_pull(h);
+      ASSERT_TRUE(out) << f;
+      guint producer = 0;
+      EXPECT_EQ(classLabel(out, &producer), names[c]) << f;
+      EXPECT_EQ(producer, 7u);
+      gst_buffer_unref(out);
+    }
+    gst_harness_teardown(h);
+  }
+}
+
+TEST_F(GstElements, GreyFramesStillGetAResult) {
+  const std::string desc =
+      "videoconvert ! video/x-raw,format=GRAY8 ! edgertinfer config=" + config();
+  GstHarness* h = gst_harness_new_parse(desc.c_str());
+  gst_harness_set_src_caps_str(h, rgbCaps(16, 16).c_str());
+  ASSERT_EQ(gst_harness_push(h, rgbFrame(16, 16, 200, 30, 30, 0)), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+  EXPECT_FALSE(classLabel(out).empty());
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+TEST_F(GstElements, RefusesCapsItCannotTake) {
+  GstHarness* h = gst_harness_new_parse(("edgertinfer config=" + config()).c_str());
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=YUY2,width=16,height=16,framerate=30/1");
+  GstBuffer* buf = gst_buffer_new_allocate(nullptr, 16 * 16 * 2, nullptr);
+  EXPECT_EQ(gst_harness_push(h, buf), GST_FLOW_NOT_NEGOTIATED);
+  gst_harness_teardown(h);
+}
+
+// The pipeline's state change fails and the bus carries one error naming the file.
+std::string startError(const std::string& desc) {
+  GError* err = nullptr;
+  GstElement* pipe = gst_parse_launch(desc.c_str(), &err);
+  EXPECT_TRUE(pipe && !err);
+  const GstStateChangeReturn ret = gst_element_set_state(pipe, GST_STATE_PAUSED);
+  std::string text;
+  if (ret == GST_STATE_CHANGE_FAILURE) {
+    GstBus* bus = gst_element_get_bus(pipe);
+    if (GstMessage* m = gst_bus_timed_pop_filtered(bus, GST_SECOND, GST_MESSAGE_ERROR)) {
+      GError* e = nullptr;
+      gst_message_parse_error(m, &e, nullptr);
+      text = e->message;
+      g_clear_error(&e);
+      gst_message_unref(m);
+    }
+    gst_object_unref(bus);
+  }
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_object_unref(pipe);
+  return ret == GST_STATE_CHANGE_FAILURE ? text : "<started>";
+}
+
+TEST_F(GstElements, AModelThatFailsToLoadFailsTheStateChange) {
+  EXPECT_NE(startError("videotestsrc num-buffers=1 ! edgertinfer engine=/nonexistent/m.engine ! "
+                       "fakesink")
+                .find("/nonexistent/m.engine"),
+            std::string::npos);
+  // A corrupt engine.
+  const fs::path bad = dir_ / "corrupt.engine";
+  std::ofstream(bad) << "EDGERTEN not really an engine";
+  EXPECT_NE(
+      startError("videotestsrc num-buffers=1 ! edgertinfer engine=" + bad.string() + " ! fakesink")
+          .find("corrupt.engine"),
+      std::string::npos);
+  // A config with an unknown key: file, line and key in the message.
+  const fs::path cfg = dir_ / "typo.yaml";
+  std::ofstream(cfg) << "model: {engine: colour_b1.engine}\ntask: {type: classification, "
+                        "treshold: 0.5}\n";
+  const std::string e =
+      startError("videotestsrc num-buffers=1 ! edgertinfer config=" + cfg.string() + " ! fakesink");
+  EXPECT_NE(e.find("typo.yaml:2:"), std::string::npos) << e;
+  EXPECT_NE(e.find("task.treshold"), std::string::npos) << e;
+  // No model at all.
+  EXPECT_NE(startError("videotestsrc num-buffers=1 ! edgertinfer ! fakesink").find("no model"),
+            std::string::npos);
+}
+
+TEST_F(GstElements, IntervalSkipsFramesVisibly) {
+  GstHarness* h = gst_harness_new_parse(("edgertinfer interval=3 config=" + config()).c_str());
+  gst_harness_set_src_caps_str(h, rgbCaps(16, 16).c_str());
+  int annotated = 0;
+  for (int i = 0; i < 9; ++i) {
+    ASSERT_EQ(gst_harness_push(h, rgbFrame(16, 16, 200, 10, 10, i)), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h);
+    annotated += !classLabel(out).empty();
+    gst_buffer_unref(out);
+  }
+  EXPECT_EQ(annotated, 3);
+  gst_harness_teardown(h);
+}
+
+TEST_F(GstElements, BatchesFramesInOrderAndFlushesAtEos) {
+  GstHarness* h = gst_harness_new_parse(("edgertinfer config=" + config("colour_b2.yaml")).c_str());
+  gst_harness_set_src_caps_str(h, rgbCaps(16, 16).c_str());
+  const int colours[3][3] = {{200, 0, 0}, {0, 200, 0}, {0, 0, 200}};
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(gst_harness_push(h, rgbFrame(16, 16, colours[i][0], colours[i][1], colours[i][2], i)),
+              GST_FLOW_OK);
+  // Two frames made a batch; the third waits for its partner or for EOS.
+  EXPECT_EQ(gst_harness_buffers_in_queue(h), 2u);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  EXPECT_EQ(gst_harness_buffers_in_queue(h), 3u);
+  const char* names[] = {"red", "green", "blue"};
+  for (int i = 0; i < 3; ++i) {
+    GstBuffer* out = gst_harness_pull(h);
+    EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(i));
+    EXPECT_EQ(classLabel(out), names[i]);
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+}
+
+TEST_F(GstElements, PostsResultMessagesWithJson) {
+  GstHarness* h =
+      gst_harness_new_parse(("edgertinfer emit-messages=true config=" + config()).c_str());
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  gst_harness_set_src_caps_str(h, rgbCaps(16, 16).c_str());
+  ASSERT_EQ(gst_harness_push(h, rgbFrame(16, 16, 0, 0, 250, 0)), GST_FLOW_OK);
+  gst_buffer_unref(gst_harness_pull(h));
+  GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT);
+  ASSERT_TRUE(m);
+  const GstStructure* s = gst_message_get_structure(m);
+  EXPECT_TRUE(gst_structure_has_name(s, "edgert-result"));
+  const std::string json = gst_structure_get_string(s, "json");
+  EXPECT_NE(json.find("\"label\":\"blue\""), std::string::npos) << json;
+  gst_message_unref(m);
+  gst_element_set_bus(h->element, nullptr);
+  gst_object_unref(bus);
+  gst_harness_teardown(h);
+}
+
+TEST_F(GstElements, OverlayDrawsWhatTheMetaSays) {
+  GstHarness* h = gst_harness_new("edgertoverlay");
+  gst_harness_set_src_caps_str(h, rgbCaps(64, 48).c_str());
+  GstBuffer* in = rgbFrame(64, 48, 0, 0, 0, 0);
+  GstVideoRegionOfInterestMeta* roi =
+      gst_buffer_add_video_region_of_interest_meta(in, "car", 10, 10, 30, 20);
+  gst_video_region_of_interest_meta_add_param(
+      roi, gst_structure_new("edgert/detection", "class-id", G_TYPE_INT, 2, "confidence",
+                             G_TYPE_DOUBLE, 0.9, nullptr));
+  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+  GstMapInfo map;
+  gst_buffer_map(out, &map, GST_MAP_READ);
+  const int stride = GST_ROUND_UP_4(64 * 3);
+  // The box's left edge at x=10 is coloured; the centre of the box is not.
+  const guint8* edge = map.data + 25 * stride + 10 * 3;
+  const guint8* centre = map.data + 25 * stride + 25 * 3;
+  EXPECT_GT(edge[0] + edge[1] + edge[2], 100);
+  EXPECT_EQ(centre[0] + centre[1] + centre[2], 0);
+  gst_buffer_unmap(out, &map);
+  gst_buffer_unref(out);
+  gst_harness_teardown(h);
+}
+
+// Thousands of frames and 100 NULL <-> PLAYING cycles: under ASan (CI) any leak or
+// use-after-free fails the run; here the frames must all come back annotated.
+TEST_F(GstElements, SoakAndStateChanges) {
+  const std::string desc =
+      "videotestsrc num-buffers=2000 ! video/x-raw,width=32,height=24 ! "
+      "edgertinfer config=" +
+      config() + " ! edgertoverlay ! fakesink name=sink";
+  GError* err = nullptr;
+  GstElement* pipe = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_TRUE(pipe && !err);
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipe), "sink");
+  static int annotated = 0;
+  annotated = 0;
+  GstPad* pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer) {
+        annotated += !classLabel(GST_PAD_PROBE_INFO_BUFFER(info)).empty();
+        return GST_PAD_PROBE_OK;
+      },
+      nullptr, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(sink);
+  ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstBus* bus = gst_element_get_bus(pipe);
+  GstMessage* m = gst_bus_timed_pop_filtered(
+      bus, 120 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  EXPECT_EQ(annotated, 2000);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_NE(gst_element_set_state(pipe, GST_STATE_NULL), GST_STATE_CHANGE_FAILURE);
+    ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  }
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(pipe);
+}
+
+}  // namespace
