@@ -71,17 +71,17 @@ std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Outp
       const fs::path p(o.final_path);
       o.temp_path = (p.parent_path() / strCat(".", p.filename().string(), ".part")).string();
       const std::string mux = p.extension() == ".mkv" ? "matroskamux" : "mp4mux";
-      sinks.push_back(
-          strCat("videoconvert ! x264enc speed-preset=veryfast tune=zerolatency ! "
-                 "h264parse ! ",
-                 mux, " ! filesink location=", quoted(o.temp_path)));
+      sinks.push_back(strCat("videoconvert ! x264enc speed-preset=veryfast ! ", mux,
+                             " ! filesink location=", quoted(o.temp_path)));
       outputs->push_back(o);
     }
     if (cfg.display) sinks.push_back("videoconvert ! autovideosink sync=false");
     if (sinks.empty()) {
       branch += " ! fakesink sync=false";
     } else {
-      branch += " ! videoconvert ! edgertoverlay";
+      // The overlay right after the inference: a conversion in between would drop the
+      // ROI params on GStreamer 1.22.
+      branch += " ! edgertoverlay";
       if (sinks.size() == 1) {
         branch += " ! " + sinks[0];
       } else {

@@ -190,11 +190,18 @@ gboolean edgertStart(GstBaseTransform* trans) {
     return FALSE;
   }
   s.config = cfg.value();
+  // Engine builds take seconds: say so on the console as Gst-nvinfer does, not only in
+  // the debug log.
   auto log = [self](edgert::LogSeverity sev, const std::string& msg) {
-    if (sev == edgert::LogSeverity::kError || sev == edgert::LogSeverity::kWarning)
-      GST_WARNING_OBJECT(self, "%s", msg.c_str());
-    else
+    if (sev == edgert::LogSeverity::kVerbose) {
+      GST_DEBUG_OBJECT(self, "%s", msg.c_str());
+      return;
+    }
+    if (sev == edgert::LogSeverity::kInfo)
       GST_INFO_OBJECT(self, "%s", msg.c_str());
+    else
+      GST_WARNING_OBJECT(self, "%s", msg.c_str());
+    g_printerr("%s: %s\n", GST_OBJECT_NAME(self), msg.c_str());
   };
   auto inf = Inferencer::create(s.config, log);
   if (!inf.ok()) {

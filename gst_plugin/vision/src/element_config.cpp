@@ -52,7 +52,8 @@ Status parseModel(const Section& s, const std::string& base, ModelConfig* m) {
 
 Status parsePreprocess(const Section& s, PreprocessSpec* p) {
   return s.forEach(
-      {"resize", "resize_short", "scale", "mean", "std", "order", "layout", "pad_value"},
+      {"resize", "resize_short", "interpolation", "scale", "mean", "std", "order", "layout",
+       "pad_value"},
       [&](const std::string& k, const YAML::Node& v) -> Status {
         std::string str;
         int64_t i;
@@ -61,6 +62,11 @@ Status parsePreprocess(const Section& s, PreprocessSpec* p) {
           p->resize = str == "stretch"     ? ResizeMode::kStretch
                       : str == "letterbox" ? ResizeMode::kLetterbox
                                            : ResizeMode::kShortSide;
+        } else if (k == "interpolation") {
+          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"area", "linear", "pil"}, &str));
+          p->interpolation = str == "area"     ? Interpolation::kArea
+                             : str == "linear" ? Interpolation::kLinear
+                                               : Interpolation::kPilBilinear;
         } else if (k == "resize_short") {
           EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 1, 1 << 15));
           p->resize_short = static_cast<int>(i);

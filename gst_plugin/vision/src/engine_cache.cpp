@@ -76,7 +76,7 @@ Result<LoadedEngine> acquireEngine(const ModelConfig& model, const LogCallback& 
     if (reuse) {
       auto e = rt->loadEngine(out.path);
       if (e.ok()) {
-        if (log) log(LogSeverity::kInfo, strCat("using cached engine ", out.path));
+        if (log) log(LogSeverity::kVerbose, strCat("using cached engine ", out.path));
         out.engine = e.value();
         loaded[key] = out.engine;
         return out;
@@ -89,7 +89,9 @@ Result<LoadedEngine> acquireEngine(const ModelConfig& model, const LogCallback& 
     opt.precision = model.precision;
     opt.target = model.target;
     opt.shapes = model.shapes;
-    if (log) log(LogSeverity::kInfo, strCat("building ", out.path, " from ", model.onnx));
+    if (log)
+      log(LogSeverity::kInfo, strCat("building ", out.path, " from ", model.onnx,
+                                     " (first use; reused while the model is unchanged)"));
     Status st = buildEngineFile(model.onnx, out.path, opt);
     if (!st.ok()) return st.withContext(strCat("building ", model.onnx));
   }

@@ -63,20 +63,85 @@ Geometry geometry(const PreprocessSpec& spec, int w, int h, int net_w, int net_h
     const double s = double(target) / std::min(w, h);
     g.resized_w = std::max(1, static_cast<int>(std::lround(w * s)));
     g.resized_h = std::max(1, static_cast<int>(std::lround(h * s)));
-    g.offset_x = static_cast<int>(std::lround((g.resized_w - net_w) / 2.0));
-    g.offset_y = static_cast<int>(std::lround((g.resized_h - net_h) / 2.0));
+    // Floor, as PIL-based reference pipelines crop ((w - 224) // 2).
+    g.offset_x = (g.resized_w - net_w) / 2;
+    g.offset_y = (g.resized_h - net_h) / 2;
   }
   return g;
 }
 
-int interpolation(int from, int to) {
-  return to < from ? cv::INTER_AREA : cv::INTER_LINEAR;
+// PIL's separable resampling with the triangle (bilinear) filter widened by the shrink
+// factor, rounding to 8 bits after each pass as PIL does (horizontal first).
+struct Taps {
+  std::vector<int> first;
+  std::vector<std::vector<float>> weights;
+};
+
+Taps pilTaps(int in, int out) {
+  Taps t;
+  const double scale = double(in) / out, filterscale = std::max(scale, 1.0);
+  const double support = filterscale, ss = 1.0 / filterscale;
+  for (int o = 0; o < out; ++o) {
+    const double center = (o + 0.5) * scale;
+    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int hi = std::min(static_cast<int>(center + support + 0.5), in);
+    std::vector<float> w;
+    double sum = 0;
+    for (int x = lo; x < hi; ++x) {
+      const double d = std::abs((x - center + 0.5) * ss);
+      const double v = d < 1 ? 1 - d : 0;
+      w.push_back(static_cast<float>(v));
+      sum += v;
+    }
+    for (float& v : w) v = static_cast<float>(sum > 0 ? v / sum : 0);
+    t.first.push_back(lo);
+    t.weights.push_back(std::move(w));
+  }
+  return t;
 }
 
-cv::Mat resized(const cv::Mat& src, int w, int h) {
+uint8_t clampByte(float v) {
+  return static_cast<uint8_t>(std::clamp(v + 0.5f, 0.f, 255.f));
+}
+
+cv::Mat pilResize(const cv::Mat& src, int w, int h) {
+  const int ch = src.channels();
+  cv::Mat horiz(src.rows, w, src.type());
+  const Taps tx = pilTaps(src.cols, w);
+  for (int y = 0; y < src.rows; ++y) {
+    const uint8_t* in = src.ptr<uint8_t>(y);
+    uint8_t* out = horiz.ptr<uint8_t>(y);
+    for (int x = 0; x < w; ++x) {
+      const auto& wt = tx.weights[x];
+      for (int c = 0; c < ch; ++c) {
+        float acc = 0;
+        for (size_t k = 0; k < wt.size(); ++k) acc += wt[k] * in[(tx.first[x] + k) * ch + c];
+        out[x * ch + c] = clampByte(acc);
+      }
+    }
+  }
+  cv::Mat dst(h, w, src.type());
+  const Taps ty = pilTaps(src.rows, h);
+  for (int y = 0; y < h; ++y) {
+    uint8_t* out = dst.ptr<uint8_t>(y);
+    const auto& wt = ty.weights[y];
+    for (int i = 0; i < w * ch; ++i) {
+      float acc = 0;
+      for (size_t k = 0; k < wt.size(); ++k)
+        acc += wt[k] * horiz.ptr<uint8_t>(ty.first[y] + static_cast<int>(k))[i];
+      out[i] = clampByte(acc);
+    }
+  }
+  return dst;
+}
+
+cv::Mat resized(const cv::Mat& src, int w, int h, Interpolation interp) {
   if (src.cols == w && src.rows == h) return src;
+  if (interp == Interpolation::kPilBilinear) return pilResize(src, w, h);
   cv::Mat dst;
-  cv::resize(src, dst, cv::Size(w, h), 0, 0, interpolation(src.cols * src.rows, w * h));
+  const bool shrink = int64_t{w} * h < int64_t{src.cols} * src.rows;
+  cv::resize(src, dst, cv::Size(w, h), 0, 0,
+             interp == Interpolation::kArea && shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
   return dst;
 }
 
@@ -104,7 +169,7 @@ struct YuvMatrix {
 };
 
 // The frame resized to rw x rh as packed RGB.
-Result<cv::Mat> resizedRgb(const ImageView& im, int rw, int rh) {
+Result<cv::Mat> resizedRgb(const ImageView& im, int rw, int rh, Interpolation interp) {
   const int w = im.width, h = im.height;
   const auto plane = [&](int i, int rows, int cols, int type) {
     return cv::Mat(rows, cols, type, const_cast<uint8_t*>(im.planes[i]),
@@ -113,37 +178,37 @@ Result<cv::Mat> resizedRgb(const ImageView& im, int rw, int rh) {
   cv::Mat rgb(rh, rw, CV_8UC3);
   switch (im.format) {
     case PixelFormat::kRGB:
-      return resized(plane(0, h, w, CV_8UC3), rw, rh).clone();
+      return resized(plane(0, h, w, CV_8UC3), rw, rh, interp).clone();
     case PixelFormat::kBGR:
-      cv::cvtColor(resized(plane(0, h, w, CV_8UC3), rw, rh), rgb, cv::COLOR_BGR2RGB);
+      cv::cvtColor(resized(plane(0, h, w, CV_8UC3), rw, rh, interp), rgb, cv::COLOR_BGR2RGB);
       return rgb;
     case PixelFormat::kRGBA:
     case PixelFormat::kRGBx:
-      cv::cvtColor(resized(plane(0, h, w, CV_8UC4), rw, rh), rgb, cv::COLOR_RGBA2RGB);
+      cv::cvtColor(resized(plane(0, h, w, CV_8UC4), rw, rh, interp), rgb, cv::COLOR_RGBA2RGB);
       return rgb;
     case PixelFormat::kBGRA:
     case PixelFormat::kBGRx:
-      cv::cvtColor(resized(plane(0, h, w, CV_8UC4), rw, rh), rgb, cv::COLOR_BGRA2RGB);
+      cv::cvtColor(resized(plane(0, h, w, CV_8UC4), rw, rh, interp), rgb, cv::COLOR_BGRA2RGB);
       return rgb;
     case PixelFormat::kGRAY8:
-      cv::cvtColor(resized(plane(0, h, w, CV_8UC1), rw, rh), rgb, cv::COLOR_GRAY2RGB);
+      cv::cvtColor(resized(plane(0, h, w, CV_8UC1), rw, rh, interp), rgb, cv::COLOR_GRAY2RGB);
       return rgb;
     case PixelFormat::kNV12:
     case PixelFormat::kI420: {
       // Resizing each plane to the network size first converts only the pixels the
       // network sees, and works for odd frame sizes where OpenCV's converters do not.
       const int cw = (w + 1) / 2, ch = (h + 1) / 2;
-      const cv::Mat y = resized(plane(0, h, w, CV_8UC1), rw, rh);
+      const cv::Mat y = resized(plane(0, h, w, CV_8UC1), rw, rh, interp);
       cv::Mat u, v;
       if (im.format == PixelFormat::kNV12) {
-        const cv::Mat uv = resized(plane(1, ch, cw, CV_8UC2), rw, rh);
+        const cv::Mat uv = resized(plane(1, ch, cw, CV_8UC2), rw, rh, interp);
         cv::Mat parts[2];
         cv::split(uv, parts);
         u = parts[0];
         v = parts[1];
       } else {
-        u = resized(plane(1, ch, cw, CV_8UC1), rw, rh);
-        v = resized(plane(2, ch, cw, CV_8UC1), rw, rh);
+        u = resized(plane(1, ch, cw, CV_8UC1), rw, rh, interp);
+        v = resized(plane(2, ch, cw, CV_8UC1), rw, rh, interp);
       }
       const YuvMatrix m(im);
       for (int r = 0; r < rh; ++r) {
@@ -193,13 +258,18 @@ Result<PreprocessSpec> parsePreprocessSpec(const std::string& text, int* crop) {
     } else if (key == "layout") {
       ok = val == "nchw" || val == "nhwc";
       spec.nhwc = val == "nhwc";
+    } else if (key == "interp") {
+      ok = val == "area" || val == "linear" || val == "pil";
+      spec.interpolation = val == "area"     ? Interpolation::kArea
+                           : val == "linear" ? Interpolation::kLinear
+                                             : Interpolation::kPilBilinear;
     } else if (key == "pad") {
       int p = 0;
       ok = parseInt(val, &p) && p <= 255;
       spec.pad_value = static_cast<uint8_t>(p);
     } else {
       return bad(strCat("--preprocess: unknown key '", key,
-                        "' (known: resize, crop, scale, mean, std, order, layout, pad)"));
+                        "' (known: resize, crop, scale, mean, std, order, layout, pad, interp)"));
     }
     if (!ok) return bad(strCat("--preprocess: bad value '", val, "' for ", key));
   }
@@ -214,7 +284,15 @@ Result<FrameTransform> preprocessImage(const ImageView& image, const PreprocessS
     return bad(strCat("network input ", channels, "x", net_height, "x", net_width,
                       " is not an image (1 or 3 channels)"));
   const Geometry g = geometry(spec, image.width, image.height, net_width, net_height);
-  EDGERT_ASSIGN_OR_RETURN(cv::Mat rgb, resizedRgb(image, g.resized_w, g.resized_h));
+  // PIL resamples RGB: convert at full size first, then resize (slower, exact).
+  cv::Mat rgb;
+  if (spec.interpolation == Interpolation::kPilBilinear) {
+    EDGERT_ASSIGN_OR_RETURN(cv::Mat full,
+                            resizedRgb(image, image.width, image.height, Interpolation::kArea));
+    rgb = pilResize(full, g.resized_w, g.resized_h);
+  } else {
+    EDGERT_ASSIGN_OR_RETURN(rgb, resizedRgb(image, g.resized_w, g.resized_h, spec.interpolation));
+  }
 
   // value = (pixel * scale - mean) / std, precomputed per channel and pixel value.
   float lut[3][256];

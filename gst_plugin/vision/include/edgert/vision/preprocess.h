@@ -21,8 +21,16 @@ enum class ResizeMode {
   kShortSide,  // resize so the short side is `resize_short`, then centre-crop (ImageNet style)
 };
 
+enum class Interpolation {
+  kArea,         // OpenCV: area averaging when shrinking, bilinear when enlarging (fast)
+  kLinear,       // OpenCV bilinear (no antialiasing)
+  kPilBilinear,  // PIL's / torchvision's antialiased bilinear: what most classifiers were
+                 // trained with (their reference labels reproduce exactly); slower
+};
+
 struct PreprocessSpec {
   ResizeMode resize = ResizeMode::kStretch;
+  Interpolation interpolation = Interpolation::kArea;
   int resize_short = 0;  // kShortSide: short side after resize (0 = the crop size)
   float scale = 1.0f;
   std::array<float, 3> mean = {0, 0, 0};
@@ -34,8 +42,8 @@ struct PreprocessSpec {
 
 // Parses the CLI form "resize=256,crop=224,mean=127,std=128,order=rgb,layout=nchw": keys
 // resize (stretch|letterbox|<short side>), scale, mean, std (one value or three separated
-// by ':'), order (rgb|bgr), layout (nchw|nhwc), pad. `crop` is accepted as documentation of
-// the network size and must match the engine input when given.
+// by ':'), order (rgb|bgr), layout (nchw|nhwc), pad, interp (area|linear|pil). `crop` is accepted
+// as documentation of the network size and must match the engine input when given.
 Result<PreprocessSpec> parsePreprocessSpec(const std::string& text, int* crop = nullptr);
 
 // Maps network-input coordinates back to the frame: frame = (net + offset) * scale.

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""End to end on a real model and real pixels: the demo video (made from a real scanned
+page) through edgert-app (filesrc ! decodebin ! edgertinfer ! edgertoverlay ! x264enc), then
+the same frames through `edgert run` and an independent DBNet post-processing here. The
+element's text boxes must match in count and position. Also: the annotated video decodes
+with every frame, no temporary file is left, Ctrl-C finishes the files, and bad configs
+exit non-zero naming the file and line.
+
+    e2e_ppocr_test.py EDGERT EDGERT_APP SOURCE_DIR WORK_DIR
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+edgert, app, src, work = sys.argv[1:5]
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+env = dict(os.environ)
+FRAMES = 12
+failures = []
+
+
+def check(cond, msg):
+    print(("ok   " if cond else "FAIL ") + msg)
+    if not cond:
+        failures.append(msg)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, **kw)
+
+
+video = os.path.join(work, "page.mp4")
+r = run(["bash", os.path.join(src, "scripts/make-demo-video.sh"), video, str(FRAMES)])
+assert r.returncode == 0, r.stderr
+
+# The element config of the demo, with its engine cached in the work dir.
+shutil.copy(os.path.join(src, "configs/models/ch_PP-OCRv4_det_infer.onnx"), work)
+cfg = open(os.path.join(src, "configs/elements/ppocr-det.yaml")).read()
+cfg = cfg.replace("../models/", "").replace("../labels/", os.path.join(src, "configs/labels/"))
+open(os.path.join(work, "det.yaml"), "w").write(cfg)
+open(os.path.join(work, "app.yaml"), "w").write(f"""
+sources:
+  - {{name: page, file: page.mp4}}
+model: det.yaml
+backend: cpu
+outputs: {{video: out.mp4, json: out.jsonl}}
+""")
+t0 = time.time()
+r = run([app, os.path.join(work, "app.yaml")])
+check(r.returncode == 0, f"edgert-app exits 0 ({r.returncode}: {r.stderr.strip()[-300:]})")
+check("building" in r.stderr, "the first run says it builds the engine")
+lines = [json.loads(l) for l in open(os.path.join(work, "out.jsonl"))]
+check(len(lines) == FRAMES, f"{FRAMES} JSON lines ({len(lines)})")
+check(not [f for f in os.listdir(work) if f.endswith(".part")], "no temporary files left")
+r2 = run([app, os.path.join(work, "app.yaml")])
+check(r2.returncode == 0 and "building" not in r2.stderr, "the second run reuses the cached engine")
+
+# The annotated video decodes, every frame; keep them as PNGs for the comparison.
+frames_dir = os.path.join(work, "in")
+os.makedirs(frames_dir)
+r = run(["gst-launch-1.0", "-q", "filesrc", f"location={video}", "!", "decodebin", "!",
+         "videoconvert", "!", "video/x-raw,format=RGB", "!", "pngenc", "!", "multifilesink",
+         f"location={frames_dir}/%03d.png"])
+check(r.returncode == 0, "input video decodes")
+out_dir = os.path.join(work, "out")
+os.makedirs(out_dir)
+r = run(["gst-launch-1.0", "-q", "filesrc", f"location={os.path.join(work, 'out.mp4')}", "!",
+         "decodebin", "!", "videoconvert", "!", "pngenc", "!", "multifilesink",
+         f"location={out_dir}/%03d.png"])
+check(r.returncode == 0 and len(os.listdir(out_dir)) == FRAMES,
+      f"annotated video decodes with {FRAMES} frames ({len(os.listdir(out_dir))})")
+
+# Independent reference: letterbox + normalise here, `edgert run`, connected regions of
+# the probability map. Each region must have exactly one element box around it.
+engine = [f for f in os.listdir(work) if f.endswith(".engine")][0]
+mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+
+
+def regions(prob, thr=0.3):
+    mask = prob > thr
+    seen = np.zeros_like(mask)
+    out = []
+    H, W = mask.shape
+    for y0, x0 in zip(*np.nonzero(mask)):
+        if seen[y0, x0]:
+            continue
+        stack, pts = [(y0, x0)], []
+        seen[y0, x0] = True
+        while stack:
+            y, x = stack.pop()
+            pts.append((y, x))
+            for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+                v, u = y + dy, x + dx
+                if 0 <= v < H and 0 <= u < W and mask[v, u] and not seen[v, u]:
+                    seen[v, u] = True
+                    stack.append((v, u))
+        pts = np.array(pts)
+        if len(pts) > 60 and prob[pts[:, 0], pts[:, 1]].mean() > 0.6:
+            out.append(pts)
+    return out
+
+
+for idx in (0, FRAMES // 2, FRAMES - 1):
+    img = Image.open(os.path.join(frames_dir, "%03d.png" % idx)).convert("RGB")
+    w, h = img.size
+    s = min(640 / w, 640 / h)
+    rw, rh = round(w * s), round(h * s)
+    x = np.zeros((640, 640, 3), np.float32)
+    oy, ox = (640 - rh) // 2, (640 - rw) // 2
+    x[oy:oy + rh, ox:ox + rw] = np.asarray(img.resize((rw, rh), Image.BILINEAR), np.float32) / 255
+    x = ((x - mean) / std).astype(np.float32).transpose(2, 0, 1)[None]
+    np.save(os.path.join(work, "x.npy"), x)
+    r = run([edgert, "run", "--engine", os.path.join(work, engine), "--backend", "cpu", "--input",
+             f"x={os.path.join(work, 'x.npy')}", "--save-outputs", os.path.join(work, "ref")])
+    assert r.returncode == 0, r.stderr
+    prob = np.load(os.path.join(work, "ref", "sigmoid_0.tmp_0.npy"))[0, 0]
+    ref = regions(prob)
+    boxes = [d["box"] for d in lines[idx]["detections"]]
+    check(abs(len(boxes) - len(ref)) <= 1,
+          f"frame {idx}: element found {len(boxes)} text regions, reference {len(ref)}")
+    matched = 0
+    for pts in ref:
+        cy, cx = pts.mean(axis=0)
+        fx, fy = (cx - ox) / s, (cy - oy) / s  # back to frame pixels
+        if any(b[0] <= fx <= b[0] + b[2] and b[1] <= fy <= b[1] + b[3] for b in boxes):
+            matched += 1
+    check(matched >= len(ref) - 1 and len(ref) > 3,
+          f"frame {idx}: {matched}/{len(ref)} reference regions inside an element box")
+
+# Ctrl-C: a long test source is interrupted; the files are finished, exit 0.
+open(os.path.join(work, "long.yaml"), "w").write("""
+sources: [{name: cam, test: ball, num_buffers: 100000}]
+model: det.yaml
+backend: cpu
+outputs: {video: long.mp4, json: long.jsonl}
+""")
+p = subprocess.Popen([app, os.path.join(work, "long.yaml")], stderr=subprocess.PIPE, text=True, env=env)
+time.sleep(4)
+p.send_signal(signal.SIGINT)
+try:
+    _, err = p.communicate(timeout=60)
+except subprocess.TimeoutExpired:
+    p.kill()
+    err = "timeout"
+check(p.returncode == 0, f"Ctrl-C finishes cleanly ({p.returncode}: {err.strip()[-200:]})")
+check(os.path.exists(os.path.join(work, "long.mp4")) and os.path.exists(os.path.join(work, "long.jsonl")),
+      "interrupted run still leaves complete outputs")
+# An MP4 without its index (an unfinished mux) fails to demux.
+r = run(["gst-launch-1.0", "-q", "filesrc", f"location={os.path.join(work, 'long.mp4')}", "!",
+         "qtdemux", "!", "decodebin", "!", "fakesink"])
+check(r.returncode == 0, f"the interrupted video is playable ({r.stderr.strip()[-200:]})")
+
+# Bad configs: exit 2 with file and line.
+open(os.path.join(work, "bad.yaml"), "w").write("sources:\n  - {name: a, file: page.mp4}\nmodle: det.yaml\n")
+r = run([app, os.path.join(work, "bad.yaml")])
+check(r.returncode == 2 and "bad.yaml:3:" in r.stderr and "modle" in r.stderr,
+      f"unknown app key: exit 2 naming the line ({r.returncode}: {r.stderr.strip()})")
+open(os.path.join(work, "missing.yaml"), "w").write("sources: [{file: nothere.mp4}]\nmodel: det.yaml\n")
+r = run([app, os.path.join(work, "missing.yaml")])
+check(r.returncode == 1 and "nothere.mp4" in r.stderr,
+      f"missing video: exit 1 naming it ({r.returncode}: {r.stderr.strip()[-200:]})")
+
+print(f"e2e: {time.time() - t0:.1f} s")
+sys.exit(1 if failures else 0)
