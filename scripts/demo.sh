@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# The main job on a fresh Debian 12 machine: install dependencies, build edgert, build an
-# engine from the bundled EfficientNet-Lite0 and classify a photo with it.
-#   bash scripts/demo.sh [photo.jpg]
+# The main job on a fresh Debian 12 machine: install dependencies, build edgert, make a
+# document-camera video from a real scanned page, and run PaddleOCR's text detector
+# (bundled) over it in a GStreamer pipeline: the engine is built from the ONNX model on
+# first use, and the run writes an annotated video, JSON lines and one frame as an image.
+#   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
-PHOTO="${1:-configs/demo/dog.jpg}"
-EDGERT=build/bin/edgert
-PY=python3
-[ -x /usr/bin/python3 ] && PY=/usr/bin/python3  # Debian's numpy/PIL, not a local pyenv
-$EDGERT build --config configs/build/efficientnet-lite0.yaml
-# Preprocessing as the model was trained (resize 256, centre crop 224, (p-127)/128).
-"$PY" scripts/preprocess.py "$PHOTO" build/demo_input.npy
-$EDGERT run --engine build/efficientnet_lite0.engine --backend auto --input input=build/demo_input.npy \
-    --save-outputs build/demo_out
-"$PY" scripts/topk.py build/demo_out/logits.npy configs/labels/imagenet_classes.txt
+export GST_PLUGIN_PATH="$PWD/build/gst_plugin"
+bash scripts/make-demo-video.sh build/demo/page-camera.mp4
+# The same pipeline by hand:
+#   gst-launch-1.0 filesrc location=build/demo/page-camera.mp4 ! decodebin ! videoconvert ! \
+#     edgertinfer config=configs/elements/ppocr-det.yaml ! edgertoverlay ! videoconvert ! \
+#     x264enc ! mp4mux ! filesink location=out.mp4
+build/bin/edgert-app configs/apps/ocr-demo.yaml
+# One annotated frame as a picture.
+rm -rf build/demo/frames && mkdir -p build/demo/frames
+gst-launch-1.0 -q filesrc location=build/demo/page-camera-ocr.mp4 ! decodebin ! videoconvert ! \
+    pngenc ! multifilesink location=build/demo/frames/%03d.png
+cp build/demo/frames/045.png build/demo/page-camera-ocr-frame.png
+echo
+echo "annotated video: build/demo/page-camera-ocr.mp4"
+echo "results (JSON lines, one per frame): build/demo/page-camera-ocr.jsonl"
+echo "one frame: build/demo/page-camera-ocr-frame.png"
+head -c 400 build/demo/page-camera-ocr.jsonl
+echo " ..."
