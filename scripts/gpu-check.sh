@@ -78,6 +78,14 @@ for spec in "/tmp/models/yolov8_tiny.onnx:input:1x3x160x160:y" "configs/models/e
   done
 done
 result[compute_sanitizer]=$sanitized
+# Frame feeding (edgertinfer's pre-processing on the GPU): 1080p -> 640x640 per frame.
+python3 -c "
+import onnx
+from onnx import helper as h, TensorProto as T
+io = [h.make_tensor_value_info(n, T.FLOAT, [1, 3, 640, 640]) for n in 'xy']
+g = h.make_graph([h.make_node('Mul', ['x', 'one'], ['y'])], 'p', io[:1], io[1:], [h.make_tensor('one', T.FLOAT, [1], [1.0])])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 13)]), '/tmp/pass.onnx')"
+for b in cuda cpu; do EDGERT_BENCH_PASSTHROUGH=/tmp/pass.onnx .gpu/bin/edgert_image_bench $b 200 | tee -a "$OUT/image_bench.log"; done
 if [ "${1:-}" = "--bench" ]; then bash bench/run.sh "$OUT"; fi
 echo "---- GPU suite ----"
 for t in "${!result[@]}"; do printf "%-20s %s\n" "$t" "$([ "${result[$t]}" = 0 ] && echo PASS || echo "FAIL (rc ${result[$t]})")"; done

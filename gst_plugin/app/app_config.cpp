@@ -16,23 +16,27 @@ namespace {
 Status parseSource(const std::string& origin, const std::string& base, const YAML::Node& n,
                    size_t index, Source* src) {
   const Section s(origin, strCat("sources[", index, "]"), n);
-  const Status parsed =
-      s.forEach({"name", "file", "uri", "camera", "test", "num_buffers"},
-                [&](const std::string& k, const YAML::Node& v) -> Status {
-                  if (k == "name") return s.string(k, v, &src->name);
-                  if (k == "num_buffers") {
-                    int64_t i;
-                    EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, -1, int64_t{1} << 31));
-                    src->num_buffers = static_cast<int>(i);
-                    return Status::Ok();
-                  }
-                  if (!src->kind.empty())
-                    return s.error(v, strCat("source has both '", src->kind, "' and '", k, "'"));
-                  src->kind = k;
-                  EDGERT_RETURN_IF_ERROR(s.string(k, v, &src->location));
-                  if (k == "file") src->location = vision::resolveConfigPath(base, src->location);
-                  return Status::Ok();
-                });
+  const Status parsed = s.forEach(
+      {"name", "file", "uri", "camera", "test", "num_buffers", "format"},
+      [&](const std::string& k, const YAML::Node& v) -> Status {
+        if (k == "name") return s.string(k, v, &src->name);
+        if (k == "format")
+          return s.oneOf(k, v,
+                         {"RGB", "BGR", "RGBA", "BGRA", "RGBx", "BGRx", "NV12", "I420", "GRAY8"},
+                         &src->format);
+        if (k == "num_buffers") {
+          int64_t i;
+          EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, -1, int64_t{1} << 31));
+          src->num_buffers = static_cast<int>(i);
+          return Status::Ok();
+        }
+        if (!src->kind.empty())
+          return s.error(v, strCat("source has both '", src->kind, "' and '", k, "'"));
+        src->kind = k;
+        EDGERT_RETURN_IF_ERROR(s.string(k, v, &src->location));
+        if (k == "file") src->location = vision::resolveConfigPath(base, src->location);
+        return Status::Ok();
+      });
   if (!parsed.ok()) return parsed;
   if (src->kind.empty())
     return s.error(n, strCat("sources[", index, "] needs one of file, uri, camera, test"));

@@ -14,6 +14,7 @@ struct Source {
   std::string kind;      // file | uri | camera | test
   std::string location;  // path, URI, device, or test pattern name
   int num_buffers = -1;  // test sources: frames to produce (-1 = endless)
+  std::string format;    // pixel format handed to edgertinfer ("" = the decoder's own)
 };
 
 struct AppConfig {

@@ -61,8 +61,10 @@ std::string sourceElements(const edgert::app::Source& s) {
 std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Output>* outputs) {
   std::string desc;
   for (const auto& s : cfg.sources) {
-    std::string branch = strCat(sourceElements(s), " ! videoconvert ! edgertinfer name=", s.name,
-                                " config=", quoted(cfg.model_config), " emit-messages=true");
+    const std::string caps = s.format.empty() ? "" : strCat(" ! video/x-raw,format=", s.format);
+    std::string branch =
+        strCat(sourceElements(s), " ! videoconvert", caps, " ! edgertinfer name=", s.name,
+               " config=", quoted(cfg.model_config), " emit-messages=true");
     if (!cfg.backend.empty()) branch += " backend=" + cfg.backend;
     std::vector<std::string> sinks;
     if (!cfg.video_output.empty()) {

@@ -45,16 +45,13 @@ img_dir = os.path.join(assets, "images")
 if not os.path.isdir(img_dir):
     img_dir, photos = os.path.join(src, "configs", "demo"), {"dog.jpg": "German shepherd"}
 cfg = os.path.join(src, "configs", "elements", "classifier-efficientnet-lite0.yaml")
+rgb_sources = "\n".join(f"  - {{name: {os.path.splitext(p)[0]}, file: {os.path.join(img_dir, p)}, format: RGB}}"
+                        for p in photos)
+r, lines = run_app(f"sources:\n{rgb_sources}\nmodel: {cfg}\nbackend: cpu\n"
+                   f"outputs: {{json: rgb.yaml.jsonl}}\n", "rgb.yaml")
+got = {l["source"]: l["classes"][0]["label"].split(",")[0] for l in lines if l.get("classes")}
 for p, want in photos.items():
-    r = subprocess.run(["gst-launch-1.0", "-m", "filesrc", f"location={os.path.join(img_dir, p)}", "!",
-                        "jpegdec", "!", "videoconvert", "!", "video/x-raw,format=RGB", "!",
-                        "edgertinfer", f"config={cfg}", "backend=cpu", "emit-messages=true", "!",
-                        "fakesink"], capture_output=True, text=True)
-    m = re.search(r'json=\(string\)"(.*?[^\\])";', r.stdout)
-    label = None
-    if m:
-        j = json.loads(re.sub(r"\\(.)", r"\1", m.group(1)))
-        label = j["classes"][0]["label"].split(",")[0]
+    label = got.get(os.path.splitext(p)[0])
     check(label == want, f"{p} (RGB): top-1 '{label}' (reference '{want}')")
 sources = "\n".join(f"  - {{name: {os.path.splitext(p)[0]}, file: {os.path.join(img_dir, p)}}}"
                     for p in photos)

@@ -69,6 +69,10 @@ Result<std::unique_ptr<Inferencer>> Inferencer::create(const ElementConfig& conf
   inf->engine_path_ = le.path;
   EDGERT_RETURN_IF_ERROR(inf->bind().withContext(le.path));
   EDGERT_ASSIGN_OR_RETURN(inf->ctx_, inf->engine_->createExecutionContext());
+  // On the GPU the frame is uploaded as it is and resized there; PIL-exact resizing stays
+  // on the CPU.
+  inf->device_preprocess_ = inf->ctx_->backend() == Backend::kCuda &&
+                            config.preprocess.interpolation != Interpolation::kPilBilinear;
   return inf;
 }
 

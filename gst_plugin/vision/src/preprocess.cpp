@@ -70,6 +70,20 @@ Geometry geometry(const PreprocessSpec& spec, int w, int h, int net_w, int net_h
   return g;
 }
 
+FrameTransform transformOf(const Geometry& g, const ImageView& image, int net_width,
+                           int net_height) {
+  FrameTransform t;
+  t.scale_x = static_cast<float>(image.width) / g.resized_w;
+  t.scale_y = static_cast<float>(image.height) / g.resized_h;
+  t.offset_x = static_cast<float>(g.offset_x);
+  t.offset_y = static_cast<float>(g.offset_y);
+  t.frame_width = image.width;
+  t.frame_height = image.height;
+  t.net_width = net_width;
+  t.net_height = net_height;
+  return t;
+}
+
 // PIL's separable resampling with the triangle (bilinear) filter widened by the shrink
 // factor, rounding to 8 bits after each pass as PIL does (horizontal first).
 struct Taps {
@@ -319,16 +333,38 @@ Result<FrameTransform> preprocessImage(const ImageView& image, const PreprocessS
       }
     }
   }
-  FrameTransform t;
-  t.scale_x = static_cast<float>(image.width) / g.resized_w;
-  t.scale_y = static_cast<float>(image.height) / g.resized_h;
-  t.offset_x = static_cast<float>(g.offset_x);
-  t.offset_y = static_cast<float>(g.offset_y);
-  t.frame_width = image.width;
-  t.frame_height = image.height;
-  t.net_width = net_width;
-  t.net_height = net_height;
-  return t;
+  return transformOf(g, image, net_width, net_height);
+}
+
+static_assert(static_cast<int>(PixelFormat::kGRAY8) == static_cast<int>(ImageFormat::kGRAY8) &&
+                  static_cast<int>(PixelFormat::kNV12) == static_cast<int>(ImageFormat::kNV12),
+              "vision::PixelFormat and edgert::ImageFormat share values");
+
+FrameTransform devicePlacement(const ImageView& image, const PreprocessSpec& spec, int net_width,
+                               int net_height, ImageFrame* frame, ImagePlacement* placement) {
+  const Geometry g = geometry(spec, image.width, image.height, net_width, net_height);
+  frame->format = static_cast<ImageFormat>(static_cast<int>(image.format));
+  frame->width = image.width;
+  frame->height = image.height;
+  for (int i = 0; i < 3; ++i) {
+    frame->planes[i] = image.planes[i];
+    frame->strides[i] = image.strides[i];
+  }
+  frame->bt709 = image.bt709;
+  frame->full_range = image.full_range;
+  placement->resized_width = g.resized_w;
+  placement->resized_height = g.resized_h;
+  placement->offset_x = g.offset_x;
+  placement->offset_y = g.offset_y;
+  placement->pad_value = spec.pad_value;
+  placement->nhwc = spec.nhwc;
+  for (int c = 0; c < 3; ++c) {
+    // (pixel * scale - mean) / std in the tensor's channel order.
+    placement->mul[c] = spec.scale / spec.std[c];
+    placement->add[c] = -spec.mean[c] / spec.std[c];
+    placement->source_channel[c] = spec.bgr ? 2 - c : c;
+  }
+  return transformOf(g, image, net_width, net_height);
 }
 
 }  // namespace edgert::vision

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "edgert/image_input.h"
 #include "edgert/status.h"
 #include "edgert/types.h"
 
@@ -70,6 +71,11 @@ class ExecutionContext {
   // must equal TensorInfo::bytes().
   virtual Status setInput(const std::string& name, const void* host, size_t bytes) = 0;
   virtual Status getOutput(const std::string& name, void* host, size_t bytes) = 0;
+  // Writes one frame into batch item `batch` of an image input (float32, [N, C, H, W] or
+  // [N, H, W, C] with C = 1 or 3): see image_input.h. On the CUDA backend it is queued on
+  // the context's stream ahead of the next execute().
+  virtual Status setImageInput(const std::string& name, int batch, const ImageFrame& frame,
+                               const ImagePlacement& placement) = 0;
   // The backend this context runs on.
   virtual Backend backend() const = 0;
   // Checks the shape a caller means to feed; the error names the input, dim and expected

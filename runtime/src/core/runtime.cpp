@@ -11,6 +11,7 @@
 #include "edgert/internal/op.h"
 #include "edgert/internal/str.h"
 #include "engine_impl.h"
+#include "image_input.h"
 
 #ifndef EDGERT_VERSION_STRING
 #define EDGERT_VERSION_STRING "0.0.0"
@@ -56,6 +57,8 @@ class CpuContext final : public ExecutionContext {
   Status checkInputShape(const std::string& name, const Dims& dims) const override;
   Status setInput(const std::string& name, const void* host, size_t bytes) override;
   Status getOutput(const std::string& name, void* host, size_t bytes) override;
+  Status setImageInput(const std::string& name, int batch, const ImageFrame& frame,
+                       const ImagePlacement& placement) override;
   Backend backend() const override { return Backend::kCpu; }
   Status execute() override;
   Result<std::vector<double>> benchmark(int warmup, int iterations) override;
@@ -308,6 +311,13 @@ Status checkBindingBytes(const EngineImpl& engine, const std::string& name, size
 Status CpuContext::setInput(const std::string& name, const void* host, size_t bytes) {
   EDGERT_RETURN_IF_ERROR(checkBindingBytes(*engine_, name, bytes, true));
   if (bytes) std::memcpy(tensorData(name), host, bytes);
+  return Status::Ok();
+}
+
+Status CpuContext::setImageInput(const std::string& name, int batch, const ImageFrame& frame,
+                                 const ImagePlacement& placement) {
+  EDGERT_ASSIGN_OR_RETURN(ImageJob job, prepareImageJob(*engine_, name, batch, frame, placement));
+  runImageJobCpu(job.params, static_cast<float*>(tensorData(name)) + job.item_offset);
   return Status::Ok();
 }
 

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "../core/engine_impl.h"
+#include "../core/image_input.h"
 #include "cuda_libs.h"
 #include "cuda_ops.h"
 #include "edgert/internal/str.h"
@@ -124,6 +125,8 @@ class CudaContext final : public ExecutionContext {
   Status setTensorAddress(const std::string& name, void* data) override;
   Status setInput(const std::string& name, const void* host, size_t bytes) override;
   Status getOutput(const std::string& name, void* host, size_t bytes) override;
+  Status setImageInput(const std::string& name, int batch, const ImageFrame& frame,
+                       const ImagePlacement& placement) override;
   Status checkInputShape(const std::string& name, const Dims& dims) const override {
     return checkInputShapeFor(*engine_, name, dims);
   }
@@ -160,6 +163,8 @@ class CudaContext final : public ExecutionContext {
   size_t runs_ = 0;
   CUgraph graph_ = nullptr;
   CUgraphExec graph_exec_ = nullptr;
+  CUdeviceptr frame_ = 0;  // staging for setImageInput, grown to the largest frame
+  size_t frame_bytes_ = 0;
 };
 
 CudaContext::~CudaContext() {
@@ -173,6 +178,7 @@ CudaContext::~CudaContext() {
   if (env_.dnn_handle) env_.dnn->cudnnDestroy(env_.dnn_handle);
   if (env_.lt_handle) env_.lt->cublasLtDestroy(env_.lt_handle);
   for (CUdeviceptr p : owned_) d->cuMemFree(p);
+  if (frame_) d->cuMemFree(frame_);
   if (arena_) d->cuMemFree(arena_);
   if (scratch_) d->cuMemFree(scratch_);
   if (env_.stream) d->cuStreamDestroy(env_.stream);
@@ -300,6 +306,41 @@ Status CudaContext::setInput(const std::string& name, const void* host, size_t b
   if (!bytes) return Status::Ok();
   return env_.d->check(env_.d->cuMemcpyHtoD(tensor_ptr_[bindingTensor(name)], host, bytes),
                        "cuMemcpyHtoD (input)");
+}
+
+Status CudaContext::setImageInput(const std::string& name, int batch, const ImageFrame& frame,
+                                  const ImagePlacement& placement) {
+  EDGERT_ASSIGN_OR_RETURN(ImageJob job, prepareImageJob(*engine_, name, batch, frame, placement));
+  const Driver* d = env_.d;
+  d->cuCtxSetCurrent(process().ctx);
+  size_t total = 0, offset[3] = {0, 0, 0};
+  for (int i = 0; i < 3; ++i) {
+    offset[i] = total;
+    total += (job.plane_bytes[i] + 255) / 256 * 256;
+  }
+  if (total > frame_bytes_) {
+    // The stream may still read the old staging buffer.
+    EDGERT_RETURN_IF_ERROR(d->check(d->cuStreamSynchronize(env_.stream), "cuStreamSynchronize"));
+    if (frame_) d->cuMemFree(frame_);
+    frame_ = 0;
+    frame_bytes_ = 0;
+    EDGERT_RETURN_IF_ERROR(d->check(d->cuMemAlloc(&frame_, total), "cuMemAlloc (frame staging)"));
+    frame_bytes_ = total;
+  }
+  // Pageable host memory: the copies complete before returning, so the caller may reuse
+  // the frame at once; the kernel is queued ahead of the next execute().
+  for (int i = 0; i < 3; ++i) {
+    if (!job.plane_bytes[i]) continue;
+    EDGERT_RETURN_IF_ERROR(d->check(
+        d->cuMemcpyHtoDAsync(frame_ + offset[i], frame.planes[i], job.plane_bytes[i], env_.stream),
+        "cuMemcpyHtoDAsync (frame)"));
+    job.params.planes[i] = frame_ + offset[i];
+  }
+  EdgertImage params = job.params;
+  CUdeviceptr out = tensor_ptr_[bindingTensor(name)] + job.item_offset * sizeof(float);
+  void* args[] = {&params, &out};
+  return launch(env_, "edgert_image_to_tensor", static_cast<long long>(params.net_w) * params.net_h,
+                args);
 }
 
 Status CudaContext::getOutput(const std::string& name, void* host, size_t bytes) {

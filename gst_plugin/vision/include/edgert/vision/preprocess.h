@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "edgert/image_input.h"
 #include "edgert/status.h"
 #include "edgert/vision/image.h"
 
@@ -60,5 +61,11 @@ struct FrameTransform {
 // `channels` is 3 or 1 (grey). Returns how network coordinates map back to the frame.
 Result<FrameTransform> preprocessImage(const ImageView& image, const PreprocessSpec& spec,
                                        int net_width, int net_height, int channels, float* out);
+
+// The same pre-processing handed to the backend (ExecutionContext::setImageInput, which
+// the CUDA backend runs as one kernel): the frame description and placement, and how
+// network coordinates map back. Interpolation is area/bilinear there (not PIL's).
+FrameTransform devicePlacement(const ImageView& image, const PreprocessSpec& spec, int net_width,
+                               int net_height, ImageFrame* frame, ImagePlacement* placement);
 
 }  // namespace edgert::vision

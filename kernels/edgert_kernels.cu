@@ -1,0 +1,3 @@
+// The one translation unit nvcc turns into the embedded fatbin.
+#include "elementwise.cu"
+#include "image.cu"
