@@ -7,7 +7,7 @@
 
 #include "edgert/vision/inferencer.h"
 #include "edgert/vision/result_json.h"
-#include "frame_view.h"
+#include "infer_queue.h"
 #include "result_meta.h"
 
 GST_DEBUG_CATEGORY_STATIC(edgert_infer_debug);
@@ -34,11 +34,8 @@ enum {
   PROP_LABELS,
   PROP_UNIQUE_ID,
   PROP_EMIT_MESSAGES,
-};
-
-struct Pending {
-  GstBuffer* buffer;
-  bool infer;
+  PROP_MAX_QUEUE,
+  PROP_DROP_WHEN_LATE,
 };
 
 // The C++ state of one element; GObject owns only a pointer to it.
@@ -48,6 +45,8 @@ struct State {
   guint batch_size = 0, interval = 0, unique_id = 0;
   double threshold = -1;
   bool emit_messages = false;
+  guint max_queue = 0;
+  bool drop_when_late = false;
 
   ElementConfig config;
   std::unique_ptr<Inferencer> inferencer;
@@ -55,9 +54,7 @@ struct State {
   bool have_info = false;
   guint64 frames = 0, inferred = 0;
   double pre_ms = 0, infer_ms = 0, post_ms = 0;
-  std::deque<Pending> pending;  // frames waiting for a full batch, in order
-  int pending_infer = 0;
-  std::deque<GstBuffer*> ready;  // frames done, to push in order
+  std::unique_ptr<edgert::gst::InferQueue> queue;  // created with the caps
 };
 
 }  // namespace
@@ -117,67 +114,45 @@ void postResult(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r, guin
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), msg));
 }
 
-// Runs the frames marked for inference among `pending` as one batch, then moves every
-// pending frame (inferred or skipped by `interval`) to `ready`, in order.
-GstFlowReturn runPending(GstEdgertInfer* self) {
+// Runs on the queue's worker thread, in frame order.
+void annotate(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r) {
   State& s = *self->s;
-  std::vector<GstVideoFrame> maps;
-  std::vector<ImageView> views;
-  std::vector<GstBuffer*> bufs;
-  maps.reserve(s.pending.size());
-  GstFlowReturn ret = GST_FLOW_OK;
-  for (auto& p : s.pending) {
-    if (!p.infer) continue;
-    maps.emplace_back();
-    if (!gst_video_frame_map(&maps.back(), &s.info, p.buffer, GST_MAP_READ)) {
-      maps.pop_back();
-      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("cannot map a video frame for reading"), (nullptr));
-      ret = GST_FLOW_ERROR;
-      break;
-    }
-    views.push_back(edgert::gst::imageViewOf(maps.back()));
-    bufs.push_back(p.buffer);
-  }
-  if (ret == GST_FLOW_OK && !views.empty()) {
-    std::vector<FrameResult> results;
-    edgert::Status status = s.inferencer->infer(views, &results);
-    for (auto& m : maps) gst_video_frame_unmap(&m);
-    maps.clear();
-    if (!status.ok()) {
-      GST_ELEMENT_ERROR(self, STREAM, FAILED, ("inference failed: %s", status.message().c_str()),
-                        ("engine %s", s.inferencer->enginePath().c_str()));
-      ret = GST_FLOW_ERROR;
-    } else {
-      const auto& t = s.inferencer->lastTimings();
-      s.pre_ms += t.preprocess_ms;
-      s.infer_ms += t.inference_ms;
-      s.post_ms += t.postprocess_ms;
-      for (size_t i = 0; i < bufs.size(); ++i) {
-        edgert::gst::attachResult(bufs[i], results[i], s.config.unique_id,
-                                  GST_VIDEO_INFO_WIDTH(&s.info), GST_VIDEO_INFO_HEIGHT(&s.info));
-        if (s.emit_messages) postResult(self, bufs[i], results[i], s.inferred);
-        ++s.inferred;
-      }
-    }
-  }
-  for (auto& m : maps) gst_video_frame_unmap(&m);
-  for (auto& p : s.pending) {
-    if (ret == GST_FLOW_OK)
-      s.ready.push_back(p.buffer);
-    else
-      gst_buffer_unref(p.buffer);
-  }
-  s.pending.clear();
-  s.pending_infer = 0;
-  return ret;
+  const auto& t = s.inferencer->lastTimings();
+  s.pre_ms += t.preprocess_ms;
+  s.infer_ms += t.inference_ms;
+  s.post_ms += t.postprocess_ms;
+  edgert::gst::attachResult(buf, r, s.config.unique_id, GST_VIDEO_INFO_WIDTH(&s.info),
+                            GST_VIDEO_INFO_HEIGHT(&s.info));
+  if (s.emit_messages) postResult(self, buf, r, s.inferred);
+  ++s.inferred;
 }
 
-void dropQueued(State& s) {
-  for (auto& p : s.pending) gst_buffer_unref(p.buffer);
-  for (auto* b : s.ready) gst_buffer_unref(b);
-  s.pending.clear();
-  s.ready.clear();
-  s.pending_infer = 0;
+void makeQueue(GstEdgertInfer* self) {
+  State& s = *self->s;
+  edgert::gst::InferQueue::Hooks hooks;
+  hooks.push = [self](GstBuffer* b) { return gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(self), b); };
+  hooks.annotate = [self](GstBuffer* b, const FrameResult& r) { annotate(self, b, r); };
+  hooks.error = [self](const std::string& msg) {
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("inference failed: %s", msg.c_str()),
+                      ("engine %s", self->s->inferencer->enginePath().c_str()));
+  };
+  hooks.dropped = [self](guint64 n) {
+    // Never silent: a warning the first time and every 100 frames, a message each time.
+    if (n == 1 || n % 100 == 0)
+      GST_ELEMENT_WARNING(self, STREAM, FAILED,
+                          ("inference is falling behind: %" G_GUINT64_FORMAT
+                           " frames passed without results (drop-when-late=true)",
+                           n),
+                          (nullptr));
+    gst_element_post_message(
+        GST_ELEMENT(self),
+        gst_message_new_element(GST_OBJECT(self), gst_structure_new("edgert-dropped", "dropped",
+                                                                    G_TYPE_UINT64, n, nullptr)));
+  };
+  const int batch = std::min(s.config.batch_size, s.inferencer->batchSize());
+  const int max_queue = s.max_queue > 0 ? static_cast<int>(s.max_queue) : std::max(4, 2 * batch);
+  s.queue = std::make_unique<edgert::gst::InferQueue>(s.inferencer.get(), s.info, batch, max_queue,
+                                                      s.drop_when_late, std::move(hooks));
 }
 
 gboolean edgertStart(GstBaseTransform* trans) {
@@ -228,7 +203,7 @@ gboolean edgertStop(GstBaseTransform* trans) {
                     " inferred; per frame: preprocess %.3f ms, inference %.3f ms, decode %.3f ms",
                     s.frames, s.inferred, s.pre_ms / s.inferred, s.infer_ms / s.inferred,
                     s.post_ms / s.inferred);
-  dropQueued(s);
+  s.queue.reset();  // joins the worker
   s.inferencer.reset();
   s.have_info = false;
   return TRUE;
@@ -238,9 +213,13 @@ gboolean edgertSetInfo(GstVideoFilter* filter, GstCaps*, GstVideoInfo* in, GstCa
                        GstVideoInfo*) {
   auto* self = GST_EDGERT_INFER(filter);
   State& s = *self->s;
-  if (!s.pending.empty() && runPending(self) != GST_FLOW_OK) return FALSE;
+  if (s.queue && s.queue->drain() != GST_FLOW_OK) return FALSE;
   s.info = *in;
   s.have_info = true;
+  if (s.queue)
+    s.queue->setInfo(*in);
+  else
+    makeQueue(self);
   return TRUE;
 }
 
@@ -254,51 +233,31 @@ GstFlowReturn edgertSubmit(GstBaseTransform* trans, gboolean, GstBuffer* input) 
   }
   GstBuffer* buf = gst_buffer_make_writable(input);  // we add metadata
   const bool infer = s.frames++ % static_cast<guint64>(s.config.interval) == 0;
-  if (!infer && s.pending.empty()) {
-    s.ready.push_back(buf);
-    return GST_FLOW_OK;
-  }
-  s.pending.push_back({buf, infer});
-  if (infer) ++s.pending_infer;
-  if (s.pending_infer >= std::min(s.config.batch_size, s.inferencer->batchSize()))
-    return runPending(self);
-  return GST_FLOW_OK;
+  return s.queue->submit(buf, infer);
 }
 
-GstFlowReturn edgertGenerate(GstBaseTransform* trans, GstBuffer** out) {
-  State& s = st(trans);
+GstFlowReturn edgertGenerate(GstBaseTransform*, GstBuffer** out) {
+  // The queue's worker pushes frames itself, as soon as their results are attached.
   *out = nullptr;
-  if (!s.ready.empty()) {
-    *out = s.ready.front();
-    s.ready.pop_front();
-  }
   return GST_FLOW_OK;
 }
 
 gboolean edgertSinkEvent(GstBaseTransform* trans, GstEvent* event) {
   auto* self = GST_EDGERT_INFER(trans);
   State& s = *self->s;
-  switch (GST_EVENT_TYPE(event)) {
-    case GST_EVENT_EOS:
-    case GST_EVENT_GAP:
-    case GST_EVENT_SEGMENT_DONE: {
-      // A partial batch is run now rather than held back forever.
-      if (!s.pending.empty() && runPending(self) != GST_FLOW_OK) {
+  if (s.queue) {
+    if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_START) {
+      s.queue->setFlushing(true);
+    } else if (GST_EVENT_TYPE(event) == GST_EVENT_FLUSH_STOP) {
+      s.queue->setFlushing(false);
+    } else if (GST_EVENT_IS_SERIALIZED(event)) {
+      // EOS, segments, caps, tags ... follow the frames queued before them.
+      const GstFlowReturn ret = s.queue->drain();
+      if (ret != GST_FLOW_OK && ret != GST_FLOW_EOS && GST_EVENT_TYPE(event) != GST_EVENT_EOS) {
         gst_event_unref(event);
         return FALSE;
       }
-      while (!s.ready.empty()) {
-        GstBuffer* b = s.ready.front();
-        s.ready.pop_front();
-        if (gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(trans), b) != GST_FLOW_OK) break;
-      }
-      break;
     }
-    case GST_EVENT_FLUSH_STOP:
-      dropQueued(s);
-      break;
-    default:
-      break;
   }
   return GST_BASE_TRANSFORM_CLASS(gst_edgert_infer_parent_class)->sink_event(trans, event);
 }
@@ -382,7 +341,7 @@ void getProperty(GObject* obj, guint id, GValue* v, GParamSpec* pspec) {
 
 void finalize(GObject* obj) {
   auto* self = GST_EDGERT_INFER(obj);
-  dropQueued(*self->s);
+  self->s->queue.reset();
   delete self->s;
   G_OBJECT_CLASS(gst_edgert_infer_parent_class)->finalize(obj);
 }
@@ -455,6 +414,19 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
                            FALSE,
                            static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS)));
 
+  g_object_class_install_property(
+      gobject, PROP_MAX_QUEUE,
+      g_param_spec_uint("max-queue", "Max queue",
+                        "Frames waiting for inference before the "
+                        "element waits (or drops, see drop-when-late); 0 = max(4, 2 x batch)",
+                        0, 1024, 0, rw()));
+  g_object_class_install_property(
+      gobject, PROP_DROP_WHEN_LATE,
+      g_param_spec_boolean("drop-when-late", "Drop when late",
+                           "When the queue is full, pass "
+                           "frames through without results instead of waiting; every such frame "
+                           "is reported (warning, 'edgert-dropped' message)",
+                           FALSE, rw()));
   GstCaps* caps = gst_caps_from_string(GST_VIDEO_CAPS_MAKE(EDGERT_FORMATS));
   gst_element_class_add_pad_template(
       element, gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));

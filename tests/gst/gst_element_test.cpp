@@ -214,8 +214,7 @@ TEST_F(GstElements, BatchesFramesInOrderAndFlushesAtEos) {
   for (int i = 0; i < 3; ++i)
     ASSERT_EQ(gst_harness_push(h, rgbFrame(16, 16, colours[i][0], colours[i][1], colours[i][2], i)),
               GST_FLOW_OK);
-  // Two frames made a batch; the third waits for its partner or for EOS.
-  EXPECT_EQ(gst_harness_buffers_in_queue(h), 2u);
+  // Frames that pile up while the worker is busy go in one batch; EOS drains the rest.
   ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
   EXPECT_EQ(gst_harness_buffers_in_queue(h), 3u);
   const char* names[] = {"red", "green", "blue"};
@@ -225,6 +224,39 @@ TEST_F(GstElements, BatchesFramesInOrderAndFlushesAtEos) {
     EXPECT_EQ(classLabel(out), names[i]);
     gst_buffer_unref(out);
   }
+  gst_harness_teardown(h);
+}
+
+// drop-when-late: a queue of one frame and frames pushed as fast as possible. Every frame
+// comes out, in order, either annotated or reported as dropped; none silently.
+TEST_F(GstElements, DropWhenLateReportsEveryUnannotatedFrame) {
+  GstHarness* h = gst_harness_new_parse(
+      ("edgertinfer drop-when-late=true max-queue=1 config=" + config()).c_str());
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  gst_harness_set_src_caps_str(h, rgbCaps(64, 64).c_str());
+  const int n = 200;
+  for (int i = 0; i < n; ++i)
+    ASSERT_EQ(gst_harness_push(h, rgbFrame(64, 64, 200, 0, 0, i)), GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  int annotated = 0;
+  for (int i = 0; i < n; ++i) {
+    GstBuffer* out = gst_harness_pull(h);
+    ASSERT_TRUE(out);
+    EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(i));
+    annotated += !classLabel(out).empty();
+    gst_buffer_unref(out);
+  }
+  guint64 dropped = 0;
+  while (GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ELEMENT)) {
+    if (gst_structure_has_name(gst_message_get_structure(m), "edgert-dropped"))
+      gst_structure_get_uint64(gst_message_get_structure(m), "dropped", &dropped);
+    gst_message_unref(m);
+  }
+  EXPECT_EQ(annotated + static_cast<int>(dropped), n);
+  EXPECT_GT(annotated, 0);
+  gst_element_set_bus(h->element, nullptr);
+  gst_object_unref(bus);
   gst_harness_teardown(h);
 }
 
