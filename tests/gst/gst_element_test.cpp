@@ -21,10 +21,15 @@ class GstElements : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     gst_init(nullptr, nullptr);
-    GError* err = nullptr;
-    GstPlugin* p = gst_plugin_load_file(EDGERT_GST_PLUGIN, &err);
-    ASSERT_TRUE(p) << (err ? err->message : "?");
-    gst_object_unref(p);
+    // From GST_PLUGIN_PATH when it has it (an installed or staged plugin), else the build's.
+    if (GstElementFactory* f = gst_element_factory_find("edgertinfer")) {
+      gst_object_unref(f);
+    } else {
+      GError* err = nullptr;
+      GstPlugin* p = gst_plugin_load_file(EDGERT_GST_PLUGIN, &err);
+      ASSERT_TRUE(p) << (err ? err->message : "?");
+      gst_object_unref(p);
+    }
     dir_ = fs::temp_directory_path() / ("edgert_gst_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     // Mean of each channel as logits: the class is the frame's dominant colour.

@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "edgert/builder.h"
+#include "edgert/internal/backends.h"
 #include "edgert/internal/str.h"
 
 namespace edgert::vision {
@@ -31,7 +32,15 @@ std::string canonical(const std::string& p) {
   return ec ? p : c.string();
 }
 
-// "<dir>/<model>.<precision>.<target>.engine"; shapes are part of the name so two
+// "host" means this machine's GPU when the element may use it, else the CPU: resolved
+// before naming the cache so a CPU element never gets (or overwrites) a CUDA engine.
+std::string buildTarget(const ModelConfig& m, Backend backend) {
+  if (m.target != "host") return m.target;
+  if (backend == Backend::kCpu || !cudaAvailable().ok()) return "cpu";
+  return "cuda";
+}
+
+// "<dir>/<model>.<precision>.<target>.<shapes>.engine": shapes are part of the name so two
 // elements asking for different input sizes do not overwrite each other's engine.
 std::string cachedEnginePath(const ModelConfig& m) {
   std::string shapes;
@@ -64,7 +73,9 @@ Result<LoadedEngine> acquireEngine(const ModelConfig& model, const LogCallback& 
   } else {
     if (!fs::exists(model.onnx))
       return Status(StatusCode::kNotFound, strCat(model.onnx, ": model file not found"));
-    out.path = canonical(cachedEnginePath(model));
+    ModelConfig resolved = model;
+    resolved.target = buildTarget(model, backend);
+    out.path = canonical(cachedEnginePath(resolved));
   }
   const auto key = std::make_pair(out.path, rt->backend());
   if (auto e = loaded[key].lock()) {
@@ -87,7 +98,7 @@ Result<LoadedEngine> acquireEngine(const ModelConfig& model, const LogCallback& 
     }
     BuildOptions opt;
     opt.precision = model.precision;
-    opt.target = model.target;
+    opt.target = buildTarget(model, backend);
     opt.shapes = model.shapes;
     if (log)
       log(LogSeverity::kInfo, strCat("building ", out.path, " from ", model.onnx,

@@ -145,13 +145,21 @@ Status Inferencer::infer(const std::vector<ImageView>& frames, std::vector<Frame
   const size_t per_image = input_host_.size() / batch_;
   std::vector<FrameTransform> transforms;
   for (size_t i = 0; i < frames.size(); ++i) {
+    if (device_preprocess_) {
+      ImageFrame f;
+      ImagePlacement p;
+      transforms.push_back(devicePlacement(frames[i], config_.preprocess, width_, height_, &f, &p));
+      EDGERT_RETURN_IF_ERROR(ctx_->setImageInput(input_->name, static_cast<int>(i), f, p));
+      continue;
+    }
     EDGERT_ASSIGN_OR_RETURN(
         FrameTransform t, preprocessImage(frames[i], config_.preprocess, width_, height_, channels_,
                                           input_host_.data() + i * per_image));
     transforms.push_back(t);
   }
-  EDGERT_RETURN_IF_ERROR(
-      ctx_->setInput(input_->name, input_host_.data(), input_host_.size() * sizeof(float)));
+  if (!device_preprocess_)
+    EDGERT_RETURN_IF_ERROR(
+        ctx_->setInput(input_->name, input_host_.data(), input_host_.size() * sizeof(float)));
   timings_.preprocess_ms = msSince(t0);
   t0 = std::chrono::steady_clock::now();
   EDGERT_RETURN_IF_ERROR(ctx_->execute());
