@@ -130,7 +130,7 @@ Status Inferencer::bind() {
       return Status(StatusCode::kUnsupported,
                     strCat("output '", outputs_[i]->name, "' ", dimsToString(outputs_[i]->dims),
                            " does not start with the batch dim ", batch_));
-    output_host_[i].resize(outputs_[i]->bytes());
+    if (outputs_[i]->dtype != DataType::kFloat32) output_host_[i].resize(outputs_[i]->bytes());
     output_float_[i].resize(static_cast<size_t>(volume(outputs_[i]->dims)));
   }
   input_host_.assign(static_cast<size_t>(volume(d)), 0.f);
@@ -163,15 +163,21 @@ Status Inferencer::infer(const std::vector<ImageView>& frames, std::vector<Frame
   timings_.preprocess_ms = msSince(t0);
   t0 = std::chrono::steady_clock::now();
   EDGERT_RETURN_IF_ERROR(ctx_->execute());
-  for (size_t o = 0; o < outputs_.size(); ++o)
+  // float32 outputs land where the decoders read them; others are converted after.
+  for (size_t o = 0; o < outputs_.size(); ++o) {
+    const bool f32 = outputs_[o]->dtype == DataType::kFloat32;
     EDGERT_RETURN_IF_ERROR(
-        ctx_->getOutput(outputs_[o]->name, output_host_[o].data(), output_host_[o].size()));
+        ctx_->getOutput(outputs_[o]->name,
+                        f32 ? static_cast<void*>(output_float_[o].data()) : output_host_[o].data(),
+                        outputs_[o]->bytes()));
+  }
   timings_.inference_ms = msSince(t0);
   t0 = std::chrono::steady_clock::now();
   results->assign(frames.size(), FrameResult{});
   for (size_t o = 0; o < outputs_.size(); ++o)
-    toFloat(outputs_[o]->dtype, output_host_[o].data(), output_float_[o].size(),
-            output_float_[o].data());
+    if (outputs_[o]->dtype != DataType::kFloat32)
+      toFloat(outputs_[o]->dtype, output_host_[o].data(), output_float_[o].size(),
+              output_float_[o].data());
   for (size_t i = 0; i < frames.size(); ++i) {
     std::vector<TensorView> views;
     for (size_t o = 0; o < outputs_.size(); ++o) {
