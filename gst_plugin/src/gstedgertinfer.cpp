@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "edgert/vision/inferencer.h"
 #include "edgert/vision/result_json.h"
+#include "edgert/vision/shared_inferencer.h"
 #include "infer_queue.h"
 #include "result_meta.h"
 
@@ -18,7 +18,6 @@ namespace {
 using edgert::vision::ElementConfig;
 using edgert::vision::FrameResult;
 using edgert::vision::ImageView;
-using edgert::vision::Inferencer;
 
 #define EDGERT_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, NV12, I420, GRAY8 }"
 
@@ -49,7 +48,9 @@ struct State {
   bool drop_when_late = false;
 
   ElementConfig config;
-  std::unique_ptr<Inferencer> inferencer;
+  // Shared with every edgertinfer of this process that has the same model configuration:
+  // their frames are batched together.
+  std::shared_ptr<edgert::vision::SharedInferencer> inferencer;
   GstVideoInfo info{};
   bool have_info = false;
   guint64 frames = 0, inferred = 0;
@@ -115,9 +116,9 @@ void postResult(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r, guin
 }
 
 // Runs on the queue's worker thread, in frame order.
-void annotate(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r) {
+void annotate(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r,
+              const edgert::vision::StageTimings& t) {
   State& s = *self->s;
-  const auto& t = s.inferencer->lastTimings();
   s.pre_ms += t.preprocess_ms;
   s.infer_ms += t.inference_ms;
   s.post_ms += t.postprocess_ms;
@@ -131,7 +132,8 @@ void makeQueue(GstEdgertInfer* self) {
   State& s = *self->s;
   edgert::gst::InferQueue::Hooks hooks;
   hooks.push = [self](GstBuffer* b) { return gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(self), b); };
-  hooks.annotate = [self](GstBuffer* b, const FrameResult& r) { annotate(self, b, r); };
+  hooks.annotate = [self](GstBuffer* b, const FrameResult& r,
+                          const edgert::vision::StageTimings& t) { annotate(self, b, r, t); };
   hooks.error = [self](const std::string& msg) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("inference failed: %s", msg.c_str()),
                       ("engine %s", self->s->inferencer->enginePath().c_str()));
@@ -178,7 +180,7 @@ gboolean edgertStart(GstBaseTransform* trans) {
       GST_WARNING_OBJECT(self, "%s", msg.c_str());
     g_printerr("%s: %s\n", GST_OBJECT_NAME(self), msg.c_str());
   };
-  auto inf = Inferencer::create(s.config, log);
+  auto inf = edgert::vision::SharedInferencer::acquire(s.config, log);
   if (!inf.ok()) {
     GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS,
                       ("cannot load the model: %s", inf.status().message().c_str()),

@@ -4,7 +4,7 @@
 
 namespace edgert::gst {
 
-InferQueue::InferQueue(vision::Inferencer* inferencer, const GstVideoInfo& info, int batch,
+InferQueue::InferQueue(vision::SharedInferencer* inferencer, const GstVideoInfo& info, int batch,
                        int max_queue, bool drop_when_full, Hooks hooks)
     : inferencer_(inferencer),
       info_(info),
@@ -113,7 +113,8 @@ void InferQueue::run() {
       std::vector<vision::ImageView> views;
       for (auto& j : work) views.push_back(imageViewOf(j.frame));
       std::vector<vision::FrameResult> results;
-      const Status st = inferencer_->infer(views, &results);
+      vision::StageTimings timings;
+      const Status st = inferencer_->infer(views, &results, &timings);
       if (!st.ok()) {
         ok = false;
         hooks_.error(st.message());
@@ -121,7 +122,7 @@ void InferQueue::run() {
         for (size_t i = 0; i < work.size(); ++i) {
           gst_video_frame_unmap(&work[i].frame);
           work[i].mapped = false;
-          hooks_.annotate(work[i].buffer, results[i]);
+          hooks_.annotate(work[i].buffer, results[i], timings);
         }
       }
     }

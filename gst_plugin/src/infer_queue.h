@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "edgert/vision/inferencer.h"
+#include "edgert/vision/shared_inferencer.h"
 
 namespace edgert::gst {
 
@@ -23,12 +23,13 @@ class InferQueue {
   struct Hooks {
     std::function<GstFlowReturn(GstBuffer*)> push;  // downstream (takes the buffer)
     // Called on the worker thread with each inferred frame's result, before it is pushed.
-    std::function<void(GstBuffer*, const vision::FrameResult&)> annotate;
+    std::function<void(GstBuffer*, const vision::FrameResult&, const vision::StageTimings&)>
+        annotate;
     std::function<void(const std::string&)> error;  // inference failed (stream stops)
     std::function<void(guint64 dropped)> dropped;   // a frame passed without inference
   };
-  InferQueue(vision::Inferencer* inferencer, const GstVideoInfo& info, int batch, int max_queue,
-             bool drop_when_full, Hooks hooks);
+  InferQueue(vision::SharedInferencer* inferencer, const GstVideoInfo& info, int batch,
+             int max_queue, bool drop_when_full, Hooks hooks);
   ~InferQueue();  // drops what is queued and joins the worker
 
   // Takes ownership of a writable buffer; `infer` false passes it through in order.
@@ -51,7 +52,7 @@ class InferQueue {
   void run();
   void release(Job& j);
 
-  vision::Inferencer* inferencer_;
+  vision::SharedInferencer* inferencer_;
   GstVideoInfo info_;
   int batch_, max_queue_;
   bool drop_when_full_;

@@ -310,6 +310,45 @@ TEST_F(GstElements, OverlayDrawsWhatTheMetaSays) {
   gst_harness_teardown(h);
 }
 
+// Two streams with the same config share one engine instance (and batches) in this
+// process; both must run to the end with every frame annotated.
+TEST_F(GstElements, TwoStreamsShareOneModel) {
+  const std::string branch =
+      "videotestsrc num-buffers=300 pattern=red ! video/x-raw,width=40,height=30 ! "
+      "edgertinfer config=" +
+      config("colour_b2.yaml") + " ! fakesink name=";
+  GError* err = nullptr;
+  GstElement* pipe = gst_parse_launch((branch + "a  " + branch + "b").c_str(), &err);
+  ASSERT_TRUE(pipe && !err);
+  static int annotated[2];
+  annotated[0] = annotated[1] = 0;
+  for (int i = 0; i < 2; ++i) {
+    GstElement* sink = gst_bin_get_by_name(GST_BIN(pipe), i ? "b" : "a");
+    GstPad* pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(
+        pad, GST_PAD_PROBE_TYPE_BUFFER,
+        [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+          annotated[GPOINTER_TO_INT(data)] += classLabel(GST_PAD_PROBE_INFO_BUFFER(info)) == "red";
+          return GST_PAD_PROBE_OK;
+        },
+        GINT_TO_POINTER(i), nullptr);
+    gst_object_unref(pad);
+    gst_object_unref(sink);
+  }
+  ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstBus* bus = gst_element_get_bus(pipe);
+  GstMessage* m = gst_bus_timed_pop_filtered(
+      bus, 120 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  EXPECT_EQ(annotated[0], 300);
+  EXPECT_EQ(annotated[1], 300);
+  gst_element_set_state(pipe, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(pipe);
+}
+
 long residentKiB() {
   std::ifstream in("/proc/self/statm");
   long pages = 0, resident = 0;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include "edgert/builder.h"
 #include "edgert/vision/decoders.h"
@@ -15,6 +16,7 @@
 #include "edgert/vision/inferencer.h"
 #include "edgert/vision/preprocess.h"
 #include "edgert/vision/result_json.h"
+#include "edgert/vision/shared_inferencer.h"
 #include "onnx_model.h"
 
 namespace edgert::vision {
@@ -425,14 +427,14 @@ TEST(ElementConfig, ErrorsNameFileLineAndKey) {
 // --- Inferencer on a real engine ------------------------------------------------------
 
 // Mean of each channel, as logits: the class is the frame's dominant colour.
-std::string buildColourClassifier(const fs::path& dir) {
+std::string buildColourClassifier(const fs::path& dir, int batch = 1) {
   test::OnnxGraph g(13);
-  g.input("x", DataType::kFloat32, {1, 3, 16, 16});
+  g.input("x", DataType::kFloat32, {batch, 3, 16, 16});
   g.node("GlobalAveragePool", {"x"}, {"p"});
   g.node("Flatten", {"p"}, {"logits"});
   g.output("logits");
   const std::string onnx = g.save("colour");
-  const std::string engine = (dir / "colour.engine").string();
+  const std::string engine = (dir / ("colour" + std::to_string(batch) + ".engine")).string();
   BuildOptions opt;
   EXPECT_TRUE(buildEngineFile(onnx, engine, opt).ok());
   fs::remove(onnx);
@@ -495,6 +497,62 @@ TEST(Inferencer, RejectsWhatItCannotFeed) {
   inf = Inferencer::create(cfg);
   ASSERT_FALSE(inf.ok());
   EXPECT_NE(inf.status().message().find("missing.onnx"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+// Two streams with the same configuration share one instance, and frames they submit
+// while the engine is busy run in one execution; each caller gets its own results.
+TEST(SharedInferencer, BatchesAcrossCallers) {
+  const fs::path dir = fs::temp_directory_path() / ("edgert_vision_s" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  ElementConfig cfg;
+  cfg.model.engine = buildColourClassifier(dir, 2);
+  cfg.model.backend = "cpu";
+  cfg.batch_size = 2;
+  cfg.preprocess.scale = 10.0f / 255;
+  cfg.decoder.task = TaskType::kClassification;
+  cfg.decoder.threshold = 0;
+  cfg.decoder.top_k = 1;
+  cfg.decoder.labels = {"red", "green", "blue"};
+  auto a = SharedInferencer::acquire(cfg);
+  auto b = SharedInferencer::acquire(cfg);
+  ASSERT_TRUE(a.ok() && b.ok()) << a.status().toString();
+  EXPECT_EQ(a.value().get(), b.value().get());
+  ElementConfig other = cfg;
+  other.decoder.threshold = 0.5f;
+  auto c = SharedInferencer::acquire(other);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(a.value().get(), c.value().get());
+
+  const int colours[3][3] = {{220, 30, 30}, {30, 220, 30}, {30, 30, 220}};
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      auto inf = t == 0 ? a.value() : b.value();
+      for (int i = 0; i < 300; ++i) {
+        const int k = (i + t) % 3;
+        Frame fr =
+            solidFrame(PixelFormat::kRGB, 24, 16, colours[k][0], colours[k][1], colours[k][2]);
+        std::vector<FrameResult> res;
+        Status st = inf->infer({fr.view}, &res);
+        if (!st.ok() || res.size() != 1 || res[0].classes.empty() ||
+            res[0].classes[0].label != cfg.decoder.labels[k]) {
+          errors[t] = "caller " + std::to_string(t) + " frame " + std::to_string(i) + ": " +
+                      (st.ok() ? "wrong result" : st.message());
+          return;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(errors[0], "");
+  EXPECT_EQ(errors[1], "");
+  const auto stats = a.value()->stats();
+  EXPECT_EQ(stats.frames, 600u);
+  EXPECT_EQ(stats.largest_batch, 2);  // frames of both callers in one execution
+  EXPECT_EQ(stats.most_callers, 2);
+  EXPECT_LT(stats.executions, 600u);
   fs::remove_all(dir);
 }
 
