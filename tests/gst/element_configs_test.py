@@ -53,8 +53,11 @@ got = {l["source"]: l["classes"][0]["label"].split(",")[0] for l in lines if l.g
 for p, want in photos.items():
     label = got.get(os.path.splitext(p)[0])
     check(label == want, f"{p} (RGB): top-1 '{label}' (reference '{want}')")
-sources = "\n".join(f"  - {{name: {os.path.splitext(p)[0]}, file: {os.path.join(img_dir, p)}}}"
-                    for p in photos)
+# (the first photo as a URI source: uridecodebin, as RTSP and HTTP sources use)
+sources = "\n".join(f"  - {{name: {os.path.splitext(p)[0]}, " +
+                    (f"uri: 'file://{os.path.abspath(os.path.join(img_dir, p))}'" if i == 0 else
+                     f"file: {os.path.join(img_dir, p)}") + "}"
+                    for i, p in enumerate(photos))
 r, lines = run_app(f"sources:\n{sources}\nmodel: {cfg}\nbackend: cpu\n"
                    f"outputs: {{json: classify.yaml.jsonl}}\n", "classify.yaml")
 check(r.returncode == 0, f"classifier app, {len(photos)} sources: exits 0 ({r.stderr.strip()[-300:]})")
