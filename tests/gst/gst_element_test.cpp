@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -308,6 +309,34 @@ TEST_F(GstElements, OverlayDrawsWhatTheMetaSays) {
   gst_buffer_unmap(out, &map);
   gst_buffer_unref(out);
   gst_harness_teardown(h);
+}
+
+// The overlay in every format it takes: a frame with a region of interest comes out
+// different from the same frame without one.
+TEST_F(GstElements, OverlayDrawsInEveryFormat) {
+  for (const char* f : {"RGB", "BGR", "RGBA", "BGRA", "RGBx", "BGRx", "NV12", "I420", "GRAY8"}) {
+    const std::string desc =
+        std::string("videoconvert ! video/x-raw,format=") + f + " ! edgertoverlay";
+    GstHarness* h = gst_harness_new_parse(desc.c_str());
+    gst_harness_set_src_caps_str(h, rgbCaps(64, 48).c_str());
+    GstBuffer* plain = rgbFrame(64, 48, 40, 40, 40, 0);
+    GstBuffer* marked = rgbFrame(64, 48, 40, 40, 40, 1);
+    gst_buffer_add_video_region_of_interest_meta(marked, "thing", 8, 8, 30, 20);
+    ASSERT_EQ(gst_harness_push(h, plain), GST_FLOW_OK) << f;
+    ASSERT_EQ(gst_harness_push(h, marked), GST_FLOW_OK) << f;
+    GstBuffer* a = gst_harness_pull(h);
+    GstBuffer* b = gst_harness_pull(h);
+    GstMapInfo ma, mb;
+    gst_buffer_map(a, &ma, GST_MAP_READ);
+    gst_buffer_map(b, &mb, GST_MAP_READ);
+    ASSERT_EQ(ma.size, mb.size) << f;
+    EXPECT_NE(std::memcmp(ma.data, mb.data, ma.size), 0) << f << ": nothing drawn";
+    gst_buffer_unmap(a, &ma);
+    gst_buffer_unmap(b, &mb);
+    gst_buffer_unref(a);
+    gst_buffer_unref(b);
+    gst_harness_teardown(h);
+  }
 }
 
 // Two streams with the same config share one engine instance (and batches) in this
