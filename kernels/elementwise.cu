@@ -2,82 +2,17 @@
 // extern "C" so the runtime finds them by name in the embedded fatbin.
 #include <cuda_fp16.h>
 
+#include "elementwise_math.h"
 #include "kernel_params.h"
 
 namespace {
 
 __device__ __forceinline__ float unary(int op, float x, float a, float b) {
-  switch (op) {
-    case kUnRelu:
-      return x > 0.f ? x : 0.f;
-    case kUnSigmoid:
-      return 1.f / (1.f + __expf(-x));
-    case kUnTanh:
-      return tanhf(x);
-    case kUnLeakyRelu:
-      return x >= 0.f ? x : a * x;
-    case kUnHardSigmoid:
-      return fminf(1.f, fmaxf(0.f, a * x + b));
-    case kUnHardSwish:
-      return x * fminf(1.f, fmaxf(0.f, x / 6.f + 0.5f));
-    case kUnElu:
-      return x >= 0.f ? x : a * (expf(x) - 1.f);
-    case kUnExp:
-      return expf(x);
-    case kUnLog:
-      return logf(x);
-    case kUnSqrt:
-      return sqrtf(x);
-    case kUnNeg:
-      return -x;
-    case kUnAbs:
-      return fabsf(x);
-    case kUnErf:
-      return erff(x);
-    case kUnGelu:
-      return 0.5f * x * (1.f + erff(x * 0.70710678118654752f));
-    case kUnGeluTanh:
-      return 0.5f * x * (1.f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-    case kUnSoftplus:
-      return x > 20.f ? x : log1pf(expf(x));
-    case kUnClip:
-      return fminf(b, fmaxf(a, x));
-    case kUnReciprocal:
-      return 1.f / x;
-    case kUnSelu:
-      return b * (x > 0.f ? x : a * (expf(x) - 1.f));
-    case kUnSilu:
-      return x / (1.f + expf(-x));
-    case kUnFloor:
-      return floorf(x);
-    case kUnCeil:
-      return ceilf(x);
-    default:
-      return x;
-  }
+  return edgertUnary(op, x, a, b);
 }
 
 __device__ __forceinline__ float binary(int op, float x, float y) {
-  switch (op) {
-    case kBiAdd:
-      return x + y;
-    case kBiSub:
-      return x - y;
-    case kBiMul:
-      return x * y;
-    case kBiDiv:
-      return x / y;
-    case kBiMax:
-      return fmaxf(x, y);
-    case kBiMin:
-      return fminf(x, y);
-    case kBiPow:
-      return powf(x, y);
-    case kBiPRelu:
-      return x < 0.f ? x * y : x;
-    default:
-      return 0.f;
-  }
+  return edgertBinary(op, x, y);
 }
 
 }  // namespace
@@ -354,5 +289,32 @@ extern "C" __global__ void edgert_bias_act_h2f(float* y, const __half* x, const 
     if (bias) v += bias[(i / inner) % channels];
     if (res) v += res[i];
     y[i] = unary(op, v, a, b);
+  }
+}
+
+// EdgertElementwise: one pass over the output for a whole chain of elementwise ops.
+extern "C" __global__ void edgert_fused_f32(EdgertFused p, float* y) {
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < p.total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    float r[EDGERT_FUSED_MAX_CODE] = {};
+    auto operand = [&](int o) -> float {
+      if (o < 100) return r[o];
+      if (o >= 200) return p.imm[o - 200];
+      const int k = o - 100;
+      const float* in = reinterpret_cast<const float*>(p.in[k]);
+      if (p.mode[k] == kFusedFull) return in[i];
+      if (p.mode[k] == kFusedScalar) return in[0];
+      return in[(i / p.inner[k]) % p.dim[k]];
+    };
+    for (int j = 0; j < p.n_code; ++j) {
+      const int* c = p.code + 4 * j;
+      if (c[0] == 0) {
+        const float a = c[3] >= 0 ? p.imm[c[3]] : 0.f, b = c[3] >= 0 ? p.imm[c[3] + 1] : 0.f;
+        r[j] = edgertUnary(c[1], operand(c[2]), a, b);
+      } else {
+        r[j] = edgertBinary(c[1], operand(c[2]), operand(c[3]));
+      }
+    }
+    y[i] = r[p.n_code - 1];
   }
 }

@@ -65,3 +65,24 @@ enum EdgertUnary {
 
 // Binary op codes (edgert_binary_*).
 enum EdgertBinary { kBiAdd = 0, kBiSub, kBiMul, kBiDiv, kBiMax, kBiMin, kBiPow, kBiPRelu };
+
+// A fused chain of elementwise ops (EdgertElementwise), run per element as a small
+// register program. Instruction j writes register j: {kind, op, x, y} where kind 0 is
+// unary (op: EdgertUnary, params at imm[y], imm[y + 1] or y = -1) and kind 1 binary (op:
+// EdgertBinary). Operands: 0..31 registers, 100 + k input k, 200 + i immediate i.
+#define EDGERT_FUSED_MAX_CODE 32
+#define EDGERT_FUSED_MAX_INPUTS 8
+#define EDGERT_FUSED_MAX_IMM 48
+
+enum EdgertFusedMode { kFusedFull = 0, kFusedScalar = 1, kFusedAxis = 2 };
+
+struct EdgertFused {
+  long long total;
+  int n_code, n_inputs;
+  int code[4 * EDGERT_FUSED_MAX_CODE];
+  float imm[EDGERT_FUSED_MAX_IMM];
+  unsigned long long in[EDGERT_FUSED_MAX_INPUTS];  // device addresses
+  int mode[EDGERT_FUSED_MAX_INPUTS];               // EdgertFusedMode
+  long long inner[EDGERT_FUSED_MAX_INPUTS];        // kFusedAxis: element i reads
+  long long dim[EDGERT_FUSED_MAX_INPUTS];          //   in[(i / inner) % dim]
+};

@@ -15,7 +15,8 @@ set(EDGERT_OP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/concat_split.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/slice_gather.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/pad.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/ops/resize.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/src/ops/resize.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/ops/fused_elementwise.cpp)
 
 # unary.cpp
 foreach(op Relu LeakyRelu Elu Celu ThresholdedRelu Selu HardSigmoid HardSwish Shrink Gelu Sigmoid
@@ -59,3 +60,5 @@ edgert_add_op(Gather)
 edgert_add_op(GatherElements)
 edgert_add_op(Pad)                      # pad.cpp
 edgert_add_op(Resize)                   # resize.cpp
+# Internal ops: made by builder passes only (not importable from ONNX, not listed).
+edgert_add_op(EdgertElementwise)        # fused_elementwise.cpp

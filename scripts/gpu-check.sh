@@ -78,6 +78,13 @@ for spec in "/tmp/models/yolov8_tiny.onnx:input:1x3x160x160:y" "configs/models/e
   done
 done
 result[compute_sanitizer]=$sanitized
+# Elementwise fusion A/B on the real text detector (its HardSwish chains are spelled out).
+for f in "" "--no-fuse-elementwise"; do
+  .gpu/bin/edgert build -q $f --onnx .gpu/models/ch_PP-OCRv4_det_infer.onnx --target cuda \
+    --shapes x:1x3x640x640 -o /tmp/fuse.engine 2>/dev/null &&
+  echo "ppocr det 640 ${f:-(fused)}: $(.gpu/bin/edgert inspect --engine /tmp/fuse.engine | grep -c '^ *[0-9]* ') layers," \
+       "$(.gpu/bin/edgert bench --engine /tmp/fuse.engine --backend cuda --iterations 300 --warmup 30 | grep latency)"
+done
 # Frame feeding (edgertinfer's pre-processing on the GPU): 1080p -> 640x640 per frame.
 python3 -c "
 import onnx

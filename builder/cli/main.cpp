@@ -42,7 +42,7 @@ void showProgress(const std::string& stage, double f) {
 
 int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config,
              const std::string& shapes, const std::string& precision, const std::string& target,
-             bool quiet, bool verbose) {
+             bool quiet, bool verbose, bool no_fuse) {
   BuildOptions opt;
   std::string model = onnx, out = output;
   if (!config.empty()) {
@@ -63,6 +63,7 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
     for (auto& [k, v] : s.value()) opt.shapes[k] = v;
   }
   if (!quiet) opt.progress = showProgress;
+  if (no_fuse) opt.fuse_elementwise = false;
   const auto t0 = std::chrono::steady_clock::now();
   BuildReport rep;
   Status st = buildEngineFile(model, out, opt, &rep);
@@ -336,6 +337,9 @@ int main(int argc, char** argv) {
   build->add_flag("-q,--quiet", b_quiet, "No progress output");
   bool b_verbose = false;
   build->add_flag("-v,--verbose", b_verbose, "Print every layer with its precision and tactic");
+  bool b_no_fuse = false;
+  build->add_flag("--no-fuse-elementwise", b_no_fuse,
+                  "Keep elementwise ops as separate layers (to compare or debug accuracy)");
 
   auto* inspect = app.add_subcommand(
       "inspect", "Print an engine layer by layer, or an ONNX model's I/O and ops");
@@ -381,7 +385,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (build->parsed())
-      return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet, b_verbose);
+      return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet, b_verbose,
+                      b_no_fuse);
     if (inspect->parsed()) {
       if (i_engine.empty() && i_onnx.empty())
         return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));

@@ -58,7 +58,8 @@ Result<std::map<std::string, Dims>> parseShapes(const std::string& spec) {
 
 std::vector<std::string> supportedOps() {
   std::vector<std::string> ops;
-  for (const OpDef* d : allOps()) ops.push_back(d->name);
+  for (const OpDef* d : allOps())
+    if (!isInternalOp(d->name)) ops.push_back(d->name);
   ops.push_back("Constant");  // imported as a constant
   ops.push_back("Upsample");  // imported as Resize
   std::sort(ops.begin(), ops.end());
@@ -160,6 +161,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   removeIdentities(g, stats);
   foldBatchNorm(g, stats);
   fuseConvEpilogues(g, stats);
+  if (opt.fuse_elementwise) fuseElementwise(g, stats);
   eliminateDeadCode(g, stats);
   finalizeOutputs(g);
   std::vector<std::string> fallback;

@@ -325,7 +325,8 @@ Result<ImportedModel> Importer::run(const onnx::ModelProto& model) {
     const onnx::NodeProto& n = graph.node(i);
     const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
     const std::string& op = n.op_type();
-    const bool known = default_domain && (findOp(op) || op == "Constant" || op == "Upsample");
+    const bool known =
+        default_domain && !isInternalOp(op) && (findOp(op) || op == "Constant" || op == "Upsample");
     if (!known) {
       const std::string key = default_domain ? op : strCat(n.domain(), "::", op);
       unsupported[key].push_back(n.name().empty() ? strCat(op, "_", i) : n.name());

@@ -1,5 +1,9 @@
 #include "passes.h"
 
+#include <map>
+
+#include "../../kernels/kernel_params.h"
+
 #include <algorithm>
 #include <cmath>
 #include <queue>
@@ -447,6 +451,195 @@ void fuseConvEpilogues(Graph& g, PassStats& stats) {
   }
   std::vector<Node> kept;
   for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
+namespace {
+
+// One elementwise node as a fused-program instruction.
+struct ElemOp {
+  int kind = -1;  // 0 unary, 1 binary
+  int code = 0;
+  bool has_params = false;
+  float a = 0, b = 0;
+};
+
+bool elementwiseOp(const Graph& g, const Node& n, ElemOp* e) {
+  static const std::map<std::string, int> kUnary = {{"Relu", kUnRelu},
+                                                    {"Sigmoid", kUnSigmoid},
+                                                    {"Tanh", kUnTanh},
+                                                    {"Exp", kUnExp},
+                                                    {"Log", kUnLog},
+                                                    {"Sqrt", kUnSqrt},
+                                                    {"Neg", kUnNeg},
+                                                    {"Abs", kUnAbs},
+                                                    {"Erf", kUnErf},
+                                                    {"Softplus", kUnSoftplus},
+                                                    {"Reciprocal", kUnReciprocal},
+                                                    {"Floor", kUnFloor},
+                                                    {"Ceil", kUnCeil},
+                                                    {"HardSwish", kUnHardSwish}};
+  static const std::map<std::string, int> kBinary = {
+      {"Add", kBiAdd}, {"Sub", kBiSub}, {"Mul", kBiMul}, {"Div", kBiDiv},
+      {"Pow", kBiPow}, {"Max", kBiMax}, {"Min", kBiMin}};
+  if (n.outputs.size() != 1 || g.tensors[n.outputs[0]].dtype != DataType::kFloat32) return false;
+  for (int t : n.inputs)
+    if (t < 0 || g.tensors[t].dtype != DataType::kFloat32) return false;
+  if (auto it = kUnary.find(n.op); it != kUnary.end() && n.inputs.size() == 1) {
+    *e = {0, it->second, false, 0, 0};
+    return true;
+  }
+  if (auto it = kBinary.find(n.op); it != kBinary.end() && n.inputs.size() == 2) {
+    *e = {1, it->second, false, 0, 0};
+    return true;
+  }
+  const auto f = [&](const char* k, float d) { return n.attrs.getFloat(k, d).value(); };
+  if (n.op == "LeakyRelu" && n.inputs.size() == 1) {
+    *e = {0, kUnLeakyRelu, true, f("alpha", 0.01f), 0};
+  } else if (n.op == "HardSigmoid" && n.inputs.size() == 1) {
+    *e = {0, kUnHardSigmoid, true, f("alpha", 0.2f), f("beta", 0.5f)};
+  } else if (n.op == "Elu" && n.inputs.size() == 1) {
+    *e = {0, kUnElu, true, f("alpha", 1.f), 0};
+  } else if (n.op == "Gelu" && n.inputs.size() == 1) {
+    const std::string approx = n.attrs.getString("approximate", "none").value();
+    *e = {0, approx == "tanh" ? kUnGeluTanh : kUnGelu, false, 0, 0};
+  } else if (n.op == "Clip" && !n.inputs.empty()) {
+    float lo = -3.402823466e38f, hi = 3.402823466e38f;
+    if (!constScalar(g, n, 1, &lo) || !constScalar(g, n, 2, &hi)) return false;
+    *e = {0, kUnClip, true, lo, hi};
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool scalarConstant(const Graph& g, int t) {
+  return g.tensors[t].constant && g.tensors[t].constant->numel() == 1;
+}
+
+// An operand the fused kernels can read: the output's shape, one value, or one axis.
+bool fusableOperand(const Dims& in, const Dims& out) {
+  if (in == out || volume(in) == 1) return true;
+  if (in.size() > out.size()) return false;
+  const size_t off = out.size() - in.size();
+  int axes = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == 1) continue;
+    if (in[i] != out[off + i]) return false;
+    ++axes;
+  }
+  return axes == 1;
+}
+
+int findRoot(std::vector<int>& parent, int i) {
+  while (parent[i] != i) i = parent[i] = parent[parent[i]];
+  return i;
+}
+
+}  // namespace
+
+void fuseElementwise(Graph& g, PassStats& stats) {
+  const size_t N = g.nodes.size();
+  const Uses u = uses(g, std::vector<bool>(N, false));
+  std::vector<ElemOp> ops(N);
+  std::vector<bool> cand(N, false);
+  for (size_t i = 0; i < N; ++i) {
+    const Node& n = g.nodes[i];
+    if (!elementwiseOp(g, n, &ops[i])) continue;
+    const Dims& out = g.tensors[n.outputs[0]].dims;
+    bool ok = true;
+    for (int t : n.inputs) ok &= scalarConstant(g, t) || fusableOperand(g.tensors[t].dims, out);
+    // Clip's bounds are parameters, not operands.
+    if (n.op == "Clip") ok = fusableOperand(g.tensors[n.inputs[0]].dims, out);
+    cand[i] = ok;
+  }
+  // Join a node with the producer of an operand when that tensor can stay inside the chain:
+  // every reader is a candidate with the same output shape and it is no graph output.
+  std::vector<int> parent(N);
+  for (size_t i = 0; i < N; ++i) parent[i] = static_cast<int>(i);
+  for (size_t i = 0; i < N; ++i) {
+    if (!cand[i]) continue;
+    const Dims& out = g.tensors[g.nodes[i].outputs[0]].dims;
+    const size_t operands = g.nodes[i].op == "Clip" ? 1 : g.nodes[i].inputs.size();
+    for (size_t k = 0; k < operands; ++k) {
+      const int t = g.nodes[i].inputs[k];
+      const int p = u.producer[t];
+      if (p < 0 || !cand[p] || u.is_output[t] || g.tensors[t].dims != out) continue;
+      bool internal = true;
+      for (int r : u.readers[t])
+        internal &= cand[r] && g.tensors[g.nodes[r].outputs[0]].dims == out;
+      if (internal) parent[findRoot(parent, static_cast<int>(i))] = findRoot(parent, p);
+    }
+  }
+  std::map<int, std::vector<int>> groups;
+  for (size_t i = 0; i < N; ++i)
+    if (cand[i]) groups[findRoot(parent, static_cast<int>(i))].push_back(static_cast<int>(i));
+  std::vector<bool> dead(N, false);
+  for (auto& [root, members] : groups) {
+    if (members.size() < 2) continue;
+    std::set<int> in_group(members.begin(), members.end());
+    // Exactly one tensor may leave the chain: the last node's output.
+    int escapes = 0;
+    for (int m : members) {
+      const int t = g.nodes[m].outputs[0];
+      bool leaves = u.is_output[t];
+      for (int r : u.readers[t]) leaves |= !in_group.count(r);
+      escapes += leaves;
+    }
+    const int last = members.back();
+    if (escapes != 1) continue;
+    std::map<int, int> reg;  // tensor -> register
+    std::vector<int> inputs;
+    std::vector<float> imm;
+    std::vector<int64_t> code;
+    bool fits = true;
+    const auto operand = [&](int t) -> int {
+      if (auto it = reg.find(t); it != reg.end()) return it->second;
+      if (scalarConstant(g, t)) {
+        imm.push_back(static_cast<float>(g.tensors[t].constant->doubleAt(0)));
+        return 200 + static_cast<int>(imm.size()) - 1;
+      }
+      auto it = std::find(inputs.begin(), inputs.end(), t);
+      if (it != inputs.end()) return 100 + static_cast<int>(it - inputs.begin());
+      inputs.push_back(t);
+      return 100 + static_cast<int>(inputs.size()) - 1;
+    };
+    for (int m : members) {
+      const Node& n = g.nodes[m];
+      const ElemOp& e = ops[m];
+      const int x = operand(n.inputs[0]);
+      int y = -1;
+      if (e.kind == 1) {
+        y = operand(n.inputs[1]);
+      } else if (e.has_params) {
+        imm.push_back(e.a);
+        imm.push_back(e.b);
+        y = static_cast<int>(imm.size()) - 2;
+      }
+      code.insert(code.end(), {e.kind, e.code, x, y});
+      reg[n.outputs[0]] = static_cast<int>(code.size() / 4) - 1;
+    }
+    fits = code.size() / 4 <= EDGERT_FUSED_MAX_CODE && inputs.size() <= EDGERT_FUSED_MAX_INPUTS &&
+           imm.size() <= EDGERT_FUSED_MAX_IMM;
+    if (!fits) continue;
+    Node& fused = g.nodes[last];
+    std::string chain;
+    for (int m : members) chain += (chain.empty() ? "" : "+") + g.nodes[m].op;
+    fused.op = "EdgertElementwise";
+    fused.inputs = inputs;
+    fused.attrs = AttrMap();
+    fused.attrs.setInts("code", code);
+    fused.attrs.setFloats("imm", imm);
+    const Dims& out = g.tensors[fused.outputs[0]].dims;
+    fused.attrs.setInts("shape", std::vector<int64_t>(out.begin(), out.end()));
+    fused.attrs.setString("chain", chain);  // for inspect: what was fused
+    for (int m : members)
+      if (m != last) dead[m] = true;
+    stats.removed += members.size() - 1;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < N; ++i)
     if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
   g.nodes = std::move(kept);
 }

@@ -36,6 +36,12 @@ void foldBatchNorm(Graph& g, PassStats& stats);
 // intermediate tensors have no other reader.
 void fuseConvEpilogues(Graph& g, PassStats& stats);
 
+// Chains of float32 elementwise ops (unary ops, Clip with constant bounds, Add/Sub/Mul/
+// Div/Pow/Max/Min with operands of the output's shape, scalars or one broadcast axis)
+// whose intermediate tensors have no other reader become one EdgertElementwise layer:
+// one pass over memory instead of one per op (HardSwish spelled out, x*sigmoid(x) ...).
+void fuseElementwise(Graph& g, PassStats& stats);
+
 // Outputs that are constants or graph inputs get an Identity layer so every output is
 // an activation the context writes.
 void finalizeOutputs(Graph& g);

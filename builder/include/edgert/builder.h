@@ -31,6 +31,8 @@ struct BuildOptions {
   std::string target = "cpu";      // cpu | host | cuda | jetson-orin | jetson-thor | sm_XX[,sm_YY]
   std::map<std::string, Dims> shapes;        // input name -> dims for dynamic inputs
   std::map<std::string, InputValue> freeze;  // input name -> value fixed at build time
+  // Fuse chains of elementwise ops into single layers (off only to compare against).
+  bool fuse_elementwise = true;
   // Called with a stage name and progress in [0, 1].
   std::function<void(const std::string& stage, double fraction)> progress;
 };

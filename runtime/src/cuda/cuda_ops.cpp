@@ -7,6 +7,7 @@
 
 #include "../../../kernels/kernel_params.h"
 #include "../ops/conv_geometry.h"
+#include "../ops/fused_elementwise.h"
 #include "../ops/op_util.h"
 
 namespace edgert::cuda {
@@ -1085,6 +1086,28 @@ Result<std::unique_ptr<GpuLayer>> makeMatMul(const NodeContext& c, const Env& en
   return makeMatmulLayer(c, env, M, N, K, false, false, batch, sa, sb, 1.f, 0.f);
 }
 
+// EdgertElementwise: the fused chain's program as the kernel's parameter block.
+class FusedLayer final : public GpuLayer {
+ public:
+  explicit FusedLayer(const EdgertFused& p) : p_(p) {}
+  const char* tactic() const override { return "fused"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    EdgertFused p = p_;
+    for (int k = 0; k < p.n_inputs; ++k) p.in[k] = g.in[k];
+    CUdeviceptr y = g.out[0];
+    void* args[] = {&p, &y};
+    return launch(env, "edgert_fused_f32", p.total, args);
+  }
+
+ private:
+  EdgertFused p_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeFused(const NodeContext& c, const Env&) {
+  EDGERT_ASSIGN_OR_RETURN(EdgertFused p, ops::fusedProgram(c));
+  return std::unique_ptr<GpuLayer>(new FusedLayer(p));
+}
+
 }  // namespace
 
 GpuFactory findGpuOp(const NodeContext& c) {
@@ -1100,6 +1123,7 @@ GpuFactory findGpuOp(const NodeContext& c) {
   if (c.op == "Dropout" && c.out.size() == 1) return makeCopy;
   if (c.op == "Pad" && padSupported(c)) return makePad;
   if (!allFloat32(c)) return nullptr;
+  if (c.op == "EdgertElementwise") return makeFused;
   static const std::set<std::string_view> kUnary = {
       "Relu",     "Sigmoid",    "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu",
       "Exp",      "Log",        "Sqrt", "Neg",       "Abs",         "Erf",       "Gelu",

@@ -108,6 +108,10 @@ struct OpDef {
 // Every registered op (generated table), and lookup by ONNX op type.
 std::span<const OpDef* const> allOps();
 const OpDef* findOp(std::string_view name);
+// Ops only builder passes create (fused layers): never imported from ONNX or listed.
+inline bool isInternalOp(std::string_view name) {
+  return name.rfind("Edgert", 0) == 0;
+}
 
 // Arity + const-input checks, then the op's own infer(). Used by builder and loader.
 Status inferNode(const OpDef& def, NodeContext& ctx);
