@@ -148,31 +148,75 @@ void binaryRow(int64_t n, const float* __restrict x, const float* __restrict z,
 // The op is a template argument so each row loop compiles to straight-line, vectorisable
 // code (a per-element switch would not).
 void unaryOp(int op, int64_t n, const float* x, float a, float b, float* y) {
-#define EDGERT_U(k) \
-  case k:           \
-    return unaryRow<k>(n, x, a, b, y);
   switch (op) {
-    EDGERT_U(kUnIdentity)
-    EDGERT_U(kUnRelu) EDGERT_U(kUnSigmoid) EDGERT_U(kUnTanh) EDGERT_U(kUnLeakyRelu)
-        EDGERT_U(kUnHardSigmoid) EDGERT_U(kUnHardSwish) EDGERT_U(kUnElu) EDGERT_U(kUnExp)
-            EDGERT_U(kUnLog) EDGERT_U(kUnSqrt) EDGERT_U(kUnNeg) EDGERT_U(kUnAbs) EDGERT_U(kUnErf)
-                EDGERT_U(kUnGelu) EDGERT_U(kUnGeluTanh) EDGERT_U(kUnSoftplus) EDGERT_U(kUnClip)
-                    EDGERT_U(kUnReciprocal) EDGERT_U(kUnSelu) EDGERT_U(kUnSilu) EDGERT_U(kUnFloor)
-                        EDGERT_U(kUnCeil)
+    case kUnIdentity:
+      return unaryRow<kUnIdentity>(n, x, a, b, y);
+    case kUnRelu:
+      return unaryRow<kUnRelu>(n, x, a, b, y);
+    case kUnSigmoid:
+      return unaryRow<kUnSigmoid>(n, x, a, b, y);
+    case kUnTanh:
+      return unaryRow<kUnTanh>(n, x, a, b, y);
+    case kUnLeakyRelu:
+      return unaryRow<kUnLeakyRelu>(n, x, a, b, y);
+    case kUnHardSigmoid:
+      return unaryRow<kUnHardSigmoid>(n, x, a, b, y);
+    case kUnHardSwish:
+      return unaryRow<kUnHardSwish>(n, x, a, b, y);
+    case kUnElu:
+      return unaryRow<kUnElu>(n, x, a, b, y);
+    case kUnExp:
+      return unaryRow<kUnExp>(n, x, a, b, y);
+    case kUnLog:
+      return unaryRow<kUnLog>(n, x, a, b, y);
+    case kUnSqrt:
+      return unaryRow<kUnSqrt>(n, x, a, b, y);
+    case kUnNeg:
+      return unaryRow<kUnNeg>(n, x, a, b, y);
+    case kUnAbs:
+      return unaryRow<kUnAbs>(n, x, a, b, y);
+    case kUnErf:
+      return unaryRow<kUnErf>(n, x, a, b, y);
+    case kUnGelu:
+      return unaryRow<kUnGelu>(n, x, a, b, y);
+    case kUnGeluTanh:
+      return unaryRow<kUnGeluTanh>(n, x, a, b, y);
+    case kUnSoftplus:
+      return unaryRow<kUnSoftplus>(n, x, a, b, y);
+    case kUnClip:
+      return unaryRow<kUnClip>(n, x, a, b, y);
+    case kUnReciprocal:
+      return unaryRow<kUnReciprocal>(n, x, a, b, y);
+    case kUnSelu:
+      return unaryRow<kUnSelu>(n, x, a, b, y);
+    case kUnSilu:
+      return unaryRow<kUnSilu>(n, x, a, b, y);
+    case kUnFloor:
+      return unaryRow<kUnFloor>(n, x, a, b, y);
+    case kUnCeil:
+      return unaryRow<kUnCeil>(n, x, a, b, y);
   }
-#undef EDGERT_U
 }
 
 void binaryOp(int op, int64_t n, const float* x, const float* z, float* y) {
-#define EDGERT_B(k) \
-  case k:           \
-    return binaryRow<k>(n, x, z, y);
   switch (op) {
-    EDGERT_B(kBiAdd)
-    EDGERT_B(kBiSub) EDGERT_B(kBiMul) EDGERT_B(kBiDiv) EDGERT_B(kBiMax) EDGERT_B(kBiMin)
-        EDGERT_B(kBiPow) EDGERT_B(kBiPRelu)
+    case kBiAdd:
+      return binaryRow<kBiAdd>(n, x, z, y);
+    case kBiSub:
+      return binaryRow<kBiSub>(n, x, z, y);
+    case kBiMul:
+      return binaryRow<kBiMul>(n, x, z, y);
+    case kBiDiv:
+      return binaryRow<kBiDiv>(n, x, z, y);
+    case kBiMax:
+      return binaryRow<kBiMax>(n, x, z, y);
+    case kBiMin:
+      return binaryRow<kBiMin>(n, x, z, y);
+    case kBiPow:
+      return binaryRow<kBiPow>(n, x, z, y);
+    case kBiPRelu:
+      return binaryRow<kBiPRelu>(n, x, z, y);
   }
-#undef EDGERT_B
 }
 
 Status run(const EdgertFused& p, const KernelArgs& a) {
