@@ -78,13 +78,18 @@ for spec in "/tmp/models/yolov8_tiny.onnx:input:1x3x160x160:y" "configs/models/e
   done
 done
 result[compute_sanitizer]=$sanitized
-# Elementwise fusion A/B on the real text detector (its HardSwish chains are spelled out).
-for f in "" "--no-fuse-elementwise"; do
+# Tactic timing and elementwise fusion A/B on the real text detector (its HardSwish chains
+# are spelled out; its 1x1 convolutions are where cuBLASLt may beat cuDNN).
+for f in "" "--no-tactic-timing" "--no-tactic-timing --no-fuse-elementwise"; do
+  t0=$(date +%s.%N)
   .gpu/bin/edgert build -q $f --onnx .gpu/models/ch_PP-OCRv4_det_infer.onnx --target cuda \
-    --shapes x:1x3x640x640 -o /tmp/fuse.engine 2>/dev/null &&
-  echo "ppocr det 640 ${f:-(fused)}: $(.gpu/bin/edgert inspect --engine /tmp/fuse.engine | grep -c '^ *[0-9]* ') layers," \
-       "$(.gpu/bin/edgert bench --engine /tmp/fuse.engine --backend cuda --iterations 300 --warmup 30 | grep latency)"
+    --shapes x:1x3x640x640 -o /tmp/ab.engine > /tmp/ab.log 2>&1 || { cat /tmp/ab.log; continue; }
+  t1=$(date +%s.%N)
+  echo "ppocr det 640 [${f:-timing + fusion}] build $(python3 -c "print(round($t1 - $t0, 2))") s, $(grep -o 'tactics:.*' /tmp/ab.log)" \
+       "$(.gpu/bin/edgert bench --engine /tmp/ab.engine --backend cuda --iterations 300 --warmup 30 | grep latency)"
 done
+.gpu/bin/edgert build -q --onnx .gpu/models/ch_PP-OCRv4_det_infer.onnx --target cuda --shapes x:1x3x640x640 -o /tmp/ab.engine >/dev/null 2>&1 &&
+  echo "chosen tactics: $(.gpu/bin/edgert inspect --engine /tmp/ab.engine | grep -oE 'cudnn-fp32-algo[0-9]+|cublaslt-1x1' | sort | uniq -c | tr '\n' ' ')"
 # Frame feeding (edgertinfer's pre-processing on the GPU): 1080p -> 640x640 per frame.
 python3 -c "
 import onnx

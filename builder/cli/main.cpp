@@ -42,7 +42,8 @@ void showProgress(const std::string& stage, double f) {
 
 int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config,
              const std::string& shapes, const std::string& precision, const std::string& target,
-             bool quiet, bool verbose, bool no_fuse) {
+             bool quiet, bool verbose, bool no_fuse, const std::string& timing_cache,
+             bool no_timing) {
   BuildOptions opt;
   std::string model = onnx, out = output;
   if (!config.empty()) {
@@ -64,6 +65,8 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
   }
   if (!quiet) opt.progress = showProgress;
   if (no_fuse) opt.fuse_elementwise = false;
+  if (!timing_cache.empty()) opt.timing_cache = timing_cache;
+  if (no_timing) opt.tactic_timing = false;
   const auto t0 = std::chrono::steady_clock::now();
   BuildReport rep;
   Status st = buildEngineFile(model, out, opt, &rep);
@@ -74,6 +77,10 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
       "activations {:.1f} MiB, weights {:.1f} MiB, engine {:.1f} MiB\n",
       out, model, secs, rep.onnx_nodes, rep.layers, rep.folded_nodes, rep.removed_nodes,
       rep.arena_bytes / 1048576.0, rep.weight_bytes / 1048576.0, rep.engine_bytes / 1048576.0);
+  if (rep.tactics_timed || rep.tactics_cached)
+    fmt::print("tactics: {} layer(s) timed on this GPU, {} from the timing cache{}\n",
+               rep.tactics_timed, rep.tactics_cached,
+               opt.timing_cache.empty() ? "" : fmt::format(" ({})", opt.timing_cache));
   if (verbose) {
     // Per-layer choices (precision, tactic, shapes) as the engine records them.
     auto bytes = readFileBytes(out, uint64_t{8} << 30);
@@ -337,7 +344,12 @@ int main(int argc, char** argv) {
   build->add_flag("-q,--quiet", b_quiet, "No progress output");
   bool b_verbose = false;
   build->add_flag("-v,--verbose", b_verbose, "Print every layer with its precision and tactic");
-  bool b_no_fuse = false;
+  bool b_no_fuse = false, b_no_timing = false;
+  std::string b_timing_cache;
+  build->add_option("--timing-cache", b_timing_cache,
+                    "Read and extend this tactic timing cache (GPU builds skip layers it has)");
+  build->add_flag("--no-tactic-timing", b_no_timing,
+                  "Take cuDNN's heuristic choice instead of timing each convolution");
   build->add_flag("--no-fuse-elementwise", b_no_fuse,
                   "Keep elementwise ops as separate layers (to compare or debug accuracy)");
 
@@ -386,7 +398,7 @@ int main(int argc, char** argv) {
   try {
     if (build->parsed())
       return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet, b_verbose,
-                      b_no_fuse);
+                      b_no_fuse, b_timing_cache, b_no_timing);
     if (inspect->parsed()) {
       if (i_engine.empty() && i_onnx.empty())
         return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));

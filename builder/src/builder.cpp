@@ -12,6 +12,7 @@
 #include "edgert/internal/str.h"
 #include "onnx_import.h"
 #include "passes.h"
+#include "timing_cache.h"
 
 namespace edgert {
 
@@ -165,6 +166,15 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   eliminateDeadCode(g, stats);
   finalizeOutputs(g);
   std::vector<std::string> fallback;
+  // Tactic timing needs the GPU the engine is for: this machine's.
+  const std::vector<int> sms = cudaDeviceSms();
+  const bool timing = opt.tactic_timing && target.backend == "cuda" && !sms.empty() &&
+                      std::find(target.sm.begin(), target.sm.end(), sms[0]) != target.sm.end();
+  TimingCache cache;
+  if (!opt.timing_cache.empty()) {
+    EDGERT_ASSIGN_OR_RETURN(cache, loadTimingCache(opt.timing_cache));
+  }
+  const std::string device = timing ? cudaDeviceName() : "";
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     n.precision = "fp32";
@@ -177,12 +187,37 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
       // accumulation; every other layer stays FP32 (no precision loss where it buys nothing).
       const bool tc = n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul";
       if (opt.precision == "fp16" && tc) n.precision = "fp16";
+      if (timing && n.op == "Conv" && n.precision == "fp32") {
+        progress("tactic timing", double(i) / g.nodes.size());
+        const NodeContext tc_ctx = nodeContext(g, n, true);
+        const std::string key = device + "\t" + layerSignature(tc_ctx);
+        if (auto it = cache.entries.find(key); it != cache.entries.end()) {
+          n.tactic = it->second.tactic;
+          ++rep.tactics_cached;
+        } else {
+          auto times = cudaTimeTactics(tc_ctx);
+          if (!times.ok())
+            return times.status().withContext(strCat("timing ", n.op, " '", n.name, "'"));
+          if (!times->empty()) {
+            const TacticTime* best = &times->front();
+            for (const TacticTime& t : times.value())
+              if (t.ms < best->ms) best = &t;
+            n.tactic = best->tactic;
+            cache.entries[key] = {best->tactic, best->ms};
+            cache.dirty = true;
+            ++rep.tactics_timed;
+          }
+        }
+      }
     } else {
       n.tactic = "cpu-fallback";
       fallback.push_back(strCat(n.op, " '", n.name, "'"));
     }
   }
   rep.cpu_fallback_layers = fallback;
+  if (timing) progress("tactic timing", 1);
+  if (!opt.timing_cache.empty() && cache.dirty)
+    EDGERT_RETURN_IF_ERROR(saveTimingCache(opt.timing_cache, cache));
   progress("memory plan", 0);
   EngineModel m;
   m.plan = planMemory(g);

@@ -33,6 +33,12 @@ struct BuildOptions {
   std::map<std::string, InputValue> freeze;  // input name -> value fixed at build time
   // Fuse chains of elementwise ops into single layers (off only to compare against).
   bool fuse_elementwise = true;
+  // Building for the GPU in this machine: time every implementation of each convolution
+  // and keep the fastest (TensorRT's tactic selection). Off: cuDNN's heuristic choice.
+  bool tactic_timing = true;
+  // Tactic timings are read from and added to this file (created if missing), so the next
+  // build of this or another model with the same layers on the same GPU skips the timing.
+  std::string timing_cache;
   // Called with a stage name and progress in [0, 1].
   std::function<void(const std::string& stage, double fraction)> progress;
 };
@@ -49,6 +55,10 @@ struct BuildReport {
   // CUDA targets: layers with no GPU implementation, run on the CPU inside the GPU
   // context (with copies); listed so it is never a silent slowdown.
   std::vector<std::string> cpu_fallback_layers;
+  // Tactic selection: layers timed on the GPU now, and layers whose choice came from the
+  // timing cache.
+  size_t tactics_timed = 0;
+  size_t tactics_cached = 0;
 };
 
 // Builds and returns the serialised engine.

@@ -22,6 +22,7 @@ NodeContext nodeContext(const Graph& g, const Node& n, bool with_outputs) {
   c.attrs = &n.attrs;
   c.num_outputs = n.outputs.size();
   c.fp16 = n.precision == "fp16";
+  c.tactic = n.tactic;
   for (int t : n.inputs) {
     ValueInfo v;
     if (t >= 0 && t < static_cast<int>(g.tensors.size())) {

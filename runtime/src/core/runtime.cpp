@@ -379,6 +379,12 @@ std::vector<int> cudaDeviceSms() {
 bool cudaSupportsNode(const NodeContext&) {
   return false;
 }
+Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext&) {
+  return std::vector<TacticTime>{};
+}
+std::string cudaDeviceName() {
+  return "";
+}
 #endif
 
 namespace {

@@ -1,6 +1,7 @@
 // The CUDA execution context: device arena, weights uploaded once per engine, one stream,
 // layers enqueued without host syncs or allocation, and the whole network replayed as a
 // CUDA graph when every layer runs on the GPU.
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -532,6 +533,121 @@ std::vector<int> cudaDeviceSms() {
   auto info = cuda::deviceInfo();
   if (!info.ok()) return {};
   return {info->sm};
+}
+
+std::string cudaDeviceName() {
+  auto info = cuda::deviceInfo();
+  if (!info.ok()) return "";
+  return strCat("sm_", info->sm, " ", info->name);
+}
+
+namespace {
+
+// What the builder times a candidate with: its own stream, handles and buffers, all freed
+// on the way out.
+struct TimingBench {
+  cuda::Env env;
+  std::vector<CUdeviceptr> owned;
+  CUevent start = nullptr, stop = nullptr;
+  ~TimingBench() {
+    const cuda::Driver* d = env.d;
+    if (!d) return;
+    if (env.stream) d->cuStreamSynchronize(env.stream);
+    for (CUdeviceptr p : owned) d->cuMemFree(p);
+    if (start) d->cuEventDestroy(start);
+    if (stop) d->cuEventDestroy(stop);
+    if (env.dnn_handle) env.dnn->cudnnDestroy(env.dnn_handle);
+    if (env.lt_handle) env.lt->cublasLtDestroy(env.lt_handle);
+    if (env.stream) d->cuStreamDestroy(env.stream);
+  }
+  Result<CUdeviceptr> alloc(size_t bytes) {
+    CUdeviceptr p = 0;
+    EDGERT_RETURN_IF_ERROR(
+        env.d->check(env.d->cuMemAlloc(&p, std::max<size_t>(bytes, 256)), "cuMemAlloc (timing)"));
+    owned.push_back(p);
+    // Small finite values: no NaN/denormal slow paths skew the timing.
+    env.d->cuMemsetD8Async(p, 0x3c, std::max<size_t>(bytes, 256), env.stream);
+    return p;
+  }
+};
+
+}  // namespace
+
+Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
+  std::vector<std::string> candidates;
+  if (node.op == "Conv" && !node.fp16) {
+    for (int a = 0; a < 8; ++a) candidates.push_back(strCat("cudnn-fp32-algo", a));
+    candidates.push_back("cublaslt-1x1");
+  }
+  std::vector<TacticTime> out;
+  if (candidates.empty()) return out;
+  EDGERT_RETURN_IF_ERROR(cuda::initProcess());
+  TimingBench b;
+  cuda::Env& env = b.env;
+  EDGERT_ASSIGN_OR_RETURN(env.d, cuda::driver());
+  EDGERT_ASSIGN_OR_RETURN(env.dnn, cuda::cudnn());
+  EDGERT_ASSIGN_OR_RETURN(env.lt, cuda::cublasLt());
+  const cuda::Driver* d = env.d;
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuCtxSetCurrent(cuda::process().ctx), "cuCtxSetCurrent"));
+  env.owned = &b.owned;
+  EDGERT_RETURN_IF_ERROR(
+      d->check(d->cuStreamCreate(&env.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
+  EDGERT_RETURN_IF_ERROR(env.dnn->check(env.dnn->cudnnCreate(&env.dnn_handle), "cudnnCreate"));
+  EDGERT_RETURN_IF_ERROR(
+      env.dnn->check(env.dnn->cudnnSetStream(env.dnn_handle, env.stream), "cudnnSetStream"));
+  EDGERT_RETURN_IF_ERROR(env.lt->check(env.lt->cublasLtCreate(&env.lt_handle), "cublasLtCreate"));
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&b.start, 0), "cuEventCreate"));
+  EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&b.stop, 0), "cuEventCreate"));
+  std::vector<CUdeviceptr> in, outs;
+  for (size_t i = 0; i < node.in.size(); ++i) {
+    if (!node.has(i)) {
+      in.push_back(0);
+      continue;
+    }
+    const size_t bytes = static_cast<size_t>(volume(node.dims(i))) * dataTypeSize(node.dtype(i));
+    if (const HostTensor* k = node.constant(i)) {
+      EDGERT_ASSIGN_OR_RETURN(CUdeviceptr p, env.upload(k->data(), k->bytes()));
+      in.push_back(p);
+    } else {
+      EDGERT_ASSIGN_OR_RETURN(CUdeviceptr p, b.alloc(bytes));
+      in.push_back(p);
+    }
+  }
+  for (const ValueInfo& v : node.out) {
+    EDGERT_ASSIGN_OR_RETURN(CUdeviceptr p,
+                            b.alloc(static_cast<size_t>(volume(v.dims)) * dataTypeSize(v.dtype)));
+    outs.push_back(p);
+  }
+  for (const std::string& cand : candidates) {
+    NodeContext c = node;
+    c.tactic = cand;
+    c.strict_tactic = true;
+    cuda::GpuFactory f = cuda::findGpuOp(c);
+    if (!f) break;
+    auto layer = f(c, env);
+    if (!layer.ok()) continue;
+    // Two names may reach the same implementation (the heuristic's pick): time it once.
+    const std::string name = layer.value()->tactic();
+    if (name != cand) continue;
+    EDGERT_ASSIGN_OR_RETURN(CUdeviceptr scratch, b.alloc(layer.value()->scratchBytes()));
+    cuda::GpuArgs a{in.data(), in.size(), outs.data(), outs.size(), scratch};
+    bool ok = true;
+    for (int w = 0; w < 3 && ok; ++w) ok = layer.value()->enqueue(env, a).ok();
+    std::vector<double> ms;
+    for (int r = 0; r < 15 && ok; ++r) {
+      d->cuEventRecord(b.start, env.stream);
+      ok = layer.value()->enqueue(env, a).ok();
+      d->cuEventRecord(b.stop, env.stream);
+      float t = 0;
+      ok = ok && d->cuEventSynchronize(b.stop) == CUDA_SUCCESS &&
+           d->cuEventElapsedTime(&t, b.start, b.stop) == CUDA_SUCCESS;
+      ms.push_back(t);
+    }
+    if (!ok) continue;
+    std::sort(ms.begin(), ms.end());
+    out.push_back({cand, ms[ms.size() / 2]});
+  }
+  return out;
 }
 
 }  // namespace edgert

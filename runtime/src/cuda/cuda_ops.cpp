@@ -729,7 +729,75 @@ class ConvLayer final : public GpuLayer {
   std::string tactic_;
 };
 
+Result<std::unique_ptr<GpuLayer>> makeMatmulLayer(const NodeContext& c, const Env& env, int64_t M,
+                                                  int64_t N, int64_t K, bool ta, bool tb,
+                                                  int64_t batch, int64_t sa, int64_t sb,
+                                                  float alpha, float beta);
+
+// A 1x1 convolution (stride 1, no padding, one group) is a GEMM per image:
+// Y[n] (M x HW) = W (M x C) * X[n] (C x HW); cuBLASLt may beat cuDNN on small images.
+bool conv1x1AsGemm(const NodeContext& c) {
+  const Dims& w = c.dims(1);
+  if (c.rank(0) != 4 || w.size() != 4 || w[2] != 1 || w[3] != 1 || c.fp16) return false;
+  if (c.attrs->getInt("group", 1).value() != 1) return false;
+  for (const char* k : {"strides", "dilations"}) {
+    const std::vector<int64_t> vs = c.attrs->getInts(k, {}).value();
+    for (int64_t v : vs)
+      if (v != 1) return false;
+  }
+  const std::vector<int64_t> pads = c.attrs->getInts("pads", {}).value();
+  for (int64_t v : pads)
+    if (v != 0) return false;
+  const std::string ap = c.attrs->getString("auto_pad", "NOTSET").value();
+  return ap == "NOTSET" || ap == "VALID";
+}
+
+class Conv1x1GemmLayer final : public GpuLayer {
+ public:
+  size_t scratchBytes() const override { return mm_->scratchBytes(); }
+  const char* tactic() const override { return "cublaslt-1x1"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    const CUdeviceptr ab[2] = {g.in[1], g.in[0]};  // A = weights, B = the image
+    GpuArgs m = g;
+    m.in = ab;
+    m.n_in = 2;
+    EDGERT_RETURN_IF_ERROR(mm_->enqueue(env, m));
+    return epi_.enqueue(env, g.out[0], g.n_in > 2 ? g.in[2] : 0, g.n_in > 3 ? g.in[3] : 0);
+  }
+  std::unique_ptr<GpuLayer> mm_;
+  Epilogue epi_;
+};
+
+int convActivation(const NodeContext& c) {
+  static const std::map<std::string, int> kActs = {
+      {"", kUnIdentity},           {"Relu", kUnRelu},
+      {"Clip", kUnClip},           {"LeakyRelu", kUnLeakyRelu},
+      {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid},
+      {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu}};
+  return kActs.at(c.attrs->getString("_act", "").value());
+}
+
+Result<std::unique_ptr<GpuLayer>> makeConv1x1Gemm(const NodeContext& c, const Env& env) {
+  const Dims& x = c.dims(0);
+  const Dims& y = c.out[0].dims;
+  const int64_t M = y[1], K = x[1], HW = x[2] * x[3];
+  auto L = std::make_unique<Conv1x1GemmLayer>();
+  EDGERT_ASSIGN_OR_RETURN(
+      L->mm_, makeMatmulLayer(c, env, M, HW, K, false, false, x[0], 0, K * HW, 1.f, 0.f));
+  L->epi_ = epilogueFor(y, convActivation(c), c.attrs->getFloat("_act_alpha", 0.f).value(),
+                        c.attrs->getFloat("_act_beta", 0.f).value());
+  return std::unique_ptr<GpuLayer>(std::move(L));
+}
+
 Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env) {
+  if (c.tactic == "cublaslt-1x1") {
+    if (conv1x1AsGemm(c)) return makeConv1x1Gemm(c, env);
+    if (c.strict_tactic) return c.unsupported("not a 1x1 convolution cuBLASLt can run");
+  }
+  // A cuDNN algorithm chosen by the builder's timing: "cudnn-fp32-algo<N>".
+  int forced = -1;
+  if (c.tactic.rfind("cudnn-fp32-algo", 0) == 0 && !c.fp16)
+    forced = std::atoi(std::string(c.tactic.substr(15)).c_str());
   const Dims& x = c.dims(0);
   const Dims& w = c.dims(1);
   const Dims& y = c.out[0].dims;
@@ -811,6 +879,16 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
       if (p) d->cuMemFree(p);
   }
   bool found = false;
+  for (int i = 0; i < got && !found && forced >= 0; ++i) {
+    if (perf[i].algo != forced || perf[i].status != CUDNN_STATUS_SUCCESS ||
+        perf[i].memory > (size_t{256} << 20))
+      continue;
+    L->algo_ = perf[i].algo;
+    L->ws_ = perf[i].memory;
+    found = true;
+  }
+  if (forced >= 0 && !found && c.strict_tactic)
+    return c.unsupported("cuDNN algorithm ", forced, " is not available for this convolution");
   for (int i = 0; i < got && !found; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > (size_t{256} << 20)) continue;
     L->algo_ = perf[i].algo;
@@ -826,13 +904,7 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
                          " candidates: ", why, ")");
   }
   L->tactic_ = strCat("cudnn-", config, "-algo", static_cast<int>(L->algo_));
-  static const std::map<std::string, int> kActs = {
-      {"", kUnIdentity},           {"Relu", kUnRelu},
-      {"Clip", kUnClip},           {"LeakyRelu", kUnLeakyRelu},
-      {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid},
-      {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu}};
-  L->epi_ = epilogueFor(y, kActs.at(c.attrs->getString("_act", "").value()),
-                        c.attrs->getFloat("_act_alpha", 0.f).value(),
+  L->epi_ = epilogueFor(y, convActivation(c), c.attrs->getFloat("_act_alpha", 0.f).value(),
                         c.attrs->getFloat("_act_beta", 0.f).value());
   return std::unique_ptr<GpuLayer>(std::move(L));
 }

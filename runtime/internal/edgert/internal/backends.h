@@ -1,6 +1,7 @@
 // What the builder may ask of the backends compiled into libedgert.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "edgert/internal/op.h"
@@ -14,5 +15,16 @@ Status cudaAvailable();
 std::vector<int> cudaDeviceSms();
 // Whether a node (with shapes) has a CUDA implementation; false without the CUDA backend.
 bool cudaSupportsNode(const NodeContext& node);
+
+// Times every implementation this GPU offers for a node (convolutions: each cuDNN
+// algorithm, and 1x1 convolutions as a cuBLASLt GEMM) on scratch buffers: warm-up, then
+// the median of repeated CUDA-event-timed runs. Empty when the node has no alternatives.
+struct TacticTime {
+  std::string tactic;
+  double ms = 0;
+};
+Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node);
+// A name for this GPU in timing caches ("sm_90 NVIDIA H200"); empty without one.
+std::string cudaDeviceName();
 
 }  // namespace edgert

@@ -37,6 +37,10 @@ struct NodeContext {
   std::vector<ValueInfo> out;  // inference fills these
   size_t num_outputs = 1;      // outputs the node declares (Split needs it)
   bool fp16 = false;           // the builder chose FP16 for this layer (CUDA tensor cores)
+  // The implementation the builder chose by timing ("cudnn-fp32-algo1", "cublaslt-1x1"...);
+  // a backend that cannot honour it picks by heuristic, unless `strict_tactic` (timing).
+  std::string_view tactic;
+  bool strict_tactic = false;
 
   size_t numInputs() const { return in.size(); }
   bool has(size_t i) const { return i < in.size() && in[i].present; }

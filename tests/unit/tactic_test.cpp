@@ -1,0 +1,116 @@
+// Tactic selection: on the GPU the builder times each convolution's implementations
+// (cuDNN algorithms, 1x1 convolutions as cuBLASLt GEMMs), keeps the fastest, and records
+// it in a timing cache that the next build reads instead of timing again. The chosen
+// engine must still match the CPU reference. Without a GPU only the cache file checks run.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "onnx_model.h"
+#include "test_util.h"
+
+using namespace edgert;
+using namespace edgert::test;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string convNet(std::mt19937& r) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {2, 16, 20, 20});
+  g.constant("w1", randomTensor(DataType::kFloat32, {32, 16, 1, 1}, r));
+  g.constant("b1", randomTensor(DataType::kFloat32, {32}, r));
+  g.constant("w2", randomTensor(DataType::kFloat32, {8, 32, 3, 3}, r));
+  g.node("Conv", {"x", "w1", "b1"}, {"c1"});
+  g.node("Relu", {"c1"}, {"r1"});
+  g.node("Conv", {"r1", "w2"}, {"y"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.output("y");
+  return g.save("tactics");
+}
+
+fs::path tempDir(const char* tag) {
+  const fs::path d = fs::temp_directory_path() / (std::string(tag) + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+TEST(TimingCache, MalformedFilesAreNamedErrors) {
+  std::mt19937 r(5);
+  const std::string model = convNet(r);
+  const fs::path dir = tempDir("edgert_tc");
+  BuildOptions opt;
+  opt.timing_cache = (dir / "bad.cache").string();
+  std::ofstream(opt.timing_cache) << "not a cache\n";
+  auto e = buildEngine(model, opt);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("bad.cache:1:"), std::string::npos) << e.status().message();
+  std::ofstream(opt.timing_cache) << "# edgert timing cache v1\nsm_90 X\tConv\tcublaslt-1x1\n";
+  e = buildEngine(model, opt);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("bad.cache:2:"), std::string::npos) << e.status().message();
+  fs::remove_all(dir);
+}
+
+class Tactics : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testBackend() != Backend::kCuda) GTEST_SKIP() << "tactic timing needs the CUDA backend";
+    if (const std::string why = backendUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  }
+};
+
+TEST_F(Tactics, TimedOnceThenFromTheCache) {
+  std::mt19937 r(std::random_device{}());
+  const std::string model = convNet(r);
+  const fs::path dir = tempDir("edgert_tactics");
+  BuildOptions opt;
+  opt.target = "cuda";
+  opt.timing_cache = (dir / "timing.cache").string();
+  BuildReport first;
+  auto engine = buildEngine(model, opt, &first);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  EXPECT_EQ(first.tactics_timed, 2u);
+  EXPECT_EQ(first.tactics_cached, 0u);
+  // The cache names each layer's winner.
+  std::ifstream in(opt.timing_cache);
+  std::string line;
+  int entries = 0;
+  std::getline(in, line);
+  EXPECT_EQ(line, "# edgert timing cache v1");
+  while (std::getline(in, line)) {
+    ++entries;
+    EXPECT_TRUE(line.find("\tcudnn-fp32-algo") != std::string::npos ||
+                line.find("\tcublaslt-1x1\t") != std::string::npos)
+        << line;
+  }
+  EXPECT_EQ(entries, 2);
+  // The engine with the chosen tactics matches the CPU.
+  HostTensor x = randomTensor(DataType::kFloat32, {2, 16, 20, 20}, r);
+  auto gpu = runEngineBytes(engine.value(), {{"x", &x}});
+  ASSERT_TRUE(gpu.ok()) << gpu.status().toString();
+  // The CPU reference on the CPU backend (a CUDA runtime refuses CPU engines).
+  RuntimeOptions ro;
+  ro.backend = Backend::kCpu;
+  auto rt = Runtime::create(ro).value();
+  const auto ref_bytes = buildEngine(model, BuildOptions{}).value();
+  auto ctx = rt->deserializeEngine(ref_bytes.data(), ref_bytes.size())
+                 .value()
+                 ->createExecutionContext()
+                 .value();
+  ASSERT_TRUE(ctx->setInput("x", x.data(), x.bytes()).ok());
+  ASSERT_TRUE(ctx->execute().ok());
+  HostTensor ref = std::move(HostTensor::create(DataType::kFloat32, {2, 8, 20, 20}).value());
+  ASSERT_TRUE(ctx->getOutput("y", ref.mutableData(), ref.bytes()).ok());
+  EXPECT_LT(relativeL2(gpu->at("y"), ref), 1e-5);
+  // A second build reads the cache.
+  BuildReport second;
+  ASSERT_TRUE(buildEngine(model, opt, &second).ok());
+  EXPECT_EQ(second.tactics_timed, 0u);
+  EXPECT_EQ(second.tactics_cached, 2u);
+  fs::remove_all(dir);
+}
+
+}  // namespace
