@@ -26,10 +26,12 @@ for m in ${MODELS//,/ }; do
     "$EDGERT" bench --engine $W/$m-b$b-fp16.engine --backend cuda --iterations $iters --warmup 10 --json $W/r.json \
       >> "$OUT/bench_edgert.log" 2>&1 && \
     python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert', precision='fp16'); print(json.dumps(r))" >> "$RES"
-    # The same engine with cuDNN's algorithms timed at context creation.
-    EDGERT_CUDNN_FIND=1 "$EDGERT" bench --engine $W/$m-b$b.engine --backend cuda --iterations $iters --warmup 10 \
+    # The same model without tactic timing (cuDNN's heuristic choice per convolution).
+    "$EDGERT" build -q --no-tactic-timing --onnx $W/$m.onnx --target cuda --shapes input:${b}x3x224x224 \
+      -o $W/$m-b$b-heur.engine >> "$OUT/bench_build.log" 2>&1 && \
+    "$EDGERT" bench --engine $W/$m-b$b-heur.engine --backend cuda --iterations $iters --warmup 10 \
       --json $W/r.json >> "$OUT/bench_edgert.log" 2>&1 && \
-    python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert-find', precision='fp32'); print(json.dumps(r))" >> "$RES"
+    python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert-heuristic', precision='fp32'); print(json.dumps(r))" >> "$RES"
   done
 done
 for prec in fp32 fp16; do
