@@ -14,9 +14,16 @@ constexpr const char* kHeader = "# edgert timing cache v1";
 }
 
 Result<TimingCache> loadTimingCache(const std::string& path) {
-  TimingCache cache;
   std::ifstream in(path);
-  if (!in) return cache;  // first build: created on save
+  if (!in) return TimingCache{};  // first build: created on save
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseTimingCache(text.str(), path);
+}
+
+Result<TimingCache> parseTimingCache(const std::string& text, const std::string& path) {
+  TimingCache cache;
+  std::istringstream in(text);
   std::string line;
   int n = 0;
   while (std::getline(in, line)) {

@@ -27,6 +27,8 @@ struct TimingCache {
 
 // A missing file is an empty cache; a malformed one is an error naming the file and line.
 Result<TimingCache> loadTimingCache(const std::string& path);
+// The same from text; `origin` names it in errors.
+Result<TimingCache> parseTimingCache(const std::string& text, const std::string& origin);
 // Written to a temporary name and renamed.
 Status saveTimingCache(const std::string& path, const TimingCache& cache);
 // What decides a layer's timing: op, shapes, dtypes and the attributes that change the work.
