@@ -6,15 +6,7 @@
 
 #include "kernel_params.h"
 
-#ifndef EDGERT_HD
-#ifdef __CUDACC__
-#define EDGERT_HD __host__ __device__ inline
-#else
-// Always inlined on the host too: the CPU loops call these with a constant op code and
-// rely on the switch folding away so the loop vectorises.
-#define EDGERT_HD inline __attribute__((always_inline))
-#endif
-#endif
+#include "hd.h"
 #ifdef __CUDACC__
 #define EDGERT_EXPF __expf
 #else

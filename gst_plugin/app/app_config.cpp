@@ -52,14 +52,7 @@ Status parseSource(const std::string& origin, const std::string& base, const YAM
 
 Result<AppConfig> parseAppConfig(const std::string& text, const std::string& origin,
                                  const std::string& base) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return Status(StatusCode::kInvalidArgument,
-                  strCat(origin, ":", e.mark.line + 1, ":", e.mark.column + 1,
-                         ": YAML syntax error: ", e.msg));
-  }
+  EDGERT_ASSIGN_OR_RETURN(const YAML::Node root, vision::loadYaml(text, origin));
   AppConfig cfg;
   cfg.origin = origin;
   const Section top(origin, "", root);
@@ -121,12 +114,8 @@ Result<AppConfig> parseAppConfig(const std::string& text, const std::string& ori
 }
 
 Result<AppConfig> loadAppConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status(StatusCode::kNotFound, strCat(path, ": cannot open app config"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::filesystem::path p(path);
-  return parseAppConfig(ss.str(), path, p.has_parent_path() ? p.parent_path().string() : ".");
+  EDGERT_ASSIGN_OR_RETURN(vision::ConfigText t, vision::readConfigFile(path, "app config"));
+  return parseAppConfig(t.text, path, t.base_dir);
 }
 
 }  // namespace edgert::app

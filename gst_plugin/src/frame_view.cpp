@@ -16,4 +16,14 @@ vision::ImageView imageViewOf(const GstVideoFrame& f) {
   return v;
 }
 
+void addVideoPadTemplates(GstElementClass* element) {
+  GstCaps* caps = gst_caps_from_string(
+      GST_VIDEO_CAPS_MAKE("{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, NV12, I420, GRAY8 }"));
+  gst_element_class_add_pad_template(
+      element, gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
+  gst_element_class_add_pad_template(
+      element, gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
+  gst_caps_unref(caps);
+}
+
 }  // namespace edgert::gst

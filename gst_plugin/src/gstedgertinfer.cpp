@@ -7,6 +7,7 @@
 
 #include "edgert/vision/result_json.h"
 #include "edgert/vision/shared_inferencer.h"
+#include "frame_view.h"
 #include "infer_queue.h"
 #include "result_meta.h"
 
@@ -18,8 +19,6 @@ namespace {
 using edgert::vision::ElementConfig;
 using edgert::vision::FrameResult;
 using edgert::vision::ImageView;
-
-#define EDGERT_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, NV12, I420, GRAY8 }"
 
 enum {
   PROP_0,
@@ -429,12 +428,7 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
                            "frames through without results instead of waiting; every such frame "
                            "is reported (warning, 'edgert-dropped' message)",
                            FALSE, rw()));
-  GstCaps* caps = gst_caps_from_string(GST_VIDEO_CAPS_MAKE(EDGERT_FORMATS));
-  gst_element_class_add_pad_template(
-      element, gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
-  gst_element_class_add_pad_template(
-      element, gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
-  gst_caps_unref(caps);
+  edgert::gst::addVideoPadTemplates(element);
   gst_element_class_set_static_metadata(
       element, "edgert inference", "Filter/Analyzer/Video",
       "Runs an edgert engine on each frame and attaches detections, classes and masks as "

@@ -15,10 +15,6 @@ G_DEFINE_TYPE(GstEdgertOverlay, gst_edgert_overlay, GST_TYPE_VIDEO_FILTER)
 
 namespace {
 
-// Every format edgertinfer accepts, so the overlay can sit right after it: converting in
-// between would drop the ROI params on GStreamer 1.22.
-#define OVERLAY_FORMATS "{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, NV12, I420, GRAY8 }"
-
 GstFlowReturn overlayFrame(GstVideoFilter*, GstVideoFrame* frame) {
   const edgert::vision::ImageView v = edgert::gst::imageViewOf(*frame);
   edgert::vision::drawResult(v, edgert::gst::collectResults(frame->buffer));
@@ -30,12 +26,7 @@ GstFlowReturn overlayFrame(GstVideoFilter*, GstVideoFrame* frame) {
 static void gst_edgert_overlay_class_init(GstEdgertOverlayClass* klass) {
   GST_DEBUG_CATEGORY_INIT(edgert_overlay_debug, "edgertoverlay", 0, "edgert overlay");
   auto* element = GST_ELEMENT_CLASS(klass);
-  GstCaps* caps = gst_caps_from_string(GST_VIDEO_CAPS_MAKE(OVERLAY_FORMATS));
-  gst_element_class_add_pad_template(
-      element, gst_pad_template_new("sink", GST_PAD_SINK, GST_PAD_ALWAYS, caps));
-  gst_element_class_add_pad_template(
-      element, gst_pad_template_new("src", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
-  gst_caps_unref(caps);
+  edgert::gst::addVideoPadTemplates(element);
   gst_element_class_set_static_metadata(
       element, "edgert overlay", "Filter/Effect/Video",
       "Draws the regions of interest (boxes, rotated text boxes, labels with confidence), "

@@ -174,16 +174,28 @@ std::string resolveConfigPath(const std::string& base, const std::string& p) {
   return (fs::path(base) / p).lexically_normal().string();
 }
 
-Result<ElementConfig> parseElementConfig(const std::string& text, const std::string& origin,
-                                         const std::string& base_dir) {
-  YAML::Node root;
+Result<YAML::Node> loadYaml(const std::string& text, const std::string& origin) {
   try {
-    root = YAML::Load(text);
+    return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return Status(StatusCode::kInvalidArgument,
                   strCat(origin, ":", e.mark.line + 1, ":", e.mark.column + 1,
                          ": YAML syntax error: ", e.msg));
   }
+}
+
+Result<ConfigText> readConfigFile(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  if (!in) return Status(StatusCode::kNotFound, strCat(path, ": cannot open ", what));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const fs::path p(path);
+  return ConfigText{ss.str(), p.has_parent_path() ? p.parent_path().string() : "."};
+}
+
+Result<ElementConfig> parseElementConfig(const std::string& text, const std::string& origin,
+                                         const std::string& base_dir) {
+  EDGERT_ASSIGN_OR_RETURN(const YAML::Node root, loadYaml(text, origin));
   ElementConfig cfg;
   cfg.origin = origin;
   const Section top(origin, "", root);
@@ -216,12 +228,8 @@ Result<ElementConfig> parseElementConfig(const std::string& text, const std::str
 }
 
 Result<ElementConfig> loadElementConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Status(StatusCode::kNotFound, strCat(path, ": cannot open element config"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const fs::path p(path);
-  return parseElementConfig(ss.str(), path, p.has_parent_path() ? p.parent_path().string() : ".");
+  EDGERT_ASSIGN_OR_RETURN(ConfigText t, readConfigFile(path, "element config"));
+  return parseElementConfig(t.text, path, t.base_dir);
 }
 
 }  // namespace edgert::vision

@@ -185,24 +185,35 @@ CudaContext::~CudaContext() {
   if (env_.stream) d->cuStreamDestroy(env_.stream);
 }
 
-Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
-    std::shared_ptr<const EngineImpl> engine) {
+}  // namespace
+
+// Libraries, the process context, a stream and the cuDNN / cuBLASLt handles on it; the
+// caller destroys what was created (also on failure).
+Status initEnv(Env& env, std::vector<CUdeviceptr>* owned) {
   EDGERT_RETURN_IF_ERROR(initProcess());
-  auto ctx = std::unique_ptr<CudaContext>(new CudaContext());
-  ctx->engine_ = engine;
-  Env& env = ctx->env_;
   EDGERT_ASSIGN_OR_RETURN(env.d, driver());
   EDGERT_ASSIGN_OR_RETURN(env.dnn, cudnn());
   EDGERT_ASSIGN_OR_RETURN(env.lt, cublasLt());
   const Driver* d = env.d;
   EDGERT_RETURN_IF_ERROR(d->check(d->cuCtxSetCurrent(process().ctx), "cuCtxSetCurrent"));
-  env.owned = &ctx->owned_;
+  env.owned = owned;
   EDGERT_RETURN_IF_ERROR(
       d->check(d->cuStreamCreate(&env.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
   EDGERT_RETURN_IF_ERROR(env.dnn->check(env.dnn->cudnnCreate(&env.dnn_handle), "cudnnCreate"));
   EDGERT_RETURN_IF_ERROR(
       env.dnn->check(env.dnn->cudnnSetStream(env.dnn_handle, env.stream), "cudnnSetStream"));
-  EDGERT_RETURN_IF_ERROR(env.lt->check(env.lt->cublasLtCreate(&env.lt_handle), "cublasLtCreate"));
+  return env.lt->check(env.lt->cublasLtCreate(&env.lt_handle), "cublasLtCreate");
+}
+
+namespace {
+
+Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
+    std::shared_ptr<const EngineImpl> engine) {
+  auto ctx = std::unique_ptr<CudaContext>(new CudaContext());
+  ctx->engine_ = engine;
+  Env& env = ctx->env_;
+  EDGERT_RETURN_IF_ERROR(initEnv(env, &ctx->owned_));
+  const Driver* d = env.d;
   EDGERT_ASSIGN_OR_RETURN(ctx->weights_, deviceWeights(*engine, d));
   const EngineModel& m = engine->model();
   const Graph& g = m.graph;
@@ -581,21 +592,10 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
   }
   std::vector<TacticTime> out;
   if (candidates.empty()) return out;
-  EDGERT_RETURN_IF_ERROR(cuda::initProcess());
   TimingBench b;
   cuda::Env& env = b.env;
-  EDGERT_ASSIGN_OR_RETURN(env.d, cuda::driver());
-  EDGERT_ASSIGN_OR_RETURN(env.dnn, cuda::cudnn());
-  EDGERT_ASSIGN_OR_RETURN(env.lt, cuda::cublasLt());
+  EDGERT_RETURN_IF_ERROR(cuda::initEnv(env, &b.owned));
   const cuda::Driver* d = env.d;
-  EDGERT_RETURN_IF_ERROR(d->check(d->cuCtxSetCurrent(cuda::process().ctx), "cuCtxSetCurrent"));
-  env.owned = &b.owned;
-  EDGERT_RETURN_IF_ERROR(
-      d->check(d->cuStreamCreate(&env.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
-  EDGERT_RETURN_IF_ERROR(env.dnn->check(env.dnn->cudnnCreate(&env.dnn_handle), "cudnnCreate"));
-  EDGERT_RETURN_IF_ERROR(
-      env.dnn->check(env.dnn->cudnnSetStream(env.dnn_handle, env.stream), "cudnnSetStream"));
-  EDGERT_RETURN_IF_ERROR(env.lt->check(env.lt->cublasLtCreate(&env.lt_handle), "cublasLtCreate"));
   EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&b.start, 0), "cuEventCreate"));
   EDGERT_RETURN_IF_ERROR(d->check(d->cuEventCreate(&b.stop, 0), "cuEventCreate"));
   std::vector<CUdeviceptr> in, outs;

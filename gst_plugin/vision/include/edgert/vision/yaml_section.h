@@ -113,4 +113,13 @@ class Section {
 // A path from a config file, relative to the file's folder.
 std::string resolveConfigPath(const std::string& base_dir, const std::string& path);
 
+// YAML text -> node; a syntax error names origin:line:column.
+Result<YAML::Node> loadYaml(const std::string& text, const std::string& origin);
+
+// A config file's text and folder (for relative paths); `what` names it in errors.
+struct ConfigText {
+  std::string text, base_dir;
+};
+Result<ConfigText> readConfigFile(const std::string& path, const char* what);
+
 }  // namespace edgert::vision
