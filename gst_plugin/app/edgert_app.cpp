@@ -166,11 +166,15 @@ void ensurePlugin() {
 
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
-  if (argc != 2 || std::string(argv[1]) == "--help") {
-    std::fprintf(stderr, "usage: edgert-app APP.yaml\n(see configs/README.md for the format)\n");
+  // --check: build the pipeline (every element created and linked) and print it, without
+  // running it; for validating configs on a machine without the camera or display.
+  const bool check = argc == 3 && std::string(argv[1]) == "--check";
+  if ((argc != 2 && !check) || std::string(argv[1]) == "--help") {
+    std::fprintf(stderr,
+                 "usage: edgert-app [--check] APP.yaml\n(see configs/README.md for the format)\n");
     return argc == 2 ? 0 : 2;
   }
-  auto cfg = edgert::app::loadAppConfig(argv[1]);
+  auto cfg = edgert::app::loadAppConfig(argv[check ? 2 : 1]);
   if (!cfg.ok()) {
     std::fprintf(stderr, "edgert-app: %s\n", cfg.status().message().c_str());
     return 2;
@@ -187,6 +191,11 @@ int main(int argc, char** argv) {
     g_clear_error(&err);
     if (app.pipeline) gst_object_unref(app.pipeline);
     return 2;
+  }
+  if (check) {
+    std::printf("%s\n", desc.c_str());
+    gst_object_unref(app.pipeline);
+    return 0;
   }
   std::string json_temp;
   if (cfg->json_output == "-") {

@@ -168,5 +168,17 @@ r = run([app, os.path.join(work, "missing.yaml")])
 check(r.returncode == 1 and "nothere.mp4" in r.stderr,
       f"missing video: exit 1 naming it ({r.returncode}: {r.stderr.strip()[-200:]})")
 
+# A camera with display and file outputs: the pipeline builds (v4l2src, tee, autovideosink,
+# x264enc ...) even where no camera or display exists to run it.
+open(os.path.join(work, "cam.yaml"), "w").write("""
+sources: [{name: cam0, camera: /dev/video0}, {name: net, uri: 'rtsp://127.0.0.1:8554/cam'}]
+model: det.yaml
+outputs: {video: 'out-{name}.mkv', display: true, json: '-'}
+""")
+r = run([app, "--check", os.path.join(work, "cam.yaml")])
+check(r.returncode == 0 and "v4l2src device=" in r.stdout and "autovideosink" in r.stdout and
+      "uridecodebin uri=" in r.stdout and "matroskamux" in r.stdout,
+      f"camera + RTSP + display + file pipeline builds ({r.returncode}: {(r.stdout + r.stderr).strip()[-300:]})")
+
 print(f"e2e: {time.time() - t0:.1f} s")
 sys.exit(1 if failures else 0)
