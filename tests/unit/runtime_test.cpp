@@ -3,8 +3,10 @@
 // executions, and caller-bound output memory.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <thread>
 
+#include "edgert/internal/backends.h"
 #include "onnx_model.h"
 #include "test_util.h"
 
@@ -124,6 +126,36 @@ TEST_F(Runtime_, OutOfMemoryAtContextCreationIsAClearError) {
   auto c2 = e2->createExecutionContext();
   ASSERT_TRUE(c2.ok()) << c2.status().toString();
   EXPECT_TRUE(c2.value()->execute().ok());
+}
+
+// Contexts created and destroyed many times give every byte back: device memory returns
+// to its level after the first context (the engine's weights stay while the engine lives).
+TEST_F(Runtime_, ContextChurnReturnsDeviceMemory) {
+  if (testBackend() != Backend::kCuda) GTEST_SKIP() << "device memory is a CUDA-backend matter";
+  std::mt19937 r(17);
+  const auto bytes = smallNet(r);
+  RuntimeOptions ro;
+  ro.backend = Backend::kCuda;
+  auto rt = Runtime::create(ro).value();
+  auto engine = rt->deserializeEngine(bytes.data(), bytes.size()).value();
+  {
+    auto warm = engine->createExecutionContext().value();
+    ASSERT_TRUE(warm->execute().ok());
+    ASSERT_TRUE(warm->execute().ok());  // the CUDA graph is captured on the second run
+  }
+  const size_t baseline = cudaFreeDeviceMemory();
+  ASSERT_GT(baseline, 0u);
+  for (int i = 0; i < 50; ++i) {
+    auto ctx = engine->createExecutionContext();
+    ASSERT_TRUE(ctx.ok()) << ctx.status().toString();
+    ASSERT_TRUE(ctx.value()->execute().ok());
+    ASSERT_TRUE(ctx.value()->execute().ok());
+  }
+  const size_t after = cudaFreeDeviceMemory();
+  // The driver allocates in 2 MiB pages: allow one page of noise, not 50 contexts' worth.
+  EXPECT_GE(after + (size_t{2} << 20), baseline)
+      << "device memory fell from " << baseline << " to " << after << " bytes free";
+  std::printf("context churn: %zu bytes free before 50 contexts, %zu after\n", baseline, after);
 }
 
 }  // namespace

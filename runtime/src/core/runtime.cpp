@@ -385,6 +385,9 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext&) {
 std::string cudaDeviceName() {
   return "";
 }
+size_t cudaFreeDeviceMemory() {
+  return 0;
+}
 #endif
 
 namespace {

@@ -546,6 +546,16 @@ std::vector<int> cudaDeviceSms() {
   return {info->sm};
 }
 
+size_t cudaFreeDeviceMemory() {
+  if (!cuda::initProcess().ok()) return 0;
+  auto d = cuda::driver();
+  if (!d.ok()) return 0;
+  d.value()->cuCtxSetCurrent(cuda::process().ctx);
+  size_t free_b = 0, total = 0;
+  if (d.value()->cuMemGetInfo(&free_b, &total) != CUDA_SUCCESS) return 0;
+  return free_b;
+}
+
 std::string cudaDeviceName() {
   auto info = cuda::deviceInfo();
   if (!info.ok()) return "";

@@ -26,5 +26,7 @@ struct TacticTime {
 Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node);
 // A name for this GPU in timing caches ("sm_90 NVIDIA H200"); empty without one.
 std::string cudaDeviceName();
+// Free device memory in bytes (cuMemGetInfo in edgert's context); 0 without a GPU.
+size_t cudaFreeDeviceMemory();
 
 }  // namespace edgert
