@@ -16,7 +16,8 @@ set(EDGERT_OP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/slice_gather.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/pad.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/resize.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/src/ops/fused_elementwise.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/src/ops/fused_elementwise.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/ops/elementwise_ops.cpp)
 
 # unary.cpp
 foreach(op Relu LeakyRelu Elu Celu ThresholdedRelu Selu HardSigmoid HardSwish Shrink Gelu Sigmoid

@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "edgert/internal/elementwise_ops.h"
 #include "edgert/internal/op.h"
 #include "edgert/internal/str.h"
 
@@ -466,52 +467,20 @@ struct ElemOp {
 };
 
 bool elementwiseOp(const Graph& g, const Node& n, ElemOp* e) {
-  static const std::map<std::string, int> kUnary = {{"Relu", kUnRelu},
-                                                    {"Sigmoid", kUnSigmoid},
-                                                    {"Tanh", kUnTanh},
-                                                    {"Exp", kUnExp},
-                                                    {"Log", kUnLog},
-                                                    {"Sqrt", kUnSqrt},
-                                                    {"Neg", kUnNeg},
-                                                    {"Abs", kUnAbs},
-                                                    {"Erf", kUnErf},
-                                                    {"Softplus", kUnSoftplus},
-                                                    {"Reciprocal", kUnReciprocal},
-                                                    {"Floor", kUnFloor},
-                                                    {"Ceil", kUnCeil},
-                                                    {"HardSwish", kUnHardSwish}};
-  static const std::map<std::string, int> kBinary = {
-      {"Add", kBiAdd}, {"Sub", kBiSub}, {"Mul", kBiMul}, {"Div", kBiDiv},
-      {"Pow", kBiPow}, {"Max", kBiMax}, {"Min", kBiMin}};
   if (n.outputs.size() != 1 || g.tensors[n.outputs[0]].dtype != DataType::kFloat32) return false;
   for (int t : n.inputs)
     if (t < 0 || g.tensors[t].dtype != DataType::kFloat32) return false;
-  if (auto it = kUnary.find(n.op); it != kUnary.end() && n.inputs.size() == 1) {
-    *e = {0, it->second, false, 0, 0};
+  const NodeContext c = nodeContext(g, n, false);
+  if (const auto u = unaryKernelOp(c)) {
+    *e = {0, u->code, u->has_params, u->a, u->b};
     return true;
   }
-  if (auto it = kBinary.find(n.op); it != kBinary.end() && n.inputs.size() == 2) {
-    *e = {1, it->second, false, 0, 0};
+  // PRelu's slope broadcasts by its own rule: it stays a layer of its own.
+  if (const auto code = binaryKernelOp(c); code && *code != kBiPRelu) {
+    *e = {1, *code, false, 0, 0};
     return true;
   }
-  const auto f = [&](const char* k, float d) { return n.attrs.getFloat(k, d).value(); };
-  if (n.op == "LeakyRelu" && n.inputs.size() == 1) {
-    *e = {0, kUnLeakyRelu, true, f("alpha", 0.01f), 0};
-  } else if (n.op == "HardSigmoid" && n.inputs.size() == 1) {
-    *e = {0, kUnHardSigmoid, true, f("alpha", 0.2f), f("beta", 0.5f)};
-  } else if (n.op == "Elu" && n.inputs.size() == 1) {
-    *e = {0, kUnElu, true, f("alpha", 1.f), 0};
-  } else if (n.op == "Gelu" && n.inputs.size() == 1) {
-    const std::string approx = n.attrs.getString("approximate", "none").value();
-    *e = {0, approx == "tanh" ? kUnGeluTanh : kUnGelu, false, 0, 0};
-  } else if (n.op == "Clip" && !n.inputs.empty()) {
-    float lo = -3.402823466e38f, hi = 3.402823466e38f;
-    if (!constScalar(g, n, 1, &lo) || !constScalar(g, n, 2, &hi)) return false;
-    *e = {0, kUnClip, true, lo, hi};
-  } else {
-    return false;
-  }
-  return true;
+  return false;
 }
 
 bool scalarConstant(const Graph& g, int t) {

@@ -51,7 +51,6 @@ struct State {
   // their frames are batched together.
   std::shared_ptr<edgert::vision::SharedInferencer> inferencer;
   GstVideoInfo info{};
-  bool have_info = false;
   guint64 frames = 0, inferred = 0;
   double pre_ms = 0, infer_ms = 0, post_ms = 0;
   std::unique_ptr<edgert::gst::InferQueue> queue;  // created with the caps
@@ -206,7 +205,6 @@ gboolean edgertStop(GstBaseTransform* trans) {
                     s.post_ms / s.inferred);
   s.queue.reset();  // joins the worker
   s.inferencer.reset();
-  s.have_info = false;
   return TRUE;
 }
 
@@ -216,7 +214,6 @@ gboolean edgertSetInfo(GstVideoFilter* filter, GstCaps*, GstVideoInfo* in, GstCa
   State& s = *self->s;
   if (s.queue && s.queue->drain() != GST_FLOW_OK) return FALSE;
   s.info = *in;
-  s.have_info = true;
   if (s.queue)
     s.queue->setInfo(*in);
   else
@@ -227,7 +224,7 @@ gboolean edgertSetInfo(GstVideoFilter* filter, GstCaps*, GstVideoInfo* in, GstCa
 GstFlowReturn edgertSubmit(GstBaseTransform* trans, gboolean, GstBuffer* input) {
   auto* self = GST_EDGERT_INFER(trans);
   State& s = *self->s;
-  if (!s.have_info || !s.inferencer) {
+  if (!s.queue) {  // made with the caps
     gst_buffer_unref(input);
     GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("a frame arrived before caps"), (nullptr));
     return GST_FLOW_NOT_NEGOTIATED;

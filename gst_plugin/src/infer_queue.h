@@ -40,7 +40,6 @@ class InferQueue {
   GstFlowReturn drain();
   void setFlushing(bool flushing);
   void setInfo(const GstVideoInfo& info);  // call after drain()
-  guint64 droppedFrames() const { return dropped_; }
 
  private:
   struct Job {

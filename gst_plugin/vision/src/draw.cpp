@@ -1,6 +1,7 @@
 #include "edgert/vision/draw.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <opencv2/imgproc.hpp>
@@ -105,17 +106,21 @@ class Canvas {
                   scale, onLayer(l, cv::Scalar(255, 255, 255)), 1, cv::LINE_AA);
     }
   }
-  // Blends `rgb` at 40% where `inside(x, y)` holds (frame coordinates of each plane pixel).
+  // Blends each pixel's class colour at 40%; `class_at(x, y)` (frame coordinates) gives a
+  // mask class 0..254 or -1 for none.
   template <class F>
   void blend(const F& class_at) {
     for (auto& l : layers_) {
+      // The colours of the mask's classes on this plane, once per plane, not per pixel.
+      std::array<cv::Scalar, 255> colour;
+      for (int c = 0; c < 255; ++c) colour[c] = onLayer(l, classColor(c));
       const int ch = l.mat.channels();
       for (int y = 0; y < l.mat.rows; ++y) {
         uint8_t* row = l.mat.ptr<uint8_t>(y);
         for (int x = 0; x < l.mat.cols; ++x) {
           const int cls = class_at(x * l.div + l.div / 2, y * l.div + l.div / 2);
           if (cls < 0) continue;
-          const cv::Scalar c = onLayer(l, classColor(cls));
+          const cv::Scalar& c = colour[cls];
           for (int k = 0; k < std::min(ch, 3); ++k)
             row[x * ch + k] = static_cast<uint8_t>(0.6 * row[x * ch + k] + 0.4 * c[k]);
         }

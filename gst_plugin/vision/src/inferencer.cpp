@@ -73,6 +73,9 @@ Result<std::unique_ptr<Inferencer>> Inferencer::create(const ElementConfig& conf
   // on the CPU.
   inf->device_preprocess_ = inf->ctx_->backend() == Backend::kCuda &&
                             config.preprocess.interpolation != Interpolation::kPilBilinear;
+  // The host staging buffer only for CPU pre-processing.
+  if (!inf->device_preprocess_)
+    inf->input_host_.assign(static_cast<size_t>(volume(inf->input_->dims)), 0.f);
   return inf;
 }
 
@@ -133,7 +136,6 @@ Status Inferencer::bind() {
     if (outputs_[i]->dtype != DataType::kFloat32) output_host_[i].resize(outputs_[i]->bytes());
     output_float_[i].resize(static_cast<size_t>(volume(outputs_[i]->dims)));
   }
-  input_host_.assign(static_cast<size_t>(volume(d)), 0.f);
   return Status::Ok();
 }
 

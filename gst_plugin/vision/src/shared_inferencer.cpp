@@ -64,7 +64,7 @@ Status SharedInferencer::infer(const std::vector<ImageView>& frames,
   if (frames.empty() || static_cast<int>(frames.size()) > batchSize())
     return Status(StatusCode::kInvalidArgument,
                   strCat(frames.size(), " frames for an engine of batch ", batchSize()));
-  Request r{&frames, results, timings, &frames, Status::Ok()};
+  Request r{&frames, results, timings, Status::Ok()};
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&r);
   cv_.notify_all();

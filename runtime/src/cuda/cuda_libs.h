@@ -74,7 +74,6 @@ namespace edgert::cuda {
   X(cudnnSetConvolutionMathType) \
   X(cudnnDestroyConvolutionDescriptor) \
   X(cudnnGetConvolutionForwardAlgorithm_v7) \
-  X(cudnnFindConvolutionForwardAlgorithmEx) \
   X(cudnnGetConvolutionForwardWorkspaceSize) \
   X(cudnnConvolutionForward) \
   X(cudnnConvolutionBackwardData) \

@@ -9,6 +9,7 @@
 #include "../ops/conv_geometry.h"
 #include "../ops/fused_elementwise.h"
 #include "../ops/op_util.h"
+#include "edgert/internal/elementwise_ops.h"
 
 namespace edgert::cuda {
 
@@ -57,47 +58,8 @@ class UnaryLayer final : public GpuLayer {
 };
 
 Result<std::unique_ptr<GpuLayer>> makeUnary(const NodeContext& c, const Env&) {
-  static const std::map<std::string_view, int> kOps = {{"Relu", kUnRelu},
-                                                       {"Sigmoid", kUnSigmoid},
-                                                       {"Tanh", kUnTanh},
-                                                       {"LeakyRelu", kUnLeakyRelu},
-                                                       {"HardSigmoid", kUnHardSigmoid},
-                                                       {"HardSwish", kUnHardSwish},
-                                                       {"Elu", kUnElu},
-                                                       {"Exp", kUnExp},
-                                                       {"Log", kUnLog},
-                                                       {"Sqrt", kUnSqrt},
-                                                       {"Neg", kUnNeg},
-                                                       {"Abs", kUnAbs},
-                                                       {"Erf", kUnErf},
-                                                       {"Gelu", kUnGelu},
-                                                       {"Softplus", kUnSoftplus},
-                                                       {"Clip", kUnClip},
-                                                       {"Reciprocal", kUnReciprocal},
-                                                       {"Selu", kUnSelu},
-                                                       {"Floor", kUnFloor},
-                                                       {"Ceil", kUnCeil}};
-  int op = kOps.at(c.op);
-  float a = 0, b = 0;
-  const AttrMap& at = *c.attrs;
-  if (op == kUnLeakyRelu) a = at.getFloat("alpha", 0.01f).value();
-  if (op == kUnElu) a = at.getFloat("alpha", 1.f).value();
-  if (op == kUnHardSigmoid) {
-    a = at.getFloat("alpha", 0.2f).value();
-    b = at.getFloat("beta", 0.5f).value();
-  }
-  if (op == kUnSelu) {
-    a = at.getFloat("alpha", 1.67326319217681884765625f).value();
-    b = at.getFloat("gamma", 1.05070102214813232421875f).value();
-  }
-  if (op == kUnGelu && at.getString("approximate", "none").value() == "tanh") op = kUnGeluTanh;
-  if (op == kUnClip) {
-    a = -3.402823466e38f;
-    b = 3.402823466e38f;
-    if (c.has(1)) a = static_cast<float>(c.constant(1)->doubleAt(0));
-    if (c.has(2)) b = static_cast<float>(c.constant(2)->doubleAt(0));
-  }
-  return std::unique_ptr<GpuLayer>(new UnaryLayer(op, a, b, n64(volume(c.out[0].dims))));
+  const UnaryKernelOp u = *unaryKernelOp(c);
+  return std::unique_ptr<GpuLayer>(new UnaryLayer(u.code, u.a, u.b, n64(volume(c.out[0].dims))));
 }
 
 class CopyLayer final : public GpuLayer {
@@ -397,9 +359,6 @@ class BinaryLayer final : public GpuLayer {
 };
 
 Result<std::unique_ptr<GpuLayer>> makeBinary(const NodeContext& c, const Env&) {
-  static const std::map<std::string_view, int> kOps = {
-      {"Add", kBiAdd}, {"Sub", kBiSub}, {"Mul", kBiMul}, {"Div", kBiDiv},
-      {"Max", kBiMax}, {"Min", kBiMin}, {"Pow", kBiPow}, {"PRelu", kBiPRelu}};
   const Dims& out = c.out[0].dims;
   const BroadcastPlan bp = ops::makeBroadcastPlan(out, {&c.dims(0), &c.dims(1)});
   EdgertBroadcast p{};
@@ -410,7 +369,7 @@ Result<std::unique_ptr<GpuLayer>> makeBinary(const NodeContext& c, const Env&) {
     p.a_strides[i] = bp.strides[0][i];
     p.b_strides[i] = bp.strides[1][i];
   }
-  return std::unique_ptr<GpuLayer>(new BinaryLayer(p, kOps.at(c.op)));
+  return std::unique_ptr<GpuLayer>(new BinaryLayer(p, *binaryKernelOp(c)));
 }
 
 // ---- BatchNormalization (inference) as a per-channel affine ------------------------------------
@@ -855,45 +814,22 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
       }
     }
   }
-  // Tactic timing (EDGERT_CUDNN_FIND=1): time cuDNN's algorithms on scratch buffers and
-  // keep the fastest; the heuristic's order otherwise.
-  if (const char* f = std::getenv("EDGERT_CUDNN_FIND"); f && std::string(f) == "1") {
-    const size_t xb = volume(x) * 4, wb = volume(w) * 4, yb = volume(y) * 4,
-                 wsb = size_t{256} << 20;
-    CUdeviceptr px = 0, pw = 0, py = 0, pws = 0;
-    const Driver* d = env.d;
-    if (d->cuMemAlloc(&px, xb) == CUDA_SUCCESS && d->cuMemAlloc(&pw, wb) == CUDA_SUCCESS &&
-        d->cuMemAlloc(&py, yb) == CUDA_SUCCESS && d->cuMemAlloc(&pws, wsb) == CUDA_SUCCESS) {
-      d->cuMemsetD8Async(px, 0x3c, xb, env.stream);
-      d->cuMemsetD8Async(pw, 0x3c, wb, env.stream);
-      d->cuStreamSynchronize(env.stream);
-      int found_n = 0;
-      if (dnn->cudnnFindConvolutionForwardAlgorithmEx(
-              env.dnn_handle, L->d_.in, reinterpret_cast<void*>(px), L->d_.w,
-              reinterpret_cast<void*>(pw), L->d_.conv, L->d_.out, reinterpret_cast<void*>(py), 16,
-              &found_n, perf, reinterpret_cast<void*>(pws), wsb) == CUDNN_STATUS_SUCCESS)
-        got = found_n;
-    }
-    d->cuStreamSynchronize(env.stream);
-    for (CUdeviceptr p : {px, pw, py, pws})
-      if (p) d->cuMemFree(p);
-  }
-  bool found = false;
-  for (int i = 0; i < got && !found && forced >= 0; ++i) {
-    if (perf[i].algo != forced || perf[i].status != CUDNN_STATUS_SUCCESS ||
-        perf[i].memory > (size_t{256} << 20))
-      continue;
-    L->algo_ = perf[i].algo;
-    L->ws_ = perf[i].memory;
-    found = true;
-  }
-  if (forced >= 0 && !found && c.strict_tactic)
+  // The builder's timed choice when this cuDNN offers it, else the heuristic's first
+  // usable algorithm (workspace within 256 MiB).
+  const auto usable = [&](int i) {
+    return perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= (size_t{256} << 20);
+  };
+  int chosen = -1;
+  for (int i = 0; i < got && chosen < 0 && forced >= 0; ++i)
+    if (usable(i) && perf[i].algo == forced) chosen = i;
+  if (forced >= 0 && chosen < 0 && c.strict_tactic)
     return c.unsupported("cuDNN algorithm ", forced, " is not available for this convolution");
-  for (int i = 0; i < got && !found; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > (size_t{256} << 20)) continue;
-    L->algo_ = perf[i].algo;
-    L->ws_ = perf[i].memory;
-    found = true;
+  for (int i = 0; i < got && chosen < 0; ++i)
+    if (usable(i)) chosen = i;
+  const bool found = chosen >= 0;
+  if (found) {
+    L->algo_ = perf[chosen].algo;
+    L->ws_ = perf[chosen].memory;
   }
   if (!found) {
     std::string why;
@@ -1196,16 +1132,8 @@ GpuFactory findGpuOp(const NodeContext& c) {
   if (c.op == "Pad" && padSupported(c)) return makePad;
   if (!allFloat32(c)) return nullptr;
   if (c.op == "EdgertElementwise") return makeFused;
-  static const std::set<std::string_view> kUnary = {
-      "Relu",     "Sigmoid",    "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu",
-      "Exp",      "Log",        "Sqrt", "Neg",       "Abs",         "Erf",       "Gelu",
-      "Softplus", "Reciprocal", "Selu", "Floor",     "Ceil"};
-  if (kUnary.count(c.op)) return makeUnary;
-  if (c.op == "Clip" && (!c.has(1) || c.constant(1)) && (!c.has(2) || c.constant(2)))
-    return makeUnary;
-  static const std::set<std::string_view> kBinary = {"Add", "Sub", "Mul", "Div", "Pow", "PRelu"};
-  if (kBinary.count(c.op) || ((c.op == "Max" || c.op == "Min") && c.numInputs() == 2))
-    return makeBinary;
+  if (unaryKernelOp(c)) return makeUnary;
+  if (binaryKernelOp(c)) return makeBinary;
   if (c.op == "BatchNormalization" && c.constant(1) && c.constant(2) && c.constant(3) &&
       c.constant(4))
     return makeBatchNorm;

@@ -31,9 +31,6 @@ class Inferencer {
   int netWidth() const { return width_; }
   int netHeight() const { return height_; }
   Backend backend() const { return ctx_->backend(); }
-  // True when frames go to the backend as they are (ExecutionContext::setImageInput: one
-  // upload and one kernel on the GPU) instead of being pre-processed on the CPU.
-  bool devicePreprocessing() const { return device_preprocess_; }
   const std::string& enginePath() const { return engine_path_; }
   const ElementConfig& config() const { return config_; }
 
@@ -56,7 +53,9 @@ class Inferencer {
   std::vector<std::vector<uint8_t>> output_host_;
   std::vector<std::vector<float>> output_float_;
   StageTimings timings_;
-  bool device_preprocess_ = false;  // the backend resizes and normalises (CUDA)
+  // Frames go to the backend as they are (ExecutionContext::setImageInput: one upload and
+  // one kernel on the GPU) instead of being pre-processed on the CPU.
+  bool device_preprocess_ = false;
 };
 
 }  // namespace edgert::vision

@@ -38,7 +38,7 @@ class SharedInferencer {
   struct Stats {
     uint64_t executions = 0, frames = 0;
     int largest_batch = 0;
-    int most_callers = 0;  // distinct callers in one execution
+    int most_callers = 0;  // requests (one per calling stream) served by one execution
   };
   Stats stats() const;
 
@@ -47,7 +47,6 @@ class SharedInferencer {
     const std::vector<ImageView>* frames;
     std::vector<FrameResult>* results;
     StageTimings* timings;
-    const void* caller;
     Status status;
     bool done = false;
   };
