@@ -96,29 +96,40 @@ extern "C" __global__ void edgert_strided_copy_b8(unsigned long long* y,
   stridedCopy(y, x, p);
 }
 
+namespace {
+
+// Max or average pool at output pixel (oh, ow) of one plane; load(y, x) reads the input.
+template <class Load>
+__device__ __forceinline__ float poolSample(const EdgertPool& p, long long oh, long long ow,
+                                            Load load) {
+  float best = -3.402823466e38f, sum = 0.f;
+  int count = 0;
+  for (int kh = 0; kh < p.kh; ++kh) {
+    const long long ih = oh * p.sh - p.ph + kh * p.dh;
+    for (int kw = 0; kw < p.kw; ++kw) {
+      const long long iw = ow * p.sw - p.pw + kw * p.dw;
+      if (ih < 0 || ih >= p.ih || iw < 0 || iw >= p.iw) {
+        if (!p.is_max && p.count_include_pad && ih < p.ih + p.pe_h && iw < p.iw + p.pe_w) ++count;
+        continue;
+      }
+      const float v = load(ih, iw);
+      best = fmaxf(best, v);
+      sum += v;
+      ++count;
+    }
+  }
+  return p.is_max ? best : (count ? sum / count : 0.f);
+}
+
+}  // namespace
+
 extern "C" __global__ void edgert_pool2d_f32(float* y, const float* x, EdgertPool p) {
   const long long total = p.nc * p.oh * p.ow;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
        i += (long long)gridDim.x * blockDim.x) {
     const long long ow = i % p.ow, oh = (i / p.ow) % p.oh, c = i / (p.ow * p.oh);
     const float* xc = x + c * p.ih * p.iw;
-    float best = -3.402823466e38f, sum = 0.f;
-    int count = 0;
-    for (int kh = 0; kh < p.kh; ++kh) {
-      const long long ih = oh * p.sh - p.ph + kh * p.dh;
-      for (int kw = 0; kw < p.kw; ++kw) {
-        const long long iw = ow * p.sw - p.pw + kw * p.dw;
-        if (ih < 0 || ih >= p.ih || iw < 0 || iw >= p.iw) {
-          if (!p.is_max && p.count_include_pad && ih < p.ih + p.pe_h && iw < p.iw + p.pe_w) ++count;
-          continue;
-        }
-        const float v = xc[ih * p.iw + iw];
-        best = fmaxf(best, v);
-        sum += v;
-        ++count;
-      }
-    }
-    y[i] = p.is_max ? best : (count ? sum / count : 0.f);
+    y[i] = poolSample(p, oh, ow, [&](long long yy, long long xx) { return xc[yy * p.iw + xx]; });
   }
 }
 
@@ -186,64 +197,81 @@ extern "C" __global__ void edgert_row_reduce_f32(float* y, const float* x, long 
   }
 }
 
+namespace {
+
+// Resize's source coordinates of output pixel (oh, ow), by the coordinate transform.
+__device__ __forceinline__ void resizeSource(const EdgertResize& p, long long oh, long long ow,
+                                             float src[2]) {
+  const long long o[2] = {oh, ow};
+  const long long in[2] = {p.ih, p.iw};
+  const long long out[2] = {p.oh, p.ow};
+  const float sc[2] = {p.scale_h, p.scale_w};
+  for (int d = 0; d < 2; ++d) {
+    const float od = (float)o[d];
+    switch (p.coord) {
+      case 0:
+        src[d] = (od + 0.5f) / sc[d] - 0.5f;
+        break;
+      case 1:
+        src[d] = od / sc[d];
+        break;
+      case 2: {
+        const float len = (float)in[d] * sc[d];
+        src[d] = len <= 1.f ? 0.f : od * (float)(in[d] - 1) / (len - 1.f);
+        break;
+      }
+      case 3:
+        src[d] = out[d] > 1 ? (od + 0.5f) / sc[d] - 0.5f : 0.f;
+        break;
+      default:
+        src[d] = (od + 0.5f) / sc[d];
+        break;
+    }
+  }
+}
+
+// Resize's value at output pixel (oh, ow) of one plane; load(y, x) reads the input.
+template <class Load>
+__device__ __forceinline__ float resizeSample(const EdgertResize& p, long long oh, long long ow,
+                                              Load load) {
+  const long long in[2] = {p.ih, p.iw};
+  float src[2];
+  resizeSource(p, oh, ow, src);
+  if (!p.linear) {
+    long long idx[2];
+    for (int d = 0; d < 2; ++d) {
+      const float fl = floorf(src[d]);
+      long long v;
+      if (p.nearest == 2)
+        v = (long long)fl;
+      else if (p.nearest == 3)
+        v = (long long)ceilf(src[d]);
+      else if (src[d] - fl == 0.5f)
+        v = (long long)(p.nearest == 0 ? fl : fl + 1.f);
+      else
+        v = (long long)roundf(src[d]);
+      idx[d] = v < 0 ? 0 : (v >= in[d] ? in[d] - 1 : v);
+    }
+    return load(idx[0], idx[1]);
+  }
+  const float sy = fminf(fmaxf(src[0], 0.f), (float)(p.ih - 1));
+  const float sx = fminf(fmaxf(src[1], 0.f), (float)(p.iw - 1));
+  const long long y0 = (long long)sy, x0 = (long long)sx;
+  const long long y1 = min(y0 + 1, p.ih - 1), x1 = min(x0 + 1, p.iw - 1);
+  const float fy = sy - y0, fx = sx - x0;
+  return (1.f - fy) * ((1.f - fx) * load(y0, x0) + fx * load(y0, x1)) +
+         fy * ((1.f - fx) * load(y1, x0) + fx * load(y1, x1));
+}
+
+}  // namespace
+
 extern "C" __global__ void edgert_resize2d_f32(float* y, const float* x, EdgertResize p) {
   const long long total = p.nc * p.oh * p.ow;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
        i += (long long)gridDim.x * blockDim.x) {
     const long long ow = i % p.ow, oh = (i / p.ow) % p.oh, c = i / (p.ow * p.oh);
     const float* xc = x + c * p.ih * p.iw;
-    float src[2];
-    const long long o[2] = {oh, ow};
-    const long long in[2] = {p.ih, p.iw};
-    const long long out[2] = {p.oh, p.ow};
-    const float sc[2] = {p.scale_h, p.scale_w};
-    for (int d = 0; d < 2; ++d) {
-      const float od = (float)o[d];
-      switch (p.coord) {
-        case 0:
-          src[d] = (od + 0.5f) / sc[d] - 0.5f;
-          break;
-        case 1:
-          src[d] = od / sc[d];
-          break;
-        case 2: {
-          const float len = (float)in[d] * sc[d];
-          src[d] = len <= 1.f ? 0.f : od * (float)(in[d] - 1) / (len - 1.f);
-          break;
-        }
-        case 3:
-          src[d] = out[d] > 1 ? (od + 0.5f) / sc[d] - 0.5f : 0.f;
-          break;
-        default:
-          src[d] = (od + 0.5f) / sc[d];
-          break;
-      }
-    }
-    if (!p.linear) {
-      long long idx[2];
-      for (int d = 0; d < 2; ++d) {
-        const float fl = floorf(src[d]);
-        long long v;
-        if (p.nearest == 2)
-          v = (long long)fl;
-        else if (p.nearest == 3)
-          v = (long long)ceilf(src[d]);
-        else if (src[d] - fl == 0.5f)
-          v = (long long)(p.nearest == 0 ? fl : fl + 1.f);
-        else
-          v = (long long)roundf(src[d]);
-        idx[d] = v < 0 ? 0 : (v >= in[d] ? in[d] - 1 : v);
-      }
-      y[i] = xc[idx[0] * p.iw + idx[1]];
-    } else {
-      const float sy = fminf(fmaxf(src[0], 0.f), (float)(p.ih - 1));
-      const float sx = fminf(fmaxf(src[1], 0.f), (float)(p.iw - 1));
-      const long long y0 = (long long)sy, x0 = (long long)sx;
-      const long long y1 = min(y0 + 1, p.ih - 1), x1 = min(x0 + 1, p.iw - 1);
-      const float fy = sy - y0, fx = sx - x0;
-      y[i] = (1.f - fy) * ((1.f - fx) * xc[y0 * p.iw + x0] + fx * xc[y0 * p.iw + x1]) +
-             fy * ((1.f - fx) * xc[y1 * p.iw + x0] + fx * xc[y1 * p.iw + x1]);
-    }
+    y[i] = resizeSample(p, oh, ow, [&](long long yy, long long xx) { return xc[yy * p.iw + xx]; });
   }
 }
 

@@ -85,4 +85,13 @@ struct EdgertFused {
   int mode[EDGERT_FUSED_MAX_INPUTS];               // EdgertFusedMode
   long long inner[EDGERT_FUSED_MAX_INPUTS];        // kFusedAxis: element i reads
   long long dim[EDGERT_FUSED_MAX_INPUTS];          //   in[(i / inner) % dim]
+  int half_mask;  // edgert_fused_h: bit k set when input k is fp16 (else float32)
+};
+
+// Depthwise convolution over NHWC fp16 (one filter per channel) with the conv epilogue.
+struct EdgertDwConv {
+  long long n, ih, iw, c, oh, ow;
+  int kh, kw, sh, sw, ph, pw, dh, dw;
+  int act;
+  float a, b;
 };

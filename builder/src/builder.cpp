@@ -180,14 +180,18 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
     n.precision = "fp32";
     n.tactic = "cpu-ref";
     if (target.backend != "cuda") continue;
-    const NodeContext c = nodeContext(g, n, true);
+    NodeContext c = nodeContext(g, n, true);
+    c.fp16 = opt.precision == "fp16";
     if (cudaSupportsNode(c)) {
       n.tactic = "cuda";
-      // FP16 runs the tensor-core layers (convolutions, GEMMs) in FP16 with FP32
-      // accumulation; every other layer stays FP32 (no precision loss where it buys nothing).
+      // FP16: convolutions and GEMMs on tensor cores with FP32 accumulation; the float
+      // layers between convolutions may keep their activations in NHWC fp16 (the runtime
+      // does so where it has such a kernel, and converts where the chain ends).
+      bool float_out = true;
+      for (const ValueInfo& v : c.out) float_out &= v.dtype == DataType::kFloat32;
       const bool tc = n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul";
-      if (opt.precision == "fp16" && tc) n.precision = "fp16";
-      if (timing && n.op == "Conv" && n.precision == "fp32") {
+      if (opt.precision == "fp16" && (tc || float_out)) n.precision = "fp16";
+      if (timing && n.op == "Conv") {
         progress("tactic timing", double(i) / g.nodes.size());
         const NodeContext tc_ctx = nodeContext(g, n, true);
         const std::string key = device + "\t" + layerSignature(tc_ctx);

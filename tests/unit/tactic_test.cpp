@@ -113,4 +113,88 @@ TEST_F(Tactics, TimedOnceThenFromTheCache) {
   fs::remove_all(dir);
 }
 
+// FP16 engines time NHWC fp16 candidates (cuDNN algorithms, 1x1 convolutions as one
+// cuBLASLt GEMM over all pixels). A cache that names the GEMM for every layer forces it
+// where it applies (the 1x1 convolution); the engine must still match the CPU reference.
+// A 1x1 convolution whose output adds the input back, then ReLU (ResNet's bottleneck end):
+// the GEMM takes the residual as its C matrix, bias and ReLU in its epilogue.
+std::string residualNet(std::mt19937& r) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {2, 16, 20, 20});
+  g.constant("w0", randomTensor(DataType::kFloat32, {16, 16, 3, 3}, r, -.2f, .2f));
+  g.constant("w1", randomTensor(DataType::kFloat32, {8, 16, 1, 1}, r));
+  g.constant("b1", randomTensor(DataType::kFloat32, {8}, r));
+  g.constant("w2", randomTensor(DataType::kFloat32, {8, 8, 1, 1}, r));
+  g.node("Conv", {"x", "w0"}, {"c0"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Conv", {"c0", "w1", "b1"}, {"c1"});
+  g.node("Conv", {"c1", "w2"}, {"c2"});
+  g.node("Add", {"c2", "c1"}, {"s"});
+  g.node("Relu", {"s"}, {"y"});
+  g.output("y");
+  return g.save("tactics_residual");
+}
+
+void fp16GemmFromCache(const std::string& model, size_t convs, size_t gemms_expected,
+                       std::mt19937& r) {
+  const fs::path dir = tempDir("edgert_tactics16");
+  BuildOptions opt;
+  opt.target = "cuda";
+  opt.precision = "fp16";
+  opt.timing_cache = (dir / "timing.cache").string();
+  BuildReport first;
+  ASSERT_TRUE(buildEngine(model, opt, &first).ok());
+  EXPECT_EQ(first.tactics_timed, convs);
+  std::ifstream in(opt.timing_cache);
+  std::string line, forced;
+  std::getline(in, line);
+  forced = line + "\n";
+  while (std::getline(in, line)) {
+    EXPECT_NE(line.find("nhwc16"), std::string::npos) << line;
+    // <device> TAB <signature> TAB <tactic> TAB <ms>: name the GEMM as the winner.
+    const size_t t2 = line.rfind('\t'), t1 = line.rfind('\t', t2 - 1);
+    forced += line.substr(0, t1 + 1) + "cublaslt-nhwc16-1x1" + line.substr(t2) + "\n";
+  }
+  in.close();
+  std::ofstream(opt.timing_cache) << forced;
+  BuildReport second;
+  auto engine = buildEngine(model, opt, &second);
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  EXPECT_EQ(second.tactics_cached, convs);
+  RuntimeOptions ro;
+  ro.backend = Backend::kCuda;
+  auto rt = Runtime::create(ro).value();
+  auto e = rt->deserializeEngine(engine->data(), engine->size()).value();
+  auto ctx = e->createExecutionContext().value();
+  HostTensor x = randomTensor(DataType::kFloat32, {2, 16, 20, 20}, r);
+  ASSERT_TRUE(ctx->setInput("x", x.data(), x.bytes()).ok());
+  ASSERT_TRUE(ctx->execute().ok());
+  HostTensor y = std::move(HostTensor::create(DataType::kFloat32, {2, 8, 20, 20}).value());
+  ASSERT_TRUE(ctx->getOutput("y", y.mutableData(), y.bytes()).ok());
+  auto layers = ctx->profileLayers(1);
+  ASSERT_TRUE(layers.ok());
+  int gemms = 0;
+  for (const LayerTiming& t : layers.value()) gemms += t.tactic == "cublaslt-nhwc16-1x1";
+  EXPECT_EQ(gemms, static_cast<int>(gemms_expected));
+  RuntimeOptions cpu;
+  cpu.backend = Backend::kCpu;
+  auto crt = Runtime::create(cpu).value();
+  const auto ref_bytes = buildEngine(model, BuildOptions{}).value();
+  auto cctx = crt->deserializeEngine(ref_bytes.data(), ref_bytes.size())
+                  .value()
+                  ->createExecutionContext()
+                  .value();
+  ASSERT_TRUE(cctx->setInput("x", x.data(), x.bytes()).ok());
+  ASSERT_TRUE(cctx->execute().ok());
+  HostTensor ref = std::move(HostTensor::create(DataType::kFloat32, {2, 8, 20, 20}).value());
+  ASSERT_TRUE(cctx->getOutput("y", ref.mutableData(), ref.bytes()).ok());
+  EXPECT_LT(relativeL2(y, ref), 1e-2);
+  fs::remove_all(dir);
+}
+
+TEST_F(Tactics, Fp16GemmTacticFromTheCacheMatchesTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  fp16GemmFromCache(convNet(r), 2, 1, r);
+  fp16GemmFromCache(residualNet(r), 3, 2, r);
+}
+
 }  // namespace

@@ -312,12 +312,10 @@ Result<EngineModel> deserializeEngine(std::shared_ptr<const FileBytes> bytes,
         st.code() == StatusCode::kUnsupported ? st.code() : StatusCode::kCorruptFile;
     return Status(code, strCat(origin, ": ", st.message()));
   }
-  // Activations must not overlap while both are live; the loader re-plans rather than
-  // trusting stored offsets, then checks the stored arena is large enough.
+  // Activations must not overlap while both are live: the loader re-plans rather than
+  // trusting stored offsets or the stored arena size (engines of older versions of the
+  // planner load with today's plan).
   MemoryPlan replanned = planMemory(g);
-  if (replanned.arena_bytes > m.plan.arena_bytes)
-    return corrupt(origin, "the activation arena is smaller than the network needs");
-  replanned.arena_bytes = m.plan.arena_bytes;
   replanned.scratch_bytes = m.plan.scratch_bytes;
   m.plan = std::move(replanned);
   return m;

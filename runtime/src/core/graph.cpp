@@ -47,8 +47,10 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
       last(n, std::numeric_limits<int>::min());
   for (const Binding& b : g.bindings) {
     if (b.is_input) {
+      // Inputs keep their values through the run: a caller may execute again on the same
+      // input (benchmarks, retries) and must get the same outputs.
       first[b.tensor] = -1;
-      last[b.tensor] = std::max(last[b.tensor], -1);  // an input nothing reads still needs a buffer
+      last[b.tensor] = n_nodes;
     } else {
       last[b.tensor] = n_nodes;
     }

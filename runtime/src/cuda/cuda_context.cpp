@@ -77,6 +77,14 @@ Status launch(const Env& env, const char* kernel, long long threads, void** args
       env.d->cuLaunchKernel(f, grid, 1, 1, block, 1, 1, 0, env.stream, args, nullptr), kernel);
 }
 
+Status launchGrid(const Env& env, const char* kernel, unsigned gx, unsigned gy, unsigned bx,
+                  unsigned by, void** args, unsigned gz) {
+  EDGERT_ASSIGN_OR_RETURN(CUfunction f, function(env.d, kernel));
+  if (!gx || !gy || !gz) return Status::Ok();
+  return env.d->check(
+      env.d->cuLaunchKernel(f, gx, gy, gz, bx, by, 1, 0, env.stream, args, nullptr), kernel);
+}
+
 namespace {
 
 // Device copies of an engine's constants, shared by its contexts.
@@ -136,17 +144,28 @@ class CudaContext final : public ExecutionContext {
   Result<std::vector<double>> benchmark(int warmup, int iterations) override;
   Result<std::vector<LayerTiming>> profileLayers(int iterations) override;
   size_t deviceMemoryBytes() const override {
-    return arena_bytes_ + scratch_bytes_ + owned_bytes_ + (weights_ ? weights_->bytes : 0);
+    return arena_bytes_ + aux_bytes_ + scratch_bytes_ + owned_bytes_ +
+           (weights_ ? weights_->bytes : 0);
   }
 
  private:
+  // A graph node's layer, or a layout conversion of one tensor (node -1) between NCHW
+  // float32 and the NHWC fp16 of FP16 layers.
   struct Layer {
+    int node = -1;
     std::unique_ptr<GpuLayer> gpu;
     std::unique_ptr<Kernel> cpu;  // fallback
+    std::vector<int> in_t, out_t;  // tensor ids (-1: absent optional input)
+    std::vector<bool> in_h, out_h;  // read / written as NHWC fp16
     std::vector<CUdeviceptr> in, out;
   };
+  Status planLayouts(std::vector<Layer> node_layers);
+  CUdeviceptr pointerOf(int t, bool half) const;
+  bool isAuxCopy(int t, bool half) const;
+  std::string layerName(const Layer& L) const;
+  Status enqueueLayer(Layer& L);
   Status enqueueAll();
-  Status runFallback(size_t i);
+  Status runFallback(Layer& L);
   void bindPointers();
   int bindingTensor(const std::string& name) const;
 
@@ -157,6 +176,12 @@ class CudaContext final : public ExecutionContext {
   CUdeviceptr arena_ = 0, scratch_ = 0;
   size_t arena_bytes_ = 0, scratch_bytes_ = 0, owned_bytes_ = 0;
   std::vector<CUdeviceptr> tensor_ptr_;
+  // Layouts: the copy a tensor's producer writes (home), bindings, and where the other
+  // copy lives in the auxiliary arena (planned by lifetime like the main one).
+  std::vector<bool> home_half_, binding_;
+  std::vector<size_t> aux_off_;
+  CUdeviceptr aux_ = 0;
+  size_t aux_bytes_ = 0;
   std::vector<Layer> layers_;
   bool has_fallback_ = false;
   AlignedBuffer staging_;
@@ -181,6 +206,7 @@ CudaContext::~CudaContext() {
   for (CUdeviceptr p : owned_) d->cuMemFree(p);
   if (frame_) d->cuMemFree(frame_);
   if (arena_) d->cuMemFree(arena_);
+  if (aux_) d->cuMemFree(aux_);
   if (scratch_) d->cuMemFree(scratch_);
   if (env_.stream) d->cuStreamDestroy(env_.stream);
 }
@@ -222,30 +248,54 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
       d->check(d->cuMemAlloc(&ctx->arena_, std::max<size_t>(ctx->arena_bytes_, 256)),
                strCat("cuMemAlloc of the ", ctx->arena_bytes_, "-byte activation arena").c_str()));
   size_t scratch = 0, cpu_scratch = 0, staging = 0;
+  std::vector<bool> home_half(g.tensors.size(), false);
+  std::vector<Layer> node_layers;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     NodeContext nc = engine->nodeContext(i);
     Layer L;
-    if (GpuFactory f = findGpuOp(nc)) {
-      auto layer = f(nc, env);
-      if (!layer.ok() && nc.fp16) {  // no FP16 algorithm for this shape: the layer stays FP32
-        engine->log(LogSeverity::kWarning, strCat("layer ", i, " (", nc.op, " '", nc.name,
-                                                  "') runs in fp32: ", layer.status().message()));
-        nc.fp16 = false;
-        layer = f(nc, env);
-      }
-      if (!layer.ok())
-        engine->log(LogSeverity::kWarning,
-                    strCat("layer ", i, " (", nc.op, " '", nc.name,
-                           "') runs on the CPU: ", layer.status().message()));
-      if (layer.ok()) {
-        L.gpu = std::move(layer).value();
-        if (std::getenv("EDGERT_VERBOSE"))
-          engine->log(LogSeverity::kInfo,
-                      strCat("layer ", i, " (", nc.op, " '", nc.name, "'): ", L.gpu->tactic()));
-        scratch = std::max(scratch, L.gpu->scratchBytes());
+    L.node = static_cast<int>(i);
+    // FP16 engines: NHWC fp16 for convolutions, and for the layers after them that have an
+    // NHWC kernel (so conversions happen only where the chain of such layers ends).
+    if (nc.fp16) {
+      if (GpuFactory hf = findHalfNhwcOp(nc)) {
+        bool follow = nc.op == "Conv";
+        for (size_t k = 0; k < nc.in.size(); ++k) {
+          const int t = g.nodes[i].inputs[k];
+          follow |= t >= 0 && home_half[t];
+        }
+        if (follow) {
+          auto layer = hf(nc, env);
+          if (layer.ok())
+            L.gpu = std::move(layer).value();
+          else if (std::getenv("EDGERT_VERBOSE"))
+            engine->log(LogSeverity::kInfo, strCat("layer ", i, " (", nc.op, " '", nc.name,
+                                                   "') keeps NCHW fp32: ",
+                                                   layer.status().message()));
+        }
       }
     }
     if (!L.gpu) {
+      if (GpuFactory f = findGpuOp(nc)) {
+        auto layer = f(nc, env);
+        if (!layer.ok() && nc.fp16) {  // no FP16 algorithm for this shape: the layer stays FP32
+          engine->log(LogSeverity::kWarning, strCat("layer ", i, " (", nc.op, " '", nc.name,
+                                                    "') runs in fp32: ", layer.status().message()));
+          nc.fp16 = false;
+          layer = f(nc, env);
+        }
+        if (!layer.ok())
+          engine->log(LogSeverity::kWarning,
+                      strCat("layer ", i, " (", nc.op, " '", nc.name,
+                             "') runs on the CPU: ", layer.status().message()));
+        if (layer.ok()) L.gpu = std::move(layer).value();
+      }
+    }
+    if (L.gpu) {
+      if (std::getenv("EDGERT_VERBOSE"))
+        engine->log(LogSeverity::kInfo,
+                    strCat("layer ", i, " (", nc.op, " '", nc.name, "'): ", L.gpu->tactic()));
+      scratch = std::max(scratch, L.gpu->scratchBytes());
+    } else {
       EDGERT_ASSIGN_OR_RETURN(L.cpu, findOp(nc.op)->create_cpu(nc));
       cpu_scratch = std::max(cpu_scratch, L.cpu->scratchBytes());
       size_t bytes = 0;
@@ -256,8 +306,16 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
       staging = std::max(staging, bytes);
       ctx->has_fallback_ = true;
     }
-    ctx->layers_.push_back(std::move(L));
+    L.in_t = g.nodes[i].inputs;
+    L.out_t = g.nodes[i].outputs;
+    for (size_t k = 0; k < L.in_t.size(); ++k) L.in_h.push_back(L.gpu && L.gpu->halfIn(k));
+    for (size_t k = 0; k < L.out_t.size(); ++k) {
+      L.out_h.push_back(L.gpu && L.gpu->halfOut(k));
+      home_half[L.out_t[k]] = L.out_h[k];
+    }
+    node_layers.push_back(std::move(L));
   }
+  ctx->home_half_ = std::move(home_half);
   ctx->scratch_bytes_ = scratch;
   if (scratch)
     EDGERT_RETURN_IF_ERROR(
@@ -268,17 +326,107 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
   for (size_t i = 0; i < g.tensors.size(); ++i)
     ctx->tensor_ptr_[i] =
         g.tensors[i].isConstant() ? ctx->weights_->ptr[i] : ctx->arena_ + m.plan.offsets[i];
+  EDGERT_RETURN_IF_ERROR(ctx->planLayouts(std::move(node_layers)));
   ctx->bindPointers();
   return std::unique_ptr<ExecutionContext>(std::move(ctx));
 }
 
-void CudaContext::bindPointers() {
+// Bindings keep NCHW float32 at the caller's address; their fp16 copy is auxiliary. Other
+// tensors live in the format their producer writes; the other format, if read, is auxiliary.
+bool CudaContext::isAuxCopy(int t, bool half) const {
+  return binding_[t] ? half : half != home_half_[t];
+}
+
+CUdeviceptr CudaContext::pointerOf(int t, bool half) const {
+  if (t < 0) return 0;
+  return isAuxCopy(t, half) ? aux_ + aux_off_[t] : tensor_ptr_[t];
+}
+
+Status CudaContext::planLayouts(std::vector<Layer> node_layers) {
   const Graph& g = engine_->model().graph;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    layers_[i].in.clear();
-    layers_[i].out.clear();
-    for (int t : g.nodes[i].inputs) layers_[i].in.push_back(t >= 0 ? tensor_ptr_[t] : 0);
-    for (int t : g.nodes[i].outputs) layers_[i].out.push_back(tensor_ptr_[t]);
+  const size_t T = g.tensors.size();
+  binding_.assign(T, false);
+  for (const Binding& b : g.bindings) binding_[b.tensor] = true;
+  std::vector<bool> need_half(T, false), need_float(T, false);
+  for (const Layer& L : node_layers)
+    for (size_t k = 0; k < L.in_t.size(); ++k) {
+      const int t = L.in_t[k];
+      if (t < 0 || g.tensors[t].isConstant()) continue;
+      (L.in_h[k] ? need_half : need_float)[t] = true;
+    }
+  for (const Binding& b : g.bindings)
+    if (!b.is_input) need_float[b.tensor] = true;
+  auto conversion = [&](int t, bool to_half) {
+    Layer C;
+    C.gpu = makeLayoutConversion(g.tensors[t].dims, to_half);
+    C.in_t = {t};
+    C.out_t = {t};
+    C.in_h = {!to_half};
+    C.out_h = {to_half};
+    return C;
+  };
+  for (const Binding& b : g.bindings)
+    if (b.is_input && need_half[b.tensor]) layers_.push_back(conversion(b.tensor, true));
+  for (Layer& L : node_layers) {
+    const std::vector<int> outs = L.out_t;
+    layers_.push_back(std::move(L));
+    for (int t : outs) {
+      if (home_half_[t] && need_float[t]) layers_.push_back(conversion(t, false));
+      if (!home_half_[t] && need_half[t]) layers_.push_back(conversion(t, true));
+    }
+  }
+  // Lifetimes of the auxiliary copies in layer order, then first-fit offsets, largest first.
+  struct Live {
+    size_t first = SIZE_MAX, last = 0, bytes = 0;
+  };
+  std::vector<Live> live(T);
+  for (size_t p = 0; p < layers_.size(); ++p) {
+    const Layer& L = layers_[p];
+    auto touch = [&](int t, bool half) {
+      if (t < 0 || g.tensors[t].isConstant() || !isAuxCopy(t, half)) return;
+      live[t].first = std::min(live[t].first, p);
+      live[t].last = std::max(live[t].last, p);
+      live[t].bytes = (volume(g.tensors[t].dims) * (half ? 2 : 4) + 255) / 256 * 256;
+    };
+    for (size_t k = 0; k < L.in_t.size(); ++k) touch(L.in_t[k], L.in_h[k]);
+    for (size_t k = 0; k < L.out_t.size(); ++k) touch(L.out_t[k], L.out_h[k]);
+  }
+  std::vector<int> order;
+  for (size_t t = 0; t < T; ++t)
+    if (live[t].bytes) order.push_back(static_cast<int>(t));
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return live[a].bytes > live[b].bytes; });
+  aux_off_.assign(T, 0);
+  std::vector<int> placed;
+  for (int t : order) {
+    std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of overlapping lifetimes
+    for (int o : placed)
+      if (live[o].first <= live[t].last && live[t].first <= live[o].last)
+        busy.push_back({aux_off_[o], aux_off_[o] + live[o].bytes});
+    std::sort(busy.begin(), busy.end());
+    size_t off = 0;
+    for (const auto& [b, e] : busy) {
+      if (off + live[t].bytes <= b) break;
+      off = std::max(off, e);
+    }
+    aux_off_[t] = off;
+    aux_bytes_ = std::max(aux_bytes_, off + live[t].bytes);
+    placed.push_back(t);
+  }
+  if (aux_bytes_)
+    EDGERT_RETURN_IF_ERROR(env_.d->check(env_.d->cuMemAlloc(&aux_, aux_bytes_),
+                                         strCat("cuMemAlloc of the ", aux_bytes_,
+                                                "-byte layout-conversion arena")
+                                             .c_str()));
+  return Status::Ok();
+}
+
+void CudaContext::bindPointers() {
+  for (Layer& L : layers_) {
+    L.in.clear();
+    L.out.clear();
+    for (size_t k = 0; k < L.in_t.size(); ++k) L.in.push_back(pointerOf(L.in_t[k], L.in_h[k]));
+    for (size_t k = 0; k < L.out_t.size(); ++k) L.out.push_back(pointerOf(L.out_t[k], L.out_h[k]));
   }
   // Addresses are baked into a captured graph: capture again.
   if (graph_exec_) env_.d->cuGraphExecDestroy(graph_exec_);
@@ -365,11 +513,10 @@ Status CudaContext::getOutput(const std::string& name, void* host, size_t bytes)
                        "cuMemcpyDtoH (output)");
 }
 
-Status CudaContext::runFallback(size_t i) {
+Status CudaContext::runFallback(Layer& L) {
   const Driver* d = env_.d;
   const Graph& g = engine_->model().graph;
-  const Node& n = g.nodes[i];
-  Layer& L = layers_[i];
+  const Node& n = g.nodes[L.node];
   EDGERT_RETURN_IF_ERROR(d->check(d->cuStreamSynchronize(env_.stream), "cuStreamSynchronize"));
   uint8_t* p = staging_.get();
   std::vector<TensorView> in, out;
@@ -404,19 +551,23 @@ Status CudaContext::runFallback(size_t i) {
   return Status::Ok();
 }
 
-Status CudaContext::enqueueAll() {
+std::string CudaContext::layerName(const Layer& L) const {
   const Graph& g = engine_->model().graph;
-  for (size_t i = 0; i < layers_.size(); ++i) {
-    Layer& L = layers_[i];
-    Status st;
-    if (L.gpu) {
-      GpuArgs a{L.in.data(), L.in.size(), L.out.data(), L.out.size(), scratch_};
-      st = L.gpu->enqueue(env_, a);
-    } else {
-      st = runFallback(i);
-    }
-    if (!st.ok())
-      return st.withContext(strCat("layer ", i, " (", g.nodes[i].op, " '", g.nodes[i].name, "')"));
+  if (L.node >= 0)
+    return strCat("layer ", L.node, " (", g.nodes[L.node].op, " '", g.nodes[L.node].name, "')");
+  return strCat("layout conversion of '", g.tensors[L.in_t[0]].name, "'");
+}
+
+Status CudaContext::enqueueLayer(Layer& L) {
+  if (!L.gpu) return runFallback(L);
+  GpuArgs a{L.in.data(), L.in.size(), L.out.data(), L.out.size(), scratch_};
+  return L.gpu->enqueue(env_, a);
+}
+
+Status CudaContext::enqueueAll() {
+  for (Layer& L : layers_) {
+    const Status st = enqueueLayer(L);
+    if (!st.ok()) return st.withContext(layerName(L));
   }
   return Status::Ok();
 }
@@ -490,13 +641,7 @@ Result<std::vector<LayerTiming>> CudaContext::profileLayers(int iterations) {
   for (int it = 0; it < std::max(iterations, 1) && st.ok(); ++it) {
     d->cuEventRecord(ev[0], env_.stream);
     for (size_t i = 0; i < n && st.ok(); ++i) {
-      Layer& L = layers_[i];
-      if (L.gpu) {
-        GpuArgs a{L.in.data(), L.in.size(), L.out.data(), L.out.size(), scratch_};
-        st = L.gpu->enqueue(env_, a);
-      } else {
-        st = runFallback(i);
-      }
+      st = enqueueLayer(layers_[i]);
       d->cuEventRecord(ev[i + 1], env_.stream);
     }
     if (st.ok()) st = d->check(d->cuEventSynchronize(ev[n]), "cuEventSynchronize");
@@ -511,9 +656,12 @@ Result<std::vector<LayerTiming>> CudaContext::profileLayers(int iterations) {
   std::vector<LayerTiming> out;
   for (size_t i = 0; i < n; ++i) {
     std::sort(t[i].begin(), t[i].end());
-    out.push_back({g.nodes[i].name, g.nodes[i].op,
-                   layers_[i].gpu ? layers_[i].gpu->tactic() : "cpu-fallback",
-                   t[i][t[i].size() / 2]});
+    const Layer& L = layers_[i];
+    if (L.node >= 0)
+      out.push_back({g.nodes[L.node].name, g.nodes[L.node].op,
+                     L.gpu ? L.gpu->tactic() : "cpu-fallback", t[i][t[i].size() / 2]});
+    else
+      out.push_back({g.tensors[L.in_t[0]].name, "(layout)", L.gpu->tactic(), t[i][t[i].size() / 2]});
   }
   return out;
 }
@@ -537,7 +685,7 @@ Status cudaAvailable() {
 }
 
 bool cudaSupportsNode(const NodeContext& node) {
-  return cuda::findGpuOp(node) != nullptr;
+  return cuda::findGpuOp(node) != nullptr || (node.fp16 && cuda::findHalfNhwcOp(node) != nullptr);
 }
 
 std::vector<int> cudaDeviceSms() {
@@ -600,6 +748,12 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     for (int a = 0; a < 8; ++a) candidates.push_back(strCat("cudnn-fp32-algo", a));
     candidates.push_back("cublaslt-1x1");
   }
+  // FP16 convolutions run in NHWC fp16 (cuda_nhwc_ops.cpp); depthwise ones have one kernel.
+  const bool half = node.op == "Conv" && node.fp16 && cuda::findHalfNhwcOp(node) != nullptr;
+  if (half && node.attrs->getInt("group", 1).value() == 1) {
+    for (int a = 0; a < 8; ++a) candidates.push_back(strCat("cudnn-nhwc16-algo", a));
+    candidates.push_back("cublaslt-nhwc16-1x1");
+  }
   std::vector<TacticTime> out;
   if (candidates.empty()) return out;
   TimingBench b;
@@ -632,7 +786,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     NodeContext c = node;
     c.tactic = cand;
     c.strict_tactic = true;
-    cuda::GpuFactory f = cuda::findGpuOp(c);
+    cuda::GpuFactory f = half ? cuda::findHalfNhwcOp(c) : cuda::findGpuOp(c);
     if (!f) break;
     auto layer = f(c, env);
     if (!layer.ok()) continue;

@@ -2,6 +2,8 @@
 // FP32 throughout this first version; layers outside it fall back to the CPU kernels.
 #include "cuda_ops.h"
 
+#include "cuda_layers.h"
+
 #include <map>
 #include <set>
 
@@ -21,6 +23,76 @@ Result<CUdeviceptr> Env::upload(const void* data, size_t bytes) const {
   return p;
 }
 
+const char* stridedCopyKernel(size_t es) {
+  switch (es) {
+    case 1:
+      return "edgert_strided_copy_b1";
+    case 2:
+      return "edgert_strided_copy_b2";
+    case 4:
+      return "edgert_strided_copy_b4";
+    default:
+      return "edgert_strided_copy_b8";
+  }
+}
+
+namespace {
+
+class StridedLayer final : public GpuLayer {
+ public:
+  StridedLayer(std::vector<StridedPart> parts, size_t es) : parts_(std::move(parts)), es_(es) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    for (const StridedPart& part : parts_) {
+      CUdeviceptr y = g.out[part.out_index], x = g.in[part.in_index];
+      EdgertStrided p = part.p;
+      if (p.total == 0) continue;
+      void* args[] = {&y, &x, &p};
+      EDGERT_RETURN_IF_ERROR(launch(env, stridedCopyKernel(es_), p.total, args));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<StridedPart> parts_;
+  size_t es_;
+};
+
+}  // namespace
+
+std::unique_ptr<GpuLayer> makeStridedLayer(std::vector<StridedPart> parts, size_t es) {
+  return std::unique_ptr<GpuLayer>(new StridedLayer(std::move(parts), es));
+}
+
+EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
+                      const std::vector<int64_t>& out_strides, int64_t in_off, int64_t out_off) {
+  EdgertStrided p{};
+  p.rank = static_cast<int>(dims.size());
+  p.total = n64(volume(dims));
+  for (size_t i = 0; i < dims.size(); ++i) {
+    p.dims[i] = dims[i];
+    p.in_strides[i] = in_strides[i];
+    p.out_strides[i] = out_strides[i];
+  }
+  if (p.rank == 0) {
+    p.rank = 1;
+    p.dims[0] = 1;
+  }
+  p.in_offset = in_off;
+  p.out_offset = out_off;
+  return p;
+}
+
+
+int convActivation(const NodeContext& c) {
+  static const std::map<std::string, int> kActs = {
+      {"", kUnIdentity},           {"Relu", kUnRelu},
+      {"Clip", kUnClip},           {"LeakyRelu", kUnLeakyRelu},
+      {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid},
+      {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu}};
+  return kActs.at(c.attrs->getString("_act", "").value());
+}
+
+
 namespace {
 
 using ops::BroadcastPlan;
@@ -31,10 +103,6 @@ bool allFloat32(const NodeContext& c) {
   for (const ValueInfo& v : c.out)
     if (v.present && v.dtype != DataType::kFloat32) return false;
   return true;
-}
-
-long long n64(int64_t v) {
-  return static_cast<long long>(v);
 }
 
 // ---- Unary and copies ----------------------------------------------------------------------
@@ -83,65 +151,6 @@ Result<std::unique_ptr<GpuLayer>> makeCopy(const NodeContext& c, const Env&) {
 
 // ---- Strided copies: Transpose, Slice, Concat, Split, Expand ---------------------------------
 
-struct StridedPart {
-  EdgertStrided p;
-  size_t in_index, out_index;
-};
-
-// The strided-copy kernel for an element size (1, 2, 4 or 8 bytes; callers check).
-const char* stridedCopyKernel(size_t es) {
-  switch (es) {
-    case 1:
-      return "edgert_strided_copy_b1";
-    case 2:
-      return "edgert_strided_copy_b2";
-    case 4:
-      return "edgert_strided_copy_b4";
-    default:
-      return "edgert_strided_copy_b8";
-  }
-}
-
-class StridedLayer final : public GpuLayer {
- public:
-  StridedLayer(std::vector<StridedPart> parts, size_t es) : parts_(std::move(parts)), es_(es) {}
-  Status enqueue(const Env& env, const GpuArgs& g) const override {
-    for (const StridedPart& part : parts_) {
-      CUdeviceptr y = g.out[part.out_index], x = g.in[part.in_index];
-      EdgertStrided p = part.p;
-      if (p.total == 0) continue;
-      void* args[] = {&y, &x, &p};
-      EDGERT_RETURN_IF_ERROR(launch(env, stridedCopyKernel(es_), p.total, args));
-    }
-    return Status::Ok();
-  }
-
- private:
-  std::vector<StridedPart> parts_;
-  size_t es_;
-};
-
-// A strided view: output dims with per-dim input and output strides.
-EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
-                      const std::vector<int64_t>& out_strides, int64_t in_off = 0,
-                      int64_t out_off = 0) {
-  EdgertStrided p{};
-  p.rank = static_cast<int>(dims.size());
-  p.total = n64(volume(dims));
-  for (size_t i = 0; i < dims.size(); ++i) {
-    p.dims[i] = dims[i];
-    p.in_strides[i] = in_strides[i];
-    p.out_strides[i] = out_strides[i];
-  }
-  if (p.rank == 0) {
-    p.rank = 1;
-    p.dims[0] = 1;
-  }
-  p.in_offset = in_off;
-  p.out_offset = out_off;
-  return p;
-}
-
 Result<std::unique_ptr<GpuLayer>> makeTranspose(const NodeContext& c, const Env&) {
   const Dims& x = c.dims(0);
   std::vector<int64_t> perm = c.attrs->getInts("perm", {}).value();
@@ -152,7 +161,7 @@ Result<std::unique_ptr<GpuLayer>> makeTranspose(const NodeContext& c, const Env&
   std::vector<int64_t> ins;
   for (int64_t p : perm) ins.push_back(xs[p < 0 ? p + c.rank(0) : p]);
   return std::unique_ptr<GpuLayer>(
-      new StridedLayer({{strided(out, ins, ops::stridesOf(out)), 0, 0}}, dataTypeSize(c.dtype(0))));
+      makeStridedLayer({{strided(out, ins, ops::stridesOf(out)), 0, 0}}, dataTypeSize(c.dtype(0))));
 }
 
 Result<std::unique_ptr<GpuLayer>> makeConcat(const NodeContext& c, const Env&) {
@@ -166,7 +175,7 @@ Result<std::unique_ptr<GpuLayer>> makeConcat(const NodeContext& c, const Env&) {
     parts.push_back({strided(c.dims(i), ops::stridesOf(c.dims(i)), os, 0, off * os[axis]), i, 0});
     off += c.dims(i)[axis];
   }
-  return std::unique_ptr<GpuLayer>(new StridedLayer(std::move(parts), dataTypeSize(c.dtype(0))));
+  return (makeStridedLayer(std::move(parts), dataTypeSize(c.dtype(0))));
 }
 
 Result<std::unique_ptr<GpuLayer>> makeSplit(const NodeContext& c, const Env&) {
@@ -181,7 +190,7 @@ Result<std::unique_ptr<GpuLayer>> makeSplit(const NodeContext& c, const Env&) {
         {strided(c.out[o].dims, xs, ops::stridesOf(c.out[o].dims), off * xs[axis], 0), 0, o});
     off += c.out[o].dims[axis];
   }
-  return std::unique_ptr<GpuLayer>(new StridedLayer(std::move(parts), dataTypeSize(c.dtype(0))));
+  return (makeStridedLayer(std::move(parts), dataTypeSize(c.dtype(0))));
 }
 
 Result<std::unique_ptr<GpuLayer>> makeExpand(const NodeContext& c, const Env&) {
@@ -192,7 +201,7 @@ Result<std::unique_ptr<GpuLayer>> makeExpand(const NodeContext& c, const Env&) {
   const size_t off = out.size() - x.size();
   for (size_t i = 0; i < x.size(); ++i) ins[off + i] = x[i] == 1 ? 0 : xs[i];
   return std::unique_ptr<GpuLayer>(
-      new StridedLayer({{strided(out, ins, ops::stridesOf(out)), 0, 0}}, dataTypeSize(c.dtype(0))));
+      makeStridedLayer({{strided(out, ins, ops::stridesOf(out)), 0, 0}}, dataTypeSize(c.dtype(0))));
 }
 
 Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
@@ -217,7 +226,7 @@ Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
     ins[ax] = xs[ax] * st;
   }
   const Dims& out = c.out[0].dims;
-  return std::unique_ptr<GpuLayer>(new StridedLayer(
+  return (makeStridedLayer(
       {{strided(out, ins, ops::stridesOf(out), base, 0), 0, 0}}, dataTypeSize(c.dtype(0))));
 }
 
@@ -637,10 +646,6 @@ Result<CUdeviceptr> uploadHalf(const Env& env, const HostTensor& t) {
   return env.upload(h.data(), h.size() * 2);
 }
 
-inline size_t align256(size_t b) {
-  return (b + 255) / 256 * 256;
-}
-
 Epilogue epilogueFor(const Dims& y, int act, float a, float b) {
   Epilogue e;
   e.act = act;
@@ -726,15 +731,6 @@ class Conv1x1GemmLayer final : public GpuLayer {
   std::unique_ptr<GpuLayer> mm_;
   Epilogue epi_;
 };
-
-int convActivation(const NodeContext& c) {
-  static const std::map<std::string, int> kActs = {
-      {"", kUnIdentity},           {"Relu", kUnRelu},
-      {"Clip", kUnClip},           {"LeakyRelu", kUnLeakyRelu},
-      {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid},
-      {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu}};
-  return kActs.at(c.attrs->getString("_act", "").value());
-}
 
 Result<std::unique_ptr<GpuLayer>> makeConv1x1Gemm(const NodeContext& c, const Env& env) {
   const Dims& x = c.dims(0);

@@ -40,14 +40,25 @@ class GpuLayer {
   virtual size_t scratchBytes() const { return 0; }
   virtual const char* tactic() const { return "kernel"; }
   virtual Status enqueue(const Env& env, const GpuArgs& a) const = 0;
+  // FP16 NHWC layers (cuda_nhwc_ops.cpp) read these inputs and write these outputs as NHWC
+  // fp16; the context converts where a neighbour keeps NCHW float32.
+  virtual bool halfIn(size_t) const { return false; }
+  virtual bool halfOut(size_t) const { return false; }
 };
 
 // Null when the node cannot run on the GPU (the layer falls back to the CPU kernel).
 using GpuFactory = Result<std::unique_ptr<GpuLayer>> (*)(const NodeContext& c, const Env& env);
 GpuFactory findGpuOp(const NodeContext& c);
+// The FP16 NHWC implementation of a node of an FP16 engine, or null.
+GpuFactory findHalfNhwcOp(const NodeContext& c);
+// Converts a 4-D tensor between NCHW float32 and NHWC fp16 (`to_half`: to NHWC fp16).
+std::unique_ptr<GpuLayer> makeLayoutConversion(const Dims& dims, bool to_half);
 
 // Launches an embedded kernel by name with a 1-D grid covering `threads`.
 Status launch(const Env& env, const char* kernel, long long threads, void** args,
               unsigned block = 256, unsigned grid_override = 0);
+// Launches with an explicit 2-D grid and block.
+Status launchGrid(const Env& env, const char* kernel, unsigned gx, unsigned gy, unsigned bx,
+                  unsigned by, void** args, unsigned gz = 1);
 
 }  // namespace edgert::cuda

@@ -13,7 +13,8 @@ namespace edgert {
 Status cudaAvailable();
 // Compute capabilities of this machine's GPUs (10*major+minor); empty without one.
 std::vector<int> cudaDeviceSms();
-// Whether a node (with shapes) has a CUDA implementation; false without the CUDA backend.
+// Whether a node (with shapes) has a CUDA implementation (with `fp16`: in FP32 or NHWC
+// FP16); false without the CUDA backend.
 bool cudaSupportsNode(const NodeContext& node);
 
 // Times every implementation this GPU offers for a node (convolutions: each cuDNN

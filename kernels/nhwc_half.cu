@@ -1,0 +1,231 @@
+// FP16 NHWC kernels: the layout FP16 engines keep between tensor-core convolutions on the
+// GPU (cuDNN's fast FP16 kernels read and write NHWC). Arithmetic is in float; storage in
+// half. Logical tensors stay NCHW; these kernels index the physical N,H,W,C order.
+#include <cuda_fp16.h>
+
+namespace {
+
+__device__ __forceinline__ float loadAs(const void* p, long long i, bool half) {
+  return half ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+}  // namespace
+
+// NCHW float32 -> NHWC fp16; one thread per output element.
+extern "C" __global__ void edgert_nchw_f32_to_nhwc_f16(__half* y, const float* x, long long n,
+                                                       long long c, long long hw) {
+  const long long total = n * c * hw;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long ch = i % c, p = (i / c) % hw, b = i / (c * hw);
+    y[i] = __float2half_rn(x[(b * c + ch) * hw + p]);
+  }
+}
+
+// NHWC fp16 -> NCHW float32; one thread per output element.
+extern "C" __global__ void edgert_nhwc_f16_to_nchw_f32(float* y, const __half* x, long long n,
+                                                       long long c, long long hw) {
+  const long long total = n * c * hw;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long p = i % hw, ch = (i / hw) % c, b = i / (c * hw);
+    y[i] = __half2float(x[(b * hw + p) * c + ch]);
+  }
+}
+
+// In place y = act(y + bias[c] + res): the epilogue after an NHWC fp16 convolution, two
+// channels per thread (c is even, checked by the host).
+extern "C" __global__ void edgert_bias_act_nhwc_h2(__half2* y, const float* bias,
+                                                   const __half2* res, long long n2, long long c2,
+                                                   int op, float a, float b) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n2;
+       i += (long long)gridDim.x * blockDim.x) {
+    float2 v = __half22float2(y[i]);
+    if (bias) {
+      const long long ch = 2 * (i % c2);
+      v.x += bias[ch];
+      v.y += bias[ch + 1];
+    }
+    if (res) {
+      const float2 r = __half22float2(res[i]);
+      v.x += r.x;
+      v.y += r.y;
+    }
+    y[i] = __floats2half2_rn(edgertUnary(op, v.x, a, b), edgertUnary(op, v.y, a, b));
+  }
+}
+
+// The same for an odd channel count.
+extern "C" __global__ void edgert_bias_act_nhwc_h(__half* y, const float* bias, const __half* res,
+                                                  long long n, long long c, int op, float a,
+                                                  float b) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x) {
+    float v = __half2float(y[i]);
+    if (bias) v += bias[i % c];
+    if (res) v += __half2float(res[i]);
+    y[i] = __float2half_rn(edgertUnary(op, v, a, b));
+  }
+}
+
+// MaxPool / AveragePool; p.nc is the batch here, channels are innermost.
+extern "C" __global__ void edgert_pool2d_nhwc_h(__half* y, const __half* x, EdgertPool p,
+                                                long long c) {
+  const long long total = p.nc * p.oh * p.ow * c;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long ch = i % c, ow = (i / c) % p.ow, oh = (i / (c * p.ow)) % p.oh,
+                    b = i / (c * p.ow * p.oh);
+    const __half* xb = x + b * p.ih * p.iw * c + ch;
+    y[i] = __float2half_rn(poolSample(p, oh, ow, [&](long long yy, long long xx) {
+      return __half2float(xb[(yy * p.iw + xx) * c]);
+    }));
+  }
+}
+
+// GlobalAverage/MaxPool, stage 1: grid (ceil(c / 32), n, splits), block (32, 8). Each block
+// reduces its share of the pixels for 32 adjacent channels (coalesced reads); lanes along y
+// split the share further. Partial results go to part[n][split][c] (float).
+extern "C" __global__ void edgert_global_pool_nhwc_part(float* part, const __half* x, long long hw,
+                                                        long long c, int is_max) {
+  __shared__ float lane[8][33];
+  const long long ch = blockIdx.x * 32LL + threadIdx.x, b = blockIdx.y;
+  const long long splits = gridDim.z, per = (hw + splits - 1) / splits;
+  const long long p0 = blockIdx.z * per, p1 = min(hw, p0 + per);
+  float acc = is_max ? -3.402823466e38f : 0.f;
+  if (ch < c)
+    for (long long p = p0 + threadIdx.y; p < p1; p += blockDim.y) {
+      const float v = __half2float(x[(b * hw + p) * c + ch]);
+      acc = is_max ? fmaxf(acc, v) : acc + v;
+    }
+  lane[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y != 0 || ch >= c) return;
+  for (int k = 1; k < blockDim.y; ++k)
+    acc = is_max ? fmaxf(acc, lane[k][threadIdx.x]) : acc + lane[k][threadIdx.x];
+  part[(b * splits + blockIdx.z) * c + ch] = acc;
+}
+
+// Stage 2: one thread per (n, c) combines the splits.
+extern "C" __global__ void edgert_global_pool_nhwc_final(__half* y, const float* part,
+                                                         long long n, long long splits,
+                                                         long long c, long long hw, int is_max) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n * c;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long b = i / c, ch = i % c;
+    float acc = is_max ? -3.402823466e38f : 0.f;
+    for (long long s = 0; s < splits; ++s) {
+      const float v = part[(b * splits + s) * c + ch];
+      acc = is_max ? fmaxf(acc, v) : acc + v;
+    }
+    y[i] = __float2half_rn(is_max ? acc : acc / (float)hw);
+  }
+}
+
+// Resize (nearest / linear); p.nc is the batch here.
+extern "C" __global__ void edgert_resize2d_nhwc_h(__half* y, const __half* x, EdgertResize p,
+                                                  long long c) {
+  const long long total = p.nc * p.oh * p.ow * c;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long ch = i % c, ow = (i / c) % p.ow, oh = (i / (c * p.ow)) % p.oh,
+                    b = i / (c * p.ow * p.oh);
+    const __half* xb = x + b * p.ih * p.iw * c + ch;
+    y[i] = __float2half_rn(resizeSample(p, oh, ow, [&](long long yy, long long xx) {
+      return __half2float(xb[(yy * p.iw + xx) * c]);
+    }));
+  }
+}
+
+namespace {
+
+template <class I>
+__device__ __forceinline__ void binaryHalf(__half* y, const void* a, const void* b,
+                                           const EdgertBroadcast& p, int op, int half_mask) {
+  const I total = static_cast<I>(p.total);
+  I dims[4], as[4], bs[4];
+  for (int d = 0; d < 4; ++d) {
+    dims[d] = static_cast<I>(p.dims[d]);
+    as[d] = static_cast<I>(p.a_strides[d]);
+    bs[d] = static_cast<I>(p.b_strides[d]);
+  }
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total; i += (I)gridDim.x * blockDim.x) {
+    I rem = i, oa = 0, ob = 0;
+    for (int d = 3; d >= 0; --d) {
+      const I idx = rem % dims[d];
+      rem /= dims[d];
+      oa += idx * as[d];
+      ob += idx * bs[d];
+    }
+    y[i] = __float2half_rn(
+        edgertBinary(op, loadAs(a, oa, half_mask & 1), loadAs(b, ob, (half_mask >> 1) & 1)));
+  }
+}
+
+}  // namespace
+
+// Binary op with broadcasting over the physical output order (rank 4); each operand fp16 or
+// float32 (bit 0: a, bit 1: b), with its own strides (constants keep their NCHW storage).
+// 32-bit index math when the tensor allows: integer division dominates this kernel.
+extern "C" __global__ void edgert_binary_h(__half* y, const void* a, const void* b,
+                                           EdgertBroadcast p, int op, int half_mask) {
+  if (p.total < 2147483647LL)
+    binaryHalf<unsigned int>(y, a, b, p, op, half_mask);
+  else
+    binaryHalf<long long>(y, a, b, p, op, half_mask);
+}
+
+// EdgertElementwise over fp16 NHWC: the program of edgert_fused_f32, inputs fp16 or float32.
+extern "C" __global__ void edgert_fused_h(EdgertFused p, __half* y) {
+  for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < p.total;
+       i += static_cast<long long>(gridDim.x) * blockDim.x) {
+    float r[EDGERT_FUSED_MAX_CODE] = {};
+    auto operand = [&](int o) -> float {
+      if (o < 100) return r[o];
+      if (o >= 200) return p.imm[o - 200];
+      const int k = o - 100;
+      const void* in = reinterpret_cast<const void*>(p.in[k]);
+      const bool h = (p.half_mask >> k) & 1;
+      if (p.mode[k] == kFusedFull) return loadAs(in, i, h);
+      if (p.mode[k] == kFusedScalar) return loadAs(in, 0, h);
+      return loadAs(in, (i / p.inner[k]) % p.dim[k], h);
+    };
+    for (int j = 0; j < p.n_code; ++j) {
+      const int* c = p.code + 4 * j;
+      if (c[0] == 0) {
+        const float a = c[3] >= 0 ? p.imm[c[3]] : 0.f, b = c[3] >= 0 ? p.imm[c[3] + 1] : 0.f;
+        r[j] = edgertUnary(c[1], operand(c[2]), a, b);
+      } else {
+        r[j] = edgertBinary(c[1], operand(c[2]), operand(c[3]));
+      }
+    }
+    y[i] = __float2half_rn(r[p.n_code - 1]);
+  }
+}
+
+// Depthwise convolution, NHWC fp16, weights [kh * kw][c] fp16, then y = act(conv + bias +
+// res): one thread per output element, adjacent threads on adjacent channels (coalesced).
+extern "C" __global__ void edgert_dwconv_nhwc_h(EdgertDwConv p, __half* y, const __half* x,
+                                                const __half* w, const float* bias,
+                                                const __half* res) {
+  const long long total = p.n * p.oh * p.ow * p.c;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long ch = i % p.c, ox = (i / p.c) % p.ow, oy = (i / (p.c * p.ow)) % p.oh,
+                    b = i / (p.c * p.ow * p.oh);
+    const __half* xb = x + b * p.ih * p.iw * p.c + ch;
+    float acc = bias ? bias[ch] : 0.f;
+    for (int ky = 0; ky < p.kh; ++ky) {
+      const long long iy = oy * p.sh - p.ph + ky * p.dh;
+      if (iy < 0 || iy >= p.ih) continue;
+      for (int kx = 0; kx < p.kw; ++kx) {
+        const long long ix = ox * p.sw - p.pw + kx * p.dw;
+        if (ix < 0 || ix >= p.iw) continue;
+        acc += __half2float(xb[(iy * p.iw + ix) * p.c]) *
+               __half2float(w[(ky * p.kw + kx) * p.c + ch]);
+      }
+    }
+    if (res) acc += __half2float(res[i]);
+    y[i] = __float2half_rn(edgertUnary(p.act, acc, p.a, p.b));
+  }
+}

@@ -1,0 +1,41 @@
+// Pieces the CUDA layer files share (cuda_ops.cpp: the FP32 NCHW layers; cuda_nhwc_ops.cpp:
+// the FP16 NHWC ones).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "../../../kernels/kernel_params.h"
+#include "cuda_ops.h"
+
+namespace edgert::cuda {
+
+inline long long n64(int64_t v) {
+  return static_cast<long long>(v);
+}
+
+inline size_t align256(size_t b) {
+  return (b + 255) / 256 * 256;
+}
+
+// One strided copy of a layer: from input `in_index` to output `out_index`.
+struct StridedPart {
+  EdgertStrided p;
+  size_t in_index, out_index;
+};
+
+// A strided view: output dims with per-dim input and output strides (elements).
+EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
+                      const std::vector<int64_t>& out_strides, int64_t in_off = 0,
+                      int64_t out_off = 0);
+
+// The strided-copy kernel for an element size (1, 2, 4 or 8 bytes; callers check).
+const char* stridedCopyKernel(size_t es);
+
+// Transpose, Slice, Concat, Split, Expand, Pad's interior: strided copies in order.
+std::unique_ptr<GpuLayer> makeStridedLayer(std::vector<StridedPart> parts, size_t es);
+
+// The activation the builder fused into a Conv / Gemm (`_act`), as an EdgertUnary code.
+int convActivation(const NodeContext& c);
+
+}  // namespace edgert::cuda

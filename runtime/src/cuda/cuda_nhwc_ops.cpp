@@ -1,0 +1,799 @@
+// FP16 NHWC layers: what FP16 engines run between tensor-core convolutions. cuDNN's FP16
+// tensor-core kernels read and write NHWC; keeping activations in that layout (and in half)
+// from one convolution to the next, through the pools, concatenations, resizes and
+// elementwise ops between them, is what makes FP16 pay (bench/NOTES.md, "FP16 islands").
+// The logical tensors stay NCHW: these layers index the physical N,H,W,C order, and the
+// context converts where a neighbour has no such layer (cuda_context.cpp).
+#include <map>
+
+#include "../ops/conv_geometry.h"
+#include "../ops/fused_elementwise.h"
+#include "../ops/op_util.h"
+#include "cuda_layers.h"
+#include "edgert/internal/elementwise_ops.h"
+#include "edgert/internal/half.h"
+
+namespace edgert::cuda {
+
+namespace {
+
+// Input k is an activation this layout applies to (a 4-D float tensor computed at run time).
+bool halfAct(const NodeContext& c, size_t k) {
+  return c.has(k) && !c.constant(k) && c.rank(k) == 4 && c.dtype(k) == DataType::kFloat32;
+}
+
+bool outputsHalfable(const NodeContext& c) {
+  for (const ValueInfo& v : c.out)
+    if (!v.present || v.dims.size() != 4 || v.dtype != DataType::kFloat32) return false;
+  return !c.out.empty();
+}
+
+// NHWC strides of an NCHW-indexed 4-D tensor, per logical axis.
+std::vector<int64_t> nhwcStrides(const Dims& d) {
+  return {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+}
+
+// Logical (N,C,H,W) order -> physical (N,H,W,C): the order threads walk, for coalescing.
+template <class V>
+V physical(const V& v) {
+  return {v[0], v[2], v[3], v[1]};
+}
+
+EdgertStrided nhwcView(const Dims& dims, const std::vector<int64_t>& in_strides,
+                       const std::vector<int64_t>& out_strides, int64_t in_off = 0,
+                       int64_t out_off = 0) {
+  return strided(physical(dims), physical(in_strides), physical(out_strides), in_off, out_off);
+}
+
+// A layer reading the inputs `halfAct` names and writing every output as NHWC fp16.
+class HalfLayer : public GpuLayer {
+ public:
+  void readsHalf(const NodeContext& c) {
+    for (size_t k = 0; k < c.in.size(); ++k) in_half_.push_back(halfAct(c, k));
+  }
+  bool halfIn(size_t k) const override { return k < in_half_.size() && in_half_[k]; }
+  bool halfOut(size_t) const override { return true; }
+
+ private:
+  std::vector<bool> in_half_;
+};
+
+// Data movement (Concat, Split, Slice): the FP32 layers' strided copies on 2-byte elements.
+class HalfCopyLayer final : public HalfLayer {
+ public:
+  explicit HalfCopyLayer(std::unique_ptr<GpuLayer> copy) : copy_(std::move(copy)) {}
+  const char* tactic() const override { return "nhwc16-copy"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override { return copy_->enqueue(env, g); }
+
+ private:
+  std::unique_ptr<GpuLayer> copy_;
+};
+
+template <class L>
+Result<std::unique_ptr<GpuLayer>> finish(std::unique_ptr<L> layer, const NodeContext& c) {
+  layer->readsHalf(c);
+  return std::unique_ptr<GpuLayer>(std::move(layer));
+}
+
+int64_t axisOf(const NodeContext& c, int64_t def) {
+  int64_t axis = c.attrs->getInt("axis", def).value();
+  return axis < 0 ? axis + 4 : axis;
+}
+
+Result<std::unique_ptr<GpuLayer>> makeConcat(const NodeContext& c, const Env&) {
+  for (size_t k = 0; k < c.numInputs(); ++k)
+    if (!halfAct(c, k)) return c.unsupported("a constant input");
+  const int64_t axis = axisOf(c, 0);
+  const auto os = nhwcStrides(c.out[0].dims);
+  std::vector<StridedPart> parts;
+  int64_t off = 0;
+  for (size_t k = 0; k < c.numInputs(); ++k) {
+    parts.push_back({nhwcView(c.dims(k), nhwcStrides(c.dims(k)), os, 0, off * os[axis]), k, 0});
+    off += c.dims(k)[axis];
+  }
+  return finish(std::make_unique<HalfCopyLayer>(makeStridedLayer(std::move(parts), 2)), c);
+}
+
+Result<std::unique_ptr<GpuLayer>> makeSplit(const NodeContext& c, const Env&) {
+  const int64_t axis = axisOf(c, 0);
+  const auto xs = nhwcStrides(c.dims(0));
+  std::vector<StridedPart> parts;
+  int64_t off = 0;
+  for (size_t o = 0; o < c.out.size(); ++o) {
+    parts.push_back(
+        {nhwcView(c.out[o].dims, xs, nhwcStrides(c.out[o].dims), off * xs[axis], 0), 0, o});
+    off += c.out[o].dims[axis];
+  }
+  return finish(std::make_unique<HalfCopyLayer>(makeStridedLayer(std::move(parts), 2)), c);
+}
+
+Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
+  for (size_t k = 1; k < c.numInputs(); ++k)
+    if (c.has(k) && !c.constant(k)) return c.unsupported("slice bounds computed at run time");
+  const Dims& x = c.dims(0);
+  const std::vector<int64_t> starts = ops::constInts(c, 1);
+  std::vector<int64_t> axes = ops::constInts(c, 3), steps = ops::constInts(c, 4);
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  const auto xs = nhwcStrides(x);
+  std::vector<int64_t> ins(xs);
+  int64_t base = 0;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const int ax = static_cast<int>(axes[k] < 0 ? axes[k] + 4 : axes[k]);
+    const int64_t d = x[ax], st = steps[k];
+    int64_t s = std::clamp<int64_t>(starts[k], -d - 1, d + 1);
+    if (s < 0) s += d;
+    s = st > 0 ? std::clamp<int64_t>(s, 0, d) : std::clamp<int64_t>(s, 0, d - 1);
+    base += s * xs[ax];
+    ins[ax] = xs[ax] * st;
+  }
+  const Dims& out = c.out[0].dims;
+  return finish(std::make_unique<HalfCopyLayer>(makeStridedLayer(
+                    {{nhwcView(out, ins, nhwcStrides(out), base, 0), 0, 0}}, 2)),
+                c);
+}
+
+// Zero-valued constant Pad: clear the output, copy the input into its interior.
+class PadLayer final : public HalfLayer {
+ public:
+  PadLayer(EdgertStrided interior, size_t out_bytes) : interior_(interior), bytes_(out_bytes) {}
+  const char* tactic() const override { return "nhwc16-pad"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    EDGERT_RETURN_IF_ERROR(
+        env.d->check(env.d->cuMemsetD8Async(y, 0, bytes_, env.stream), "cuMemsetD8Async"));
+    EdgertStrided p = interior_;
+    if (p.total == 0) return Status::Ok();
+    void* args[] = {&y, &x, &p};
+    return launch(env, "edgert_strided_copy_b2", p.total, args);
+  }
+
+ private:
+  EdgertStrided interior_;
+  size_t bytes_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makePad(const NodeContext& c, const Env&) {
+  if (c.attrs->getString("mode", "constant").value() != "constant" || c.has(3))
+    return c.unsupported("only constant pads");
+  const std::vector<int64_t> pads = ops::constInts(c, 1);
+  if (pads.size() != 8) return c.unsupported("pads for 4 dims expected");
+  for (int64_t p : pads)
+    if (p < 0) return c.unsupported("negative pads");
+  if (c.has(2)) {
+    const HostTensor* v = c.constant(2);
+    if (!v || v->numel() != 1 || v->doubleAt(0) != 0.0) return c.unsupported("a non-zero border");
+  }
+  const Dims& x = c.dims(0);
+  const Dims& out = c.out[0].dims;
+  const auto os = nhwcStrides(out);
+  int64_t off = 0;
+  for (size_t i = 0; i < 4; ++i) off += pads[i] * os[i];
+  return finish(
+      std::make_unique<PadLayer>(nhwcView(x, nhwcStrides(x), os, 0, off), volume(out) * 2), c);
+}
+
+// ---- Convolution: cuDNN on NHWC fp16 tensors, FP32 accumulation, our epilogue ------------
+
+// In place y = act(y + bias + residual) after a convolution (inputs 2 and 3 of the node).
+struct HalfEpilogue {
+  int act = kUnIdentity;
+  float a = 0.f, b = 0.f;
+  long long elements = 0, channels = 0;
+
+  void init(const NodeContext& c) {
+    act = convActivation(c);
+    a = c.attrs->getFloat("_act_alpha", 0.f).value();
+    b = c.attrs->getFloat("_act_beta", 0.f).value();
+    elements = n64(volume(c.out[0].dims));
+    channels = n64(c.out[0].dims[1]);
+  }
+  Status enqueue(const Env& env, const GpuArgs& g) const {
+    CUdeviceptr bias = g.n_in > 2 ? g.in[2] : 0, res = g.n_in > 3 ? g.in[3] : 0;
+    if (!bias && !res && act == kUnIdentity) return Status::Ok();
+    int op = act;
+    float aa = a, bb = b;
+    CUdeviceptr y = g.out[0];
+    if (channels % 2 == 0) {
+      long long n2 = elements / 2, c2 = channels / 2;
+      void* args[] = {&y, &bias, &res, &n2, &c2, &op, &aa, &bb};
+      return launch(env, "edgert_bias_act_nhwc_h2", n2, args);
+    }
+    long long n = elements, ch = channels;
+    void* args[] = {&y, &bias, &res, &n, &ch, &op, &aa, &bb};
+    return launch(env, "edgert_bias_act_nhwc_h", n, args);
+  }
+};
+
+class ConvLayer final : public HalfLayer {
+ public:
+  ~ConvLayer() override {
+    if (!dnn_) return;
+    if (x_) dnn_->cudnnDestroyTensorDescriptor(x_);
+    if (y_) dnn_->cudnnDestroyTensorDescriptor(y_);
+    if (w_) dnn_->cudnnDestroyFilterDescriptor(w_);
+    if (conv_) dnn_->cudnnDestroyConvolutionDescriptor(conv_);
+  }
+  size_t scratchBytes() const override { return ws_; }
+  const char* tactic() const override { return tactic_.c_str(); }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    const float one = 1.f, zero = 0.f;
+    const CUdeviceptr y = g.out[0];
+    EDGERT_RETURN_IF_ERROR(env.dnn->check(
+        env.dnn->cudnnConvolutionForward(env.dnn_handle, &one, x_,
+                                         reinterpret_cast<const void*>(g.in[0]), w_,
+                                         reinterpret_cast<const void*>(w_half_), conv_, algo_,
+                                         reinterpret_cast<void*>(g.scratch), ws_, &zero, y_,
+                                         reinterpret_cast<void*>(y)),
+        "cudnnConvolutionForward (nhwc fp16)"));
+    return epi_.enqueue(env, g);
+  }
+
+  const Cudnn* dnn_ = nullptr;
+  cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr;
+  cudnnFilterDescriptor_t w_ = nullptr;
+  cudnnConvolutionDescriptor_t conv_ = nullptr;
+  cudnnConvolutionFwdAlgo_t algo_{};
+  size_t ws_ = 0;
+  CUdeviceptr w_half_ = 0;
+  HalfEpilogue epi_;
+  std::string tactic_;
+};
+
+// KCRS float weights -> KRSC half, cuDNN's NHWC filter layout.
+Result<CUdeviceptr> uploadFilterNhwc(const Env& env, const HostTensor& w, const Dims& d) {
+  const int64_t K = d[0], C = d[1], RS = d[2] * d[3];
+  std::vector<uint16_t> h(static_cast<size_t>(volume(d)));
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < RS; ++p)
+        h[static_cast<size_t>((k * RS + p) * C + c)] =
+            floatToHalf(static_cast<float>(w.doubleAt((k * C + c) * RS + p)));
+  return env.upload(h.data(), h.size() * 2);
+}
+
+// Depthwise convolutions (one filter per channel): our kernel, with the epilogue fused. cuDNN's
+// NHWC fp16 grouped kernels are slow for these and refuse some batch sizes.
+class DepthwiseLayer final : public HalfLayer {
+ public:
+  const char* tactic() const override { return "nhwc16-depthwise"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    EdgertDwConv p = p_;
+    CUdeviceptr y = g.out[0], x = g.in[0], w = w_half_, bias = g.n_in > 2 ? g.in[2] : 0,
+                res = g.n_in > 3 ? g.in[3] : 0;
+    void* args[] = {&p, &y, &x, &w, &bias, &res};
+    return launch(env, "edgert_dwconv_nhwc_h", p.n * p.oh * p.ow * p.c, args);
+  }
+
+  EdgertDwConv p_{};
+  CUdeviceptr w_half_ = 0;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeDepthwise(const NodeContext& c, const Env& env,
+                                                const ops::Geometry& geo) {
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  const Dims& y = c.out[0].dims;
+  auto L = std::make_unique<DepthwiseLayer>();
+  EdgertDwConv& p = L->p_;
+  p.n = x[0];
+  p.ih = x[2];
+  p.iw = x[3];
+  p.c = x[1];
+  p.oh = y[2];
+  p.ow = y[3];
+  p.kh = static_cast<int>(w[2]);
+  p.kw = static_cast<int>(w[3]);
+  p.sh = static_cast<int>(geo.s[1]);
+  p.sw = static_cast<int>(geo.s[2]);
+  p.ph = static_cast<int>(geo.pb[1]);
+  p.pw = static_cast<int>(geo.pb[2]);
+  p.dh = static_cast<int>(geo.d[1]);
+  p.dw = static_cast<int>(geo.d[2]);
+  p.act = convActivation(c);
+  p.a = c.attrs->getFloat("_act_alpha", 0.f).value();
+  p.b = c.attrs->getFloat("_act_beta", 0.f).value();
+  // [C][1][kh][kw] -> [kh * kw][C] half: adjacent threads read adjacent weights.
+  const HostTensor& wt = *c.constant(1);
+  const int64_t C = x[1], KK = w[2] * w[3];
+  std::vector<uint16_t> h(static_cast<size_t>(C * KK));
+  for (int64_t ch = 0; ch < C; ++ch)
+    for (int64_t k = 0; k < KK; ++k)
+      h[static_cast<size_t>(k * C + ch)] = floatToHalf(static_cast<float>(wt.doubleAt(ch * KK + k)));
+  EDGERT_ASSIGN_OR_RETURN(L->w_half_, env.upload(h.data(), h.size() * 2));
+  return finish(std::move(L), c);
+}
+
+// A 1x1 convolution (stride 1, no padding, one group) over NHWC is one GEMM:
+// Y[NHW x K] = X[NHW x C] * W[K x C]^T. In cuBLASLt's column-major terms Y^T = W * X^T.
+class GemmConvLayer final : public HalfLayer {
+ public:
+  ~GemmConvLayer() override {
+    if (!lt_) return;
+    if (desc_) lt_->cublasLtMatmulDescDestroy(desc_);
+    for (auto* l : {w_, x_, y_})
+      if (l) lt_->cublasLtMatrixLayoutDestroy(l);
+  }
+  size_t scratchBytes() const override { return ws_; }
+  const char* tactic() const override { return "cublaslt-nhwc16-1x1"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    // Fused: D = act(W X + residual + bias) in cuBLASLt's epilogue (bias uploaded in fp16,
+    // the residual as C with beta 1); otherwise our epilogue kernel afterwards.
+    const CUdeviceptr res = fused_ && g.n_in > 3 ? g.in[3] : 0;
+    const float one = 1.f, beta = res ? 1.f : 0.f;
+    const CUdeviceptr c = res ? res : g.out[0];
+    EDGERT_RETURN_IF_ERROR(env.lt->check(
+        env.lt->cublasLtMatmul(env.lt_handle, desc_, &one, reinterpret_cast<const void*>(w_half_),
+                               w_, reinterpret_cast<const void*>(g.in[0]), x_, &beta,
+                               reinterpret_cast<const void*>(c), y_,
+                               reinterpret_cast<void*>(g.out[0]), y_, &algo_,
+                               reinterpret_cast<void*>(g.scratch), ws_, env.stream),
+        "cublasLtMatmul (nhwc fp16 1x1)"));
+    return fused_ ? Status::Ok() : epi_.enqueue(env, g);
+  }
+
+  const CublasLt* lt_ = nullptr;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  cublasLtMatrixLayout_t w_ = nullptr, x_ = nullptr, y_ = nullptr;
+  cublasLtMatmulAlgo_t algo_{};
+  size_t ws_ = 0;
+  CUdeviceptr w_half_ = 0, bias_half_ = 0;
+  bool fused_ = false;
+  HalfEpilogue epi_;
+};
+
+bool is1x1(const NodeContext& c) {
+  const Dims& w = c.dims(1);
+  if (w[2] != 1 || w[3] != 1 || c.attrs->getInt("group", 1).value() != 1) return false;
+  for (const char* k : {"strides", "dilations", "pads"}) {
+    const std::vector<int64_t> vs = c.attrs->getInts(k, {}).value();
+    for (int64_t v : vs)
+      if (v != (std::string(k) == "pads" ? 0 : 1)) return false;
+  }
+  return true;
+}
+
+Result<std::unique_ptr<GpuLayer>> makeGemmConv(const NodeContext& c, const Env& env) {
+  const Dims& x = c.dims(0);
+  const int64_t M = x[0] * x[2] * x[3], C = x[1], K = c.dims(1)[0];
+  auto L = std::make_unique<GemmConvLayer>();
+  const CublasLt* lt = env.lt;
+  L->lt_ = lt;
+  EDGERT_RETURN_IF_ERROR(
+      lt->check(lt->cublasLtMatmulDescCreate(&L->desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F),
+                "cublasLtMatmulDescCreate"));
+  const cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
+  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t));
+  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof(n));
+  L->epi_.init(c);
+  // Bias and ReLU (or none) fuse into cuBLASLt's epilogue; other activations run after it.
+  if (L->epi_.act == kUnIdentity || L->epi_.act == kUnRelu) {
+    L->fused_ = true;
+    std::vector<uint16_t> bias(static_cast<size_t>(K), 0);
+    if (const HostTensor* b = c.constant(2))
+      for (int64_t k = 0; k < K; ++k) bias[static_cast<size_t>(k)] = floatToHalf(static_cast<float>(b->doubleAt(k)));
+    EDGERT_ASSIGN_OR_RETURN(L->bias_half_, env.upload(bias.data(), bias.size() * 2));
+    const void* bp = reinterpret_cast<const void*>(L->bias_half_);
+    const cublasLtEpilogue_t epi =
+        L->epi_.act == kUnRelu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+    EDGERT_RETURN_IF_ERROR(lt->check(
+        lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
+                                           sizeof(epi)),
+        "cuBLASLt epilogue"));
+    EDGERT_RETURN_IF_ERROR(lt->check(
+        lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp,
+                                           sizeof(bp)),
+        "cuBLASLt bias"));
+  }
+  EDGERT_RETURN_IF_ERROR(
+      lt->check(lt->cublasLtMatrixLayoutCreate(&L->w_, CUDA_R_16F, C, K, C), "layout W"));
+  EDGERT_RETURN_IF_ERROR(
+      lt->check(lt->cublasLtMatrixLayoutCreate(&L->x_, CUDA_R_16F, C, M, C), "layout X"));
+  EDGERT_RETURN_IF_ERROR(
+      lt->check(lt->cublasLtMatrixLayoutCreate(&L->y_, CUDA_R_16F, K, M, K), "layout Y"));
+  cublasLtMatmulPreference_t pref;
+  lt->cublasLtMatmulPreferenceCreate(&pref);
+  const size_t max_ws = size_t{32} << 20;
+  lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws,
+                                           sizeof(max_ws));
+  cublasLtMatmulHeuristicResult_t res[1];
+  int got = 0;
+  const cublasStatus_t hs = lt->cublasLtMatmulAlgoGetHeuristic(
+      env.lt_handle, L->desc_, L->w_, L->x_, L->y_, L->y_, pref, 1, res, &got);
+  lt->cublasLtMatmulPreferenceDestroy(pref);
+  if (hs != CUBLAS_STATUS_SUCCESS || got == 0)
+    return c.unsupported("cuBLASLt has no fp16 algorithm for this 1x1 convolution");
+  L->algo_ = res[0].algo;
+  L->ws_ = res[0].workspaceSize;
+  // KC1x1 float -> KC half: the row-major [K][C] matrix W.
+  const HostTensor& wt = *c.constant(1);
+  std::vector<uint16_t> h(static_cast<size_t>(K * C));
+  for (size_t i = 0; i < h.size(); ++i)
+    h[i] = floatToHalf(static_cast<float>(wt.doubleAt(static_cast<int64_t>(i))));
+  EDGERT_ASSIGN_OR_RETURN(L->w_half_, env.upload(h.data(), h.size() * 2));
+  return finish(std::move(L), c);
+}
+
+Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env) {
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  const Dims& y = c.out[0].dims;
+  if (!c.constant(1) || w.size() != 4) return c.unsupported("weights computed at run time");
+  if (c.has(2) && !c.constant(2)) return c.unsupported("bias computed at run time");
+  const auto pads = c.attrs->getInts("pads", {0, 0, 0, 0}).value();
+  const std::string ap = c.attrs->getString("auto_pad", "NOTSET").value();
+  if (ap != "NOTSET" && ap != "VALID") return c.unsupported("auto_pad ", ap);
+  EDGERT_ASSIGN_OR_RETURN(ops::Geometry geo, ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()),
+                                                                  Dims(w.begin() + 2, w.end()),
+                                                                  false));
+  const int64_t group = c.attrs->getInt("group", 1).value();
+  // Our kernel pads asymmetrically too (the output size says where the padding ends).
+  if (group == x[1] && group == y[1] && w[1] == 1) return makeDepthwise(c, env, geo);
+  if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3]))
+    return c.unsupported("asymmetric pads");
+  if (c.tactic == "cublaslt-nhwc16-1x1") {
+    if (is1x1(c)) return makeGemmConv(c, env);
+    if (c.strict_tactic) return c.unsupported("not a 1x1 convolution");
+  }
+  const int pad[2] = {static_cast<int>(geo.pb[1]), static_cast<int>(geo.pb[2])};
+  const int str[2] = {static_cast<int>(geo.s[1]), static_cast<int>(geo.s[2])};
+  const int dil[2] = {static_cast<int>(geo.d[1]), static_cast<int>(geo.d[2])};
+  auto L = std::make_unique<ConvLayer>();
+  const Cudnn* dnn = env.dnn;
+  L->dnn_ = dnn;
+  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateTensorDescriptor(&L->x_), "descriptor"));
+  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateTensorDescriptor(&L->y_), "descriptor"));
+  EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateFilterDescriptor(&L->w_), "descriptor"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnCreateConvolutionDescriptor(&L->conv_), "descriptor"));
+  auto i32 = [](int64_t v) { return static_cast<int>(v); };
+  EDGERT_RETURN_IF_ERROR(dnn->check(
+      dnn->cudnnSetTensor4dDescriptor(L->x_, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, i32(x[0]),
+                                      i32(x[1]), i32(x[2]), i32(x[3])),
+      "cudnnSetTensor4dDescriptor (input)"));
+  EDGERT_RETURN_IF_ERROR(dnn->check(
+      dnn->cudnnSetTensor4dDescriptor(L->y_, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, i32(y[0]),
+                                      i32(y[1]), i32(y[2]), i32(y[3])),
+      "cudnnSetTensor4dDescriptor (output)"));
+  const int wd[4] = {i32(w[0]), i32(w[1]), i32(w[2]), i32(w[3])};
+  EDGERT_RETURN_IF_ERROR(dnn->check(
+      dnn->cudnnSetFilterNdDescriptor(L->w_, CUDNN_DATA_HALF, CUDNN_TENSOR_NHWC, 4, wd),
+      "cudnnSetFilterNdDescriptor"));
+  cudnnConvolutionFwdAlgoPerf_t perf[16];
+  int got = 0;
+  // FP32 accumulation on tensor cores first; FP16 accumulation only if cuDNN has nothing else.
+  const struct {
+    cudnnDataType_t compute;
+    cudnnMathType_t math;
+    const char* name;
+  } kConfigs[] = {{CUDNN_DATA_FLOAT, CUDNN_TENSOR_OP_MATH, "acc32"},
+                  {CUDNN_DATA_FLOAT, CUDNN_DEFAULT_MATH, "acc32-default"},
+                  {CUDNN_DATA_HALF, CUDNN_TENSOR_OP_MATH, "acc16"}};
+  // The builder's timed choice, "cudnn-nhwc16-algo<N>", when this cuDNN offers it.
+  int forced = -1;
+  if (c.tactic.rfind("cudnn-nhwc16-algo", 0) == 0)
+    forced = std::atoi(std::string(c.tactic.substr(17)).c_str());
+  int chosen = -1;
+  const char* config = "";
+  for (const auto& cfg : kConfigs) {
+    EDGERT_RETURN_IF_ERROR(dnn->check(
+        dnn->cudnnSetConvolutionNdDescriptor(L->conv_, 2, pad, str, dil, CUDNN_CROSS_CORRELATION,
+                                             cfg.compute),
+        "cudnnSetConvolutionNdDescriptor"));
+    EDGERT_RETURN_IF_ERROR(
+        dnn->check(dnn->cudnnSetConvolutionGroupCount(L->conv_, static_cast<int>(group)),
+                   "cudnnSetConvolutionGroupCount"));
+    EDGERT_RETURN_IF_ERROR(
+        dnn->check(dnn->cudnnSetConvolutionMathType(L->conv_, cfg.math), "math type"));
+    EDGERT_RETURN_IF_ERROR(dnn->check(
+        dnn->cudnnGetConvolutionForwardAlgorithm_v7(env.dnn_handle, L->x_, L->w_, L->conv_, L->y_,
+                                                    16, &got, perf),
+        "cudnnGetConvolutionForwardAlgorithm_v7"));
+    const auto usable = [&](int i) {
+      return perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= (size_t{256} << 20);
+    };
+    for (int i = 0; i < got && chosen < 0 && forced >= 0; ++i)
+      if (usable(i) && perf[i].algo == forced) chosen = i;
+    if (forced >= 0 && chosen < 0 && c.strict_tactic)
+      return c.unsupported("cuDNN algorithm ", forced, " is not available for this convolution");
+    for (int i = 0; i < got && chosen < 0; ++i)
+      if (usable(i)) chosen = i;
+    if (chosen >= 0) {
+      config = cfg.name;
+      break;
+    }
+  }
+  if (chosen < 0) return c.unsupported("cuDNN has no NHWC fp16 algorithm for this convolution");
+  L->algo_ = perf[chosen].algo;
+  L->ws_ = perf[chosen].memory;
+  EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadFilterNhwc(env, *c.constant(1), w));
+  L->epi_.init(c);
+  L->tactic_ = std::string(config) == "acc32"
+                   ? strCat("cudnn-nhwc16-algo", static_cast<int>(L->algo_))
+                   : strCat("cudnn-nhwc16-", config, "-algo", static_cast<int>(L->algo_));
+  return finish(std::move(L), c);
+}
+
+// ---- Pools and resize -------------------------------------------------------------------
+
+template <class P>
+class KernelLayer final : public HalfLayer {
+ public:
+  KernelLayer(const char* kernel, P p, long long channels, long long threads)
+      : kernel_(kernel), p_(p), c_(channels), threads_(threads) {}
+  const char* tactic() const override { return "nhwc16"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    P p = p_;
+    long long ch = c_;
+    void* args[] = {&y, &x, &p, &ch};
+    return launch(env, kernel_, threads_, args);
+  }
+
+ private:
+  const char* kernel_;
+  P p_;
+  long long c_, threads_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makePool(const NodeContext& c, const Env&) {
+  if (c.out.size() != 1) return c.unsupported("MaxPool indices");
+  const Dims& x = c.dims(0);
+  const std::vector<int64_t> ks = c.attrs->getInts("kernel_shape", {}).value();
+  if (ks.size() != 2) return c.unsupported("not a 2-D pool");
+  const bool ceil_mode = c.attrs->getInt("ceil_mode", 0).value() != 0;
+  EDGERT_ASSIGN_OR_RETURN(
+      ops::Geometry g,
+      ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(ks.begin(), ks.end()), ceil_mode));
+  EdgertPool p{};
+  p.is_max = c.op == "MaxPool";
+  p.count_include_pad = c.attrs->getInt("count_include_pad", 0).value() != 0;
+  p.nc = x[0];
+  p.ih = g.in[1];
+  p.iw = g.in[2];
+  p.oh = g.out[1];
+  p.ow = g.out[2];
+  p.kh = static_cast<int>(g.k[1]);
+  p.kw = static_cast<int>(g.k[2]);
+  p.sh = static_cast<int>(g.s[1]);
+  p.sw = static_cast<int>(g.s[2]);
+  p.ph = static_cast<int>(g.pb[1]);
+  p.pw = static_cast<int>(g.pb[2]);
+  p.pe_h = static_cast<int>(g.pe[1]);
+  p.pe_w = static_cast<int>(g.pe[2]);
+  p.dh = static_cast<int>(g.d[1]);
+  p.dw = static_cast<int>(g.d[2]);
+  return finish(std::make_unique<KernelLayer<EdgertPool>>("edgert_pool2d_nhwc_h", p, n64(x[1]),
+                                                          p.nc * p.oh * p.ow * x[1]),
+                c);
+}
+
+// Two stages: blocks over (32 channels, image, share of the pixels) write float partials to
+// scratch, then one thread per output combines them; enough blocks for large maps at batch 1.
+class GlobalPoolLayer final : public HalfLayer {
+ public:
+  GlobalPoolLayer(long long n, long long hw, long long c, int is_max)
+      : n_(n), hw_(hw), c_(c), is_max_(is_max),
+        splits_(std::clamp<long long>(hw / 256, 1, 64)) {}
+  size_t scratchBytes() const override { return static_cast<size_t>(n_ * splits_ * c_) * 4; }
+  const char* tactic() const override { return "nhwc16"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0], part = g.scratch;
+    long long hw = hw_, c = c_, n = n_, splits = splits_;
+    int mx = is_max_;
+    void* a1[] = {&part, &x, &hw, &c, &mx};
+    EDGERT_RETURN_IF_ERROR(launchGrid(env, "edgert_global_pool_nhwc_part",
+                                      static_cast<unsigned>((c_ + 31) / 32),
+                                      static_cast<unsigned>(n_), 32, 8, a1,
+                                      static_cast<unsigned>(splits_)));
+    void* a2[] = {&y, &part, &n, &splits, &c, &hw, &mx};
+    return launch(env, "edgert_global_pool_nhwc_final", n_ * c_, a2);
+  }
+
+ private:
+  long long n_, hw_, c_;
+  int is_max_;
+  long long splits_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeGlobalPool(const NodeContext& c, const Env&) {
+  const Dims& x = c.dims(0);
+  if (x[0] > 65535) return c.unsupported("batch above 65535");
+  return finish(std::make_unique<GlobalPoolLayer>(n64(x[0]), n64(x[2] * x[3]), n64(x[1]),
+                                                  c.op == "GlobalMaxPool"),
+                c);
+}
+
+Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
+  const Dims& x = c.dims(0);
+  const Dims& out = c.out[0].dims;
+  if (out[0] != x[0] || out[1] != x[1]) return c.unsupported("resizing N or C");
+  const std::string mode = c.attrs->getString("mode", "nearest").value();
+  static const std::map<std::string, int> kCoord = {{"half_pixel", 0},
+                                                    {"asymmetric", 1},
+                                                    {"align_corners", 2},
+                                                    {"pytorch_half_pixel", 3},
+                                                    {"tf_half_pixel_for_nn", 4}};
+  static const std::map<std::string, int> kNearest = {
+      {"round_prefer_floor", 0}, {"round_prefer_ceil", 1}, {"floor", 2}, {"ceil", 3}};
+  const auto coord =
+      kCoord.find(c.attrs->getString("coordinate_transformation_mode", "half_pixel").value());
+  const auto nearest = kNearest.find(c.attrs->getString("nearest_mode", "round_prefer_floor").value());
+  if ((mode != "nearest" && mode != "linear") || coord == kCoord.end() ||
+      nearest == kNearest.end())
+    return c.unsupported("this Resize mode");
+  EdgertResize p{};
+  p.nc = x[0];
+  p.ih = x[2];
+  p.iw = x[3];
+  p.oh = out[2];
+  p.ow = out[3];
+  p.linear = mode == "linear";
+  p.coord = coord->second;
+  p.nearest = nearest->second;
+  const HostTensor* sc = c.constant(2);
+  if (sc && sc->numel() == 4) {
+    p.scale_h = static_cast<float>(sc->doubleAt(2));
+    p.scale_w = static_cast<float>(sc->doubleAt(3));
+  } else {
+    p.scale_h = static_cast<float>(out[2]) / static_cast<float>(x[2]);
+    p.scale_w = static_cast<float>(out[3]) / static_cast<float>(x[3]);
+  }
+  return finish(std::make_unique<KernelLayer<EdgertResize>>("edgert_resize2d_nhwc_h", p,
+                                                            n64(x[1]), p.nc * p.oh * p.ow * x[1]),
+                c);
+}
+
+// ---- Elementwise -----------------------------------------------------------------------------
+
+class BinaryLayer final : public HalfLayer {
+ public:
+  BinaryLayer(EdgertBroadcast p, int op, int half_mask) : p_(p), op_(op), mask_(half_mask) {}
+  const char* tactic() const override { return "nhwc16"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], a = g.in[0], b = g.in[1];
+    EdgertBroadcast p = p_;
+    int op = op_, mask = mask_;
+    void* args[] = {&y, &a, &b, &p, &op, &mask};
+    return launch(env, "edgert_binary_h", p.total, args);
+  }
+
+ private:
+  EdgertBroadcast p_;
+  int op_, mask_;
+};
+
+// Any broadcast: each operand's strides in its own storage (NHWC fp16 activations, or NCHW
+// float32 constants and lower-rank tensors), walked in the output's physical order.
+Result<std::unique_ptr<GpuLayer>> makeBinary(const NodeContext& c, const Env&) {
+  const Dims& out = c.out[0].dims;
+  EdgertBroadcast p{};
+  p.rank = 4;
+  p.total = n64(volume(out));
+  const Dims pout = physical(out);
+  for (int d = 0; d < 4; ++d) p.dims[d] = pout[d];
+  int mask = 0;
+  for (size_t k = 0; k < 2; ++k) {
+    if (c.rank(k) > 4) return c.unsupported("operand rank above 4");
+    Dims d(4 - c.dims(k).size(), 1);
+    d.insert(d.end(), c.dims(k).begin(), c.dims(k).end());
+    const bool half = halfAct(c, k);
+    if (half) mask |= 1 << k;
+    std::vector<int64_t> s = half ? nhwcStrides(d) : ops::stridesOf(d);
+    for (int i = 0; i < 4; ++i)
+      if (d[i] == 1) s[i] = 0;
+    const std::vector<int64_t> ps = physical(s);
+    for (int i = 0; i < 4; ++i) (k == 0 ? p.a_strides : p.b_strides)[i] = ps[i];
+  }
+  return finish(std::make_unique<BinaryLayer>(p, *binaryKernelOp(c), mask), c);
+}
+
+class FusedLayer final : public HalfLayer {
+ public:
+  explicit FusedLayer(const EdgertFused& p) : p_(p) {}
+  const char* tactic() const override { return "nhwc16-fused"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    EdgertFused p = p_;
+    for (int k = 0; k < p.n_inputs; ++k) p.in[k] = g.in[k];
+    CUdeviceptr y = g.out[0];
+    void* args[] = {&p, &y};
+    return launch(env, "edgert_fused_h", p.total, args);
+  }
+
+ private:
+  EdgertFused p_;
+};
+
+// Re-indexes a program's inputs for the physical order: full-shape inputs must be NHWC
+// activations; an input broadcast along one logical axis reads its 1-D storage with that
+// axis's physical stride.
+Status toPhysical(const NodeContext& c, EdgertFused& p) {
+  const Dims& out = c.out[0].dims;
+  const std::vector<int64_t> os = nhwcStrides(out);
+  for (int k = 0; k < p.n_inputs; ++k) {
+    const bool half = halfAct(c, static_cast<size_t>(k));
+    if (half) p.half_mask |= 1 << k;
+    if (p.mode[k] == kFusedFull && !half) return c.unsupported("a full-size constant operand");
+    if (p.mode[k] != kFusedAxis) continue;
+    const Dims& d = c.dims(static_cast<size_t>(k));
+    const int off = 4 - static_cast<int>(d.size());
+    int axis = -1;
+    for (size_t i = 0; i < d.size(); ++i)
+      if (d[i] != 1) axis = off + static_cast<int>(i);
+    if (axis < 0) return c.unsupported("an unexpected broadcast");
+    p.inner[k] = os[axis];
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<GpuLayer>> makeFused(const NodeContext& c, const Env&) {
+  EDGERT_ASSIGN_OR_RETURN(EdgertFused p, ops::fusedProgram(c));
+  EDGERT_RETURN_IF_ERROR(toPhysical(c, p));
+  return finish(std::make_unique<FusedLayer>(p), c);
+}
+
+// A single unary op as a one-instruction program.
+Result<std::unique_ptr<GpuLayer>> makeUnary(const NodeContext& c, const Env&) {
+  const UnaryKernelOp u = *unaryKernelOp(c);
+  EdgertFused p{};
+  p.total = n64(volume(c.out[0].dims));
+  p.n_code = 1;
+  p.n_inputs = 1;
+  p.code[0] = 0;
+  p.code[1] = u.code;
+  p.code[2] = 100;
+  p.code[3] = 0;
+  p.imm[0] = u.a;
+  p.imm[1] = u.b;
+  p.mode[0] = kFusedFull;
+  p.half_mask = 1;
+  return finish(std::make_unique<FusedLayer>(p), c);
+}
+
+class ConversionLayer final : public GpuLayer {
+ public:
+  ConversionLayer(const Dims& d, bool to_half)
+      : n_(n64(d[0])), c_(n64(d[1])), hw_(n64(d[2] * d[3])), to_half_(to_half) {}
+  const char* tactic() const override { return to_half_ ? "to-nhwc16" : "to-nchw32"; }
+  bool halfIn(size_t) const override { return !to_half_; }
+  bool halfOut(size_t) const override { return to_half_; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    long long n = n_, c = c_, hw = hw_;
+    void* args[] = {&y, &x, &n, &c, &hw};
+    return launch(env, to_half_ ? "edgert_nchw_f32_to_nhwc_f16" : "edgert_nhwc_f16_to_nchw_f32",
+                  n_ * c_ * hw_, args);
+  }
+
+ private:
+  long long n_, c_, hw_;
+  bool to_half_;
+};
+
+}  // namespace
+
+std::unique_ptr<GpuLayer> makeLayoutConversion(const Dims& dims, bool to_half) {
+  return std::make_unique<ConversionLayer>(dims, to_half);
+}
+
+GpuFactory findHalfNhwcOp(const NodeContext& c) {
+  if (!outputsHalfable(c)) return nullptr;
+  if (c.op == "Conv") return halfAct(c, 0) ? makeConv : nullptr;
+  if (c.op == "Concat") return makeConcat;
+  if (c.op == "Split") return halfAct(c, 0) ? makeSplit : nullptr;
+  if (c.op == "Slice") return halfAct(c, 0) ? makeSlice : nullptr;
+  if (c.op == "Pad") return halfAct(c, 0) ? makePad : nullptr;
+  if (c.op == "MaxPool" || c.op == "AveragePool") return halfAct(c, 0) ? makePool : nullptr;
+  if (c.op == "GlobalAveragePool" || c.op == "GlobalMaxPool")
+    return halfAct(c, 0) ? makeGlobalPool : nullptr;
+  if (c.op == "Resize") return halfAct(c, 0) ? makeResize : nullptr;
+  for (const ValueInfo& v : c.in)
+    if (v.present && v.dtype != DataType::kFloat32) return nullptr;
+  if (c.op == "EdgertElementwise") return makeFused;
+  if (unaryKernelOp(c)) return halfAct(c, 0) ? makeUnary : nullptr;
+  if (binaryKernelOp(c) && c.numInputs() == 2) return makeBinary;
+  return nullptr;
+}
+
+}  // namespace edgert::cuda
