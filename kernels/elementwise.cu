@@ -174,6 +174,27 @@ extern "C" __global__ void edgert_softmax_f32(float* y, const float* x, long lon
   }
 }
 
+// Short rows (n <= 64, as YOLO's distribution-focal-loss softmax over 16 bins): one thread
+// per row; adjacent threads take adjacent inner positions, so reads coalesce.
+extern "C" __global__ void edgert_softmax_short_f32(float* y, const float* x, long long outer,
+                                                    long long n, long long inner,
+                                                    int log_softmax) {
+  for (long long row = blockIdx.x * (long long)blockDim.x + threadIdx.x; row < outer * inner;
+       row += (long long)gridDim.x * blockDim.x) {
+    const long long o = row / inner, in = row % inner;
+    const float* xr = x + o * n * inner + in;
+    float* yr = y + o * n * inner + in;
+    float m = -3.402823466e38f, s = 0.f;
+    for (long long k = 0; k < n; ++k) m = fmaxf(m, xr[k * inner]);
+    for (long long k = 0; k < n; ++k) s += expf(xr[k * inner] - m);
+    const float ls = logf(s);
+    for (long long k = 0; k < n; ++k) {
+      const float z = xr[k * inner] - m;
+      yr[k * inner] = log_softmax ? z - ls : expf(z) / s;
+    }
+  }
+}
+
 // Mean or max over the last `n` contiguous values of each row (global pools).
 extern "C" __global__ void edgert_row_reduce_f32(float* y, const float* x, long long rows,
                                                  long long n, int is_max) {

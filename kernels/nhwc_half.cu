@@ -38,11 +38,14 @@ extern "C" __global__ void edgert_nhwc_f16_to_nchw_f32(float* y, const __half* x
 extern "C" __global__ void edgert_bias_act_nhwc_h2(__half2* y, const float* bias,
                                                    const __half2* res, long long n2, long long c2,
                                                    int op, float a, float b) {
+  // 32-bit index math when it fits: the modulo per element is this kernel's main cost.
+  const bool small = n2 < 2147483647LL;
+  const unsigned c2u = static_cast<unsigned>(c2);
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n2;
        i += (long long)gridDim.x * blockDim.x) {
     float2 v = __half22float2(y[i]);
     if (bias) {
-      const long long ch = 2 * (i % c2);
+      const long long ch = 2 * (small ? static_cast<unsigned>(i) % c2u : i % c2);
       v.x += bias[ch];
       v.y += bias[ch + 1];
     }
@@ -80,6 +83,45 @@ extern "C" __global__ void edgert_pool2d_nhwc_h(__half* y, const __half* x, Edge
     y[i] = __float2half_rn(poolSample(p, oh, ow, [&](long long yy, long long xx) {
       return __half2float(xb[(yy * p.iw + xx) * c]);
     }));
+  }
+}
+
+// MaxPool / AveragePool on channel pairs (c even) with 32-bit index math (the host checks).
+extern "C" __global__ void edgert_pool2d_nhwc_h2(__half2* y, const __half2* x, EdgertPool p,
+                                                 long long c) {
+  const unsigned c2 = static_cast<unsigned>(c / 2), ow = static_cast<unsigned>(p.ow),
+                 oh = static_cast<unsigned>(p.oh);
+  const unsigned total = static_cast<unsigned>(p.nc) * oh * ow * c2;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned ch = i % c2, pix = i / c2, ox = pix % ow, rest = pix / ow, oy = rest % oh,
+                   b = rest / oh;
+    const __half2* xb = x + static_cast<size_t>(b) * p.ih * p.iw * c2 + ch;
+    const float lo = poolSample(p, oy, ox, [&](long long yy, long long xx) {
+      return __low2float(xb[(yy * p.iw + xx) * c2]);
+    });
+    const float hi = poolSample(p, oy, ox, [&](long long yy, long long xx) {
+      return __high2float(xb[(yy * p.iw + xx) * c2]);
+    });
+    y[i] = __floats2half2_rn(lo, hi);
+  }
+}
+
+// y = x op s[n][c]: a per-(image, channel) operand broadcast over the pixels (the
+// squeeze-and-excitation gate), channel pairs, 32-bit index math (the host checks).
+// s is fp16 or float32 (s_half); s_stride_n is 0 when s is shared by all images.
+extern "C" __global__ void edgert_channel_op_nhwc_h2(__half2* y, const __half2* x, const void* s,
+                                                     long long n2, long long hw, long long c,
+                                                     long long s_stride_n, int s_half, int op,
+                                                     int x_first) {
+  const unsigned c2 = static_cast<unsigned>(c / 2), img = static_cast<unsigned>(hw) * c2;
+  const unsigned total = static_cast<unsigned>(n2);
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned ch = 2 * (i % c2), b = i / img;
+    const long long si = b * s_stride_n + ch;
+    const float s0 = loadAs(s, si, s_half), s1 = loadAs(s, si + 1, s_half);
+    const float2 v = __half22float2(x[i]);
+    y[i] = x_first ? __floats2half2_rn(edgertBinary(op, v.x, s0), edgertBinary(op, v.y, s1))
+                   : __floats2half2_rn(edgertBinary(op, s0, v.x), edgertBinary(op, s1, v.y));
   }
 }
 
@@ -200,6 +242,43 @@ extern "C" __global__ void edgert_fused_h(EdgertFused p, __half* y) {
       }
     }
     y[i] = __float2half_rn(r[p.n_code - 1]);
+  }
+}
+
+// Depthwise convolution, NHWC fp16, weights [kh * kw][c] fp16, then y = act(conv + bias +
+// res): one thread per output pixel and channel pair (c even, checked by the host), adjacent
+// threads on adjacent channels (coalesced); 32-bit index math (the host checks the size).
+extern "C" __global__ void edgert_dwconv_nhwc_h2(EdgertDwConv p, __half2* y, const __half2* x,
+                                                 const __half2* w, const float* bias,
+                                                 const __half2* res) {
+  const unsigned c2 = static_cast<unsigned>(p.c / 2), ow = static_cast<unsigned>(p.ow),
+                 oh = static_cast<unsigned>(p.oh), iw = static_cast<unsigned>(p.iw);
+  const int ih = static_cast<int>(p.ih);
+  const unsigned total = static_cast<unsigned>(p.n) * oh * ow * c2;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned ch = i % c2, pix = i / c2, ox = pix % ow, rest = pix / ow, oy = rest % oh,
+                   b = rest / oh;
+    const __half2* xb = x + static_cast<size_t>(b) * ih * iw * c2 + ch;
+    float2 acc = bias ? make_float2(bias[2 * ch], bias[2 * ch + 1]) : make_float2(0.f, 0.f);
+    for (int ky = 0; ky < p.kh; ++ky) {
+      const int iy = static_cast<int>(oy) * p.sh - p.ph + ky * p.dh;
+      if (iy < 0 || iy >= ih) continue;
+      for (int kx = 0; kx < p.kw; ++kx) {
+        const int ix = static_cast<int>(ox) * p.sw - p.pw + kx * p.dw;
+        if (ix < 0 || ix >= static_cast<int>(iw)) continue;
+        const float2 v = __half22float2(xb[(static_cast<unsigned>(iy) * iw + ix) * c2]);
+        const float2 k = __half22float2(w[(ky * p.kw + kx) * c2 + ch]);
+        acc.x += v.x * k.x;
+        acc.y += v.y * k.y;
+      }
+    }
+    if (res) {
+      const float2 r = __half22float2(res[i]);
+      acc.x += r.x;
+      acc.y += r.y;
+    }
+    y[i] = __floats2half2_rn(edgertUnary(p.act, acc.x, p.a, p.b),
+                             edgertUnary(p.act, acc.y, p.a, p.b));
   }
 }
 

@@ -21,7 +21,7 @@ for m in ${MODELS:-resnet50 mobilenet_v2 efficientnet_b0 yolov8_tiny}; do
       -o /tmp/e.engine > /tmp/b.log 2>&1 || { echo "build $m $b failed: $(tail -2 /tmp/b.log)"; continue; }
     echo "$m b$b fp16: $(.gpu/bin/edgert bench --engine /tmp/e.engine --backend cuda --iterations 100 --warmup 10 | grep -E 'latency|memory' | tr '\n' ' ')"
     if [ "$b" = "${PROFILE_BATCH:-1}" ]; then
-      .gpu/bin/edgert bench --engine /tmp/e.engine --backend cuda --per-layer --iterations 20 > "$OUT/prof-$m-b$b.txt" 2>&1
+      echo "== $m b$b" >> "$OUT/profiles.txt"; .gpu/bin/edgert bench --engine /tmp/e.engine --backend cuda --per-layer --iterations 20 >> "$OUT/profiles.txt" 2>&1
     fi
   done
 done

@@ -191,6 +191,24 @@ std::vector<Case> cases() {
                  g.node("Conv", {"d", "wo", "bo"}, {"c"});
                  g.node("HardSwish", {"c"}, {"b"});
                }, {"Conv"}, 7});
+  v.push_back({"depthwise_c5", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+                 g.constant("w5", randomTensor(DataType::kFloat32, {5, 16, 1, 1}, rng));
+                 g.node("Conv", {"a", "w5"}, {"f"});
+                 g.constant("wd", randomTensor(DataType::kFloat32, {5, 1, 5, 5}, rng));
+                 g.node("Conv", {"f", "wd"}, {"d"},
+                        {attrInts("pads", {2, 1, 2, 1}), attrInt("group", 5)});
+                 g.node("Relu", {"d"}, {"b"});
+               }, {"Conv"}, 5});
+  v.push_back({"maxpool_c5", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+                 g.constant("w5", randomTensor(DataType::kFloat32, {5, 16, 1, 1}, rng));
+                 g.node("Conv", {"a", "w5"}, {"f"});
+                 g.node("MaxPool", {"f"}, {"b"},
+                        {attrInts("kernel_shape", {2, 2}), attrInts("strides", {2, 2})});
+               }, {"MaxPool"}, 5});
+  v.push_back({"channel_sub_left", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+                 g.constant("k", randomTensor(DataType::kFloat32, {1, 16, 1, 1}, rng));
+                 g.node("Sub", {"k", "a"}, {"b"});
+               }, {"Sub", "EdgertElementwise"}});
   v.push_back({"silu_chain", [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.node("Sigmoid", {"a"}, {"s"});
                  g.node("Mul", {"a", "s"}, {"m"});

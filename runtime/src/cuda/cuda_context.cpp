@@ -144,8 +144,7 @@ class CudaContext final : public ExecutionContext {
   Result<std::vector<double>> benchmark(int warmup, int iterations) override;
   Result<std::vector<LayerTiming>> profileLayers(int iterations) override;
   size_t deviceMemoryBytes() const override {
-    return arena_bytes_ + aux_bytes_ + scratch_bytes_ + owned_bytes_ +
-           (weights_ ? weights_->bytes : 0);
+    return arena_bytes_ + scratch_bytes_ + owned_bytes_ + (weights_ ? weights_->bytes : 0);
   }
 
  private:
@@ -160,8 +159,8 @@ class CudaContext final : public ExecutionContext {
     std::vector<CUdeviceptr> in, out;
   };
   Status planLayouts(std::vector<Layer> node_layers);
+  Status planArena();
   CUdeviceptr pointerOf(int t, bool half) const;
-  bool isAuxCopy(int t, bool half) const;
   std::string layerName(const Layer& L) const;
   Status enqueueLayer(Layer& L);
   Status enqueueAll();
@@ -176,12 +175,10 @@ class CudaContext final : public ExecutionContext {
   CUdeviceptr arena_ = 0, scratch_ = 0;
   size_t arena_bytes_ = 0, scratch_bytes_ = 0, owned_bytes_ = 0;
   std::vector<CUdeviceptr> tensor_ptr_;
-  // Layouts: the copy a tensor's producer writes (home), bindings, and where the other
-  // copy lives in the auxiliary arena (planned by lifetime like the main one).
-  std::vector<bool> home_half_, binding_;
-  std::vector<size_t> aux_off_;
-  CUdeviceptr aux_ = 0;
-  size_t aux_bytes_ = 0;
+  // Layouts: the copy a tensor's producer writes (home), and each tensor's NHWC fp16 copy
+  // (0 if none); tensor_ptr_ holds the NCHW float32 copies (bindings: the caller's).
+  std::vector<bool> home_half_;
+  std::vector<CUdeviceptr> half_ptr_;
   std::vector<Layer> layers_;
   bool has_fallback_ = false;
   AlignedBuffer staging_;
@@ -206,7 +203,6 @@ CudaContext::~CudaContext() {
   for (CUdeviceptr p : owned_) d->cuMemFree(p);
   if (frame_) d->cuMemFree(frame_);
   if (arena_) d->cuMemFree(arena_);
-  if (aux_) d->cuMemFree(aux_);
   if (scratch_) d->cuMemFree(scratch_);
   if (env_.stream) d->cuStreamDestroy(env_.stream);
 }
@@ -243,10 +239,6 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
   EDGERT_ASSIGN_OR_RETURN(ctx->weights_, deviceWeights(*engine, d));
   const EngineModel& m = engine->model();
   const Graph& g = m.graph;
-  ctx->arena_bytes_ = m.plan.arena_bytes;
-  EDGERT_RETURN_IF_ERROR(
-      d->check(d->cuMemAlloc(&ctx->arena_, std::max<size_t>(ctx->arena_bytes_, 256)),
-               strCat("cuMemAlloc of the ", ctx->arena_bytes_, "-byte activation arena").c_str()));
   size_t scratch = 0, cpu_scratch = 0, staging = 0;
   std::vector<bool> home_half(g.tensors.size(), false);
   std::vector<Layer> node_layers;
@@ -324,29 +316,21 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
   if (cpu_scratch) ctx->cpu_scratch_ = allocateAligned(cpu_scratch);
   ctx->tensor_ptr_.assign(g.tensors.size(), 0);
   for (size_t i = 0; i < g.tensors.size(); ++i)
-    ctx->tensor_ptr_[i] =
-        g.tensors[i].isConstant() ? ctx->weights_->ptr[i] : ctx->arena_ + m.plan.offsets[i];
+    if (g.tensors[i].isConstant()) ctx->tensor_ptr_[i] = ctx->weights_->ptr[i];
   EDGERT_RETURN_IF_ERROR(ctx->planLayouts(std::move(node_layers)));
+  EDGERT_RETURN_IF_ERROR(ctx->planArena());
   ctx->bindPointers();
   return std::unique_ptr<ExecutionContext>(std::move(ctx));
 }
 
-// Bindings keep NCHW float32 at the caller's address; their fp16 copy is auxiliary. Other
-// tensors live in the format their producer writes; the other format, if read, is auxiliary.
-bool CudaContext::isAuxCopy(int t, bool half) const {
-  return binding_[t] ? half : half != home_half_[t];
-}
-
 CUdeviceptr CudaContext::pointerOf(int t, bool half) const {
   if (t < 0) return 0;
-  return isAuxCopy(t, half) ? aux_ + aux_off_[t] : tensor_ptr_[t];
+  return half ? half_ptr_[t] : tensor_ptr_[t];
 }
 
 Status CudaContext::planLayouts(std::vector<Layer> node_layers) {
   const Graph& g = engine_->model().graph;
   const size_t T = g.tensors.size();
-  binding_.assign(T, false);
-  for (const Binding& b : g.bindings) binding_[b.tensor] = true;
   std::vector<bool> need_half(T, false), need_float(T, false);
   for (const Layer& L : node_layers)
     for (size_t k = 0; k < L.in_t.size(); ++k) {
@@ -375,49 +359,69 @@ Status CudaContext::planLayouts(std::vector<Layer> node_layers) {
       if (!home_half_[t] && need_half[t]) layers_.push_back(conversion(t, true));
     }
   }
-  // Lifetimes of the auxiliary copies in layer order, then first-fit offsets, largest first.
+  return Status::Ok();
+}
+
+// One arena for every activation copy the layers touch (NCHW float32 and NHWC fp16), planned
+// over the layer order with conversions included: first fit, largest first, buffers whose
+// lifetimes overlap never share bytes. Inputs live through the whole run (a caller may run
+// again on the same input); outputs from their producer to the end. This re-plans the
+// engine's stored plan, which counts every activation at its float32 size.
+Status CudaContext::planArena() {
+  const Graph& g = engine_->model().graph;
+  const size_t T = g.tensors.size(), end = layers_.size();
   struct Live {
     size_t first = SIZE_MAX, last = 0, bytes = 0;
   };
-  std::vector<Live> live(T);
-  for (size_t p = 0; p < layers_.size(); ++p) {
+  std::vector<Live> live(2 * T);  // [2t]: float32 copy, [2t + 1]: fp16 copy
+  auto touch = [&](int t, bool half, size_t p) {
+    if (t < 0 || g.tensors[t].isConstant()) return;
+    Live& l = live[2 * t + half];
+    l.first = std::min(l.first, p);
+    l.last = std::max(l.last, p);
+    l.bytes = (volume(g.tensors[t].dims) * (half ? 2 : dataTypeSize(g.tensors[t].dtype)) + 255) /
+              256 * 256;
+  };
+  for (size_t p = 0; p < end; ++p) {
     const Layer& L = layers_[p];
-    auto touch = [&](int t, bool half) {
-      if (t < 0 || g.tensors[t].isConstant() || !isAuxCopy(t, half)) return;
-      live[t].first = std::min(live[t].first, p);
-      live[t].last = std::max(live[t].last, p);
-      live[t].bytes = (volume(g.tensors[t].dims) * (half ? 2 : 4) + 255) / 256 * 256;
-    };
-    for (size_t k = 0; k < L.in_t.size(); ++k) touch(L.in_t[k], L.in_h[k]);
-    for (size_t k = 0; k < L.out_t.size(); ++k) touch(L.out_t[k], L.out_h[k]);
+    for (size_t k = 0; k < L.in_t.size(); ++k) touch(L.in_t[k], L.in_h[k], p);
+    for (size_t k = 0; k < L.out_t.size(); ++k) touch(L.out_t[k], L.out_h[k], p);
   }
-  std::vector<int> order;
-  for (size_t t = 0; t < T; ++t)
-    if (live[t].bytes) order.push_back(static_cast<int>(t));
-  std::sort(order.begin(), order.end(),
-            [&](int a, int b) { return live[a].bytes > live[b].bytes; });
-  aux_off_.assign(T, 0);
-  std::vector<int> placed;
-  for (int t : order) {
+  for (const Binding& b : g.bindings) {
+    touch(b.tensor, false, end);
+    if (b.is_input) touch(b.tensor, false, 0);
+  }
+  std::vector<size_t> order;
+  for (size_t i = 0; i < live.size(); ++i)
+    if (live[i].bytes) order.push_back(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return live[a].bytes > live[b].bytes; });
+  std::vector<size_t> off(live.size(), 0);
+  std::vector<size_t> placed;
+  arena_bytes_ = 256;
+  for (size_t i : order) {
     std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of overlapping lifetimes
-    for (int o : placed)
-      if (live[o].first <= live[t].last && live[t].first <= live[o].last)
-        busy.push_back({aux_off_[o], aux_off_[o] + live[o].bytes});
+    for (size_t o : placed)
+      if (live[o].first <= live[i].last && live[i].first <= live[o].last)
+        busy.push_back({off[o], off[o] + live[o].bytes});
     std::sort(busy.begin(), busy.end());
-    size_t off = 0;
+    size_t at = 0;
     for (const auto& [b, e] : busy) {
-      if (off + live[t].bytes <= b) break;
-      off = std::max(off, e);
+      if (at + live[i].bytes <= b) break;
+      at = std::max(at, e);
     }
-    aux_off_[t] = off;
-    aux_bytes_ = std::max(aux_bytes_, off + live[t].bytes);
-    placed.push_back(t);
+    off[i] = at;
+    arena_bytes_ = std::max(arena_bytes_, at + live[i].bytes);
+    placed.push_back(i);
   }
-  if (aux_bytes_)
-    EDGERT_RETURN_IF_ERROR(env_.d->check(env_.d->cuMemAlloc(&aux_, aux_bytes_),
-                                         strCat("cuMemAlloc of the ", aux_bytes_,
-                                                "-byte layout-conversion arena")
-                                             .c_str()));
+  EDGERT_RETURN_IF_ERROR(env_.d->check(
+      env_.d->cuMemAlloc(&arena_, arena_bytes_),
+      strCat("cuMemAlloc of the ", arena_bytes_, "-byte activation arena").c_str()));
+  half_ptr_.assign(T, 0);
+  for (size_t t = 0; t < T; ++t) {
+    if (live[2 * t].bytes) tensor_ptr_[t] = arena_ + off[2 * t];
+    if (live[2 * t + 1].bytes) half_ptr_[t] = arena_ + off[2 * t + 1];
+  }
   return Status::Ok();
 }
 

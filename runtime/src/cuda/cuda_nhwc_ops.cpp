@@ -263,7 +263,10 @@ class DepthwiseLayer final : public HalfLayer {
     CUdeviceptr y = g.out[0], x = g.in[0], w = w_half_, bias = g.n_in > 2 ? g.in[2] : 0,
                 res = g.n_in > 3 ? g.in[3] : 0;
     void* args[] = {&p, &y, &x, &w, &bias, &res};
-    return launch(env, "edgert_dwconv_nhwc_h", p.n * p.oh * p.ow * p.c, args);
+    const long long total = p.n * p.oh * p.ow * p.c;
+    if (p.c % 2 == 0 && p.n * p.ih * p.iw * p.c < (1LL << 31))
+      return launch(env, "edgert_dwconv_nhwc_h2", total / 2, args);
+    return launch(env, "edgert_dwconv_nhwc_h", total, args);
   }
 
   EdgertDwConv p_{};
@@ -564,8 +567,10 @@ Result<std::unique_ptr<GpuLayer>> makePool(const NodeContext& c, const Env&) {
   p.pe_w = static_cast<int>(g.pe[2]);
   p.dh = static_cast<int>(g.d[1]);
   p.dw = static_cast<int>(g.d[2]);
-  return finish(std::make_unique<KernelLayer<EdgertPool>>("edgert_pool2d_nhwc_h", p, n64(x[1]),
-                                                          p.nc * p.oh * p.ow * x[1]),
+  const bool pairs = x[1] % 2 == 0 && volume(x) < (int64_t{1} << 31);
+  return finish(std::make_unique<KernelLayer<EdgertPool>>(
+                    pairs ? "edgert_pool2d_nhwc_h2" : "edgert_pool2d_nhwc_h", p, n64(x[1]),
+                    p.nc * p.oh * p.ow * x[1] / (pairs ? 2 : 1)),
                 c);
 }
 
@@ -664,9 +669,49 @@ class BinaryLayer final : public HalfLayer {
   int op_, mask_;
 };
 
+// x op s with s per (image, channel) or per channel ([N|1, C, 1, 1] or [C, 1, 1]): the
+// squeeze-and-excitation gate and per-channel affines, two channels per thread.
+class ChannelOpLayer final : public HalfLayer {
+ public:
+  ChannelOpLayer(size_t x_index, long long n2, long long hw, long long c, long long s_stride_n,
+                 int s_half, int op)
+      : x_index_(x_index), n2_(n2), hw_(hw), c_(c), sn_(s_stride_n), s_half_(s_half), op_(op) {}
+  const char* tactic() const override { return "nhwc16-channel"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[x_index_], sv = g.in[1 - x_index_];
+    long long n2 = n2_, hw = hw_, c = c_, sn = sn_;
+    int sh = s_half_, op = op_, x_first = x_index_ == 0;
+    void* args[] = {&y, &x, &sv, &n2, &hw, &c, &sn, &sh, &op, &x_first};
+    return launch(env, "edgert_channel_op_nhwc_h2", n2_, args);
+  }
+
+ private:
+  size_t x_index_;
+  long long n2_, hw_, c_, sn_;
+  int s_half_, op_;
+};
+
+// The ChannelOpLayer form of a binary node, or null.
+std::unique_ptr<ChannelOpLayer> channelOp(const NodeContext& c) {
+  const Dims& out = c.out[0].dims;
+  if (out[1] % 2 || volume(out) >= (int64_t{1} << 31)) return nullptr;
+  for (size_t xi = 0; xi < 2; ++xi) {
+    const size_t si = 1 - xi;
+    if (!halfAct(c, xi) || c.dims(xi) != out || c.rank(si) > 4) continue;
+    Dims d(4 - c.dims(si).size(), 1);
+    d.insert(d.end(), c.dims(si).begin(), c.dims(si).end());
+    if (d[1] != out[1] || d[2] != 1 || d[3] != 1 || (d[0] != 1 && d[0] != out[0])) continue;
+    return std::make_unique<ChannelOpLayer>(xi, n64(volume(out) / 2), n64(out[2] * out[3]),
+                                            n64(out[1]), d[0] > 1 ? n64(out[1]) : 0,
+                                            halfAct(c, si) ? 1 : 0, *binaryKernelOp(c));
+  }
+  return nullptr;
+}
+
 // Any broadcast: each operand's strides in its own storage (NHWC fp16 activations, or NCHW
 // float32 constants and lower-rank tensors), walked in the output's physical order.
 Result<std::unique_ptr<GpuLayer>> makeBinary(const NodeContext& c, const Env&) {
+  if (auto ch = channelOp(c)) return finish(std::move(ch), c);
   const Dims& out = c.out[0].dims;
   EdgertBroadcast p{};
   p.rank = 4;

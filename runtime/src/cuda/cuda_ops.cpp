@@ -97,9 +97,18 @@ namespace {
 
 using ops::BroadcastPlan;
 
+// Float data in and out. Reductions' axes and Resize's sizes are integer constants the
+// layer reads at creation, not data.
 bool allFloat32(const NodeContext& c) {
-  for (const ValueInfo& v : c.in)
-    if (v.present && v.dtype != DataType::kFloat32) return false;
+  static const std::set<std::string_view> kShapeInputs = {"ReduceSum", "ReduceMean", "ReduceMax",
+                                                          "ReduceMin", "Resize"};
+  const bool shape_inputs = kShapeInputs.count(c.op) > 0;
+  for (size_t k = 0; k < c.in.size(); ++k) {
+    const ValueInfo& v = c.in[k];
+    if (!v.present || v.dtype == DataType::kFloat32) continue;
+    if (k > 0 && shape_inputs && v.constant) continue;
+    return false;
+  }
   for (const ValueInfo& v : c.out)
     if (v.present && v.dtype != DataType::kFloat32) return false;
   return true;
@@ -500,6 +509,10 @@ Result<std::unique_ptr<GpuLayer>> makeSoftmax(const NodeContext& c, const Env&) 
     inner = 1;
   }
   if (outer * inner > 2147483647LL) return Status(StatusCode::kUnsupported, "too many rows");
+  if (n <= 64)  // a block per row would leave most of its threads idle
+    return std::unique_ptr<GpuLayer>(new RowsLayer("edgert_softmax_short_f32", n64(outer),
+                                                   n64(n), n64(inner), c.op == "LogSoftmax",
+                                                   false));
   return std::unique_ptr<GpuLayer>(new RowsLayer("edgert_softmax_f32", n64(outer), n64(n),
                                                  n64(inner), c.op == "LogSoftmax", true));
 }
