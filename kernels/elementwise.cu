@@ -177,8 +177,7 @@ extern "C" __global__ void edgert_softmax_f32(float* y, const float* x, long lon
 // Short rows (n <= 64, as YOLO's distribution-focal-loss softmax over 16 bins): one thread
 // per row; adjacent threads take adjacent inner positions, so reads coalesce.
 extern "C" __global__ void edgert_softmax_short_f32(float* y, const float* x, long long outer,
-                                                    long long n, long long inner,
-                                                    int log_softmax) {
+                                                    long long n, long long inner, int log_softmax) {
   for (long long row = blockIdx.x * (long long)blockDim.x + threadIdx.x; row < outer * inner;
        row += (long long)gridDim.x * blockDim.x) {
     const long long o = row / inner, in = row % inner;

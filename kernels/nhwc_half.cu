@@ -149,9 +149,9 @@ extern "C" __global__ void edgert_global_pool_nhwc_part(float* part, const __hal
 }
 
 // Stage 2: one thread per (n, c) combines the splits.
-extern "C" __global__ void edgert_global_pool_nhwc_final(__half* y, const float* part,
-                                                         long long n, long long splits,
-                                                         long long c, long long hw, int is_max) {
+extern "C" __global__ void edgert_global_pool_nhwc_final(__half* y, const float* part, long long n,
+                                                         long long splits, long long c,
+                                                         long long hw, int is_max) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n * c;
        i += (long long)gridDim.x * blockDim.x) {
     const long long b = i / c, ch = i % c;
@@ -277,8 +277,8 @@ extern "C" __global__ void edgert_dwconv_nhwc_h2(EdgertDwConv p, __half2* y, con
       acc.x += r.x;
       acc.y += r.y;
     }
-    y[i] = __floats2half2_rn(edgertUnary(p.act, acc.x, p.a, p.b),
-                             edgertUnary(p.act, acc.y, p.a, p.b));
+    y[i] =
+        __floats2half2_rn(edgertUnary(p.act, acc.x, p.a, p.b), edgertUnary(p.act, acc.y, p.a, p.b));
   }
 }
 
@@ -300,8 +300,8 @@ extern "C" __global__ void edgert_dwconv_nhwc_h(EdgertDwConv p, __half* y, const
       for (int kx = 0; kx < p.kw; ++kx) {
         const long long ix = ox * p.sw - p.pw + kx * p.dw;
         if (ix < 0 || ix >= p.iw) continue;
-        acc += __half2float(xb[(iy * p.iw + ix) * p.c]) *
-               __half2float(w[(ky * p.kw + kx) * p.c + ch]);
+        acc +=
+            __half2float(xb[(iy * p.iw + ix) * p.c]) * __half2float(w[(ky * p.kw + kx) * p.c + ch]);
       }
     }
     if (res) acc += __half2float(res[i]);

@@ -69,12 +69,19 @@ for spec in "/tmp/models/yolov8_tiny.onnx:input:1x3x160x160:y" "configs/models/e
             ".gpu/models/ch_PP-OCRv4_det_infer.onnx:x:1x3x320x320:d" ".gpu/models/ch_ppocr_mobile_v2.0_cls_infer.onnx:x:1x3x48x192:c"; do
   IFS=: read -r model in shape tag <<< "$spec"
   [ -f "$model" ] || continue
-  .gpu/bin/edgert build -q --onnx "$model" --target cuda --shapes "$in:$shape" -o /tmp/s.engine 2>/dev/null || { sanitized=1; continue; }
-  for tool in memcheck racecheck; do
-    extra=""; [ $tool = memcheck ] && extra="--leak-check full"
-    "$CS" --tool $tool $extra --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/s.engine --backend cuda \
-      --input "$in=/tmp/s_$tag.npy" --iterations 3 > "$OUT/sanitizer_${tool}_$tag.log" 2>&1 || sanitized=1
-    echo "$(basename "$model") $tool: $(grep -hE 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer_${tool}_$tag.log" | tail -1)"
+  for prec in fp32 fp16; do  # fp16: the NHWC fp16 kernels
+    .gpu/bin/edgert build -q --onnx "$model" --target cuda --precision $prec --shapes "$in:$shape" -o /tmp/s.engine 2>/dev/null || { sanitized=1; continue; }
+    log="$OUT/sanitizer_${prec}_$tag.log"
+    "$CS" --tool memcheck --leak-check full --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/s.engine \
+      --backend cuda --input "$in=/tmp/s_$tag.npy" --iterations 3 > "$log" 2>&1 || sanitized=1
+    echo "$(basename "$model") $prec memcheck: $(grep -hE 'ERROR SUMMARY' "$log" | tail -1)"
+    # racecheck: cuBLASLt's Hopper kernels (nvjet_sm90_*: TMA and async barriers, which
+    # racecheck does not model) report hazards; a hazard in one of our kernels fails.
+    "$CS" --tool racecheck .gpu/bin/edgert run --engine /tmp/s.engine --backend cuda \
+      --input "$in=/tmp/s_$tag.npy" --iterations 3 >> "$log" 2>&1 || sanitized=1
+    ours=$(grep -c "Race reported.*edgert_" "$log")
+    [ "$ours" = 0 ] || sanitized=1
+    echo "$(basename "$model") $prec racecheck: $ours hazards in edgert kernels; library kernels: $(grep -hE 'RACECHECK SUMMARY' "$log" | tail -1)"
   done
 done
 result[compute_sanitizer]=$sanitized

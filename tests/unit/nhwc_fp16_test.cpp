@@ -39,8 +39,8 @@ HostTensor scalars(const std::vector<float>& v, const Dims& dims) {
 
 // Builds the model for a target and precision, runs it on `x` (twice on the GPU: eagerly,
 // then as the captured CUDA graph) and returns output "y"; `layers` gets the profile.
-HostTensor run(const std::string& path, const char* target, const char* precision,
-               Backend backend, const HostTensor& x, std::vector<LayerTiming>* layers) {
+HostTensor run(const std::string& path, const char* target, const char* precision, Backend backend,
+               const HostTensor& x, std::vector<LayerTiming>* layers) {
   BuildOptions opt;
   opt.target = target;
   opt.precision = precision;
@@ -102,86 +102,118 @@ void runCase(const Case& c, int64_t batch) {
 
 std::vector<Case> cases() {
   std::vector<Case> v;
-  v.push_back({"maxpool", [](OnnxGraph& g, std::mt19937&, int64_t) {
+  v.push_back({"maxpool",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.node("MaxPool", {"a"}, {"b"},
                         {attrInts("kernel_shape", {3, 3}), attrInts("strides", {2, 2}),
                          attrInts("pads", {1, 1, 1, 1})});
-               }, {"MaxPool"}});
-  v.push_back({"averagepool", [](OnnxGraph& g, std::mt19937&, int64_t) {
+               },
+               {"MaxPool"}});
+  v.push_back({"averagepool",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.node("AveragePool", {"a"}, {"b"},
                         {attrInts("kernel_shape", {2, 3}), attrInts("strides", {2, 1}),
                          attrInts("pads", {0, 1, 0, 1}), attrInt("count_include_pad", 0)});
-               }, {"AveragePool"}});
-  v.push_back({"globalavgpool", [](OnnxGraph& g, std::mt19937&, int64_t) {
-                 g.node("GlobalAveragePool", {"a"}, {"b"});
-               }, {"GlobalAveragePool"}});
-  v.push_back({"globalmaxpool", [](OnnxGraph& g, std::mt19937&, int64_t) {
-                 g.node("GlobalMaxPool", {"a"}, {"b"});
-               }, {"GlobalMaxPool"}});
+               },
+               {"AveragePool"}});
+  v.push_back(
+      {"globalavgpool",
+       [](OnnxGraph& g, std::mt19937&, int64_t) { g.node("GlobalAveragePool", {"a"}, {"b"}); },
+       {"GlobalAveragePool"}});
+  v.push_back({"globalmaxpool",
+               [](OnnxGraph& g, std::mt19937&, int64_t) { g.node("GlobalMaxPool", {"a"}, {"b"}); },
+               {"GlobalMaxPool"}});
   // Large maps: the pixels are split over several blocks, then combined.
-  v.push_back({"globalavgpool_large", [](OnnxGraph& g, std::mt19937&, int64_t) {
+  v.push_back({"globalavgpool_large",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.constant("scales", scalars({1, 1, 5, 6}, {4}));
                  g.node("Resize", {"a", "", "scales"}, {"u"}, {attrString("mode", "nearest")});
                  g.node("GlobalAveragePool", {"u"}, {"b"});
-               }, {"GlobalAveragePool"}});
-  v.push_back({"globalmaxpool_large", [](OnnxGraph& g, std::mt19937&, int64_t) {
+               },
+               {"GlobalAveragePool"}});
+  v.push_back({"globalmaxpool_large",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.constant("scales", scalars({1, 1, 5, 6}, {4}));
                  g.node("Resize", {"a", "", "scales"}, {"u"}, {attrString("mode", "linear")});
                  g.node("GlobalMaxPool", {"u"}, {"b"});
-               }, {"GlobalMaxPool"}});
-  v.push_back({"concat", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+               },
+               {"GlobalMaxPool"}});
+  v.push_back({"concat",
+               [](OnnxGraph& g, std::mt19937& rng, int64_t) {
                  g.constant("wc", randomTensor(DataType::kFloat32, {5, 16, 1, 1}, rng));
                  g.node("Conv", {"a", "wc"}, {"a2"});
                  g.node("Concat", {"a", "a2"}, {"b"}, {attrInt("axis", 1)});
-               }, {"Concat"}, 21});
-  v.push_back({"split", [](OnnxGraph& g, std::mt19937&, int64_t) {
+               },
+               {"Concat"},
+               21});
+  v.push_back({"split",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.constant("sizes", ints1d({6, 10}));
                  g.node("Split", {"a", "sizes"}, {"s0", "s1"}, {attrInt("axis", 1)});
                  g.node("Concat", {"s1", "s0"}, {"b"}, {attrInt("axis", 1)});
-               }, {"Split"}});
-  v.push_back({"slice", [](OnnxGraph& g, std::mt19937&, int64_t) {
+               },
+               {"Split"}});
+  v.push_back({"slice",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.constant("st", ints1d({2, 1}));
                  g.constant("en", ints1d({15, 9}));
                  g.constant("ax", ints1d({1, 3}));
                  g.constant("sp", ints1d({3, 1}));
                  g.node("Slice", {"a", "st", "en", "ax", "sp"}, {"b"});
-               }, {"Slice"}, 5});
-  v.push_back({"pad", [](OnnxGraph& g, std::mt19937&, int64_t) {
+               },
+               {"Slice"},
+               5});
+  v.push_back({"pad",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.constant("pads", ints1d({0, 0, 1, 2, 0, 0, 2, 1}));
                  g.node("Pad", {"a", "pads"}, {"b"});
-               }, {"Pad"}});
-  v.push_back({"resize_nearest", [](OnnxGraph& g, std::mt19937&, int64_t) {
+               },
+               {"Pad"}});
+  v.push_back({"resize_nearest",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.constant("scales", scalars({1, 1, 2, 2}, {4}));
                  g.node("Resize", {"a", "", "scales"}, {"b"}, {attrString("mode", "nearest")});
-               }, {"Resize"}});
-  v.push_back({"resize_linear", [](OnnxGraph& g, std::mt19937&, int64_t batch) {
+               },
+               {"Resize"}});
+  v.push_back({"resize_linear",
+               [](OnnxGraph& g, std::mt19937&, int64_t batch) {
                  g.constant("sizes", ints1d({batch, 16, 17, 23}));
                  g.node("Resize", {"a", "", "", "sizes"}, {"b"},
                         {attrString("mode", "linear"),
                          attrString("coordinate_transformation_mode", "half_pixel")});
-               }, {"Resize"}});
+               },
+               {"Resize"}});
   // Squeeze-and-excitation: a per-(image, channel) gate, broadcast over the pixels.
-  v.push_back({"se_gate", [](OnnxGraph& g, std::mt19937&, int64_t) {
+  v.push_back({"se_gate",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.node("GlobalAveragePool", {"a"}, {"p"});
                  g.node("Sigmoid", {"p"}, {"s"});
                  g.node("Mul", {"a", "s"}, {"b"});
-               }, {"Mul", "EdgertElementwise"}});
-  v.push_back({"channel_affine", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+               },
+               {"Mul", "EdgertElementwise"}});
+  v.push_back({"channel_affine",
+               [](OnnxGraph& g, std::mt19937& rng, int64_t) {
                  g.constant("k", randomTensor(DataType::kFloat32, {16, 1, 1}, rng));
                  g.node("Mul", {"a", "k"}, {"m"});
                  g.node("Tanh", {"m"}, {"b"});
-               }, {"Mul", "Tanh", "EdgertElementwise"}});
-  v.push_back({"spatial_broadcast", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+               },
+               {"Mul", "Tanh", "EdgertElementwise"}});
+  v.push_back({"spatial_broadcast",
+               [](OnnxGraph& g, std::mt19937& rng, int64_t) {
                  g.constant("k", randomTensor(DataType::kFloat32, {1, 1, 12, 10}, rng));
                  g.node("Sub", {"a", "k"}, {"b"});
-               }, {"Sub", "EdgertElementwise"}});
-  v.push_back({"residual_relu", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+               },
+               {"Sub", "EdgertElementwise"}});
+  v.push_back({"residual_relu",
+               [](OnnxGraph& g, std::mt19937& rng, int64_t) {
                  g.constant("wr", randomTensor(DataType::kFloat32, {16, 16, 3, 3}, rng, -.2f, .2f));
                  g.node("Conv", {"a", "wr"}, {"r"}, {attrInts("pads", {1, 1, 1, 1})});
                  g.node("Add", {"r", "a"}, {"s"});
                  g.node("Relu", {"s"}, {"b"});
-               }, {"Conv"}});
-  v.push_back({"depthwise_odd", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+               },
+               {"Conv"}});
+  v.push_back({"depthwise_odd",
+               [](OnnxGraph& g, std::mt19937& rng, int64_t) {
                  g.constant("wd", randomTensor(DataType::kFloat32, {16, 1, 3, 3}, rng));
                  g.node("Conv", {"a", "wd"}, {"d"},
                         {attrInts("pads", {1, 1, 1, 1}), attrInt("group", 16),
@@ -190,31 +222,43 @@ std::vector<Case> cases() {
                  g.constant("bo", randomTensor(DataType::kFloat32, {7}, rng));
                  g.node("Conv", {"d", "wo", "bo"}, {"c"});
                  g.node("HardSwish", {"c"}, {"b"});
-               }, {"Conv"}, 7});
-  v.push_back({"depthwise_c5", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
-                 g.constant("w5", randomTensor(DataType::kFloat32, {5, 16, 1, 1}, rng));
-                 g.node("Conv", {"a", "w5"}, {"f"});
-                 g.constant("wd", randomTensor(DataType::kFloat32, {5, 1, 5, 5}, rng));
-                 g.node("Conv", {"f", "wd"}, {"d"},
-                        {attrInts("pads", {2, 1, 2, 1}), attrInt("group", 5)});
-                 g.node("Relu", {"d"}, {"b"});
-               }, {"Conv"}, 5});
-  v.push_back({"maxpool_c5", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+               },
+               {"Conv"},
+               7});
+  v.push_back(
+      {"depthwise_c5",
+       [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+         g.constant("w5", randomTensor(DataType::kFloat32, {5, 16, 1, 1}, rng));
+         g.node("Conv", {"a", "w5"}, {"f"});
+         g.constant("wd", randomTensor(DataType::kFloat32, {5, 1, 5, 5}, rng));
+         g.node("Conv", {"f", "wd"}, {"d"}, {attrInts("pads", {2, 1, 2, 1}), attrInt("group", 5)});
+         g.node("Relu", {"d"}, {"b"});
+       },
+       {"Conv"},
+       5});
+  v.push_back({"maxpool_c5",
+               [](OnnxGraph& g, std::mt19937& rng, int64_t) {
                  g.constant("w5", randomTensor(DataType::kFloat32, {5, 16, 1, 1}, rng));
                  g.node("Conv", {"a", "w5"}, {"f"});
                  g.node("MaxPool", {"f"}, {"b"},
                         {attrInts("kernel_shape", {2, 2}), attrInts("strides", {2, 2})});
-               }, {"MaxPool"}, 5});
-  v.push_back({"channel_sub_left", [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+               },
+               {"MaxPool"},
+               5});
+  v.push_back({"channel_sub_left",
+               [](OnnxGraph& g, std::mt19937& rng, int64_t) {
                  g.constant("k", randomTensor(DataType::kFloat32, {1, 16, 1, 1}, rng));
                  g.node("Sub", {"k", "a"}, {"b"});
-               }, {"Sub", "EdgertElementwise"}});
-  v.push_back({"silu_chain", [](OnnxGraph& g, std::mt19937&, int64_t) {
+               },
+               {"Sub", "EdgertElementwise"}});
+  v.push_back({"silu_chain",
+               [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.node("Sigmoid", {"a"}, {"s"});
                  g.node("Mul", {"a", "s"}, {"m"});
                  g.node("MaxPool", {"m"}, {"b"},
                         {attrInts("kernel_shape", {5, 5}), attrInts("pads", {2, 2, 2, 2})});
-               }, {"MaxPool"}});
+               },
+               {"MaxPool"}});
   return v;
 }
 

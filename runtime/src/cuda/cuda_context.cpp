@@ -81,8 +81,8 @@ Status launchGrid(const Env& env, const char* kernel, unsigned gx, unsigned gy, 
                   unsigned by, void** args, unsigned gz) {
   EDGERT_ASSIGN_OR_RETURN(CUfunction f, function(env.d, kernel));
   if (!gx || !gy || !gz) return Status::Ok();
-  return env.d->check(
-      env.d->cuLaunchKernel(f, gx, gy, gz, bx, by, 1, 0, env.stream, args, nullptr), kernel);
+  return env.d->check(env.d->cuLaunchKernel(f, gx, gy, gz, bx, by, 1, 0, env.stream, args, nullptr),
+                      kernel);
 }
 
 namespace {
@@ -153,8 +153,8 @@ class CudaContext final : public ExecutionContext {
   struct Layer {
     int node = -1;
     std::unique_ptr<GpuLayer> gpu;
-    std::unique_ptr<Kernel> cpu;  // fallback
-    std::vector<int> in_t, out_t;  // tensor ids (-1: absent optional input)
+    std::unique_ptr<Kernel> cpu;    // fallback
+    std::vector<int> in_t, out_t;   // tensor ids (-1: absent optional input)
     std::vector<bool> in_h, out_h;  // read / written as NHWC fp16
     std::vector<CUdeviceptr> in, out;
   };
@@ -260,9 +260,9 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
           if (layer.ok())
             L.gpu = std::move(layer).value();
           else if (std::getenv("EDGERT_VERBOSE"))
-            engine->log(LogSeverity::kInfo, strCat("layer ", i, " (", nc.op, " '", nc.name,
-                                                   "') keeps NCHW fp32: ",
-                                                   layer.status().message()));
+            engine->log(LogSeverity::kInfo,
+                        strCat("layer ", i, " (", nc.op, " '", nc.name,
+                               "') keeps NCHW fp32: ", layer.status().message()));
         }
       }
     }
@@ -414,9 +414,9 @@ Status CudaContext::planArena() {
     arena_bytes_ = std::max(arena_bytes_, at + live[i].bytes);
     placed.push_back(i);
   }
-  EDGERT_RETURN_IF_ERROR(env_.d->check(
-      env_.d->cuMemAlloc(&arena_, arena_bytes_),
-      strCat("cuMemAlloc of the ", arena_bytes_, "-byte activation arena").c_str()));
+  EDGERT_RETURN_IF_ERROR(
+      env_.d->check(env_.d->cuMemAlloc(&arena_, arena_bytes_),
+                    strCat("cuMemAlloc of the ", arena_bytes_, "-byte activation arena").c_str()));
   half_ptr_.assign(T, 0);
   for (size_t t = 0; t < T; ++t) {
     if (live[2 * t].bytes) tensor_ptr_[t] = arena_ + off[2 * t];
@@ -665,7 +665,8 @@ Result<std::vector<LayerTiming>> CudaContext::profileLayers(int iterations) {
       out.push_back({g.nodes[L.node].name, g.nodes[L.node].op,
                      L.gpu ? L.gpu->tactic() : "cpu-fallback", t[i][t[i].size() / 2]});
     else
-      out.push_back({g.tensors[L.in_t[0]].name, "(layout)", L.gpu->tactic(), t[i][t[i].size() / 2]});
+      out.push_back(
+          {g.tensors[L.in_t[0]].name, "(layout)", L.gpu->tactic(), t[i][t[i].size() / 2]});
   }
   return out;
 }

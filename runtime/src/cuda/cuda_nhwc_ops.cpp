@@ -129,8 +129,8 @@ Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
     ins[ax] = xs[ax] * st;
   }
   const Dims& out = c.out[0].dims;
-  return finish(std::make_unique<HalfCopyLayer>(makeStridedLayer(
-                    {{nhwcView(out, ins, nhwcStrides(out), base, 0), 0, 0}}, 2)),
+  return finish(std::make_unique<HalfCopyLayer>(
+                    makeStridedLayer({{nhwcView(out, ins, nhwcStrides(out), base, 0), 0, 0}}, 2)),
                 c);
 }
 
@@ -221,11 +221,10 @@ class ConvLayer final : public HalfLayer {
     const float one = 1.f, zero = 0.f;
     const CUdeviceptr y = g.out[0];
     EDGERT_RETURN_IF_ERROR(env.dnn->check(
-        env.dnn->cudnnConvolutionForward(env.dnn_handle, &one, x_,
-                                         reinterpret_cast<const void*>(g.in[0]), w_,
-                                         reinterpret_cast<const void*>(w_half_), conv_, algo_,
-                                         reinterpret_cast<void*>(g.scratch), ws_, &zero, y_,
-                                         reinterpret_cast<void*>(y)),
+        env.dnn->cudnnConvolutionForward(
+            env.dnn_handle, &one, x_, reinterpret_cast<const void*>(g.in[0]), w_,
+            reinterpret_cast<const void*>(w_half_), conv_, algo_,
+            reinterpret_cast<void*>(g.scratch), ws_, &zero, y_, reinterpret_cast<void*>(y)),
         "cudnnConvolutionForward (nhwc fp16)"));
     return epi_.enqueue(env, g);
   }
@@ -303,7 +302,8 @@ Result<std::unique_ptr<GpuLayer>> makeDepthwise(const NodeContext& c, const Env&
   std::vector<uint16_t> h(static_cast<size_t>(C * KK));
   for (int64_t ch = 0; ch < C; ++ch)
     for (int64_t k = 0; k < KK; ++k)
-      h[static_cast<size_t>(k * C + ch)] = floatToHalf(static_cast<float>(wt.doubleAt(ch * KK + k)));
+      h[static_cast<size_t>(k * C + ch)] =
+          floatToHalf(static_cast<float>(wt.doubleAt(ch * KK + k)));
   EDGERT_ASSIGN_OR_RETURN(L->w_half_, env.upload(h.data(), h.size() * 2));
   return finish(std::move(L), c);
 }
@@ -375,19 +375,20 @@ Result<std::unique_ptr<GpuLayer>> makeGemmConv(const NodeContext& c, const Env& 
     L->fused_ = true;
     std::vector<uint16_t> bias(static_cast<size_t>(K), 0);
     if (const HostTensor* b = c.constant(2))
-      for (int64_t k = 0; k < K; ++k) bias[static_cast<size_t>(k)] = floatToHalf(static_cast<float>(b->doubleAt(k)));
+      for (int64_t k = 0; k < K; ++k)
+        bias[static_cast<size_t>(k)] = floatToHalf(static_cast<float>(b->doubleAt(k)));
     EDGERT_ASSIGN_OR_RETURN(L->bias_half_, env.upload(bias.data(), bias.size() * 2));
     const void* bp = reinterpret_cast<const void*>(L->bias_half_);
     const cublasLtEpilogue_t epi =
         L->epi_.act == kUnRelu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-    EDGERT_RETURN_IF_ERROR(lt->check(
-        lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
-                                           sizeof(epi)),
-        "cuBLASLt epilogue"));
-    EDGERT_RETURN_IF_ERROR(lt->check(
-        lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp,
-                                           sizeof(bp)),
-        "cuBLASLt bias"));
+    EDGERT_RETURN_IF_ERROR(
+        lt->check(lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi,
+                                                     sizeof(epi)),
+                  "cuBLASLt epilogue"));
+    EDGERT_RETURN_IF_ERROR(
+        lt->check(lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                     &bp, sizeof(bp)),
+                  "cuBLASLt bias"));
   }
   EDGERT_RETURN_IF_ERROR(
       lt->check(lt->cublasLtMatrixLayoutCreate(&L->w_, CUDA_R_16F, C, K, C), "layout W"));
@@ -427,9 +428,9 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   const auto pads = c.attrs->getInts("pads", {0, 0, 0, 0}).value();
   const std::string ap = c.attrs->getString("auto_pad", "NOTSET").value();
   if (ap != "NOTSET" && ap != "VALID") return c.unsupported("auto_pad ", ap);
-  EDGERT_ASSIGN_OR_RETURN(ops::Geometry geo, ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()),
-                                                                  Dims(w.begin() + 2, w.end()),
-                                                                  false));
+  EDGERT_ASSIGN_OR_RETURN(
+      ops::Geometry geo,
+      ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(w.begin() + 2, w.end()), false));
   const int64_t group = c.attrs->getInt("group", 1).value();
   // Our kernel pads asymmetrically too (the output size says where the padding ends).
   if (group == x[1] && group == y[1] && w[1] == 1) return makeDepthwise(c, env, geo);
@@ -451,18 +452,18 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   EDGERT_RETURN_IF_ERROR(
       dnn->check(dnn->cudnnCreateConvolutionDescriptor(&L->conv_), "descriptor"));
   auto i32 = [](int64_t v) { return static_cast<int>(v); };
-  EDGERT_RETURN_IF_ERROR(dnn->check(
-      dnn->cudnnSetTensor4dDescriptor(L->x_, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, i32(x[0]),
-                                      i32(x[1]), i32(x[2]), i32(x[3])),
-      "cudnnSetTensor4dDescriptor (input)"));
-  EDGERT_RETURN_IF_ERROR(dnn->check(
-      dnn->cudnnSetTensor4dDescriptor(L->y_, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF, i32(y[0]),
-                                      i32(y[1]), i32(y[2]), i32(y[3])),
-      "cudnnSetTensor4dDescriptor (output)"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnSetTensor4dDescriptor(L->x_, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF,
+                                                 i32(x[0]), i32(x[1]), i32(x[2]), i32(x[3])),
+                 "cudnnSetTensor4dDescriptor (input)"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnSetTensor4dDescriptor(L->y_, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF,
+                                                 i32(y[0]), i32(y[1]), i32(y[2]), i32(y[3])),
+                 "cudnnSetTensor4dDescriptor (output)"));
   const int wd[4] = {i32(w[0]), i32(w[1]), i32(w[2]), i32(w[3])};
-  EDGERT_RETURN_IF_ERROR(dnn->check(
-      dnn->cudnnSetFilterNdDescriptor(L->w_, CUDNN_DATA_HALF, CUDNN_TENSOR_NHWC, 4, wd),
-      "cudnnSetFilterNdDescriptor"));
+  EDGERT_RETURN_IF_ERROR(
+      dnn->check(dnn->cudnnSetFilterNdDescriptor(L->w_, CUDNN_DATA_HALF, CUDNN_TENSOR_NHWC, 4, wd),
+                 "cudnnSetFilterNdDescriptor"));
   cudnnConvolutionFwdAlgoPerf_t perf[16];
   int got = 0;
   // FP32 accumulation on tensor cores first; FP16 accumulation only if cuDNN has nothing else.
@@ -480,19 +481,19 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   int chosen = -1;
   const char* config = "";
   for (const auto& cfg : kConfigs) {
-    EDGERT_RETURN_IF_ERROR(dnn->check(
-        dnn->cudnnSetConvolutionNdDescriptor(L->conv_, 2, pad, str, dil, CUDNN_CROSS_CORRELATION,
-                                             cfg.compute),
-        "cudnnSetConvolutionNdDescriptor"));
+    EDGERT_RETURN_IF_ERROR(
+        dnn->check(dnn->cudnnSetConvolutionNdDescriptor(L->conv_, 2, pad, str, dil,
+                                                        CUDNN_CROSS_CORRELATION, cfg.compute),
+                   "cudnnSetConvolutionNdDescriptor"));
     EDGERT_RETURN_IF_ERROR(
         dnn->check(dnn->cudnnSetConvolutionGroupCount(L->conv_, static_cast<int>(group)),
                    "cudnnSetConvolutionGroupCount"));
     EDGERT_RETURN_IF_ERROR(
         dnn->check(dnn->cudnnSetConvolutionMathType(L->conv_, cfg.math), "math type"));
-    EDGERT_RETURN_IF_ERROR(dnn->check(
-        dnn->cudnnGetConvolutionForwardAlgorithm_v7(env.dnn_handle, L->x_, L->w_, L->conv_, L->y_,
-                                                    16, &got, perf),
-        "cudnnGetConvolutionForwardAlgorithm_v7"));
+    EDGERT_RETURN_IF_ERROR(
+        dnn->check(dnn->cudnnGetConvolutionForwardAlgorithm_v7(env.dnn_handle, L->x_, L->w_,
+                                                               L->conv_, L->y_, 16, &got, perf),
+                   "cudnnGetConvolutionForwardAlgorithm_v7"));
     const auto usable = [&](int i) {
       return perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= (size_t{256} << 20);
     };
@@ -579,8 +580,7 @@ Result<std::unique_ptr<GpuLayer>> makePool(const NodeContext& c, const Env&) {
 class GlobalPoolLayer final : public HalfLayer {
  public:
   GlobalPoolLayer(long long n, long long hw, long long c, int is_max)
-      : n_(n), hw_(hw), c_(c), is_max_(is_max),
-        splits_(std::clamp<long long>(hw / 256, 1, 64)) {}
+      : n_(n), hw_(hw), c_(c), is_max_(is_max), splits_(std::clamp<long long>(hw / 256, 1, 64)) {}
   size_t scratchBytes() const override { return static_cast<size_t>(n_ * splits_ * c_) * 4; }
   const char* tactic() const override { return "nhwc16"; }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
@@ -588,10 +588,9 @@ class GlobalPoolLayer final : public HalfLayer {
     long long hw = hw_, c = c_, n = n_, splits = splits_;
     int mx = is_max_;
     void* a1[] = {&part, &x, &hw, &c, &mx};
-    EDGERT_RETURN_IF_ERROR(launchGrid(env, "edgert_global_pool_nhwc_part",
-                                      static_cast<unsigned>((c_ + 31) / 32),
-                                      static_cast<unsigned>(n_), 32, 8, a1,
-                                      static_cast<unsigned>(splits_)));
+    EDGERT_RETURN_IF_ERROR(
+        launchGrid(env, "edgert_global_pool_nhwc_part", static_cast<unsigned>((c_ + 31) / 32),
+                   static_cast<unsigned>(n_), 32, 8, a1, static_cast<unsigned>(splits_)));
     void* a2[] = {&y, &part, &n, &splits, &c, &hw, &mx};
     return launch(env, "edgert_global_pool_nhwc_final", n_ * c_, a2);
   }
@@ -624,9 +623,9 @@ Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
       {"round_prefer_floor", 0}, {"round_prefer_ceil", 1}, {"floor", 2}, {"ceil", 3}};
   const auto coord =
       kCoord.find(c.attrs->getString("coordinate_transformation_mode", "half_pixel").value());
-  const auto nearest = kNearest.find(c.attrs->getString("nearest_mode", "round_prefer_floor").value());
-  if ((mode != "nearest" && mode != "linear") || coord == kCoord.end() ||
-      nearest == kNearest.end())
+  const auto nearest =
+      kNearest.find(c.attrs->getString("nearest_mode", "round_prefer_floor").value());
+  if ((mode != "nearest" && mode != "linear") || coord == kCoord.end() || nearest == kNearest.end())
     return c.unsupported("this Resize mode");
   EdgertResize p{};
   p.nc = x[0];
@@ -645,8 +644,8 @@ Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
     p.scale_h = static_cast<float>(out[2]) / static_cast<float>(x[2]);
     p.scale_w = static_cast<float>(out[3]) / static_cast<float>(x[3]);
   }
-  return finish(std::make_unique<KernelLayer<EdgertResize>>("edgert_resize2d_nhwc_h", p,
-                                                            n64(x[1]), p.nc * p.oh * p.ow * x[1]),
+  return finish(std::make_unique<KernelLayer<EdgertResize>>("edgert_resize2d_nhwc_h", p, n64(x[1]),
+                                                            p.nc * p.oh * p.ow * x[1]),
                 c);
 }
 

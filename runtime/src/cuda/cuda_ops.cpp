@@ -82,7 +82,6 @@ EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
   return p;
 }
 
-
 int convActivation(const NodeContext& c) {
   static const std::map<std::string, int> kActs = {
       {"", kUnIdentity},           {"Relu", kUnRelu},
@@ -91,7 +90,6 @@ int convActivation(const NodeContext& c) {
       {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu}};
   return kActs.at(c.attrs->getString("_act", "").value());
 }
-
 
 namespace {
 
@@ -235,8 +233,8 @@ Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
     ins[ax] = xs[ax] * st;
   }
   const Dims& out = c.out[0].dims;
-  return (makeStridedLayer(
-      {{strided(out, ins, ops::stridesOf(out), base, 0), 0, 0}}, dataTypeSize(c.dtype(0))));
+  return (makeStridedLayer({{strided(out, ins, ops::stridesOf(out), base, 0), 0, 0}},
+                           dataTypeSize(c.dtype(0))));
 }
 
 // ---- Reduce over adjacent axes ------------------------------------------------------------
@@ -510,9 +508,8 @@ Result<std::unique_ptr<GpuLayer>> makeSoftmax(const NodeContext& c, const Env&) 
   }
   if (outer * inner > 2147483647LL) return Status(StatusCode::kUnsupported, "too many rows");
   if (n <= 64)  // a block per row would leave most of its threads idle
-    return std::unique_ptr<GpuLayer>(new RowsLayer("edgert_softmax_short_f32", n64(outer),
-                                                   n64(n), n64(inner), c.op == "LogSoftmax",
-                                                   false));
+    return std::unique_ptr<GpuLayer>(new RowsLayer("edgert_softmax_short_f32", n64(outer), n64(n),
+                                                   n64(inner), c.op == "LogSoftmax", false));
   return std::unique_ptr<GpuLayer>(new RowsLayer("edgert_softmax_f32", n64(outer), n64(n),
                                                  n64(inner), c.op == "LogSoftmax", true));
 }
