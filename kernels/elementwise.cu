@@ -63,19 +63,39 @@ extern "C" __global__ void edgert_binary_f32(float* y, const float* a, const flo
   }
 }
 
-template <class T>
-__device__ void stridedCopy(T* y, const T* x, const EdgertStrided& p) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < p.total;
-       i += (long long)gridDim.x * blockDim.x) {
-    long long rem = i, oi = p.in_offset, oo = p.out_offset;
+// Reads the parameters in place (a local copy of the arrays, indexed by a run-time rank,
+// would live in local memory).
+template <class T, class I>
+__device__ void stridedCopyIndexed(T* y, const T* x, const EdgertStrided& p) {
+  const I total = static_cast<I>(p.total);
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total; i += (I)gridDim.x * blockDim.x) {
+    I rem = i, oi = static_cast<I>(p.in_offset), oo = static_cast<I>(p.out_offset);
     for (int d = p.rank - 1; d >= 0; --d) {
-      const long long idx = rem % p.dims[d];
-      rem /= p.dims[d];
-      oi += idx * p.in_strides[d];
-      oo += idx * p.out_strides[d];
+      const I dim = static_cast<I>(p.dims[d]);
+      const I idx = rem % dim;
+      rem /= dim;
+      oi += idx * static_cast<I>(p.in_strides[d]);
+      oo += idx * static_cast<I>(p.out_strides[d]);
     }
     y[oo] = x[oi];
   }
+}
+
+// 32-bit index math when every offset fits (integer division dominates these copies).
+// Strides are non-negative here (Slice with negative steps keeps the 64-bit path).
+template <class T>
+__device__ void stridedCopy(T* y, const T* x, const EdgertStrided& p) {
+  bool small = p.total < 2147483647LL && p.in_offset >= 0 && p.out_offset >= 0;
+  long long in_end = p.in_offset, out_end = p.out_offset;
+  for (int d = 0; d < p.rank && small; ++d) {
+    small = p.in_strides[d] >= 0 && p.out_strides[d] >= 0;
+    in_end += (p.dims[d] - 1) * p.in_strides[d];
+    out_end += (p.dims[d] - 1) * p.out_strides[d];
+  }
+  if (small && in_end < 2147483647LL && out_end < 2147483647LL)
+    stridedCopyIndexed<T, unsigned int>(y, x, p);
+  else
+    stridedCopyIndexed<T, long long>(y, x, p);
 }
 
 // Transpose, Slice, Concat/Split parts, Expand: one strided copy, by element size.

@@ -9,28 +9,46 @@ __device__ __forceinline__ float loadAs(const void* p, long long i, bool half) {
   return half ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
 }
 
-}  // namespace
-
-// NCHW float32 -> NHWC fp16; one thread per output element.
-extern "C" __global__ void edgert_nchw_f32_to_nhwc_f16(__half* y, const float* x, long long n,
-                                                       long long c, long long hw) {
-  const long long total = n * c * hw;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
-       i += (long long)gridDim.x * blockDim.x) {
-    const long long ch = i % c, p = (i / c) % hw, b = i / (c * hw);
+// Layout conversions, one thread per output element; the index type is 32-bit when the
+// tensor allows (integer division dominates).
+template <class I>
+__device__ __forceinline__ void toNhwc(__half* y, const float* x, I n, I c, I hw) {
+  const I total = n * c * hw;
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total; i += (I)gridDim.x * blockDim.x) {
+    const I ch = i % c, p = (i / c) % hw, b = i / (c * hw);
     y[i] = __float2half_rn(x[(b * c + ch) * hw + p]);
   }
 }
 
-// NHWC fp16 -> NCHW float32; one thread per output element.
-extern "C" __global__ void edgert_nhwc_f16_to_nchw_f32(float* y, const __half* x, long long n,
-                                                       long long c, long long hw) {
-  const long long total = n * c * hw;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
-       i += (long long)gridDim.x * blockDim.x) {
-    const long long p = i % hw, ch = (i / hw) % c, b = i / (c * hw);
+template <class I>
+__device__ __forceinline__ void toNchw(float* y, const __half* x, I n, I c, I hw) {
+  const I total = n * c * hw;
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < total; i += (I)gridDim.x * blockDim.x) {
+    const I p = i % hw, ch = (i / hw) % c, b = i / (c * hw);
     y[i] = __half2float(x[(b * hw + p) * c + ch]);
   }
+}
+
+}  // namespace
+
+// NCHW float32 -> NHWC fp16.
+extern "C" __global__ void edgert_nchw_f32_to_nhwc_f16(__half* y, const float* x, long long n,
+                                                       long long c, long long hw) {
+  if (n * c * hw < 2147483647LL)
+    toNhwc<unsigned>(y, x, static_cast<unsigned>(n), static_cast<unsigned>(c),
+                     static_cast<unsigned>(hw));
+  else
+    toNhwc<long long>(y, x, n, c, hw);
+}
+
+// NHWC fp16 -> NCHW float32.
+extern "C" __global__ void edgert_nhwc_f16_to_nchw_f32(float* y, const __half* x, long long n,
+                                                       long long c, long long hw) {
+  if (n * c * hw < 2147483647LL)
+    toNchw<unsigned>(y, x, static_cast<unsigned>(n), static_cast<unsigned>(c),
+                     static_cast<unsigned>(hw));
+  else
+    toNchw<long long>(y, x, n, c, hw);
 }
 
 // In place y = act(y + bias[c] + res): the epilogue after an NHWC fp16 convolution, two

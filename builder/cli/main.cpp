@@ -89,13 +89,6 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
       if (engine.ok()) fmt::print("{}", describeEngine(engine.value(), out));
     }
   }
-  if (opt.precision == "fp16")
-    fmt::print(
-        stderr,
-        "edgert: warning: fp16 is experimental: tensor-core layers run in FP16 inside an NCHW FP32 "
-        "network, which measured slower than fp32 on an H200 (bench/NOTES.md); check accuracy with "
-        "your "
-        "data. NHWC FP16 end to end is the next step.\n");
   if (!rep.cpu_fallback_layers.empty()) {
     fmt::print(stderr,
                "edgert: warning: {} layer(s) have no CUDA implementation and run on the CPU:",

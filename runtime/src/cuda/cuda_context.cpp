@@ -98,7 +98,11 @@ struct DeviceWeights {
   }
 };
 
-Result<std::shared_ptr<DeviceWeights>> deviceWeights(const EngineImpl& e, const Driver* d) {
+// `needed`: the constants some layer reads on the device (NHWC fp16 convolutions keep their
+// own fp16 weights). Every context of an engine makes the same layer choices, so the first
+// one's set serves all.
+Result<std::shared_ptr<DeviceWeights>> deviceWeights(const EngineImpl& e, const Driver* d,
+                                                     const std::vector<bool>& needed) {
   std::lock_guard<std::mutex> lock(e.backendMutex());
   if (e.backendState()) return std::static_pointer_cast<DeviceWeights>(e.backendState());
   const Graph& g = e.model().graph;
@@ -107,14 +111,14 @@ Result<std::shared_ptr<DeviceWeights>> deviceWeights(const EngineImpl& e, const 
   w->ptr.assign(g.tensors.size(), 0);
   std::vector<size_t> off(g.tensors.size(), 0);
   for (size_t i = 0; i < g.tensors.size(); ++i) {
-    if (!g.tensors[i].isConstant()) continue;
+    if (!g.tensors[i].isConstant() || !needed[i]) continue;
     off[i] = w->bytes;
     w->bytes += (g.tensors[i].constant->bytes() + 255) / 256 * 256;
   }
   if (w->bytes) {
     EDGERT_RETURN_IF_ERROR(d->check(d->cuMemAlloc(&w->base, w->bytes), "cuMemAlloc (weights)"));
     for (size_t i = 0; i < g.tensors.size(); ++i) {
-      if (!g.tensors[i].isConstant()) continue;
+      if (!g.tensors[i].isConstant() || !needed[i]) continue;
       w->ptr[i] = w->base + off[i];
       const HostTensor& t = *g.tensors[i].constant;
       if (t.bytes())
@@ -235,8 +239,8 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
   ctx->engine_ = engine;
   Env& env = ctx->env_;
   EDGERT_RETURN_IF_ERROR(initEnv(env, &ctx->owned_));
+  env.owned_bytes = &ctx->owned_bytes_;
   const Driver* d = env.d;
-  EDGERT_ASSIGN_OR_RETURN(ctx->weights_, deviceWeights(*engine, d));
   const EngineModel& m = engine->model();
   const Graph& g = m.graph;
   size_t scratch = 0, cpu_scratch = 0, staging = 0;
@@ -314,6 +318,11 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
         d->check(d->cuMemAlloc(&ctx->scratch_, scratch), "cuMemAlloc (scratch)"));
   if (staging) ctx->staging_ = allocateAligned(staging);
   if (cpu_scratch) ctx->cpu_scratch_ = allocateAligned(cpu_scratch);
+  std::vector<bool> needed(g.tensors.size(), false);
+  for (const Layer& L : node_layers)
+    for (size_t k = 0; k < L.in_t.size(); ++k)
+      if (L.gpu && L.in_t[k] >= 0 && L.gpu->readsInputOnDevice(k)) needed[L.in_t[k]] = true;
+  EDGERT_ASSIGN_OR_RETURN(ctx->weights_, deviceWeights(*engine, d, needed));
   ctx->tensor_ptr_.assign(g.tensors.size(), 0);
   for (size_t i = 0; i < g.tensors.size(); ++i)
     if (g.tensors[i].isConstant()) ctx->tensor_ptr_[i] = ctx->weights_->ptr[i];

@@ -208,6 +208,7 @@ struct HalfEpilogue {
 
 class ConvLayer final : public HalfLayer {
  public:
+  bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
   ~ConvLayer() override {
     if (!dnn_) return;
     if (x_) dnn_->cudnnDestroyTensorDescriptor(x_);
@@ -256,6 +257,7 @@ Result<CUdeviceptr> uploadFilterNhwc(const Env& env, const HostTensor& w, const 
 // NHWC fp16 grouped kernels are slow for these and refuse some batch sizes.
 class DepthwiseLayer final : public HalfLayer {
  public:
+  bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
   const char* tactic() const override { return "nhwc16-depthwise"; }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     EdgertDwConv p = p_;
@@ -312,6 +314,7 @@ Result<std::unique_ptr<GpuLayer>> makeDepthwise(const NodeContext& c, const Env&
 // Y[NHW x K] = X[NHW x C] * W[K x C]^T. In cuBLASLt's column-major terms Y^T = W * X^T.
 class GemmConvLayer final : public HalfLayer {
  public:
+  bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
   ~GemmConvLayer() override {
     if (!lt_) return;
     if (desc_) lt_->cublasLtMatmulDescDestroy(desc_);

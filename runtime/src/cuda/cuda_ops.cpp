@@ -19,6 +19,7 @@ Result<CUdeviceptr> Env::upload(const void* data, size_t bytes) const {
   CUdeviceptr p = 0;
   EDGERT_RETURN_IF_ERROR(d->check(d->cuMemAlloc(&p, std::max<size_t>(bytes, 4)), "cuMemAlloc"));
   owned->push_back(p);
+  if (owned_bytes) *owned_bytes += std::max<size_t>(bytes, 4);
   if (bytes) EDGERT_RETURN_IF_ERROR(d->check(d->cuMemcpyHtoD(p, data, bytes), "cuMemcpyHtoD"));
   return p;
 }

@@ -22,6 +22,7 @@ struct Env {
   cublasLtHandle_t lt_handle = nullptr;
   CUstream stream = nullptr;
   std::vector<CUdeviceptr>* owned = nullptr;
+  size_t* owned_bytes = nullptr;  // grows with each upload when set (the context's total)
   // Uploads host data to a new device buffer owned by the context.
   Result<CUdeviceptr> upload(const void* data, size_t bytes) const;
 };
@@ -44,6 +45,9 @@ class GpuLayer {
   // fp16; the context converts where a neighbour keeps NCHW float32.
   virtual bool halfIn(size_t) const { return false; }
   virtual bool halfOut(size_t) const { return false; }
+  // False for constant inputs the layer copied at creation (fp16 weights): the context then
+  // does not keep a device copy of them.
+  virtual bool readsInputOnDevice(size_t) const { return true; }
 };
 
 // Null when the node cannot run on the GPU (the layer falls back to the CPU kernel).
