@@ -2,12 +2,14 @@
 
 #include "gstedgertinfer.h"
 #include "gstedgertoverlay.h"
+#include "gstedgerttrack.h"
 
 namespace {
 
 gboolean pluginInit(GstPlugin* plugin) {
   return gst_element_register(plugin, "edgertinfer", GST_RANK_NONE, GST_TYPE_EDGERT_INFER) &&
-         gst_element_register(plugin, "edgertoverlay", GST_RANK_NONE, GST_TYPE_EDGERT_OVERLAY);
+         gst_element_register(plugin, "edgertoverlay", GST_RANK_NONE, GST_TYPE_EDGERT_OVERLAY) &&
+         gst_element_register(plugin, "edgerttrack", GST_RANK_NONE, GST_TYPE_EDGERT_TRACK);
 }
 
 }  // namespace

@@ -132,6 +132,10 @@ vision::FrameResult collectResults(GstBuffer* buf) {
                                g_value_get_float(gst_value_array_get_value(p, i + 1))});
       }
     }
+    if (const GstStructure* t = gst_video_region_of_interest_meta_get_param(roi, "edgert/track")) {
+      gint64 track = -1;
+      if (gst_structure_get_int64(t, "track-id", &track)) d.track_id = track;
+    }
     r.detections.push_back(std::move(d));
   }
   state = nullptr;

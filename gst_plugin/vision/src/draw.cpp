@@ -178,7 +178,11 @@ void drawResult(const ImageView& frame, const FrameResult& r) {
                   thick);
     }
     // Text regions are many and small: the outline says enough.
-    if (d.polygon.empty()) canvas.label(withConfidence(d.label, d.confidence), tl, c);
+    if (d.polygon.empty())
+      canvas.label(
+          withConfidence(d.track_id >= 0 ? d.label + " #" + std::to_string(d.track_id) : d.label,
+                         d.confidence),
+          tl, c);
   }
   int y = 0;
   for (const auto& c : r.classes) {

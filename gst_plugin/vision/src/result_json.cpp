@@ -27,6 +27,7 @@ std::string resultToJson(const FrameResult& r, const FrameInfo& info) {
       o["class_id"] = d.class_id;
       o["label"] = d.label;
       o["confidence"] = round3(d.confidence);
+      if (d.track_id >= 0) o["track_id"] = d.track_id;
       o["box"] = {round3(d.x), round3(d.y), round3(d.width), round3(d.height)};
       if (!d.polygon.empty()) {
         auto& p = o["polygon"] = nlohmann::ordered_json::array();

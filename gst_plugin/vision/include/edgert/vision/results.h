@@ -16,6 +16,7 @@ struct Detection {
   std::string label;
   float confidence = 0;
   std::vector<std::array<float, 2>> polygon;  // empty unless the task gives one
+  int64_t track_id = -1;                      // set by edgerttrack once the track is confirmed
 };
 
 struct ClassScore {
