@@ -4,7 +4,9 @@
 detector has lines entering, leaving, growing and rotating. The frames are PNGs for
 GStreamer to encode (scripts/make-demo-video.sh).
 
-    make-demo-video.py PAGE.png OUT_DIR [--frames N] [--size WxH]
+    make-demo-video.py PAGE.png OUT_DIR [--frames N] [--size WxH] [--upside-down]
+
+--upside-down turns every frame by 180 degrees (the text-orientation classifier's test).
 """
 import argparse
 import math
@@ -19,6 +21,7 @@ def main():
     ap.add_argument("out_dir")
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--size", default="640x360")
+    ap.add_argument("--upside-down", action="store_true")
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.split("x"))
     page = Image.open(a.page).convert("RGB")
@@ -41,6 +44,8 @@ def main():
         box = (cx - view_w / 2, cy - view_h / 2, cx + view_w / 2, cy + view_h / 2)
         frame = desk.rotate(angle, resample=Image.BICUBIC, center=(cx, cy), fillcolor=(92, 88, 80))
         frame = frame.resize((w, h), Image.BICUBIC, box=box)
+        if a.upside_down:
+            frame = frame.rotate(180)
         frame.save(os.path.join(a.out_dir, "%04d.png" % i))
 
 

@@ -58,8 +58,30 @@ Result<AppConfig> parseAppConfig(const std::string& text, const std::string& ori
   const Section top(origin, "", root);
   try {
     const Status parsed = top.forEach(
-        {"sources", "model", "backend", "outputs"},
+        {"sources", "model", "secondary", "track", "backend", "outputs"},
         [&](const std::string& k, const YAML::Node& v) -> Status {
+          if (k == "secondary") {
+            if (!v.IsSequence()) return top.error(v, "'secondary' must be a list of element YAMLs");
+            for (const auto& item : v) {
+              std::string p;
+              EDGERT_RETURN_IF_ERROR(top.string(k, item, &p));
+              cfg.secondary_configs.push_back(vision::resolveConfigPath(base, p));
+            }
+            return Status::Ok();
+          }
+          if (k == "track") {
+            if (v.IsScalar()) return top.boolean(k, v, &cfg.track);
+            cfg.track = true;
+            const Section tr(origin, "track", v);
+            return tr.forEach(
+                {"max_age", "min_hits"},
+                [&](const std::string& tk, const YAML::Node& tv) -> Status {
+                  int64_t i;
+                  EDGERT_RETURN_IF_ERROR(tr.integer(tk, tv, &i, tk == "max_age" ? 0 : 1, 1 << 20));
+                  (tk == "max_age" ? cfg.track_max_age : cfg.track_min_hits) = static_cast<int>(i);
+                  return Status::Ok();
+                });
+          }
           if (k == "model") {
             EDGERT_RETURN_IF_ERROR(top.string(k, v, &cfg.model_config));
             cfg.model_config = vision::resolveConfigPath(base, cfg.model_config);

@@ -1,4 +1,5 @@
-// The YAML of an edgert-app: sources, one model (an element config), outputs.
+// The YAML of an edgert-app: sources, a model (an element config), optional tracking and
+// secondary models (a cascade), outputs.
 // Documented in configs/README.md.
 #pragma once
 
@@ -21,6 +22,10 @@ struct AppConfig {
   std::string origin;
   std::vector<Source> sources;
   std::string model_config;  // element YAML path
+  // Element YAMLs run on each region the model finds (process_mode secondary), in order.
+  std::vector<std::string> secondary_configs;
+  bool track = false;  // edgerttrack between the model and the secondary models
+  int track_max_age = 30, track_min_hits = 3;
   std::string backend;       // overrides the model's backend when set
   std::string video_output;  // annotated video (.mp4 or .mkv); "{name}" expands per source
   bool display = false;

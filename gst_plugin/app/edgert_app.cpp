@@ -62,10 +62,23 @@ std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Outp
   std::string desc;
   for (const auto& s : cfg.sources) {
     const std::string caps = s.format.empty() ? "" : strCat(" ! video/x-raw,format=", s.format);
-    std::string branch =
-        strCat(sourceElements(s), " ! videoconvert", caps, " ! edgertinfer name=", s.name,
-               " config=", quoted(cfg.model_config), " emit-messages=true");
-    if (!cfg.backend.empty()) branch += " backend=" + cfg.backend;
+    // The last inference element of the chain is named after the source and posts the
+    // results (with a cascade: the regions and what the secondary models said of them).
+    const bool cascade = !cfg.secondary_configs.empty();
+    const std::string backend = cfg.backend.empty() ? "" : " backend=" + cfg.backend;
+    std::string branch = strCat(sourceElements(s), " ! videoconvert", caps,
+                                " ! edgertinfer name=", cascade ? s.name + "_primary" : s.name,
+                                " config=", quoted(cfg.model_config),
+                                " emit-messages=", cascade ? "false" : "true", backend);
+    if (cfg.track)
+      branch +=
+          strCat(" ! edgerttrack max-age=", cfg.track_max_age, " min-hits=", cfg.track_min_hits);
+    for (size_t i = 0; i < cfg.secondary_configs.size(); ++i) {
+      const bool last = i + 1 == cfg.secondary_configs.size();
+      branch += strCat(" ! edgertinfer name=", last ? s.name : strCat(s.name, "_secondary", i),
+                       " config=", quoted(cfg.secondary_configs[i]),
+                       " process-mode=secondary emit-messages=", last ? "true" : "false", backend);
+    }
     std::vector<std::string> sinks;
     if (!cfg.video_output.empty()) {
       Output o;

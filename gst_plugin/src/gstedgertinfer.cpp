@@ -10,6 +10,7 @@
 #include "frame_view.h"
 #include "infer_queue.h"
 #include "result_meta.h"
+#include "secondary.h"
 
 GST_DEBUG_CATEGORY_STATIC(edgert_infer_debug);
 #define GST_CAT_DEFAULT edgert_infer_debug
@@ -34,6 +35,10 @@ enum {
   PROP_EMIT_MESSAGES,
   PROP_MAX_QUEUE,
   PROP_DROP_WHEN_LATE,
+  PROP_PROCESS_MODE,
+  PROP_INFER_ON_ID,
+  PROP_INFER_ON_LABELS,
+  PROP_OBJECT_INTERVAL,
 };
 
 // The C++ state of one element; GObject owns only a pointer to it.
@@ -45,6 +50,9 @@ struct State {
   bool emit_messages = false;
   guint max_queue = 0;
   bool drop_when_late = false;
+  std::string process_mode, infer_on_labels;
+  gint64 infer_on_id = -1;  // -1: the YAML's
+  guint object_interval = 0;
 
   ElementConfig config;
   // Shared with every edgertinfer of this process that has the same model configuration:
@@ -54,6 +62,8 @@ struct State {
   guint64 frames = 0, inferred = 0;
   double pre_ms = 0, infer_ms = 0, post_ms = 0;
   std::unique_ptr<edgert::gst::InferQueue> queue;  // created with the caps
+  std::unique_ptr<edgert::gst::SecondaryRunner> secondary;
+  guint64 regions = 0;  // classified in secondary mode
 };
 
 }  // namespace
@@ -90,6 +100,23 @@ edgert::Result<ElementConfig> effectiveConfig(const State& s) {
   if (s.batch_size > 0) cfg.batch_size = static_cast<int>(s.batch_size);
   if (s.interval > 0) cfg.interval = static_cast<int>(s.interval);
   if (s.unique_id > 0) cfg.unique_id = s.unique_id;
+  if (!s.process_mode.empty()) {
+    if (s.process_mode != "primary" && s.process_mode != "secondary")
+      return edgert::Status(
+          edgert::StatusCode::kInvalidArgument,
+          "process-mode must be primary or secondary, got '" + s.process_mode + "'");
+    cfg.secondary.enabled = s.process_mode == "secondary";
+  }
+  if (s.infer_on_id >= 0) cfg.secondary.infer_on_id = static_cast<uint32_t>(s.infer_on_id);
+  if (!s.infer_on_labels.empty()) {
+    cfg.secondary.labels.clear();
+    gchar** parts = g_strsplit(s.infer_on_labels.c_str(), ",", -1);
+    for (gchar** p = parts; *p; ++p)
+      if (**p) cfg.secondary.labels.push_back(g_strstrip(*p));
+    g_strfreev(parts);
+  }
+  if (s.object_interval > 0) cfg.secondary.object_interval = static_cast<int>(s.object_interval);
+  EDGERT_RETURN_IF_ERROR(edgert::vision::checkSecondary(cfg));
   if (cfg.model.engine.empty() && cfg.model.onnx.empty())
     return edgert::Status(edgert::StatusCode::kInvalidArgument,
                           "no model: set the 'config', 'engine' or 'onnx' property");
@@ -149,7 +176,27 @@ void makeQueue(GstEdgertInfer* self) {
         gst_message_new_element(GST_OBJECT(self), gst_structure_new("edgert-dropped", "dropped",
                                                                     G_TYPE_UINT64, n, nullptr)));
   };
-  const int batch = std::min(s.config.batch_size, s.inferencer->batchSize());
+  if (s.config.secondary.enabled) {
+    s.secondary = std::make_unique<edgert::gst::SecondaryRunner>(s.inferencer.get(), s.config);
+    hooks.secondary = [self](GstBuffer* b, const edgert::vision::ImageView& frame,
+                             edgert::vision::StageTimings* t) {
+      State& state = *self->s;
+      size_t n = 0;
+      const edgert::Status status = state.secondary->process(b, frame, t, &n);
+      state.regions += n;
+      state.pre_ms += t->preprocess_ms;
+      state.infer_ms += t->inference_ms;
+      state.post_ms += t->postprocess_ms;
+      // Messages carry every region of the frame with what this model said of each.
+      if (status.ok() && state.emit_messages)
+        postResult(self, b, edgert::gst::collectResults(b), state.inferred);
+      ++state.inferred;
+      return status;
+    };
+  }
+  // Secondary mode batches a frame's regions, not frames.
+  const int batch =
+      s.config.secondary.enabled ? 1 : std::min(s.config.batch_size, s.inferencer->batchSize());
   const int max_queue = s.max_queue > 0 ? static_cast<int>(s.max_queue) : std::max(4, 2 * batch);
   s.queue = std::make_unique<edgert::gst::InferQueue>(s.inferencer.get(), s.info, batch, max_queue,
                                                       s.drop_when_late, std::move(hooks));
@@ -190,13 +237,15 @@ gboolean edgertStart(GstBaseTransform* trans) {
                   s.inferencer->enginePath().c_str(), edgert::backendName(s.inferencer->backend()),
                   s.inferencer->netWidth(), s.inferencer->netHeight(), s.config.batch_size,
                   edgert::vision::taskTypeName(s.config.decoder.task));
-  s.frames = s.inferred = 0;
+  s.frames = s.inferred = s.regions = 0;
   s.pre_ms = s.infer_ms = s.post_ms = 0;
   return TRUE;
 }
 
 gboolean edgertStop(GstBaseTransform* trans) {
   State& s = st(trans);
+  if (s.secondary)
+    GST_INFO_OBJECT(trans, "secondary: %" G_GUINT64_FORMAT " regions classified", s.regions);
   if (s.inferred > 0)
     GST_INFO_OBJECT(trans,
                     "%" G_GUINT64_FORMAT " frames, %" G_GUINT64_FORMAT
@@ -204,6 +253,7 @@ gboolean edgertStop(GstBaseTransform* trans) {
                     s.frames, s.inferred, s.pre_ms / s.inferred, s.infer_ms / s.inferred,
                     s.post_ms / s.inferred);
   s.queue.reset();  // joins the worker
+  s.secondary.reset();
   s.inferencer.reset();
   return TRUE;
 }
@@ -294,6 +344,18 @@ void setProperty(GObject* obj, guint id, const GValue* v, GParamSpec* pspec) {
     case PROP_EMIT_MESSAGES:
       s.emit_messages = g_value_get_boolean(v);
       break;
+    case PROP_PROCESS_MODE:
+      s.process_mode = str();
+      break;
+    case PROP_INFER_ON_ID:
+      s.infer_on_id = g_value_get_int64(v);
+      break;
+    case PROP_INFER_ON_LABELS:
+      s.infer_on_labels = str();
+      break;
+    case PROP_OBJECT_INTERVAL:
+      s.object_interval = g_value_get_uint(v);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
   }
@@ -331,6 +393,18 @@ void getProperty(GObject* obj, guint id, GValue* v, GParamSpec* pspec) {
       break;
     case PROP_EMIT_MESSAGES:
       g_value_set_boolean(v, s.emit_messages);
+      break;
+    case PROP_PROCESS_MODE:
+      g_value_set_string(v, s.process_mode.c_str());
+      break;
+    case PROP_INFER_ON_ID:
+      g_value_set_int64(v, s.infer_on_id);
+      break;
+    case PROP_INFER_ON_LABELS:
+      g_value_set_string(v, s.infer_on_labels.c_str());
+      break;
+    case PROP_OBJECT_INTERVAL:
+      g_value_set_uint(v, s.object_interval);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
@@ -425,6 +499,31 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
                            "frames through without results instead of waiting; every such frame "
                            "is reported (warning, 'edgert-dropped' message)",
                            FALSE, rw()));
+  g_object_class_install_property(
+      gobject, PROP_PROCESS_MODE,
+      g_param_spec_string("process-mode", "Process mode",
+                          "primary: the model runs on whole frames; secondary: on each region "
+                          "another edgertinfer attached (a classifier per object). Empty = the "
+                          "YAML's, else primary",
+                          nullptr, rw()));
+  g_object_class_install_property(
+      gobject, PROP_INFER_ON_ID,
+      g_param_spec_int64("infer-on-id", "Infer on id",
+                         "Secondary mode: only regions of the edgertinfer with this unique-id "
+                         "(0 = any producer, -1 = the YAML's)",
+                         -1, G_MAXUINT, -1, rw()));
+  g_object_class_install_property(
+      gobject, PROP_INFER_ON_LABELS,
+      g_param_spec_string("infer-on-labels", "Infer on labels",
+                          "Secondary mode: only regions with one of these labels "
+                          "(comma-separated; empty = the YAML's, else all)",
+                          nullptr, rw()));
+  g_object_class_install_property(
+      gobject, PROP_OBJECT_INTERVAL,
+      g_param_spec_uint("object-interval", "Object interval",
+                        "Secondary mode: classify a tracked object (edgerttrack id) at most every "
+                        "N frames, carrying its last result in between (0 = the YAML's, else 1)",
+                        0, 1 << 20, 0, rw()));
   edgert::gst::addVideoPadTemplates(element);
   gst_element_class_set_static_metadata(
       element, "edgert inference", "Filter/Analyzer/Video",

@@ -109,7 +109,19 @@ void InferQueue::run() {
     lock.unlock();
 
     bool ok = true;
-    if (infer) {
+    if (infer && hooks_.secondary) {
+      for (auto& j : work) {
+        vision::StageTimings timings;
+        const Status st = hooks_.secondary(j.buffer, imageViewOf(j.frame), &timings);
+        gst_video_frame_unmap(&j.frame);
+        j.mapped = false;
+        if (!st.ok()) {
+          ok = false;
+          hooks_.error(st.message());
+          break;
+        }
+      }
+    } else if (infer) {
       std::vector<vision::ImageView> views;
       for (auto& j : work) views.push_back(imageViewOf(j.frame));
       std::vector<vision::FrameResult> results;

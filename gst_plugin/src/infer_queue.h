@@ -27,6 +27,9 @@ class InferQueue {
         annotate;
     std::function<void(const std::string&)> error;  // inference failed (stream stops)
     std::function<void(guint64 dropped)> dropped;   // a frame passed without inference
+    // Secondary mode: runs the model on the frame's regions instead of the whole frame
+    // (one frame at a time, the regions batched; annotate is not called).
+    std::function<Status(GstBuffer*, const vision::ImageView&, vision::StageTimings*)> secondary;
   };
   InferQueue(vision::SharedInferencer* inferencer, const GstVideoInfo& info, int batch,
              int max_queue, bool drop_when_full, Hooks hooks);

@@ -132,6 +132,18 @@ vision::FrameResult collectResults(GstBuffer* buf) {
                                g_value_get_float(gst_value_array_get_value(p, i + 1))});
       }
     }
+    for (GList* l = roi->params; l; l = l->next) {
+      auto* p = static_cast<const GstStructure*>(l->data);
+      if (!gst_structure_has_name(p, "edgert/secondary")) continue;
+      vision::SecondaryResult sr;
+      gst_structure_get_uint(p, "producer-id", &sr.producer_id);
+      gst_structure_get_int(p, "class-id", &sr.class_id);
+      if (const char* lab = gst_structure_get_string(p, "label")) sr.label = lab;
+      double conf = 0;
+      if (gst_structure_get_double(p, "confidence", &conf))
+        sr.confidence = static_cast<float>(conf);
+      d.secondary.push_back(std::move(sr));
+    }
     if (const GstStructure* t = gst_video_region_of_interest_meta_get_param(roi, "edgert/track")) {
       gint64 track = -1;
       if (gst_structure_get_int64(t, "track-id", &track)) d.track_id = track;

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "edgert/builder.h"
 #include "onnx_model.h"
@@ -440,3 +441,142 @@ TEST_F(GstElements, SoakAndStateChanges) {
 }
 
 }  // namespace
+
+namespace {
+
+// A 64x48 frame, left half `left`, right half `right` (RGB); as NV12 with BT.601 limited-range
+// values when `nv12`.
+GstBuffer* twoColourFrame(const int left[3], const int right[3], bool nv12) {
+  const int w = 64, h = 48;
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, nv12 ? GST_VIDEO_FORMAT_NV12 : GST_VIDEO_FORMAT_RGB, w, h);
+  GstBuffer* buf = gst_buffer_new_allocate(nullptr, info.size, nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buf, &map, GST_MAP_WRITE);
+  auto yuv = [](const int c[3], double out[3]) {
+    const double r = c[0] / 255.0, g = c[1] / 255.0, b = c[2] / 255.0;
+    out[0] = 16 + 65.481 * r + 128.553 * g + 24.966 * b;
+    out[1] = 128 - 37.797 * r - 74.203 * g + 112.0 * b;
+    out[2] = 128 + 112.0 * r - 93.786 * g - 18.214 * b;
+  };
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const int* c = x < w / 2 ? left : right;
+      if (!nv12) {
+        guint8* p = map.data + y * GST_VIDEO_INFO_PLANE_STRIDE(&info, 0) + 3 * x;
+        for (int k = 0; k < 3; ++k) p[k] = static_cast<guint8>(c[k]);
+        continue;
+      }
+      double v[3];
+      yuv(c, v);
+      map.data[GST_VIDEO_INFO_PLANE_OFFSET(&info, 0) + y * GST_VIDEO_INFO_PLANE_STRIDE(&info, 0) +
+               x] = static_cast<guint8>(v[0] + 0.5);
+      if (y % 2 == 0 && x % 2 == 0) {
+        guint8* uv = map.data + GST_VIDEO_INFO_PLANE_OFFSET(&info, 1) +
+                     (y / 2) * GST_VIDEO_INFO_PLANE_STRIDE(&info, 1) + x;
+        uv[0] = static_cast<guint8>(v[1] + 0.5);
+        uv[1] = static_cast<guint8>(v[2] + 0.5);
+      }
+    }
+  gst_buffer_unmap(buf, &map);
+  return buf;
+}
+
+void addRegion(GstBuffer* buf, const char* label, guint x, guint w, guint producer,
+               gint64 track = -1) {
+  GstVideoRegionOfInterestMeta* roi =
+      gst_buffer_add_video_region_of_interest_meta(buf, label, x, 4, w, 40);
+  gst_video_region_of_interest_meta_add_param(
+      roi, gst_structure_new("edgert/detection", "class-id", G_TYPE_INT, 0, "label", G_TYPE_STRING,
+                             label, "confidence", G_TYPE_DOUBLE, 0.9, "producer-id", G_TYPE_UINT,
+                             producer, nullptr));
+  if (track >= 0)
+    gst_video_region_of_interest_meta_add_param(
+        roi, gst_structure_new("edgert/track", "track-id", G_TYPE_INT64, track, nullptr));
+}
+
+// label of region -> (secondary label, its producer); regions without a result map to "".
+std::map<std::string, std::pair<std::string, guint>> secondaryResults(GstBuffer* buf) {
+  std::map<std::string, std::pair<std::string, guint>> out;
+  gpointer state = nullptr;
+  GstMeta* m;
+  int n = 0;
+  while ((m = gst_buffer_iterate_meta_filtered(buf, &state,
+                                               GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+    auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(m);
+    const std::string key = std::string(g_quark_to_string(roi->roi_type)) + std::to_string(n++);
+    out[key] = {"", 0};
+    if (const GstStructure* s =
+            gst_video_region_of_interest_meta_get_param(roi, "edgert/secondary")) {
+      out[key].first = gst_structure_get_string(s, "label");
+      gst_structure_get_uint(s, "producer-id", &out[key].second);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// A cascade: regions another element found (producer 1, and one of producer 2) classified by
+// the colour model per region, RGB and NV12 (crops of chroma-subsampled planes).
+TEST_F(GstElements, SecondaryModeClassifiesEachRegion) {
+  const int red[3] = {220, 30, 30}, blue[3] = {30, 30, 220};
+  for (bool nv12 : {false, true}) {
+    GstHarness* h = gst_harness_new_parse(
+        ("edgertinfer process-mode=secondary infer-on-id=1 config=" + config()).c_str());
+    gst_harness_set_src_caps_str(
+        h, nv12 ? "video/x-raw,format=NV12,width=64,height=48,framerate=30/1,colorimetry=bt601"
+                : "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+    GstBuffer* in = twoColourFrame(red, blue, nv12);
+    addRegion(in, "car", 3, 26, 1);   // the red half (odd x: the NV12 crop widens to even)
+    addRegion(in, "bus", 35, 26, 1);  // the blue half
+    addRegion(in, "van", 35, 26, 2);  // another producer's region: not classified
+    ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h);
+    ASSERT_TRUE(out);
+    const auto r = secondaryResults(out);
+    EXPECT_EQ(r.at("car0").first, "red") << (nv12 ? "NV12" : "RGB");
+    EXPECT_EQ(r.at("car0").second, 7u);
+    EXPECT_EQ(r.at("bus1").first, "blue") << (nv12 ? "NV12" : "RGB");
+    EXPECT_EQ(r.at("van2").first, "");
+    gst_buffer_unref(out);
+    gst_harness_teardown(h);
+  }
+}
+
+TEST_F(GstElements, SecondaryModeFiltersLabelsAndReusesResultsPerTrack) {
+  const int red[3] = {220, 30, 30}, blue[3] = {30, 30, 220};
+  GstHarness* h = gst_harness_new_parse(
+      ("edgertinfer process-mode=secondary infer-on-labels=car object-interval=3 config=" +
+       config())
+          .c_str());
+  gst_harness_set_src_caps_str(h, rgbCaps(64, 48).c_str());
+  // The left half turns blue after the first frame; track 5's result is reused for two
+  // frames, then the object is classified again.
+  const char* expected[] = {"red", "red", "red", "blue"};
+  for (int f = 0; f < 4; ++f) {
+    GstBuffer* in = twoColourFrame(f == 0 ? red : blue, blue, false);
+    addRegion(in, "car", 2, 26, 1, 5);
+    addRegion(in, "bus", 34, 26, 1, 6);
+    ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h);
+    const auto r = secondaryResults(out);
+    EXPECT_EQ(r.at("car0").first, expected[f]) << "frame " << f;
+    EXPECT_EQ(r.at("bus1").first, "") << "not a chosen label";
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+}
+
+TEST_F(GstElements, SecondaryModeNeedsAClassifier) {
+  const fs::path cfg = dir_ / "raw_secondary.yaml";
+  std::ofstream(cfg) << "model: {engine: colour_b1.engine, backend: cpu}\ntask: {type: raw}\n"
+                        "inference: {process_mode: secondary}\n";
+  const std::string e =
+      startError("videotestsrc num-buffers=1 ! edgertinfer config=" + cfg.string() + " ! fakesink");
+  EXPECT_NE(e.find("process_mode secondary"), std::string::npos) << e;
+  EXPECT_NE(startError("videotestsrc num-buffers=1 ! edgertinfer process-mode=tertiary config=" +
+                       config() + " ! fakesink")
+                .find("process-mode"),
+            std::string::npos);
+}

@@ -177,12 +177,12 @@ void drawResult(const ImageView& frame, const FrameResult& r) {
       canvas.rect(cv::Rect(tl.x, tl.y, static_cast<int>(d.width), static_cast<int>(d.height)), c,
                   thick);
     }
-    // Text regions are many and small: the outline says enough.
-    if (d.polygon.empty())
-      canvas.label(
-          withConfidence(d.track_id >= 0 ? d.label + " #" + std::to_string(d.track_id) : d.label,
-                         d.confidence),
-          tl, c);
+    // Text regions are many and small: the outline says enough, unless a secondary model
+    // classified them.
+    std::string text = withConfidence(
+        d.track_id >= 0 ? d.label + " #" + std::to_string(d.track_id) : d.label, d.confidence);
+    for (const auto& sr : d.secondary) text += " | " + withConfidence(sr.label, sr.confidence);
+    if (d.polygon.empty() || !d.secondary.empty()) canvas.label(text, tl, c);
   }
   int y = 0;
   for (const auto& c : r.classes) {

@@ -150,7 +150,8 @@ Status parseTask(const Section& s, const std::string& base, ElementConfig* c) {
 
 Status parseInference(const Section& s, ElementConfig* c) {
   return s.forEach(
-      {"interval", "batch_size", "unique_id"},
+      {"interval", "batch_size", "unique_id", "process_mode", "infer_on_id", "infer_on_labels",
+       "object_interval"},
       [&](const std::string& k, const YAML::Node& v) -> Status {
         int64_t i;
         if (k == "interval") {
@@ -159,6 +160,23 @@ Status parseInference(const Section& s, ElementConfig* c) {
         } else if (k == "batch_size") {
           EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 1, 1024));
           c->batch_size = static_cast<int>(i);
+        } else if (k == "process_mode") {
+          std::string mode;
+          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"primary", "secondary"}, &mode));
+          c->secondary.enabled = mode == "secondary";
+        } else if (k == "infer_on_id") {
+          EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 0, std::numeric_limits<uint32_t>::max()));
+          c->secondary.infer_on_id = static_cast<uint32_t>(i);
+        } else if (k == "infer_on_labels") {
+          if (!v.IsSequence()) return s.error(v, "'inference.infer_on_labels' must be a list");
+          for (const auto& item : v) {
+            std::string label;
+            EDGERT_RETURN_IF_ERROR(s.string(k, item, &label));
+            c->secondary.labels.push_back(label);
+          }
+        } else if (k == "object_interval") {
+          EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 1, 1 << 20));
+          c->secondary.object_interval = static_cast<int>(i);
         } else {
           EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 0, std::numeric_limits<uint32_t>::max()));
           c->unique_id = static_cast<uint32_t>(i);
@@ -224,7 +242,18 @@ Result<ElementConfig> parseElementConfig(const std::string& text, const std::str
   if (!cfg.model.engine.empty() && !cfg.model.onnx.empty())
     return Status(StatusCode::kInvalidArgument,
                   strCat(origin, ": give 'model.engine' or 'model.onnx', not both"));
+  EDGERT_RETURN_IF_ERROR(checkSecondary(cfg));
   return cfg;
+}
+
+Status checkSecondary(const ElementConfig& cfg) {
+  if (cfg.secondary.enabled && cfg.decoder.task != TaskType::kClassification)
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(cfg.origin.empty() ? "edgertinfer" : cfg.origin,
+                         ": process_mode secondary runs classifiers on regions (task.type "
+                         "classification); this model's task is ",
+                         taskTypeName(cfg.decoder.task)));
+  return Status::Ok();
 }
 
 Result<ElementConfig> loadElementConfig(const std::string& path) {

@@ -367,4 +367,58 @@ FrameTransform devicePlacement(const ImageView& image, const PreprocessSpec& spe
   return transformOf(g, image, net_width, net_height);
 }
 
+Result<OwnedImage> rectifiedCrop(const ImageView& frame,
+                                 const std::vector<std::array<float, 2>>& quad) {
+  if (quad.size() != 4) return bad("a rotated box needs 4 corners");
+  // PaddleOCR's corner order: top-left (smallest x + y), top-right, bottom-right, bottom-left.
+  std::array<cv::Point2f, 4> q;
+  std::array<cv::Point2f, 4> pts;
+  for (int i = 0; i < 4; ++i) pts[i] = {quad[i][0], quad[i][1]};
+  auto by = [&](auto key, bool largest) {
+    return *std::min_element(pts.begin(), pts.end(), [&](const auto& a, const auto& b) {
+      return largest ? key(a) > key(b) : key(a) < key(b);
+    });
+  };
+  q[0] = by([](const cv::Point2f& p) { return p.x + p.y; }, false);
+  q[2] = by([](const cv::Point2f& p) { return p.x + p.y; }, true);
+  q[1] = by([](const cv::Point2f& p) { return p.y - p.x; }, false);
+  q[3] = by([](const cv::Point2f& p) { return p.y - p.x; }, true);
+  const auto len = [](cv::Point2f a, cv::Point2f b) { return std::hypot(a.x - b.x, a.y - b.y); };
+  const int w = std::max(1, static_cast<int>(std::max(len(q[0], q[1]), len(q[3], q[2]))));
+  const int h = std::max(1, static_cast<int>(std::max(len(q[0], q[3]), len(q[1], q[2]))));
+  // Only the box's bounding rectangle is converted to RGB.
+  float x0 = q[0].x, y0 = q[0].y, x1 = x0, y1 = y0;
+  for (const auto& p : q) {
+    x0 = std::min(x0, p.x);
+    y0 = std::min(y0, p.y);
+    x1 = std::max(x1, p.x);
+    y1 = std::max(y1, p.y);
+  }
+  ImageView box;
+  const int bx = static_cast<int>(std::floor(x0)), by0 = static_cast<int>(std::floor(y0));
+  if (!cropView(frame, bx, by0, static_cast<int>(std::ceil(x1)) - bx + 1,
+                static_cast<int>(std::ceil(y1)) - by0 + 1, &box))
+    return bad("the rotated box lies outside the frame");
+  EDGERT_ASSIGN_OR_RETURN(cv::Mat rgb,
+                          resizedRgb(box, box.width, box.height, Interpolation::kLinear));
+  // Where cropView started: clamped to the frame, and on even coordinates for YUV.
+  const bool yuv = frame.format == PixelFormat::kNV12 || frame.format == PixelFormat::kI420;
+  const int sx = yuv ? (std::max(0, bx) & ~1) : std::max(0, bx);
+  const int sy = yuv ? (std::max(0, by0) & ~1) : std::max(0, by0);
+  cv::Point2f src[4], dst[4] = {{0, 0}, {float(w), 0}, {float(w), float(h)}, {0, float(h)}};
+  for (int i = 0; i < 4; ++i) src[i] = q[i] - cv::Point2f(float(sx), float(sy));
+  cv::Mat out;
+  cv::warpPerspective(rgb, out, cv::getPerspectiveTransform(src, dst), cv::Size(w, h),
+                      cv::INTER_CUBIC, cv::BORDER_REPLICATE);
+  if (out.rows >= 1.5 * out.cols) cv::rotate(out, out, cv::ROTATE_90_COUNTERCLOCKWISE);
+  OwnedImage img;
+  img.pixels.assign(out.datastart, out.dataend);
+  img.view.format = PixelFormat::kRGB;
+  img.view.width = out.cols;
+  img.view.height = out.rows;
+  img.view.planes[0] = img.pixels.data();
+  img.view.strides[0] = out.cols * 3;
+  return img;
+}
+
 }  // namespace edgert::vision

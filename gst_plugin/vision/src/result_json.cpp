@@ -28,6 +28,14 @@ std::string resultToJson(const FrameResult& r, const FrameInfo& info) {
       o["label"] = d.label;
       o["confidence"] = round3(d.confidence);
       if (d.track_id >= 0) o["track_id"] = d.track_id;
+      if (!d.secondary.empty()) {
+        auto& sec = o["secondary"] = nlohmann::ordered_json::array();
+        for (const auto& sr : d.secondary)
+          sec.push_back({{"producer_id", sr.producer_id},
+                         {"class_id", sr.class_id},
+                         {"label", sr.label},
+                         {"confidence", round3(sr.confidence)}});
+      }
       o["box"] = {round3(d.x), round3(d.y), round3(d.width), round3(d.height)};
       if (!d.polygon.empty()) {
         auto& p = o["polygon"] = nlohmann::ordered_json::array();

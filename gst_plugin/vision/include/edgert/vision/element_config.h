@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "edgert/status.h"
 #include "edgert/types.h"
@@ -25,6 +26,15 @@ struct ModelConfig {
   std::string input;             // input binding (default: the engine's only input)
 };
 
+// Secondary mode: the model runs on regions of interest another element found, not on
+// whole frames (a cascade: detector, then a classifier per object).
+struct SecondaryConfig {
+  bool enabled = false;
+  uint32_t infer_on_id = 0;         // regions of the element with this unique_id (0: any)
+  std::vector<std::string> labels;  // only regions with these labels (empty: all)
+  int object_interval = 1;          // re-infer a tracked object at most every N frames
+};
+
 struct ElementConfig {
   std::string origin;  // the file it came from ("" when built from properties only)
   ModelConfig model;
@@ -35,11 +45,14 @@ struct ElementConfig {
   int interval = 1;             // infer every Nth frame
   int batch_size = 1;
   uint32_t unique_id = 1;
+  SecondaryConfig secondary;
 };
 
 // Parses YAML text; relative paths resolve against `base_dir`.
 Result<ElementConfig> parseElementConfig(const std::string& text, const std::string& origin,
                                          const std::string& base_dir);
 Result<ElementConfig> loadElementConfig(const std::string& path);
+// Secondary mode needs a classification task (its result is attached to each region).
+Status checkSecondary(const ElementConfig& config);
 
 }  // namespace edgert::vision

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace edgert::vision {
 
@@ -28,5 +29,15 @@ struct ImageView {
 
 // Bytes per pixel of plane 0 for packed formats (3 or 4), 1 for planar ones.
 int packedPixelBytes(PixelFormat f);
+
+// A view of the rectangle (x, y, w, h) of `frame`, clamped to it; on YUV formats widened to
+// even coordinates (chroma is shared by 2x2 pixels). False when nothing is left.
+bool cropView(const ImageView& frame, int x, int y, int w, int h, ImageView* out);
+
+// An image that owns its pixels (packed RGB); `view` points into `pixels`.
+struct OwnedImage {
+  std::vector<uint8_t> pixels;
+  ImageView view;
+};
 
 }  // namespace edgert::vision

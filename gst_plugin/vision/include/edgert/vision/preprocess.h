@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "edgert/image_input.h"
 #include "edgert/status.h"
@@ -65,6 +66,12 @@ Result<FrameTransform> preprocessImage(const ImageView& image, const PreprocessS
 // The same pre-processing handed to the backend (ExecutionContext::setImageInput, which
 // the CUDA backend runs as one kernel): the frame description and placement, and how
 // network coordinates map back. Interpolation is area/bilinear there (not PIL's).
+// The quadrilateral `quad` (a rotated text box, frame pixels) cut out and warped upright, as
+// PaddleOCR crops text lines: width the longer of its top and bottom edges, height the longer
+// of its sides, turned 90 degrees when it is at least 1.5 times taller than wide. Packed RGB.
+Result<OwnedImage> rectifiedCrop(const ImageView& frame,
+                                 const std::vector<std::array<float, 2>>& quad);
+
 FrameTransform devicePlacement(const ImageView& image, const PreprocessSpec& spec, int net_width,
                                int net_height, ImageFrame* frame, ImagePlacement* placement);
 

@@ -8,6 +8,14 @@
 
 namespace edgert::vision {
 
+// A secondary model's result on one object (edgertinfer process-mode=secondary).
+struct SecondaryResult {
+  uint32_t producer_id = 0;
+  int class_id = 0;
+  std::string label;
+  float confidence = 0;
+};
+
 // A detected object (or text region) in frame pixels. Text detectors also give the four
 // corners of the rotated box.
 struct Detection {
@@ -17,6 +25,7 @@ struct Detection {
   float confidence = 0;
   std::vector<std::array<float, 2>> polygon;  // empty unless the task gives one
   int64_t track_id = -1;                      // set by edgerttrack once the track is confirmed
+  std::vector<SecondaryResult> secondary;     // classifiers run on this object
 };
 
 struct ClassScore {
