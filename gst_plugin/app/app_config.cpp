@@ -102,9 +102,17 @@ Result<AppConfig> parseAppConfig(const std::string& text, const std::string& ori
             return Status::Ok();
           }
           const Section out(origin, "outputs", v);
-          return out.forEach({"video", "display", "json"},
+          return out.forEach({"video", "display", "json", "mqtt"},
                              [&](const std::string& ok, const YAML::Node& ov) -> Status {
                                if (ok == "display") return out.boolean(ok, ov, &cfg.display);
+                               if (ok == "mqtt") {
+                                 const Section mq(origin, "outputs.mqtt", ov);
+                                 return mq.forEach({"broker", "topic"}, [&](const std::string& mk,
+                                                                            const YAML::Node& mv) {
+                                   return mq.string(
+                                       mk, mv, mk == "broker" ? &cfg.mqtt_broker : &cfg.mqtt_topic);
+                                 });
+                               }
                                std::string p;
                                EDGERT_RETURN_IF_ERROR(out.string(ok, ov, &p));
                                if (ok == "json" && p != "-") p = vision::resolveConfigPath(base, p);

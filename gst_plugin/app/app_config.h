@@ -30,6 +30,8 @@ struct AppConfig {
   std::string video_output;  // annotated video (.mp4 or .mkv); "{name}" expands per source
   bool display = false;
   std::string json_output;  // JSON lines file, "-" for stdout, "" for none
+  std::string mqtt_broker;  // results to this MQTT broker (edgertpublish), "" for none
+  std::string mqtt_topic;   // "" = edgert/<source name>
 };
 
 Result<AppConfig> loadAppConfig(const std::string& path);

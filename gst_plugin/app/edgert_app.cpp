@@ -79,6 +79,11 @@ std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Outp
                        " config=", quoted(cfg.secondary_configs[i]),
                        " process-mode=secondary emit-messages=", last ? "true" : "false", backend);
     }
+    // Right after the inference: a conversion in between would drop the ROI params.
+    if (!cfg.mqtt_broker.empty())
+      branch += strCat(" ! edgertpublish name=", s.name, "_publish stream=", s.name,
+                       " broker=", quoted(cfg.mqtt_broker),
+                       cfg.mqtt_topic.empty() ? "" : strCat(" topic=", quoted(cfg.mqtt_topic)));
     std::vector<std::string> sinks;
     if (!cfg.video_output.empty()) {
       Output o;

@@ -2,6 +2,7 @@
 
 #include "gstedgertinfer.h"
 #include "gstedgertoverlay.h"
+#include "gstedgertpublish.h"
 #include "gstedgerttrack.h"
 
 namespace {
@@ -9,7 +10,8 @@ namespace {
 gboolean pluginInit(GstPlugin* plugin) {
   return gst_element_register(plugin, "edgertinfer", GST_RANK_NONE, GST_TYPE_EDGERT_INFER) &&
          gst_element_register(plugin, "edgertoverlay", GST_RANK_NONE, GST_TYPE_EDGERT_OVERLAY) &&
-         gst_element_register(plugin, "edgerttrack", GST_RANK_NONE, GST_TYPE_EDGERT_TRACK);
+         gst_element_register(plugin, "edgerttrack", GST_RANK_NONE, GST_TYPE_EDGERT_TRACK) &&
+         gst_element_register(plugin, "edgertpublish", GST_RANK_NONE, GST_TYPE_EDGERT_PUBLISH);
 }
 
 }  // namespace
