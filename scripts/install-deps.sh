@@ -13,7 +13,7 @@ PKGS=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
-  libmosquitto-dev mosquitto
+  libmosquitto-dev mosquitto libgstrtspserver-1.0-dev
   python3 python3-numpy python3-pil python3-torch python3-torchvision
 )
 missing=()

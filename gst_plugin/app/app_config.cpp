@@ -102,24 +102,41 @@ Result<AppConfig> parseAppConfig(const std::string& text, const std::string& ori
             return Status::Ok();
           }
           const Section out(origin, "outputs", v);
-          return out.forEach({"video", "display", "json", "mqtt"},
-                             [&](const std::string& ok, const YAML::Node& ov) -> Status {
-                               if (ok == "display") return out.boolean(ok, ov, &cfg.display);
-                               if (ok == "mqtt") {
-                                 const Section mq(origin, "outputs.mqtt", ov);
-                                 return mq.forEach({"broker", "topic"}, [&](const std::string& mk,
-                                                                            const YAML::Node& mv) {
-                                   return mq.string(
-                                       mk, mv, mk == "broker" ? &cfg.mqtt_broker : &cfg.mqtt_topic);
-                                 });
-                               }
-                               std::string p;
-                               EDGERT_RETURN_IF_ERROR(out.string(ok, ov, &p));
-                               if (ok == "json" && p != "-") p = vision::resolveConfigPath(base, p);
-                               if (ok == "video") p = vision::resolveConfigPath(base, p);
-                               (ok == "json" ? cfg.json_output : cfg.video_output) = p;
-                               return Status::Ok();
-                             });
+          return out.forEach(
+              {"video", "display", "json", "mqtt", "rtsp"},
+              [&](const std::string& ok, const YAML::Node& ov) -> Status {
+                if (ok == "display") return out.boolean(ok, ov, &cfg.display);
+                if (ok == "rtsp") {
+                  const Section rt(origin, "outputs.rtsp", ov);
+                  cfg.rtsp_port = 8554;
+                  return rt.forEach(
+                      {"port", "path"}, [&](const std::string& rk, const YAML::Node& rv) -> Status {
+                        if (rk == "path") {
+                          EDGERT_RETURN_IF_ERROR(rt.string(rk, rv, &cfg.rtsp_path));
+                          if (cfg.rtsp_path.empty() || cfg.rtsp_path[0] != '/')
+                            return rt.error(rv, "'outputs.rtsp.path' must start with /");
+                          return Status::Ok();
+                        }
+                        int64_t p;
+                        EDGERT_RETURN_IF_ERROR(rt.integer(rk, rv, &p, 1, 65535));
+                        cfg.rtsp_port = static_cast<int>(p);
+                        return Status::Ok();
+                      });
+                }
+                if (ok == "mqtt") {
+                  const Section mq(origin, "outputs.mqtt", ov);
+                  return mq.forEach({"broker", "topic"}, [&](const std::string& mk,
+                                                             const YAML::Node& mv) {
+                    return mq.string(mk, mv, mk == "broker" ? &cfg.mqtt_broker : &cfg.mqtt_topic);
+                  });
+                }
+                std::string p;
+                EDGERT_RETURN_IF_ERROR(out.string(ok, ov, &p));
+                if (ok == "json" && p != "-") p = vision::resolveConfigPath(base, p);
+                if (ok == "video") p = vision::resolveConfigPath(base, p);
+                (ok == "json" ? cfg.json_output : cfg.video_output) = p;
+                return Status::Ok();
+              });
         });
     if (!parsed.ok()) return parsed;
   } catch (const YAML::Exception& e) {
@@ -133,6 +150,10 @@ Result<AppConfig> parseAppConfig(const std::string& text, const std::string& ori
       cfg.video_output.find("{name}") == std::string::npos)
     return Status(StatusCode::kInvalidArgument,
                   strCat(origin, ": outputs.video must contain {name} with several sources"));
+  if (cfg.rtsp_port && cfg.rtsp_path.empty()) cfg.rtsp_path = "/{name}";
+  if (cfg.sources.size() > 1 && cfg.rtsp_port && cfg.rtsp_path.find("{name}") == std::string::npos)
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(origin, ": outputs.rtsp.path must contain {name} with several sources"));
   if (!cfg.video_output.empty()) {
     const std::string ext = std::filesystem::path(cfg.video_output).extension().string();
     if (ext != ".mp4" && ext != ".mkv")

@@ -32,6 +32,8 @@ struct AppConfig {
   std::string json_output;  // JSON lines file, "-" for stdout, "" for none
   std::string mqtt_broker;  // results to this MQTT broker (edgertpublish), "" for none
   std::string mqtt_topic;   // "" = edgert/<source name>
+  int rtsp_port = 0;        // serve the annotated streams over RTSP on this port (0: no)
+  std::string rtsp_path;    // mount path, "{name}" expands per source (default /{name})
 };
 
 Result<AppConfig> loadAppConfig(const std::string& path);

@@ -16,6 +16,7 @@
 
 #include "app_config.h"
 #include "edgert/internal/str.h"
+#include "rtsp_output.h"
 
 namespace fs = std::filesystem;
 using edgert::strCat;
@@ -51,14 +52,17 @@ struct App {
   std::map<std::string, uint64_t> frames;
 };
 
-std::string sourceElements(const edgert::app::Source& s) {
+// Test patterns run in real time when someone watches (display, RTSP clients).
+std::string sourceElements(const edgert::app::Source& s, bool live) {
   if (s.kind == "file") return strCat("filesrc location=", quoted(s.location), " ! decodebin");
   if (s.kind == "uri") return strCat("uridecodebin uri=", quoted(s.location));
   if (s.kind == "camera") return strCat("v4l2src device=", quoted(s.location));
-  return strCat("videotestsrc pattern=", quoted(s.location), " num-buffers=", s.num_buffers);
+  return strCat("videotestsrc pattern=", quoted(s.location), " num-buffers=", s.num_buffers,
+                live ? " is-live=true" : "");
 }
 
-std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Output>* outputs) {
+std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Output>* outputs,
+                             std::vector<edgert::app::RtspMount>* rtsp) {
   std::string desc;
   for (const auto& s : cfg.sources) {
     const std::string caps = s.format.empty() ? "" : strCat(" ! video/x-raw,format=", s.format);
@@ -66,10 +70,11 @@ std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Outp
     // results (with a cascade: the regions and what the secondary models said of them).
     const bool cascade = !cfg.secondary_configs.empty();
     const std::string backend = cfg.backend.empty() ? "" : " backend=" + cfg.backend;
-    std::string branch = strCat(sourceElements(s), " ! videoconvert", caps,
-                                " ! edgertinfer name=", cascade ? s.name + "_primary" : s.name,
-                                " config=", quoted(cfg.model_config),
-                                " emit-messages=", cascade ? "false" : "true", backend);
+    std::string branch =
+        strCat(sourceElements(s, cfg.display || cfg.rtsp_port), " ! videoconvert", caps,
+               " ! edgertinfer name=", cascade ? s.name + "_primary" : s.name,
+               " config=", quoted(cfg.model_config), " emit-messages=", cascade ? "false" : "true",
+               backend);
     if (cfg.track)
       branch +=
           strCat(" ! edgerttrack max-age=", cfg.track_max_age, " min-hits=", cfg.track_min_hits);
@@ -96,6 +101,11 @@ std::string describePipeline(const edgert::app::AppConfig& cfg, std::vector<Outp
       outputs->push_back(o);
     }
     if (cfg.display) sinks.push_back("videoconvert ! autovideosink sync=false");
+    if (cfg.rtsp_port) {
+      edgert::app::RtspMount m{expand(cfg.rtsp_path, s.name), edgert::app::freeUdpPort()};
+      sinks.push_back(edgert::app::rtspSinkDescription(m.udp_port));
+      rtsp->push_back(m);
+    }
     if (sinks.empty()) {
       branch += " ! fakesink sync=false";
     } else {
@@ -199,7 +209,8 @@ int main(int argc, char** argv) {
   }
   ensurePlugin();
   std::vector<Output> outputs;
-  const std::string desc = describePipeline(cfg.value(), &outputs);
+  std::vector<edgert::app::RtspMount> rtsp;
+  const std::string desc = describePipeline(cfg.value(), &outputs, &rtsp);
   GError* err = nullptr;
   App app;
   app.pipeline = gst_parse_launch(desc.c_str(), &err);
@@ -227,6 +238,17 @@ int main(int argc, char** argv) {
       gst_object_unref(app.pipeline);
       return 2;
     }
+  }
+  if (!rtsp.empty()) {
+    const edgert::Status st = edgert::app::startRtspServer(cfg->rtsp_port, rtsp);
+    if (!st.ok()) {
+      std::fprintf(stderr, "edgert-app: %s\n", st.message().c_str());
+      gst_object_unref(app.pipeline);
+      return 2;
+    }
+    for (const auto& m : rtsp)
+      std::fprintf(stderr, "edgert-app: serving rtsp://127.0.0.1:%d%s\n", cfg->rtsp_port,
+                   m.path.c_str());
   }
   app.loop = g_main_loop_new(nullptr, FALSE);
   GstBus* bus = gst_element_get_bus(app.pipeline);
