@@ -580,3 +580,91 @@ TEST_F(GstElements, SecondaryModeNeedsAClassifier) {
                 .find("process-mode"),
             std::string::npos);
 }
+
+// The cascade over thousands of frames: regions (two objects moving) from a stand-in
+// primary, edgerttrack, the colour classifier per region, edgertpublish to a JSON lines
+// file and the overlay. Every frame's regions carry a track id and a secondary result, the
+// file has a line per frame, and resident memory stays flat after warm-up (LSan under ASan).
+TEST_F(GstElements, CascadeSoak) {
+  constexpr int kFrames = 6000, kWarm = 1000;
+  const fs::path jsonl = dir_ / "soak.jsonl";
+  const std::string desc =
+      "videotestsrc num-buffers=" + std::to_string(kFrames) +
+      " ! video/x-raw,format=RGB,width=64,height=48 ! identity name=primary ! edgerttrack "
+      "min-hits=1 ! edgertinfer process-mode=secondary infer-on-id=1 config=" +
+      config() + " ! edgertpublish location=" + jsonl.string() +
+      " ! edgertoverlay ! fakesink name=sink";
+  GError* err = nullptr;
+  GstElement* pipe = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_TRUE(pipe && !err) << (err ? err->message : "");
+  // The stand-in primary: two regions per frame, drifting.
+  GstElement* primary = gst_bin_get_by_name(GST_BIN(pipe), "primary");
+  GstPad* src = gst_element_get_static_pad(primary, "src");
+  struct Feed {
+    int frame = 0;
+  } feed;
+  gst_pad_add_probe(
+      src, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        auto* f = static_cast<Feed*>(data);
+        GstBuffer* buf = gst_buffer_make_writable(GST_PAD_PROBE_INFO_BUFFER(info));
+        GST_PAD_PROBE_INFO_DATA(info) = buf;
+        const guint dx = static_cast<guint>(f->frame++ % 8);
+        addRegion(buf, "a", 1 + dx, 24, 1);
+        addRegion(buf, "b", 38 - dx, 24, 1);
+        return GST_PAD_PROBE_OK;
+      },
+      &feed, nullptr);
+  gst_object_unref(src);
+  gst_object_unref(primary);
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(pipe), "sink");
+  struct Count {
+    int complete = 0, seen = 0;
+    long rss_warm = 0, rss_end = 0;
+  } count;
+  GstPad* pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_BUFFER,
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        auto* c = static_cast<Count*>(data);
+        GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
+        int ok = 0;
+        gpointer state = nullptr;
+        GstMeta* m;
+        while ((m = gst_buffer_iterate_meta_filtered(buf, &state,
+                                                     GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+          auto* roi = reinterpret_cast<GstVideoRegionOfInterestMeta*>(m);
+          ok += gst_video_region_of_interest_meta_get_param(roi, "edgert/track") &&
+                gst_video_region_of_interest_meta_get_param(roi, "edgert/secondary");
+        }
+        c->complete += ok == 2;
+        if (++c->seen == kWarm) c->rss_warm = residentKiB();
+        if (c->seen == kFrames) c->rss_end = residentKiB();
+        return GST_PAD_PROBE_OK;
+      },
+      &count, nullptr);
+  gst_object_unref(pad);
+  gst_object_unref(sink);
+  ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstBus* bus = gst_element_get_bus(pipe);
+  GstMessage* msg = gst_bus_timed_pop_filtered(
+      bus, 600 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  ASSERT_TRUE(msg);
+  EXPECT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS);
+  gst_message_unref(msg);
+  gst_element_set_state(pipe, GST_STATE_NULL);  // edgertpublish finishes the file
+  EXPECT_EQ(count.complete, kFrames);
+#ifndef __SANITIZE_ADDRESS__
+  EXPECT_LT(count.rss_end - count.rss_warm, 4096)
+      << "resident KiB grew from " << count.rss_warm << " to " << count.rss_end;
+#endif
+  std::printf("cascade soak: %d frames, resident %ld KiB after %d, %ld KiB at the end\n", kFrames,
+              count.rss_warm, kWarm, count.rss_end);
+  std::ifstream in(jsonl);
+  int lines = 0;
+  for (std::string line; std::getline(in, line);)
+    lines += line.find("\"secondary\"") != std::string::npos;
+  EXPECT_EQ(lines, kFrames);
+  gst_object_unref(bus);
+  gst_object_unref(pipe);
+}
