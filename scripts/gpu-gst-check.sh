@@ -46,6 +46,36 @@ for src in ("nv12", "rgb"):
 sys.exit(0 if ok else 1)
 PY
 result[cuda_vs_cpu]=$?
+# The cascade on the GPU (issue #11): text detector + orientation classifier per line
+# (secondary mode: crops uploaded and pre-processed on the GPU), cuda vs cpu.
+for b in cpu cuda; do
+  cat > /tmp/casc_$b.yaml <<YAML
+sources:
+  - {name: rgb, file: $PWD/configs/demo/page.png, format: RGB}
+  - {name: nv12, file: $PWD/configs/demo/page.png, format: NV12}
+model: $PWD/configs/elements/ppocr-det.yaml
+track: true
+secondary: [$PWD/configs/elements/ppocr-cls.yaml]
+backend: $b
+outputs: {json: /tmp/casc_$b.jsonl}
+YAML
+  /tmp/gst/bin/edgert-app /tmp/casc_$b.yaml > "$OUT/casc_$b.log" 2>&1 || echo "cascade $b failed: $(tail -3 "$OUT/casc_$b.log")"
+done
+python3 - <<'PY'
+import json, sys
+ok = True
+runs = {b: {l["source"]: l for l in map(json.loads, open(f"/tmp/casc_{b}.jsonl"))} for b in ("cpu", "cuda")}
+for src in ("rgb", "nv12"):
+    lab = {b: [[s["label"] for s in d.get("secondary", [])] for d in runs[b][src]["detections"]] for b in runs}
+    n = len(lab["cpu"])
+    same = sum(a == b for a, b in zip(lab["cpu"], lab["cuda"]))
+    upright = sum(l == ["0"] for l in lab["cuda"])
+    good = n > 3 and len(lab["cuda"]) == n and same >= n - 1 and upright >= 0.8 * n
+    ok &= good
+    print(f"cascade {src}: {n} lines, cuda agrees with cpu on {same}, cuda upright {upright} {'ok' if good else 'FAIL'}")
+sys.exit(0 if ok else 1)
+PY
+result[cascade_cuda_vs_cpu]=$?
 # Per-frame cost at 1080p on the CUDA backend (frame upload + GPU pre-processing, engine,
 # DBNet decoding and metadata), from the element's own stage timing.
 for fmt in NV12 RGB; do
