@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <mosquitto.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -61,9 +62,13 @@ std::string mosquittoBinary() {
 class Broker {
  public:
   Broker(fs::path dir, int port) : dir_(std::move(dir)), port_(port) {
+    // Run as the current user: as root, mosquitto would switch to its own user, which cannot
+    // write the persistence file here (and subscriptions would not survive the restart).
+    const passwd* pw = getpwuid(getuid());
     std::ofstream(dir_ / "mosquitto.conf")
         << "listener " << port_ << " 127.0.0.1\nallow_anonymous true\npersistence true\n"
-        << "persistence_location " << dir_.string() << "/\n";
+        << "persistence_location " << dir_.string() << "/\nuser " << (pw ? pw->pw_name : "root")
+        << "\nlog_dest file " << (dir_ / "mosquitto.log").string() << "\n";
   }
   ~Broker() { stop(); }
   bool start() {
