@@ -361,28 +361,38 @@ extern "C" __global__ void edgert_bias_act_h2f(float* y, const __half* x, const 
 }
 
 // EdgertElementwise: one pass over the output for a whole chain of elementwise ops.
+namespace {
+
+// Element i of an EdgertElementwise program (kernel_params.h); load(k, index) reads input k.
+// Shared by the float32 and the NHWC fp16 kernels (nhwc_half.cu).
+template <class Load>
+__device__ __forceinline__ float fusedElement(const EdgertFused& p, long long i, Load load) {
+  float r[EDGERT_FUSED_MAX_CODE] = {};
+  auto operand = [&](int o) -> float {
+    if (o < 100) return r[o];
+    if (o >= 200) return p.imm[o - 200];
+    const int k = o - 100;
+    if (p.mode[k] == kFusedFull) return load(k, i);
+    if (p.mode[k] == kFusedScalar) return load(k, 0);
+    return load(k, (i / p.inner[k]) % p.dim[k]);
+  };
+  for (int j = 0; j < p.n_code; ++j) {
+    const int* c = p.code + 4 * j;
+    if (c[0] == 0) {
+      const float a = c[3] >= 0 ? p.imm[c[3]] : 0.f, b = c[3] >= 0 ? p.imm[c[3] + 1] : 0.f;
+      r[j] = edgertUnary(c[1], operand(c[2]), a, b);
+    } else {
+      r[j] = edgertBinary(c[1], operand(c[2]), operand(c[3]));
+    }
+  }
+  return r[p.n_code - 1];
+}
+
+}  // namespace
+
 extern "C" __global__ void edgert_fused_f32(EdgertFused p, float* y) {
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < p.total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    float r[EDGERT_FUSED_MAX_CODE] = {};
-    auto operand = [&](int o) -> float {
-      if (o < 100) return r[o];
-      if (o >= 200) return p.imm[o - 200];
-      const int k = o - 100;
-      const float* in = reinterpret_cast<const float*>(p.in[k]);
-      if (p.mode[k] == kFusedFull) return in[i];
-      if (p.mode[k] == kFusedScalar) return in[0];
-      return in[(i / p.inner[k]) % p.dim[k]];
-    };
-    for (int j = 0; j < p.n_code; ++j) {
-      const int* c = p.code + 4 * j;
-      if (c[0] == 0) {
-        const float a = c[3] >= 0 ? p.imm[c[3]] : 0.f, b = c[3] >= 0 ? p.imm[c[3] + 1] : 0.f;
-        r[j] = edgertUnary(c[1], operand(c[2]), a, b);
-      } else {
-        r[j] = edgertBinary(c[1], operand(c[2]), operand(c[3]));
-      }
-    }
-    y[i] = r[p.n_code - 1];
-  }
+       i += static_cast<long long>(gridDim.x) * blockDim.x)
+    y[i] = fusedElement(
+        p, i, [&](int k, long long at) { return reinterpret_cast<const float*>(p.in[k])[at]; });
 }

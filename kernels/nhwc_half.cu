@@ -89,19 +89,34 @@ extern "C" __global__ void edgert_bias_act_nhwc_h(__half* y, const float* bias, 
   }
 }
 
-// MaxPool / AveragePool; p.nc is the batch here, channels are innermost.
-extern "C" __global__ void edgert_pool2d_nhwc_h(__half* y, const __half* x, EdgertPool p,
-                                                long long c) {
+namespace {
+
+// One thread per output element of an NHWC fp16 map whose value samples one channel of the
+// input (pools, resize): sample(p, oh, ow, load) with load(y, x) reading that channel.
+// p.nc is the batch here (channels are innermost).
+template <class P, class Sample>
+__device__ __forceinline__ void sampleChannels(__half* y, const __half* x, const P& p, long long c,
+                                               Sample sample) {
   const long long total = p.nc * p.oh * p.ow * c;
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
        i += (long long)gridDim.x * blockDim.x) {
     const long long ch = i % c, ow = (i / c) % p.ow, oh = (i / (c * p.ow)) % p.oh,
                     b = i / (c * p.ow * p.oh);
     const __half* xb = x + b * p.ih * p.iw * c + ch;
-    y[i] = __float2half_rn(poolSample(p, oh, ow, [&](long long yy, long long xx) {
+    y[i] = __float2half_rn(sample(p, oh, ow, [&](long long yy, long long xx) {
       return __half2float(xb[(yy * p.iw + xx) * c]);
     }));
   }
+}
+
+}  // namespace
+
+// MaxPool / AveragePool.
+extern "C" __global__ void edgert_pool2d_nhwc_h(__half* y, const __half* x, EdgertPool p,
+                                                long long c) {
+  sampleChannels(y, x, p, c, [](const EdgertPool& q, long long oh, long long ow, auto load) {
+    return poolSample(q, oh, ow, load);
+  });
 }
 
 // MaxPool / AveragePool on channel pairs (c even) with 32-bit index math (the host checks).
@@ -182,19 +197,12 @@ extern "C" __global__ void edgert_global_pool_nhwc_final(__half* y, const float*
   }
 }
 
-// Resize (nearest / linear); p.nc is the batch here.
+// Resize (nearest / linear).
 extern "C" __global__ void edgert_resize2d_nhwc_h(__half* y, const __half* x, EdgertResize p,
                                                   long long c) {
-  const long long total = p.nc * p.oh * p.ow * c;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
-       i += (long long)gridDim.x * blockDim.x) {
-    const long long ch = i % c, ow = (i / c) % p.ow, oh = (i / (c * p.ow)) % p.oh,
-                    b = i / (c * p.ow * p.oh);
-    const __half* xb = x + b * p.ih * p.iw * c + ch;
-    y[i] = __float2half_rn(resizeSample(p, oh, ow, [&](long long yy, long long xx) {
-      return __half2float(xb[(yy * p.iw + xx) * c]);
-    }));
-  }
+  sampleChannels(y, x, p, c, [](const EdgertResize& q, long long oh, long long ow, auto load) {
+    return resizeSample(q, oh, ow, load);
+  });
 }
 
 namespace {
@@ -238,29 +246,10 @@ extern "C" __global__ void edgert_binary_h(__half* y, const void* a, const void*
 // EdgertElementwise over fp16 NHWC: the program of edgert_fused_f32, inputs fp16 or float32.
 extern "C" __global__ void edgert_fused_h(EdgertFused p, __half* y) {
   for (long long i = blockIdx.x * static_cast<long long>(blockDim.x) + threadIdx.x; i < p.total;
-       i += static_cast<long long>(gridDim.x) * blockDim.x) {
-    float r[EDGERT_FUSED_MAX_CODE] = {};
-    auto operand = [&](int o) -> float {
-      if (o < 100) return r[o];
-      if (o >= 200) return p.imm[o - 200];
-      const int k = o - 100;
-      const void* in = reinterpret_cast<const void*>(p.in[k]);
-      const bool h = (p.half_mask >> k) & 1;
-      if (p.mode[k] == kFusedFull) return loadAs(in, i, h);
-      if (p.mode[k] == kFusedScalar) return loadAs(in, 0, h);
-      return loadAs(in, (i / p.inner[k]) % p.dim[k], h);
-    };
-    for (int j = 0; j < p.n_code; ++j) {
-      const int* c = p.code + 4 * j;
-      if (c[0] == 0) {
-        const float a = c[3] >= 0 ? p.imm[c[3]] : 0.f, b = c[3] >= 0 ? p.imm[c[3] + 1] : 0.f;
-        r[j] = edgertUnary(c[1], operand(c[2]), a, b);
-      } else {
-        r[j] = edgertBinary(c[1], operand(c[2]), operand(c[3]));
-      }
-    }
-    y[i] = __float2half_rn(r[p.n_code - 1]);
-  }
+       i += static_cast<long long>(gridDim.x) * blockDim.x)
+    y[i] = __float2half_rn(fusedElement(p, i, [&](int k, long long at) {
+      return loadAs(reinterpret_cast<const void*>(p.in[k]), at, (p.half_mask >> k) & 1);
+    }));
 }
 
 // Depthwise convolution, NHWC fp16, weights [kh * kw][c] fp16, then y = act(conv + bias +

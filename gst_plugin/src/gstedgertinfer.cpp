@@ -140,17 +140,24 @@ void postResult(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r, guin
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), msg));
 }
 
-// Runs on the queue's worker thread, in frame order.
-void annotate(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r,
-              const edgert::vision::StageTimings& t) {
+// After each inferred frame (worker thread, frame order): the stage times, the message,
+// the count.
+void finishFrame(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r,
+                 const edgert::vision::StageTimings& t) {
   State& s = *self->s;
   s.pre_ms += t.preprocess_ms;
   s.infer_ms += t.inference_ms;
   s.post_ms += t.postprocess_ms;
-  edgert::gst::attachResult(buf, r, s.config.unique_id, GST_VIDEO_INFO_WIDTH(&s.info),
-                            GST_VIDEO_INFO_HEIGHT(&s.info));
   if (s.emit_messages) postResult(self, buf, r, s.inferred);
   ++s.inferred;
+}
+
+void annotate(GstEdgertInfer* self, GstBuffer* buf, const FrameResult& r,
+              const edgert::vision::StageTimings& t) {
+  State& s = *self->s;
+  edgert::gst::attachResult(buf, r, s.config.unique_id, GST_VIDEO_INFO_WIDTH(&s.info),
+                            GST_VIDEO_INFO_HEIGHT(&s.info));
+  finishFrame(self, buf, r, t);
 }
 
 void makeQueue(GstEdgertInfer* self) {
@@ -184,13 +191,10 @@ void makeQueue(GstEdgertInfer* self) {
       size_t n = 0;
       const edgert::Status status = state.secondary->process(b, frame, t, &n);
       state.regions += n;
-      state.pre_ms += t->preprocess_ms;
-      state.infer_ms += t->inference_ms;
-      state.post_ms += t->postprocess_ms;
       // Messages carry every region of the frame with what this model said of each.
-      if (status.ok() && state.emit_messages)
-        postResult(self, b, edgert::gst::collectResults(b), state.inferred);
-      ++state.inferred;
+      if (status.ok())
+        finishFrame(self, b, state.emit_messages ? edgert::gst::collectResults(b) : FrameResult{},
+                    *t);
       return status;
     };
   }

@@ -14,6 +14,7 @@
 #include <map>
 
 #include "edgert/builder.h"
+#include "gst_plugin_loader.h"
 #include "onnx_model.h"
 
 namespace {
@@ -23,16 +24,8 @@ namespace fs = std::filesystem;
 class GstElements : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    gst_init(nullptr, nullptr);
-    // From GST_PLUGIN_PATH when it has it (an installed or staged plugin), else the build's.
-    if (GstElementFactory* f = gst_element_factory_find("edgertinfer")) {
-      gst_object_unref(f);
-    } else {
-      GError* err = nullptr;
-      GstPlugin* p = gst_plugin_load_file(EDGERT_GST_PLUGIN, &err);
-      ASSERT_TRUE(p) << (err ? err->message : "?");
-      gst_object_unref(p);
-    }
+    edgert::test::loadEdgertPlugin("edgertinfer");
+    if (::testing::Test::HasFatalFailure()) return;
     dir_ = fs::temp_directory_path() / ("edgert_gst_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     // Mean of each channel as logits: the class is the frame's dominant colour.
@@ -151,6 +144,18 @@ TEST_F(GstElements, RefusesCapsItCannotTake) {
   GstBuffer* buf = gst_buffer_new_allocate(nullptr, 16 * 16 * 2, nullptr);
   EXPECT_EQ(gst_harness_push(h, buf), GST_FLOW_NOT_NEGOTIATED);
   gst_harness_teardown(h);
+}
+
+// Plays a pipeline until end of stream; an error message or no EOS within `seconds` fails.
+void playToEos(GstElement* pipe, int seconds) {
+  ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  GstBus* bus = gst_element_get_bus(pipe);
+  GstMessage* m = gst_bus_timed_pop_filtered(
+      bus, seconds * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  gst_object_unref(bus);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
+  gst_message_unref(m);
 }
 
 // The pipeline's state change fails and the bus carries one error naming the file.
@@ -365,17 +370,11 @@ TEST_F(GstElements, TwoStreamsShareOneModel) {
     gst_object_unref(pad);
     gst_object_unref(sink);
   }
-  ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-  GstBus* bus = gst_element_get_bus(pipe);
-  GstMessage* m = gst_bus_timed_pop_filtered(
-      bus, 120 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  ASSERT_TRUE(m);
-  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
-  gst_message_unref(m);
+  playToEos(pipe, 120);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(annotated[0], 300);
   EXPECT_EQ(annotated[1], 300);
   gst_element_set_state(pipe, GST_STATE_NULL);
-  gst_object_unref(bus);
   gst_object_unref(pipe);
 }
 
@@ -415,13 +414,8 @@ TEST_F(GstElements, SoakAndStateChanges) {
       &count, nullptr);
   gst_object_unref(pad);
   gst_object_unref(sink);
-  ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-  GstBus* bus = gst_element_get_bus(pipe);
-  GstMessage* m = gst_bus_timed_pop_filtered(
-      bus, 300 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  ASSERT_TRUE(m);
-  EXPECT_EQ(GST_MESSAGE_TYPE(m), GST_MESSAGE_EOS);
-  gst_message_unref(m);
+  playToEos(pipe, 300);
+  if (HasFatalFailure()) return;
   EXPECT_EQ(count.annotated, kFrames);
   // 16000 frames after warm-up: a per-frame leak of even 256 bytes would show as 4 MB.
   // (Under ASan freed memory sits in quarantine, so RSS says nothing; LSan checks leaks.)
@@ -436,7 +430,6 @@ TEST_F(GstElements, SoakAndStateChanges) {
     ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
   }
   gst_element_set_state(pipe, GST_STATE_NULL);
-  gst_object_unref(bus);
   gst_object_unref(pipe);
 }
 
@@ -645,13 +638,8 @@ TEST_F(GstElements, CascadeSoak) {
       &count, nullptr);
   gst_object_unref(pad);
   gst_object_unref(sink);
-  ASSERT_NE(gst_element_set_state(pipe, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-  GstBus* bus = gst_element_get_bus(pipe);
-  GstMessage* msg = gst_bus_timed_pop_filtered(
-      bus, 600 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  ASSERT_TRUE(msg);
-  EXPECT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS);
-  gst_message_unref(msg);
+  playToEos(pipe, 600);
+  if (HasFatalFailure()) return;
   gst_element_set_state(pipe, GST_STATE_NULL);  // edgertpublish finishes the file
   EXPECT_EQ(count.complete, kFrames);
 #ifndef __SANITIZE_ADDRESS__
@@ -665,6 +653,5 @@ TEST_F(GstElements, CascadeSoak) {
   for (std::string line; std::getline(in, line);)
     lines += line.find("\"secondary\"") != std::string::npos;
   EXPECT_EQ(lines, kFrames);
-  gst_object_unref(bus);
   gst_object_unref(pipe);
 }

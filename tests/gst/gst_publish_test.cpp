@@ -25,6 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "gst_plugin_loader.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -169,17 +171,7 @@ GstBuffer* frameWithObjects(int f) {
 
 class EdgertPublish : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    gst_init(nullptr, nullptr);
-    if (GstElementFactory* f = gst_element_factory_find("edgertpublish")) {
-      gst_object_unref(f);
-    } else {
-      GError* err = nullptr;
-      GstPlugin* p = gst_plugin_load_file(EDGERT_GST_PLUGIN, &err);
-      ASSERT_TRUE(p) << (err ? err->message : "?");
-      gst_object_unref(p);
-    }
-  }
+  static void SetUpTestSuite() { edgert::test::loadEdgertPlugin("edgertpublish"); }
   void SetUp() override {
     if (mosquittoBinary().empty()) GTEST_SKIP() << "mosquitto (the broker) is not installed";
     dir_ = fs::temp_directory_path() /

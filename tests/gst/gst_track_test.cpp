@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "edgert/vision/tracker.h"
+#include "gst_plugin_loader.h"
 
 namespace {
 
@@ -38,17 +39,7 @@ struct TrackRun {
 
 class EdgertTrack : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    gst_init(nullptr, nullptr);
-    if (GstElementFactory* f = gst_element_factory_find("edgerttrack")) {
-      gst_object_unref(f);
-    } else {
-      GError* err = nullptr;
-      GstPlugin* p = gst_plugin_load_file(EDGERT_GST_PLUGIN, &err);
-      ASSERT_TRUE(p) << (err ? err->message : "?");
-      gst_object_unref(p);
-    }
-  }
+  static void SetUpTestSuite() { edgert::test::loadEdgertPlugin("edgerttrack"); }
 
   // Pushes `frames` frames, the visible objects' boxes as edgertinfer would attach them (in
   // a shuffled order), and reads back each object's track id.

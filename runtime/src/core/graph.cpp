@@ -40,20 +40,43 @@ NodeContext nodeContext(const Graph& g, const Node& n, bool with_outputs) {
   return c;
 }
 
+std::vector<uint64_t> placeBuffers(const std::vector<LiveBuffer>& buffers, uint64_t* total) {
+  std::vector<size_t> order(buffers.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return buffers[a].bytes > buffers[b].bytes; });
+  std::vector<uint64_t> offsets(buffers.size(), 0);
+  std::vector<size_t> placed;
+  *total = 0;
+  for (size_t i : order) {
+    const LiveBuffer& b = buffers[i];
+    std::vector<std::pair<uint64_t, uint64_t>> busy;  // [begin, end) of overlapping lifetimes
+    for (size_t o : placed)
+      if (buffers[o].first <= b.last && b.first <= buffers[o].last)
+        busy.push_back({offsets[o], offsets[o] + buffers[o].bytes});
+    std::sort(busy.begin(), busy.end());
+    uint64_t off = 0;
+    for (const auto& [begin, end] : busy) {
+      if (off + b.bytes <= begin) break;
+      off = std::max(off, end);
+    }
+    offsets[i] = off;
+    *total = std::max(*total, off + b.bytes);
+    placed.push_back(i);
+  }
+  return offsets;
+}
+
 MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   const int n_nodes = static_cast<int>(g.nodes.size());
   const size_t n = g.tensors.size();
   std::vector<int> first(n, std::numeric_limits<int>::max()),
       last(n, std::numeric_limits<int>::min());
+  // Bindings live to the end; inputs from the start, so they keep their values through the
+  // run: a caller may execute again on the same input and must get the same outputs.
   for (const Binding& b : g.bindings) {
-    if (b.is_input) {
-      // Inputs keep their values through the run: a caller may execute again on the same
-      // input (benchmarks, retries) and must get the same outputs.
-      first[b.tensor] = -1;
-      last[b.tensor] = n_nodes;
-    } else {
-      last[b.tensor] = n_nodes;
-    }
+    last[b.tensor] = n_nodes;
+    if (b.is_input) first[b.tensor] = -1;
   }
   for (int i = 0; i < n_nodes; ++i) {
     for (int t : g.nodes[i].outputs) {
@@ -64,44 +87,20 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
       if (t >= 0) last[t] = std::max(last[t], i);
     }
   }
-  struct Item {
-    size_t tensor;
-    uint64_t bytes;
-  };
-  std::vector<Item> items;
+  std::vector<size_t> tensors;
+  std::vector<LiveBuffer> buffers;
   for (size_t t = 0; t < n; ++t) {
     if (g.tensors[t].isConstant() || first[t] > last[t]) continue;
     const uint64_t bytes =
         static_cast<uint64_t>(volume(g.tensors[t].dims)) * dataTypeSize(g.tensors[t].dtype);
-    items.push_back({t, (std::max<uint64_t>(bytes, 1) + alignment - 1) / alignment * alignment});
+    tensors.push_back(t);
+    buffers.push_back({(std::max<uint64_t>(bytes, 1) + alignment - 1) / alignment * alignment,
+                       first[t], last[t]});
   }
-  // Greedy by size: large tensors first, each at the lowest offset that does not collide
-  // with a placed tensor whose lifetime overlaps.
-  std::stable_sort(items.begin(), items.end(),
-                   [](const Item& a, const Item& b) { return a.bytes > b.bytes; });
   MemoryPlan plan;
   plan.offsets.assign(n, 0);
-  struct Placed {
-    uint64_t off, bytes;
-    int first, last;
-  };
-  std::vector<Placed> placed;
-  for (const Item& it : items) {
-    const int f = first[it.tensor], l = last[it.tensor];
-    std::vector<std::pair<uint64_t, uint64_t>> busy;
-    for (const Placed& p : placed) {
-      if (p.first <= l && f <= p.last) busy.push_back({p.off, p.off + p.bytes});
-    }
-    std::sort(busy.begin(), busy.end());
-    uint64_t off = 0;
-    for (const auto& [b, e] : busy) {
-      if (off + it.bytes <= b) break;
-      off = std::max(off, e);
-    }
-    plan.offsets[it.tensor] = off;
-    placed.push_back({off, it.bytes, f, l});
-    plan.arena_bytes = std::max(plan.arena_bytes, off + it.bytes);
-  }
+  const std::vector<uint64_t> offsets = placeBuffers(buffers, &plan.arena_bytes);
+  for (size_t i = 0; i < tensors.size(); ++i) plan.offsets[tensors[i]] = offsets[i];
   return plan;
 }
 

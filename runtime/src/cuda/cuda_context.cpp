@@ -3,6 +3,7 @@
 // CUDA graph when every layer runs on the GPU.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -379,15 +380,14 @@ Status CudaContext::planLayouts(std::vector<Layer> node_layers) {
 Status CudaContext::planArena() {
   const Graph& g = engine_->model().graph;
   const size_t T = g.tensors.size(), end = layers_.size();
-  struct Live {
-    size_t first = SIZE_MAX, last = 0, bytes = 0;
-  };
-  std::vector<Live> live(2 * T);  // [2t]: float32 copy, [2t + 1]: fp16 copy
+  // [2t]: the float32 copy of tensor t, [2t + 1]: its fp16 copy; untouched ones stay empty
+  // (and, never live, collide with nothing).
+  std::vector<LiveBuffer> live(2 * T, LiveBuffer{0, std::numeric_limits<int64_t>::max(), 0});
   auto touch = [&](int t, bool half, size_t p) {
     if (t < 0 || g.tensors[t].isConstant()) return;
-    Live& l = live[2 * t + half];
-    l.first = std::min(l.first, p);
-    l.last = std::max(l.last, p);
+    LiveBuffer& l = live[2 * t + half];
+    l.first = std::min(l.first, static_cast<int64_t>(p));
+    l.last = std::max(l.last, static_cast<int64_t>(p));
     l.bytes = (volume(g.tensors[t].dims) * (half ? 2 : dataTypeSize(g.tensors[t].dtype)) + 255) /
               256 * 256;
   };
@@ -400,29 +400,9 @@ Status CudaContext::planArena() {
     touch(b.tensor, false, end);
     if (b.is_input) touch(b.tensor, false, 0);
   }
-  std::vector<size_t> order;
-  for (size_t i = 0; i < live.size(); ++i)
-    if (live[i].bytes) order.push_back(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return live[a].bytes > live[b].bytes; });
-  std::vector<size_t> off(live.size(), 0);
-  std::vector<size_t> placed;
-  arena_bytes_ = 256;
-  for (size_t i : order) {
-    std::vector<std::pair<size_t, size_t>> busy;  // [begin, end) of overlapping lifetimes
-    for (size_t o : placed)
-      if (live[o].first <= live[i].last && live[i].first <= live[o].last)
-        busy.push_back({off[o], off[o] + live[o].bytes});
-    std::sort(busy.begin(), busy.end());
-    size_t at = 0;
-    for (const auto& [b, e] : busy) {
-      if (at + live[i].bytes <= b) break;
-      at = std::max(at, e);
-    }
-    off[i] = at;
-    arena_bytes_ = std::max(arena_bytes_, at + live[i].bytes);
-    placed.push_back(i);
-  }
+  uint64_t total = 0;
+  const std::vector<uint64_t> off = placeBuffers(live, &total);
+  arena_bytes_ = std::max<size_t>(256, total);
   EDGERT_RETURN_IF_ERROR(
       env_.d->check(env_.d->cuMemAlloc(&arena_, arena_bytes_),
                     strCat("cuMemAlloc of the ", arena_bytes_, "-byte activation arena").c_str()));

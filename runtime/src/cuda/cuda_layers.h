@@ -35,6 +35,17 @@ const char* stridedCopyKernel(size_t es);
 // Transpose, Slice, Concat, Split, Expand, Pad's interior: strided copies in order.
 std::unique_ptr<GpuLayer> makeStridedLayer(std::vector<StridedPart> parts, size_t es);
 
+// A 2-D MaxPool / AveragePool's parameters, `nc` = N x C planes (NHWC layers set it to N).
+Result<EdgertPool> poolParams(const NodeContext& c);
+// A 4-D Resize's parameters (nearest or linear), `nc` = N x C planes (NHWC layers: N).
+Result<EdgertResize> resizeParams(const NodeContext& c);
+
+// cuBLASLt's first heuristic algorithm for D = op(A) op(B) (+ C) with the given layouts and
+// at most 32 MiB of workspace; false when it has none.
+bool ltHeuristicAlgo(const Env& env, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a,
+                     cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c, cublasLtMatmulAlgo_t* algo,
+                     size_t* workspace);
+
 // The activation the builder fused into a Conv / Gemm (`_act`), as an EdgertUnary code.
 int convActivation(const NodeContext& c);
 

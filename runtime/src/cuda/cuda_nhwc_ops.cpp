@@ -403,20 +403,8 @@ Result<std::unique_ptr<GpuLayer>> makeGemmConv(const NodeContext& c, const Env& 
       lt->check(lt->cublasLtMatrixLayoutCreate(&L->x_, CUDA_R_16F, C, M, C), "layout X"));
   EDGERT_RETURN_IF_ERROR(
       lt->check(lt->cublasLtMatrixLayoutCreate(&L->y_, CUDA_R_16F, K, M, K), "layout Y"));
-  cublasLtMatmulPreference_t pref;
-  lt->cublasLtMatmulPreferenceCreate(&pref);
-  const size_t max_ws = size_t{32} << 20;
-  lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws,
-                                           sizeof(max_ws));
-  cublasLtMatmulHeuristicResult_t res[1];
-  int got = 0;
-  const cublasStatus_t hs = lt->cublasLtMatmulAlgoGetHeuristic(
-      env.lt_handle, L->desc_, L->w_, L->x_, L->y_, L->y_, pref, 1, res, &got);
-  lt->cublasLtMatmulPreferenceDestroy(pref);
-  if (hs != CUBLAS_STATUS_SUCCESS || got == 0)
+  if (!ltHeuristicAlgo(env, L->desc_, L->w_, L->x_, L->y_, &L->algo_, &L->ws_))
     return c.unsupported("cuBLASLt has no fp16 algorithm for this 1x1 convolution");
-  L->algo_ = res[0].algo;
-  L->ws_ = res[0].workspaceSize;
   // KC1x1 float -> KC half: the row-major [K][C] matrix W.
   const HostTensor& wt = *c.constant(1);
   std::vector<uint16_t> h(static_cast<size_t>(K * C));
@@ -551,30 +539,10 @@ class KernelLayer final : public HalfLayer {
 Result<std::unique_ptr<GpuLayer>> makePool(const NodeContext& c, const Env&) {
   if (c.out.size() != 1) return c.unsupported("MaxPool indices");
   const Dims& x = c.dims(0);
-  const std::vector<int64_t> ks = c.attrs->getInts("kernel_shape", {}).value();
-  if (ks.size() != 2) return c.unsupported("not a 2-D pool");
-  const bool ceil_mode = c.attrs->getInt("ceil_mode", 0).value() != 0;
-  EDGERT_ASSIGN_OR_RETURN(
-      ops::Geometry g,
-      ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(ks.begin(), ks.end()), ceil_mode));
-  EdgertPool p{};
-  p.is_max = c.op == "MaxPool";
-  p.count_include_pad = c.attrs->getInt("count_include_pad", 0).value() != 0;
-  p.nc = x[0];
-  p.ih = g.in[1];
-  p.iw = g.in[2];
-  p.oh = g.out[1];
-  p.ow = g.out[2];
-  p.kh = static_cast<int>(g.k[1]);
-  p.kw = static_cast<int>(g.k[2]);
-  p.sh = static_cast<int>(g.s[1]);
-  p.sw = static_cast<int>(g.s[2]);
-  p.ph = static_cast<int>(g.pb[1]);
-  p.pw = static_cast<int>(g.pb[2]);
-  p.pe_h = static_cast<int>(g.pe[1]);
-  p.pe_w = static_cast<int>(g.pe[2]);
-  p.dh = static_cast<int>(g.d[1]);
-  p.dw = static_cast<int>(g.d[2]);
+  if (c.attrs->getInts("kernel_shape", {}).value().size() != 2)
+    return c.unsupported("not a 2-D pool");
+  EDGERT_ASSIGN_OR_RETURN(EdgertPool p, poolParams(c));
+  p.nc = x[0];  // channels are innermost here
   const bool pairs = x[1] % 2 == 0 && volume(x) < (int64_t{1} << 31);
   return finish(std::make_unique<KernelLayer<EdgertPool>>(
                     pairs ? "edgert_pool2d_nhwc_h2" : "edgert_pool2d_nhwc_h", p, n64(x[1]),
@@ -620,37 +588,8 @@ Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
   const Dims& x = c.dims(0);
   const Dims& out = c.out[0].dims;
   if (out[0] != x[0] || out[1] != x[1]) return c.unsupported("resizing N or C");
-  const std::string mode = c.attrs->getString("mode", "nearest").value();
-  static const std::map<std::string, int> kCoord = {{"half_pixel", 0},
-                                                    {"asymmetric", 1},
-                                                    {"align_corners", 2},
-                                                    {"pytorch_half_pixel", 3},
-                                                    {"tf_half_pixel_for_nn", 4}};
-  static const std::map<std::string, int> kNearest = {
-      {"round_prefer_floor", 0}, {"round_prefer_ceil", 1}, {"floor", 2}, {"ceil", 3}};
-  const auto coord =
-      kCoord.find(c.attrs->getString("coordinate_transformation_mode", "half_pixel").value());
-  const auto nearest =
-      kNearest.find(c.attrs->getString("nearest_mode", "round_prefer_floor").value());
-  if ((mode != "nearest" && mode != "linear") || coord == kCoord.end() || nearest == kNearest.end())
-    return c.unsupported("this Resize mode");
-  EdgertResize p{};
-  p.nc = x[0];
-  p.ih = x[2];
-  p.iw = x[3];
-  p.oh = out[2];
-  p.ow = out[3];
-  p.linear = mode == "linear";
-  p.coord = coord->second;
-  p.nearest = nearest->second;
-  const HostTensor* sc = c.constant(2);
-  if (sc && sc->numel() == 4) {
-    p.scale_h = static_cast<float>(sc->doubleAt(2));
-    p.scale_w = static_cast<float>(sc->doubleAt(3));
-  } else {
-    p.scale_h = static_cast<float>(out[2]) / static_cast<float>(x[2]);
-    p.scale_w = static_cast<float>(out[3]) / static_cast<float>(x[3]);
-  }
+  EDGERT_ASSIGN_OR_RETURN(EdgertResize p, resizeParams(c));
+  p.nc = x[0];  // channels are innermost here
   return finish(std::make_unique<KernelLayer<EdgertResize>>("edgert_resize2d_nhwc_h", p, n64(x[1]),
                                                             p.nc * p.oh * p.ow * x[1]),
                 c);

@@ -83,6 +83,91 @@ EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
   return p;
 }
 
+Result<EdgertPool> poolParams(const NodeContext& c) {
+  const Dims& x = c.dims(0);
+  const std::vector<int64_t> ks = c.attrs->getInts("kernel_shape", {}).value();
+  const bool ceil_mode = c.attrs->getInt("ceil_mode", 0).value() != 0;
+  EDGERT_ASSIGN_OR_RETURN(
+      ops::Geometry g,
+      ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(ks.begin(), ks.end()), ceil_mode));
+  EdgertPool p{};
+  p.is_max = c.op == "MaxPool";
+  p.count_include_pad = c.attrs->getInt("count_include_pad", 0).value() != 0;
+  p.nc = x[0] * x[1];
+  p.ih = g.in[1];
+  p.iw = g.in[2];
+  p.oh = g.out[1];
+  p.ow = g.out[2];
+  p.kh = static_cast<int>(g.k[1]);
+  p.kw = static_cast<int>(g.k[2]);
+  p.sh = static_cast<int>(g.s[1]);
+  p.sw = static_cast<int>(g.s[2]);
+  p.ph = static_cast<int>(g.pb[1]);
+  p.pw = static_cast<int>(g.pb[2]);
+  p.pe_h = static_cast<int>(g.pe[1]);
+  p.pe_w = static_cast<int>(g.pe[2]);
+  p.dh = static_cast<int>(g.d[1]);
+  p.dw = static_cast<int>(g.d[2]);
+  return p;
+}
+
+Result<EdgertResize> resizeParams(const NodeContext& c) {
+  const Dims& x = c.dims(0);
+  const Dims& out = c.out[0].dims;
+  static const std::map<std::string, int> kCoord = {{"half_pixel", 0},
+                                                    {"asymmetric", 1},
+                                                    {"align_corners", 2},
+                                                    {"pytorch_half_pixel", 3},
+                                                    {"tf_half_pixel_for_nn", 4}};
+  static const std::map<std::string, int> kNearest = {
+      {"round_prefer_floor", 0}, {"round_prefer_ceil", 1}, {"floor", 2}, {"ceil", 3}};
+  const std::string mode = c.attrs->getString("mode", "nearest").value();
+  const auto coord =
+      kCoord.find(c.attrs->getString("coordinate_transformation_mode", "half_pixel").value());
+  const auto nearest =
+      kNearest.find(c.attrs->getString("nearest_mode", "round_prefer_floor").value());
+  if ((mode != "nearest" && mode != "linear") || coord == kCoord.end() || nearest == kNearest.end())
+    return c.unsupported("this Resize mode");
+  EdgertResize p{};
+  p.nc = x[0] * x[1];
+  p.ih = x[2];
+  p.iw = x[3];
+  p.oh = out[2];
+  p.ow = out[3];
+  p.linear = mode == "linear";
+  p.coord = coord->second;
+  p.nearest = nearest->second;
+  const HostTensor* sc = c.constant(2);
+  if (sc && sc->numel() == 4) {
+    p.scale_h = static_cast<float>(sc->doubleAt(2));
+    p.scale_w = static_cast<float>(sc->doubleAt(3));
+  } else {
+    p.scale_h = static_cast<float>(out[2]) / static_cast<float>(x[2]);
+    p.scale_w = static_cast<float>(out[3]) / static_cast<float>(x[3]);
+  }
+  return p;
+}
+
+bool ltHeuristicAlgo(const Env& env, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a,
+                     cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c, cublasLtMatmulAlgo_t* algo,
+                     size_t* workspace) {
+  const CublasLt* lt = env.lt;
+  cublasLtMatmulPreference_t pref;
+  lt->cublasLtMatmulPreferenceCreate(&pref);
+  const size_t max_ws = size_t{32} << 20;
+  lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws,
+                                           sizeof(max_ws));
+  cublasLtMatmulHeuristicResult_t res[1];
+  int got = 0;
+  const cublasStatus_t hs =
+      lt->cublasLtMatmulAlgoGetHeuristic(env.lt_handle, desc, a, b, c, c, pref, 1, res, &got);
+  lt->cublasLtMatmulPreferenceDestroy(pref);
+  if (hs != CUBLAS_STATUS_SUCCESS || got == 0) return false;
+  *algo = res[0].algo;
+  *workspace = res[0].workspaceSize;
+  return true;
+}
+
 int convActivation(const NodeContext& c) {
   static const std::map<std::string, int> kActs = {
       {"", kUnIdentity},           {"Relu", kUnRelu},
@@ -445,30 +530,7 @@ class ParamKernelLayer final : public GpuLayer {
 };
 
 Result<std::unique_ptr<GpuLayer>> makePool(const NodeContext& c, const Env&) {
-  const Dims& x = c.dims(0);
-  const std::vector<int64_t> ks = c.attrs->getInts("kernel_shape", {}).value();
-  const bool ceil_mode = c.attrs->getInt("ceil_mode", 0).value() != 0;
-  EDGERT_ASSIGN_OR_RETURN(
-      ops::Geometry g,
-      ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(ks.begin(), ks.end()), ceil_mode));
-  EdgertPool p{};
-  p.is_max = c.op == "MaxPool";
-  p.count_include_pad = c.attrs->getInt("count_include_pad", 0).value() != 0;
-  p.nc = x[0] * x[1];
-  p.ih = g.in[1];
-  p.iw = g.in[2];
-  p.oh = g.out[1];
-  p.ow = g.out[2];
-  p.kh = static_cast<int>(g.k[1]);
-  p.kw = static_cast<int>(g.k[2]);
-  p.sh = static_cast<int>(g.s[1]);
-  p.sw = static_cast<int>(g.s[2]);
-  p.ph = static_cast<int>(g.pb[1]);
-  p.pw = static_cast<int>(g.pb[2]);
-  p.pe_h = static_cast<int>(g.pe[1]);
-  p.pe_w = static_cast<int>(g.pe[2]);
-  p.dh = static_cast<int>(g.d[1]);
-  p.dw = static_cast<int>(g.d[2]);
+  EDGERT_ASSIGN_OR_RETURN(EdgertPool p, poolParams(c));
   return std::unique_ptr<GpuLayer>(
       new ParamKernelLayer<EdgertPool>("edgert_pool2d_f32", p, p.nc * p.oh * p.ow));
 }
@@ -516,32 +578,7 @@ Result<std::unique_ptr<GpuLayer>> makeSoftmax(const NodeContext& c, const Env&) 
 }
 
 Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
-  const Dims& x = c.dims(0);
-  const Dims& out = c.out[0].dims;
-  EdgertResize p{};
-  p.nc = x[0] * x[1];
-  p.ih = x[2];
-  p.iw = x[3];
-  p.oh = out[2];
-  p.ow = out[3];
-  p.linear = c.attrs->getString("mode", "nearest").value() == "linear";
-  static const std::map<std::string, int> kCoord = {{"half_pixel", 0},
-                                                    {"asymmetric", 1},
-                                                    {"align_corners", 2},
-                                                    {"pytorch_half_pixel", 3},
-                                                    {"tf_half_pixel_for_nn", 4}};
-  static const std::map<std::string, int> kNearest = {
-      {"round_prefer_floor", 0}, {"round_prefer_ceil", 1}, {"floor", 2}, {"ceil", 3}};
-  p.coord = kCoord.at(c.attrs->getString("coordinate_transformation_mode", "half_pixel").value());
-  p.nearest = kNearest.at(c.attrs->getString("nearest_mode", "round_prefer_floor").value());
-  const HostTensor* sc = c.constant(2);
-  if (sc && sc->numel() == 4) {
-    p.scale_h = static_cast<float>(sc->doubleAt(2));
-    p.scale_w = static_cast<float>(sc->doubleAt(3));
-  } else {
-    p.scale_h = static_cast<float>(out[2]) / static_cast<float>(x[2]);
-    p.scale_w = static_cast<float>(out[3]) / static_cast<float>(x[3]);
-  }
+  EDGERT_ASSIGN_OR_RETURN(EdgertResize p, resizeParams(c));
   return std::unique_ptr<GpuLayer>(
       new ParamKernelLayer<EdgertResize>("edgert_resize2d_f32", p, p.nc * p.oh * p.ow));
 }
@@ -1040,20 +1077,8 @@ Result<std::unique_ptr<GpuLayer>> makeMatmulLayer(const NodeContext& c, const En
     lt->cublasLtMatrixLayoutSetAttribute(L->c_, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sc,
                                          sizeof(sc));
   }
-  cublasLtMatmulPreference_t pref;
-  lt->cublasLtMatmulPreferenceCreate(&pref);
-  const size_t max_ws = size_t{32} << 20;
-  lt->cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws,
-                                           sizeof(max_ws));
-  cublasLtMatmulHeuristicResult_t res[4];
-  int got = 0;
-  const cublasStatus_t hs = lt->cublasLtMatmulAlgoGetHeuristic(
-      env.lt_handle, L->desc_, L->a_, L->b_, L->c_, L->c_, pref, 4, res, &got);
-  lt->cublasLtMatmulPreferenceDestroy(pref);
-  if (hs != CUBLAS_STATUS_SUCCESS || got == 0)
+  if (!ltHeuristicAlgo(env, L->desc_, L->a_, L->b_, L->c_, &L->algo_, &L->ws_))
     return c.unsupported("cuBLASLt has no algorithm for this GEMM");
-  L->algo_ = res[0].algo;
-  L->ws_ = res[0].workspaceSize;
   return std::unique_ptr<GpuLayer>(std::move(L));
 }
 

@@ -60,6 +60,16 @@ struct MemoryPlan {
   uint64_t scratch_bytes = 0;     // largest kernel scratch, shared by all layers
 };
 
+// A buffer to place: its size and the steps [first, last] during which it is live.
+struct LiveBuffer {
+  uint64_t bytes = 0;
+  int64_t first = 0, last = 0;
+};
+// First-fit placement, largest first: each buffer gets the lowest offset that does not
+// collide with a placed buffer whose lifetime overlaps. Returns the offsets; `total` gets
+// the bytes needed.
+std::vector<uint64_t> placeBuffers(const std::vector<LiveBuffer>& buffers, uint64_t* total);
+
 // Liveness-based plan: each activation gets an aligned offset; tensors whose lifetimes
 // do not overlap share memory. Inputs live from the start, outputs to the end.
 MemoryPlan planMemory(const Graph& g, uint64_t alignment = 64);
