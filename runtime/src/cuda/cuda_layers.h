@@ -35,6 +35,11 @@ const char* stridedCopyKernel(size_t es);
 // Transpose, Slice, Concat, Split, Expand, Pad's interior: strided copies in order.
 std::unique_ptr<GpuLayer> makeStridedLayer(std::vector<StridedPart> parts, size_t es);
 
+// Slice as a strided view of its input, whose per-axis strides are `xs` (NCHW or NHWC):
+// the input strides per output axis (steps applied), and in `base` the first element.
+std::vector<int64_t> sliceStrides(const NodeContext& c, const std::vector<int64_t>& xs,
+                                  int64_t* base);
+
 // A 2-D MaxPool / AveragePool's parameters, `nc` = N x C planes (NHWC layers set it to N).
 Result<EdgertPool> poolParams(const NodeContext& c);
 // A 4-D Resize's parameters (nearest or linear), `nc` = N x C planes (NHWC layers: N).

@@ -110,24 +110,8 @@ Result<std::unique_ptr<GpuLayer>> makeSplit(const NodeContext& c, const Env&) {
 Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
   for (size_t k = 1; k < c.numInputs(); ++k)
     if (c.has(k) && !c.constant(k)) return c.unsupported("slice bounds computed at run time");
-  const Dims& x = c.dims(0);
-  const std::vector<int64_t> starts = ops::constInts(c, 1);
-  std::vector<int64_t> axes = ops::constInts(c, 3), steps = ops::constInts(c, 4);
-  if (axes.empty())
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (steps.empty()) steps.assign(starts.size(), 1);
-  const auto xs = nhwcStrides(x);
-  std::vector<int64_t> ins(xs);
   int64_t base = 0;
-  for (size_t k = 0; k < starts.size(); ++k) {
-    const int ax = static_cast<int>(axes[k] < 0 ? axes[k] + 4 : axes[k]);
-    const int64_t d = x[ax], st = steps[k];
-    int64_t s = std::clamp<int64_t>(starts[k], -d - 1, d + 1);
-    if (s < 0) s += d;
-    s = st > 0 ? std::clamp<int64_t>(s, 0, d) : std::clamp<int64_t>(s, 0, d - 1);
-    base += s * xs[ax];
-    ins[ax] = xs[ax] * st;
-  }
+  const std::vector<int64_t> ins = sliceStrides(c, nhwcStrides(c.dims(0)), &base);
   const Dims& out = c.out[0].dims;
   return finish(std::make_unique<HalfCopyLayer>(
                     makeStridedLayer({{nhwcView(out, ins, nhwcStrides(out), base, 0), 0, 0}}, 2)),

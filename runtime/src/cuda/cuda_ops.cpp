@@ -83,6 +83,30 @@ EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
   return p;
 }
 
+std::vector<int64_t> sliceStrides(const NodeContext& c, const std::vector<int64_t>& xs,
+                                  int64_t* base) {
+  // Shape inference already validated and clamped; recover starts/steps per axis.
+  const Dims& x = c.dims(0);
+  const int r = c.rank(0);
+  const std::vector<int64_t> starts = ops::constInts(c, 1);
+  std::vector<int64_t> axes = ops::constInts(c, 3), steps = ops::constInts(c, 4);
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  std::vector<int64_t> ins(xs);
+  *base = 0;
+  for (size_t k = 0; k < starts.size(); ++k) {
+    const int ax = static_cast<int>(axes[k] < 0 ? axes[k] + r : axes[k]);
+    const int64_t d = x[ax], st = steps[k];
+    int64_t s = std::clamp<int64_t>(starts[k], -d - 1, d + 1);
+    if (s < 0) s += d;
+    s = st > 0 ? std::clamp<int64_t>(s, 0, d) : std::clamp<int64_t>(s, 0, d - 1);
+    *base += s * xs[ax];
+    ins[ax] = xs[ax] * st;
+  }
+  return ins;
+}
+
 Result<EdgertPool> poolParams(const NodeContext& c) {
   const Dims& x = c.dims(0);
   const std::vector<int64_t> ks = c.attrs->getInts("kernel_shape", {}).value();
@@ -298,26 +322,9 @@ Result<std::unique_ptr<GpuLayer>> makeExpand(const NodeContext& c, const Env&) {
 }
 
 Result<std::unique_ptr<GpuLayer>> makeSlice(const NodeContext& c, const Env&) {
-  // Shape inference already validated and clamped; recover starts/steps per axis.
-  const Dims& x = c.dims(0);
-  const int r = c.rank(0);
-  const std::vector<int64_t> starts = ops::constInts(c, 1);
-  std::vector<int64_t> axes = ops::constInts(c, 3), steps = ops::constInts(c, 4);
-  if (axes.empty())
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (steps.empty()) steps.assign(starts.size(), 1);
-  const auto xs = ops::stridesOf(x);
-  std::vector<int64_t> ins(xs.begin(), xs.end());
+  const auto xs = ops::stridesOf(c.dims(0));
   int64_t base = 0;
-  for (size_t k = 0; k < starts.size(); ++k) {
-    const int ax = static_cast<int>(axes[k] < 0 ? axes[k] + r : axes[k]);
-    const int64_t d = x[ax], st = steps[k];
-    int64_t s = std::clamp<int64_t>(starts[k], -d - 1, d + 1);
-    if (s < 0) s += d;
-    s = st > 0 ? std::clamp<int64_t>(s, 0, d) : std::clamp<int64_t>(s, 0, d - 1);
-    base += s * xs[ax];
-    ins[ax] = xs[ax] * st;
-  }
+  const std::vector<int64_t> ins = sliceStrides(c, {xs.begin(), xs.end()}, &base);
   const Dims& out = c.out[0].dims;
   return (makeStridedLayer({{strided(out, ins, ops::stridesOf(out), base, 0), 0, 0}},
                            dataTypeSize(c.dtype(0))));
