@@ -115,6 +115,9 @@ extern "C" __global__ void edgert_strided_copy_b8(unsigned long long* y,
                                                   const unsigned long long* x, EdgertStrided p) {
   stridedCopy(y, x, p);
 }
+extern "C" __global__ void edgert_strided_copy_b16(uint4* y, const uint4* x, EdgertStrided p) {
+  stridedCopy(y, x, p);
+}
 
 namespace {
 

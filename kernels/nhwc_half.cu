@@ -328,3 +328,185 @@ extern "C" __global__ void edgert_dwconv_nhwc_h(EdgertDwConv p, __half* y, const
     y[i] = __float2half_rn(edgertUnary(p.act, acc, p.a, p.b));
   }
 }
+
+namespace {
+
+// Eight halves (one 16-byte load) to floats and back.
+__device__ __forceinline__ void unpack8(const uint4& v, float* f) {
+  const __half2* h = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const float2 t = __half22float2(h[j]);
+    f[2 * j] = t.x;
+    f[2 * j + 1] = t.y;
+  }
+}
+
+__device__ __forceinline__ uint4 pack8(const float* f) {
+  uint4 v;
+  __half2* h = reinterpret_cast<__half2*>(&v);
+#pragma unroll
+  for (int j = 0; j < 4; ++j) h[j] = __floats2half2_rn(f[2 * j], f[2 * j + 1]);
+  return v;
+}
+
+// Four halves (one 8-byte load) to floats and back.
+__device__ __forceinline__ void unpack4(const uint2& v, float* f) {
+  const __half2* h = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+  for (int j = 0; j < 2; ++j) {
+    const float2 t = __half22float2(h[j]);
+    f[2 * j] = t.x;
+    f[2 * j + 1] = t.y;
+  }
+}
+
+__device__ __forceinline__ uint2 pack4(const float* f) {
+  uint2 v;
+  __half2* h = reinterpret_cast<__half2*>(&v);
+#pragma unroll
+  for (int j = 0; j < 2; ++j) h[j] = __floats2half2_rn(f[2 * j], f[2 * j + 1]);
+  return v;
+}
+
+// The activations fused into the depthwise kernel, each a few instructions: inlining the
+// general edgertUnary switch for every output of a thread filled the instruction cache
+// (ncu: a third of the stall cycles were instruction fetch). kActClamp covers identity,
+// ReLU, ReLU6 and Clip with (a, b) = (lo, hi).
+enum { kActClamp = 0, kActSilu = 1, kActHardSwish = 2 };
+
+template <int A>
+__device__ __forceinline__ float dwAct(float x, float a, float b) {
+  if (A == kActClamp) return fminf(b, fmaxf(a, x));
+  if (A == kActSilu) return x / (1.f + __expf(-x));
+  return x * fminf(1.f, fmaxf(0.f, x / 6.f + 0.5f));
+}
+
+// Depthwise K x K, stride S, dilation 1: each thread computes kOut adjacent output pixels
+// of four channels (8-byte loads). The input columns the kOut pixels share are loaded once
+// per kernel row and reused for every tap; the kernel size is a template parameter so the
+// taps unroll into registers (the runtime-sized h2x4 kernel reloads each column per tap).
+// Four channels, not eight: eight needed 80-117 registers, which held occupancy to 37%.
+template <int K, int S, int A>
+__device__ __forceinline__ void dwconvH4(const EdgertDwConv& p, uint2* y, const uint2* x,
+                                         const uint2* w, const float* bias, const uint2* res) {
+  constexpr int kOut = 4, kCols = (kOut - 1) * S + K;
+  const unsigned c4 = static_cast<unsigned>(p.c / 4), ow = static_cast<unsigned>(p.ow),
+                 oh = static_cast<unsigned>(p.oh), iw = static_cast<unsigned>(p.iw);
+  const unsigned owq = (ow + kOut - 1) / kOut;
+  const int ih = static_cast<int>(p.ih);
+  const unsigned total = static_cast<unsigned>(p.n) * oh * owq * c4;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned ch = i % c4, t = i / c4, oxq = t % owq, rest = t / owq, oy = rest % oh,
+                   b = rest / oh, ox0 = kOut * oxq;
+    const uint2* xb = x + static_cast<size_t>(b) * ih * iw * c4 + ch;
+    float acc[kOut][4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float b0 = bias ? bias[4 * ch + e] : 0.f;
+#pragma unroll
+      for (int j = 0; j < kOut; ++j) acc[j][e] = b0;
+    }
+    const int ix0 = static_cast<int>(ox0) * S - p.pw;
+#pragma unroll
+    for (int ky = 0; ky < K; ++ky) {
+      const int iy = static_cast<int>(oy) * S - p.ph + ky;
+      if (iy < 0 || iy >= ih) continue;
+      const uint2* row = xb + static_cast<size_t>(iy) * iw * c4;
+      float wk[K][4];
+#pragma unroll
+      for (int kx = 0; kx < K; ++kx) unpack4(w[(ky * K + kx) * c4 + ch], wk[kx]);
+#pragma unroll
+      for (int col = 0; col < kCols; ++col) {
+        const int ix = ix0 + col;
+        if (ix < 0 || ix >= static_cast<int>(iw)) continue;
+        float v[4];
+        unpack4(row[static_cast<unsigned>(ix) * c4], v);
+#pragma unroll
+        for (int j = 0; j < kOut; ++j) {
+          const int kx = col - j * S;
+          if (kx < 0 || kx >= K) continue;
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[j][e] += v[e] * wk[kx][e];
+        }
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kOut; ++j) {
+      if (ox0 + j >= ow) break;
+      const unsigned o = ((b * oh + oy) * ow + ox0 + j) * c4 + ch;
+      if (res) {
+        float r[4];
+        unpack4(res[o], r);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[j][e] += r[e];
+      }
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[j][e] = dwAct<A>(acc[j][e], p.a, p.b);
+      y[o] = pack4(acc[j]);
+    }
+  }
+}
+
+}  // namespace
+
+// The host picks these for c % 4 == 0, dilation 1, square kernels of 3 or 5, stride 1 or 2,
+// one of the activations above, and sizes that fit 32-bit indices.
+#define EDGERT_DW_H4(K, S, A)                                                                \
+  extern "C" __global__ void __launch_bounds__(256) edgert_dwconv_nhwc_h4_k##K##s##S##_a##A( \
+      EdgertDwConv p, uint2* y, const uint2* x, const uint2* w, const float* bias,           \
+      const uint2* res) {                                                                    \
+    dwconvH4<K, S, A>(p, y, x, w, bias, res);                                                \
+  }
+#define EDGERT_DW_H4_ACTS(K, S) EDGERT_DW_H4(K, S, 0) EDGERT_DW_H4(K, S, 1) EDGERT_DW_H4(K, S, 2)
+EDGERT_DW_H4_ACTS(3, 1)
+EDGERT_DW_H4_ACTS(3, 2)
+EDGERT_DW_H4_ACTS(5, 1)
+EDGERT_DW_H4_ACTS(5, 2)
+#undef EDGERT_DW_H4_ACTS
+#undef EDGERT_DW_H4
+
+// MaxPool / AveragePool on eight channels per thread (c % 8 == 0, 32-bit sizes: the host
+// checks), the same window rules as poolSample. ResNet-50's stem pool at batch 128 took
+// 0.40 ms with channel pairs (a tenth of memory bandwidth).
+extern "C" __global__ void edgert_pool2d_nhwc_h8(uint4* y, const uint4* x, EdgertPool p,
+                                                 long long c) {
+  const unsigned c8 = static_cast<unsigned>(c / 8), ow = static_cast<unsigned>(p.ow),
+                 oh = static_cast<unsigned>(p.oh);
+  const int ih = static_cast<int>(p.ih), iw = static_cast<int>(p.iw);
+  const unsigned total = static_cast<unsigned>(p.nc) * oh * ow * c8;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned ch = i % c8, pix = i / c8, ox = pix % ow, rest = pix / ow, oy = rest % oh,
+                   b = rest / oh;
+    const uint4* xb = x + static_cast<size_t>(b) * ih * iw * c8 + ch;
+    float best[8], sum[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      best[e] = -3.402823466e38f;
+      sum[e] = 0.f;
+    }
+    int count = 0;
+    for (int kh = 0; kh < p.kh; ++kh) {
+      const int yy = static_cast<int>(oy) * p.sh - p.ph + kh * p.dh;
+      for (int kw = 0; kw < p.kw; ++kw) {
+        const int xx = static_cast<int>(ox) * p.sw - p.pw + kw * p.dw;
+        if (yy < 0 || yy >= ih || xx < 0 || xx >= iw) {
+          if (!p.is_max && p.count_include_pad && yy < ih + p.pe_h && xx < iw + p.pe_w) ++count;
+          continue;
+        }
+        float v[8];
+        unpack8(xb[static_cast<unsigned>(yy * iw + xx) * c8], v);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          best[e] = fmaxf(best[e], v[e]);
+          sum[e] += v[e];
+        }
+        ++count;
+      }
+    }
+    float out[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) out[e] = p.is_max ? best[e] : (count ? sum[e] / count : 0.f);
+    y[i] = pack8(out);
+  }
+}

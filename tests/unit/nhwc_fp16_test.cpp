@@ -29,6 +29,9 @@ struct Case {
   // Ops of which at least one layer must exist, all in NHWC fp16 (as are all convolutions).
   std::vector<std::string> probes;
   int b_channels = 16;
+  // Built without tactic timing: the layers take their default implementation (for the
+  // depthwise cases our kernels, which timing might replace by cuDNN's).
+  bool untimed = false;
 };
 
 HostTensor scalars(const std::vector<float>& v, const Dims& dims) {
@@ -40,8 +43,9 @@ HostTensor scalars(const std::vector<float>& v, const Dims& dims) {
 // Builds the model for a target and precision, runs it on `x` (twice on the GPU: eagerly,
 // then as the captured CUDA graph) and returns output "y"; `layers` gets the profile.
 HostTensor run(const std::string& path, const char* target, const char* precision, Backend backend,
-               const HostTensor& x, std::vector<LayerTiming>* layers) {
+               const HostTensor& x, std::vector<LayerTiming>* layers, bool untimed = false) {
   BuildOptions opt;
+  opt.tactic_timing = !untimed;
   opt.target = target;
   opt.precision = precision;
   auto engine = buildEngine(path, opt);
@@ -81,7 +85,7 @@ void runCase(const Case& c, int64_t batch) {
 
   const HostTensor want = run(path, "cpu", "fp32", Backend::kCpu, x, nullptr);
   std::vector<LayerTiming> layers;
-  const HostTensor got = run(path, "cuda", "fp16", Backend::kCuda, x, &layers);
+  const HostTensor got = run(path, "cuda", "fp16", Backend::kCuda, x, &layers, c.untimed);
   const double err = relativeL2(got, want);
   EXPECT_LT(err, 1e-2) << c.name << " (cuda fp32: "
                        << relativeL2(run(path, "cuda", "fp32", Backend::kCuda, x, nullptr), want)
@@ -225,6 +229,36 @@ std::vector<Case> cases() {
                },
                {"Conv"},
                7});
+  // The unrolled four-channel kernels (k3/k5, stride 1/2) with each fused activation kind
+  // (clamp: ReLU / Clip; SiLU; HardSwish) and a residual; the 10-pixel-wide map leaves a
+  // partial group of four output pixels.
+  for (int k : {3, 5})
+    for (int s : {1, 2})
+      v.push_back({"depthwise_h4_k" + std::to_string(k) + "s" + std::to_string(s),
+                   [k, s](OnnxGraph& g, std::mt19937& rng, int64_t) {
+                     g.constant("wd", randomTensor(DataType::kFloat32, {16, 1, k, k}, rng));
+                     g.constant("bd", randomTensor(DataType::kFloat32, {16}, rng));
+                     const int64_t p = k / 2;
+                     g.node("Conv", {"a", "wd", "bd"}, {"d"},
+                            {attrInts("pads", {p, p, p, p}), attrInt("group", 16),
+                             attrInts("strides", {s, s})});
+                     if (k == 3 && s == 1) {
+                       g.node("Add", {"d", "a"}, {"r"});
+                       g.node("Relu", {"r"}, {"b"});
+                     } else if (k == 3) {
+                       g.node("HardSwish", {"d"}, {"b"});
+                     } else if (s == 1) {
+                       g.node("Sigmoid", {"d"}, {"sg"});
+                       g.node("Mul", {"d", "sg"}, {"b"});
+                     } else {
+                       g.constant("lo", scalars({0.f}, {}));
+                       g.constant("hi", scalars({1.5f}, {}));
+                       g.node("Clip", {"d", "lo", "hi"}, {"b"});
+                     }
+                   },
+                   {"Conv"},
+                   16,
+                   true});
   v.push_back(
       {"depthwise_c5",
        [](OnnxGraph& g, std::mt19937& rng, int64_t) {

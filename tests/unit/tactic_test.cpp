@@ -134,8 +134,28 @@ std::string residualNet(std::mt19937& r) {
   return g.save("tactics_residual");
 }
 
-void fp16GemmFromCache(const std::string& model, size_t convs, size_t gemms_expected,
-                       std::mt19937& r) {
+// A depthwise convolution (bias, ReLU fused) between two ordinary ones, MobileNet style.
+std::string depthwiseNet(std::mt19937& r) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {2, 16, 20, 20});
+  g.constant("w0", randomTensor(DataType::kFloat32, {16, 16, 3, 3}, r, -.2f, .2f));
+  g.constant("wd", randomTensor(DataType::kFloat32, {16, 1, 3, 3}, r));
+  g.constant("bd", randomTensor(DataType::kFloat32, {16}, r));
+  g.constant("w2", randomTensor(DataType::kFloat32, {8, 16, 1, 1}, r));
+  g.node("Conv", {"x", "w0"}, {"c0"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Conv", {"c0", "wd", "bd"}, {"c1"},
+         {attrInts("pads", {1, 1, 1, 1}), attrInt("group", 16)});
+  g.node("Relu", {"c1"}, {"r1"});
+  g.node("Conv", {"r1", "w2"}, {"y"});
+  g.output("y");
+  return g.save("tactics_depthwise");
+}
+
+// Builds `model` in fp16 timing every convolution, then rewrites the timing cache so that
+// `tactic` wins everywhere and rebuilds: `expected` layers must run it (it applies to those;
+// the others fall back to the default choice), and the engine must match the CPU.
+void fp16TacticFromCache(const std::string& model, size_t convs, const std::string& tactic,
+                         size_t expected, std::mt19937& r) {
   const fs::path dir = tempDir("edgert_tactics16");
   BuildOptions opt;
   opt.target = "cuda";
@@ -152,7 +172,7 @@ void fp16GemmFromCache(const std::string& model, size_t convs, size_t gemms_expe
     EXPECT_NE(line.find("nhwc16"), std::string::npos) << line;
     // <device> TAB <signature> TAB <tactic> TAB <ms>: name the GEMM as the winner.
     const size_t t2 = line.rfind('\t'), t1 = line.rfind('\t', t2 - 1);
-    forced += line.substr(0, t1 + 1) + "cublaslt-nhwc16-1x1" + line.substr(t2) + "\n";
+    forced += line.substr(0, t1 + 1) + tactic + line.substr(t2) + "\n";
   }
   in.close();
   std::ofstream(opt.timing_cache) << forced;
@@ -172,9 +192,9 @@ void fp16GemmFromCache(const std::string& model, size_t convs, size_t gemms_expe
   ASSERT_TRUE(ctx->getOutput("y", y.mutableData(), y.bytes()).ok());
   auto layers = ctx->profileLayers(1);
   ASSERT_TRUE(layers.ok());
-  int gemms = 0;
-  for (const LayerTiming& t : layers.value()) gemms += t.tactic == "cublaslt-nhwc16-1x1";
-  EXPECT_EQ(gemms, static_cast<int>(gemms_expected));
+  size_t ran = 0;
+  for (const LayerTiming& t : layers.value()) ran += t.tactic == tactic;
+  EXPECT_EQ(ran, expected) << tactic;
   RuntimeOptions cpu;
   cpu.backend = Backend::kCpu;
   auto crt = Runtime::create(cpu).value();
@@ -193,8 +213,16 @@ void fp16GemmFromCache(const std::string& model, size_t convs, size_t gemms_expe
 
 TEST_F(Tactics, Fp16GemmTacticFromTheCacheMatchesTheCpu) {
   std::mt19937 r(std::random_device{}());
-  fp16GemmFromCache(convNet(r), 2, 1, r);
-  fp16GemmFromCache(residualNet(r), 3, 2, r);
+  fp16TacticFromCache(convNet(r), 2, "cublaslt-nhwc16-1x1", 1, r);
+  fp16TacticFromCache(residualNet(r), 3, "cublaslt-nhwc16-1x1", 2, r);
+}
+
+// cuDNN's graph-API engines (any group count, depthwise included) and our depthwise kernel.
+TEST_F(Tactics, Fp16GraphAndDepthwiseTacticsFromTheCacheMatchTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  fp16TacticFromCache(residualNet(r), 3, "cudnn-nhwc16-graph0", 3, r);
+  fp16TacticFromCache(depthwiseNet(r), 3, "cudnn-nhwc16-graph0", 3, r);
+  fp16TacticFromCache(depthwiseNet(r), 3, "nhwc16-depthwise", 1, r);
 }
 
 }  // namespace

@@ -744,9 +744,13 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
   }
   // FP16 convolutions run in NHWC fp16 (cuda_nhwc_ops.cpp); depthwise ones have one kernel.
   const bool half = node.op == "Conv" && node.fp16 && cuda::findHalfNhwcOp(node) != nullptr;
-  if (half && node.attrs->getInt("group", 1).value() == 1) {
+  if (half) {
+    // Legacy cuDNN algorithms, cuBLASLt for 1x1, our depthwise kernel and cuDNN's graph-API
+    // engines; a candidate that does not apply to the node fails to build and is skipped.
     for (int a = 0; a < 8; ++a) candidates.push_back(strCat("cudnn-nhwc16-algo", a));
     candidates.push_back("cublaslt-nhwc16-1x1");
+    candidates.push_back("nhwc16-depthwise");
+    for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-graph", h));
   }
   std::vector<TacticTime> out;
   if (candidates.empty()) return out;

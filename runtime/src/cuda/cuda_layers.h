@@ -22,6 +22,7 @@ inline size_t align256(size_t b) {
 struct StridedPart {
   EdgertStrided p;
   size_t in_index, out_index;
+  size_t es = 0;  // element size the copy runs with (set by makeStridedLayer)
 };
 
 // A strided view: output dims with per-dim input and output strides (elements).
@@ -31,6 +32,10 @@ EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
 
 // The strided-copy kernel for an element size (1, 2, 4 or 8 bytes; callers check).
 const char* stridedCopyKernel(size_t es);
+
+// The same copy with contiguous dims merged and the widest element size that fits (see
+// cuda_ops.cpp); `es` is the tensor's element size.
+StridedPart vectorizeCopy(StridedPart part, size_t es);
 
 // Transpose, Slice, Concat, Split, Expand, Pad's interior: strided copies in order.
 std::unique_ptr<GpuLayer> makeStridedLayer(std::vector<StridedPart> parts, size_t es);

@@ -78,7 +78,13 @@ namespace edgert::cuda {
   X(cudnnConvolutionForward) \
   X(cudnnConvolutionBackwardData) \
   X(cudnnGetConvolutionBackwardDataAlgorithm_v7) \
-  X(cudnnGetConvolutionNdForwardOutputDim)
+  X(cudnnGetConvolutionNdForwardOutputDim) \
+  X(cudnnBackendCreateDescriptor) \
+  X(cudnnBackendDestroyDescriptor) \
+  X(cudnnBackendFinalize) \
+  X(cudnnBackendSetAttribute) \
+  X(cudnnBackendGetAttribute) \
+  X(cudnnBackendExecute)
 
 #define EDGERT_CUBLASLT_FUNCS(X) \
   X(cublasLtCreate) \
