@@ -30,7 +30,7 @@ for m in ${MODELS//,/ }; do
     python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert', precision='fp16', build_s=$build16_s); print(json.dumps(r))" >> "$RES"
   done
 done
-for prec in fp32 fp16; do
+for prec in ${BENCH_TORCH_PRECISIONS:-fp32 fp16}; do
   (cd bench && python3 torch_bench.py $prec "$BATCHES" "$MODELS" 50) >> "$RES" 2>> "$OUT/bench_torch.log" || tail -5 "$OUT/bench_torch.log"
 done
 python3 bench/report.py "$RES" | tee "$OUT/bench_table.txt"

@@ -293,7 +293,9 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
   };
   const double median = pct(0.5);
   const double ips = 1000.0 / median;
-  const double mib = static_cast<double>(ctx.value()->deviceMemoryBytes()) / 1048576.0;
+  const ExecutionContext::MemoryUse mem = ctx.value()->memoryUse();
+  auto toMib = [](size_t b) { return static_cast<double>(b) / 1048576.0; };
+  const double mib = toMib(mem.total());
   const char* be = backendName(ctx.value()->backend());
   fmt::print("{} on {}: {} iterations after {} warm-up\n", engine_path, be, v.size(), warmup);
   fmt::print("  latency ms  min {:.4f}  median {:.4f}  p90 {:.4f}  p99 {:.4f}\n", v.front(), median,
@@ -301,16 +303,19 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
   fmt::print("  throughput  {:.1f} inferences/s  {:.1f} images/s (batch {})\n", ips,
              ips * static_cast<double>(batch), batch);
   fmt::print(
-      "  memory      {:.1f} MiB held by the context (device: weights + activations + workspace)\n",
-      mib);
+      "  memory      {:.1f} MiB held by the context: weights {:.1f}, activations {:.1f}, "
+      "workspace {:.1f}\n",
+      mib, toMib(mem.weights), toMib(mem.activations), toMib(mem.workspace));
   if (!json_path.empty()) {
     const std::string j = fmt::format(
         "{{\"engine\": \"{}\", \"backend\": \"{}\", \"batch\": {}, \"iterations\": {}, \"min_ms\": "
         "{:.5f}, "
         "\"median_ms\": {:.5f}, \"p90_ms\": {:.5f}, \"p99_ms\": {:.5f}, \"images_per_s\": {:.2f}, "
-        "\"memory_mib\": {:.2f}}}\n",
+        "\"memory_mib\": {:.2f}, \"weights_mib\": {:.2f}, \"activations_mib\": {:.2f}, "
+        "\"workspace_mib\": {:.2f}}}\n",
         engine_path, be, batch, v.size(), v.front(), median, pct(0.9), pct(0.99),
-        ips * static_cast<double>(batch), mib);
+        ips * static_cast<double>(batch), mib, toMib(mem.weights), toMib(mem.activations),
+        toMib(mem.workspace));
     Status st = writeFileAtomically(json_path, j.data(), j.size());
     if (!st.ok()) return fail(st);
   }

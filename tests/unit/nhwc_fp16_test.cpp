@@ -270,6 +270,17 @@ std::vector<Case> cases() {
        },
        {"Conv"},
        5});
+  // Six channels: the channel-pair gate and the one-channel-per-thread pool partials.
+  v.push_back({"se_gate_c6",
+               [](OnnxGraph& g, std::mt19937& rng, int64_t) {
+                 g.constant("w6", randomTensor(DataType::kFloat32, {6, 16, 1, 1}, rng));
+                 g.node("Conv", {"a", "w6"}, {"f"});
+                 g.node("GlobalAveragePool", {"f"}, {"p"});
+                 g.node("Sigmoid", {"p"}, {"s"});
+                 g.node("Mul", {"f", "s"}, {"b"});
+               },
+               {"Mul", "EdgertElementwise", "GlobalAveragePool"},
+               6});
   v.push_back({"maxpool_c5",
                [](OnnxGraph& g, std::mt19937& rng, int64_t) {
                  g.constant("w5", randomTensor(DataType::kFloat32, {5, 16, 1, 1}, rng));

@@ -134,6 +134,27 @@ std::string residualNet(std::mt19937& r) {
   return g.save("tactics_residual");
 }
 
+// ResNet's bottleneck end: the 1x1 GEMM adds a residual that is not its own input and dies
+// there, so the GEMM writes its result over the residual (in place, cuBLASLt's C == D).
+std::string bottleneckNet(std::mt19937& r) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {2, 16, 20, 20});
+  g.constant("w0", randomTensor(DataType::kFloat32, {16, 16, 3, 3}, r, -.2f, .2f));
+  g.constant("w1", randomTensor(DataType::kFloat32, {8, 16, 1, 1}, r));
+  g.constant("w2", randomTensor(DataType::kFloat32, {16, 8, 1, 1}, r));
+  g.constant("b2", randomTensor(DataType::kFloat32, {16}, r));
+  g.constant("w3", randomTensor(DataType::kFloat32, {8, 16, 1, 1}, r));
+  g.node("Conv", {"x", "w0"}, {"c0"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Conv", {"c0", "w1"}, {"c1"});
+  g.node("Relu", {"c1"}, {"r1"});
+  g.node("Conv", {"r1", "w2", "b2"}, {"c2"});
+  g.node("Add", {"c2", "c0"}, {"s"});
+  g.node("Relu", {"s"}, {"rs"});
+  g.node("Conv", {"rs", "w3"}, {"y"});
+  g.output("y");
+  return g.save("tactics_bottleneck");
+}
+
 // A depthwise convolution (bias, ReLU fused) between two ordinary ones, MobileNet style.
 std::string depthwiseNet(std::mt19937& r) {
   OnnxGraph g(13);
@@ -215,6 +236,7 @@ TEST_F(Tactics, Fp16GemmTacticFromTheCacheMatchesTheCpu) {
   std::mt19937 r(std::random_device{}());
   fp16TacticFromCache(convNet(r), 2, "cublaslt-nhwc16-1x1", 1, r);
   fp16TacticFromCache(residualNet(r), 3, "cublaslt-nhwc16-1x1", 2, r);
+  fp16TacticFromCache(bottleneckNet(r), 4, "cublaslt-nhwc16-1x1", 3, r);
 }
 
 // cuDNN's graph-API engines (any group count, depthwise included) and our depthwise kernel.

@@ -90,8 +90,16 @@ class ExecutionContext {
   // Runs the network layer by layer (no CUDA graph) `iterations` times and returns each
   // layer's median time, for finding where the time goes (`edgert bench --per-layer`).
   virtual Result<std::vector<LayerTiming>> profileLayers(int iterations) = 0;
-  // Bytes of the activation arena and scratch this context owns.
-  virtual size_t deviceMemoryBytes() const = 0;
+  // Memory this context holds (device memory on the CUDA backend, host memory on the CPU
+  // backend), by purpose; `edgert bench` prints it.
+  struct MemoryUse {
+    size_t weights = 0;      // constants in the layout and precision the layers read them
+    size_t activations = 0;  // the arena: inputs, outputs and intermediate tensors
+    size_t workspace = 0;    // scratch the layers share (cuDNN / cuBLASLt workspaces)
+    size_t total() const { return weights + activations + workspace; }
+  };
+  virtual MemoryUse memoryUse() const = 0;
+  size_t deviceMemoryBytes() const { return memoryUse().total(); }
 };
 
 class Engine {

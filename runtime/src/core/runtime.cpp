@@ -63,7 +63,8 @@ class CpuContext final : public ExecutionContext {
   Status execute() override;
   Result<std::vector<double>> benchmark(int warmup, int iterations) override;
   Result<std::vector<LayerTiming>> profileLayers(int iterations) override;
-  size_t deviceMemoryBytes() const override { return arena_bytes_ + scratch_bytes_; }
+  // The weights belong to the engine (shared by its contexts, read in place).
+  MemoryUse memoryUse() const override { return {0, arena_bytes_, scratch_bytes_}; }
 
  private:
   void bindViews();

@@ -148,8 +148,9 @@ class CudaContext final : public ExecutionContext {
   Status execute() override;
   Result<std::vector<double>> benchmark(int warmup, int iterations) override;
   Result<std::vector<LayerTiming>> profileLayers(int iterations) override;
-  size_t deviceMemoryBytes() const override {
-    return arena_bytes_ + scratch_bytes_ + owned_bytes_ + (weights_ ? weights_->bytes : 0);
+  // Layer-owned uploads are weight copies in the layer's own layout (fp16 KRSC filters).
+  MemoryUse memoryUse() const override {
+    return {owned_bytes_ + (weights_ ? weights_->bytes : 0), arena_bytes_, scratch_bytes_};
   }
 
  private:
@@ -400,8 +401,41 @@ Status CudaContext::planArena() {
     touch(b.tensor, false, end);
     if (b.is_input) touch(b.tensor, false, 0);
   }
+  // In-place layers: an output takes the buffer of an input whose last reader is the layer
+  // (same size and layout, not read through another of the layer's inputs); the shared
+  // buffer then lives as long as the output. `alias` leads to the buffer holding the bytes.
+  std::vector<int64_t> alias(2 * T, -1);
+  auto root = [&](int64_t b) {
+    while (alias[b] >= 0) b = alias[b];
+    return b;
+  };
+  for (size_t p = 0; p < end; ++p) {
+    const Layer& L = layers_[p];
+    if (!L.gpu) continue;
+    for (size_t k = 0; k < L.out_t.size(); ++k) {
+      const int j = L.gpu->inPlaceInput(k);
+      if (j < 0 || static_cast<size_t>(j) >= L.in_t.size()) continue;
+      const int tin = L.in_t[j], tout = L.out_t[k];
+      if (tin < 0 || tout < 0 || tin == tout || g.tensors[tin].isConstant()) continue;
+      bool shared = false;
+      for (size_t m = 0; m < L.in_t.size(); ++m)
+        shared |= m != static_cast<size_t>(j) && L.in_t[m] == tin;
+      const int64_t bi = 2 * tin + L.in_h[j], bo = 2 * tout + L.out_h[k];
+      if (shared || L.in_h[j] != L.out_h[k] || live[bi].bytes != live[bo].bytes ||
+          live[bi].last != static_cast<int64_t>(p) || live[bo].first != static_cast<int64_t>(p))
+        continue;
+      const int64_t r = root(bi);
+      live[r].last = std::max(live[r].last, live[bo].last);
+      alias[bo] = r;
+    }
+  }
+  std::vector<LiveBuffer> placed = live;
+  for (size_t b = 0; b < placed.size(); ++b)
+    if (alias[b] >= 0) placed[b].bytes = 0;
   uint64_t total = 0;
-  const std::vector<uint64_t> off = placeBuffers(live, &total);
+  std::vector<uint64_t> off = placeBuffers(placed, &total);
+  for (size_t b = 0; b < off.size(); ++b)
+    if (alias[b] >= 0) off[b] = off[root(static_cast<int64_t>(b))];
   arena_bytes_ = std::max<size_t>(256, total);
   EDGERT_RETURN_IF_ERROR(
       env_.d->check(env_.d->cuMemAlloc(&arena_, arena_bytes_),

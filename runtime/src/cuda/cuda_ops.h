@@ -48,6 +48,9 @@ class GpuLayer {
   // False for constant inputs the layer copied at creation (fp16 weights): the context then
   // does not keep a device copy of them.
   virtual bool readsInputOnDevice(size_t) const { return true; }
+  // The input whose buffer output `out` may take when this layer is that input's last
+  // reader (the layer then computes in place), or -1. The context's memory plan decides.
+  virtual int inPlaceInput(size_t /*out*/) const { return -1; }
 };
 
 // Null when the node cannot run on the GPU (the layer falls back to the CPU kernel).
