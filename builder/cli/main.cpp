@@ -43,7 +43,7 @@ void showProgress(const std::string& stage, double f) {
 int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config,
              const std::string& shapes, const std::string& precision, const std::string& target,
              bool quiet, bool verbose, bool no_fuse, const std::string& timing_cache,
-             bool no_timing) {
+             bool no_timing, int workspace_mib) {
   BuildOptions opt;
   std::string model = onnx, out = output;
   if (!config.empty()) {
@@ -67,6 +67,7 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
   if (no_fuse) opt.fuse_elementwise = false;
   if (!timing_cache.empty()) opt.timing_cache = timing_cache;
   if (no_timing) opt.tactic_timing = false;
+  if (workspace_mib > 0) opt.max_workspace_mib = static_cast<size_t>(workspace_mib);
   const auto t0 = std::chrono::steady_clock::now();
   BuildReport rep;
   Status st = buildEngineFile(model, out, opt, &rep);
@@ -348,6 +349,11 @@ int main(int argc, char** argv) {
                     "Read and extend this tactic timing cache (GPU builds skip layers it has)");
   build->add_flag("--no-tactic-timing", b_no_timing,
                   "Take cuDNN's heuristic choice instead of timing each convolution");
+  int b_workspace_mib = 0;
+  build
+      ->add_option("--workspace-mib", b_workspace_mib,
+                   "Most scratch memory a timed tactic may use, MiB (default 256)")
+      ->check(CLI::Range(1, 1 << 20));
   build->add_flag("--no-fuse-elementwise", b_no_fuse,
                   "Keep elementwise ops as separate layers (to compare or debug accuracy)");
 
@@ -396,7 +402,7 @@ int main(int argc, char** argv) {
   try {
     if (build->parsed())
       return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet, b_verbose,
-                      b_no_fuse, b_timing_cache, b_no_timing);
+                      b_no_fuse, b_timing_cache, b_no_timing, b_workspace_mib);
     if (inspect->parsed()) {
       if (i_engine.empty() && i_onnx.empty())
         return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));

@@ -194,7 +194,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
       if (timing && n.op == "Conv") {
         progress("tactic timing", double(i) / g.nodes.size());
         const NodeContext tc_ctx = nodeContext(g, n, true);
-        const std::string key = device + "\t" + layerSignature(tc_ctx);
+        const std::string key =
+            strCat(device, "\t", layerSignature(tc_ctx), " ws<=", opt.max_workspace_mib, "MiB");
         if (auto it = cache.entries.find(key); it != cache.entries.end()) {
           n.tactic = it->second.tactic;
           ++rep.tactics_cached;
@@ -203,9 +204,16 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
           if (!times.ok())
             return times.status().withContext(strCat("timing ", n.op, " '", n.name, "'"));
           if (!times->empty()) {
+            // The fastest within the workspace limit; if none fits, the least workspace.
+            const size_t limit = opt.max_workspace_mib << 20;
+            auto better = [&](const TacticTime& a, const TacticTime& b) {
+              const bool fa = a.workspace <= limit, fb = b.workspace <= limit;
+              if (fa != fb) return fa;
+              return fa ? a.ms < b.ms : a.workspace < b.workspace;
+            };
             const TacticTime* best = &times->front();
             for (const TacticTime& t : times.value())
-              if (t.ms < best->ms) best = &t;
+              if (better(t, *best)) best = &t;
             n.tactic = best->tactic;
             cache.entries[key] = {best->tactic, best->ms};
             cache.dirty = true;

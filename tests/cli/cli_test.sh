@@ -38,6 +38,7 @@ head -c 5000 m.engine > trunc.engine
 expect_fail "truncated engine" "trunc.engine: .*(truncated|too short|do not fit)" "$EDGERT" run --engine trunc.engine --input x.npy
 cp m.engine flip.engine; printf '\x55' | dd of=flip.engine bs=1 seek=3000 conv=notrunc status=none
 expect_fail "bit-flipped engine" "flip.engine: checksum mismatch" "$EDGERT" run --engine flip.engine --input x.npy
+expect_fail "workspace limit out of range" "--workspace-mib: Value 0 not in range" "$EDGERT" build --onnx "$MODEL" --shapes input:1x3x224x224 --workspace-mib 0 -o ws.engine
 expect_fail "not an engine" "bad magic" "$EDGERT" inspect --engine "$MODEL"
 expect_fail "missing engine" "no such file" "$EDGERT" run --engine nope.engine --input x.npy
 expect_fail "wrong input shape names input, dim, value" "input 'input' dim 0 \('N'\) is 1 but the engine was built for 2" \

@@ -39,6 +39,11 @@ struct BuildOptions {
   // Tactic timings are read from and added to this file (created if missing), so the next
   // build of this or another model with the same layers on the same GPU skips the timing.
   std::string timing_cache;
+  // The most scratch memory a timed tactic may ask for (TensorRT's workspace limit): the
+  // context allocates the largest any layer chose. On an H200, ResNet-50 fp16 bs128 took
+  // 4.13 ms with 767 MiB under the default and 4.56 ms with 530 MiB under 32 (the stem and
+  // large 3x3 layers have faster algorithms that want more scratch).
+  size_t max_workspace_mib = 256;
   // Called with a stage name and progress in [0, 1].
   std::function<void(const std::string& stage, double fraction)> progress;
 };

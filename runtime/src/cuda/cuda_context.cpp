@@ -841,7 +841,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     }
     if (!ok) continue;
     std::sort(ms.begin(), ms.end());
-    out.push_back({cand, ms[ms.size() / 2]});
+    out.push_back({cand, ms[ms.size() / 2], layer.value()->scratchBytes()});
   }
   return out;
 }

@@ -23,6 +23,7 @@ bool cudaSupportsNode(const NodeContext& node);
 struct TacticTime {
   std::string tactic;
   double ms = 0;
+  size_t workspace = 0;  // scratch bytes the implementation asks for
 };
 Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node);
 // A name for this GPU in timing caches ("sm_90 NVIDIA H200"); empty without one.
