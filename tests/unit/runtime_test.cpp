@@ -72,6 +72,43 @@ TEST_F(Runtime_, ExecutingAgainOnTheSameInputGivesTheSameOutput) {
   EXPECT_EQ(compareTensors(ys[2], ys[0], 0, 0), "");
 }
 
+// Reshape and its kin are views: the output takes the bytes of an input that dies there,
+// so the arena holds x, the Relu's output (reshaped in place) and y: three tensors, not four.
+TEST_F(Runtime_, ReshapeIsAViewInTheMemoryPlan) {
+  std::mt19937 r(6);
+  OnnxGraph g;
+  g.input("x", DataType::kFloat32, {1, 8, 16, 16});
+  HostTensor shape = HostTensor::create(DataType::kInt64, {2}).value();
+  shape.mutableAs<int64_t>()[0] = 1;
+  shape.mutableAs<int64_t>()[1] = 2048;
+  g.constant("shape", shape);
+  g.node("Relu", {"x"}, {"a"});
+  g.node("Reshape", {"a", "shape"}, {"f"});
+  g.node("Sigmoid", {"f"}, {"y"});
+  g.output("y");
+  BuildOptions opt;
+  opt.target = testTarget();
+  auto bytes = buildEngine(g.save("view"), opt);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().toString();
+  RuntimeOptions ro;
+  ro.backend = testBackend();
+  auto rt = Runtime::create(ro).value();
+  auto engine = rt->deserializeEngine(bytes->data(), bytes->size()).value();
+  auto ctx = engine->createExecutionContext().value();
+  EXPECT_EQ(ctx->memoryUse().activations, 3u * 8192u);
+  const HostTensor x = randomTensor(DataType::kFloat32, {1, 8, 16, 16}, r);
+  ASSERT_TRUE(ctx->setInput("x", x.data(), x.bytes()).ok());
+  for (int run = 0; run < 2; ++run) {  // eager, then the captured graph on CUDA
+    ASSERT_TRUE(ctx->execute().ok());
+    HostTensor y = HostTensor::create(DataType::kFloat32, {1, 2048}).value();
+    ASSERT_TRUE(ctx->getOutput("y", y.mutableData(), y.bytes()).ok());
+    for (int64_t i = 0; i < 2048; ++i) {
+      const float v = std::max(x.as<float>()[i], 0.f);
+      ASSERT_NEAR(y.as<float>()[i], 1.f / (1.f + std::exp(-v)), 1e-6) << i;
+    }
+  }
+}
+
 TEST_F(Runtime_, ConcurrentContextsOnOneEngineAgree) {
   std::mt19937 r(11);
   const auto bytes = smallNet(r);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
+#include <string>
 
 #include "edgert/internal/op.h"
 #include "edgert/internal/str.h"
@@ -87,10 +89,34 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
       if (t >= 0) last[t] = std::max(last[t], i);
     }
   }
+  // Views: Reshape and its kin only relabel the dims, so their output takes the input's
+  // bytes where the input dies there (the copy kernels skip a copy onto itself).
+  // `alias` leads to the tensor whose buffer holds the bytes; it lives as long as all.
+  std::vector<int> alias(n, -1);
+  auto root = [&](int t) {
+    while (alias[t] >= 0) t = alias[t];
+    return t;
+  };
+  auto bytesOf = [&](int t) {
+    return static_cast<uint64_t>(volume(g.tensors[t].dims)) * dataTypeSize(g.tensors[t].dtype);
+  };
+  for (int i = 0; i < n_nodes; ++i) {
+    const Node& node = g.nodes[i];
+    static const std::set<std::string> kViews = {"Reshape", "Flatten", "Squeeze", "Unsqueeze",
+                                                 "Identity"};
+    if (!kViews.count(node.op) || node.inputs.empty() || node.outputs.size() != 1) continue;
+    const int in = node.inputs[0], out = node.outputs[0];
+    if (in < 0 || g.tensors[in].isConstant() || last[in] != i || first[out] != i ||
+        bytesOf(in) != bytesOf(out))
+      continue;
+    const int r = root(in);
+    last[r] = std::max(last[r], last[out]);
+    alias[out] = r;
+  }
   std::vector<size_t> tensors;
   std::vector<LiveBuffer> buffers;
   for (size_t t = 0; t < n; ++t) {
-    if (g.tensors[t].isConstant() || first[t] > last[t]) continue;
+    if (g.tensors[t].isConstant() || first[t] > last[t] || alias[t] >= 0) continue;
     const uint64_t bytes =
         static_cast<uint64_t>(volume(g.tensors[t].dims)) * dataTypeSize(g.tensors[t].dtype);
     tensors.push_back(t);
@@ -101,6 +127,8 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   plan.offsets.assign(n, 0);
   const std::vector<uint64_t> offsets = placeBuffers(buffers, &plan.arena_bytes);
   for (size_t i = 0; i < tensors.size(); ++i) plan.offsets[tensors[i]] = offsets[i];
+  for (size_t t = 0; t < n; ++t)
+    if (alias[t] >= 0) plan.offsets[t] = plan.offsets[root(static_cast<int>(t))];
   return plan;
 }
 

@@ -311,6 +311,9 @@ class CopyLayer final : public GpuLayer {
  public:
   explicit CopyLayer(size_t bytes) : bytes_(bytes) {}
   const char* tactic() const override { return "memcpy"; }
+  // Reshape and its kin relabel dims: the memory plan lets the output take the input's
+  // bytes when the input dies here, and the copy is skipped.
+  int inPlaceInput(size_t) const override { return 0; }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     if (!bytes_ || g.in[0] == g.out[0]) return Status::Ok();
     return env.d->check(env.d->cuMemcpyDtoDAsync(g.out[0], g.in[0], bytes_, env.stream),
