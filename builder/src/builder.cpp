@@ -159,6 +159,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   Status st =
       inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
   if (!st.ok()) return st.withContext(onnx_path);
+  simplifyTransposes(g, stats);
   removeIdentities(g, stats);
   foldBatchNorm(g, stats);
   fuseConvEpilogues(g, stats);

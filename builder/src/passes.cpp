@@ -246,6 +246,79 @@ void removeIdentities(Graph& g, PassStats& stats) {
   g.nodes = std::move(kept);
 }
 
+namespace {
+
+std::vector<int64_t> permOf(const Graph& g, const Node& n) {
+  std::vector<int64_t> p = n.attrs.getInts("perm", {}).value();
+  if (p.empty()) {  // the default reverses the dims
+    const int64_t r = static_cast<int64_t>(g.tensors[n.inputs[0]].dims.size());
+    for (int64_t i = r - 1; i >= 0; --i) p.push_back(i);
+  }
+  return p;
+}
+
+// Whether transposing `dims` by `perm` keeps every element where it is: the dims other than
+// size 1 stay in their order.
+bool movesNothing(const Dims& dims, const std::vector<int64_t>& perm) {
+  int64_t prev = -1;
+  for (int64_t a : perm) {
+    if (a < 0 || a >= static_cast<int64_t>(dims.size())) return false;
+    if (dims[a] == 1) continue;
+    if (a < prev) return false;
+    prev = a;
+  }
+  return true;
+}
+
+}  // namespace
+
+void simplifyTransposes(Graph& g, PassStats& stats) {
+  std::vector<int> producer(g.tensors.size(), -1);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    if (n.op == "Transpose" && !n.inputs.empty() && n.inputs[0] >= 0) {
+      const int src = producer[n.inputs[0]];
+      if (src >= 0) {
+        // y = T(T(x, p1), p2): output dim k is x's dim p1[p2[k]].
+        const std::vector<int64_t> p1 = permOf(g, g.nodes[src]), p2 = permOf(g, n);
+        if (p1.size() == p2.size()) {
+          std::vector<int64_t> q;
+          for (int64_t k : p2) q.push_back(p1[static_cast<size_t>(k)]);
+          n.inputs[0] = g.nodes[src].inputs[0];
+          n.attrs.setInts("perm", q);
+          ++stats.removed;
+        }
+      }
+      const Dims in = g.tensors[n.inputs[0]].dims;
+      if (movesNothing(in, permOf(g, n)) && in.size() == g.tensors[n.outputs[0]].dims.size()) {
+        // Same bytes; the dims differ only by where the 1s sit: a Reshape, which is a view.
+        bool same = true;
+        for (size_t k = 0; k < in.size(); ++k) same &= in[k] == g.tensors[n.outputs[0]].dims[k];
+        n.op = same ? "Identity" : "Reshape";
+        n.attrs.erase("perm");
+        if (!same) {
+          const int shape = static_cast<int>(g.tensors.size());
+          TensorEntry t;
+          t.name = strCat("edgert_transpose_as_reshape_", shape);
+          t.dtype = DataType::kInt64;
+          t.dims = {static_cast<int64_t>(in.size())};
+          HostTensor v = HostTensor::create(DataType::kInt64, t.dims).value();
+          for (size_t k = 0; k < in.size(); ++k)
+            v.mutableAs<int64_t>()[k] = g.tensors[n.outputs[0]].dims[k];
+          t.constant = std::make_shared<HostTensor>(std::move(v));
+          g.tensors.push_back(std::move(t));
+          producer.push_back(-1);
+          n.inputs.resize(2);
+          n.inputs[1] = shape;
+          n.attrs.setInt("allowzero", 1);
+        }
+      }
+    }
+    for (int t : n.outputs)
+      if (t >= 0) producer[t] = n.op == "Transpose" ? static_cast<int>(i) : -1;
+  }
+}
+
 void eliminateDeadCode(Graph& g, PassStats& stats) {
   std::vector<bool> live(g.tensors.size(), false);
   for (const Binding& b : g.bindings) live[b.tensor] = true;

@@ -23,6 +23,10 @@ Status inferAndFold(Graph& g, PassStats& stats, const std::function<void(double)
 
 // Identity and inference Dropout disappear (consumers read the input directly).
 void removeIdentities(Graph& g, PassStats& stats);
+// Transpose of a Transpose reads the first one's input with the composed permutation; a
+// Transpose that permutes nothing (identity, or only moving size-1 dims into the same
+// order) becomes an Identity, which removeIdentities then drops. Needs known dims.
+void simplifyTransposes(Graph& g, PassStats& stats);
 
 // Drops nodes and tensors that no output depends on, and compacts tensor ids.
 void eliminateDeadCode(Graph& g, PassStats& stats);
