@@ -90,12 +90,21 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
     }
   }
   // Views: Reshape and its kin only relabel the dims, so their output takes the input's
-  // bytes where the input dies there (the copy kernels skip a copy onto itself).
-  // `alias` leads to the tensor whose buffer holds the bytes; it lives as long as all.
+  // bytes where the input dies there. Concat along an axis with nothing outer to it: each
+  // input whose only reader is the Concat is computed in place in its slice of the output.
+  // (The copy kernels skip a copy onto itself.) `alias` leads to the tensor whose buffer
+  // holds the bytes, `sub` is the byte offset in it; a root's [first, last] covers all the
+  // tensors that share it.
   std::vector<int> alias(n, -1);
+  std::vector<uint64_t> sub(n, 0);
   auto root = [&](int t) {
     while (alias[t] >= 0) t = alias[t];
     return t;
+  };
+  auto offsetInRoot = [&](int t) {
+    uint64_t o = 0;
+    for (; alias[t] >= 0; t = alias[t]) o += sub[t];
+    return o;
   };
   auto bytesOf = [&](int t) {
     return static_cast<uint64_t>(volume(g.tensors[t].dims)) * dataTypeSize(g.tensors[t].dtype);
@@ -113,6 +122,32 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
     last[r] = std::max(last[r], last[out]);
     alias[out] = r;
   }
+  std::vector<bool> binding(n, false);
+  for (const Binding& b : g.bindings) binding[b.tensor] = true;
+  for (int i = 0; i < n_nodes; ++i) {
+    const Node& node = g.nodes[i];
+    if (node.op != "Concat" || node.outputs.size() != 1) continue;
+    const int out = node.outputs[0];
+    const Dims& od = g.tensors[out].dims;
+    int64_t axis = node.attrs.getInt("axis", 0).value();
+    if (axis < 0) axis += static_cast<int64_t>(od.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(od.size()) ||
+        volume(Dims(od.begin(), od.begin() + axis)) != 1 || alias[out] >= 0)
+      continue;
+    uint64_t prefix = 0;
+    for (int t : node.inputs) {
+      const uint64_t bytes = t >= 0 ? bytesOf(t) : 0;
+      const int x = t >= 0 ? root(t) : -1;
+      const bool once = std::count(node.inputs.begin(), node.inputs.end(), t) == 1;
+      if (x >= 0 && bytes && once && !g.tensors[t].isConstant() && !binding[x] && x != out &&
+          last[x] == i && first[x] < i && bytesOf(x) == bytes && prefix % alignment == 0) {
+        alias[x] = out;
+        sub[x] = prefix;
+        first[out] = std::min(first[out], first[x]);
+      }
+      prefix += bytes;
+    }
+  }
   std::vector<size_t> tensors;
   std::vector<LiveBuffer> buffers;
   for (size_t t = 0; t < n; ++t) {
@@ -128,7 +163,8 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   const std::vector<uint64_t> offsets = placeBuffers(buffers, &plan.arena_bytes);
   for (size_t i = 0; i < tensors.size(); ++i) plan.offsets[tensors[i]] = offsets[i];
   for (size_t t = 0; t < n; ++t)
-    if (alias[t] >= 0) plan.offsets[t] = plan.offsets[root(static_cast<int>(t))];
+    if (alias[t] >= 0)
+      plan.offsets[t] = plan.offsets[root(static_cast<int>(t))] + offsetInRoot(static_cast<int>(t));
   return plan;
 }
 

@@ -51,8 +51,8 @@ Status runConcat(const AxisBlocks& b, const KernelArgs& a) {
   for (int64_t o = 0; o < b.outer; ++o) {
     int64_t off = o * b.total_bytes;
     for (size_t i = 0; i < b.part_bytes.size(); ++i) {
-      if (b.part_bytes[i])
-        std::memcpy(y + off, a.in[i].as<uint8_t>() + o * b.part_bytes[i], b.part_bytes[i]);
+      const uint8_t* src = a.in[i].as<uint8_t>() + o * b.part_bytes[i];
+      if (b.part_bytes[i] && src != y + off) std::memcpy(y + off, src, b.part_bytes[i]);
       off += b.part_bytes[i];
     }
   }
