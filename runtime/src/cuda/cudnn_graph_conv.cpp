@@ -1,5 +1,6 @@
 #include "cudnn_graph_conv.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "edgert/internal/str.h"
@@ -79,6 +80,7 @@ std::vector<Note> notes(const Cudnn* dnn, cudnnBackendDescriptor_t engine,
 }  // namespace
 
 CudnnGraphConv::~CudnnGraphConv() {
+  if (pack_) dnn_->cudnnBackendDestroyDescriptor(pack_);
   if (plan_) dnn_->cudnnBackendDestroyDescriptor(plan_);
 }
 
@@ -214,6 +216,20 @@ Result<std::unique_ptr<CudnnGraphConv>> CudnnGraphConv::create(const Env& env,
 
 Status CudnnGraphConv::execute(const Env& env, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y,
                                CUdeviceptr workspace) const {
+  const CUdeviceptr now[4] = {x, w, y, workspace};
+  if (!pack_ || !std::equal(now, now + 4, pack_ptrs_)) {
+    if (pack_) dnn_->cudnnBackendDestroyDescriptor(pack_);
+    pack_ = nullptr;
+    EDGERT_ASSIGN_OR_RETURN(pack_, variantPack(x, w, y, workspace));
+    std::copy(now, now + 4, pack_ptrs_);
+  }
+  return dnn_->check(dnn_->cudnnBackendExecute(env.dnn_handle, plan_, pack_),
+                     "cudnnBackendExecute (convolution)");
+}
+
+Result<cudnnBackendDescriptor_t> CudnnGraphConv::variantPack(CUdeviceptr x, CUdeviceptr w,
+                                                             CUdeviceptr y,
+                                                             CUdeviceptr workspace) const {
   Desc pack(dnn_, CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
   void* ptrs[3] = {reinterpret_cast<void*>(x), reinterpret_cast<void*>(w),
                    reinterpret_cast<void*>(y)};
@@ -226,8 +242,7 @@ Status CudnnGraphConv::execute(const Env& env, CUdeviceptr x, CUdeviceptr w, CUd
   EDGERT_RETURN_IF_ERROR(
       pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, &ws, 1, "variant pack"));
   EDGERT_RETURN_IF_ERROR(pack.finalize("cuDNN variant pack"));
-  return dnn_->check(dnn_->cudnnBackendExecute(env.dnn_handle, plan_, pack.get()),
-                     "cudnnBackendExecute (convolution)");
+  return pack.release();
 }
 
 }  // namespace edgert::cuda

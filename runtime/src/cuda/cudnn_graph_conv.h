@@ -31,13 +31,20 @@ class CudnnGraphConv {
 
   size_t workspace() const { return workspace_; }
   int64_t engine() const { return engine_; }  // cuDNN's global engine index, for reports
+  // The variant pack (the pointers) is built on the first call and whenever the pointers
+  // change, so a steady stream of executions allocates nothing on the host. One context
+  // owns the layer and executes from one thread at a time.
   Status execute(const Env& env, CUdeviceptr x, CUdeviceptr w, CUdeviceptr y,
                  CUdeviceptr workspace) const;
 
  private:
   CudnnGraphConv() = default;
+  Result<cudnnBackendDescriptor_t> variantPack(CUdeviceptr x, CUdeviceptr w, CUdeviceptr y,
+                                               CUdeviceptr workspace) const;
   const Cudnn* dnn_ = nullptr;
   cudnnBackendDescriptor_t plan_ = nullptr;
+  mutable cudnnBackendDescriptor_t pack_ = nullptr;
+  mutable CUdeviceptr pack_ptrs_[4] = {0, 0, 0, 0};
   size_t workspace_ = 0;
   int64_t engine_ = -1;
 };
