@@ -1,6 +1,9 @@
 #include "cudnn_graph_conv.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
 #include <vector>
 
 #include "edgert/internal/str.h"
@@ -67,14 +70,18 @@ Result<Desc> tensor(const Cudnn* dnn, const int64_t* dims, int64_t uid) {
   return t;
 }
 
+// Whether the engine carries one of `wanted` among its notes of this kind.
 template <class Note>
-std::vector<Note> notes(const Cudnn* dnn, cudnnBackendDescriptor_t engine,
-                        cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type) {
+bool hasNote(const Cudnn* dnn, cudnnBackendDescriptor_t engine, cudnnBackendAttributeName_t name,
+             cudnnBackendAttributeType_t type, std::initializer_list<Note> wanted) {
   Note buf[16];
   int64_t n = 0;
   if (dnn->cudnnBackendGetAttribute(engine, name, type, 16, &n, buf) != CUDNN_STATUS_SUCCESS)
-    return {};
-  return std::vector<Note>(buf, buf + std::min<int64_t>(n, 16));
+    return false;
+  for (int64_t k = 0; k < std::min<int64_t>(n, 16); ++k)
+    for (Note w : wanted)
+      if (buf[k] == w) return true;
+  return false;
 }
 
 }  // namespace
@@ -165,7 +172,17 @@ Result<std::unique_ptr<CudnnGraphConv>> CudnnGraphConv::create(const Env& env,
                                     CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got, raw.data()),
       "cuDNN heuristics results"));
 
+  // EDGERT_VERBOSE: why each configuration was taken or passed over (once per shape).
+  const bool verbose = rank == 0 && std::getenv("EDGERT_VERBOSE");
+  auto trace = [&](int64_t i, int64_t engine, const std::string& what) {
+    if (verbose)
+      std::fprintf(stderr, "edgert: cuDNN graph conv x=%s w=%s: config %lld (engine %lld): %s\n",
+                   dimsToString(Dims(s.x, s.x + 4)).c_str(),
+                   dimsToString(Dims(s.w, s.w + 4)).c_str(), static_cast<long long>(i),
+                   static_cast<long long>(engine), what.c_str());
+  };
   int usable = 0;
+  std::unique_ptr<CudnnGraphConv> chosen;
   for (int64_t i = 0; i < std::min(got, count); ++i) {
     cudnnBackendDescriptor_t cfg = raw[static_cast<size_t>(i)];
     Desc engine(dnn, CUDNN_BACKEND_ENGINE_DESCRIPTOR);
@@ -175,40 +192,50 @@ Result<std::unique_ptr<CudnnGraphConv>> CudnnGraphConv::create(const Env& env,
                                       CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n,
                                       &ed) != CUDNN_STATUS_SUCCESS)
       continue;
+    int64_t idx = -1;
+    dnn->cudnnBackendGetAttribute(ed, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
+                                  &idx);
     // Runtime-compiled engines cost seconds per layer at build and load; FP16 reductions
     // and down-converted inputs lose the accuracy the FP16 engines promise.
-    bool ok = true;
-    for (auto b : notes<cudnnBackendBehaviorNote_t>(dnn, ed, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE,
-                                                    CUDNN_TYPE_BEHAVIOR_NOTE))
-      ok &= b != CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION;
-    for (auto m : notes<cudnnBackendNumericalNote_t>(dnn, ed, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
-                                                     CUDNN_TYPE_NUMERICAL_NOTE))
-      ok &= m != CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION &&
-            m != CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS;
-    if (!ok) continue;
+    if (hasNote<cudnnBackendBehaviorNote_t>(dnn, ed, CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE,
+                                            CUDNN_TYPE_BEHAVIOR_NOTE,
+                                            {CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION})) {
+      trace(i, idx, "skipped: runtime compilation");
+      continue;
+    }
+    if (hasNote<cudnnBackendNumericalNote_t>(dnn, ed, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
+                                             CUDNN_TYPE_NUMERICAL_NOTE,
+                                             {CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION,
+                                              CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS})) {
+      trace(i, idx, "skipped: reduced-precision reduction or down-converted inputs");
+      continue;
+    }
     Desc plan(dnn, CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
     (void)plan.set(kPlanHandle, CUDNN_TYPE_HANDLE, &handle, 1, "plan");
     if (!plan.set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, &cfg, 1,
                   "plan")
              .ok() ||
-        !plan.finalize("plan").ok())
+        !plan.finalize("plan").ok()) {
+      trace(i, idx, "skipped: the plan does not finalize");
       continue;
+    }
     int64_t ws = 0;
     if (dnn->cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
                                       CUDNN_TYPE_INT64, 1, &n, &ws) != CUDNN_STATUS_SUCCESS ||
-        ws < 0 || static_cast<size_t>(ws) > max_workspace)
+        ws < 0 || static_cast<size_t>(ws) > max_workspace) {
+      trace(i, idx, strCat("skipped: workspace ", ws, " bytes"));
       continue;
-    if (usable++ < rank) continue;
-    auto out = std::unique_ptr<CudnnGraphConv>(new CudnnGraphConv());
-    out->dnn_ = dnn;
-    out->workspace_ = static_cast<size_t>(ws);
-    int64_t idx = -1;
-    if (dnn->cudnnBackendGetAttribute(ed, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
-                                      &idx) == CUDNN_STATUS_SUCCESS)
-      out->engine_ = idx;
-    out->plan_ = plan.release();
-    return out;
+    }
+    trace(i, idx, strCat("usable as rank ", usable, ", workspace ", ws, " bytes"));
+    if (usable++ != rank) continue;
+    chosen = std::unique_ptr<CudnnGraphConv>(new CudnnGraphConv());
+    chosen->dnn_ = dnn;
+    chosen->workspace_ = static_cast<size_t>(ws);
+    chosen->engine_ = idx;
+    chosen->plan_ = plan.release();
+    if (!verbose) break;  // verbose: list the remaining configurations too
   }
+  if (chosen) return chosen;
   return Status(StatusCode::kUnsupported,
                 strCat("cuDNN's graph API offers ", usable,
                        " usable engine(s) for this convolution, rank ", rank, " asked"));
