@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -241,7 +242,10 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name,
 }
 
 int cmdBench(const std::string& engine_path, const std::string& backend_name, int iterations,
-             int warmup, const std::string& json_path, bool per_layer) {
+             int warmup, const std::string& json_path, bool per_layer, bool cuda_graph) {
+  // The CUDA backend captures the network as one CUDA graph from the second run on
+  // (trtexec's --useCudaGraph, on by default here); --no-cuda-graph times eager launches.
+  if (!cuda_graph) setenv("EDGERT_CUDA_GRAPH", "0", 1);
   auto backend = parseBackend(backend_name);
   if (!backend.ok()) return fail(backend.status());
   RuntimeOptions ro;
@@ -298,7 +302,11 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
   auto toMib = [](size_t b) { return static_cast<double>(b) / 1048576.0; };
   const double mib = toMib(mem.total());
   const char* be = backendName(ctx.value()->backend());
-  fmt::print("{} on {}: {} iterations after {} warm-up\n", engine_path, be, v.size(), warmup);
+  fmt::print("{} on {}{}: {} iterations after {} warm-up\n", engine_path, be,
+             ctx.value()->backend() == Backend::kCuda
+                 ? (cuda_graph ? " (CUDA graph replay)" : " (eager launches)")
+                 : "",
+             v.size(), warmup);
   fmt::print("  latency ms  min {:.4f}  median {:.4f}  p90 {:.4f}  p99 {:.4f}\n", v.front(), median,
              pct(0.9), pct(0.99));
   fmt::print("  throughput  {:.1f} inferences/s  {:.1f} images/s (batch {})\n", ips,
@@ -386,9 +394,11 @@ int main(int argc, char** argv) {
   bench->add_option("--iterations", be_iter, "Timed iterations")->check(CLI::Range(1, 10000000));
   bench->add_option("--warmup", be_warm, "Untimed iterations first")->check(CLI::Range(0, 1000000));
   bench->add_option("--json", be_json, "Also write the results as JSON");
-  bool be_layers = false;
+  bool be_layers = false, be_graph = true;
   bench->add_flag("--per-layer", be_layers,
                   "Time every layer (eager) and list where the time goes");
+  bench->add_flag("--cuda-graph,!--no-cuda-graph", be_graph,
+                  "Replay the network as one CUDA graph (default) or launch every layer");
 
   auto* ops = app.add_subcommand("ops", "List the supported ONNX ops");
   bool ops_md = false;
@@ -410,7 +420,7 @@ int main(int argc, char** argv) {
     }
     if (run->parsed()) return cmdRun(r_engine, r_backend, r_inputs, r_save, r_iter);
     if (bench->parsed())
-      return cmdBench(be_engine, be_backend, be_iter, be_warm, be_json, be_layers);
+      return cmdBench(be_engine, be_backend, be_iter, be_warm, be_json, be_layers, be_graph);
     if (ops->parsed()) {
       const auto list = supportedOps();
       if (!ops_md) {

@@ -28,6 +28,7 @@ if "$EDGERT" inspect --onnx "$MODEL" | grep "Conv" >/dev/null; then ok "inspect 
 if "$EDGERT" run --engine m.engine --backend cpu --input input=x.npy --save-outputs out >/dev/null && [ -s out/logits.npy ]; then
   ok "run --save-outputs"; else bad "run --save-outputs"; fi
 if "$EDGERT" bench --engine m.engine --backend cpu --iterations 2 --per-layer | grep "slowest layers" >/dev/null; then ok "bench --per-layer"; else bad "bench --per-layer"; fi
+if "$EDGERT" bench --engine m.engine --backend cpu --iterations 2 --no-cuda-graph | grep "latency ms" >/dev/null; then ok "bench --no-cuda-graph"; else bad "bench --no-cuda-graph"; fi
 if "$EDGERT" ops --markdown | grep "Conv" >/dev/null; then ok "ops"; else bad "ops"; fi
 
 # Bad input, each with its message.
