@@ -60,6 +60,20 @@ extern "C" __global__ void edgert_nchw_f32_to_nhwc_f16(__half* y, const float* x
     toNhwc<long long>(y, x, n, c, hw);
 }
 
+// NCHW float32 -> NHWC fp16 with the channels padded to cp (zeros): a first convolution's
+// input for cuDNN's C=4 kernels.
+extern "C" __global__ void edgert_nchw_f32_to_nhwc_f16_pad(__half* y, const float* x, long long n,
+                                                           long long c, long long hw,
+                                                           long long cp) {
+  const unsigned total = static_cast<unsigned>(n * hw * cp), uc = static_cast<unsigned>(c),
+                 ucp = static_cast<unsigned>(cp), uhw = static_cast<unsigned>(hw);
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned ch = i % ucp, p = (i / ucp) % uhw, b = i / (ucp * uhw);
+    y[i] = ch < uc ? __float2half_rn(x[(static_cast<size_t>(b) * uc + ch) * uhw + p])
+                   : __float2half_rn(0.f);
+  }
+}
+
 // NHWC fp16 -> NCHW float32.
 extern "C" __global__ void edgert_nhwc_f16_to_nchw_f32(float* y, const __half* x, long long n,
                                                        long long c, long long hw) {

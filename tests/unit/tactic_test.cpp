@@ -155,6 +155,22 @@ std::string bottleneckNet(std::mt19937& r) {
   return g.save("tactics_bottleneck");
 }
 
+// An image network's first layers: three input channels (cuDNN's C=4 engines on the input
+// padded by our conversion), 7x7 stride 2 with bias and ReLU, then a 1x1 convolution.
+std::string stemNet(std::mt19937& r) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {2, 3, 40, 40});
+  g.constant("w0", randomTensor(DataType::kFloat32, {16, 3, 7, 7}, r, -.2f, .2f));
+  g.constant("b0", randomTensor(DataType::kFloat32, {16}, r));
+  g.constant("w1", randomTensor(DataType::kFloat32, {8, 16, 1, 1}, r));
+  g.node("Conv", {"x", "w0", "b0"}, {"c0"},
+         {attrInts("pads", {3, 3, 3, 3}), attrInts("strides", {2, 2})});
+  g.node("Relu", {"c0"}, {"r0"});
+  g.node("Conv", {"r0", "w1"}, {"y"});
+  g.output("y");
+  return g.save("tactics_stem");
+}
+
 // A depthwise convolution (bias, ReLU fused) between two ordinary ones, MobileNet style.
 std::string depthwiseNet(std::mt19937& r) {
   OnnxGraph g(13);
@@ -176,7 +192,7 @@ std::string depthwiseNet(std::mt19937& r) {
 // `tactic` wins everywhere and rebuilds: `expected` layers must run it (it applies to those;
 // the others fall back to the default choice), and the engine must match the CPU.
 void fp16TacticFromCache(const std::string& model, size_t convs, const std::string& tactic,
-                         size_t expected, std::mt19937& r) {
+                         size_t expected, std::mt19937& r, const Dims& x_dims = {2, 16, 20, 20}) {
   const fs::path dir = tempDir("edgert_tactics16");
   BuildOptions opt;
   opt.target = "cuda";
@@ -206,7 +222,7 @@ void fp16TacticFromCache(const std::string& model, size_t convs, const std::stri
   auto rt = Runtime::create(ro).value();
   auto e = rt->deserializeEngine(engine->data(), engine->size()).value();
   auto ctx = e->createExecutionContext().value();
-  HostTensor x = randomTensor(DataType::kFloat32, {2, 16, 20, 20}, r);
+  HostTensor x = randomTensor(DataType::kFloat32, x_dims, r);
   ASSERT_TRUE(ctx->setInput("x", x.data(), x.bytes()).ok());
   ASSERT_TRUE(ctx->execute().ok());
   HostTensor y = std::move(HostTensor::create(DataType::kFloat32, {2, 8, 20, 20}).value());
@@ -245,6 +261,7 @@ TEST_F(Tactics, Fp16GraphAndDepthwiseTacticsFromTheCacheMatchTheCpu) {
   fp16TacticFromCache(residualNet(r), 3, "cudnn-nhwc16-graph0", 3, r);
   fp16TacticFromCache(depthwiseNet(r), 3, "cudnn-nhwc16-graph0", 3, r);
   fp16TacticFromCache(depthwiseNet(r), 3, "nhwc16-depthwise", 1, r);
+  fp16TacticFromCache(stemNet(r), 2, "cudnn-nhwc16-c4-graph0", 1, r, {2, 3, 40, 40});
 }
 
 }  // namespace

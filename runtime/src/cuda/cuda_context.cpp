@@ -785,6 +785,9 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     candidates.push_back("cublaslt-nhwc16-1x1");
     candidates.push_back("nhwc16-depthwise");
     for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-graph", h));
+    // First layers (1-3 input channels): cuDNN's engines on the input padded to 4 channels.
+    if (node.dims(0).size() == 4 && node.dims(0)[1] < 4)
+      for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-c4-graph", h));
   }
   std::vector<TacticTime> out;
   if (candidates.empty()) return out;
