@@ -274,9 +274,11 @@ __device__ __forceinline__ void resizeSource(const EdgertResize& p, long long oh
 }
 
 // Resize's value at output pixel (oh, ow) of one plane; load(y, x) reads the input.
+// The value type is what `load` returns: float, or several channels at once (a type with
+// float * V and V + V).
 template <class Load>
-__device__ __forceinline__ float resizeSample(const EdgertResize& p, long long oh, long long ow,
-                                              Load load) {
+__device__ __forceinline__ auto resizeSample(const EdgertResize& p, long long oh, long long ow,
+                                             Load load) {
   const long long in[2] = {p.ih, p.iw};
   float src[2];
   resizeSource(p, oh, ow, src);

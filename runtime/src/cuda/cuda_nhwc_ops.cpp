@@ -759,8 +759,11 @@ Result<std::unique_ptr<GpuLayer>> makeResize(const NodeContext& c, const Env&) {
   if (out[0] != x[0] || out[1] != x[1]) return c.unsupported("resizing N or C");
   EDGERT_ASSIGN_OR_RETURN(EdgertResize p, resizeParams(c));
   p.nc = x[0];  // channels are innermost here
-  return finish(std::make_unique<KernelLayer<EdgertResize>>("edgert_resize2d_nhwc_h", p, n64(x[1]),
-                                                            p.nc * p.oh * p.ow * x[1]),
+  const bool h8 =
+      x[1] % 8 == 0 && volume(x) < (int64_t{1} << 31) && volume(out) < (int64_t{1} << 31);
+  return finish(std::make_unique<KernelLayer<EdgertResize>>(
+                    h8 ? "edgert_resize2d_nhwc_h8" : "edgert_resize2d_nhwc_h", p, n64(x[1]),
+                    p.nc * p.oh * p.ow * x[1] / (h8 ? 8 : 1)),
                 c);
 }
 
