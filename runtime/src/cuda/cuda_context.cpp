@@ -776,7 +776,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     for (int a = 0; a < 8; ++a) candidates.push_back(strCat("cudnn-fp32-algo", a));
     candidates.push_back("cublaslt-1x1");
   }
-  // FP16 convolutions run in NHWC fp16 (cuda_nhwc_ops.cpp); depthwise ones have one kernel.
+  // FP16 convolutions run in NHWC fp16 (cuda_nhwc_ops.cpp).
   const bool half = node.op == "Conv" && node.fp16 && cuda::findHalfNhwcOp(node) != nullptr;
   if (half) {
     // Legacy cuDNN algorithms, cuBLASLt for 1x1, our depthwise kernel and cuDNN's graph-API
