@@ -16,18 +16,25 @@ def cell(r, n):
     return "%8.3f (%6.0f)" % (r[n]["median_ms"], r[n].get("peak_mib", r[n].get("memory_mib", 0)))
 
 
+PEERS = [("torch-eager", "torch eager"), ("torch-default", "compile default"),
+         ("torch-reduce-overhead", "compile RO"), ("torch-max-autotune", "compile max-autotune")]
+COMPILED = [n for n, _ in PEERS if n != "torch-eager"]
+
 for prec in ("fp32", "fp16"):
     keys = sorted(k for k in by if k[0] == prec)
     if not keys:
         continue
+    peers = [(n, t) for n, t in PEERS if any(n in by[k] for k in keys)]
     print("\n%s: median ms (device MiB)" % prec)
-    print("%-16s %5s | %-17s | %-17s | %-17s | %s | %s" % ("model", "batch", "edgert",
-          "torch eager", "torch.compile RO", "edgert vs eager / compile", "edgert build s"))
+    print("%-16s %5s | %-17s | " % ("model", "batch", "edgert") +
+          " | ".join("%-17s" % t for _, t in peers) + " | edgert vs eager / best compile | edgert build s")
     for k in keys:
         r = by[k]
         e = r.get("edgert")  # the default build (tactic timing on): what users get
-        ratio = lambda n: ("%.2fx" % (r[n]["median_ms"] / e["median_ms"])) if e and n in r else "-"
-        print("%-16s %5d | %-17s | %-17s | %-17s | %s / %s | %s" % (k[1], k[2], cell(r, "edgert"),
-              cell(r, "torch-eager"), cell(r, "torch-reduce-overhead"),
-              ratio("torch-eager"), ratio("torch-reduce-overhead"),
-              "%.1f" % e["build_s"] if e and "build_s" in e else "-"))
+        ratio = lambda ms: ("%.2fx" % (ms / e["median_ms"])) if e and ms else "-"
+        best = min((r[n]["median_ms"] for n in COMPILED if n in r), default=None)
+        eager = r["torch-eager"]["median_ms"] if "torch-eager" in r else None
+        print("%-16s %5d | %-17s | " % (k[1], k[2], cell(r, "edgert")) +
+              " | ".join("%-17s" % cell(r, n) for n, _ in peers) +
+              " | %s / %s | %s" % (ratio(eager), ratio(best),
+                                   "%.1f" % e["build_s"] if e and "build_s" in e else "-"))

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# edgert vs PyTorch eager vs torch.compile(reduce-overhead), same models, batch and
+# edgert vs PyTorch eager vs torch.compile (default mode and reduce-overhead; max-autotune
+# with BENCH_TORCH_MODES, see torch_bench.py), same models, batch and
 # precision, in one run on the GPU machine. Usage: bench/run.sh OUT_DIR (from the repo root,
 # with .gpu/ staged; see scripts/gpu-check.sh --bench).
 set -uo pipefail

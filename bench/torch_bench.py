@@ -4,6 +4,7 @@ torch.compile(mode="reduce-overhead") (Inductor + CUDA graphs). CUDA-event media
 warm-up, peak device memory. Prints one JSON object per line.
 Usage: torch_bench.py PRECISION BATCH[,BATCH...] MODEL[,MODEL...] [ITERS]"""
 import json
+import os
 import sys
 import time
 
@@ -29,6 +30,12 @@ def timed(fn, x, iters, warmup=10):
     return times[len(times) // 2]
 
 
+# eager, torch.compile's default mode (Inductor) and reduce-overhead (Inductor + CUDA graphs);
+# add max-autotune with BENCH_TORCH_MODES=eager,default,reduce-overhead,max-autotune (its
+# autotuning compile takes minutes per model and batch).
+MODES = os.environ.get("BENCH_TORCH_MODES", "eager,default,reduce-overhead").split(",")
+
+
 def main():
     precision, batches, models = sys.argv[1], [int(b) for b in sys.argv[2].split(",")], sys.argv[3].split(",")
     iters = int(sys.argv[4]) if len(sys.argv) > 4 else 100
@@ -41,10 +48,10 @@ def main():
         base = MODELS[name]().eval().cuda().to(dtype).to(memory_format=torch.channels_last)
         for bs in batches:
             x = torch.randn(bs, 3, 224, 224, device="cuda", dtype=dtype).to(memory_format=torch.channels_last)
-            for mode in ("eager", "reduce-overhead"):
+            for mode in MODES:
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats()
-                fn = base if mode == "eager" else torch.compile(base, mode="reduce-overhead")
+                fn = base if mode == "eager" else torch.compile(base, mode=None if mode == "default" else mode)
                 t0 = time.time()
                 with torch.inference_mode():
                     ms = timed(lambda t: fn(t), x, iters)

@@ -453,13 +453,16 @@ void foldBatchNorm(Graph& g, PassStats& stats) {
 void fuseConvEpilogues(Graph& g, PassStats& stats) {
   std::vector<bool> dead(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (dead[i] || g.nodes[i].op != "Conv" ||
+    // Conv: residual Add and activation; Gemm (bias already in its C): activation.
+    const bool is_conv = g.nodes[i].op == "Conv";
+    if (dead[i] || (!is_conv && g.nodes[i].op != "Gemm") ||
         g.tensors[g.nodes[i].outputs[0]].dtype != DataType::kFloat32)
       continue;
     // Residual: the conv's only reader is an Add whose other operand already exists.
     Uses u = uses(g, dead);
     int t = g.nodes[i].outputs[0];
-    if (!u.is_output[t] && u.readers[t].size() == 1 && g.nodes[u.readers[t][0]].op == "Add") {
+    if (is_conv && !u.is_output[t] && u.readers[t].size() == 1 &&
+        g.nodes[u.readers[t][0]].op == "Add") {
       const int a = u.readers[t][0];
       const Node& add = g.nodes[a];
       const int z = add.inputs[0] == t ? add.inputs[1] : add.inputs[0];
@@ -487,6 +490,10 @@ void fuseConvEpilogues(Graph& g, PassStats& stats) {
       float alpha = 0.f, beta = 0.f;
       if (act.op == "Relu" || act.op == "HardSwish" || act.op == "Sigmoid") {
         name = act.op;
+      } else if (act.op == "Gelu") {
+        const std::string approx = act.attrs.getString("approximate", "none").value();
+        if (approx != "none" && approx != "tanh") continue;  // the op's own error, later
+        name = approx == "tanh" ? "GeluTanh" : "Gelu";
       } else if (act.op == "LeakyRelu") {
         name = act.op;
         alpha = act.attrs.getFloat("alpha", 0.01f).value();

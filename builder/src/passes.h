@@ -36,8 +36,8 @@ void eliminateDeadCode(Graph& g, PassStats& stats);
 void foldBatchNorm(Graph& g, PassStats& stats);
 
 // Conv + residual Add + activation (Relu, Clip/Relu6, LeakyRelu, HardSwish, HardSigmoid,
-// Sigmoid, SiLU = x*sigmoid(x)) become one layer with a fused epilogue, where the
-// intermediate tensors have no other reader.
+// Sigmoid, SiLU = x*sigmoid(x), GELU exact or tanh) become one layer with a fused epilogue,
+// where the intermediate tensors have no other reader; Gemm + activation likewise.
 void fuseConvEpilogues(Graph& g, PassStats& stats);
 
 // Chains of float32 elementwise ops (unary ops, Clip with constant bounds, Add/Sub/Mul/

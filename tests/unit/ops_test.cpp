@@ -457,7 +457,8 @@ namespace {
 // The builder fuses Conv + residual Add + activation; the fused layer must equal the
 // unfused graph computed naively.
 TEST_F(Ops, FusedConvResidualAndActivations) {
-  for (const std::string act : {"Relu", "Clip", "HardSwish", "Silu", "LeakyRelu"}) {
+  for (const std::string act :
+       {"Relu", "Clip", "HardSwish", "Silu", "LeakyRelu", "Gelu", "GeluTanh"}) {
     HostTensor x = randomTensor(DataType::kFloat32, {1, 4, 9, 7}, rng());
     HostTensor r = randomTensor(DataType::kFloat32, {1, 6, 9, 7}, rng());
     HostTensor w = randomTensor(DataType::kFloat32, {6, 4, 3, 3}, rng());
@@ -466,7 +467,7 @@ TEST_F(Ops, FusedConvResidualAndActivations) {
     HostTensor hi = lo.clone();
     *lo.mutableAs<float>() = 0.f;
     *hi.mutableAs<float>() = 0.5f;
-    OnnxGraph gr;
+    OnnxGraph gr(act.rfind("Gelu", 0) == 0 ? 20 : 17);  // the Gelu op is opset 20
     gr.input("x", DataType::kFloat32, x.dims()).input("r", DataType::kFloat32, r.dims());
     gr.constant("w", w).constant("b", b).constant("lo", lo).constant("hi", hi).output("y");
     gr.node("Conv", {"x", "w", "b"}, {"c"}, {attrInts("pads", {1, 1, 1, 1})});
@@ -475,6 +476,8 @@ TEST_F(Ops, FusedConvResidualAndActivations) {
       gr.node("Clip", {"s", "lo", "hi"}, {"y"});
     else if (act == "Silu")
       gr.node("Sigmoid", {"s"}, {"sg"}).node("Mul", {"s", "sg"}, {"y"});
+    else if (act == "GeluTanh")
+      gr.node("Gelu", {"s"}, {"y"}, {attrString("approximate", "tanh")});
     else
       gr.node(act, {"s"}, {"y"});
     HostTensor want = naiveConv(x, w, &b, 1, {1, 1}, {1, 1}, {1, 1, 1, 1});
@@ -486,6 +489,9 @@ TEST_F(Ops, FusedConvResidualAndActivations) {
       if (act == "HardSwish") o = v * std::clamp(v / 6 + 0.5, 0.0, 1.0);
       if (act == "Silu") o = v / (1 + std::exp(-v));
       if (act == "LeakyRelu") o = v >= 0 ? v : 0.01 * v;
+      if (act == "Gelu") o = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+      if (act == "GeluTanh")
+        o = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
       want.mutableAs<float>()[i] = static_cast<float>(o);
     }
     SCOPED_TRACE(act);
@@ -503,6 +509,44 @@ TEST_F(Ops, FusedConvResidualAndActivations) {
 }  // namespace
 
 namespace {
+
+// Gemm (bias in C) + activation: one layer on every backend (a classifier head; a
+// transformer MLP with the Gelu op).
+TEST_F(Ops, FusedGemmActivations) {
+  for (const std::string act : {"Relu", "Sigmoid", "Gelu", "GeluTanh"}) {
+    HostTensor x = randomTensor(DataType::kFloat32, {5, 24}, rng());
+    HostTensor w = randomTensor(DataType::kFloat32, {13, 24}, rng());
+    HostTensor b = randomTensor(DataType::kFloat32, {13}, rng());
+    OnnxGraph gr(20);
+    gr.input("x", DataType::kFloat32, x.dims()).constant("w", w).constant("b", b).output("y");
+    gr.node("Gemm", {"x", "w", "b"}, {"g"}, {attrInt("transB", 1)});
+    if (act == "GeluTanh")
+      gr.node("Gelu", {"g"}, {"y"}, {attrString("approximate", "tanh")});
+    else
+      gr.node(act, {"g"}, {"y"});
+    HostTensor want = std::move(HostTensor::create(DataType::kFloat32, {5, 13}).value());
+    for (int64_t i = 0; i < 5; ++i)
+      for (int64_t j = 0; j < 13; ++j) {
+        double v = b.as<float>()[j];
+        for (int64_t k = 0; k < 24; ++k)
+          v += static_cast<double>(x.as<float>()[i * 24 + k]) * w.as<float>()[j * 24 + k];
+        double o = v;
+        if (act == "Relu") o = std::max(0.0, v);
+        if (act == "Sigmoid") o = 1 / (1 + std::exp(-v));
+        if (act == "Gelu") o = 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+        if (act == "GeluTanh")
+          o = 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+        want.mutableAs<float>()[i * 13 + j] = static_cast<float>(o);
+      }
+    SCOPED_TRACE(act);
+    expectClose(runGraph(gr, {{"x", &x}}), want);
+    BuildOptions opt;
+    opt.target = testTarget();
+    BuildReport rep;
+    ASSERT_TRUE(buildEngine(gr.save("fused_gemm"), opt, &rep).ok());
+    EXPECT_EQ(rep.layers, 1u) << act;
+  }
+}
 
 TEST_F(Ops, BatchNormFoldsIntoConv) {
   HostTensor x = randomTensor(DataType::kFloat32, {2, 3, 8, 6}, rng());

@@ -254,10 +254,10 @@ bool ltHeuristicAlgo(const Env& env, cublasLtMatmulDesc_t desc, cublasLtMatrixLa
 
 int convActivation(const NodeContext& c) {
   static const std::map<std::string, int> kActs = {
-      {"", kUnIdentity},           {"Relu", kUnRelu},
-      {"Clip", kUnClip},           {"LeakyRelu", kUnLeakyRelu},
-      {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid},
-      {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu}};
+      {"", kUnIdentity},           {"Relu", kUnRelu},           {"Clip", kUnClip},
+      {"LeakyRelu", kUnLeakyRelu}, {"HardSwish", kUnHardSwish}, {"HardSigmoid", kUnHardSigmoid},
+      {"Sigmoid", kUnSigmoid},     {"Silu", kUnSilu},           {"Gelu", kUnGelu},
+      {"GeluTanh", kUnGeluTanh}};
   return kActs.at(c.attrs->getString("_act", "").value());
 }
 
@@ -1074,12 +1074,20 @@ class MatmulLayer final : public GpuLayer {
         B = bh;
       }
     }
-    return env.lt->check(
+    EDGERT_RETURN_IF_ERROR(env.lt->check(
         env.lt->cublasLtMatmul(env.lt_handle, desc_, &alpha_, reinterpret_cast<const void*>(B), a_,
                                reinterpret_cast<const void*>(A), b_, &beta_,
                                reinterpret_cast<const void*>(Y), c_, reinterpret_cast<void*>(Y), c_,
                                &algo_, reinterpret_cast<void*>(g.scratch), ws_, env.stream),
-        "cublasLtMatmul");
+        "cublasLtMatmul"));
+    if (act_ == kUnIdentity) return Status::Ok();
+    // Gemm's fused activation, in place (cuBLASLt's GELU epilogue is the tanh form only).
+    CUdeviceptr y = Y;
+    long long n = out_elements_;
+    int op = act_;
+    float aa = act_a_, bb = act_b_;
+    void* args[] = {&y, &y, &n, &op, &aa, &bb};
+    return launch(env, "edgert_unary_f32", n, args);
   }
 
   const CublasLt* lt_ = nullptr;
@@ -1089,6 +1097,9 @@ class MatmulLayer final : public GpuLayer {
   size_t ws_ = 0;
   float alpha_ = 1.f, beta_ = 0.f;
   EdgertStrided bias_{};
+  int act_ = kUnIdentity;  // Gemm's fused activation
+  float act_a_ = 0.f, act_b_ = 0.f;
+  long long out_elements_ = 0;
   bool fp16_ = false;
   size_t a_half_ = 0, b_half_ = 0;
   CUdeviceptr b_const_half_ = 0;
@@ -1174,6 +1185,11 @@ Result<std::unique_ptr<GpuLayer>> makeGemm(const NodeContext& c, const Env& env)
     }
     static_cast<MatmulLayer*>(L.get())->bias_ = strided(dims, ins, outs);
   }
+  auto* m = static_cast<MatmulLayer*>(L.get());
+  m->act_ = convActivation(c);
+  m->act_a_ = c.attrs->getFloat("_act_alpha", 0.f).value();
+  m->act_b_ = c.attrs->getFloat("_act_beta", 0.f).value();
+  m->out_elements_ = M * N;
   return L;
 }
 

@@ -1,5 +1,6 @@
 // Gemm and MatMul (numpy batch broadcasting), through SGEMM.
 #include "../cpu/sgemm.h"
+#include "epilogue.h"
 #include "op_util.h"
 
 namespace edgert::ops {
@@ -11,6 +12,7 @@ struct GemmParams {
   int64_t M = 0, N = 0, K = 0;
   BroadcastPlan bias;  // C broadcast to [M, N]
   bool has_c = false;
+  Epilogue epi;  // a fused activation (no residual for Gemm)
 };
 
 Result<GemmParams> parseGemm(const NodeContext& c) {
@@ -20,6 +22,8 @@ Result<GemmParams> parseGemm(const NodeContext& c) {
   EDGERT_TRY_ATTR(tb, attrInt(c, "transB", 0));
   EDGERT_TRY_ATTR(p.alpha, attrFloat(c, "alpha", 1.f));
   EDGERT_TRY_ATTR(p.beta, attrFloat(c, "beta", 1.f));
+  EDGERT_TRY_ATTR(p.epi, parseEpilogue(c));
+  if (p.epi.residual) return c.invalid("Gemm has no residual input");
   p.ta = ta != 0;
   p.tb = tb != 0;
   const Dims& a = c.dims(0);
@@ -69,6 +73,8 @@ Status runGemm(const GemmParams& p, const KernelArgs& a) {
   }
   cpu::sgemm(p.ta, p.tb, p.M, p.N, p.K, p.alpha, a.in[0].as<float>(), p.ta ? p.M : p.K,
              a.in[1].as<float>(), p.tb ? p.K : p.N, beta, y, p.N);
+  if (p.epi.act != Act::kNone)
+    for (int64_t i = 0; i < p.M * p.N; ++i) y[i] = applyAct(p.epi, y[i]);
   return Status::Ok();
 }
 
