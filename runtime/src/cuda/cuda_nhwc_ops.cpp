@@ -268,34 +268,26 @@ class DepthwiseLayer final : public HalfLayer {
     CUdeviceptr y = g.out[0], x = g.in[0], w = w_half_, bias = g.n_in > 2 ? g.in[2] : 0,
                 res = g.n_in > 3 ? g.in[3] : 0;
     void* args[] = {&p, &y, &x, &w, &bias, &res};
-    const long long total = p.n * p.oh * p.ow * p.c;
-    if (!h4_.empty()) {
-      EdgertDwConv q = p4_;
-      void* a4[] = {&q, &y, &x, &w, &bias, &res};
-      return launch(env, h4_.c_str(), p.n * p.oh * ((p.ow + 3) / 4) * (p.c / 4), a4);
-    }
-
-    // Channel pairs, four adjacent pixels per thread (shared weights and index arithmetic);
-    // on an H200 MobileNetV2 fp16 bs128 went 4.51 -> 3.61 ms, EfficientNet-B0 7.48 -> 6.43.
-    if (p.c % 2 == 0 && p.n * p.ih * p.iw * p.c < (1LL << 31) &&
-        p.n * p.oh * ((p.ow + 3) / 4) * 4 * p.c < (1LL << 31))
-      return launch(env, "edgert_dwconv_nhwc_h2x4", p.n * p.oh * ((p.ow + 3) / 4) * (p.c / 2),
-                    args);
-    return launch(env, "edgert_dwconv_nhwc_h", total, args);
+    return launch(env, kernel_.c_str(), threads_, args);
   }
-  EdgertDwConv p_{};
+  std::string kernel_;  // chosen once for the shape (chooseKernel)
+  EdgertDwConv p_{};    // its parameters
+  long long threads_ = 0;
   CUdeviceptr w_half_ = 0;
-  std::string h4_;     // the unrolled kernel for this shape, or empty
-  EdgertDwConv p4_{};  // its parameters (clamp bounds for identity / ReLU / Clip)
 };
 
+// Index math fits 32 bits (the vectorised kernels use unsigned indices).
+bool fits32(const EdgertDwConv& p) {
+  return p.n * p.ih * p.iw * p.c < (1LL << 31) &&
+         p.n * p.oh * ((p.ow + 3) / 4) * 4 * p.c < (1LL << 31);
+}
+
 // The unrolled four-channel kernel (see nhwc_half.cu) for the common shapes and
-// activations; empty where the general kernels run.
+// activations; empty where the general kernels run. `q` gets its parameters (clamp
+// bounds for identity / ReLU / Clip).
 std::string h4Kernel(const EdgertDwConv& p, EdgertDwConv* q) {
   if (p.c % 4 || p.dh != 1 || p.dw != 1 || p.kh != p.kw || p.sh != p.sw ||
-      (p.kh != 3 && p.kh != 5) || (p.sh != 1 && p.sh != 2) ||
-      p.n * p.ih * p.iw * p.c >= (1LL << 31) ||
-      p.n * p.oh * ((p.ow + 3) / 4) * 4 * p.c >= (1LL << 31))
+      (p.kh != 3 && p.kh != 5) || (p.sh != 1 && p.sh != 2) || !fits32(p))
     return "";
   constexpr float kMax = 3.402823466e38f;
   *q = p;
@@ -356,7 +348,21 @@ Result<std::unique_ptr<GpuLayer>> makeDepthwise(const NodeContext& c, const Env&
       h[static_cast<size_t>(k * C + ch)] =
           floatToHalf(static_cast<float>(wt.doubleAt(ch * KK + k)));
   EDGERT_ASSIGN_OR_RETURN(L->w_half_, env.upload(h.data(), h.size() * 2));
-  L->h4_ = h4Kernel(p, &L->p4_);
+  // The unrolled four-channel kernel where it applies; else channel pairs, four adjacent
+  // pixels per thread (shared weights and index arithmetic: on an H200 MobileNetV2 fp16
+  // bs128 went 4.51 -> 3.61 ms, EfficientNet-B0 7.48 -> 6.43); else one element per thread.
+  EdgertDwConv q{};
+  if (std::string k4 = h4Kernel(p, &q); !k4.empty()) {
+    L->kernel_ = std::move(k4);
+    p = q;
+    L->threads_ = p.n * p.oh * ((p.ow + 3) / 4) * (p.c / 4);
+  } else if (p.c % 2 == 0 && fits32(p)) {
+    L->kernel_ = "edgert_dwconv_nhwc_h2x4";
+    L->threads_ = p.n * p.oh * ((p.ow + 3) / 4) * (p.c / 2);
+  } else {
+    L->kernel_ = "edgert_dwconv_nhwc_h";
+    L->threads_ = p.n * p.oh * p.ow * p.c;
+  }
   return finish(std::move(L), c);
 }
 
