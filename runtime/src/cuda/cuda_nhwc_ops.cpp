@@ -257,8 +257,9 @@ Result<CUdeviceptr> uploadFilterNhwc(const Env& env, const HostTensor& w, const 
   return env.upload(h.data(), h.size() * 2);
 }
 
-// Depthwise convolutions (one filter per channel): our kernel, with the epilogue fused. cuDNN's
-// NHWC fp16 grouped kernels are slow for these and refuse some batch sizes.
+// Depthwise convolutions (one filter per channel): our kernel, with the epilogue fused; timed
+// against cuDNN's graph engines (its legacy NHWC fp16 grouped kernels were slow and refused
+// some batch sizes).
 class DepthwiseLayer final : public HalfLayer {
  public:
   bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
