@@ -520,8 +520,13 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
     auto graph = makeGraphConv(c, env, geo);
     if (graph.ok() || c.strict_tactic) return graph;
   }
-  // Our kernel pads asymmetrically too (the output size says where the padding ends).
-  if (group == x[1] && group == y[1] && w[1] == 1) return makeDepthwise(c, env, geo);
+  // Our kernel pads asymmetrically too (the output size says where the padding ends). Tactic
+  // timing asks for each candidate strictly: one that does not apply is refused here, before
+  // any weights are converted and uploaded.
+  const bool depthwise = group == x[1] && group == y[1] && w[1] == 1;
+  if (c.strict_tactic && depthwise != (c.tactic == "nhwc16-depthwise"))
+    return c.unsupported(depthwise ? "a depthwise convolution" : "not a depthwise convolution");
+  if (depthwise) return makeDepthwise(c, env, geo);
   if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3]))
     return c.unsupported("asymmetric pads");
   if (c.tactic == "cublaslt-nhwc16-1x1") {
