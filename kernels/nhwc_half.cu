@@ -9,22 +9,26 @@ __device__ __forceinline__ float loadAs(const void* p, long long i, bool half) {
   return half ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
 }
 
-// Eight halves (one 16-byte load) to floats and back.
-__device__ __forceinline__ void unpack8(const uint4& v, float* f) {
+// Halves held in a vector type (uint2: four, one 8-byte load; uint4: eight, one 16-byte
+// load) to floats and back.
+template <class V>
+__device__ __forceinline__ void unpackHalves(const V& v, float* f) {
   const __half2* h = reinterpret_cast<const __half2*>(&v);
 #pragma unroll
-  for (int j = 0; j < 4; ++j) {
+  for (int j = 0; j < static_cast<int>(sizeof(V) / sizeof(__half2)); ++j) {
     const float2 t = __half22float2(h[j]);
     f[2 * j] = t.x;
     f[2 * j + 1] = t.y;
   }
 }
 
-__device__ __forceinline__ uint4 pack8(const float* f) {
-  uint4 v;
+template <class V>
+__device__ __forceinline__ V packHalves(const float* f) {
+  V v;
   __half2* h = reinterpret_cast<__half2*>(&v);
 #pragma unroll
-  for (int j = 0; j < 4; ++j) h[j] = __floats2half2_rn(f[2 * j], f[2 * j + 1]);
+  for (int j = 0; j < static_cast<int>(sizeof(V) / sizeof(__half2)); ++j)
+    h[j] = __floats2half2_rn(f[2 * j], f[2 * j + 1]);
   return v;
 }
 
@@ -203,13 +207,13 @@ extern "C" __global__ void edgert_channel_op_nhwc_h8(uint4* y, const uint4* x, c
     const unsigned ch = 8 * (i % c8), b = i / img;
     const long long si = b * s_stride_n + ch;
     float v[8];
-    unpack8(x[i], v);
+    unpackHalves(x[i], v);
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       const float sv = loadAs(s, si + e, s_half);
       v[e] = x_first ? edgertBinary(op, v[e], sv) : edgertBinary(op, sv, v[e]);
     }
-    y[i] = pack8(v);
+    y[i] = packHalves<uint4>(v);
   }
 }
 
@@ -227,7 +231,7 @@ extern "C" __global__ void edgert_global_pool_nhwc_part_h8(float* part, const ui
   if (g < c8)
     for (long long p = p0 + threadIdx.y; p < p1; p += blockDim.y) {
       float v[8];
-      unpack8(x[(b * hw + p) * c8 + g], v);
+      unpackHalves(x[(b * hw + p) * c8 + g], v);
 #pragma unroll
       for (int e = 0; e < 8; ++e) acc[e] = is_max ? fmaxf(acc[e], v[e]) : acc[e] + v[e];
     }
@@ -325,10 +329,10 @@ extern "C" __global__ void edgert_resize2d_nhwc_h8(uint4* y, const uint4* x, Edg
     const uint4* xb = x + static_cast<size_t>(b) * p.ih * p.iw * c8 + ch;
     const Float8 v = resizeSample(p, oy, ox, [&](long long yy, long long xx) {
       Float8 r;
-      unpack8(xb[static_cast<size_t>(yy * p.iw + xx) * c8], r.v);
+      unpackHalves(xb[static_cast<size_t>(yy * p.iw + xx) * c8], r.v);
       return r;
     });
-    y[i] = pack8(v.v);
+    y[i] = packHalves<uint4>(v.v);
   }
 }
 
@@ -458,25 +462,6 @@ extern "C" __global__ void edgert_dwconv_nhwc_h(EdgertDwConv p, __half* y, const
 
 namespace {
 
-// Four halves (one 8-byte load) to floats and back.
-__device__ __forceinline__ void unpack4(const uint2& v, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-  for (int j = 0; j < 2; ++j) {
-    const float2 t = __half22float2(h[j]);
-    f[2 * j] = t.x;
-    f[2 * j + 1] = t.y;
-  }
-}
-
-__device__ __forceinline__ uint2 pack4(const float* f) {
-  uint2 v;
-  __half2* h = reinterpret_cast<__half2*>(&v);
-#pragma unroll
-  for (int j = 0; j < 2; ++j) h[j] = __floats2half2_rn(f[2 * j], f[2 * j + 1]);
-  return v;
-}
-
 // The activations fused into the depthwise kernel, each a few instructions: inlining the
 // general edgertUnary switch for every output of a thread filled the instruction cache
 // (ncu: a third of the stall cycles were instruction fetch). kActClamp covers identity,
@@ -523,13 +508,13 @@ __device__ __forceinline__ void dwconvH4(const EdgertDwConv& p, uint2* y, const 
       const uint2* row = xb + static_cast<size_t>(iy) * iw * c4;
       float wk[K][4];
 #pragma unroll
-      for (int kx = 0; kx < K; ++kx) unpack4(w[(ky * K + kx) * c4 + ch], wk[kx]);
+      for (int kx = 0; kx < K; ++kx) unpackHalves(w[(ky * K + kx) * c4 + ch], wk[kx]);
 #pragma unroll
       for (int col = 0; col < kCols; ++col) {
         const int ix = ix0 + col;
         if (ix < 0 || ix >= static_cast<int>(iw)) continue;
         float v[4];
-        unpack4(row[static_cast<unsigned>(ix) * c4], v);
+        unpackHalves(row[static_cast<unsigned>(ix) * c4], v);
 #pragma unroll
         for (int j = 0; j < kOut; ++j) {
           const int kx = col - j * S;
@@ -545,13 +530,13 @@ __device__ __forceinline__ void dwconvH4(const EdgertDwConv& p, uint2* y, const 
       const unsigned o = ((b * oh + oy) * ow + ox0 + j) * c4 + ch;
       if (res) {
         float r[4];
-        unpack4(res[o], r);
+        unpackHalves(res[o], r);
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[j][e] += r[e];
       }
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[j][e] = dwAct<A>(acc[j][e], p.a, p.b);
-      y[o] = pack4(acc[j]);
+      y[o] = packHalves<uint2>(acc[j]);
     }
   }
 }
@@ -603,7 +588,7 @@ extern "C" __global__ void edgert_pool2d_nhwc_h8(uint4* y, const uint4* x, Edger
           continue;
         }
         float v[8];
-        unpack8(xb[static_cast<unsigned>(yy * iw + xx) * c8], v);
+        unpackHalves(xb[static_cast<unsigned>(yy * iw + xx) * c8], v);
 #pragma unroll
         for (int e = 0; e < 8; ++e) {
           best[e] = fmaxf(best[e], v[e]);
@@ -615,6 +600,6 @@ extern "C" __global__ void edgert_pool2d_nhwc_h8(uint4* y, const uint4* x, Edger
     float out[8];
 #pragma unroll
     for (int e = 0; e < 8; ++e) out[e] = p.is_max ? best[e] : (count ? sum[e] / count : 0.f);
-    y[i] = pack8(out);
+    y[i] = packHalves<uint4>(out);
   }
 }

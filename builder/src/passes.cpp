@@ -289,11 +289,10 @@ void simplifyTransposes(Graph& g, PassStats& stats) {
           ++stats.removed;
         }
       }
-      const Dims in = g.tensors[n.inputs[0]].dims;
-      if (movesNothing(in, permOf(g, n)) && in.size() == g.tensors[n.outputs[0]].dims.size()) {
+      const Dims in = g.tensors[n.inputs[0]].dims, out = g.tensors[n.outputs[0]].dims;
+      if (movesNothing(in, permOf(g, n)) && in.size() == out.size()) {
         // Same bytes; the dims differ only by where the 1s sit: a Reshape, which is a view.
-        bool same = true;
-        for (size_t k = 0; k < in.size(); ++k) same &= in[k] == g.tensors[n.outputs[0]].dims[k];
+        const bool same = in == out;
         n.op = same ? "Identity" : "Reshape";
         n.attrs.erase("perm");
         if (!same) {
@@ -303,8 +302,7 @@ void simplifyTransposes(Graph& g, PassStats& stats) {
           t.dtype = DataType::kInt64;
           t.dims = {static_cast<int64_t>(in.size())};
           HostTensor v = HostTensor::create(DataType::kInt64, t.dims).value();
-          for (size_t k = 0; k < in.size(); ++k)
-            v.mutableAs<int64_t>()[k] = g.tensors[n.outputs[0]].dims[k];
+          std::copy(out.begin(), out.end(), v.mutableAs<int64_t>());
           t.constant = std::make_shared<HostTensor>(std::move(v));
           g.tensors.push_back(std::move(t));
           producer.push_back(-1);

@@ -22,6 +22,27 @@ class Runtime_ : public ::testing::Test {
   }
 };
 
+// The engine of `g` for the test target.
+std::vector<uint8_t> buildForTest(OnnxGraph& g, const std::string& name) {
+  BuildOptions opt;
+  opt.target = testTarget();
+  auto e = buildEngine(g.save(name), opt);
+  EXPECT_TRUE(e.ok()) << e.status().toString();
+  return e.ok() ? e.value() : std::vector<uint8_t>{};
+}
+
+// A context of that engine on `backend` (it keeps its engine alive).
+std::unique_ptr<ExecutionContext> contextOn(const std::vector<uint8_t>& bytes,
+                                            Backend backend = testBackend()) {
+  RuntimeOptions ro;
+  ro.backend = backend;
+  auto rt = Runtime::create(ro).value();
+  return rt->deserializeEngine(bytes.data(), bytes.size())
+      .value()
+      ->createExecutionContext()
+      .value();
+}
+
 std::vector<uint8_t> smallNet(std::mt19937& r) {
   OnnxGraph g;
   g.input("x", DataType::kFloat32, {2, 3, 16, 16});
@@ -33,11 +54,7 @@ std::vector<uint8_t> smallNet(std::mt19937& r) {
   g.node("Flatten", {"p"}, {"f"});
   g.node("Gemm", {"f", "w2"}, {"g"}, {attrInt("transB", 1)});
   g.node("Softmax", {"g"}, {"y"}, {attrInt("axis", 1)});
-  BuildOptions opt;
-  opt.target = testTarget();
-  auto e = buildEngine(g.save("small"), opt);
-  EXPECT_TRUE(e.ok()) << e.status().toString();
-  return e.value();
+  return buildForTest(g, "small");
 }
 
 // The input must survive a run: the output (same size, written after the input's last
@@ -51,15 +68,7 @@ TEST_F(Runtime_, ExecutingAgainOnTheSameInputGivesTheSameOutput) {
   g.node("Conv", {"x", "w1"}, {"a"}, {attrInts("pads", {1, 1, 1, 1})});
   g.node("Conv", {"a", "w2"}, {"y"});
   g.output("y");
-  BuildOptions opt;
-  opt.target = testTarget();
-  auto bytes = buildEngine(g.save("again"), opt);
-  ASSERT_TRUE(bytes.ok()) << bytes.status().toString();
-  RuntimeOptions ro;
-  ro.backend = testBackend();
-  auto rt = Runtime::create(ro).value();
-  auto engine = rt->deserializeEngine(bytes->data(), bytes->size()).value();
-  auto ctx = engine->createExecutionContext().value();
+  auto ctx = contextOn(buildForTest(g, "again"));
   const HostTensor x = randomTensor(DataType::kFloat32, {1, 4, 8, 8}, r);
   ASSERT_TRUE(ctx->setInput("x", x.data(), x.bytes()).ok());
   std::vector<HostTensor> ys;
@@ -86,15 +95,7 @@ TEST_F(Runtime_, ReshapeIsAViewInTheMemoryPlan) {
   g.node("Reshape", {"a", "shape"}, {"f"});
   g.node("Sigmoid", {"f"}, {"y"});
   g.output("y");
-  BuildOptions opt;
-  opt.target = testTarget();
-  auto bytes = buildEngine(g.save("view"), opt);
-  ASSERT_TRUE(bytes.ok()) << bytes.status().toString();
-  RuntimeOptions ro;
-  ro.backend = testBackend();
-  auto rt = Runtime::create(ro).value();
-  auto engine = rt->deserializeEngine(bytes->data(), bytes->size()).value();
-  auto ctx = engine->createExecutionContext().value();
+  auto ctx = contextOn(buildForTest(g, "view"));
   EXPECT_EQ(ctx->memoryUse().activations, 3u * 8192u);
   const HostTensor x = randomTensor(DataType::kFloat32, {1, 8, 16, 16}, r);
   ASSERT_TRUE(ctx->setInput("x", x.data(), x.bytes()).ok());
@@ -133,9 +134,7 @@ TEST_F(Runtime_, ConcatInputsAreComputedInPlace) {
         g.output("a");
         g.output("b");
       }
-      BuildOptions opt;
-      opt.target = testTarget();
-      return buildEngine(g.save(concat ? "concat_in_place" : "concat_parts"), opt).value();
+      return buildForTest(g, concat ? "concat_in_place" : "concat_parts");
     };
     const HostTensor x = randomTensor(DataType::kFloat32, {n, 3, 8, 8}, r);
     auto got = runEngineBytes(model(true), {{"x", &x}});
@@ -149,14 +148,8 @@ TEST_F(Runtime_, ConcatInputsAreComputedInPlace) {
         EXPECT_NEAR(got->at("y").as<float>()[b * 8 + ch], sum / 64, 1e-5) << n << " " << ch;
       }
     if (testBackend() == Backend::kCpu && n == 1) {
-      RuntimeOptions ro;
-      ro.backend = Backend::kCpu;
-      auto rt = Runtime::create(ro).value();
-      const auto bytes = model(true);
-      auto ctx =
-          rt->deserializeEngine(bytes.data(), bytes.size()).value()->createExecutionContext();
       // x (768 bytes), the concatenation holding both convolutions (2048), y (64).
-      EXPECT_EQ(ctx.value()->memoryUse().activations, 768u + 2048u + 64u);
+      EXPECT_EQ(contextOn(model(true), Backend::kCpu)->memoryUse().activations, 768u + 2048u + 64u);
     }
   }
 }
@@ -206,12 +199,7 @@ TEST_F(Runtime_, ConcurrentContextsOnOneEngineAgree) {
 
 TEST_F(Runtime_, WrongSizedBuffersAreRejected) {
   std::mt19937 r(12);
-  const auto bytes = smallNet(r);
-  RuntimeOptions ro;
-  ro.backend = testBackend();
-  auto rt = Runtime::create(ro).value();
-  auto ctx =
-      rt->deserializeEngine(bytes.data(), bytes.size()).value()->createExecutionContext().value();
+  auto ctx = contextOn(smallNet(r));
   std::vector<float> small(5);
   Status st = ctx->setInput("x", small.data(), small.size() * 4);
   EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);

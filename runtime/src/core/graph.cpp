@@ -69,6 +69,19 @@ std::vector<uint64_t> placeBuffers(const std::vector<LiveBuffer>& buffers, uint6
   return offsets;
 }
 
+std::vector<uint64_t> placeBuffers(const std::vector<LiveBuffer>& buffers,
+                                   const BufferAliases& aliases, uint64_t* total) {
+  std::vector<LiveBuffer> roots = buffers;
+  for (size_t b = 0; b < roots.size(); ++b)
+    if (aliases.parent[b] >= 0) roots[b].bytes = 0;
+  std::vector<uint64_t> off = placeBuffers(roots, total);
+  for (size_t b = 0; b < off.size(); ++b) {
+    const int64_t i = static_cast<int64_t>(b);
+    if (aliases.parent[b] >= 0) off[b] = off[aliases.root(i)] + aliases.offsetInRoot(i);
+  }
+  return off;
+}
+
 MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   const int n_nodes = static_cast<int>(g.nodes.size());
   const size_t n = g.tensors.size();
@@ -92,20 +105,10 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
   // Views: Reshape and its kin only relabel the dims, so their output takes the input's
   // bytes where the input dies there. Concat along an axis with nothing outer to it: each
   // input whose only reader is the Concat is computed in place in its slice of the output.
-  // (The copy kernels skip a copy onto itself.) `alias` leads to the tensor whose buffer
-  // holds the bytes, `sub` is the byte offset in it; a root's [first, last] covers all the
-  // tensors that share it.
-  std::vector<int> alias(n, -1);
-  std::vector<uint64_t> sub(n, 0);
-  auto root = [&](int t) {
-    while (alias[t] >= 0) t = alias[t];
-    return t;
-  };
-  auto offsetInRoot = [&](int t) {
-    uint64_t o = 0;
-    for (; alias[t] >= 0; t = alias[t]) o += sub[t];
-    return o;
-  };
+  // (The copy kernels skip a copy onto itself.) A root's [first, last] covers all the
+  // tensors that share its buffer.
+  BufferAliases alias(n);
+  auto root = [&](int t) { return static_cast<int>(alias.root(t)); };
   auto bytesOf = [&](int t) {
     return static_cast<uint64_t>(volume(g.tensors[t].dims)) * dataTypeSize(g.tensors[t].dtype);
   };
@@ -120,7 +123,7 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
       continue;
     const int r = root(in);
     last[r] = std::max(last[r], last[out]);
-    alias[out] = r;
+    alias.parent[out] = r;
   }
   std::vector<bool> binding(n, false);
   for (const Binding& b : g.bindings) binding[b.tensor] = true;
@@ -132,7 +135,7 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
     int64_t axis = node.attrs.getInt("axis", 0).value();
     if (axis < 0) axis += static_cast<int64_t>(od.size());
     if (axis < 0 || axis >= static_cast<int64_t>(od.size()) ||
-        volume(Dims(od.begin(), od.begin() + axis)) != 1 || alias[out] >= 0)
+        volume(Dims(od.begin(), od.begin() + axis)) != 1 || alias.parent[out] >= 0)
       continue;
     uint64_t prefix = 0;
     for (int t : node.inputs) {
@@ -141,30 +144,24 @@ MemoryPlan planMemory(const Graph& g, uint64_t alignment) {
       const bool once = std::count(node.inputs.begin(), node.inputs.end(), t) == 1;
       if (x >= 0 && bytes && once && !g.tensors[t].isConstant() && !binding[x] && x != out &&
           last[x] == i && first[x] < i && bytesOf(x) == bytes && prefix % alignment == 0) {
-        alias[x] = out;
-        sub[x] = prefix;
+        alias.parent[x] = out;
+        alias.offset[x] = prefix;
         first[out] = std::min(first[out], first[x]);
       }
       prefix += bytes;
     }
   }
-  std::vector<size_t> tensors;
-  std::vector<LiveBuffer> buffers;
+  // Constants and tensors nothing touches take no bytes (and land at offset 0).
+  std::vector<LiveBuffer> buffers(n);
   for (size_t t = 0; t < n; ++t) {
-    if (g.tensors[t].isConstant() || first[t] > last[t] || alias[t] >= 0) continue;
-    const uint64_t bytes =
-        static_cast<uint64_t>(volume(g.tensors[t].dims)) * dataTypeSize(g.tensors[t].dtype);
-    tensors.push_back(t);
-    buffers.push_back({(std::max<uint64_t>(bytes, 1) + alignment - 1) / alignment * alignment,
-                       first[t], last[t]});
+    const int i = static_cast<int>(t);
+    buffers[t] = {0, first[t], last[t]};
+    if (!g.tensors[t].isConstant() && first[t] <= last[t])
+      buffers[t].bytes =
+          (std::max<uint64_t>(bytesOf(i), 1) + alignment - 1) / alignment * alignment;
   }
   MemoryPlan plan;
-  plan.offsets.assign(n, 0);
-  const std::vector<uint64_t> offsets = placeBuffers(buffers, &plan.arena_bytes);
-  for (size_t i = 0; i < tensors.size(); ++i) plan.offsets[tensors[i]] = offsets[i];
-  for (size_t t = 0; t < n; ++t)
-    if (alias[t] >= 0)
-      plan.offsets[t] = plan.offsets[root(static_cast<int>(t))] + offsetInRoot(static_cast<int>(t));
+  plan.offsets = placeBuffers(buffers, alias, &plan.arena_bytes);
   return plan;
 }
 

@@ -403,12 +403,8 @@ Status CudaContext::planArena() {
   }
   // In-place layers: an output takes the buffer of an input whose last reader is the layer
   // (same size and layout, not read through another of the layer's inputs); the shared
-  // buffer then lives as long as the output. `alias` leads to the buffer holding the bytes.
-  std::vector<int64_t> alias(2 * T, -1);
-  auto root = [&](int64_t b) {
-    while (alias[b] >= 0) b = alias[b];
-    return b;
-  };
+  // buffer then lives as long as the output.
+  BufferAliases alias(2 * T);
   for (size_t p = 0; p < end; ++p) {
     const Layer& L = layers_[p];
     if (!L.gpu) continue;
@@ -424,18 +420,13 @@ Status CudaContext::planArena() {
       if (shared || L.in_h[j] != L.out_h[k] || live[bi].bytes != live[bo].bytes ||
           live[bi].last != static_cast<int64_t>(p) || live[bo].first != static_cast<int64_t>(p))
         continue;
-      const int64_t r = root(bi);
+      const int64_t r = alias.root(bi);
       live[r].last = std::max(live[r].last, live[bo].last);
-      alias[bo] = r;
+      alias.parent[bo] = r;
     }
   }
-  std::vector<LiveBuffer> placed = live;
-  for (size_t b = 0; b < placed.size(); ++b)
-    if (alias[b] >= 0) placed[b].bytes = 0;
   uint64_t total = 0;
-  std::vector<uint64_t> off = placeBuffers(placed, &total);
-  for (size_t b = 0; b < off.size(); ++b)
-    if (alias[b] >= 0) off[b] = off[root(static_cast<int64_t>(b))];
+  const std::vector<uint64_t> off = placeBuffers(live, alias, &total);
   arena_bytes_ = std::max<size_t>(256, total);
   EDGERT_RETURN_IF_ERROR(
       env_.d->check(env_.d->cuMemAlloc(&arena_, arena_bytes_),

@@ -289,8 +289,9 @@ class StemConvLayer final : public HalfLayer {
   size_t padded_bytes_ = 0;
 };
 
-// Depthwise convolutions (one filter per channel): our kernel, with the epilogue fused. cuDNN's
-// NHWC fp16 grouped kernels are slow for these and refuse some batch sizes.
+// Depthwise convolutions (one filter per channel): our kernel, with the epilogue fused; timed
+// against cuDNN's graph engines (its legacy NHWC fp16 grouped kernels were slow and refused
+// some batch sizes).
 class DepthwiseLayer final : public HalfLayer {
  public:
   bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
@@ -300,34 +301,26 @@ class DepthwiseLayer final : public HalfLayer {
     CUdeviceptr y = g.out[0], x = g.in[0], w = w_half_, bias = g.n_in > 2 ? g.in[2] : 0,
                 res = g.n_in > 3 ? g.in[3] : 0;
     void* args[] = {&p, &y, &x, &w, &bias, &res};
-    const long long total = p.n * p.oh * p.ow * p.c;
-    if (!h4_.empty()) {
-      EdgertDwConv q = p4_;
-      void* a4[] = {&q, &y, &x, &w, &bias, &res};
-      return launch(env, h4_.c_str(), p.n * p.oh * ((p.ow + 3) / 4) * (p.c / 4), a4);
-    }
-
-    // Channel pairs, four adjacent pixels per thread (shared weights and index arithmetic);
-    // on an H200 MobileNetV2 fp16 bs128 went 4.51 -> 3.61 ms, EfficientNet-B0 7.48 -> 6.43.
-    if (p.c % 2 == 0 && p.n * p.ih * p.iw * p.c < (1LL << 31) &&
-        p.n * p.oh * ((p.ow + 3) / 4) * 4 * p.c < (1LL << 31))
-      return launch(env, "edgert_dwconv_nhwc_h2x4", p.n * p.oh * ((p.ow + 3) / 4) * (p.c / 2),
-                    args);
-    return launch(env, "edgert_dwconv_nhwc_h", total, args);
+    return launch(env, kernel_.c_str(), threads_, args);
   }
-  EdgertDwConv p_{};
+  std::string kernel_;  // chosen once for the shape (chooseKernel)
+  EdgertDwConv p_{};    // its parameters
+  long long threads_ = 0;
   CUdeviceptr w_half_ = 0;
-  std::string h4_;     // the unrolled kernel for this shape, or empty
-  EdgertDwConv p4_{};  // its parameters (clamp bounds for identity / ReLU / Clip)
 };
 
+// Index math fits 32 bits (the vectorised kernels use unsigned indices).
+bool fits32(const EdgertDwConv& p) {
+  return p.n * p.ih * p.iw * p.c < (1LL << 31) &&
+         p.n * p.oh * ((p.ow + 3) / 4) * 4 * p.c < (1LL << 31);
+}
+
 // The unrolled four-channel kernel (see nhwc_half.cu) for the common shapes and
-// activations; empty where the general kernels run.
+// activations; empty where the general kernels run. `q` gets its parameters (clamp
+// bounds for identity / ReLU / Clip).
 std::string h4Kernel(const EdgertDwConv& p, EdgertDwConv* q) {
   if (p.c % 4 || p.dh != 1 || p.dw != 1 || p.kh != p.kw || p.sh != p.sw ||
-      (p.kh != 3 && p.kh != 5) || (p.sh != 1 && p.sh != 2) ||
-      p.n * p.ih * p.iw * p.c >= (1LL << 31) ||
-      p.n * p.oh * ((p.ow + 3) / 4) * 4 * p.c >= (1LL << 31))
+      (p.kh != 3 && p.kh != 5) || (p.sh != 1 && p.sh != 2) || !fits32(p))
     return "";
   constexpr float kMax = 3.402823466e38f;
   *q = p;
@@ -388,7 +381,21 @@ Result<std::unique_ptr<GpuLayer>> makeDepthwise(const NodeContext& c, const Env&
       h[static_cast<size_t>(k * C + ch)] =
           floatToHalf(static_cast<float>(wt.doubleAt(ch * KK + k)));
   EDGERT_ASSIGN_OR_RETURN(L->w_half_, env.upload(h.data(), h.size() * 2));
-  L->h4_ = h4Kernel(p, &L->p4_);
+  // The unrolled four-channel kernel where it applies; else channel pairs, four adjacent
+  // pixels per thread (shared weights and index arithmetic: on an H200 MobileNetV2 fp16
+  // bs128 went 4.51 -> 3.61 ms, EfficientNet-B0 7.48 -> 6.43); else one element per thread.
+  EdgertDwConv q{};
+  if (std::string k4 = h4Kernel(p, &q); !k4.empty()) {
+    L->kernel_ = std::move(k4);
+    p = q;
+    L->threads_ = p.n * p.oh * ((p.ow + 3) / 4) * (p.c / 4);
+  } else if (p.c % 2 == 0 && fits32(p)) {
+    L->kernel_ = "edgert_dwconv_nhwc_h2x4";
+    L->threads_ = p.n * p.oh * ((p.ow + 3) / 4) * (p.c / 2);
+  } else {
+    L->kernel_ = "edgert_dwconv_nhwc_h";
+    L->threads_ = p.n * p.oh * p.ow * p.c;
+  }
   return finish(std::move(L), c);
 }
 
@@ -498,8 +505,12 @@ Result<std::unique_ptr<GpuLayer>> makeGemmConv(const NodeContext& c, const Env& 
 
 constexpr const char* kGraphTactic = "cudnn-nhwc16-graph";
 
-Result<std::unique_ptr<GpuLayer>> makeGraphConv(const NodeContext& c, const Env& env,
-                                                const ops::Geometry& geo) {
+// The cuDNN graph plan a "<prefix><rank>" tactic names for this convolution; with
+// `padded_c`, the input channels (and the filter's) are that many instead.
+Result<std::unique_ptr<CudnnGraphConv>> graphPlanFor(const NodeContext& c, const Env& env,
+                                                     const ops::Geometry& geo,
+                                                     std::string_view prefix, int64_t padded_c,
+                                                     int* rank) {
   const Dims& x = c.dims(0);
   const Dims& w = c.dims(1);
   const Dims& y = c.out[0].dims;
@@ -509,19 +520,26 @@ Result<std::unique_ptr<GpuLayer>> makeGraphConv(const NodeContext& c, const Env&
     s.w[i] = w[i];
     s.y[i] = y[i];
   }
+  if (padded_c) s.x[1] = s.w[1] = padded_c;
   for (int i = 0; i < 2; ++i) {
     s.pre_pad[i] = geo.pb[i + 1];
     s.post_pad[i] = geo.pe[i + 1];
     s.stride[i] = geo.s[i + 1];
     s.dilation[i] = geo.d[i + 1];
   }
-  const int rank =
-      std::atoi(std::string(c.tactic.substr(std::string_view(kGraphTactic).size())).c_str());
-  auto conv = CudnnGraphConv::create(env, s, rank, size_t{256} << 20);
+  *rank = std::atoi(std::string(c.tactic.substr(prefix.size())).c_str());
+  auto conv = CudnnGraphConv::create(env, s, *rank, size_t{256} << 20);
   if (!conv.ok()) return c.unsupported(conv.status().message());
+  return conv;
+}
+
+Result<std::unique_ptr<GpuLayer>> makeGraphConv(const NodeContext& c, const Env& env,
+                                                const ops::Geometry& geo) {
+  int rank = 0;
+  EDGERT_ASSIGN_OR_RETURN(auto conv, graphPlanFor(c, env, geo, kGraphTactic, 0, &rank));
   auto L = std::make_unique<GraphConvLayer>();
-  L->conv_ = std::move(conv).value();
-  EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadFilterNhwc(env, *c.constant(1), w));
+  L->conv_ = std::move(conv);
+  EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadFilterNhwc(env, *c.constant(1), c.dims(1)));
   L->epi_.init(c);
   L->tactic_ = strCat(kGraphTactic, rank);
   return finish(std::move(L), c);
@@ -532,33 +550,17 @@ constexpr const char* kStemTactic = "cudnn-nhwc16-c4-graph";
 Result<std::unique_ptr<GpuLayer>> makeStemConv(const NodeContext& c, const Env& env,
                                                const ops::Geometry& geo) {
   const Dims& x = c.dims(0);
-  const Dims& w = c.dims(1);
-  const Dims& y = c.out[0].dims;
   if (x[1] >= StemConvLayer::kPaddedC || c.attrs->getInt("group", 1).value() != 1 || c.has(3))
     return c.unsupported("not a first-layer convolution (1-3 input channels, no residual)");
   if (x[0] * x[2] * x[3] * StemConvLayer::kPaddedC >= (int64_t{1} << 31))
     return c.unsupported("input too large for the padding kernel's 32-bit indices");
-  GraphConvShape s{};
-  for (int i = 0; i < 4; ++i) {
-    s.x[i] = x[i];
-    s.w[i] = w[i];
-    s.y[i] = y[i];
-  }
-  s.x[1] = s.w[1] = StemConvLayer::kPaddedC;
-  for (int i = 0; i < 2; ++i) {
-    s.pre_pad[i] = geo.pb[i + 1];
-    s.post_pad[i] = geo.pe[i + 1];
-    s.stride[i] = geo.s[i + 1];
-    s.dilation[i] = geo.d[i + 1];
-  }
-  const int rank =
-      std::atoi(std::string(c.tactic.substr(std::string_view(kStemTactic).size())).c_str());
-  auto conv = CudnnGraphConv::create(env, s, rank, size_t{256} << 20);
-  if (!conv.ok()) return c.unsupported(conv.status().message());
+  int rank = 0;
+  EDGERT_ASSIGN_OR_RETURN(auto conv,
+                          graphPlanFor(c, env, geo, kStemTactic, StemConvLayer::kPaddedC, &rank));
   auto L = std::make_unique<StemConvLayer>();
-  L->conv_ = std::move(conv).value();
-  EDGERT_ASSIGN_OR_RETURN(L->w_half_,
-                          uploadFilterNhwc(env, *c.constant(1), w, StemConvLayer::kPaddedC));
+  L->conv_ = std::move(conv);
+  EDGERT_ASSIGN_OR_RETURN(
+      L->w_half_, uploadFilterNhwc(env, *c.constant(1), c.dims(1), StemConvLayer::kPaddedC));
   L->epi_.init(c);
   L->tactic_ = strCat(kStemTactic, rank);
   L->n_ = x[0];
@@ -591,8 +593,13 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
     auto graph = makeGraphConv(c, env, geo);
     if (graph.ok() || c.strict_tactic) return graph;
   }
-  // Our kernel pads asymmetrically too (the output size says where the padding ends).
-  if (group == x[1] && group == y[1] && w[1] == 1) return makeDepthwise(c, env, geo);
+  // Our kernel pads asymmetrically too (the output size says where the padding ends). Tactic
+  // timing asks for each candidate strictly: one that does not apply is refused here, before
+  // any weights are converted and uploaded.
+  const bool depthwise = group == x[1] && group == y[1] && w[1] == 1;
+  if (c.strict_tactic && depthwise != (c.tactic == "nhwc16-depthwise"))
+    return c.unsupported(depthwise ? "a depthwise convolution" : "not a depthwise convolution");
+  if (depthwise) return makeDepthwise(c, env, geo);
   if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3]))
     return c.unsupported("asymmetric pads");
   if (c.tactic == "cublaslt-nhwc16-1x1") {

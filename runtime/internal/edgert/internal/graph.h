@@ -70,6 +70,27 @@ struct LiveBuffer {
 // the bytes needed.
 std::vector<uint64_t> placeBuffers(const std::vector<LiveBuffer>& buffers, uint64_t* total);
 
+// Buffers that live inside others (views, in-place layers, slices of a concatenation):
+// buffer i sits in `parent[i]` at byte `offset[i]`, or is placed itself (parent -1). Whoever
+// links a buffer makes its root's lifetime cover it.
+struct BufferAliases {
+  std::vector<int64_t> parent;
+  std::vector<uint64_t> offset;
+  explicit BufferAliases(size_t n) : parent(n, -1), offset(n, 0) {}
+  int64_t root(int64_t i) const {
+    while (parent[i] >= 0) i = parent[i];
+    return i;
+  }
+  uint64_t offsetInRoot(int64_t i) const {
+    uint64_t o = 0;
+    for (; parent[i] >= 0; i = parent[i]) o += offset[i];
+    return o;
+  }
+};
+// placeBuffers for the roots; every other buffer gets its root's offset plus its own.
+std::vector<uint64_t> placeBuffers(const std::vector<LiveBuffer>& buffers,
+                                   const BufferAliases& aliases, uint64_t* total);
+
 // Liveness-based plan: each activation gets an aligned offset; tensors whose lifetimes
 // do not overlap share memory. Inputs live from the start, outputs to the end.
 MemoryPlan planMemory(const Graph& g, uint64_t alignment = 64);
