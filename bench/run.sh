@@ -12,27 +12,24 @@ BATCHES="${BENCH_BATCHES:-1,8,128}"
 W=/tmp/bench-models
 python3 bench/export_bench_models.py $W > "$OUT/bench_export.log" 2>&1 || { echo "bench export failed"; tail "$OUT/bench_export.log"; }
 RES="$OUT/bench_results.jsonl"; : > "$RES"
+PRECISIONS="${BENCH_PRECISIONS:-fp32 fp16}"  # edgert's and PyTorch's, unless told apart
 for m in ${MODELS//,/ }; do
   for b in ${BATCHES//,/ }; do
-    t0=$(date +%s%N)
-    "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --shapes input:${b}x3x224x224 -o $W/$m-b$b.engine \
-      >> "$OUT/bench_build.log" 2>&1 || { echo "build $m b$b failed"; continue; }
-    build_s=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
     iters=200; [ "$b" -ge 64 ] && iters=50
-    "$EDGERT" bench --engine $W/$m-b$b.engine --backend cuda --iterations $iters --warmup 10 --json $W/r.json \
-      >> "$OUT/bench_edgert.log" 2>&1 || { echo "bench $m b$b failed"; tail -3 "$OUT/bench_edgert.log"; continue; }
-    python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert', precision='fp32', build_s=$build_s); print(json.dumps(r))" >> "$RES"
-    # FP16 engine: NHWC fp16 between tensor-core convolutions.
-    t0=$(date +%s%N)
-    "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision fp16 --shapes input:${b}x3x224x224 \
-      -o $W/$m-b$b-fp16.engine >> "$OUT/bench_build.log" 2>&1 && \
-    build16_s=$(( ($(date +%s%N) - t0) / 1000000 ))e-3 && \
-    "$EDGERT" bench --engine $W/$m-b$b-fp16.engine --backend cuda --iterations $iters --warmup 10 --json $W/r.json \
-      >> "$OUT/bench_edgert.log" 2>&1 && \
-    python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert', precision='fp16', build_s=$build16_s); print(json.dumps(r))" >> "$RES"
+    for prec in $PRECISIONS; do
+      # fp16: NHWC fp16 between tensor-core convolutions.
+      e=$W/$m-b$b-$prec.engine
+      t0=$(date +%s%N)
+      "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision $prec --shapes input:${b}x3x224x224 -o $e \
+        >> "$OUT/bench_build.log" 2>&1 || { echo "build $m b$b $prec failed"; continue; }
+      build_s=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
+      "$EDGERT" bench --engine $e --backend cuda --iterations $iters --warmup 10 --json $W/r.json \
+        >> "$OUT/bench_edgert.log" 2>&1 || { echo "bench $m b$b $prec failed"; tail -3 "$OUT/bench_edgert.log"; continue; }
+      python3 -c "import json,sys; r=json.load(open('$W/r.json')); r.update(model='$m', runner='edgert', precision='$prec', build_s=$build_s); print(json.dumps(r))" >> "$RES"
+    done
   done
 done
-for prec in ${BENCH_TORCH_PRECISIONS:-fp32 fp16}; do
+for prec in ${BENCH_TORCH_PRECISIONS:-$PRECISIONS}; do
   (cd bench && python3 torch_bench.py $prec "$BATCHES" "$MODELS" 50) >> "$RES" 2>> "$OUT/bench_torch.log" || tail -5 "$OUT/bench_torch.log"
 done
 python3 bench/report.py "$RES" | tee "$OUT/bench_table.txt"

@@ -2,3 +2,4 @@
 #include "elementwise.cu"
 #include "image.cu"
 #include "nhwc_half.cu"
+#include "transpose.cu"

@@ -95,3 +95,10 @@ struct EdgertDwConv {
   int act;
   float a, b;
 };
+
+// A batch of 2-D transposes: y[b][j][i] = x[b][i][j]. x rows (i) are `x_row` apart and
+// contiguous in j; y rows (j) are `y_row` apart and contiguous in i.
+struct EdgertTile {
+  long long batch, rows, cols;  // b, i, j extents
+  long long x_row, y_row, x_batch, y_batch;
+};

@@ -3,6 +3,7 @@
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -287,6 +288,19 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
     fmt::print("slowest layers:\n");
     for (size_t i = 0; i < v.size() && i < 15; ++i)
       fmt::print("  {:8.4f} ms  {:<16} {:<22} {}\n", v[i].ms, v[i].op, v[i].tactic, v[i].name);
+    if (!json_path.empty()) {
+      // Every layer in execution order (trtexec's --exportProfile).
+      nlohmann::ordered_json j;
+      j["engine"] = engine_path;
+      j["batch"] = batch;
+      j["total_ms"] = total;
+      auto& arr = j["layers"] = nlohmann::ordered_json::array();
+      for (const LayerTiming& l : layers.value())
+        arr.push_back({{"name", l.name}, {"op", l.op}, {"tactic", l.tactic}, {"ms", l.ms}});
+      const std::string text = j.dump(1) + "\n";
+      Status st = writeFileAtomically(json_path, text.data(), text.size());
+      if (!st.ok()) return fail(st);
+    }
     return 0;
   }
   auto ms = ctx.value()->benchmark(warmup, iterations);
@@ -393,7 +407,8 @@ int main(int argc, char** argv) {
   bench->add_option("--backend", be_backend, "cpu | cuda | auto");
   bench->add_option("--iterations", be_iter, "Timed iterations")->check(CLI::Range(1, 10000000));
   bench->add_option("--warmup", be_warm, "Untimed iterations first")->check(CLI::Range(0, 1000000));
-  bench->add_option("--json", be_json, "Also write the results as JSON");
+  bench->add_option("--json", be_json,
+                    "Also write the results as JSON (with --per-layer: every layer, in order)");
   bool be_layers = false, be_graph = true;
   bench->add_flag("--per-layer", be_layers,
                   "Time every layer (eager) and list where the time goes");

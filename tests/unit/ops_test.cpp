@@ -3,6 +3,8 @@
 // runtime. Shapes are deliberately awkward: 1, 7, 13, odd channels, groups.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -354,6 +356,34 @@ TEST_F(Ops, TransposeRandomPermutation) {
               x.as<float>()[src];
         }
   expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
+}
+
+// Batches of matrices bigger than the GPU's 32x32 transpose tile, edges included, in
+// 4- and 8-byte elements (YOLOv8's [N,84,A] -> [N,A,84] output transpose is one).
+TEST_F(Ops, TransposeBatchedMatricesAcrossTiles) {
+  std::uniform_int_distribution<int64_t> dim(33, 90);
+  const std::vector<int64_t> perms[] = {{0, 2, 1}, {2, 1, 0}, {1, 0, 2}, {1, 2, 0}};
+  for (const auto& perm : perms)
+    for (DataType dt : {DataType::kFloat32, DataType::kInt64}) {
+      const Dims d = {std::uniform_int_distribution<int64_t>(1, 4)(rng()), dim(rng()), dim(rng())};
+      HostTensor x = randomTensor(dt, d, rng());
+      OnnxGraph gr;
+      gr.input("x", dt, d).output("y");
+      gr.node("Transpose", {"x"}, {"y"}, {attrInts("perm", perm)});
+      const Dims od = {d[perm[0]], d[perm[1]], d[perm[2]]};
+      HostTensor want = HostTensor::create(dt, od).value();
+      const size_t es = dataTypeSize(dt);
+      int64_t idx[3];
+      for (idx[0] = 0; idx[0] < d[0]; ++idx[0])
+        for (idx[1] = 0; idx[1] < d[1]; ++idx[1])
+          for (idx[2] = 0; idx[2] < d[2]; ++idx[2]) {
+            const int64_t src = (idx[0] * d[1] + idx[1]) * d[2] + idx[2];
+            const int64_t dst = (idx[perm[0]] * od[1] + idx[perm[1]]) * od[2] + idx[perm[2]];
+            std::memcpy(static_cast<uint8_t*>(want.mutableData()) + dst * es,
+                        static_cast<const uint8_t*>(x.data()) + src * es, es);
+          }
+      expectClose(runGraph(gr, {{"x", &x}}), want, 0, 0);
+    }
 }
 
 TEST_F(Ops, SliceNegativeStepAndClamping) {

@@ -86,11 +86,12 @@ TEST_F(Passes, TransposeMovingOnlyUnitDimsIsAView) {
   const Built t = build(x, {{0, 2, 1, 3}}, "transpose_unit");
   EXPECT_EQ(t.layers, 3u);  // Relu, the Transpose as a Reshape (a view), Sigmoid
   RuntimeOptions ro;
-  ro.backend = Backend::kCpu;
-  auto rt = Runtime::create(ro).value();
-  EXPECT_NE(
-      rt->deserializeEngine(t.bytes.data(), t.bytes.size()).value()->describe().find("Reshape"),
-      std::string::npos);
+  ro.backend = testBackend();  // a CUDA-target engine loads on the CUDA runtime only
+  auto rt = Runtime::create(ro);
+  ASSERT_TRUE(rt.ok()) << rt.status().toString();
+  auto engine = rt.value()->deserializeEngine(t.bytes.data(), t.bytes.size());
+  ASSERT_TRUE(engine.ok()) << engine.status().toString();
+  EXPECT_NE(engine.value()->describe().find("Reshape"), std::string::npos);
   std::mt19937 r(3);
   const HostTensor in = randomTensor(DataType::kFloat32, x, r);
   auto y = runEngineBytes(t.bytes, {{"x", &in}});

@@ -95,7 +95,8 @@ class ExecutionContext {
   struct MemoryUse {
     size_t weights = 0;      // constants in the layout and precision the layers read them
     size_t activations = 0;  // the arena: inputs, outputs and intermediate tensors
-    size_t workspace = 0;    // scratch the layers share (cuDNN / cuBLASLt workspaces)
+    size_t workspace = 0;    // what layer scratch (cuDNN / cuBLASLt workspaces) adds to the
+                             // arena, where it shares bytes with activations dead by then
     size_t total() const { return weights + activations + workspace; }
   };
   virtual MemoryUse memoryUse() const = 0;

@@ -2,6 +2,7 @@
 // layers enqueued without host syncs or allocation, and the whole network replayed as a
 // CUDA graph when every layer runs on the GPU.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -150,7 +151,8 @@ class CudaContext final : public ExecutionContext {
   Result<std::vector<LayerTiming>> profileLayers(int iterations) override;
   // Layer-owned uploads are weight copies in the layer's own layout (fp16 KRSC filters).
   MemoryUse memoryUse() const override {
-    return {owned_bytes_ + (weights_ ? weights_->bytes : 0), arena_bytes_, scratch_bytes_};
+    return {owned_bytes_ + (weights_ ? weights_->bytes : 0), arena_bytes_ - scratch_bytes_,
+            scratch_bytes_};
   }
 
  private:
@@ -163,6 +165,7 @@ class CudaContext final : public ExecutionContext {
     std::vector<int> in_t, out_t;   // tensor ids (-1: absent optional input)
     std::vector<bool> in_h, out_h;  // read / written as NHWC fp16
     std::vector<CUdeviceptr> in, out;
+    CUdeviceptr scratch = 0;  // the layer's workspace, in the arena (see planArena)
   };
   Status planLayouts(std::vector<Layer> node_layers);
   Status planArena();
@@ -178,7 +181,7 @@ class CudaContext final : public ExecutionContext {
   std::shared_ptr<DeviceWeights> weights_;
   Env env_;
   std::vector<CUdeviceptr> owned_;
-  CUdeviceptr arena_ = 0, scratch_ = 0;
+  CUdeviceptr arena_ = 0;
   size_t arena_bytes_ = 0, scratch_bytes_ = 0, owned_bytes_ = 0;
   std::vector<CUdeviceptr> tensor_ptr_;
   // Layouts: the copy a tensor's producer writes (home), and each tensor's NHWC fp16 copy
@@ -209,7 +212,6 @@ CudaContext::~CudaContext() {
   for (CUdeviceptr p : owned_) d->cuMemFree(p);
   if (frame_) d->cuMemFree(frame_);
   if (arena_) d->cuMemFree(arena_);
-  if (scratch_) d->cuMemFree(scratch_);
   if (env_.stream) d->cuStreamDestroy(env_.stream);
 }
 
@@ -245,7 +247,7 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
   const Driver* d = env.d;
   const EngineModel& m = engine->model();
   const Graph& g = m.graph;
-  size_t scratch = 0, cpu_scratch = 0, staging = 0;
+  size_t cpu_scratch = 0, staging = 0;
   std::vector<bool> home_half(g.tensors.size(), false);
   std::vector<Layer> node_layers;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -292,7 +294,6 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
       if (std::getenv("EDGERT_VERBOSE"))
         engine->log(LogSeverity::kInfo,
                     strCat("layer ", i, " (", nc.op, " '", nc.name, "'): ", L.gpu->tactic()));
-      scratch = std::max(scratch, L.gpu->scratchBytes());
     } else {
       EDGERT_ASSIGN_OR_RETURN(L.cpu, findOp(nc.op)->create_cpu(nc));
       cpu_scratch = std::max(cpu_scratch, L.cpu->scratchBytes());
@@ -314,10 +315,6 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
     node_layers.push_back(std::move(L));
   }
   ctx->home_half_ = std::move(home_half);
-  ctx->scratch_bytes_ = scratch;
-  if (scratch)
-    EDGERT_RETURN_IF_ERROR(
-        d->check(d->cuMemAlloc(&ctx->scratch_, scratch), "cuMemAlloc (scratch)"));
   if (staging) ctx->staging_ = allocateAligned(staging);
   if (cpu_scratch) ctx->cpu_scratch_ = allocateAligned(cpu_scratch);
   std::vector<bool> needed(g.tensors.size(), false);
@@ -425,9 +422,25 @@ Status CudaContext::planArena() {
       alias.parent[bo] = r;
     }
   }
+  // Layer workspaces live in the arena too, each only while its layer runs (the layers of a
+  // context run one after another on its stream): a large one (the first convolution's, say)
+  // shares bytes with activations that are dead at that point instead of adding to the peak.
+  uint64_t without_scratch = 0;
+  placeBuffers(live, alias, &without_scratch);
+  std::vector<size_t> scratch_buffer(end, 0);
+  for (size_t p = 0; p < end; ++p) {
+    const size_t bytes = layers_[p].gpu ? layers_[p].gpu->scratchBytes() : 0;
+    if (!bytes) continue;
+    scratch_buffer[p] = live.size();
+    live.push_back(LiveBuffer{(bytes + 255) / 256 * 256, static_cast<int64_t>(p),
+                              static_cast<int64_t>(p)});
+    alias.parent.push_back(-1);
+    alias.offset.push_back(0);
+  }
   uint64_t total = 0;
   const std::vector<uint64_t> off = placeBuffers(live, alias, &total);
   arena_bytes_ = std::max<size_t>(256, total);
+  scratch_bytes_ = total - std::min(total, without_scratch);
   EDGERT_RETURN_IF_ERROR(
       env_.d->check(env_.d->cuMemAlloc(&arena_, arena_bytes_),
                     strCat("cuMemAlloc of the ", arena_bytes_, "-byte activation arena").c_str()));
@@ -436,6 +449,8 @@ Status CudaContext::planArena() {
     if (live[2 * t].bytes) tensor_ptr_[t] = arena_ + off[2 * t];
     if (live[2 * t + 1].bytes) half_ptr_[t] = arena_ + off[2 * t + 1];
   }
+  for (size_t p = 0; p < end; ++p)
+    layers_[p].scratch = scratch_buffer[p] ? arena_ + off[scratch_buffer[p]] : 0;
   return Status::Ok();
 }
 
@@ -578,7 +593,7 @@ std::string CudaContext::layerName(const Layer& L) const {
 
 Status CudaContext::enqueueLayer(Layer& L) {
   if (!L.gpu) return runFallback(L);
-  GpuArgs a{L.in.data(), L.in.size(), L.out.data(), L.out.size(), scratch_};
+  GpuArgs a{L.in.data(), L.in.size(), L.out.data(), L.out.size(), L.scratch};
   return L.gpu->enqueue(env_, a);
 }
 
@@ -776,9 +791,10 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     candidates.push_back("cublaslt-nhwc16-1x1");
     candidates.push_back("nhwc16-depthwise");
     for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-graph", h));
-    // First layers (1-3 input channels): cuDNN's engines on the input padded to 4 channels.
+    // First layers (1-3 input channels): cuDNN's engines on the input padded to 4 or 8.
     if (node.dims(0).size() == 4 && node.dims(0)[1] < 4)
-      for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-c4-graph", h));
+      for (int p : {4, 8})
+        for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-c", p, "-graph", h));
   }
   std::vector<TacticTime> out;
   if (candidates.empty()) return out;
@@ -808,6 +824,8 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
                             b.alloc(static_cast<size_t>(volume(v.dims)) * dataTypeSize(v.dtype)));
     outs.push_back(p);
   }
+  // EDGERT_VERBOSE: every candidate's time, or why it was not used.
+  const bool verbose = std::getenv("EDGERT_VERBOSE") != nullptr;
   for (const std::string& cand : candidates) {
     NodeContext c = node;
     c.tactic = cand;
@@ -815,7 +833,13 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     cuda::GpuFactory f = half ? cuda::findHalfNhwcOp(c) : cuda::findGpuOp(c);
     if (!f) break;
     auto layer = f(c, env);
-    if (!layer.ok()) continue;
+    if (!layer.ok()) {
+      if (verbose)
+        std::fprintf(stderr, "edgert: timing '%s' %s: not used: %s\n",
+                     std::string(node.name).c_str(), cand.c_str(),
+                     layer.status().message().c_str());
+      continue;
+    }
     // Two names may reach the same implementation (the heuristic's pick): time it once.
     const std::string name = layer.value()->tactic();
     if (name != cand) continue;
@@ -833,9 +857,18 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
            d->cuEventElapsedTime(&t, b.start, b.stop) == CUDA_SUCCESS;
       ms.push_back(t);
     }
-    if (!ok) continue;
+    if (!ok) {
+      if (verbose)
+        std::fprintf(stderr, "edgert: timing '%s' %s: failed to run\n",
+                     std::string(node.name).c_str(), cand.c_str());
+      continue;
+    }
     std::sort(ms.begin(), ms.end());
     out.push_back({cand, ms[ms.size() / 2], layer.value()->scratchBytes()});
+    if (verbose)
+      std::fprintf(stderr, "edgert: timing '%s' %s: %.4f ms, scratch %.1f MiB\n",
+                   std::string(node.name).c_str(), cand.c_str(), out.back().ms,
+                   out.back().workspace / 1048576.0);
   }
   return out;
 }

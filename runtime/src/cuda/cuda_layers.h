@@ -25,6 +25,18 @@ struct StridedPart {
   size_t es = 0;  // element size the copy runs with (set by makeStridedLayer)
 };
 
+// A copy that is a batch of 2-D transposes (see EdgertTile), in shared-memory tiles.
+struct TiledTranspose {
+  EdgertTile t{};
+  CUdeviceptr x_offset = 0, y_offset = 0;  // bytes
+  const char* kernel = nullptr;
+};
+// The tiled form of `part` (after vectorizeCopy), if it is one: its innermost output dim
+// is strided in the input, one other dim is contiguous in the input, and at most one dim
+// is left over as the batch.
+bool asTiledTranspose(const StridedPart& part, TiledTranspose* out);
+Status launchTiled(const Env& env, const TiledTranspose& t, CUdeviceptr y, CUdeviceptr x);
+
 // A strided view: output dims with per-dim input and output strides (elements).
 EdgertStrided strided(const Dims& dims, const std::vector<int64_t>& in_strides,
                       const std::vector<int64_t>& out_strides, int64_t in_off = 0,

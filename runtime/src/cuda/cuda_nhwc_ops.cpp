@@ -4,7 +4,9 @@
 // elementwise ops between them, is what makes FP16 pay (bench/NOTES.md, "FP16 islands").
 // The logical tensors stay NCHW: these layers index the physical N,H,W,C order, and the
 // context converts where a neighbour has no such layer (cuda_context.cpp).
+#include <cstring>
 #include <map>
+#include <string_view>
 
 #include "../ops/conv_geometry.h"
 #include "../ops/fused_elementwise.h"
@@ -260,20 +262,20 @@ Result<CUdeviceptr> uploadFilterNhwc(const Env& env, const HostTensor& w, const 
 }
 
 // The network's first convolution (1-3 input channels, usually the image): it reads the
-// float32 NCHW input itself, writes it as NHWC fp16 padded to four channels into its
-// scratch, and runs cuDNN's graph engines on C=4, where cuDNN has its first-layer kernels
-// (PyTorch's ResNet-50 stem at bs128 ran in 0.21 ms in one; ours on C=3 took 0.51-0.56).
-// The conversion replaces the context's own to-NHWC pass, so it costs nothing extra.
+// float32 NCHW input itself, writes it as NHWC fp16 padded to four or eight channels (the
+// tactic says which) into its scratch, and runs cuDNN's graph engines on that, where cuDNN
+// may have aligned first-layer kernels (PyTorch's ResNet-50 stem at bs128 ran in 0.21 ms in
+// one; ours on C=3 took 0.51-0.56, on C=4 0.77). The conversion replaces the context's own
+// to-NHWC pass.
 class StemConvLayer final : public HalfLayer {
  public:
-  static constexpr int64_t kPaddedC = 4;
   bool halfIn(size_t) const override { return false; }
   bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
   size_t scratchBytes() const override { return padded_bytes_ + conv_->workspace(); }
   const char* tactic() const override { return tactic_.c_str(); }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr padded = g.scratch, x = g.in[0];
-    long long n = n_, c = c_, hw = hw_, cp = kPaddedC;
+    long long n = n_, c = c_, hw = hw_, cp = padded_c_;
     void* args[] = {&padded, &x, &n, &c, &hw, &cp};
     EDGERT_RETURN_IF_ERROR(launch(env, "edgert_nchw_f32_to_nhwc_f16_pad", n_ * hw_ * cp, args));
     EDGERT_RETURN_IF_ERROR(
@@ -285,7 +287,7 @@ class StemConvLayer final : public HalfLayer {
   CUdeviceptr w_half_ = 0;
   HalfEpilogue epi_;
   std::string tactic_;
-  long long n_ = 0, c_ = 0, hw_ = 0;
+  long long n_ = 0, c_ = 0, hw_ = 0, padded_c_ = 4;
   size_t padded_bytes_ = 0;
 };
 
@@ -545,29 +547,32 @@ Result<std::unique_ptr<GpuLayer>> makeGraphConv(const NodeContext& c, const Env&
   return finish(std::move(L), c);
 }
 
-constexpr const char* kStemTactic = "cudnn-nhwc16-c4-graph";
+// "cudnn-nhwc16-c<P>-graph<N>": the input padded to P channels, cuDNN configuration N.
+constexpr const char* kStemTacticPrefix = "cudnn-nhwc16-c";
 
 Result<std::unique_ptr<GpuLayer>> makeStemConv(const NodeContext& c, const Env& env,
                                                const ops::Geometry& geo) {
   const Dims& x = c.dims(0);
-  if (x[1] >= StemConvLayer::kPaddedC || c.attrs->getInt("group", 1).value() != 1 || c.has(3))
+  const std::string_view rest = std::string_view(c.tactic).substr(strlen(kStemTacticPrefix));
+  const int64_t padded = rest.rfind("4-graph", 0) == 0 ? 4 : rest.rfind("8-graph", 0) == 0 ? 8 : 0;
+  if (!padded) return c.unsupported("unknown first-layer tactic ", c.tactic);
+  if (x[1] >= 4 || c.attrs->getInt("group", 1).value() != 1 || c.has(3))
     return c.unsupported("not a first-layer convolution (1-3 input channels, no residual)");
-  if (x[0] * x[2] * x[3] * StemConvLayer::kPaddedC >= (int64_t{1} << 31))
+  if (x[0] * x[2] * x[3] * padded >= (int64_t{1} << 31))
     return c.unsupported("input too large for the padding kernel's 32-bit indices");
+  const std::string prefix = strCat(kStemTacticPrefix, padded, "-graph");
   int rank = 0;
-  EDGERT_ASSIGN_OR_RETURN(auto conv,
-                          graphPlanFor(c, env, geo, kStemTactic, StemConvLayer::kPaddedC, &rank));
+  EDGERT_ASSIGN_OR_RETURN(auto conv, graphPlanFor(c, env, geo, prefix.c_str(), padded, &rank));
   auto L = std::make_unique<StemConvLayer>();
   L->conv_ = std::move(conv);
-  EDGERT_ASSIGN_OR_RETURN(
-      L->w_half_, uploadFilterNhwc(env, *c.constant(1), c.dims(1), StemConvLayer::kPaddedC));
+  EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadFilterNhwc(env, *c.constant(1), c.dims(1), padded));
   L->epi_.init(c);
-  L->tactic_ = strCat(kStemTactic, rank);
+  L->tactic_ = strCat(prefix, rank);
   L->n_ = x[0];
   L->c_ = x[1];
   L->hw_ = x[2] * x[3];
-  L->padded_bytes_ =
-      static_cast<size_t>((x[0] * x[2] * x[3] * StemConvLayer::kPaddedC * 2 + 255) / 256 * 256);
+  L->padded_c_ = padded;
+  L->padded_bytes_ = static_cast<size_t>((x[0] * x[2] * x[3] * padded * 2 + 255) / 256 * 256);
   return finish(std::move(L), c);
 }
 
@@ -584,7 +589,7 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
       ops::Geometry geo,
       ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(w.begin() + 2, w.end()), false));
   const int64_t group = c.attrs->getInt("group", 1).value();
-  if (c.tactic.rfind(kStemTactic, 0) == 0) {
+  if (c.tactic.rfind(kStemTacticPrefix, 0) == 0) {
     auto stem = makeStemConv(c, env, geo);
     if (stem.ok() || c.strict_tactic) return stem;
   }
@@ -925,15 +930,38 @@ Result<std::unique_ptr<GpuLayer>> makeUnary(const NodeContext& c, const Env&) {
   return finish(std::make_unique<FusedLayer>(p), c);
 }
 
+// NCHW float32 <-> NHWC fp16: a transpose of [C][HW] per image with a type change, in
+// shared-memory tiles; an image (C <= 4) to NHWC four pixels per thread instead. The
+// one-thread-per-element kernels remain for what those do not fit (and for an input bound
+// at an address the vector loads cannot take).
 class ConversionLayer final : public GpuLayer {
  public:
   ConversionLayer(const Dims& d, bool to_half)
-      : n_(n64(d[0])), c_(n64(d[1])), hw_(n64(d[2] * d[3])), to_half_(to_half) {}
+      : n_(n64(d[0])), c_(n64(d[1])), hw_(n64(d[2] * d[3])), to_half_(to_half) {
+    image_ = to_half && c_ <= 4 && hw_ % 4 == 0;
+    EdgertTile& t = tile_.t;
+    t.batch = n_;
+    t.rows = to_half ? c_ : hw_;
+    t.cols = to_half ? hw_ : c_;
+    t.x_row = t.cols;
+    t.y_row = t.rows;
+    t.x_batch = t.y_batch = c_ * hw_;
+    tile_.kernel = (t.rows + 31) / 32 <= 65535
+                       ? (to_half ? "edgert_tile_f32_to_f16" : "edgert_tile_f16_to_f32")
+                       : nullptr;
+  }
   const char* tactic() const override { return to_half_ ? "to-nhwc16" : "to-nchw32"; }
   bool halfIn(size_t) const override { return !to_half_; }
   bool halfOut(size_t) const override { return to_half_; }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], x = g.in[0];
+    if (image_ && x % 16 == 0 && y % 8 == 0) {
+      long long n = n_, hw = hw_;
+      int c = static_cast<int>(c_);
+      void* args[] = {&y, &x, &n, &c, &hw};
+      return launch(env, "edgert_image_to_nhwc_f16", n_ * (hw_ / 4), args);
+    }
+    if (tile_.kernel) return launchTiled(env, tile_, y, x);
     long long n = n_, c = c_, hw = hw_;
     void* args[] = {&y, &x, &n, &c, &hw};
     return launch(env, to_half_ ? "edgert_nchw_f32_to_nhwc_f16" : "edgert_nhwc_f16_to_nchw_f32",
@@ -942,7 +970,8 @@ class ConversionLayer final : public GpuLayer {
 
  private:
   long long n_, c_, hw_;
-  bool to_half_;
+  bool to_half_, image_ = false;
+  TiledTranspose tile_;
 };
 
 }  // namespace

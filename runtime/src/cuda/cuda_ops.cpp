@@ -96,16 +96,66 @@ StridedPart vectorizeCopy(StridedPart part, size_t es) {
   return part;
 }
 
+bool asTiledTranspose(const StridedPart& part, TiledTranspose* out) {
+  const EdgertStrided& p = part.p;
+  const int r = p.rank;
+  if (p.total == 0 || r < 2 || r > 3 || p.out_strides[r - 1] != 1 || p.in_strides[r - 1] == 1 ||
+      (part.es != 2 && part.es != 4 && part.es != 8))
+    return false;
+  int j = -1;
+  for (int k = 0; k < r - 1; ++k)
+    if (p.in_strides[k] == 1) j = k;
+  if (j < 0) return false;
+  EdgertTile& t = out->t;
+  t.rows = p.dims[r - 1];
+  t.cols = p.dims[j];
+  t.x_row = p.in_strides[r - 1];
+  t.y_row = p.out_strides[j];
+  t.batch = 1;
+  t.x_batch = t.y_batch = 0;
+  if (r == 3) {
+    const int b = j == 0 ? 1 : 0;
+    t.batch = p.dims[b];
+    t.x_batch = p.in_strides[b];
+    t.y_batch = p.out_strides[b];
+  }
+  if ((t.rows + 31) / 32 > 65535) return false;
+  out->x_offset = static_cast<CUdeviceptr>(p.in_offset) * part.es;
+  out->y_offset = static_cast<CUdeviceptr>(p.out_offset) * part.es;
+  out->kernel = part.es == 2   ? "edgert_tile_transpose_b2"
+                : part.es == 4 ? "edgert_tile_transpose_b4"
+                               : "edgert_tile_transpose_b8";
+  return true;
+}
+
+Status launchTiled(const Env& env, const TiledTranspose& t, CUdeviceptr y, CUdeviceptr x) {
+  CUdeviceptr yo = y + t.y_offset, xo = x + t.x_offset;
+  EdgertTile p = t.t;
+  void* args[] = {&yo, &xo, &p};
+  return launchGrid(env, t.kernel, static_cast<unsigned>((p.cols + 31) / 32),
+                    static_cast<unsigned>((p.rows + 31) / 32), 32, 8, args,
+                    static_cast<unsigned>(std::min<long long>(p.batch, 65535)));
+}
+
 namespace {
 
 class StridedLayer final : public GpuLayer {
  public:
   StridedLayer(std::vector<StridedPart> parts, size_t es) {
-    for (const StridedPart& part : parts) parts_.push_back(vectorizeCopy(part, es));
+    for (const StridedPart& part : parts) {
+      parts_.push_back(vectorizeCopy(part, es));
+      tiled_.emplace_back();
+      if (!asTiledTranspose(parts_.back(), &tiled_.back())) tiled_.back().kernel = nullptr;
+    }
   }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
-    for (const StridedPart& part : parts_) {
+    for (size_t k = 0; k < parts_.size(); ++k) {
+      const StridedPart& part = parts_[k];
       CUdeviceptr y = g.out[part.out_index], x = g.in[part.in_index];
+      if (tiled_[k].kernel) {
+        EDGERT_RETURN_IF_ERROR(launchTiled(env, tiled_[k], y, x));
+        continue;
+      }
       EdgertStrided p = part.p;
       if (p.total == 0) continue;
       void* args[] = {&y, &x, &p};
@@ -116,6 +166,7 @@ class StridedLayer final : public GpuLayer {
 
  private:
   std::vector<StridedPart> parts_;
+  std::vector<TiledTranspose> tiled_;  // kernel null: the general strided copy
 };
 
 }  // namespace
