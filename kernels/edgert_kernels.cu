@@ -2,4 +2,5 @@
 #include "elementwise.cu"
 #include "image.cu"
 #include "nhwc_half.cu"
+#include "pointwise_small.cu"
 #include "transpose.cu"

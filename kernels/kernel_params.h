@@ -102,3 +102,11 @@ struct EdgertTile {
   long long batch, rows, cols;  // b, i, j extents
   long long x_row, y_row, x_batch, y_batch;
 };
+
+// A 1x1 convolution over NHWC fp16 with few input channels (k <= 32): y[p][n] =
+// act(sum_k x[p][k] w[n][k] + bias[n] + res[p][n]); act as the depthwise kernels' (a, b).
+struct EdgertPointwise {
+  long long pixels;
+  int k, n;
+  float a, b;
+};

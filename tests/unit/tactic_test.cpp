@@ -171,6 +171,36 @@ std::string stemNet(std::mt19937& r) {
   return g.save("tactics_stem");
 }
 
+HostTensor scalarTensor(float v) {
+  HostTensor t = HostTensor::create(DataType::kFloat32, {}).value();
+  t.mutableAs<float>()[0] = v;
+  return t;
+}
+
+// An inverted-residual block's 1x1 convolutions with few input channels: 16 -> 32 with
+// ReLU6 (Clip), 32 -> 24 with SiLU (Sigmoid * x), 24 -> 8.
+std::string expansionNet(std::mt19937& r) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {2, 16, 20, 20});
+  g.constant("w0", randomTensor(DataType::kFloat32, {16, 16, 3, 3}, r, -.2f, .2f));
+  g.constant("w1", randomTensor(DataType::kFloat32, {32, 16, 1, 1}, r));
+  g.constant("b1", randomTensor(DataType::kFloat32, {32}, r));
+  g.constant("w2", randomTensor(DataType::kFloat32, {24, 32, 1, 1}, r, -.3f, .3f));
+  g.constant("b2", randomTensor(DataType::kFloat32, {24}, r));
+  g.constant("w3", randomTensor(DataType::kFloat32, {8, 24, 1, 1}, r, -.3f, .3f));
+  g.constant("lo", scalarTensor(0.f));
+  g.constant("hi", scalarTensor(6.f));
+  g.node("Conv", {"x", "w0"}, {"c0"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Conv", {"c0", "w1", "b1"}, {"c1"});
+  g.node("Clip", {"c1", "lo", "hi"}, {"r1"});
+  g.node("Conv", {"r1", "w2", "b2"}, {"c2"});
+  g.node("Sigmoid", {"c2"}, {"s2"});
+  g.node("Mul", {"c2", "s2"}, {"r2"});
+  g.node("Conv", {"r2", "w3"}, {"y"});
+  g.output("y");
+  return g.save("tactics_expansion");
+}
+
 // A depthwise convolution (bias, ReLU fused) between two ordinary ones, MobileNet style.
 std::string depthwiseNet(std::mt19937& r) {
   OnnxGraph g(13);
@@ -263,6 +293,14 @@ TEST_F(Tactics, Fp16GraphAndDepthwiseTacticsFromTheCacheMatchTheCpu) {
   fp16TacticFromCache(depthwiseNet(r), 3, "nhwc16-depthwise", 1, r);
   fp16TacticFromCache(stemNet(r), 2, "cudnn-nhwc16-c4-graph0", 1, r, {2, 3, 40, 40});
   fp16TacticFromCache(stemNet(r), 2, "cudnn-nhwc16-c8-graph0", 1, r, {2, 3, 40, 40});
+}
+
+// Our small-K 1x1 kernel (pointwise_small.cu): bias, residual and each activation family.
+TEST_F(Tactics, Fp16PointwiseTacticFromTheCacheMatchesTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  fp16TacticFromCache(residualNet(r), 3, "nhwc16-pointwise", 2, r);
+  fp16TacticFromCache(bottleneckNet(r), 4, "nhwc16-pointwise", 3, r);
+  fp16TacticFromCache(expansionNet(r), 4, "nhwc16-pointwise", 3, r);
 }
 
 }  // namespace

@@ -432,8 +432,8 @@ Status CudaContext::planArena() {
     const size_t bytes = layers_[p].gpu ? layers_[p].gpu->scratchBytes() : 0;
     if (!bytes) continue;
     scratch_buffer[p] = live.size();
-    live.push_back(LiveBuffer{(bytes + 255) / 256 * 256, static_cast<int64_t>(p),
-                              static_cast<int64_t>(p)});
+    live.push_back(
+        LiveBuffer{(bytes + 255) / 256 * 256, static_cast<int64_t>(p), static_cast<int64_t>(p)});
     alias.parent.push_back(-1);
     alias.offset.push_back(0);
   }
@@ -789,6 +789,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     // engines; a candidate that does not apply to the node fails to build and is skipped.
     for (int a = 0; a < 8; ++a) candidates.push_back(strCat("cudnn-nhwc16-algo", a));
     candidates.push_back("cublaslt-nhwc16-1x1");
+    candidates.push_back("nhwc16-pointwise");
     candidates.push_back("nhwc16-depthwise");
     for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-graph", h));
     // First layers (1-3 input channels): cuDNN's engines on the input padded to 4 or 8.

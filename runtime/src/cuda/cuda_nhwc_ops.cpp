@@ -317,36 +317,40 @@ bool fits32(const EdgertDwConv& p) {
          p.n * p.oh * ((p.ow + 3) / 4) * 4 * p.c < (1LL << 31);
 }
 
+// The activations our fixed-activation kernels (depthwise h4, small-K pointwise) fuse: the
+// kernel variant (0 clamp, 1 SiLU, 2 HardSwish; -1 none fits) and its (a, b), the clamp
+// bounds for identity / ReLU / Clip.
+int fixedActivation(int act, float* a, float* b) {
+  constexpr float kMax = 3.402823466e38f;
+  switch (act) {
+    case kUnIdentity:
+      *a = -kMax;
+      *b = kMax;
+      return 0;
+    case kUnRelu:
+      *a = 0.f;
+      *b = kMax;
+      return 0;
+    case kUnClip:  // (a, b) are already (lo, hi)
+      return 0;
+    case kUnSilu:
+      return 1;
+    case kUnHardSwish:
+      return 2;
+    default:
+      return -1;
+  }
+}
+
 // The unrolled four-channel kernel (see nhwc_half.cu) for the common shapes and
-// activations; empty where the general kernels run. `q` gets its parameters (clamp
-// bounds for identity / ReLU / Clip).
+// activations; empty where the general kernels run. `q` gets its parameters.
 std::string h4Kernel(const EdgertDwConv& p, EdgertDwConv* q) {
   if (p.c % 4 || p.dh != 1 || p.dw != 1 || p.kh != p.kw || p.sh != p.sw ||
       (p.kh != 3 && p.kh != 5) || (p.sh != 1 && p.sh != 2) || !fits32(p))
     return "";
-  constexpr float kMax = 3.402823466e38f;
   *q = p;
-  int a = 0;
-  switch (p.act) {
-    case kUnIdentity:
-      q->a = -kMax;
-      q->b = kMax;
-      break;
-    case kUnRelu:
-      q->a = 0.f;
-      q->b = kMax;
-      break;
-    case kUnClip:  // (a, b) are already (lo, hi)
-      break;
-    case kUnSilu:
-      a = 1;
-      break;
-    case kUnHardSwish:
-      a = 2;
-      break;
-    default:
-      return "";
-  }
+  const int a = fixedActivation(p.act, &q->a, &q->b);
+  if (a < 0) return "";
   return strCat("edgert_dwconv_nhwc_h4_k", p.kh, "s", p.sh, "_a", a);
 }
 
@@ -398,6 +402,46 @@ Result<std::unique_ptr<GpuLayer>> makeDepthwise(const NodeContext& c, const Env&
     L->kernel_ = "edgert_dwconv_nhwc_h";
     L->threads_ = p.n * p.oh * p.ow * p.c;
   }
+  return finish(std::move(L), c);
+}
+
+// A 1x1 convolution with few input channels (pointwise_small.cu): one pass writing the
+// output with bias, residual and activation applied. Timed against cuBLASLt and cuDNN.
+class PointwiseLayer final : public HalfLayer {
+ public:
+  bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
+  const char* tactic() const override { return "nhwc16-pointwise"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    EdgertPointwise p = p_;
+    CUdeviceptr y = g.out[0], x = g.in[0], w = w_half_, bias = g.n_in > 2 ? g.in[2] : 0,
+                res = g.n_in > 3 ? g.in[3] : 0;
+    void* args[] = {&p, &y, &x, &w, &bias, &res};
+    return launch(env, kernel_.c_str(), (p_.pixels + 31) / 32 * (p_.n / 8) * 32, args);
+  }
+  std::string kernel_;
+  EdgertPointwise p_{};
+  CUdeviceptr w_half_ = 0;
+};
+
+constexpr int64_t kPointwiseMaxWeights = 8192;  // pointwise_small.cu's shared-memory array
+
+Result<std::unique_ptr<GpuLayer>> makePointwise(const NodeContext& c, const Env& env) {
+  const Dims& x = c.dims(0);
+  const int64_t K = x[1], N = c.out[0].dims[1], pixels = x[0] * x[2] * x[3];
+  if (K % 8 || K > 32 || N % 8 || N * K > kPointwiseMaxWeights)
+    return c.unsupported("not a small-K pointwise convolution (C_in 8/16/24/32, C_out % 8)");
+  if ((pixels + 31) / 32 * 32 * N >= (int64_t{1} << 31))
+    return c.unsupported("too large for the pointwise kernel's 32-bit indices");
+  auto L = std::make_unique<PointwiseLayer>();
+  L->p_.pixels = pixels;
+  L->p_.k = static_cast<int>(K);
+  L->p_.n = static_cast<int>(N);
+  L->p_.a = c.attrs->getFloat("_act_alpha", 0.f).value();
+  L->p_.b = c.attrs->getFloat("_act_beta", 0.f).value();
+  const int a = fixedActivation(convActivation(c), &L->p_.a, &L->p_.b);
+  if (a < 0) return c.unsupported("an activation the pointwise kernel does not fuse");
+  L->kernel_ = strCat("edgert_pointwise_nhwc_h8_k", K, "_a", a);
+  EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadFilterNhwc(env, *c.constant(1), c.dims(1)));
   return finish(std::move(L), c);
 }
 
@@ -607,6 +651,14 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   if (depthwise) return makeDepthwise(c, env, geo);
   if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3]))
     return c.unsupported("asymmetric pads");
+  if (c.tactic == "nhwc16-pointwise") {
+    if (is1x1(c)) {
+      auto pw = makePointwise(c, env);
+      if (pw.ok() || c.strict_tactic) return pw;
+    } else if (c.strict_tactic) {
+      return c.unsupported("not a 1x1 convolution");
+    }
+  }
   if (c.tactic == "cublaslt-nhwc16-1x1") {
     if (is1x1(c)) return makeGemmConv(c, env);
     if (c.strict_tactic) return c.unsupported("not a 1x1 convolution");
