@@ -215,6 +215,11 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
             const TacticTime* best = &times->front();
             for (const TacticTime& t : times.value())
               if (better(t, *best)) best = &t;
+            // Within 3% of that time (timing noise), the least workspace: a large one can
+            // raise the context's memory peak.
+            const TacticTime* fastest = best;
+            for (const TacticTime& t : times.value())
+              if (t.workspace < best->workspace && t.ms <= fastest->ms * 1.03) best = &t;
             n.tactic = best->tactic;
             cache.entries[key] = {best->tactic, best->ms};
             cache.dirty = true;

@@ -149,10 +149,13 @@ Result<DeviceInfo> deviceInfo() {
   int major = 0, minor = 0;
   d->cuDeviceGetAttribute(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
   d->cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
+  int sms = 0;
+  d->cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev);
   char name[256] = {0};
   d->cuDeviceGetName(name, sizeof(name) - 1, dev);
   DeviceInfo info;
   info.sm = major * 10 + minor;
+  info.sm_count = sms;
   info.name = name;
   return info;
 }

@@ -129,6 +129,7 @@ Result<const CublasLt*> cublasLt();
 // Device 0's compute capability as 10*major+minor (e.g. 90), name and memory.
 struct DeviceInfo {
   int sm = 0;
+  int sm_count = 0;  // multiprocessors
   std::string name;
   size_t total_memory = 0;
 };

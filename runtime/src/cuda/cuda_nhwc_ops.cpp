@@ -206,17 +206,22 @@ class ConvLayer final : public HalfLayer {
   }
   size_t scratchBytes() const override { return ws_; }
   const char* tactic() const override { return tactic_.c_str(); }
+  // `calls` > 1: the batch in equal parts, one cuDNN call each (descriptors for one part):
+  // an algorithm whose workspace grows with the batch (precomputed indices) needs a part's.
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     const float one = 1.f, zero = 0.f;
-    const CUdeviceptr y = g.out[0];
-    EDGERT_RETURN_IF_ERROR(env.dnn->check(
-        env.dnn->cudnnConvolutionForward(
-            env.dnn_handle, &one, x_, reinterpret_cast<const void*>(g.in[0]), w_,
-            reinterpret_cast<const void*>(w_half_), conv_, algo_,
-            reinterpret_cast<void*>(g.scratch), ws_, &zero, y_, reinterpret_cast<void*>(y)),
-        "cudnnConvolutionForward (nhwc fp16)"));
+    for (int64_t k = 0; k < calls_; ++k)
+      EDGERT_RETURN_IF_ERROR(env.dnn->check(
+          env.dnn->cudnnConvolutionForward(env.dnn_handle, &one, x_,
+                                           reinterpret_cast<const void*>(g.in[0] + k * x_part_), w_,
+                                           reinterpret_cast<const void*>(w_half_), conv_, algo_,
+                                           reinterpret_cast<void*>(g.scratch), ws_, &zero, y_,
+                                           reinterpret_cast<void*>(g.out[0] + k * y_part_)),
+          "cudnnConvolutionForward (nhwc fp16)"));
     return epi_.enqueue(env, g);
   }
+  int64_t calls_ = 1;
+  size_t x_part_ = 0, y_part_ = 0;  // bytes per part
 
   const Cudnn* dnn_ = nullptr;
   cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr;
@@ -263,10 +268,10 @@ Result<CUdeviceptr> uploadFilterNhwc(const Env& env, const HostTensor& w, const 
 
 // The network's first convolution (1-3 input channels, usually the image): it reads the
 // float32 NCHW input itself, writes it as NHWC fp16 padded to four or eight channels (the
-// tactic says which) into its scratch, and runs cuDNN's graph engines on that, where cuDNN
-// may have aligned first-layer kernels (PyTorch's ResNet-50 stem at bs128 ran in 0.21 ms in
-// one; ours on C=3 took 0.51-0.56, on C=4 0.77). The conversion replaces the context's own
-// to-NHWC pass.
+// tactic says which; the builder times four) into its scratch, and runs cuDNN's graph engines on
+// that, where cuDNN may have aligned first-layer kernels (PyTorch's ResNet-50 stem at bs128 ran in
+// 0.21 ms in one; ours on C=3 took 0.51-0.56, on C=4 0.77). The conversion replaces the context's
+// own to-NHWC pass.
 class StemConvLayer final : public HalfLayer {
  public:
   bool halfIn(size_t) const override { return false; }
@@ -416,7 +421,13 @@ class PointwiseLayer final : public HalfLayer {
     CUdeviceptr y = g.out[0], x = g.in[0], w = w_half_, bias = g.n_in > 2 ? g.in[2] : 0,
                 res = g.n_in > 3 ? g.in[3] : 0;
     void* args[] = {&p, &y, &x, &w, &bias, &res};
-    return launch(env, kernel_.c_str(), (p_.pixels + 31) / 32 * (p_.n / 8) * 32, args);
+    // Blocks loop over the work: each first stages all N x K weights in shared memory, which
+    // one block per 256 outputs would repeat as often as it computes (measured 0.51 ms for
+    // MobileNetV2's 16 -> 96 expansion at bs128, as slow as cuBLASLt).
+    const long long threads = (p_.pixels + 31) / 32 * (p_.n / 8) * 32;
+    const unsigned grid = static_cast<unsigned>(
+        std::min<long long>((threads + 255) / 256, std::max(env.sm_count, 1) * 8LL));
+    return launch(env, kernel_.c_str(), threads, args, 256, grid);
   }
   std::string kernel_;
   EdgertPointwise p_{};
@@ -669,6 +680,16 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   auto L = std::make_unique<ConvLayer>();
   const Cudnn* dnn = env.dnn;
   L->dnn_ = dnn;
+  // "cudnn-nhwc16-algo<A>-n<P>": the batch in parts of P images.
+  int64_t part = x[0];
+  if (const size_t at = c.tactic.find("-n");
+      c.tactic.rfind("cudnn-nhwc16-algo", 0) == 0 && at != std::string_view::npos) {
+    part = std::atoll(std::string(c.tactic.substr(at + 2)).c_str());
+    if (part <= 0 || x[0] % part) return c.unsupported("batch ", x[0], " not in parts of ", part);
+  }
+  L->calls_ = x[0] / part;
+  L->x_part_ = static_cast<size_t>(part * x[1] * x[2] * x[3] * 2);
+  L->y_part_ = static_cast<size_t>(part * y[1] * y[2] * y[3] * 2);
   EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateTensorDescriptor(&L->x_), "descriptor"));
   EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateTensorDescriptor(&L->y_), "descriptor"));
   EDGERT_RETURN_IF_ERROR(dnn->check(dnn->cudnnCreateFilterDescriptor(&L->w_), "descriptor"));
@@ -677,11 +698,11 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   auto i32 = [](int64_t v) { return static_cast<int>(v); };
   EDGERT_RETURN_IF_ERROR(
       dnn->check(dnn->cudnnSetTensor4dDescriptor(L->x_, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF,
-                                                 i32(x[0]), i32(x[1]), i32(x[2]), i32(x[3])),
+                                                 i32(part), i32(x[1]), i32(x[2]), i32(x[3])),
                  "cudnnSetTensor4dDescriptor (input)"));
   EDGERT_RETURN_IF_ERROR(
       dnn->check(dnn->cudnnSetTensor4dDescriptor(L->y_, CUDNN_TENSOR_NHWC, CUDNN_DATA_HALF,
-                                                 i32(y[0]), i32(y[1]), i32(y[2]), i32(y[3])),
+                                                 i32(part), i32(y[1]), i32(y[2]), i32(y[3])),
                  "cudnnSetTensor4dDescriptor (output)"));
   const int wd[4] = {i32(w[0]), i32(w[1]), i32(w[2]), i32(w[3])};
   EDGERT_RETURN_IF_ERROR(
@@ -739,6 +760,7 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   L->tactic_ = std::string(config) == "acc32"
                    ? strCat("cudnn-nhwc16-algo", static_cast<int>(L->algo_))
                    : strCat("cudnn-nhwc16-", config, "-algo", static_cast<int>(L->algo_));
+  if (L->calls_ > 1) L->tactic_ += strCat("-n", part);
   return finish(std::move(L), c);
 }
 
