@@ -103,7 +103,7 @@ struct EdgertTile {
   long long x_row, y_row, x_batch, y_batch;
 };
 
-// A 1x1 convolution over NHWC fp16 with few input channels (k <= 32): y[p][n] =
+// A 1x1 convolution over NHWC fp16 with few input channels (k <= 64): y[p][n] =
 // act(sum_k x[p][k] w[n][k] + bias[n] + res[p][n]); act as the depthwise kernels' (a, b).
 struct EdgertPointwise {
   long long pixels;

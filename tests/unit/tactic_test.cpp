@@ -302,4 +302,10 @@ TEST_F(Tactics, Fp16PointwiseTacticFromTheCacheMatchesTheCpu) {
   fp16TacticFromCache(expansionNet(r), 4, "nhwc16-pointwise", 3, r);
 }
 
+// A legacy cuDNN algorithm run over the batch in parts (one image per call here).
+TEST_F(Tactics, Fp16BatchPartsTacticFromTheCacheMatchesTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  fp16TacticFromCache(residualNet(r), 3, "cudnn-nhwc16-algo1-n1", 3, r);
+}
+
 }  // namespace

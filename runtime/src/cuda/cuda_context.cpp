@@ -228,6 +228,7 @@ Status initEnv(Env& env, std::vector<CUdeviceptr>* owned) {
   EDGERT_RETURN_IF_ERROR(d->check(d->cuCtxSetCurrent(process().ctx), "cuCtxSetCurrent"));
   env.owned = owned;
   EDGERT_ASSIGN_OR_RETURN(const DeviceInfo info, deviceInfo());
+  env.sm = info.sm;
   env.sm_count = info.sm_count;
   EDGERT_RETURN_IF_ERROR(
       d->check(d->cuStreamCreate(&env.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));

@@ -410,8 +410,9 @@ Result<std::unique_ptr<GpuLayer>> makeDepthwise(const NodeContext& c, const Env&
   return finish(std::move(L), c);
 }
 
-// A 1x1 convolution with few input channels (pointwise_small.cu): one pass writing the
-// output with bias, residual and activation applied. Timed against cuBLASLt and cuDNN.
+// A 1x1 convolution with few input channels (pointwise_small.cu: tensor-core mma.sync, one
+// pass writing the output with bias, residual and activation). Timed against cuBLASLt and
+// cuDNN.
 class PointwiseLayer final : public HalfLayer {
  public:
   bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
@@ -421,10 +422,9 @@ class PointwiseLayer final : public HalfLayer {
     CUdeviceptr y = g.out[0], x = g.in[0], w = w_half_, bias = g.n_in > 2 ? g.in[2] : 0,
                 res = g.n_in > 3 ? g.in[3] : 0;
     void* args[] = {&p, &y, &x, &w, &bias, &res};
-    // Blocks loop over the work: each first stages all N x K weights in shared memory, which
-    // one block per 256 outputs would repeat as often as it computes (measured 0.51 ms for
-    // MobileNetV2's 16 -> 96 expansion at bs128, as slow as cuBLASLt).
-    const long long threads = (p_.pixels + 31) / 32 * (p_.n / 8) * 32;
+    // Warps loop over 16-pixel tiles: each block first stages all the weights in shared
+    // memory, once, not once per few outputs.
+    const long long threads = (p_.pixels + 15) / 16 * 32;
     const unsigned grid = static_cast<unsigned>(
         std::min<long long>((threads + 255) / 256, std::max(env.sm_count, 1) * 8LL));
     return launch(env, kernel_.c_str(), threads, args, 256, grid);
@@ -434,15 +434,15 @@ class PointwiseLayer final : public HalfLayer {
   CUdeviceptr w_half_ = 0;
 };
 
-constexpr int64_t kPointwiseMaxWeights = 8192;  // pointwise_small.cu's shared-memory array
+constexpr int64_t kPointwiseMaxFrags = 4096;  // pointwise_small.cu's shared-memory array
 
 Result<std::unique_ptr<GpuLayer>> makePointwise(const NodeContext& c, const Env& env) {
   const Dims& x = c.dims(0);
   const int64_t K = x[1], N = c.out[0].dims[1], pixels = x[0] * x[2] * x[3];
-  if (K % 8 || K > 32 || N % 8 || N * K > kPointwiseMaxWeights)
-    return c.unsupported("not a small-K pointwise convolution (C_in 8/16/24/32, C_out % 8)");
-  if ((pixels + 31) / 32 * 32 * N >= (int64_t{1} << 31))
-    return c.unsupported("too large for the pointwise kernel's 32-bit indices");
+  const int64_t ks = (K + 15) / 16;
+  if (env.sm < 80) return c.unsupported("the pointwise kernel needs sm_80 or newer");
+  if (K % 2 || K > 64 || N % 8 || N / 8 * ks * 32 > kPointwiseMaxFrags)
+    return c.unsupported("not a small-K pointwise convolution (even C_in <= 64, C_out % 8)");
   auto L = std::make_unique<PointwiseLayer>();
   L->p_.pixels = pixels;
   L->p_.k = static_cast<int>(K);
@@ -451,7 +451,7 @@ Result<std::unique_ptr<GpuLayer>> makePointwise(const NodeContext& c, const Env&
   L->p_.b = c.attrs->getFloat("_act_beta", 0.f).value();
   const int a = fixedActivation(convActivation(c), &L->p_.a, &L->p_.b);
   if (a < 0) return c.unsupported("an activation the pointwise kernel does not fuse");
-  L->kernel_ = strCat("edgert_pointwise_nhwc_h8_k", K, "_a", a);
+  L->kernel_ = strCat("edgert_pointwise_mma_ks", ks, "_a", a);
   EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadFilterNhwc(env, *c.constant(1), c.dims(1)));
   return finish(std::move(L), c);
 }
@@ -682,7 +682,8 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   L->dnn_ = dnn;
   // "cudnn-nhwc16-algo<A>-n<P>": the batch in parts of P images.
   int64_t part = x[0];
-  if (const size_t at = c.tactic.find("-n");
+  constexpr size_t kAlgoPrefix = 17;  // strlen("cudnn-nhwc16-algo"); "-nhwc16" is not a part
+  if (const size_t at = c.tactic.find("-n", kAlgoPrefix);
       c.tactic.rfind("cudnn-nhwc16-algo", 0) == 0 && at != std::string_view::npos) {
     part = std::atoll(std::string(c.tactic.substr(at + 2)).c_str());
     if (part <= 0 || x[0] % part) return c.unsupported("batch ", x[0], " not in parts of ", part);

@@ -21,6 +21,7 @@ struct Env {
   const CublasLt* lt = nullptr;
   cublasLtHandle_t lt_handle = nullptr;
   CUstream stream = nullptr;
+  int sm = 0;        // compute capability, major * 10 + minor
   int sm_count = 0;  // multiprocessors: sizes grids of kernels that loop over their work
   std::vector<CUdeviceptr>* owned = nullptr;
   size_t* owned_bytes = nullptr;  // grows with each upload when set (the context's total)
