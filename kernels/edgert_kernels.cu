@@ -1,5 +1,6 @@
 // The one translation unit nvcc turns into the embedded fatbin.
 #include "elementwise.cu"
+#include "epilogue.cu"
 #include "image.cu"
 #include "nhwc_half.cu"
 #include "pointwise_small.cu"

@@ -3,34 +3,14 @@
 // half. Logical tensors stay NCHW; these kernels index the physical N,H,W,C order.
 #include <cuda_fp16.h>
 
+#include "half_vector.h"
+
 namespace {
 
 __device__ __forceinline__ float loadAs(const void* p, long long i, bool half) {
   return half ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
 }
 
-// Halves held in a vector type (uint2: four, one 8-byte load; uint4: eight, one 16-byte
-// load) to floats and back.
-template <class V>
-__device__ __forceinline__ void unpackHalves(const V& v, float* f) {
-  const __half2* h = reinterpret_cast<const __half2*>(&v);
-#pragma unroll
-  for (int j = 0; j < static_cast<int>(sizeof(V) / sizeof(__half2)); ++j) {
-    const float2 t = __half22float2(h[j]);
-    f[2 * j] = t.x;
-    f[2 * j + 1] = t.y;
-  }
-}
-
-template <class V>
-__device__ __forceinline__ V packHalves(const float* f) {
-  V v;
-  __half2* h = reinterpret_cast<__half2*>(&v);
-#pragma unroll
-  for (int j = 0; j < static_cast<int>(sizeof(V) / sizeof(__half2)); ++j)
-    h[j] = __floats2half2_rn(f[2 * j], f[2 * j + 1]);
-  return v;
-}
 
 // Layout conversions, one thread per output element; the index type is 32-bit when the
 // tensor allows (integer division dominates).
@@ -462,18 +442,6 @@ extern "C" __global__ void edgert_dwconv_nhwc_h(EdgertDwConv p, __half* y, const
 
 namespace {
 
-// The activations fused into the depthwise kernel, each a few instructions: inlining the
-// general edgertUnary switch for every output of a thread filled the instruction cache
-// (ncu: a third of the stall cycles were instruction fetch). kActClamp covers identity,
-// ReLU, ReLU6 and Clip with (a, b) = (lo, hi).
-enum { kActClamp = 0, kActSilu = 1, kActHardSwish = 2 };
-
-template <int A>
-__device__ __forceinline__ float dwAct(float x, float a, float b) {
-  if (A == kActClamp) return fminf(b, fmaxf(a, x));
-  if (A == kActSilu) return x / (1.f + __expf(-x));
-  return x * fminf(1.f, fmaxf(0.f, x / 6.f + 0.5f));
-}
 
 // Depthwise K x K, stride S, dilation 1: each thread computes kOut adjacent output pixels
 // of four channels (8-byte loads). The input columns the kOut pixels share are loaded once

@@ -9,6 +9,8 @@
 // same address.
 #include <cuda_fp16.h>
 
+#include "half_vector.h"
+
 #include "kernel_params.h"
 
 namespace {

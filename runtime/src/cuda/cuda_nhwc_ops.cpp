@@ -165,10 +165,15 @@ Result<std::unique_ptr<GpuLayer>> makePad(const NodeContext& c, const Env&) {
 // ---- Convolution: cuDNN on NHWC fp16 tensors, FP32 accumulation, our epilogue ------------
 
 // In place y = act(y + bias + residual) after a convolution (inputs 2 and 3 of the node).
+int fixedActivation(int act, float* a, float* b);
+
 struct HalfEpilogue {
   int act = kUnIdentity;
   float a = 0.f, b = 0.f;
   long long elements = 0, channels = 0;
+  // The eight-channel kernel with the activation fixed (epilogue.cu), where it fits.
+  std::string h8_kernel;
+  float h8_a = 0.f, h8_b = 0.f;
 
   void init(const NodeContext& c) {
     act = convActivation(c);
@@ -176,6 +181,11 @@ struct HalfEpilogue {
     b = c.attrs->getFloat("_act_beta", 0.f).value();
     elements = n64(volume(c.out[0].dims));
     channels = n64(c.out[0].dims[1]);
+    h8_a = a;
+    h8_b = b;
+    const int fixed = fixedActivation(act, &h8_a, &h8_b);
+    if (channels % 8 == 0 && elements / 8 < (1LL << 31) && fixed >= 0)
+      h8_kernel = strCat("edgert_bias_act_nhwc_h8_a", fixed);
   }
   Status enqueue(const Env& env, const GpuArgs& g) const {
     CUdeviceptr bias = g.n_in > 2 ? g.in[2] : 0, res = g.n_in > 3 ? g.in[3] : 0;
@@ -183,6 +193,13 @@ struct HalfEpilogue {
     int op = act;
     float aa = a, bb = b;
     CUdeviceptr y = g.out[0];
+    // Activations are 256-byte aligned in the arena; a residual is one of them.
+    if (!h8_kernel.empty() && y % 16 == 0 && res % 16 == 0) {
+      unsigned n8 = static_cast<unsigned>(elements / 8), c8 = static_cast<unsigned>(channels / 8);
+      float fa = h8_a, fb = h8_b;
+      void* args[] = {&y, &bias, &res, &n8, &c8, &fa, &fb};
+      return launch(env, h8_kernel.c_str(), n8, args);
+    }
     if (channels % 2 == 0) {
       long long n2 = elements / 2, c2 = channels / 2;
       void* args[] = {&y, &bias, &res, &n2, &c2, &op, &aa, &bb};
