@@ -884,11 +884,12 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
   for (size_t k = 0; k < timed; ++k) {
     const TacticTime t = out[k];
     if (t.tactic.rfind("cudnn-nhwc16-algo", 0) != 0 || t.workspace <= (size_t{64} << 20)) continue;
-    int64_t part = batch;
-    while (part % 2 == 0 && part > 1 &&
-           t.workspace / static_cast<size_t>(batch / part) > (size_t{64} << 20))
-      part /= 2;
-    if (part < batch) EDGERT_RETURN_IF_ERROR(timeOne(strCat(t.tactic, "-n", part)));
+    // Halves, quarters, ... until a part's workspace fits 64 MiB: fewer parts run faster.
+    for (int64_t part = batch / 2; part >= 1 && batch % part == 0; part /= 2) {
+      EDGERT_RETURN_IF_ERROR(timeOne(strCat(t.tactic, "-n", part)));
+      if (t.workspace / static_cast<size_t>(batch / part) <= (size_t{64} << 20) || part % 2)
+        break;
+    }
   }
   return out;
 }
