@@ -11,7 +11,6 @@ __device__ __forceinline__ float loadAs(const void* p, long long i, bool half) {
   return half ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
 }
 
-
 // Layout conversions, one thread per output element; the index type is 32-bit when the
 // tensor allows (integer division dominates).
 template <class I>
@@ -441,7 +440,6 @@ extern "C" __global__ void edgert_dwconv_nhwc_h(EdgertDwConv p, __half* y, const
 }
 
 namespace {
-
 
 // Depthwise K x K, stride S, dilation 1: each thread computes kOut adjacent output pixels
 // of four channels (8-byte loads). The input columns the kOut pixels share are loaded once

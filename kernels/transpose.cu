@@ -105,8 +105,8 @@ __device__ void imageToNhwc(__half* y, const float* x, long long n, long long hw
 }
 }  // namespace
 
-extern "C" __global__ void edgert_image_to_nhwc_f16(__half* y, const float* x, long long n,
-                                                    int c, long long hw) {
+extern "C" __global__ void edgert_image_to_nhwc_f16(__half* y, const float* x, long long n, int c,
+                                                    long long hw) {
   switch (c) {
     case 1:
       return imageToNhwc<1>(y, x, n, hw);

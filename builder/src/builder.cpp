@@ -225,8 +225,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
             for (const TacticTime& t : times.value()) {
               if (t.workspace > limit || t.workspace >= best->workspace) continue;
               const bool noise = t.ms <= fastest->ms * 1.03;
-              const bool saves = t.workspace + kWorthIt <= fastest->workspace &&
-                                 t.ms <= fastest->ms * 1.15;
+              const bool saves =
+                  t.workspace + kWorthIt <= fastest->workspace && t.ms <= fastest->ms * 1.15;
               if (noise || saves) best = &t;
             }
             n.tactic = best->tactic;

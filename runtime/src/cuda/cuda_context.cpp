@@ -887,8 +887,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     // Halves, quarters, ... until a part's workspace fits 64 MiB: fewer parts run faster.
     for (int64_t part = batch / 2; part >= 1 && batch % part == 0; part /= 2) {
       EDGERT_RETURN_IF_ERROR(timeOne(strCat(t.tactic, "-n", part)));
-      if (t.workspace / static_cast<size_t>(batch / part) <= (size_t{64} << 20) || part % 2)
-        break;
+      if (t.workspace / static_cast<size_t>(batch / part) <= (size_t{64} << 20) || part % 2) break;
     }
   }
   return out;
