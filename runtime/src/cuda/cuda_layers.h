@@ -18,6 +18,31 @@ inline size_t align256(size_t b) {
   return (b + 255) / 256 * 256;
 }
 
+// The activations our fixed-activation kernels (depthwise h4, small-K pointwise, epilogues;
+// kernels/half_vector.h) fuse: the kernel variant (0 clamp, 1 SiLU, 2 HardSwish; -1 none fits) and
+// its (a, b), the clamp bounds for identity / ReLU / Clip.
+inline int fixedActivation(int act, float* a, float* b) {
+  constexpr float kMax = 3.402823466e38f;
+  switch (act) {
+    case kUnIdentity:
+      *a = -kMax;
+      *b = kMax;
+      return 0;
+    case kUnRelu:
+      *a = 0.f;
+      *b = kMax;
+      return 0;
+    case kUnClip:  // (a, b) are already (lo, hi)
+      return 0;
+    case kUnSilu:
+      return 1;
+    case kUnHardSwish:
+      return 2;
+    default:
+      return -1;
+  }
+}
+
 // One strided copy of a layer: from input `in_index` to output `out_index`.
 struct StridedPart {
   EdgertStrided p;

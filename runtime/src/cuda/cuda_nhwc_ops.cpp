@@ -165,8 +165,6 @@ Result<std::unique_ptr<GpuLayer>> makePad(const NodeContext& c, const Env&) {
 // ---- Convolution: cuDNN on NHWC fp16 tensors, FP32 accumulation, our epilogue ------------
 
 // In place y = act(y + bias + residual) after a convolution (inputs 2 and 3 of the node).
-int fixedActivation(int act, float* a, float* b);
-
 struct HalfEpilogue {
   int act = kUnIdentity;
   float a = 0.f, b = 0.f;
@@ -337,31 +335,6 @@ class DepthwiseLayer final : public HalfLayer {
 bool fits32(const EdgertDwConv& p) {
   return p.n * p.ih * p.iw * p.c < (1LL << 31) &&
          p.n * p.oh * ((p.ow + 3) / 4) * 4 * p.c < (1LL << 31);
-}
-
-// The activations our fixed-activation kernels (depthwise h4, small-K pointwise) fuse: the
-// kernel variant (0 clamp, 1 SiLU, 2 HardSwish; -1 none fits) and its (a, b), the clamp
-// bounds for identity / ReLU / Clip.
-int fixedActivation(int act, float* a, float* b) {
-  constexpr float kMax = 3.402823466e38f;
-  switch (act) {
-    case kUnIdentity:
-      *a = -kMax;
-      *b = kMax;
-      return 0;
-    case kUnRelu:
-      *a = 0.f;
-      *b = kMax;
-      return 0;
-    case kUnClip:  // (a, b) are already (lo, hi)
-      return 0;
-    case kUnSilu:
-      return 1;
-    case kUnHardSwish:
-      return 2;
-    default:
-      return -1;
-  }
 }
 
 // The unrolled four-channel kernel (see nhwc_half.cu) for the common shapes and
