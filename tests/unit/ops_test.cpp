@@ -209,6 +209,33 @@ TEST_F(Ops, BinaryBroadcastAwkwardShapes) {
   }
 }
 
+// The shapes the GPU runs four elements per thread: same shape, and one operand per row
+// ([N,C,H,W] with [N,C,1,1], either side: the order matters for Sub and Div).
+TEST_F(Ops, BinaryPerRowAndSameShape) {
+  const std::vector<std::pair<std::string, std::function<float(float, float)>>> ops = {
+      {"Sub", [](float a, float b) { return a - b; }},
+      {"Div", [](float a, float b) { return a / b; }},
+      {"Mul", [](float a, float b) { return a * b; }}};
+  const Dims full = {2, 3, 4, 6}, row = {2, 3, 1, 1};
+  const std::pair<Dims, Dims> shapes[] = {{full, row}, {row, full}, {full, full}};
+  for (const auto& [op, f] : ops)
+    for (const auto& [ad, bd] : shapes) {
+      HostTensor a = randomTensor(DataType::kFloat32, ad, rng(), 0.5f, 2.f);
+      HostTensor b = randomTensor(DataType::kFloat32, bd, rng(), 0.5f, 2.f);
+      OnnxGraph gr;
+      gr.input("a", DataType::kFloat32, ad).input("b", DataType::kFloat32, bd).output("y");
+      gr.node(op, {"a", "b"}, {"y"});
+      HostTensor want = zeros(full);
+      for (int64_t i = 0; i < 2 * 3 * 4 * 6; ++i) {
+        const int64_t r = i / 24;
+        want.mutableAs<float>()[i] =
+            f(a.as<float>()[ad == full ? i : r], b.as<float>()[bd == full ? i : r]);
+      }
+      SCOPED_TRACE(op);
+      expectClose(runGraph(gr, {{"a", &a}, {"b", &b}}), want, 1e-6, 1e-6);
+    }
+}
+
 TEST_F(Ops, UnaryActivations) {
   const std::vector<std::pair<std::string, std::function<double(double)>>> ops = {
       {"Relu", [](double x) { return std::max(0.0, x); }},

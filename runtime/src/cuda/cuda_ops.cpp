@@ -567,18 +567,45 @@ Result<std::unique_ptr<GpuLayer>> makePad(const NodeContext& c, const Env&) {
 
 class BinaryLayer final : public GpuLayer {
  public:
-  BinaryLayer(EdgertBroadcast p, int op) : p_(p), op_(op) {}
+  BinaryLayer(EdgertBroadcast p, int op) : p_(p), op_(op) {
+    // The vectorised forms (elementwise.cu) where the merged broadcast is one of them.
+    const long long* as = p.a_strides;
+    const long long* bs = p.b_strides;
+    if (p.total % 4 || p.total / 4 >= (1LL << 31)) return;
+    if (p.rank == 1 && as[0] == 1 && bs[0] == 1) {
+      form_ = kSame;
+    } else if (p.rank == 2 && p.dims[1] % 4 == 0 && p.dims[0] < (1LL << 31)) {
+      if (as[0] == p.dims[1] && as[1] == 1 && bs[0] == 1 && bs[1] == 0) form_ = kRowsB;
+      if (bs[0] == p.dims[1] && bs[1] == 1 && as[0] == 1 && as[1] == 0) form_ = kRowsA;
+    }
+  }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], a = g.in[0], b = g.in[1];
-    EdgertBroadcast p = p_;
     int op = op_;
+    const bool aligned = y % 16 == 0 && a % 16 == 0 && b % 16 == 0;
+    unsigned n4 = static_cast<unsigned>(p_.total / 4);
+    if (form_ == kSame && aligned) {
+      void* args[] = {&y, &a, &b, &n4, &op};
+      return launch(env, "edgert_binary_same_f32_v4", n4, args);
+    }
+    if ((form_ == kRowsA || form_ == kRowsB) && y % 16 == 0 &&
+        (form_ == kRowsB ? a : b) % 16 == 0) {
+      CUdeviceptr full = form_ == kRowsB ? a : b, row = form_ == kRowsB ? b : a;
+      unsigned inner4 = static_cast<unsigned>(p_.dims[1] / 4);
+      int row_first = form_ == kRowsA;
+      void* args[] = {&y, &full, &row, &n4, &inner4, &op, &row_first};
+      return launch(env, "edgert_binary_rows_f32_v4", n4, args);
+    }
+    EdgertBroadcast p = p_;
     void* args[] = {&y, &a, &b, &p, &op};
     return launch(env, "edgert_binary_f32", p.total, args);
   }
 
  private:
+  enum Form { kGeneral, kSame, kRowsA, kRowsB };  // kRowsA: a holds the row values
   EdgertBroadcast p_;
   int op_;
+  Form form_ = kGeneral;
 };
 
 Result<std::unique_ptr<GpuLayer>> makeBinary(const NodeContext& c, const Env&) {
