@@ -12,6 +12,7 @@
 #include "edgert/internal/str.h"
 #include "onnx_import.h"
 #include "passes.h"
+#include "tactic_choice.h"
 #include "timing_cache.h"
 
 namespace edgert {
@@ -205,30 +206,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
           if (!times.ok())
             return times.status().withContext(strCat("timing ", n.op, " '", n.name, "'"));
           if (!times->empty()) {
-            // The fastest within the workspace limit; if none fits, the least workspace.
-            const size_t limit = opt.max_workspace_mib << 20;
-            auto better = [&](const TacticTime& a, const TacticTime& b) {
-              const bool fa = a.workspace <= limit, fb = b.workspace <= limit;
-              if (fa != fb) return fa;
-              return fa ? a.ms < b.ms : a.workspace < b.workspace;
-            };
-            const TacticTime* best = &times->front();
-            for (const TacticTime& t : times.value())
-              if (better(t, *best)) best = &t;
-            // A large workspace can raise the context's memory peak (it lives in the
-            // activation arena while its layer runs): within 3% of the fastest time (timing
-            // noise) take the least workspace, and give up to 15% of the layer's time for
-            // 64 MiB or more less (ResNet-50's first layer at bs128: the batch in four parts,
-            // 245 -> 61 MiB for 0.56 -> 0.63 ms; the context 608 -> 522 MiB).
-            const TacticTime* fastest = best;
-            constexpr size_t kWorthIt = size_t{64} << 20;
-            for (const TacticTime& t : times.value()) {
-              if (t.workspace > limit || t.workspace >= best->workspace) continue;
-              const bool noise = t.ms <= fastest->ms * 1.03;
-              const bool saves =
-                  t.workspace + kWorthIt <= fastest->workspace && t.ms <= fastest->ms * 1.15;
-              if (noise || saves) best = &t;
-            }
+            const TacticTime* best = &chooseTactic(times.value(), opt.max_workspace_mib << 20);
             n.tactic = best->tactic;
             cache.entries[key] = {best->tactic, best->ms};
             cache.dirty = true;
