@@ -206,9 +206,9 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
           if (!times.ok())
             return times.status().withContext(strCat("timing ", n.op, " '", n.name, "'"));
           if (!times->empty()) {
-            const TacticTime* best = &chooseTactic(times.value(), opt.max_workspace_mib << 20);
-            n.tactic = best->tactic;
-            cache.entries[key] = {best->tactic, best->ms};
+            const TacticTime& best = chooseTactic(times.value(), opt.max_workspace_mib << 20);
+            n.tactic = best.tactic;
+            cache.entries[key] = {best.tactic, best.ms};
             cache.dirty = true;
             ++rep.tactics_timed;
           }

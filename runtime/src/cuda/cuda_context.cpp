@@ -830,6 +830,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
   }
   // EDGERT_VERBOSE: every candidate's time, or why it was not used.
   const bool verbose = std::getenv("EDGERT_VERBOSE") != nullptr;
+  const std::string node_name(node.name);
   auto timeOne = [&](const std::string& cand) -> Status {
     NodeContext c = node;
     c.tactic = cand;
@@ -839,9 +840,8 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     auto layer = f(c, env);
     if (!layer.ok()) {
       if (verbose)
-        std::fprintf(stderr, "edgert: timing '%s' %s: not used: %s\n",
-                     std::string(node.name).c_str(), cand.c_str(),
-                     layer.status().message().c_str());
+        std::fprintf(stderr, "edgert: timing '%s' %s: not used: %s\n", node_name.c_str(),
+                     cand.c_str(), layer.status().message().c_str());
       return Status::Ok();
     }
     // Two names may reach the same implementation (the heuristic's pick): time it once.
@@ -863,16 +863,15 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     }
     if (!ok) {
       if (verbose)
-        std::fprintf(stderr, "edgert: timing '%s' %s: failed to run\n",
-                     std::string(node.name).c_str(), cand.c_str());
+        std::fprintf(stderr, "edgert: timing '%s' %s: failed to run\n", node_name.c_str(),
+                     cand.c_str());
       return Status::Ok();
     }
     std::sort(ms.begin(), ms.end());
     out.push_back({cand, ms[ms.size() / 2], layer.value()->scratchBytes()});
     if (verbose)
-      std::fprintf(stderr, "edgert: timing '%s' %s: %.4f ms, scratch %.1f MiB\n",
-                   std::string(node.name).c_str(), cand.c_str(), out.back().ms,
-                   out.back().workspace / 1048576.0);
+      std::fprintf(stderr, "edgert: timing '%s' %s: %.4f ms, scratch %.1f MiB\n", node_name.c_str(),
+                   cand.c_str(), out.back().ms, out.back().workspace / 1048576.0);
     return Status::Ok();
   };
   for (const std::string& cand : candidates) EDGERT_RETURN_IF_ERROR(timeOne(cand));

@@ -60,6 +60,8 @@ struct TiledTranspose {
 // is strided in the input, one other dim is contiguous in the input, and at most one dim
 // is left over as the batch.
 bool asTiledTranspose(const StridedPart& part, TiledTranspose* out);
+// Whether launchTiled's grid can cover `t` (its rows are the grid's y dimension).
+bool tileGridFits(const EdgertTile& t);
 Status launchTiled(const Env& env, const TiledTranspose& t, CUdeviceptr y, CUdeviceptr x);
 
 // A strided view: output dims with per-dim input and output strides (elements).

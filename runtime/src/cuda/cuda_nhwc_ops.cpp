@@ -325,7 +325,7 @@ class DepthwiseLayer final : public HalfLayer {
     void* args[] = {&p, &y, &x, &w, &bias, &res};
     return launch(env, kernel_.c_str(), threads_, args);
   }
-  std::string kernel_;  // chosen once for the shape (chooseKernel)
+  std::string kernel_;  // chosen once for the shape (makeDepthwise)
   EdgertDwConv p_{};    // its parameters
   long long threads_ = 0;
   CUdeviceptr w_half_ = 0;
@@ -617,7 +617,7 @@ Result<std::unique_ptr<GpuLayer>> makeStemConv(const NodeContext& c, const Env& 
   L->c_ = x[1];
   L->hw_ = x[2] * x[3];
   L->padded_c_ = padded;
-  L->padded_bytes_ = static_cast<size_t>((x[0] * x[2] * x[3] * padded * 2 + 255) / 256 * 256);
+  L->padded_bytes_ = align256(static_cast<size_t>(x[0] * x[2] * x[3] * padded * 2));
   return finish(std::move(L), c);
 }
 
@@ -1011,9 +1011,9 @@ class ConversionLayer final : public GpuLayer {
     t.x_row = t.cols;
     t.y_row = t.rows;
     t.x_batch = t.y_batch = c_ * hw_;
-    tile_.kernel = (t.rows + 31) / 32 <= 65535
-                       ? (to_half ? "edgert_tile_f32_to_f16" : "edgert_tile_f16_to_f32")
-                       : nullptr;
+    tile_.kernel = !tileGridFits(t) ? nullptr
+                   : to_half        ? "edgert_tile_f32_to_f16"
+                                    : "edgert_tile_f16_to_f32";
   }
   const char* tactic() const override { return to_half_ ? "to-nhwc16" : "to-nchw32"; }
   bool halfIn(size_t) const override { return !to_half_; }

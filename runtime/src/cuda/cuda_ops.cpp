@@ -119,13 +119,17 @@ bool asTiledTranspose(const StridedPart& part, TiledTranspose* out) {
     t.x_batch = p.in_strides[b];
     t.y_batch = p.out_strides[b];
   }
-  if ((t.rows + 31) / 32 > 65535) return false;
+  if (!tileGridFits(t)) return false;
   out->x_offset = static_cast<CUdeviceptr>(p.in_offset) * part.es;
   out->y_offset = static_cast<CUdeviceptr>(p.out_offset) * part.es;
   out->kernel = part.es == 2   ? "edgert_tile_transpose_b2"
                 : part.es == 4 ? "edgert_tile_transpose_b4"
                                : "edgert_tile_transpose_b8";
   return true;
+}
+
+bool tileGridFits(const EdgertTile& t) {
+  return (t.rows + 31) / 32 <= 65535;  // grid.y: one block row per 32 rows
 }
 
 Status launchTiled(const Env& env, const TiledTranspose& t, CUdeviceptr y, CUdeviceptr x) {
@@ -335,16 +339,18 @@ bool allFloat32(const NodeContext& c) {
 
 // ---- Unary and copies ----------------------------------------------------------------------
 
+// y = op(x) over n floats (y may be x).
+Status launchUnary(const Env& env, CUdeviceptr y, CUdeviceptr x, long long n, int op, float a,
+                   float b) {
+  void* args[] = {&y, &x, &n, &op, &a, &b};
+  return launch(env, "edgert_unary_f32", n, args);
+}
+
 class UnaryLayer final : public GpuLayer {
  public:
   UnaryLayer(int op, float a, float b, long long n) : op_(op), a_(a), b_(b), n_(n) {}
   Status enqueue(const Env& env, const GpuArgs& g) const override {
-    CUdeviceptr y = g.out[0], x = g.in[0];
-    long long n = n_;
-    int op = op_;
-    float a = a_, b = b_;
-    void* args[] = {&y, &x, &n, &op, &a, &b};
-    return launch(env, "edgert_unary_f32", n_, args);
+    return launchUnary(env, g.out[0], g.in[0], n_, op_, a_, b_);
   }
 
  private:
@@ -1177,12 +1183,7 @@ class MatmulLayer final : public GpuLayer {
         "cublasLtMatmul"));
     if (act_ == kUnIdentity) return Status::Ok();
     // Gemm's fused activation, in place (cuBLASLt's GELU epilogue is the tanh form only).
-    CUdeviceptr y = Y;
-    long long n = out_elements_;
-    int op = act_;
-    float aa = act_a_, bb = act_b_;
-    void* args[] = {&y, &y, &n, &op, &aa, &bb};
-    return launch(env, "edgert_unary_f32", n, args);
+    return launchUnary(env, Y, Y, out_elements_, act_, act_a_, act_b_);
   }
 
   const CublasLt* lt_ = nullptr;
