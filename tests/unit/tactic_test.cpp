@@ -222,11 +222,13 @@ std::string depthwiseNet(std::mt19937& r) {
 // `tactic` wins everywhere and rebuilds: `expected` layers must run it (it applies to those;
 // the others fall back to the default choice), and the engine must match the CPU.
 void fp16TacticFromCache(const std::string& model, size_t convs, const std::string& tactic,
-                         size_t expected, std::mt19937& r, const Dims& x_dims = {2, 16, 20, 20}) {
+                         size_t expected, std::mt19937& r, const Dims& x_dims = {2, 16, 20, 20},
+                         const std::string& precision = "fp16") {
   const fs::path dir = tempDir("edgert_tactics16");
+  const bool fp16 = precision == "fp16";
   BuildOptions opt;
   opt.target = "cuda";
-  opt.precision = "fp16";
+  opt.precision = precision;
   opt.timing_cache = (dir / "timing.cache").string();
   BuildReport first;
   ASSERT_TRUE(buildEngine(model, opt, &first).ok());
@@ -236,7 +238,9 @@ void fp16TacticFromCache(const std::string& model, size_t convs, const std::stri
   std::getline(in, line);
   forced = line + "\n";
   while (std::getline(in, line)) {
-    EXPECT_NE(line.find("nhwc16"), std::string::npos) << line;
+    if (fp16) {
+      EXPECT_NE(line.find("nhwc16"), std::string::npos) << line;
+    }
     // <device> TAB <signature> TAB <tactic> TAB <ms>: name the GEMM as the winner.
     const size_t t2 = line.rfind('\t'), t1 = line.rfind('\t', t2 - 1);
     forced += line.substr(0, t1 + 1) + tactic + line.substr(t2) + "\n";
@@ -274,7 +278,7 @@ void fp16TacticFromCache(const std::string& model, size_t convs, const std::stri
   ASSERT_TRUE(cctx->execute().ok());
   HostTensor ref = std::move(HostTensor::create(DataType::kFloat32, {2, 8, 20, 20}).value());
   ASSERT_TRUE(cctx->getOutput("y", ref.mutableData(), ref.bytes()).ok());
-  EXPECT_LT(relativeL2(y, ref), 1e-2);
+  EXPECT_LT(relativeL2(y, ref), fp16 ? 1e-2 : 1e-5);
   fs::remove_all(dir);
 }
 
@@ -300,6 +304,12 @@ TEST_F(Tactics, Fp16PointwiseTacticFromTheCacheMatchesTheCpu) {
   fp16TacticFromCache(residualNet(r), 3, "nhwc16-pointwise", 2, r);
   fp16TacticFromCache(bottleneckNet(r), 4, "nhwc16-pointwise", 3, r);
   fp16TacticFromCache(expansionNet(r), 4, "nhwc16-pointwise", 3, r);
+}
+
+// FP32 engines: our NCHW depthwise kernel (bias and ReLU fused), timed against cuDNN.
+TEST_F(Tactics, Fp32DepthwiseTacticFromTheCacheMatchesTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  fp16TacticFromCache(depthwiseNet(r), 3, "fp32-depthwise", 1, r, {2, 16, 20, 20}, "fp32");
 }
 
 // A legacy cuDNN algorithm run over the batch in parts (one image per call here).

@@ -784,6 +784,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
   if (node.op == "Conv" && !node.fp16) {
     for (int a = 0; a < 8; ++a) candidates.push_back(strCat("cudnn-fp32-algo", a));
     candidates.push_back("cublaslt-1x1");
+    candidates.push_back("fp32-depthwise");
   }
   // FP16 convolutions run in NHWC fp16 (cuda_nhwc_ops.cpp).
   const bool half = node.op == "Conv" && node.fp16 && cuda::findHalfNhwcOp(node) != nullptr;

@@ -963,7 +963,67 @@ Result<std::unique_ptr<GpuLayer>> makeConv1x1Gemm(const NodeContext& c, const En
   return std::unique_ptr<GpuLayer>(std::move(L));
 }
 
+// Depthwise convolution in NCHW fp32 (depthwise_f32.cu), bias, residual and activation fused;
+// the tactic "fp32-depthwise", timed against cuDNN.
+class DepthwiseF32Layer final : public GpuLayer {
+ public:
+  const char* tactic() const override { return "fp32-depthwise"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    EdgertDwConv p = p_;
+    CUdeviceptr y = g.out[0], x = g.in[0], w = g.in[1], bias = g.n_in > 2 ? g.in[2] : 0,
+                res = g.n_in > 3 ? g.in[3] : 0;
+    void* args[] = {&p, &y, &x, &w, &bias, &res};
+    return launch(env, kernel_.c_str(), threads_, args);
+  }
+  EdgertDwConv p_{};
+  std::string kernel_;
+  long long threads_ = 0;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeDepthwiseF32(const NodeContext& c) {
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  const Dims& y = c.out[0].dims;
+  const int64_t group = c.attrs->getInt("group", 1).value();
+  if (c.fp16 || x.size() != 4 || !c.constant(1) || group != x[1] || y[1] != x[1] || w[1] != 1)
+    return c.unsupported("not a 2-D fp32 depthwise convolution");
+  EDGERT_ASSIGN_OR_RETURN(
+      ops::Geometry g,
+      ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(w.begin() + 2, w.end()), false));
+  auto L = std::make_unique<DepthwiseF32Layer>();
+  EdgertDwConv& p = L->p_;
+  p.n = x[0];
+  p.c = x[1];
+  p.ih = x[2];
+  p.iw = x[3];
+  p.oh = y[2];
+  p.ow = y[3];
+  p.kh = static_cast<int>(w[2]);
+  p.kw = static_cast<int>(w[3]);
+  p.sh = static_cast<int>(g.s[1]);
+  p.sw = static_cast<int>(g.s[2]);
+  p.ph = static_cast<int>(g.pb[1]);
+  p.pw = static_cast<int>(g.pb[2]);
+  p.dh = static_cast<int>(g.d[1]);
+  p.dw = static_cast<int>(g.d[2]);
+  p.a = c.attrs->getFloat("_act_alpha", 0.f).value();
+  p.b = c.attrs->getFloat("_act_beta", 0.f).value();
+  const int a = fixedActivation(convActivation(c), &p.a, &p.b);
+  if (p.kh != p.kw || (p.kh != 3 && p.kh != 5) || p.sh != p.sw || (p.sh != 1 && p.sh != 2) ||
+      p.dh != 1 || p.dw != 1 || a < 0)
+    return c.unsupported("a depthwise shape or activation the fp32 kernel does not cover");
+  L->threads_ = p.n * p.c * p.oh * ((p.ow + 3) / 4);
+  if (L->threads_ >= (1LL << 31) || p.n * p.c * p.ih * p.iw >= (1LL << 31))
+    return c.unsupported("too large for the fp32 depthwise kernel's 32-bit indices");
+  L->kernel_ = strCat("edgert_dwconv_f32_k", p.kh, "s", p.sh, "_a", a);
+  return std::unique_ptr<GpuLayer>(std::move(L));
+}
+
 Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env) {
+  if (c.tactic == "fp32-depthwise") {
+    auto dw = makeDepthwiseF32(c);
+    if (dw.ok() || c.strict_tactic) return dw;
+  }
   if (c.tactic == "cublaslt-1x1") {
     if (conv1x1AsGemm(c)) return makeConv1x1Gemm(c, env);
     if (c.strict_tactic) return c.unsupported("not a 1x1 convolution cuBLASLt can run");
