@@ -48,7 +48,8 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
   if (!root.IsMap())
     return Status(StatusCode::kInvalidArgument,
                   strCat(origin, ": expected a mapping of build settings"));
-  static const std::set<std::string> kKeys = {"model", "output", "precision", "target", "shapes"};
+  static const std::set<std::string> kKeys = {"model",  "output", "precision",
+                                              "target", "shapes", "batch_split"};
   BuildConfig cfg;
   try {
     for (const auto& kv : root) {
@@ -74,6 +75,14 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
               strCat("precision must be fp32, fp16 or int8, got '", cfg.options.precision, "'"));
       } else if (key == "target") {
         EDGERT_ASSIGN_OR_RETURN(cfg.options.target, scalar(origin, v, key));
+      } else if (key == "batch_split") {
+        int x;
+        if (!v.IsScalar() || !YAML::convert<int>::decode(v, x) || x < 0)
+          return at(origin, v,
+                    strCat("'batch_split' must be a non-negative integer (images per part; 0: "
+                           "never), got '",
+                           v.IsScalar() ? v.Scalar() : std::string("?"), "'"));
+        cfg.options.batch_split = x;
       } else if (key == "shapes") {
         if (!v.IsMap()) return at(origin, v, "'shapes' must map input names to lists of dims");
         for (const auto& s : v) {

@@ -166,6 +166,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   fuseConvEpilogues(g, stats);
   if (opt.fuse_elementwise) fuseElementwise(g, stats);
   eliminateDeadCode(g, stats);
+  const BatchSplitReport split = splitBatchForMemory(g, opt.batch_split, opt.precision == "fp16");
+  if (split.chains) eliminateDeadCode(g, stats);
   finalizeOutputs(g);
   std::vector<std::string> fallback;
   // Tactic timing needs the GPU the engine is for: this machine's.
@@ -258,6 +260,9 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   rep.folded_nodes = stats.folded;
   rep.removed_nodes = stats.removed;
   rep.arena_bytes = m.plan.arena_bytes;
+  rep.split_chains = split.chains;
+  rep.split_layers = split.layers;
+  rep.arena_unsplit_bytes = split.arena_before;
   rep.engine_bytes = bytes.size();
   if (report) *report = rep;
   return bytes;

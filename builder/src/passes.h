@@ -46,6 +46,17 @@ void fuseConvEpilogues(Graph& g, PassStats& stats);
 // one pass over memory instead of one per op (HardSwish spelled out, x*sigmoid(x) ...).
 void fuseElementwise(Graph& g, PassStats& stats);
 
+// Chains of per-sample layers (convolutions, pools, activations) around the largest tensors
+// at the activation peak run in batch parts of at most `max_part` images when that lowers
+// the planned arena by 5% or more (see batch_split.cpp). 0: off.
+struct BatchSplitReport {
+  size_t chains = 0;  // chains split
+  size_t layers = 0;  // layers in them
+  uint64_t arena_before = 0, arena_after = 0;
+};
+// `half`: an FP16 CUDA engine (activations counted at 2 bytes).
+BatchSplitReport splitBatchForMemory(Graph& g, int64_t max_part, bool half);
+
 // Outputs that are constants or graph inputs get an Identity layer so every output is
 // an activation the context writes.
 void finalizeOutputs(Graph& g);

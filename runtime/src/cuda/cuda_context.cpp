@@ -169,6 +169,8 @@ class CudaContext final : public ExecutionContext {
   };
   Status planLayouts(std::vector<Layer> node_layers);
   Status planArena();
+  void aliasRangeCopies(std::vector<LiveBuffer>& live, BufferAliases& alias,
+                        const std::vector<bool>& written_in_place) const;
   CUdeviceptr pointerOf(int t, bool half) const;
   std::string layerName(const Layer& L) const;
   Status enqueueLayer(Layer& L);
@@ -405,6 +407,7 @@ Status CudaContext::planArena() {
   // (same size and layout, not read through another of the layer's inputs); the shared
   // buffer then lives as long as the output.
   BufferAliases alias(2 * T);
+  std::vector<bool> written_in_place(2 * T, false);
   for (size_t p = 0; p < end; ++p) {
     const Layer& L = layers_[p];
     if (!L.gpu) continue;
@@ -423,8 +426,10 @@ Status CudaContext::planArena() {
       const int64_t r = alias.root(bi);
       live[r].last = std::max(live[r].last, live[bo].last);
       alias.parent[bo] = r;
+      written_in_place[bo] = true;
     }
   }
+  aliasRangeCopies(live, alias, written_in_place);
   // Layer workspaces live in the arena too, each only while its layer runs (the layers of a
   // context run one after another on its stream): a large one (the first convolution's, say)
   // shares bytes with activations that are dead at that point instead of adding to the peak.
@@ -455,6 +460,62 @@ Status CudaContext::planArena() {
   for (size_t p = 0; p < end; ++p)
     layers_[p].scratch = scratch_buffer[p] ? arena_ + off[scratch_buffer[p]] : 0;
   return Status::Ok();
+}
+
+// Concat in place and Slice / Split views, where a layer copies whole contiguous byte ranges
+// (an outer axis: the batch parts of builder/src/batch_split.cpp, or channels at batch 1 in
+// NCHW). A Concat input whose last reader is the Concat is produced in its range of the
+// output; a Slice / Split output that is a whole range of its input is that range, which
+// then lives as long as the view, unless a layer writes in place into the input's bytes.
+// Bindings are never moved: a caller may point them at its own memory.
+void CudaContext::aliasRangeCopies(std::vector<LiveBuffer>& live, BufferAliases& alias,
+                                   const std::vector<bool>& written_in_place) const {
+  const Graph& g = engine_->model().graph;
+  const size_t T = g.tensors.size();
+  std::vector<bool> binding(2 * T, false);
+  for (const Binding& b : g.bindings) binding[2 * b.tensor] = true;
+  auto tensorBytes = [&](int t, bool half) {
+    return static_cast<uint64_t>(volume(g.tensors[t].dims)) *
+           (half ? 2 : dataTypeSize(g.tensors[t].dtype));
+  };
+  std::vector<bool> has_child(live.size(), false);
+  for (size_t b = 0; b < alias.parent.size(); ++b)
+    if (alias.parent[b] >= 0) has_child[alias.parent[b]] = true;
+  for (size_t p = 0; p < layers_.size(); ++p) {
+    const Layer& L = layers_[p];
+    if (!L.gpu) continue;
+    for (const GpuLayer::RangeCopy& c : L.gpu->rangeCopies()) {
+      const int tin = L.in_t[c.in], tout = L.out_t[c.out];
+      if (tin < 0 || tout < 0 || tin == tout || g.tensors[tin].isConstant() ||
+          L.in_h[c.in] != L.out_h[c.out] || c.in_byte % 256 || c.out_byte % 256)
+        continue;
+      const int64_t bi = 2 * tin + L.in_h[c.in], bo = 2 * tout + L.out_h[c.out];
+      if (std::count(L.in_t.begin(), L.in_t.end(), tin) != 1) continue;
+      const int64_t ri = alias.root(bi), ro = alias.root(bo);
+      if (ri == ro) continue;
+      if (c.in_byte == 0 && c.bytes == tensorBytes(tin, L.in_h[c.in])) {
+        // The whole input into a range of the output: produce it there (Concat).
+        if (binding[ri] || live[ri].bytes != live[bi].bytes ||
+            live[ri].last != static_cast<int64_t>(p) || live[ri].first >= static_cast<int64_t>(p))
+          continue;
+        alias.parent[ri] = ro;
+        alias.offset[ri] = alias.offsetInRoot(bo) + c.out_byte;
+        live[ro].first = std::min(live[ro].first, live[ri].first);
+        has_child[ro] = true;
+      } else if (c.out_byte == 0 && c.bytes == tensorBytes(tout, L.out_h[c.out])) {
+        // A whole output from a range of the input: a view (Slice, Split).
+        if (binding[bo] || bo != ro || has_child[bo]) continue;
+        bool overwritten = false;
+        for (size_t b = 0; b < live.size() && !overwritten; ++b)
+          overwritten = written_in_place[b] && alias.root(static_cast<int64_t>(b)) == ri;
+        if (overwritten) continue;
+        alias.parent[bo] = ri;
+        alias.offset[bo] = alias.offsetInRoot(bi) + c.in_byte;
+        live[ri].last = std::max(live[ri].last, live[bo].last);
+        has_child[ri] = true;
+      }
+    }
+  }
 }
 
 void CudaContext::bindPointers() {

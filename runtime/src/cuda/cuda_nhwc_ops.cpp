@@ -67,6 +67,7 @@ class HalfCopyLayer final : public HalfLayer {
   explicit HalfCopyLayer(std::unique_ptr<GpuLayer> copy) : copy_(std::move(copy)) {}
   const char* tactic() const override { return "nhwc16-copy"; }
   Status enqueue(const Env& env, const GpuArgs& g) const override { return copy_->enqueue(env, g); }
+  std::vector<RangeCopy> rangeCopies() const override { return copy_->rangeCopies(); }
 
  private:
   std::unique_ptr<GpuLayer> copy_;

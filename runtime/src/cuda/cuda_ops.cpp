@@ -156,6 +156,9 @@ class StridedLayer final : public GpuLayer {
     for (size_t k = 0; k < parts_.size(); ++k) {
       const StridedPart& part = parts_[k];
       CUdeviceptr y = g.out[part.out_index], x = g.in[part.in_index];
+      if (contiguous(part) && y + static_cast<CUdeviceptr>(part.p.out_offset) * part.es ==
+                                  x + static_cast<CUdeviceptr>(part.p.in_offset) * part.es)
+        continue;  // the plan put the output range on the input range
       if (tiled_[k].kernel) {
         EDGERT_RETURN_IF_ERROR(launchTiled(env, tiled_[k], y, x));
         continue;
@@ -167,8 +170,23 @@ class StridedLayer final : public GpuLayer {
     }
     return Status::Ok();
   }
+  std::vector<RangeCopy> rangeCopies() const override {
+    std::vector<RangeCopy> r;
+    for (const StridedPart& part : parts_)
+      if (contiguous(part))
+        r.push_back({part.in_index, part.out_index, n64u(part.p.in_offset) * part.es,
+                     n64u(part.p.out_offset) * part.es, n64u(part.p.total) * part.es});
+    return r;
+  }
 
  private:
+  // After vectorizeCopy a copy of one contiguous range is a 1-D copy with unit strides.
+  static bool contiguous(const StridedPart& part) {
+    const EdgertStrided& p = part.p;
+    return p.total > 0 && p.rank == 1 && p.in_strides[0] == 1 && p.out_strides[0] == 1 &&
+           p.in_offset >= 0 && p.out_offset >= 0;
+  }
+  static uint64_t n64u(long long v) { return static_cast<uint64_t>(v); }
   std::vector<StridedPart> parts_;
   std::vector<TiledTranspose> tiled_;  // kernel null: the general strided copy
 };

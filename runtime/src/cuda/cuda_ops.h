@@ -53,6 +53,15 @@ class GpuLayer {
   // The input whose buffer output `out` may take when this layer is that input's last
   // reader (the layer then computes in place), or -1. The context's memory plan decides.
   virtual int inPlaceInput(size_t /*out*/) const { return -1; }
+  // Copies of whole contiguous byte ranges this layer makes (Concat, Split, Slice along an
+  // outer axis): the memory plan may place the output range over the input range, and the
+  // layer then skips the copy (it compares addresses when it enqueues, so a caller's own
+  // binding buffer still gets copied).
+  struct RangeCopy {
+    size_t in, out;                     // input / output index
+    uint64_t in_byte, out_byte, bytes;  // the ranges within them
+  };
+  virtual std::vector<RangeCopy> rangeCopies() const { return {}; }
 };
 
 // Null when the node cannot run on the GPU (the layer falls back to the CPU kernel).
