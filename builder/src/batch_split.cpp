@@ -31,7 +31,14 @@ int perSampleInput(const Graph& g, const Node& n) {
       "Elu",       "Softplus", "Gelu",        "BatchNormalization"};
   static const std::set<std::string> kBroadcast = {"Add", "Sub", "Mul",   "Div",
                                                    "Max", "Min", "PRelu", "EdgertElementwise"};
-  const bool per_sample = kPerSample.count(n.op) > 0, broadcast = kBroadcast.count(n.op) > 0;
+  bool per_sample = kPerSample.count(n.op) > 0;
+  const bool broadcast = kBroadcast.count(n.op) > 0;
+  if (n.op == "Pad" && n.inputs.size() >= 2 && n.inputs[1] >= 0 &&
+      g.tensors[n.inputs[1]].isConstant() && (n.inputs.size() < 4 || n.inputs[3] < 0)) {
+    // Padding that leaves the batch axis alone (EfficientNet-Lite's explicit "same" pads).
+    const std::vector<int64_t> pads = g.tensors[n.inputs[1]].constant->toInt64Vector();
+    per_sample = pads.size() >= 2 && pads[0] == 0 && pads[pads.size() / 2] == 0;
+  }
   if ((!per_sample && !broadcast) || n.outputs.size() != 1) return -1;
   const TensorEntry& out = g.tensors[n.outputs[0]];
   if (out.dims.size() < 2) return -1;

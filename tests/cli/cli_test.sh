@@ -59,6 +59,12 @@ printf 'model: m.onnx\nprecison: fp32\n' > typo.yaml
 expect_fail "unknown YAML key with line" "typo.yaml:2:1: unknown key 'precison'" "$EDGERT" build --config typo.yaml
 printf 'model: m.onnx\nshapes:\n  input: [1, three]\n' > type.yaml
 expect_fail "wrong YAML type with line" "type.yaml:3:.*'three' is not a non-negative integer" "$EDGERT" build --config type.yaml
+printf 'model: m.onnx\nbatch_split: -2\n' > split.yaml
+expect_fail "negative batch_split in YAML" "split.yaml:2:.*'batch_split' must be a non-negative integer" "$EDGERT" build --config split.yaml
+# Batch splitting: EfficientNet-Lite0 at batch 128 runs its largest chain in parts; 0 turns it off.
+if "$EDGERT" build -q --onnx "$MODEL" --shapes input:128x3x224x224 -o b128.engine | grep -q "batch split: 1 chain" &&
+   ! "$EDGERT" build -q --batch-split 0 --onnx "$MODEL" --shapes input:128x3x224x224 -o b128.engine | grep -q "batch split"; then
+  ok "build --batch-split"; else bad "build --batch-split"; fi
 printf 'model: [unclosed\n' > syntax.yaml
 expect_fail "YAML syntax error" "syntax.yaml:.*YAML syntax error" "$EDGERT" build --config syntax.yaml
 echo "junk" > junk.npy
