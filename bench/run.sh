@@ -20,7 +20,9 @@ for m in ${MODELS//,/ }; do
       # fp16: NHWC fp16 between tensor-core convolutions.
       e=$W/$m-b$b-$prec.engine
       t0=$(date +%s%N)
-      "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision $prec --shapes input:${b}x3x224x224 -o $e \
+      # fp16: the input binding in fp16 too, as PyTorch is fed (TensorRT's --inputIOFormats).
+      fmt=fp32; [ "$prec" = fp16 ] && fmt="${BENCH_FP16_INPUT:-fp16}"
+      "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision $prec --input-format $fmt --shapes input:${b}x3x224x224 -o $e \
         >> "$OUT/bench_build.log" 2>&1 || { echo "build $m b$b $prec failed"; continue; }
       build_s=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
       "$EDGERT" bench --engine $e --backend cuda --iterations $iters --warmup 10 --json $W/r.json \

@@ -24,6 +24,18 @@ extern "C" __global__ void edgert_unary_f32(float* y, const float* x, long long 
     y[i] = unary(op, x[i], a, b);
 }
 
+// Cast between float16 and float32 (an fp16 input binding read by float32 layers).
+extern "C" __global__ void edgert_cast_f16_f32(float* y, const __half* x, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x)
+    y[i] = __half2float(x[i]);
+}
+extern "C" __global__ void edgert_cast_f32_f16(__half* y, const float* x, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x)
+    y[i] = __float2half_rn(x[i]);
+}
+
 // y = act(x + bias[c] + res) over NC(HW): the fused conv/gemm epilogue. bias and res may be null.
 extern "C" __global__ void edgert_bias_act_f32(float* y, const float* x, const float* bias,
                                                const float* res, long long n, long long inner,

@@ -78,13 +78,22 @@ extern "C" __global__ void edgert_tile_f16_to_f32(float* y, const __half* x, Edg
   tileTranspose(y, x, p);
 }
 
-// NCHW float32 -> NHWC fp16 for few channels (an image: C <= 4, HW a multiple of 4): one
-// thread per four pixels, C 16-byte loads (one per channel plane) and C 8-byte stores; a
-// 32x32 tile would leave most of its rows empty. C is a template parameter so that the
-// staging array stays in registers.
+// NCHW float32 (or fp16: an fp16 input binding) -> NHWC fp16 for few channels (an image:
+// C <= 4, HW a multiple of 4): one thread per four pixels, C 16-byte (8-byte) loads, one per
+// channel plane, and C 8-byte stores; a 32x32 tile would leave most of its rows empty. C is a
+// template parameter so that the staging array stays in registers.
 namespace {
-template <int C>
-__device__ void imageToNhwc(__half* y, const float* x, long long n, long long hw) {
+__device__ float4 load4(const float* p) {
+  return *reinterpret_cast<const float4*>(p);
+}
+__device__ float4 load4(const __half* p) {
+  const uint2 u = *reinterpret_cast<const uint2*>(p);
+  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
+  const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+  return make_float4(a.x, a.y, b.x, b.y);
+}
+template <int C, class S>
+__device__ void imageToNhwc(__half* y, const S* x, long long n, long long hw) {
   const long long quads = n * (hw / 4);
   for (long long q = blockIdx.x * (long long)blockDim.x + threadIdx.x; q < quads;
        q += (long long)gridDim.x * blockDim.x) {
@@ -92,7 +101,7 @@ __device__ void imageToNhwc(__half* y, const float* x, long long n, long long hw
     __align__(8) __half out[4 * C];
 #pragma unroll
     for (int ch = 0; ch < C; ++ch) {
-      const float4 v = *reinterpret_cast<const float4*>(x + (b * C + ch) * hw + p);
+      const float4 v = load4(x + (b * C + ch) * hw + p);
       out[ch] = __float2half_rn(v.x);
       out[C + ch] = __float2half_rn(v.y);
       out[2 * C + ch] = __float2half_rn(v.z);
@@ -103,10 +112,8 @@ __device__ void imageToNhwc(__half* y, const float* x, long long n, long long hw
     for (int k = 0; k < C; ++k) dst[k] = reinterpret_cast<const uint2*>(out)[k];
   }
 }
-}  // namespace
-
-extern "C" __global__ void edgert_image_to_nhwc_f16(__half* y, const float* x, long long n, int c,
-                                                    long long hw) {
+template <class S>
+__device__ void imageToNhwcAnyC(__half* y, const S* x, long long n, int c, long long hw) {
   switch (c) {
     case 1:
       return imageToNhwc<1>(y, x, n, hw);
@@ -117,4 +124,14 @@ extern "C" __global__ void edgert_image_to_nhwc_f16(__half* y, const float* x, l
     default:
       return imageToNhwc<4>(y, x, n, hw);
   }
+}
+}  // namespace
+
+extern "C" __global__ void edgert_image_to_nhwc_f16(__half* y, const float* x, long long n, int c,
+                                                    long long hw) {
+  imageToNhwcAnyC(y, x, n, c, hw);
+}
+extern "C" __global__ void edgert_image16_to_nhwc_f16(__half* y, const __half* x, long long n,
+                                                      int c, long long hw) {
+  imageToNhwcAnyC(y, x, n, c, hw);
 }

@@ -17,6 +17,7 @@
 #include "edgert/builder.h"
 #include "edgert/edgert.h"
 #include "edgert/internal/engine_model.h"
+#include "edgert/internal/half.h"
 #include "edgert/internal/str.h"
 
 namespace fs = std::filesystem;
@@ -45,7 +46,7 @@ void showProgress(const std::string& stage, double f) {
 int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config,
              const std::string& shapes, const std::string& precision, const std::string& target,
              bool quiet, bool verbose, bool no_fuse, const std::string& timing_cache,
-             bool no_timing, int workspace_mib, int batch_split) {
+             bool no_timing, int workspace_mib, int batch_split, const std::string& input_format) {
   BuildOptions opt;
   std::string model = onnx, out = output;
   if (!config.empty()) {
@@ -71,6 +72,7 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
   if (no_timing) opt.tactic_timing = false;
   if (workspace_mib > 0) opt.max_workspace_mib = static_cast<size_t>(workspace_mib);
   if (batch_split >= 0) opt.batch_split = batch_split;
+  if (!input_format.empty()) opt.input_format = input_format;
   const auto t0 = std::chrono::steady_clock::now();
   BuildReport rep;
   Status st = buildEngineFile(model, out, opt, &rep);
@@ -194,6 +196,13 @@ int cmdRun(const std::string& engine_path, const std::string& backend_name,
                                 " ", dimsToString(in->dims), ")")));
     auto t = readTensorFile(f->second);
     if (!t.ok()) return fail(t.status());
+    if (t->dtype() == DataType::kFloat32 && in->dtype == DataType::kFloat16) {
+      // An engine built with --input-format fp16 takes float32 files too.
+      HostTensor h = HostTensor::create(DataType::kFloat16, t->dims()).value();
+      for (int64_t i = 0; i < t->numel(); ++i)
+        h.mutableAs<uint16_t>()[i] = floatToHalf(t->as<float>()[i]);
+      t = std::move(h);
+    }
     if (t->dtype() != in->dtype)
       return fail(Status(StatusCode::kInvalidArgument,
                          strCat(f->second, ": input '", in->name, "' is ", dataTypeName(in->dtype),
@@ -274,6 +283,9 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
     if (b.dtype == DataType::kFloat32)
       for (size_t i = 0; i < data.size() / 4; ++i)
         reinterpret_cast<float*>(data.data())[i] = u(rng);
+    if (b.dtype == DataType::kFloat16)
+      for (size_t i = 0; i < data.size() / 2; ++i)
+        reinterpret_cast<uint16_t*>(data.data())[i] = floatToHalf(u(rng));
     Status st = ctx.value()->setInput(b.name, data.data(), data.size());
     if (!st.ok()) return fail(st);
   }
@@ -382,6 +394,12 @@ int main(int argc, char** argv) {
       ->add_option("--workspace-mib", b_workspace_mib,
                    "Most scratch memory a timed tactic may use, MiB (default 256)")
       ->check(CLI::Range(1, 1 << 20));
+  std::string b_input_format;
+  build
+      ->add_option("--input-format", b_input_format,
+                   "fp16: float32 inputs become float16 bindings (TensorRT's "
+                   "--inputIOFormats=fp16:chw); default fp32")
+      ->check(CLI::IsMember({"fp32", "fp16"}));
   int b_batch_split = -1;
   build
       ->add_option("--batch-split", b_batch_split,
@@ -440,7 +458,8 @@ int main(int argc, char** argv) {
   try {
     if (build->parsed())
       return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet, b_verbose,
-                      b_no_fuse, b_timing_cache, b_no_timing, b_workspace_mib, b_batch_split);
+                      b_no_fuse, b_timing_cache, b_no_timing, b_workspace_mib, b_batch_split,
+                      b_input_format);
     if (inspect->parsed()) {
       if (i_engine.empty() && i_onnx.empty())
         return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));

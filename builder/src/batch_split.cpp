@@ -26,9 +26,9 @@ uint64_t bytesOf(const TensorEntry& t) {
 // input alone (constants are weights or per-channel / scalar operands), or -1.
 int perSampleInput(const Graph& g, const Node& n) {
   static const std::set<std::string> kPerSample = {
-      "Conv",      "MaxPool",  "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Relu",
-      "LeakyRelu", "Sigmoid",  "Tanh",        "HardSwish",         "Clip",          "HardSigmoid",
-      "Elu",       "Softplus", "Gelu",        "BatchNormalization"};
+      "Conv",      "MaxPool",  "AveragePool", "GlobalAveragePool",  "GlobalMaxPool", "Relu",
+      "LeakyRelu", "Sigmoid",  "Tanh",        "HardSwish",          "Clip",          "HardSigmoid",
+      "Elu",       "Softplus", "Gelu",        "BatchNormalization", "Cast"};
   static const std::set<std::string> kBroadcast = {"Add", "Sub", "Mul",   "Div",
                                                    "Max", "Min", "PRelu", "EdgertElementwise"};
   bool per_sample = kPerSample.count(n.op) > 0;

@@ -48,8 +48,8 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
   if (!root.IsMap())
     return Status(StatusCode::kInvalidArgument,
                   strCat(origin, ": expected a mapping of build settings"));
-  static const std::set<std::string> kKeys = {"model",  "output", "precision",
-                                              "target", "shapes", "batch_split"};
+  static const std::set<std::string> kKeys = {"model",  "output",      "precision",   "target",
+                                              "shapes", "batch_split", "input_format"};
   BuildConfig cfg;
   try {
     for (const auto& kv : root) {
@@ -75,6 +75,12 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
               strCat("precision must be fp32, fp16 or int8, got '", cfg.options.precision, "'"));
       } else if (key == "target") {
         EDGERT_ASSIGN_OR_RETURN(cfg.options.target, scalar(origin, v, key));
+      } else if (key == "input_format") {
+        EDGERT_ASSIGN_OR_RETURN(cfg.options.input_format, scalar(origin, v, key));
+        if (cfg.options.input_format != "fp32" && cfg.options.input_format != "fp16")
+          return at(
+              origin, v,
+              strCat("input_format must be fp32 or fp16, got '", cfg.options.input_format, "'"));
       } else if (key == "batch_split") {
         int x;
         if (!v.IsScalar() || !YAML::convert<int>::decode(v, x) || x < 0)

@@ -112,6 +112,9 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
                                            const BuildOptions& opt, BuildReport* report);
 
 Status checkOptions(const BuildOptions& opt) {
+  if (opt.input_format != "fp32" && opt.input_format != "fp16")
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("input format must be fp32 or fp16, got '", opt.input_format, "'"));
   if (opt.precision != "fp32" && opt.precision != "fp16")
     return Status(StatusCode::kUnsupported,
                   strCat("precision '", opt.precision,
@@ -156,6 +159,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   BuildReport rep;
   rep.onnx_nodes = g.nodes.size();
   EDGERT_RETURN_IF_ERROR(resolveInputShapes(g, opt, onnx_path));
+  if (opt.input_format == "fp16") halfInputBindings(g);
   PassStats stats;
   Status st =
       inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
@@ -245,6 +249,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   bo["precision"] = opt.precision;
   bo["target"] = opt.target;
   bo["opset"] = im.opset;
+  if (opt.input_format != "fp32") bo["input_format"] = opt.input_format;
   bo["producer"] = im.producer;
   for (const auto& [k, v] : opt.shapes) bo["shapes"][k] = dimsToString(v);
   for (const auto& [k, v] : opt.freeze) bo["frozen_inputs"].push_back(k);

@@ -16,6 +16,29 @@
 
 namespace edgert {
 
+void halfInputBindings(Graph& g) {
+  std::vector<Node> casts;
+  for (Binding& b : g.bindings) {
+    if (!b.is_input || g.tensors[b.tensor].dtype != DataType::kFloat32 ||
+        g.tensors[b.tensor].isConstant())
+      continue;
+    TensorEntry half = g.tensors[b.tensor];
+    half.dtype = DataType::kFloat16;
+    g.tensors[b.tensor].name += "/float32";
+    g.tensors.push_back(std::move(half));
+    Node cast;
+    cast.op = "Cast";
+    cast.name = g.tensors.back().name + "/to_float32";
+    cast.inputs = {static_cast<int>(g.tensors.size()) - 1};
+    cast.outputs = {b.tensor};
+    cast.attrs.setInt("to", static_cast<int64_t>(DataType::kFloat32));
+    casts.push_back(std::move(cast));
+    b.tensor = static_cast<int>(g.tensors.size()) - 1;
+  }
+  g.nodes.insert(g.nodes.begin(), std::make_move_iterator(casts.begin()),
+                 std::make_move_iterator(casts.end()));
+}
+
 Status resolveInputShapes(Graph& g, const BuildOptions& opt, const std::string& model) {
   std::set<std::string> known;
   std::vector<std::string> missing;

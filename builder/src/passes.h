@@ -16,6 +16,10 @@ struct PassStats {
 // lists all of them with their names.
 Status resolveInputShapes(Graph& g, const BuildOptions& opt, const std::string& model);
 
+// Every float32 input binding becomes a float16 binding of the same name read by a Cast to
+// float32 (BuildOptions::input_format "fp16").
+void halfInputBindings(Graph& g);
+
 // Shape inference over every node in topological order; nodes whose inputs are all known
 // at build time (and Shape/Size of static tensors) are evaluated with the CPU kernels and
 // become constants. Sorts the nodes topologically first.

@@ -62,9 +62,16 @@ expect_fail "wrong YAML type with line" "type.yaml:3:.*'three' is not a non-nega
 printf 'model: m.onnx\nbatch_split: -2\n' > split.yaml
 expect_fail "negative batch_split in YAML" "split.yaml:2:.*'batch_split' must be a non-negative integer" "$EDGERT" build --config split.yaml
 # Batch splitting: EfficientNet-Lite0 at batch 128 runs its largest chain in parts; 0 turns it off.
-if "$EDGERT" build -q --onnx "$MODEL" --shapes input:128x3x224x224 -o b128.engine | grep -q "batch split: 1 chain" &&
-   ! "$EDGERT" build -q --batch-split 0 --onnx "$MODEL" --shapes input:128x3x224x224 -o b128.engine | grep -q "batch split"; then
+if "$EDGERT" build -q --onnx "$MODEL" --shapes input:128x3x224x224 -o b128.engine | grep "batch split: 1 chain" >/dev/null &&
+   ! "$EDGERT" build -q --batch-split 0 --onnx "$MODEL" --shapes input:128x3x224x224 -o b128.engine | grep "batch split" >/dev/null; then
   ok "build --batch-split"; else bad "build --batch-split"; fi
+printf 'model: m.onnx\ninput_format: fp8\n' > fmt.yaml
+expect_fail "bad input_format in YAML" "fmt.yaml:2:.*input_format must be fp32 or fp16" "$EDGERT" build --config fmt.yaml
+# --input-format fp16: a float16 binding, fed from a float32 .npy by edgert run.
+if "$EDGERT" build -q --input-format fp16 --onnx "$MODEL" --shapes input:1x3x224x224 -o h.engine >/dev/null &&
+   "$EDGERT" inspect --engine h.engine | grep "input   input  float16 1x3x224x224" >/dev/null &&
+   "$EDGERT" run --engine h.engine --backend cpu --input input=x1.npy --save-outputs hout >/dev/null && [ -s hout/logits.npy ]; then
+  ok "build --input-format fp16 + run"; else bad "build --input-format fp16 + run"; fi
 printf 'model: [unclosed\n' > syntax.yaml
 expect_fail "YAML syntax error" "syntax.yaml:.*YAML syntax error" "$EDGERT" build --config syntax.yaml
 echo "junk" > junk.npy

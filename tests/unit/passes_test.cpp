@@ -3,6 +3,7 @@
 // (against a model spelled without the redundancy, on the test backend).
 #include <gtest/gtest.h>
 
+#include "edgert/internal/half.h"
 #include "onnx_model.h"
 #include "test_util.h"
 
@@ -104,3 +105,104 @@ TEST_F(Passes, TransposeMovingOnlyUnitDimsIsAView) {
 }
 
 }  // namespace
+
+namespace {
+
+// x [2,C,16,16] -> 3x3 conv + Relu -> 1x1 conv -> y, saved once per channel count.
+std::string smallConvNet(int64_t c, std::mt19937& rng) {
+  OnnxGraph g;
+  g.input("x", DataType::kFloat32, {2, c, 16, 16});
+  g.constant("w0", randomTensor(DataType::kFloat32, {8, c, 3, 3}, rng, -0.3f, 0.3f));
+  g.node("Conv", {"x", "w0"}, {"a"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Relu", {"a"}, {"r"});
+  g.constant("w1", randomTensor(DataType::kFloat32, {4, 8, 1, 1}, rng, -0.3f, 0.3f));
+  g.node("Conv", {"r", "w1"}, {"y"});
+  g.output("y");
+  return g.save("fp16_input_c" + std::to_string(c));
+}
+
+struct Ran {
+  HostTensor y;
+  DataType input_dtype = DataType::kUndefined;
+  size_t activations = 0;
+};
+
+// Builds with the given input format and precision, feeds `x` (as halves to an fp16 input)
+// and runs twice (eagerly, then the captured CUDA graph on the GPU).
+Ran runWithInputFormat(const std::string& path, const char* format, const char* precision,
+                       const HostTensor& x) {
+  BuildOptions opt;
+  opt.target = testTarget();
+  opt.precision = precision;
+  opt.input_format = format;
+  auto bytes = buildEngine(path, opt);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().toString();
+  RuntimeOptions ro;
+  ro.backend = testBackend();
+  auto engine = Runtime::create(ro).value()->deserializeEngine(bytes->data(), bytes->size());
+  EXPECT_TRUE(engine.ok()) << engine.status().toString();
+  auto ctx = engine.value()->createExecutionContext().value();
+  Ran r;
+  r.input_dtype = engine.value()->binding("x")->dtype;
+  if (r.input_dtype == DataType::kFloat16) {
+    std::vector<uint16_t> h(static_cast<size_t>(x.numel()));
+    for (size_t i = 0; i < h.size(); ++i) h[i] = floatToHalf(x.as<float>()[i]);
+    EXPECT_TRUE(ctx->setInput("x", h.data(), h.size() * 2).ok());
+  } else {
+    EXPECT_TRUE(ctx->setInput("x", x.data(), x.bytes()).ok());
+  }
+  EXPECT_TRUE(ctx->execute().ok());
+  EXPECT_TRUE(ctx->execute().ok());
+  r.y = HostTensor::create(DataType::kFloat32, engine.value()->binding("y")->dims).value();
+  EXPECT_TRUE(ctx->getOutput("y", r.y.mutableData(), r.y.bytes()).ok());
+  r.activations = ctx->memoryUse().activations;
+  return r;
+}
+
+}  // namespace
+
+TEST_F(Passes, Fp16InputBindingComputesWhatFloat32InputsOfTheSameValuesDo) {
+  // Three channels (an image: the few-channel kernel on the GPU) and twelve (a transpose).
+  for (int64_t c : {3, 12}) {
+    std::mt19937 rng(std::random_device{}());
+    const std::string path = smallConvNet(c, rng);
+    HostTensor x = randomTensor(DataType::kFloat32, {2, c, 16, 16}, rng);
+    for (int64_t i = 0; i < x.numel(); ++i)  // values an fp16 binding holds exactly
+      x.mutableAs<float>()[i] = halfToFloat(floatToHalf(x.as<float>()[i]));
+    const Ran f32 = runWithInputFormat(path, "fp32", "fp32", x);
+    const Ran f16 = runWithInputFormat(path, "fp16", "fp32", x);
+    EXPECT_EQ(f32.input_dtype, DataType::kFloat32);
+    EXPECT_EQ(f16.input_dtype, DataType::kFloat16);
+    EXPECT_EQ(compareTensors(f16.y, f32.y, 1e-5, 1e-6), "") << "C=" << c;
+    if (testBackend() != Backend::kCuda) continue;
+    // FP16 engines: the binding is transposed straight into the NHWC fp16 the convolutions
+    // read, with no float32 copy of the input.
+    const Ran h32 = runWithInputFormat(path, "fp32", "fp16", x);
+    const Ran h16 = runWithInputFormat(path, "fp16", "fp16", x);
+    EXPECT_LT(relativeL2(h16.y, h32.y), 1e-3) << "C=" << c;
+    EXPECT_LT(h16.activations, h32.activations) << "C=" << c;
+  }
+}
+
+TEST_F(Passes, Fp16InputIsNoImageInput) {
+  std::mt19937 rng(5);
+  BuildOptions opt;
+  opt.target = testTarget();
+  opt.input_format = "fp16";
+  auto bytes = buildEngine(smallConvNet(3, rng), opt);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().toString();
+  RuntimeOptions ro;
+  ro.backend = testBackend();
+  auto engine = Runtime::create(ro).value()->deserializeEngine(bytes->data(), bytes->size());
+  ASSERT_TRUE(engine.ok());
+  auto ctx = engine.value()->createExecutionContext().value();
+  std::vector<uint8_t> rgb(16 * 16 * 3, 100);
+  ImageFrame f;
+  f.format = ImageFormat::kRGB;
+  f.width = f.height = 16;
+  f.planes[0] = rgb.data();
+  f.strides[0] = 48;
+  const Status st = ctx->setImageInput("x", 0, f, stretch(16, 16));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("--input-format fp16"), std::string::npos) << st.message();
+}

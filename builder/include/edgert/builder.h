@@ -49,6 +49,10 @@ struct BuildOptions {
   // lowers the activation memory by 5% or more; 0: never. At batch 128 on an H100,
   // MobileNetV2 fp16 needs 453 MiB whole and 348 MiB in parts of 64, 1% slower.
   int batch_split = 64;
+  // "fp16": float32 inputs become float16 bindings (TensorRT's --inputIOFormats=fp16:chw), so
+  // a caller with fp16 data hands it over as is and the context holds half the input bytes;
+  // the engine converts them where it reads them. Outputs stay as the model declares them.
+  std::string input_format = "fp32";
   // Called with a stage name and progress in [0, 1].
   std::function<void(const std::string& stage, double fraction)> progress;
 };

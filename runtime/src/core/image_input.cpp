@@ -40,6 +40,11 @@ Result<ImageJob> prepareImageJob(const EngineImpl& engine, const std::string& na
     return Status(StatusCode::kNotFound, strCat("'", name, "' is not an input of this engine"));
   const Dims& d = info->dims;
   const int cdim = p.nhwc ? 3 : 1;
+  if (info->dtype == DataType::kFloat16)
+    return Status(StatusCode::kUnsupported,
+                  strCat("input '", name,
+                         "' is float16 (an engine built with --input-format fp16); setImageInput "
+                         "writes float32 inputs: build the engine with the default input format"));
   if (info->dtype != DataType::kFloat32 || d.size() != 4 || (d[cdim] != 1 && d[cdim] != 3))
     return Status(StatusCode::kUnsupported,
                   strCat("input '", name, "' is ", dataTypeName(info->dtype), " ", dimsToString(d),

@@ -263,7 +263,8 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
     // NHWC kernel (so conversions happen only where the chain of such layers ends).
     if (nc.fp16) {
       if (GpuFactory hf = findHalfNhwcOp(nc)) {
-        bool follow = nc.op == "Conv";
+        // Convolutions start a chain, and so does an fp16 input binding's Cast.
+        bool follow = nc.op == "Conv" || nc.op == "Cast";
         for (size_t k = 0; k < nc.in.size(); ++k) {
           const int t = g.nodes[i].inputs[k];
           follow |= t >= 0 && home_half[t];

@@ -79,6 +79,46 @@ Result<std::unique_ptr<GpuLayer>> finish(std::unique_ptr<L> layer, const NodeCon
   return std::unique_ptr<GpuLayer>(std::move(layer));
 }
 
+// The Cast of an fp16 NCHW input binding (BuildOptions::input_format "fp16") to float32, as
+// the NHWC fp16 its readers take: a transpose of 2-byte elements, no arithmetic.
+class HalfInputLayer final : public HalfLayer {
+ public:
+  explicit HalfInputLayer(const Dims& d) : n_(n64(d[0])), c_(n64(d[1])), hw_(n64(d[2] * d[3])) {
+    EdgertTile& t = tile_.t;
+    t.batch = n_;
+    t.rows = c_;
+    t.cols = hw_;
+    t.x_row = hw_;
+    t.y_row = c_;
+    t.x_batch = t.y_batch = c_ * hw_;
+    tile_.kernel = tileGridFits(t) ? "edgert_tile_transpose_b2" : nullptr;
+  }
+  bool usable() const { return tile_.kernel || image(); }
+  const char* tactic() const override { return "nhwc16-from-f16"; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    if (image() && x % 8 == 0 && y % 8 == 0) {
+      long long n = n_, hw = hw_;
+      int c = static_cast<int>(c_);
+      void* args[] = {&y, &x, &n, &c, &hw};
+      return launch(env, "edgert_image16_to_nhwc_f16", n_ * (hw_ / 4), args);
+    }
+    if (!tile_.kernel) return Status(StatusCode::kInternal, "fp16 input: misaligned buffers");
+    return launchTiled(env, tile_, y, x);
+  }
+
+ private:
+  bool image() const { return c_ <= 4 && hw_ % 4 == 0; }
+  long long n_, c_, hw_;
+  TiledTranspose tile_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeHalfInput(const NodeContext& c, const Env&) {
+  auto layer = std::make_unique<HalfInputLayer>(c.dims(0));
+  if (!layer->usable()) return c.unsupported("too many channels for one transpose grid");
+  return finish(std::move(layer), c);
+}
+
 int64_t axisOf(const NodeContext& c, int64_t def) {
   int64_t axis = c.attrs->getInt("axis", def).value();
   return axis < 0 ? axis + 4 : axis;
@@ -1048,6 +1088,9 @@ std::unique_ptr<GpuLayer> makeLayoutConversion(const Dims& dims, bool to_half) {
 
 GpuFactory findHalfNhwcOp(const NodeContext& c) {
   if (!outputsHalfable(c)) return nullptr;
+  if (c.op == "Cast" && c.has(0) && !c.constant(0) && c.rank(0) == 4 &&
+      c.dtype(0) == DataType::kFloat16)
+    return makeHalfInput;
   if (c.op == "Conv") return halfAct(c, 0) ? makeConv : nullptr;
   if (c.op == "Concat") return makeConcat;
   if (c.op == "Split") return halfAct(c, 0) ? makeSplit : nullptr;

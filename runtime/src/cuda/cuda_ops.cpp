@@ -399,6 +399,27 @@ class CopyLayer final : public GpuLayer {
   size_t bytes_;
 };
 
+// Cast between float16 and float32 (an fp16 input binding read by float32 layers).
+class CastLayer final : public GpuLayer {
+ public:
+  CastLayer(long long n, bool to_float) : n_(n), to_float_(to_float) {}
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    long long n = n_;
+    void* args[] = {&y, &x, &n};
+    return launch(env, to_float_ ? "edgert_cast_f16_f32" : "edgert_cast_f32_f16", n_, args);
+  }
+
+ private:
+  long long n_;
+  bool to_float_;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeCast(const NodeContext& c, const Env&) {
+  return std::unique_ptr<GpuLayer>(
+      new CastLayer(n64(volume(c.dims(0))), c.dtype(0) == DataType::kFloat16));
+}
+
 Result<std::unique_ptr<GpuLayer>> makeCopy(const NodeContext& c, const Env&) {
   return std::unique_ptr<GpuLayer>(
       new CopyLayer(volume(c.out[0].dims) * dataTypeSize(c.out[0].dtype)));
@@ -1422,6 +1443,10 @@ GpuFactory findGpuOp(const NodeContext& c) {
   }
   if (c.op == "Dropout" && c.out.size() == 1) return makeCopy;
   if (c.op == "Pad" && padSupported(c)) return makePad;
+  if (c.op == "Cast" && c.out.size() == 1 &&
+      ((c.dtype(0) == DataType::kFloat16 && c.out[0].dtype == DataType::kFloat32) ||
+       (c.dtype(0) == DataType::kFloat32 && c.out[0].dtype == DataType::kFloat16)))
+    return makeCast;
   if (!allFloat32(c)) return nullptr;
   if (c.op == "EdgertElementwise") return makeFused;
   if (unaryKernelOp(c)) return makeUnary;
