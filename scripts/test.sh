@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it: dependencies, format check, every parser's
 # fuzz target for a short while, the suite under ASan + UBSan (leak checks on), then the
-# regular build and ctest. GPU tests skip with the reason where no GPU is present.
+# regular build and ctest, then the arm64 cross build with its CPU suite under qemu
+# (cross/test-arm64.sh). GPU tests skip with the reason where no GPU is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS="${EDGERT_JOBS:-2}"
@@ -14,5 +15,5 @@ if [ "${EDGERT_SKIP_SANITIZERS:-0}" != 1 ]; then
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 ctest --output-on-failure -j "$JOBS")
 fi
 EDGERT_JOBS=$JOBS bash scripts/build.sh
-cd "${EDGERT_BUILD_DIR:-build}"
-ctest --output-on-failure -j "$JOBS"
+(cd "${EDGERT_BUILD_DIR:-build}" && ctest --output-on-failure -j "$JOBS")
+if [ "${EDGERT_SKIP_ARM64:-0}" != 1 ]; then EDGERT_JOBS=$JOBS bash cross/test-arm64.sh; fi
