@@ -3,15 +3,17 @@
 # dpkg database, no root, no multiarch on the host: some -dev packages, libonnx's among
 # them, cannot be co-installed with the host's). apt resolves the dependency closure as if
 # the machine were that architecture with nothing installed.
-# Usage: cross/make-sysroot.sh ARCH DIR [extra packages...]
+# Usage: cross/make-sysroot.sh ARCH DIR [extra packages or .deb files...]
 set -euo pipefail
 ARCH="${1:?architecture, e.g. arm64}"; SYS="${2:?sysroot directory}"; shift 2
-PKGS=(
+# EDGERT_SYSROOT_DEV=0: only the packages named (a runtime root, as a device has).
+DEV=(
   libc6-dev libstdc++-12-dev libgcc-12-dev
   libonnx-dev libprotobuf-dev libyaml-cpp-dev libflatbuffers-dev libxxhash-dev libfmt-dev
   libopenblas-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
-  "$@"
 )
+PKGS=("$@")
+[ "${EDGERT_SYSROOT_DEV:-1}" = 0 ] || PKGS+=("${DEV[@]}")
 STATE="$SYS.apt"
 mkdir -p "$STATE/lists/partial" "$STATE/archives/partial" "$SYS"
 : > "$STATE/status"
@@ -21,21 +23,50 @@ APT=(-o "APT::Architecture=$ARCH" -o "APT::Architectures=$ARCH" -o "Dir::State=$
 echo "make-sysroot: resolving ${#PKGS[@]} packages for $ARCH"
 apt-get "${APT[@]}" update -qq
 apt-get "${APT[@]}" install -y -qq --download-only --no-install-recommends "${PKGS[@]}" >/dev/null
+# A dpkg database of what was extracted (var/lib/dpkg in the sysroot), with the file lists
+# under the sysroot's own path: dpkg-shlibdeps, pointed at it through DPKG_ADMINDIR, then
+# finds which arm64 package provides each library a cross-built binary needs, and its
+# symbols file (cross/build-debs.sh).
+DB="$SYS/var/lib/dpkg"
+mkdir -p "$DB/info" "$DB/updates"
+: > "$DB/status"
+: > "$DB/available"
+echo "$ARCH" > "$DB/arch"
+echo 1 > "$DB/info/format"  # the multiarch layout of info/ (<pkg>:<arch>.list)
+ctl="$(mktemp -d)"
 n=0
 for deb in "$STATE"/archives/*.deb; do
   dpkg-deb -x "$deb" "$SYS"
+  pkg="$(dpkg-deb -f "$deb" Package)"
+  arch="$(dpkg-deb -f "$deb" Architecture)"
+  name="$pkg"  # dpkg names a Multi-Arch: same package's files <pkg>:<arch>.*
+  [ "$(dpkg-deb -f "$deb" Multi-Arch)" = same ] && name="$pkg:$arch"
+  dpkg-deb -f "$deb" Package Version Architecture Multi-Arch Source Depends Provides \
+    Maintainer Description >> "$DB/status"
+  printf 'Status: install ok installed\n\n' >> "$DB/status"
+  dpkg-deb --fsys-tarfile "$deb" | tar t | sed -e 's|^\./|/|' -e 's|/$||' | grep -v '^/*$' |
+    sed "s|^|$SYS|" > "$DB/info/$name.list"
+  rm -rf "$ctl"/*
+  dpkg-deb -e "$deb" "$ctl"
+  for f in shlibs symbols; do [ -f "$ctl/$f" ] && cp "$ctl/$f" "$DB/info/$name.$f"; done
   n=$((n + 1))
 done
+rm -rf "$ctl"
 # Absolute symlinks point into the host: make them relative to the sysroot.
 find "$SYS" -type l -lname '/*' | while read -r l; do
   t="$(readlink "$l")"
   ln -sfn "$(realpath -m --relative-to="$(dirname "$l")" "$SYS$t")" "$l"
 done
-# What update-alternatives would link on a real install (OpenBLAS's pkg-config file).
+# What update-alternatives would link on a real install: OpenBLAS's pkg-config file and the
+# BLAS / LAPACK / OpenBLAS sonames (OpenCV needs libblas.so.3, libedgert libopenblas.so.0).
 for multi in "$SYS"/usr/lib/*-linux-gnu; do
   if [ -f "$multi/openblas-pthread/pkgconfig/openblas.pc" ]; then
     mkdir -p "$multi/pkgconfig"
     ln -sfn ../openblas-pthread/pkgconfig/openblas.pc "$multi/pkgconfig/openblas.pc"
   fi
+  for so in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
+    impl="$(ls "$multi"/openblas-pthread/"$so" "$multi"/*/"$so" 2>/dev/null | head -1 || true)"
+    [ -e "$multi/$so" ] || [ -z "$impl" ] || ln -sfn "${impl#"$multi"/}" "$multi/$so"
+  done
 done
 echo "make-sysroot: $n packages extracted into $SYS ($(du -sh "$SYS" | cut -f1))"

@@ -360,6 +360,12 @@ void setProperty(GObject* obj, guint id, const GValue* v, GParamSpec* pspec) {
     case PROP_OBJECT_INTERVAL:
       s.object_interval = g_value_get_uint(v);
       break;
+    case PROP_MAX_QUEUE:
+      s.max_queue = g_value_get_uint(v);
+      break;
+    case PROP_DROP_WHEN_LATE:
+      s.drop_when_late = g_value_get_boolean(v);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);
   }
@@ -409,6 +415,12 @@ void getProperty(GObject* obj, guint id, GValue* v, GParamSpec* pspec) {
       break;
     case PROP_OBJECT_INTERVAL:
       g_value_set_uint(v, s.object_interval);
+      break;
+    case PROP_MAX_QUEUE:
+      g_value_set_uint(v, s.max_queue);
+      break;
+    case PROP_DROP_WHEN_LATE:
+      g_value_set_boolean(v, s.drop_when_late);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(obj, id, pspec);

@@ -244,7 +244,15 @@ TEST_F(GstElements, BatchesFramesInOrderAndFlushesAtEos) {
 // comes out, in order, either annotated or reported as dropped; none silently.
 TEST_F(GstElements, DropWhenLateReportsEveryUnannotatedFrame) {
   GstHarness* h = gst_harness_new_parse(
-      ("edgertinfer drop-when-late=true max-queue=1 config=" + config()).c_str());
+      ("edgertinfer name=infer drop-when-late=true max-queue=1 config=" + config()).c_str());
+  guint max_queue = 0;
+  gboolean drop_when_late = FALSE;  // both were once ignored by set_property
+  GstElement* infer = gst_bin_get_by_name(GST_BIN(h->element), "infer");
+  ASSERT_TRUE(infer);
+  g_object_get(infer, "max-queue", &max_queue, "drop-when-late", &drop_when_late, nullptr);
+  gst_object_unref(infer);
+  EXPECT_EQ(max_queue, 1u);
+  EXPECT_TRUE(drop_when_late);
   GstBus* bus = gst_bus_new();
   gst_element_set_bus(h->element, bus);
   gst_harness_set_src_caps_str(h, rgbCaps(64, 64).c_str());
