@@ -266,20 +266,20 @@ void splitChain(Graph& g, const std::vector<int>& chain, int64_t parts) {
 
 BatchSplitReport splitBatchForMemory(Graph& g, int64_t max_part, bool half) {
   BatchSplitReport rep;
-  rep.arena_before = rep.arena_after = planMemory(g).arena_bytes;
+  rep.arena_before = planMemory(g).arena_bytes;
   if (max_part <= 0) return rep;
   // Each round splits the chain holding the largest tensor at the peak, if that lowers the
   // peak by 5% or more; the next round looks at the new peak.
-  uint64_t peak = peakOf(g, half).bytes;
+  Peak peak = peakOf(g, half);
   // EDGERT_VERBOSE: each round's peak and why each candidate was split or not.
   const bool verbose = std::getenv("EDGERT_VERBOSE") != nullptr;
   auto mib = [](uint64_t b) { return static_cast<double>(b) / 1048576.0; };
   for (int round = 0; round < 8; ++round) {
     const Uses u = uses(g);
-    std::vector<int> live = peakOf(g, half).live;
+    std::vector<int> live = peak.live;
     std::sort(live.begin(), live.end(),
               [&](int a, int b) { return bytesOf(g.tensors[a]) > bytesOf(g.tensors[b]); });
-    if (verbose) std::fprintf(stderr, "batch split: peak %.1f MiB\n", mib(peak));
+    if (verbose) std::fprintf(stderr, "batch split: peak %.1f MiB\n", mib(peak.bytes));
     bool split = false;
     for (int t : live) {
       const std::vector<int> chain = chainAround(g, u, t);
@@ -295,15 +295,15 @@ BatchSplitReport splitBatchForMemory(Graph& g, int64_t max_part, bool half) {
       if (parts > 16 || parts > n || n <= max_part) continue;
       Graph trial = g;
       splitChain(trial, chain, parts);
-      const uint64_t trial_peak = peakOf(trial, half).bytes;
+      Peak trial_peak = peakOf(trial, half);
+      const bool worth = trial_peak.bytes * 20 <= peak.bytes * 19;
       if (verbose)
         std::fprintf(stderr, "  '%s': %zu layers in %lld parts: peak %.1f MiB%s\n",
                      g.tensors[t].name.c_str(), chain.size(), static_cast<long long>(parts),
-                     mib(trial_peak), trial_peak * 20 > peak * 19 ? " (kept whole)" : "");
-      if (trial_peak * 20 > peak * 19) continue;
+                     mib(trial_peak.bytes), worth ? "" : " (kept whole)");
+      if (!worth) continue;
       g = std::move(trial);
-      peak = trial_peak;
-      rep.arena_after = planMemory(g).arena_bytes;
+      peak = std::move(trial_peak);
       rep.chains += 1;
       rep.layers += chain.size();
       split = true;

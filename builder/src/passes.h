@@ -54,9 +54,9 @@ void fuseElementwise(Graph& g, PassStats& stats);
 // at the activation peak run in batch parts of at most `max_part` images when that lowers
 // the planned arena by 5% or more (see batch_split.cpp). 0: off.
 struct BatchSplitReport {
-  size_t chains = 0;  // chains split
-  size_t layers = 0;  // layers in them
-  uint64_t arena_before = 0, arena_after = 0;
+  size_t chains = 0;          // chains split
+  size_t layers = 0;          // layers in them
+  uint64_t arena_before = 0;  // the planned arena before any split
 };
 // `half`: an FP16 CUDA engine (activations counted at 2 bytes).
 BatchSplitReport splitBatchForMemory(Graph& g, int64_t max_part, bool half);

@@ -138,7 +138,7 @@ TEST_F(BatchSplit, CallerBuffersForTheViewedInputAndTheConcatenatedOutput) {
   EXPECT_EQ(compareTensors(y, want.y, 0, 0), "");
 }
 
-TEST_F(BatchSplit, Fp16PartsMatchTheCpu) {
+TEST_F(BatchSplit, Fp16PartsMatchTheWholeBatch) {
   if (testBackend() != Backend::kCuda) GTEST_SKIP() << "fp16 engines run on the CUDA backend";
   std::mt19937 rng(std::random_device{}());
   const std::string path = chainModel(64, rng);
