@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../../../kernels/kernel_params.h"
+#include "../ops/conv_geometry.h"
 #include "cuda_ops.h"
 
 namespace edgert::cuda {
@@ -41,6 +42,16 @@ inline int fixedActivation(int act, float* a, float* b) {
     default:
       return -1;
   }
+}
+
+// A 2-D depthwise convolution node's parameters (x NCHW [N,C,H,W], w [C,1,kh,kw]), with the
+// activation the builder fused (`act`, and its `a`, `b` as stored).
+EdgertDwConv depthwiseParams(const NodeContext& c, const ops::Geometry& g);
+// Whether the unrolled depthwise kernels (fp32 NCHW, fp16 NHWC h4) cover the shape: a square
+// 3x3 or 5x5 kernel, equal strides of 1 or 2, no dilation.
+inline bool unrolledDepthwiseShape(const EdgertDwConv& p) {
+  return p.kh == p.kw && (p.kh == 3 || p.kh == 5) && p.sh == p.sw && (p.sh == 1 || p.sh == 2) &&
+         p.dh == 1 && p.dw == 1;
 }
 
 // One strided copy of a layer: from input `in_index` to output `out_index`.

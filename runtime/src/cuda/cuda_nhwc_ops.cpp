@@ -79,46 +79,6 @@ Result<std::unique_ptr<GpuLayer>> finish(std::unique_ptr<L> layer, const NodeCon
   return std::unique_ptr<GpuLayer>(std::move(layer));
 }
 
-// The Cast of an fp16 NCHW input binding (BuildOptions::input_format "fp16") to float32, as
-// the NHWC fp16 its readers take: a transpose of 2-byte elements, no arithmetic.
-class HalfInputLayer final : public HalfLayer {
- public:
-  explicit HalfInputLayer(const Dims& d) : n_(n64(d[0])), c_(n64(d[1])), hw_(n64(d[2] * d[3])) {
-    EdgertTile& t = tile_.t;
-    t.batch = n_;
-    t.rows = c_;
-    t.cols = hw_;
-    t.x_row = hw_;
-    t.y_row = c_;
-    t.x_batch = t.y_batch = c_ * hw_;
-    tile_.kernel = tileGridFits(t) ? "edgert_tile_transpose_b2" : nullptr;
-  }
-  bool usable() const { return tile_.kernel || image(); }
-  const char* tactic() const override { return "nhwc16-from-f16"; }
-  Status enqueue(const Env& env, const GpuArgs& g) const override {
-    CUdeviceptr y = g.out[0], x = g.in[0];
-    if (image() && x % 8 == 0 && y % 8 == 0) {
-      long long n = n_, hw = hw_;
-      int c = static_cast<int>(c_);
-      void* args[] = {&y, &x, &n, &c, &hw};
-      return launch(env, "edgert_image16_to_nhwc_f16", n_ * (hw_ / 4), args);
-    }
-    if (!tile_.kernel) return Status(StatusCode::kInternal, "fp16 input: misaligned buffers");
-    return launchTiled(env, tile_, y, x);
-  }
-
- private:
-  bool image() const { return c_ <= 4 && hw_ % 4 == 0; }
-  long long n_, c_, hw_;
-  TiledTranspose tile_;
-};
-
-Result<std::unique_ptr<GpuLayer>> makeHalfInput(const NodeContext& c, const Env&) {
-  auto layer = std::make_unique<HalfInputLayer>(c.dims(0));
-  if (!layer->usable()) return c.unsupported("too many channels for one transpose grid");
-  return finish(std::move(layer), c);
-}
-
 int64_t axisOf(const NodeContext& c, int64_t def) {
   int64_t axis = c.attrs->getInt("axis", def).value();
   return axis < 0 ? axis + 4 : axis;
@@ -381,9 +341,7 @@ bool fits32(const EdgertDwConv& p) {
 // The unrolled four-channel kernel (see nhwc_half.cu) for the common shapes and
 // activations; empty where the general kernels run. `q` gets its parameters.
 std::string h4Kernel(const EdgertDwConv& p, EdgertDwConv* q) {
-  if (p.c % 4 || p.dh != 1 || p.dw != 1 || p.kh != p.kw || p.sh != p.sw ||
-      (p.kh != 3 && p.kh != 5) || (p.sh != 1 && p.sh != 2) || !fits32(p))
-    return "";
+  if (p.c % 4 || !unrolledDepthwiseShape(p) || !fits32(p)) return "";
   *q = p;
   const int a = fixedActivation(p.act, &q->a, &q->b);
   if (a < 0) return "";
@@ -394,26 +352,9 @@ Result<std::unique_ptr<GpuLayer>> makeDepthwise(const NodeContext& c, const Env&
                                                 const ops::Geometry& geo) {
   const Dims& x = c.dims(0);
   const Dims& w = c.dims(1);
-  const Dims& y = c.out[0].dims;
   auto L = std::make_unique<DepthwiseLayer>();
   EdgertDwConv& p = L->p_;
-  p.n = x[0];
-  p.ih = x[2];
-  p.iw = x[3];
-  p.c = x[1];
-  p.oh = y[2];
-  p.ow = y[3];
-  p.kh = static_cast<int>(w[2]);
-  p.kw = static_cast<int>(w[3]);
-  p.sh = static_cast<int>(geo.s[1]);
-  p.sw = static_cast<int>(geo.s[2]);
-  p.ph = static_cast<int>(geo.pb[1]);
-  p.pw = static_cast<int>(geo.pb[2]);
-  p.dh = static_cast<int>(geo.d[1]);
-  p.dw = static_cast<int>(geo.d[2]);
-  p.act = convActivation(c);
-  p.a = c.attrs->getFloat("_act_alpha", 0.f).value();
-  p.b = c.attrs->getFloat("_act_beta", 0.f).value();
+  p = depthwiseParams(c, geo);
   // [C][1][kh][kw] -> [kh * kw][C] half: adjacent threads read adjacent weights.
   const HostTensor& wt = *c.constant(1);
   const int64_t C = x[1], KK = w[2] * w[3];
@@ -1042,8 +983,14 @@ Result<std::unique_ptr<GpuLayer>> makeUnary(const NodeContext& c, const Env&) {
 // at an address the vector loads cannot take).
 class ConversionLayer final : public GpuLayer {
  public:
-  ConversionLayer(const Dims& d, bool to_half)
-      : n_(n64(d[0])), c_(n64(d[1])), hw_(n64(d[2] * d[3])), to_half_(to_half) {
+  // `half_source`: the NCHW input is fp16 (an input binding built with input_format "fp16",
+  // read by its Cast to float32), so going to NHWC fp16 is a transpose of 2-byte elements.
+  ConversionLayer(const Dims& d, bool to_half, bool half_source = false)
+      : n_(n64(d[0])),
+        c_(n64(d[1])),
+        hw_(n64(d[2] * d[3])),
+        to_half_(to_half),
+        half_source_(half_source && to_half) {
     image_ = to_half && c_ <= 4 && hw_ % 4 == 0;
     EdgertTile& t = tile_.t;
     t.batch = n_;
@@ -1053,21 +1000,29 @@ class ConversionLayer final : public GpuLayer {
     t.y_row = t.rows;
     t.x_batch = t.y_batch = c_ * hw_;
     tile_.kernel = !tileGridFits(t) ? nullptr
+                   : half_source_   ? "edgert_tile_transpose_b2"
                    : to_half        ? "edgert_tile_f32_to_f16"
                                     : "edgert_tile_f16_to_f32";
   }
-  const char* tactic() const override { return to_half_ ? "to-nhwc16" : "to-nchw32"; }
+  // An fp16 source has no untiled kernel.
+  bool usable() const { return !half_source_ || tile_.kernel || image_; }
+  const char* tactic() const override {
+    return half_source_ ? "nhwc16-from-f16" : to_half_ ? "to-nhwc16" : "to-nchw32";
+  }
   bool halfIn(size_t) const override { return !to_half_; }
   bool halfOut(size_t) const override { return to_half_; }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], x = g.in[0];
-    if (image_ && x % 16 == 0 && y % 8 == 0) {
+    // The image kernel loads four pixels of a plane at once: 16 bytes of float, 8 of fp16.
+    if (image_ && x % (half_source_ ? 8 : 16) == 0 && y % 8 == 0) {
       long long n = n_, hw = hw_;
       int c = static_cast<int>(c_);
       void* args[] = {&y, &x, &n, &c, &hw};
-      return launch(env, "edgert_image_to_nhwc_f16", n_ * (hw_ / 4), args);
+      return launch(env, half_source_ ? "edgert_image16_to_nhwc_f16" : "edgert_image_to_nhwc_f16",
+                    n_ * (hw_ / 4), args);
     }
     if (tile_.kernel) return launchTiled(env, tile_, y, x);
+    if (half_source_) return Status(StatusCode::kInternal, "fp16 input: misaligned buffers");
     long long n = n_, c = c_, hw = hw_;
     void* args[] = {&y, &x, &n, &c, &hw};
     return launch(env, to_half_ ? "edgert_nchw_f32_to_nhwc_f16" : "edgert_nhwc_f16_to_nchw_f32",
@@ -1076,9 +1031,16 @@ class ConversionLayer final : public GpuLayer {
 
  private:
   long long n_, c_, hw_;
-  bool to_half_, image_ = false;
+  bool to_half_, half_source_, image_ = false;
   TiledTranspose tile_;
 };
+
+// The Cast of an fp16 NCHW input binding to float32, as the NHWC fp16 its readers take.
+Result<std::unique_ptr<GpuLayer>> makeHalfInput(const NodeContext& c, const Env&) {
+  auto layer = std::make_unique<ConversionLayer>(c.dims(0), true, true);
+  if (!layer->usable()) return c.unsupported("too many channels for one transpose grid");
+  return std::unique_ptr<GpuLayer>(std::move(layer));
+}
 
 }  // namespace
 

@@ -132,6 +132,31 @@ bool tileGridFits(const EdgertTile& t) {
   return (t.rows + 31) / 32 <= 65535;  // grid.y: one block row per 32 rows
 }
 
+EdgertDwConv depthwiseParams(const NodeContext& c, const ops::Geometry& g) {
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  const Dims& y = c.out[0].dims;
+  EdgertDwConv p{};
+  p.n = x[0];
+  p.c = x[1];
+  p.ih = x[2];
+  p.iw = x[3];
+  p.oh = y[2];
+  p.ow = y[3];
+  p.kh = static_cast<int>(w[2]);
+  p.kw = static_cast<int>(w[3]);
+  p.sh = static_cast<int>(g.s[1]);
+  p.sw = static_cast<int>(g.s[2]);
+  p.ph = static_cast<int>(g.pb[1]);
+  p.pw = static_cast<int>(g.pb[2]);
+  p.dh = static_cast<int>(g.d[1]);
+  p.dw = static_cast<int>(g.d[2]);
+  p.act = convActivation(c);
+  p.a = c.attrs->getFloat("_act_alpha", 0.f).value();
+  p.b = c.attrs->getFloat("_act_beta", 0.f).value();
+  return p;
+}
+
 Status launchTiled(const Env& env, const TiledTranspose& t, CUdeviceptr y, CUdeviceptr x) {
   CUdeviceptr yo = y + t.y_offset, xo = x + t.x_offset;
   EdgertTile p = t.t;
@@ -1031,25 +1056,9 @@ Result<std::unique_ptr<GpuLayer>> makeDepthwiseF32(const NodeContext& c) {
       ops::forwardGeometry(c, Dims(x.begin() + 2, x.end()), Dims(w.begin() + 2, w.end()), false));
   auto L = std::make_unique<DepthwiseF32Layer>();
   EdgertDwConv& p = L->p_;
-  p.n = x[0];
-  p.c = x[1];
-  p.ih = x[2];
-  p.iw = x[3];
-  p.oh = y[2];
-  p.ow = y[3];
-  p.kh = static_cast<int>(w[2]);
-  p.kw = static_cast<int>(w[3]);
-  p.sh = static_cast<int>(g.s[1]);
-  p.sw = static_cast<int>(g.s[2]);
-  p.ph = static_cast<int>(g.pb[1]);
-  p.pw = static_cast<int>(g.pb[2]);
-  p.dh = static_cast<int>(g.d[1]);
-  p.dw = static_cast<int>(g.d[2]);
-  p.a = c.attrs->getFloat("_act_alpha", 0.f).value();
-  p.b = c.attrs->getFloat("_act_beta", 0.f).value();
-  const int a = fixedActivation(convActivation(c), &p.a, &p.b);
-  if (p.kh != p.kw || (p.kh != 3 && p.kh != 5) || p.sh != p.sw || (p.sh != 1 && p.sh != 2) ||
-      p.dh != 1 || p.dw != 1 || a < 0)
+  p = depthwiseParams(c, g);
+  const int a = fixedActivation(p.act, &p.a, &p.b);
+  if (!unrolledDepthwiseShape(p) || a < 0)
     return c.unsupported("a depthwise shape or activation the fp32 kernel does not cover");
   L->threads_ = p.n * p.c * p.oh * ((p.ow + 3) / 4);
   if (L->threads_ >= (1LL << 31) || p.n * p.c * p.ih * p.iw >= (1LL << 31))
