@@ -1,0 +1,102 @@
+// INT8 calibration thresholds on synthetic distributions whose answers are known.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "calib_scales.h"
+
+using namespace edgert;
+
+namespace {
+
+std::vector<float> gaussian(size_t n, uint32_t seed) {
+  std::mt19937 r(seed);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(r);
+  return v;
+}
+
+TEST(CalibScales, MinMaxIsTheLargestMagnitude) {
+  AbsHistogram h;
+  const std::vector<float> a = {0.5f, -3.25f, 1.f}, b = {2.f, -0.1f};
+  h.add(a.data(), a.size());
+  h.add(b.data(), b.size());
+  EXPECT_EQ(calibThreshold(h, CalibAlgo::kMinMax), 3.25);
+}
+
+TEST(CalibScales, HistogramGrowsWithoutLosingCounts) {
+  // A later batch with a larger range re-bins the earlier counts.
+  AbsHistogram h(64);
+  const std::vector<float> small(1000, 0.25f), large = {100.f};
+  h.add(small.data(), small.size());
+  h.add(large.data(), large.size());
+  uint64_t sum = 0;
+  for (uint64_t c : h.counts()) sum += c;
+  EXPECT_EQ(sum, 1001u);
+  EXPECT_GT(h.range(), 100.0);
+  EXPECT_EQ(h.counts()[0], 1000u);  // 0.25 is in the first bin of the wider range
+}
+
+TEST(CalibScales, PercentileOfAUniformDistribution) {
+  // |x| uniform on [0, 1): the 99th percentile is 0.99, within a bin.
+  std::mt19937 r(1);
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  std::vector<float> v(400000);
+  for (float& x : v) x = d(r);
+  AbsHistogram h;
+  h.add(v.data(), v.size());
+  EXPECT_NEAR(calibThreshold(h, CalibAlgo::kPercentile, 99.0), 0.99, 2 * h.binWidth() + 2e-3);
+  EXPECT_NEAR(calibThreshold(h, CalibAlgo::kPercentile, 50.0), 0.50, 2 * h.binWidth() + 2e-3);
+}
+
+TEST(CalibScales, EntropyClipsRareOutliers) {
+  // A standard normal plus a few values at 40: min-max would spend 127 levels on [0, 40];
+  // the entropy threshold stays a few sigma out, as TensorRT's does.
+  std::vector<float> v = gaussian(200000, 2);
+  for (int i = 0; i < 5; ++i) v[static_cast<size_t>(i) * 997] = 40.f;
+  AbsHistogram h;
+  h.add(v.data(), v.size());
+  EXPECT_EQ(calibThreshold(h, CalibAlgo::kMinMax), 40.0);
+  const double t = calibThreshold(h, CalibAlgo::kEntropy);
+  EXPECT_GT(t, 2.0);
+  EXPECT_LT(t, 8.0);
+}
+
+TEST(CalibScales, EntropyKeepsAUniformRange) {
+  // Nothing to clip: every bin is as full as the next, so the threshold stays near the max.
+  std::mt19937 r(3);
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  std::vector<float> v(200000);
+  for (float& x : v) x = d(r);
+  AbsHistogram h;
+  h.add(v.data(), v.size());
+  EXPECT_GT(calibThreshold(h, CalibAlgo::kEntropy), 0.9);
+}
+
+TEST(CalibScales, EmptyAndAllZeroTensors) {
+  AbsHistogram h;
+  EXPECT_EQ(calibThreshold(h, CalibAlgo::kEntropy), 0.0);
+  const std::vector<float> z(100, 0.f);
+  h.add(z.data(), z.size());
+  EXPECT_EQ(calibThreshold(h, CalibAlgo::kEntropy), 0.0);
+  EXPECT_EQ(calibThreshold(h, CalibAlgo::kMinMax), 0.0);
+}
+
+TEST(CalibScales, NonFiniteValuesAreIgnored) {
+  AbsHistogram h;
+  const std::vector<float> v = {1.f, NAN, INFINITY, -2.f};
+  h.add(v.data(), v.size());
+  EXPECT_EQ(h.total(), 2u);
+  EXPECT_EQ(calibThreshold(h, CalibAlgo::kMinMax), 2.0);
+}
+
+TEST(CalibScales, AlgorithmNames) {
+  EXPECT_EQ(parseCalibAlgo("entropy").value(), CalibAlgo::kEntropy);
+  EXPECT_EQ(parseCalibAlgo("minmax").value(), CalibAlgo::kMinMax);
+  EXPECT_EQ(parseCalibAlgo("percentile").value(), CalibAlgo::kPercentile);
+  EXPECT_FALSE(parseCalibAlgo("kl").ok());
+}
+
+}  // namespace
