@@ -9,8 +9,8 @@ SECS="${1:-30}"
 B=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGERT_FUZZ=ON \
   -DEDGERT_WITH_TESTS=OFF -DEDGERT_WARNINGS_AS_ERRORS=OFF -DEDGERT_WITH_GSTREAMER=AUTO >/dev/null
-cmake --build $B -j "${EDGERT_JOBS:-2}" --target fuzz_engine fuzz_onnx fuzz_npy fuzz_build_yaml fuzz_gst_yaml fuzz_timing_cache edgert_cli
-mkdir -p $B/corpus/{engine,onnx,npy,yaml,gst_yaml,timing_cache} $B/findings
+cmake --build $B -j "${EDGERT_JOBS:-2}" --target fuzz_engine fuzz_onnx fuzz_npy fuzz_build_yaml fuzz_gst_yaml fuzz_timing_cache fuzz_calib_cache edgert_cli
+mkdir -p $B/corpus/{engine,onnx,npy,yaml,gst_yaml,timing_cache,calib_cache} $B/findings
 # Seeds: real engines, models, tensors and configs.
 for f in /usr/share/libonnx-testdata/data/node/test_{conv_with_strides_padding,relu,resize_upsample_sizes_nearest,slice,gemm_default_matrix_bias,maxpool_2d_pads}/model.onnx; do
   [ -f "$f" ] && cp "$f" "$B/corpus/onnx/$(basename "$(dirname "$f")").onnx"
@@ -20,6 +20,7 @@ for f in /usr/share/libonnx-testdata/data/node/test_{relu,conv_with_strides_padd
 done
 cp configs/build/*.yaml $B/corpus/yaml/
 cp configs/elements/*.yaml configs/apps/*.yaml $B/corpus/gst_yaml/
+printf 'edgert-calibration 1\nmodel 9f86d081884c7d65\nalgorithm entropy 99.99\n2.8731 /stem/conv/Conv_output_0\n0.5 a\\nb\n' > $B/corpus/calib_cache/a.calib
 printf '# edgert timing cache v1\nsm_90 NVIDIA H200\tConv in0=float32:1x16x20x20 out=1x32x20x20 fp32\tcublaslt-1x1\t0.0123\n' > $B/corpus/timing_cache/a.cache
 python3 -c "
 import struct
@@ -32,16 +33,18 @@ open('$B/corpus/npy/b.npy','wb').write(npy('<i8', '(4,)', b'\1' * 32))
 "
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 # Earlier findings first: they must stay fixed.
-for t in engine onnx npy build_yaml gst_yaml timing_cache; do
+for t in engine onnx npy build_yaml gst_yaml timing_cache calib_cache; do
   d=tests/fuzz/regressions/${t%_*}; [ "$t" = build_yaml ] && d=tests/fuzz/regressions/yaml
   [ "$t" = gst_yaml ] && d=tests/fuzz/regressions/gst_yaml
   [ "$t" = timing_cache ] && d=tests/fuzz/regressions/timing_cache
+  [ "$t" = calib_cache ] && d=tests/fuzz/regressions/calib_cache
   if [ -d "$d" ] && ls "$d"/* >/dev/null 2>&1; then $B/tests/fuzz/fuzz_$t "$d"/* >/dev/null 2>&1 || { echo "regression in $d"; exit 1; }; fi
 done
-for t in engine onnx npy build_yaml gst_yaml timing_cache; do
+for t in engine onnx npy build_yaml gst_yaml timing_cache calib_cache; do
   corpus=$B/corpus/${t%_*}; [ "$t" = build_yaml ] && corpus=$B/corpus/yaml
   [ "$t" = gst_yaml ] && corpus=$B/corpus/gst_yaml
   [ "$t" = timing_cache ] && corpus=$B/corpus/timing_cache
+  [ "$t" = calib_cache ] && corpus=$B/corpus/calib_cache
   echo "fuzz_$t: ${SECS}s"
   $B/tests/fuzz/fuzz_$t -max_total_time="$SECS" -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -artifact_prefix=$B/findings/$t- -print_final_stats=0 "$corpus" 2>&1 | tail -n 3

@@ -1,0 +1,128 @@
+#include "calib_cache.h"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "calib_scales.h"
+#include "edgert/internal/str.h"
+
+namespace edgert {
+namespace {
+
+constexpr const char* kMagic = "edgert-calibration 1";
+
+std::string escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '\\')
+      o += "\\\\";
+    else if (c == '\n')
+      o += "\\n";
+    else if (c == '\r')
+      o += "\\r";
+    else
+      o += c;
+  }
+  return o;
+}
+
+bool unescape(const std::string& s, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\') {
+      *out += s[i];
+      continue;
+    }
+    if (++i == s.size()) return false;
+    if (s[i] == '\\')
+      *out += '\\';
+    else if (s[i] == 'n')
+      *out += '\n';
+    else if (s[i] == 'r')
+      *out += '\r';
+    else
+      return false;
+  }
+  return true;
+}
+
+bool parseDouble(const std::string& s, double* v) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  *v = std::strtod(s.c_str(), &end);
+  return end == s.c_str() + s.size();
+}
+
+}  // namespace
+
+std::string formatCalibrationCache(const CalibrationCache& c) {
+  std::string o = strCat(kMagic, "\nmodel ", c.model, "\nalgorithm ", c.algorithm, " ");
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", c.percentile);
+  o += buf;
+  o += "\n";
+  for (const auto& [name, t] : c.thresholds) {
+    std::snprintf(buf, sizeof buf, "%.9g", t);
+    o += strCat(buf, " ", escape(name), "\n");
+  }
+  return o;
+}
+
+Result<CalibrationCache> parseCalibrationCache(const std::string& text, const std::string& origin) {
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  auto bad = [&](const std::string& why) {
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(origin, ":", n, ": ", why, " (not an edgert calibration cache?)"));
+  };
+  CalibrationCache c;
+  bool have_model = false, have_algo = false;
+  while (std::getline(in, line)) {
+    ++n;
+    if (n == 1) {
+      if (line != kMagic) return bad(strCat("expected '", kMagic, "'"));
+      continue;
+    }
+    if (line.empty()) continue;
+    const size_t sp = line.find(' ');
+    if (sp == std::string::npos) return bad("expected '<key or threshold> <value>'");
+    const std::string head = line.substr(0, sp), rest = line.substr(sp + 1);
+    if (head == "model" && !have_model) {
+      if (rest.empty() || rest.find(' ') != std::string::npos) return bad("bad model fingerprint");
+      c.model = rest;
+      have_model = true;
+    } else if (head == "algorithm" && !have_algo) {
+      const size_t sp2 = rest.find(' ');
+      c.algorithm = rest.substr(0, sp2);
+      if (!parseCalibAlgo(c.algorithm).ok())
+        return bad(strCat("unknown algorithm '", c.algorithm, "'"));
+      if (sp2 == std::string::npos || !parseDouble(rest.substr(sp2 + 1), &c.percentile) ||
+          !(c.percentile > 0 && c.percentile <= 100))
+        return bad("expected 'algorithm <name> <percentile in (0, 100]>'");
+      have_algo = true;
+    } else {
+      double t = 0;
+      if (!have_model || !have_algo) return bad("'model' and 'algorithm' come before thresholds");
+      if (!parseDouble(head, &t) || !std::isfinite(t) || t <= 0)
+        return bad(strCat("'", head, "' is not a positive threshold"));
+      std::string name;
+      if (!unescape(rest, &name) || name.empty()) return bad("bad tensor name");
+      if (!c.thresholds.emplace(name, t).second) return bad(strCat("tensor '", name, "' twice"));
+    }
+  }
+  if (n == 0) return bad("empty file");
+  if (!have_model || !have_algo) return bad("missing 'model' or 'algorithm' line");
+  return c;
+}
+
+Status checkCalibrationModel(const CalibrationCache& c, const std::string& fp,
+                             const std::string& origin) {
+  if (c.model == fp) return Status::Ok();
+  return Status(StatusCode::kInvalidArgument,
+                strCat(origin, ": calibration cache made for another model (fingerprint ", c.model,
+                       ", this model's is ", fp, "); delete it or pass images to calibrate again"));
+}
+
+}  // namespace edgert

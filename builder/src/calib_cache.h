@@ -1,0 +1,35 @@
+// The INT8 calibration cache (`--calib-cache FILE`, issue #4): the thresholds calibration
+// found, per tensor, so the next build of the same model needs no images. A text file:
+//
+//   edgert-calibration 1
+//   model 9f86d081884c7d65          <- fingerprint of the FP32 graph it was made for
+//   algorithm entropy 99.99         <- algorithm and percentile
+//   2.8731e+00 /stem/conv/Conv_output_0
+//   ...                             <- threshold (%.9g), one space, the tensor name to the end
+//                                      of the line (\n and \\ escaped)
+//
+// A cache from another model is rejected by its fingerprint, naming both.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "edgert/status.h"
+
+namespace edgert {
+
+struct CalibrationCache {
+  std::string model;  // fingerprint
+  std::string algorithm;
+  double percentile = 99.99;
+  std::map<std::string, double> thresholds;  // tensor name -> clipping threshold (> 0)
+};
+
+std::string formatCalibrationCache(const CalibrationCache& cache);
+// Errors name `origin` and the line.
+Result<CalibrationCache> parseCalibrationCache(const std::string& text, const std::string& origin);
+// An error naming both fingerprints when the cache was made for another model.
+Status checkCalibrationModel(const CalibrationCache& cache, const std::string& model_fingerprint,
+                             const std::string& origin);
+
+}  // namespace edgert

@@ -1,0 +1,16 @@
+// libFuzzer: the INT8 calibration cache parser (a file users pass with --calib-cache).
+#include <cstdint>
+#include <string>
+
+#include "calib_cache.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto c = edgert::parseCalibrationCache(std::string(reinterpret_cast<const char*>(data), size),
+                                         "fuzz.calib");
+  // What parses must format and parse back to the same thresholds.
+  if (c.ok()) {
+    auto again = edgert::parseCalibrationCache(edgert::formatCalibrationCache(c.value()), "again");
+    if (!again.ok() || again->thresholds.size() != c->thresholds.size()) __builtin_trap();
+  }
+  return 0;
+}

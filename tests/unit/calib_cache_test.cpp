@@ -1,0 +1,58 @@
+// The calibration cache's text format: round trip, and a clear error for every kind of bad
+// file (the parser is also fuzzed: tests/fuzz/fuzz_calib_cache.cpp).
+#include <gtest/gtest.h>
+
+#include "calib_cache.h"
+
+using namespace edgert;
+
+TEST(CalibCache, RoundTripsNamesWithAnyCharacters) {
+  CalibrationCache c;
+  c.model = "9f86d081884c7d65";
+  c.algorithm = "percentile";
+  c.percentile = 99.9;
+  c.thresholds = {{"/stem/conv/Conv_output_0", 2.8731},
+                  {"a name with spaces\tand a tab", 1e-3},
+                  {"line\nbreak and back\\slash", 12345.678}};
+  const auto back = parseCalibrationCache(formatCalibrationCache(c), "x.calib");
+  ASSERT_TRUE(back.ok()) << back.status().toString();
+  EXPECT_EQ(back->model, c.model);
+  EXPECT_EQ(back->algorithm, c.algorithm);
+  EXPECT_DOUBLE_EQ(back->percentile, 99.9);
+  ASSERT_EQ(back->thresholds.size(), 3u);
+  for (const auto& [name, t] : c.thresholds) EXPECT_NEAR(back->thresholds.at(name), t, t * 1e-8);
+}
+
+TEST(CalibCache, BadFilesNameFileAndLine) {
+  const std::string head = "edgert-calibration 1\nmodel ab12\nalgorithm entropy 99.99\n";
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "x.calib:0: empty file"},
+      {"edgert timing cache v1\n", "x.calib:1: expected 'edgert-calibration 1'"},
+      {head + "nan conv\n", "x.calib:4: 'nan' is not a positive threshold"},
+      {head + "-1 conv\n", "x.calib:4: '-1' is not a positive threshold"},
+      {head + "1.5 a\n2 a\n", "x.calib:5: tensor 'a' twice"},
+      {head + "1.5 bad\\q\n", "x.calib:4: bad tensor name"},
+      {"edgert-calibration 1\nmodel ab\nalgorithm kl 99\n", "x.calib:3: unknown algorithm 'kl'"},
+      {"edgert-calibration 1\nmodel ab\nalgorithm entropy 0\n", "x.calib:3: expected 'algorithm"},
+      {"edgert-calibration 1\n1.0 a\n", "x.calib:2: 'model' and 'algorithm' come before"},
+      {"edgert-calibration 1\nmodel ab\n", "missing 'model' or 'algorithm' line"},
+  };
+  for (const auto& [text, want] : cases) {
+    const auto r = parseCalibrationCache(text, "x.calib");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.status().message().find(want), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(CalibCache, ACacheFromAnotherModelIsRefused) {
+  CalibrationCache c;
+  c.model = "aaaa";
+  EXPECT_TRUE(checkCalibrationModel(c, "aaaa", "m.calib").ok());
+  const Status st = checkCalibrationModel(c, "bbbb", "m.calib");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(
+      st.message().find("m.calib: calibration cache made for another model (fingerprint aaaa, "
+                        "this model's is bbbb)"),
+      std::string::npos)
+      << st.message();
+}
