@@ -17,6 +17,8 @@ set(EDGERT_OP_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/pad.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/resize.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/fused_elementwise.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/ops/quantize_linear.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/src/ops/qconv.cpp
   ${CMAKE_CURRENT_LIST_DIR}/src/ops/elementwise_ops.cpp)
 
 # unary.cpp
@@ -61,5 +63,8 @@ edgert_add_op(Gather)
 edgert_add_op(GatherElements)
 edgert_add_op(Pad)                      # pad.cpp
 edgert_add_op(Resize)                   # resize.cpp
+edgert_add_op(QuantizeLinear)           # quantize_linear.cpp
+edgert_add_op(DequantizeLinear)
 # Internal ops: made by builder passes only (not importable from ONNX, not listed).
 edgert_add_op(EdgertElementwise)        # fused_elementwise.cpp
+edgert_add_op(EdgertQConv)              # qconv.cpp

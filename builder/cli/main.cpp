@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "../src/build_config.h"
@@ -19,6 +20,11 @@
 #include "edgert/internal/engine_model.h"
 #include "edgert/internal/half.h"
 #include "edgert/internal/str.h"
+#ifdef EDGERT_CLI_HAS_OPENCV
+#include "edgert/vision/element_config.h"
+#include "edgert/vision/yaml_section.h"
+#include "image_calibration.h"
+#endif
 
 namespace fs = std::filesystem;
 using namespace edgert;
@@ -43,15 +49,53 @@ void showProgress(const std::string& stage, double f) {
   if (f >= 1) last = stage;
 }
 
-int cmdBuild(const std::string& onnx, const std::string& output, const std::string& config,
-             const std::string& shapes, const std::string& precision, const std::string& target,
-             bool quiet, bool verbose, bool no_fuse, const std::string& timing_cache,
-             bool no_timing, int workspace_mib, int batch_split, const std::string& input_format) {
+struct BuildFlags {
+  std::string onnx, output, config, shapes, precision, target, timing_cache, input_format;
+  bool quiet = false, verbose = false, no_fuse = false, no_timing = false;
+  int workspace_mib = 0, batch_split = -1;
+  // INT8
+  std::string calib_dir, calib_algo, calib_cache, calib_preprocess;
+  double calib_percentile = 0;
+  int calib_batches = -1;
+  std::vector<std::string> layer_precisions;  // NAME=PREC
+};
+
+// The calibration image source from --calib-dir / calibration.images, pre-processed as
+// --calib-preprocess or calibration.preprocess says. Sets `spec_text` to the CLI form of the
+// pre-processing (recorded in the engine, so `edgert compare` feeds images the same way).
+Status setImageCalibration(const BuildFlags& f, const BuildConfig* cfg, BuildOptions& opt,
+                           std::string* spec_text) {
+  const std::string dir = !f.calib_dir.empty() ? f.calib_dir : (cfg ? cfg->calib_images : "");
+  if (dir.empty()) return Status::Ok();
+#ifdef EDGERT_CLI_HAS_OPENCV
+  vision::PreprocessSpec spec;
+  if (!f.calib_preprocess.empty()) {
+    EDGERT_ASSIGN_OR_RETURN(spec, vision::parsePreprocessSpec(f.calib_preprocess));
+  } else if (cfg && cfg->calib_preprocess) {
+    vision::Section sec(cfg->origin, "calibration.preprocess", cfg->calib_preprocess);
+    EDGERT_RETURN_IF_ERROR(vision::parsePreprocess(sec, &spec));
+  }
+  *spec_text = vision::formatPreprocessSpec(spec);
+  EDGERT_ASSIGN_OR_RETURN(opt.calibration, cli::imageFolderCalibration(dir, spec));
+  return Status::Ok();
+#else
+  (void)opt;
+  (void)spec_text;
+  return Status(StatusCode::kUnsupported,
+                strCat("calibration images (", dir,
+                       ") need OpenCV, and this edgert was built without it "
+                       "(EDGERT_WITH_OPENCV=OFF); give --calib-cache from another build"));
+#endif
+}
+
+int cmdBuild(const BuildFlags& f) {
   BuildOptions opt;
-  std::string model = onnx, out = output;
-  if (!config.empty()) {
-    auto cfg = loadBuildConfig(config);
-    if (!cfg.ok()) return fail(cfg.status());
+  std::string model = f.onnx, out = f.output;
+  std::optional<BuildConfig> cfg;
+  if (!f.config.empty()) {
+    auto c = loadBuildConfig(f.config);
+    if (!c.ok()) return fail(c.status());
+    cfg = std::move(c).value();
     opt = cfg->options;
     if (model.empty()) model = cfg->model;
     if (out.empty()) out = cfg->output;
@@ -59,20 +103,37 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
   if (model.empty()) return fail(Status(StatusCode::kInvalidArgument, "give --onnx or --config"));
   if (out.empty())
     return fail(Status(StatusCode::kInvalidArgument, "give --output (or output: in the config)"));
-  if (!precision.empty()) opt.precision = precision;
-  if (!target.empty()) opt.target = target;
-  if (!shapes.empty()) {
-    auto s = parseShapes(shapes);
+  if (!f.precision.empty()) opt.precision = f.precision;
+  if (!f.target.empty()) opt.target = f.target;
+  if (!f.shapes.empty()) {
+    auto s = parseShapes(f.shapes);
     if (!s.ok()) return fail(s.status());
     for (auto& [k, v] : s.value()) opt.shapes[k] = v;
   }
-  if (!quiet) opt.progress = showProgress;
-  if (no_fuse) opt.fuse_elementwise = false;
-  if (!timing_cache.empty()) opt.timing_cache = timing_cache;
-  if (no_timing) opt.tactic_timing = false;
-  if (workspace_mib > 0) opt.max_workspace_mib = static_cast<size_t>(workspace_mib);
-  if (batch_split >= 0) opt.batch_split = batch_split;
-  if (!input_format.empty()) opt.input_format = input_format;
+  if (!f.quiet) opt.progress = showProgress;
+  if (f.no_fuse) opt.fuse_elementwise = false;
+  if (!f.timing_cache.empty()) opt.timing_cache = f.timing_cache;
+  if (f.no_timing) opt.tactic_timing = false;
+  if (f.workspace_mib > 0) opt.max_workspace_mib = static_cast<size_t>(f.workspace_mib);
+  if (f.batch_split >= 0) opt.batch_split = f.batch_split;
+  if (!f.input_format.empty()) opt.input_format = f.input_format;
+  if (!f.calib_algo.empty()) opt.calib_algo = f.calib_algo;
+  if (f.calib_percentile > 0) opt.calib_percentile = f.calib_percentile;
+  if (f.calib_batches >= 0) opt.calib_batches = f.calib_batches;
+  if (!f.calib_cache.empty()) opt.calib_cache = f.calib_cache;
+  for (const std::string& lp : f.layer_precisions) {
+    const size_t eq = lp.rfind('=');
+    if (eq == std::string::npos || eq == 0)
+      return fail(Status(StatusCode::kInvalidArgument,
+                         strCat("--layer-precision '", lp, "' is not NAME=int8|fp16|fp32")));
+    opt.layer_precisions[lp.substr(0, eq)] = lp.substr(eq + 1);
+  }
+  std::string preprocess;
+  if (opt.precision == "int8") {
+    Status st = setImageCalibration(f, cfg ? &*cfg : nullptr, opt, &preprocess);
+    if (!st.ok()) return fail(st);
+  }
+  opt.calib_preprocess = preprocess;
   const auto t0 = std::chrono::steady_clock::now();
   BuildReport rep;
   Status st = buildEngineFile(model, out, opt, &rep);
@@ -83,6 +144,23 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
       "activations {:.1f} MiB, weights {:.1f} MiB, engine {:.1f} MiB\n",
       out, model, secs, rep.onnx_nodes, rep.layers, rep.folded_nodes, rep.removed_nodes,
       rep.arena_bytes / 1048576.0, rep.weight_bytes / 1048576.0, rep.engine_bytes / 1048576.0);
+  if (opt.precision == "int8") {
+    if (rep.calib_batches_run)
+      fmt::print("int8: calibrated on {} batch(es) in {:.1f} s ({}{}){}\n", rep.calib_batches_run,
+                 rep.calib_seconds, opt.calib_algo,
+                 opt.calib_algo == "percentile" ? fmt::format(" {}", opt.calib_percentile) : "",
+                 rep.calib_cache_written.empty()
+                     ? ""
+                     : fmt::format(", thresholds cached in {}", rep.calib_cache_written));
+    else
+      fmt::print("int8: thresholds from the calibration cache {}\n", opt.calib_cache);
+    fmt::print("int8: {} layer(s) in INT8, {} quantize layer(s), {} kept in float{}\n",
+               rep.int8_layers, rep.quantize_layers, rep.int8_kept_float.size(),
+               rep.int8_unsupported.empty()
+                   ? ""
+                   : fmt::format(", {} cannot be INT8", rep.int8_unsupported.size()));
+    for (const std::string& u : rep.int8_unsupported) fmt::print("  float: {}\n", u);
+  }
   if (rep.split_chains)
     fmt::print(
         "batch split: {} chain(s) of {} layers run in parts of the batch ({:.1f} MiB "
@@ -92,7 +170,7 @@ int cmdBuild(const std::string& onnx, const std::string& output, const std::stri
     fmt::print("tactics: {} layer(s) timed on this GPU, {} from the timing cache{}\n",
                rep.tactics_timed, rep.tactics_cached,
                opt.timing_cache.empty() ? "" : fmt::format(" ({})", opt.timing_cache));
-  if (verbose) {
+  if (f.verbose) {
     // Per-layer choices (precision, tactic, shapes) as the engine records them.
     auto bytes = readFileBytes(out, uint64_t{8} << 30);
     if (bytes.ok()) {
@@ -371,43 +449,55 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", versionString());
 
   auto* build = app.add_subcommand("build", "Build an engine from an ONNX model");
-  std::string b_onnx, b_out, b_config, b_shapes, b_precision, b_target;
-  bool b_quiet = false;
-  build->add_option("--onnx", b_onnx, "ONNX model file");
-  build->add_option("-o,--output", b_out, "Engine file to write");
-  build->add_option("--config", b_config, "Build YAML (configs/build/*.yaml); flags override it");
-  build->add_option("--shapes", b_shapes, "Input shapes, e.g. input:1x3x224x224[,other:1x4]");
-  build->add_option("--precision", b_precision, "fp32 (fp16, int8 with the CUDA backend)");
-  build->add_option("--target", b_target,
+  BuildFlags bf;
+  build->add_option("--onnx", bf.onnx, "ONNX model file");
+  build->add_option("-o,--output", bf.output, "Engine file to write");
+  build->add_option("--config", bf.config, "Build YAML (configs/build/*.yaml); flags override it");
+  build->add_option("--shapes", bf.shapes, "Input shapes, e.g. input:1x3x224x224[,other:1x4]");
+  build->add_option("--precision", bf.precision, "fp32 | fp16 (CUDA) | int8 (CPU backend)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+  build->add_option("--target", bf.target,
                     "cpu | host | cuda | jetson-orin | jetson-thor | sm_XX[,sm_YY]");
-  build->add_flag("-q,--quiet", b_quiet, "No progress output");
-  bool b_verbose = false;
-  build->add_flag("-v,--verbose", b_verbose, "Print every layer with its precision and tactic");
-  bool b_no_fuse = false, b_no_timing = false;
-  std::string b_timing_cache;
-  build->add_option("--timing-cache", b_timing_cache,
+  build->add_flag("-q,--quiet", bf.quiet, "No progress output");
+  build->add_flag("-v,--verbose", bf.verbose, "Print every layer with its precision and tactic");
+  build->add_option("--timing-cache", bf.timing_cache,
                     "Read and extend this tactic timing cache (GPU builds skip layers it has)");
-  build->add_flag("--no-tactic-timing", b_no_timing,
+  build->add_flag("--no-tactic-timing", bf.no_timing,
                   "Take cuDNN's heuristic choice instead of timing each convolution");
-  int b_workspace_mib = 0;
   build
-      ->add_option("--workspace-mib", b_workspace_mib,
+      ->add_option("--workspace-mib", bf.workspace_mib,
                    "Most scratch memory a timed tactic may use, MiB (default 256)")
       ->check(CLI::Range(1, 1 << 20));
-  std::string b_input_format;
+  build->add_option("--calib-dir", bf.calib_dir, "INT8: folder of calibration images");
+  build->add_option("--calib-algo", bf.calib_algo, "INT8: entropy (default) | minmax | percentile")
+      ->check(CLI::IsMember({"entropy", "minmax", "percentile"}));
   build
-      ->add_option("--input-format", b_input_format,
+      ->add_option("--calib-percentile", bf.calib_percentile,
+                   "INT8: percentile of |x| for --calib-algo percentile (default 99.99)")
+      ->check(CLI::Range(1e-9, 100.0));
+  build
+      ->add_option("--calib-batches", bf.calib_batches,
+                   "INT8: calibrate on at most N batches (default: every image once)")
+      ->check(CLI::Range(0, 1 << 24));
+  build->add_option("--calib-cache", bf.calib_cache,
+                    "INT8: thresholds file: read when it exists (no images needed), else written");
+  build->add_option("--calib-preprocess", bf.calib_preprocess,
+                    "INT8: image pre-processing, e.g. resize=256,mean=127,std=128,order=rgb "
+                    "(keys resize, scale, mean, std, order, layout, pad, interp)");
+  build->add_option("--layer-precision", bf.layer_precisions,
+                    "INT8: NAME=fp16|fp32|int8 for one layer (repeatable): keep it out of INT8");
+  build
+      ->add_option("--input-format", bf.input_format,
                    "fp16: float32 inputs become float16 bindings (TensorRT's "
                    "--inputIOFormats=fp16:chw); default fp32")
       ->check(CLI::IsMember({"fp32", "fp16"}));
-  int b_batch_split = -1;
   build
-      ->add_option("--batch-split", b_batch_split,
+      ->add_option("--batch-split", bf.batch_split,
                    "Run the chains of per-sample layers around the largest activations in "
                    "parts of at most N images where that saves 5% of activation memory "
                    "(default 64; 0: never)")
       ->check(CLI::Range(0, 1 << 20));
-  build->add_flag("--no-fuse-elementwise", b_no_fuse,
+  build->add_flag("--no-fuse-elementwise", bf.no_fuse,
                   "Keep elementwise ops as separate layers (to compare or debug accuracy)");
 
   auto* inspect = app.add_subcommand(
@@ -456,10 +546,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (build->parsed())
-      return cmdBuild(b_onnx, b_out, b_config, b_shapes, b_precision, b_target, b_quiet, b_verbose,
-                      b_no_fuse, b_timing_cache, b_no_timing, b_workspace_mib, b_batch_split,
-                      b_input_format);
+    if (build->parsed()) return cmdBuild(bf);
     if (inspect->parsed()) {
       if (i_engine.empty() && i_onnx.empty())
         return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));

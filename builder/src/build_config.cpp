@@ -33,6 +33,57 @@ std::string resolve(const std::string& base, const std::string& p) {
   return (fs::path(base) / p).lexically_normal().string();
 }
 
+Status parseCalibration(const std::string& origin, const std::string& base_dir, const YAML::Node& v,
+                        BuildConfig* cfg) {
+  if (!v.IsMap())
+    return at(origin, v,
+              "'calibration' must be a mapping (images, algorithm, percentile, batches, cache, "
+              "preprocess)");
+  static const std::set<std::string> kKeys = {"images",  "algorithm", "percentile",
+                                              "batches", "cache",     "preprocess"};
+  BuildOptions& o = cfg->options;
+  for (const auto& kv : v) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& x = kv.second;
+    if (!kKeys.count(key)) {
+      std::string known;
+      for (const auto& k : kKeys) known += (known.empty() ? "" : ", ") + k;
+      return at(origin, kv.first,
+                strCat("unknown key 'calibration.", key, "' (known: ", known, ")"));
+    }
+    if (key == "images") {
+      EDGERT_ASSIGN_OR_RETURN(std::string s, scalar(origin, x, "calibration.images"));
+      cfg->calib_images = resolve(base_dir, s);
+    } else if (key == "cache") {
+      EDGERT_ASSIGN_OR_RETURN(std::string s, scalar(origin, x, "calibration.cache"));
+      o.calib_cache = resolve(base_dir, s);
+    } else if (key == "algorithm") {
+      EDGERT_ASSIGN_OR_RETURN(o.calib_algo, scalar(origin, x, "calibration.algorithm"));
+      if (o.calib_algo != "entropy" && o.calib_algo != "minmax" && o.calib_algo != "percentile")
+        return at(origin, x,
+                  strCat("calibration.algorithm must be entropy, minmax or percentile, got '",
+                         o.calib_algo, "'"));
+    } else if (key == "percentile") {
+      double d;
+      if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d > 0 && d <= 100))
+        return at(origin, x, "calibration.percentile must be a number in (0, 100]");
+      o.calib_percentile = d;
+    } else if (key == "batches") {
+      int n;
+      if (!x.IsScalar() || !YAML::convert<int>::decode(x, n) || n < 0)
+        return at(origin, x, "calibration.batches must be a non-negative integer (0: all images)");
+      o.calib_batches = n;
+    } else {
+      if (!x.IsMap())
+        return at(origin, x,
+                  "calibration.preprocess must be a mapping as in element configs (resize, "
+                  "resize_short, interpolation, scale, mean, std, order, layout, pad_value)");
+      cfg->calib_preprocess = x;
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string& origin,
@@ -48,9 +99,11 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
   if (!root.IsMap())
     return Status(StatusCode::kInvalidArgument,
                   strCat(origin, ": expected a mapping of build settings"));
-  static const std::set<std::string> kKeys = {"model",  "output",      "precision",   "target",
-                                              "shapes", "batch_split", "input_format"};
+  static const std::set<std::string> kKeys = {"model",        "output",      "precision",
+                                              "target",       "shapes",      "batch_split",
+                                              "input_format", "calibration", "layer_precisions"};
   BuildConfig cfg;
+  cfg.origin = origin;
   try {
     for (const auto& kv : root) {
       const std::string key = kv.first.as<std::string>();
@@ -89,6 +142,20 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
                            "never), got '",
                            v.IsScalar() ? v.Scalar() : std::string("?"), "'"));
         cfg.options.batch_split = x;
+      } else if (key == "calibration") {
+        EDGERT_RETURN_IF_ERROR(parseCalibration(origin, base_dir, v, &cfg));
+      } else if (key == "layer_precisions") {
+        if (!v.IsMap())
+          return at(origin, v, "'layer_precisions' must map layer names to int8, fp16 or fp32");
+        for (const auto& lp : v) {
+          const std::string name = lp.first.as<std::string>();
+          if (!lp.second.IsScalar() ||
+              (lp.second.Scalar() != "int8" && lp.second.Scalar() != "fp16" &&
+               lp.second.Scalar() != "fp32"))
+            return at(origin, lp.second,
+                      strCat("layer_precisions.", name, " must be int8, fp16 or fp32"));
+          cfg.options.layer_precisions[name] = lp.second.Scalar();
+        }
       } else if (key == "shapes") {
         if (!v.IsMap()) return at(origin, v, "'shapes' must map input names to lists of dims");
         for (const auto& s : v) {

@@ -7,11 +7,23 @@
 //   shapes:
 //     input: [1, 3, 224, 224]
 //
+//   precision: int8              # INT8 (see docs/int8.md)
+//   calibration:
+//     images: ../calib/          # folder of images (or cache: from an earlier build)
+//     algorithm: entropy         # entropy | minmax | percentile
+//     percentile: 99.99
+//     batches: 32
+//     cache: model.calib
+//     preprocess: {resize: short-side, resize_short: 256, mean: 127, std: 128}
+//   layer_precisions: {"/features/0/Conv": fp16}
+//
 // Unknown keys and wrong types are errors naming the key, file and line.
 #pragma once
 
 #include <optional>
 #include <string>
+
+#include <yaml-cpp/yaml.h>
 
 #include "edgert/builder.h"
 
@@ -21,6 +33,9 @@ struct BuildConfig {
   std::string model;   // resolved path
   std::string output;  // resolved path (may be empty)
   BuildOptions options;
+  std::string calib_images;     // resolved folder; the CLI makes the image source
+  YAML::Node calib_preprocess;  // the `preprocess:` mapping as element configs write it
+  std::string origin;           // the YAML file, for errors about calib_preprocess
 };
 
 Result<BuildConfig> loadBuildConfig(const std::string& path);

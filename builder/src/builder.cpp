@@ -1,10 +1,15 @@
 #include "edgert/builder.h"
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
+#include "calib_cache.h"
+#include "calibrator.h"
 #include "edgert/edgert.h"
 #include "edgert/internal/backends.h"
 #include "edgert/internal/engine_model.h"
@@ -12,6 +17,7 @@
 #include "edgert/internal/str.h"
 #include "onnx_import.h"
 #include "passes.h"
+#include "quantize_graph.h"
 #include "tactic_choice.h"
 #include "timing_cache.h"
 
@@ -115,10 +121,19 @@ Status checkOptions(const BuildOptions& opt) {
   if (opt.input_format != "fp32" && opt.input_format != "fp16")
     return Status(StatusCode::kInvalidArgument,
                   strCat("input format must be fp32 or fp16, got '", opt.input_format, "'"));
-  if (opt.precision != "fp32" && opt.precision != "fp16")
-    return Status(StatusCode::kUnsupported,
-                  strCat("precision '", opt.precision,
-                         "' is not implemented yet (fp32 and fp16; int8 comes next)"));
+  if (opt.precision != "fp32" && opt.precision != "fp16" && opt.precision != "int8")
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("precision must be fp32, fp16 or int8, got '", opt.precision, "'"));
+  EDGERT_RETURN_IF_ERROR(parseCalibAlgo(opt.calib_algo).status());
+  if (!(opt.calib_percentile > 0 && opt.calib_percentile <= 100))
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("calibration percentile must be in (0, 100], got ", opt.calib_percentile));
+  if (opt.calib_batches < 0)
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("calibration batches must be >= 0, got ", opt.calib_batches));
+  if (!opt.layer_precisions.empty() && opt.precision != "int8")
+    return Status(StatusCode::kInvalidArgument,
+                  "layer_precisions applies to int8 builds (precision int8)");
   return Status::Ok();
 }
 
@@ -142,6 +157,53 @@ Result<std::vector<uint8_t>> buildEngineFromMemory(const void* data, size_t size
 
 namespace {
 
+// Thresholds from the cache or by calibrating (then cached), then the quantisation pass.
+Status quantizeForInt8(Graph& g, const std::string& fingerprint, const BuildOptions& opt,
+                       BuildReport& rep) {
+  CalibrationCache cache;
+  const bool cached = !opt.calib_cache.empty() && std::filesystem::exists(opt.calib_cache);
+  if (cached) {
+    std::ifstream in(opt.calib_cache, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (!in && !in.eof())
+      return Status(StatusCode::kNotFound, strCat(opt.calib_cache, ": cannot read"));
+    EDGERT_ASSIGN_OR_RETURN(cache, parseCalibrationCache(ss.str(), opt.calib_cache));
+    EDGERT_RETURN_IF_ERROR(checkCalibrationModel(cache, fingerprint, opt.calib_cache));
+  } else {
+    if (!opt.calibration)
+      return Status(StatusCode::kInvalidArgument,
+                    "precision int8 needs calibration data: --calib-dir DIR with images (or "
+                    "--calib-cache FILE written by an earlier build of this model)");
+    EDGERT_ASSIGN_OR_RETURN(const CalibAlgo algo, parseCalibAlgo(opt.calib_algo));
+    const auto t0 = std::chrono::steady_clock::now();
+    EDGERT_ASSIGN_OR_RETURN(CalibrationRun run,
+                            calibrate(g, *opt.calibration, opt.calib_batches, algo,
+                                      opt.calib_percentile, [&](double f) {
+                                        if (opt.progress) opt.progress("int8 calibration", f);
+                                      }));
+    rep.calib_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rep.calib_batches_run = run.batches;
+    cache.model = fingerprint;
+    cache.algorithm = opt.calib_algo;
+    cache.percentile = opt.calib_percentile;
+    cache.thresholds = std::move(run.thresholds);
+    if (!opt.calib_cache.empty()) {
+      const std::string text = formatCalibrationCache(cache);
+      EDGERT_RETURN_IF_ERROR(writeFileAtomically(opt.calib_cache, text.data(), text.size()));
+      rep.calib_cache_written = opt.calib_cache;
+    }
+  }
+  EDGERT_ASSIGN_OR_RETURN(QuantizeReport q,
+                          quantizeGraph(g, cache.thresholds, opt.layer_precisions));
+  rep.int8_layers = q.int8_layers;
+  rep.quantize_layers = q.quantize_nodes;
+  rep.int8_kept_float = std::move(q.kept_float);
+  rep.int8_unsupported = std::move(q.unsupported);
+  return Status::Ok();
+}
+
 Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& onnx_path,
                                            const BuildOptions& opt, BuildReport* report) {
   auto progress = [&](const std::string& stage, double f) {
@@ -154,8 +216,14 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
         strCat(
             "precision fp16 needs a CUDA target (--target host|cuda|jetson-orin|sm_XX); target '",
             opt.target, "' resolved to the CPU backend, which runs fp32"));
+  if (opt.precision == "int8" && target.backend != "cpu")
+    return Status(StatusCode::kUnsupported,
+                  strCat("precision int8 runs on the CPU backend in this version (--target cpu); "
+                         "target '",
+                         opt.target, "' is a GPU and its INT8 kernels are not written yet"));
   progress("import", 1);
   Graph& g = im.graph;
+  const std::string fingerprint = opt.precision == "int8" ? modelFingerprint(g) : "";
   BuildReport rep;
   rep.onnx_nodes = g.nodes.size();
   EDGERT_RETURN_IF_ERROR(resolveInputShapes(g, opt, onnx_path));
@@ -170,6 +238,10 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   fuseConvEpilogues(g, stats);
   if (opt.fuse_elementwise) fuseElementwise(g, stats);
   eliminateDeadCode(g, stats);
+  if (opt.precision == "int8") {
+    EDGERT_RETURN_IF_ERROR(quantizeForInt8(g, fingerprint, opt, rep).withContext(onnx_path));
+    eliminateDeadCode(g, stats);
+  }
   const BatchSplitReport split = splitBatchForMemory(g, opt.batch_split, opt.precision == "fp16");
   if (split.chains) eliminateDeadCode(g, stats);
   finalizeOutputs(g);
@@ -185,7 +257,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   const std::string device = timing ? cudaDeviceName() : "";
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
-    n.precision = "fp32";
+    n.precision = n.op == "EdgertQConv" ? "int8" : "fp32";
     n.tactic = "cpu-ref";
     if (target.backend != "cuda") continue;
     NodeContext c = nodeContext(g, n, true);
@@ -250,6 +322,14 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   bo["target"] = opt.target;
   bo["opset"] = im.opset;
   if (opt.input_format != "fp32") bo["input_format"] = opt.input_format;
+  if (opt.precision == "int8") {
+    bo["int8"]["layers"] = rep.int8_layers;
+    if (!opt.calib_preprocess.empty()) bo["int8"]["preprocess"] = opt.calib_preprocess;
+    bo["int8"]["calibration"] = rep.calib_batches_run
+                                    ? strCat(rep.calib_batches_run, " batches, ", opt.calib_algo)
+                                    : std::string("from cache ") + opt.calib_cache;
+    for (const auto& [k, v] : opt.layer_precisions) bo["int8"]["layer_precisions"][k] = v;
+  }
   bo["producer"] = im.producer;
   for (const auto& [k, v] : opt.shapes) bo["shapes"][k] = dimsToString(v);
   for (const auto& [k, v] : opt.freeze) bo["frozen_inputs"].push_back(k);

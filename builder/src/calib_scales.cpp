@@ -68,7 +68,12 @@ double klDivergence(const std::vector<double>& p, const std::vector<double>& q) 
 }
 
 double entropyThreshold(const AbsHistogram& h) {
-  const std::vector<uint64_t>& c = h.counts();
+  // Exact zeros (half of every ReLU output) quantise exactly at any threshold, but as a
+  // spike in bin 0 they dominate the divergence: every threshold that puts more than bin 0
+  // into the lowest level looks terrible, so the search would pick the smallest. Count them
+  // like their neighbours (as NVIDIA's pytorch-quantization does).
+  std::vector<uint64_t> c = h.counts();
+  if (c.size() > 1) c[0] = c[1];
   const size_t bins = c.size(), levels = 128;
   size_t used = bins;  // bins past the last non-empty one change nothing
   while (used > 0 && c[used - 1] == 0) --used;

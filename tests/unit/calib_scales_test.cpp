@@ -75,6 +75,34 @@ TEST(CalibScales, EntropyKeepsAUniformRange) {
   EXPECT_GT(calibThreshold(h, CalibAlgo::kEntropy), 0.9);
 }
 
+TEST(CalibScales, EntropyIsNotFooledByTheZerosOfARelu) {
+  // ReLU outputs: half exact zeros, half |N(0,1)|. The zero spike must not pull the threshold
+  // down to the smallest candidate (128 of 2048 bins); it stays where it is without zeros.
+  std::vector<float> v = gaussian(200000, 4);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::max(v[i], 0.f);
+  std::vector<float> pos;
+  for (float x : v)
+    if (x > 0) pos.push_back(x);
+  AbsHistogram with_zeros, without;
+  with_zeros.add(v.data(), v.size());
+  without.add(pos.data(), pos.size());
+  const double t = calibThreshold(with_zeros, CalibAlgo::kEntropy);
+  EXPECT_GT(t, 2.5);
+  EXPECT_NEAR(t, calibThreshold(without, CalibAlgo::kEntropy), 0.25);
+}
+
+TEST(CalibScales, EntropyKeepsASaturatedRelu6Range) {
+  // ReLU6 outputs: zeros, a spread, and a spike at 6 (a third of the values): clipping below
+  // 6 would move that whole spike, so the threshold stays at 6.
+  std::mt19937 r(5);
+  std::uniform_real_distribution<float> d(-3.f, 9.f);
+  std::vector<float> v(300000);
+  for (float& x : v) x = std::min(6.f, std::max(0.f, d(r)));
+  AbsHistogram h;
+  h.add(v.data(), v.size());
+  EXPECT_GT(calibThreshold(h, CalibAlgo::kEntropy), 5.5);
+}
+
 TEST(CalibScales, EmptyAndAllZeroTensors) {
   AbsHistogram h;
   EXPECT_EQ(calibThreshold(h, CalibAlgo::kEntropy), 0.0);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,20 @@ struct InputValue {
   std::vector<uint8_t> data;
 };
 
+// INT8 calibration data (TensorRT's IInt8Calibrator): samples (images) for the network's
+// inputs. Calibration runs the float network in batches of the engine's batch size.
+// `edgert build --calib-dir` reads an image folder.
+class CalibrationSource {
+ public:
+  virtual ~CalibrationSource() = default;
+  virtual int sampleCount() const = 0;
+  // Writes samples first, first + 1, ... (dims[0] of them, wrapping around after the last) of
+  // input `name` as float32 of shape `dims` into `out`.
+  virtual Status getSamples(int first, const std::string& name, const Dims& dims, float* out) = 0;
+};
+
 struct BuildOptions {
-  std::string precision = "fp32";  // fp32 (fp16/int8 with the CUDA backend)
+  std::string precision = "fp32";  // fp32, int8 (CPU backend), fp16 (CUDA backend)
   std::string target = "cpu";      // cpu | host | cuda | jetson-orin | jetson-thor | sm_XX[,sm_YY]
   std::map<std::string, Dims> shapes;        // input name -> dims for dynamic inputs
   std::map<std::string, InputValue> freeze;  // input name -> value fixed at build time
@@ -53,6 +66,20 @@ struct BuildOptions {
   // a caller with fp16 data hands it over as is and the context holds half the input bytes;
   // the engine converts them where it reads them. Outputs stay as the model declares them.
   std::string input_format = "fp32";
+  // INT8: where the activation thresholds come from. `calib_cache` is read when it exists
+  // (no source needed) and written after calibrating otherwise; a cache made for another
+  // model is an error naming both.
+  std::shared_ptr<CalibrationSource> calibration;
+  std::string calib_algo = "entropy";  // entropy | minmax | percentile
+  double calib_percentile = 99.99;
+  int calib_batches = 0;  // at most this many batches; 0: every sample once
+  std::string calib_cache;
+  // How calibration images were pre-processed (edgert::vision's CLI form), recorded in the
+  // engine so `edgert compare` feeds images the same way.
+  std::string calib_preprocess;
+  // Layer name -> "int8" | "fp16" | "fp32": layers kept out of INT8 (TensorRT's per-layer
+  // precision). Names are the optimised network's layers (`edgert inspect`).
+  std::map<std::string, std::string> layer_precisions;
   // Called with a stage name and progress in [0, 1].
   std::function<void(const std::string& stage, double fraction)> progress;
 };
@@ -78,6 +105,15 @@ struct BuildReport {
   size_t split_chains = 0;
   size_t split_layers = 0;
   uint64_t arena_unsplit_bytes = 0;
+  // INT8: layers in INT8, QuantizeLinear layers added, candidates kept in float, Conv/Gemm/
+  // MatMul layers that cannot be INT8 and why; calibration batches run (0: from the cache).
+  size_t int8_layers = 0;
+  size_t quantize_layers = 0;
+  std::vector<std::string> int8_kept_float;
+  std::vector<std::string> int8_unsupported;
+  int calib_batches_run = 0;
+  double calib_seconds = 0;
+  std::string calib_cache_written;
 };
 
 // Builds and returns the serialised engine.

@@ -50,46 +50,6 @@ Status parseModel(const Section& s, const std::string& base, ModelConfig* m) {
       });
 }
 
-Status parsePreprocess(const Section& s, PreprocessSpec* p) {
-  return s.forEach(
-      {"resize", "resize_short", "interpolation", "scale", "mean", "std", "order", "layout",
-       "pad_value"},
-      [&](const std::string& k, const YAML::Node& v) -> Status {
-        std::string str;
-        int64_t i;
-        if (k == "resize") {
-          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"stretch", "letterbox", "short-side"}, &str));
-          p->resize = str == "stretch"     ? ResizeMode::kStretch
-                      : str == "letterbox" ? ResizeMode::kLetterbox
-                                           : ResizeMode::kShortSide;
-        } else if (k == "interpolation") {
-          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"area", "linear", "pil"}, &str));
-          p->interpolation = str == "area"     ? Interpolation::kArea
-                             : str == "linear" ? Interpolation::kLinear
-                                               : Interpolation::kPilBilinear;
-        } else if (k == "resize_short") {
-          EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 1, 1 << 15));
-          p->resize_short = static_cast<int>(i);
-        } else if (k == "scale") {
-          EDGERT_RETURN_IF_ERROR(s.number(k, v, &p->scale, -1e6f, 1e6f));
-        } else if (k == "mean") {
-          EDGERT_RETURN_IF_ERROR(s.triple(k, v, &p->mean, false));
-        } else if (k == "std") {
-          EDGERT_RETURN_IF_ERROR(s.triple(k, v, &p->std, true));
-        } else if (k == "order") {
-          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"rgb", "bgr"}, &str));
-          p->bgr = str == "bgr";
-        } else if (k == "layout") {
-          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"nchw", "nhwc"}, &str));
-          p->nhwc = str == "nhwc";
-        } else {
-          EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 0, 255));
-          p->pad_value = static_cast<uint8_t>(i);
-        }
-        return Status::Ok();
-      });
-}
-
 Status parseTask(const Section& s, const std::string& base, ElementConfig* c) {
   DecoderOptions& d = c->decoder;
   bool have_type = false;
@@ -186,6 +146,46 @@ Status parseInference(const Section& s, ElementConfig* c) {
 }
 
 }  // namespace
+
+Status parsePreprocess(const Section& s, PreprocessSpec* p) {
+  return s.forEach(
+      {"resize", "resize_short", "interpolation", "scale", "mean", "std", "order", "layout",
+       "pad_value"},
+      [&](const std::string& k, const YAML::Node& v) -> Status {
+        std::string str;
+        int64_t i;
+        if (k == "resize") {
+          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"stretch", "letterbox", "short-side"}, &str));
+          p->resize = str == "stretch"     ? ResizeMode::kStretch
+                      : str == "letterbox" ? ResizeMode::kLetterbox
+                                           : ResizeMode::kShortSide;
+        } else if (k == "interpolation") {
+          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"area", "linear", "pil"}, &str));
+          p->interpolation = str == "area"     ? Interpolation::kArea
+                             : str == "linear" ? Interpolation::kLinear
+                                               : Interpolation::kPilBilinear;
+        } else if (k == "resize_short") {
+          EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 1, 1 << 15));
+          p->resize_short = static_cast<int>(i);
+        } else if (k == "scale") {
+          EDGERT_RETURN_IF_ERROR(s.number(k, v, &p->scale, -1e6f, 1e6f));
+        } else if (k == "mean") {
+          EDGERT_RETURN_IF_ERROR(s.triple(k, v, &p->mean, false));
+        } else if (k == "std") {
+          EDGERT_RETURN_IF_ERROR(s.triple(k, v, &p->std, true));
+        } else if (k == "order") {
+          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"rgb", "bgr"}, &str));
+          p->bgr = str == "bgr";
+        } else if (k == "layout") {
+          EDGERT_RETURN_IF_ERROR(s.oneOf(k, v, {"nchw", "nhwc"}, &str));
+          p->nhwc = str == "nhwc";
+        } else {
+          EDGERT_RETURN_IF_ERROR(s.integer(k, v, &i, 0, 255));
+          p->pad_value = static_cast<uint8_t>(i);
+        }
+        return Status::Ok();
+      });
+}
 
 std::string resolveConfigPath(const std::string& base, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute()) return p;

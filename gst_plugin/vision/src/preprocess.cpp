@@ -252,6 +252,9 @@ Result<PreprocessSpec> parsePreprocessSpec(const std::string& text, int* crop) {
         spec.resize = ResizeMode::kStretch;
       } else if (val == "letterbox") {
         spec.resize = ResizeMode::kLetterbox;
+      } else if (val == "short-side") {  // short side = the crop size
+        spec.resize = ResizeMode::kShortSide;
+        spec.resize_short = 0;
       } else {
         spec.resize = ResizeMode::kShortSide;
         ok = parseInt(val, &spec.resize_short) && spec.resize_short > 0;
@@ -288,6 +291,30 @@ Result<PreprocessSpec> parsePreprocessSpec(const std::string& text, int* crop) {
     if (!ok) return bad(strCat("--preprocess: bad value '", val, "' for ", key));
   }
   return spec;
+}
+
+std::string formatPreprocessSpec(const PreprocessSpec& s) {
+  auto num = [](float v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.9g", v);
+    return std::string(b);
+  };
+  auto triple = [&](const std::array<float, 3>& t) {
+    return t[0] == t[1] && t[1] == t[2] ? num(t[0]) : num(t[0]) + ":" + num(t[1]) + ":" + num(t[2]);
+  };
+  std::string r = "resize=";
+  r += s.resize == ResizeMode::kStretch     ? "stretch"
+       : s.resize == ResizeMode::kLetterbox ? "letterbox"
+       : s.resize_short > 0                 ? std::to_string(s.resize_short)
+                                            : "short-side";
+  r += ",scale=" + num(s.scale) + ",mean=" + triple(s.mean) + ",std=" + triple(s.std);
+  r += std::string(",order=") + (s.bgr ? "bgr" : "rgb");
+  r += std::string(",layout=") + (s.nhwc ? "nhwc" : "nchw");
+  r += ",pad=" + std::to_string(s.pad_value);
+  r += std::string(",interp=") + (s.interpolation == Interpolation::kArea     ? "area"
+                                  : s.interpolation == Interpolation::kLinear ? "linear"
+                                                                              : "pil");
+  return r;
 }
 
 Result<FrameTransform> preprocessImage(const ImageView& image, const PreprocessSpec& spec,

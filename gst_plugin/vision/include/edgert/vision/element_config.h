@@ -52,6 +52,9 @@ struct ElementConfig {
 Result<ElementConfig> parseElementConfig(const std::string& text, const std::string& origin,
                                          const std::string& base_dir);
 Result<ElementConfig> loadElementConfig(const std::string& path);
+// The `preprocess:` mapping (also the build YAML's calibration.preprocess).
+class Section;
+Status parsePreprocess(const Section& s, PreprocessSpec* p);
 // Secondary mode needs a classification task (its result is attached to each region).
 Status checkSecondary(const ElementConfig& config);
 

@@ -43,10 +43,12 @@ struct PreprocessSpec {
 };
 
 // Parses the CLI form "resize=256,crop=224,mean=127,std=128,order=rgb,layout=nchw": keys
-// resize (stretch|letterbox|<short side>), scale, mean, std (one value or three separated
-// by ':'), order (rgb|bgr), layout (nchw|nhwc), pad, interp (area|linear|pil). `crop` is accepted
-// as documentation of the network size and must match the engine input when given.
+// resize (stretch|letterbox|short-side|<short side>), scale, mean, std (one value or three
+// separated by ':'), order (rgb|bgr), layout (nchw|nhwc), pad, interp (area|linear|pil). `crop` is
+// accepted as documentation of the network size and must match the engine input when given.
 Result<PreprocessSpec> parsePreprocessSpec(const std::string& text, int* crop = nullptr);
+// The CLI form of a spec (parsePreprocessSpec reads it back to the same spec).
+std::string formatPreprocessSpec(const PreprocessSpec& spec);
 
 // Maps network-input coordinates back to the frame: frame = (net + offset) * scale.
 struct FrameTransform {

@@ -1,0 +1,157 @@
+#include "calibrator.h"
+
+#include <xxhash.h>
+
+#include <set>
+
+#include "edgert/edgert.h"
+#include "edgert/internal/backends.h"
+#include "edgert/internal/engine_model.h"
+#include "edgert/internal/half.h"
+#include "edgert/internal/op.h"
+#include "edgert/internal/str.h"
+#include "quantize_graph.h"
+
+namespace edgert {
+
+std::string modelFingerprint(const Graph& g) {
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  auto str = [&](const std::string& s) {
+    const uint64_t n = s.size();
+    XXH3_64bits_update(st, &n, sizeof n);
+    XXH3_64bits_update(st, s.data(), s.size());
+  };
+  auto name = [&](int t) { str(t < 0 ? std::string("<none>") : g.tensors[t].name); };
+  for (const Node& n : g.nodes) {
+    str(n.op);
+    str(n.name);
+    for (int t : n.inputs) name(t);
+    str("->");
+    for (int t : n.outputs) name(t);
+  }
+  for (const TensorEntry& t : g.tensors)
+    if (t.isConstant()) {
+      str(t.name);
+      XXH3_64bits_update(st, t.constant->data(), t.constant->bytes());
+    }
+  const uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+namespace {
+
+// The float network with every tensor calibration observes made an output binding.
+Result<std::vector<uint8_t>> calibrationEngine(const Graph& g, const std::set<int>& observe,
+                                               bool cuda) {
+  EngineModel m;
+  m.graph = g;
+  std::set<int> bound;
+  for (const Binding& b : m.graph.bindings) bound.insert(b.tensor);
+  for (int t : observe)
+    if (!bound.count(t)) {
+      Binding b;
+      b.tensor = t;
+      b.model_dims = m.graph.tensors[t].dims;
+      b.dim_names.assign(b.model_dims.size(), "");
+      m.graph.bindings.push_back(std::move(b));
+    }
+  m.plan = planMemory(m.graph);
+  for (const Node& n : m.graph.nodes) {
+    auto k = findOp(n.op)->create_cpu(nodeContext(m.graph, n, true));
+    if (!k.ok()) return k.status();
+    m.plan.scratch_bytes = std::max<uint64_t>(m.plan.scratch_bytes, k.value()->scratchBytes());
+  }
+  if (cuda) {
+    m.target.backend = "cuda";
+    m.target.sm = cudaDeviceSms();
+  }
+  m.edgert_version = versionString();
+  m.source = "calibration";
+  return serializeEngine(m);
+}
+
+}  // namespace
+
+Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int max_batches,
+                                 CalibAlgo algo, double percentile,
+                                 const std::function<void(double)>& progress) {
+  CalibrationRun run;
+  std::set<int> observe;
+  const std::vector<std::string> layers = int8CandidateLayers(g);
+  const std::set<std::string> layer_set(layers.begin(), layers.end());
+  for (const Node& n : g.nodes) {
+    if (!layer_set.count(n.name)) continue;
+    observe.insert(n.inputs[0]);
+    if (n.inputs.size() > 3 && n.inputs[3] >= 0) observe.insert(n.inputs[3]);
+    observe.insert(n.outputs[0]);
+  }
+  if (observe.empty()) return run;
+  int64_t batch = 1;
+  for (const Binding& b : g.bindings)
+    if (b.is_input && !g.tensors[b.tensor].dims.empty()) {
+      batch = std::max<int64_t>(1, g.tensors[b.tensor].dims[0]);
+      break;
+    }
+  if (source.sampleCount() <= 0)
+    return Status(StatusCode::kInvalidArgument, "calibration source has no samples");
+  int batches = static_cast<int>((source.sampleCount() + batch - 1) / batch);
+  if (max_batches > 0) batches = std::min(batches, max_batches);
+  const bool cuda = cudaAvailable().ok() && !cudaDeviceSms().empty();
+  run.backend = cuda ? "cuda" : "cpu";
+  EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, calibrationEngine(g, observe, cuda));
+  RuntimeOptions ro;
+  ro.backend = cuda ? Backend::kCuda : Backend::kCpu;
+  ro.log = [](LogSeverity, const std::string&) {};
+  EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
+  auto engine = rt->deserializeEngine(bytes.data(), bytes.size(), "calibration network");
+  if (!engine.ok()) return engine.status();
+  auto ctx = engine.value()->createExecutionContext();
+  if (!ctx.ok()) return ctx.status();
+  ExecutionContext& c = *ctx.value();
+
+  std::map<int, AbsHistogram> hist;
+  std::vector<float> buf;
+  std::vector<uint16_t> half;
+  for (int b = 0; b < batches; ++b) {
+    for (const Binding& in : g.bindings) {
+      if (!in.is_input) continue;
+      const TensorEntry& t = g.tensors[in.tensor];
+      if (t.dtype != DataType::kFloat32 && t.dtype != DataType::kFloat16)
+        return Status(StatusCode::kUnsupported, strCat("calibration feeds float inputs; input '",
+                                                       t.name, "' is ", dataTypeName(t.dtype)));
+      buf.assign(static_cast<size_t>(volume(t.dims)), 0.f);
+      EDGERT_RETURN_IF_ERROR(
+          source.getSamples(static_cast<int>(b * batch), t.name, t.dims, buf.data())
+              .withContext(strCat("calibration batch ", b + 1)));
+      if (t.dtype == DataType::kFloat16) {
+        half.resize(buf.size());
+        for (size_t i = 0; i < buf.size(); ++i) half[i] = floatToHalf(buf[i]);
+        EDGERT_RETURN_IF_ERROR(c.setInput(t.name, half.data(), half.size() * 2));
+      } else {
+        EDGERT_RETURN_IF_ERROR(c.setInput(t.name, buf.data(), buf.size() * 4));
+      }
+    }
+    EDGERT_RETURN_IF_ERROR(c.execute().withContext(strCat("calibration batch ", b + 1)));
+    for (int t : observe) {
+      const TensorEntry& e = g.tensors[t];
+      buf.resize(static_cast<size_t>(volume(e.dims)));
+      EDGERT_RETURN_IF_ERROR(c.getOutput(e.name, buf.data(), buf.size() * 4));
+      hist[t].add(buf.data(), buf.size());
+    }
+    if (progress) progress(double(b + 1) / batches);
+  }
+  for (const auto& [t, h] : hist) {
+    double thr = h.maxAbs() > 0 ? calibThreshold(h, algo, percentile) : 0;
+    // A tensor that was zero throughout still needs a usable scale.
+    if (!(thr > 0)) thr = 1e-6;
+    run.thresholds[g.tensors[t].name] = thr;
+  }
+  run.batches = batches;
+  return run;
+}
+
+}  // namespace edgert

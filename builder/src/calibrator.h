@@ -1,0 +1,31 @@
+// INT8 calibration (issue #4 part 1): runs the float network over the calibration batches
+// (on the GPU when one is present, else on the CPU backend), histograms |x| of every tensor
+// an INT8 layer reads or writes, and picks each tensor's clipping threshold.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+
+#include "calib_scales.h"
+#include "edgert/builder.h"
+#include "edgert/internal/graph.h"
+
+namespace edgert {
+
+// What a calibration cache is tied to: the imported model's ops, names, topology and
+// weights (not its shapes, so a cache made at batch 1 serves a batch-32 build).
+std::string modelFingerprint(const Graph& imported);
+
+struct CalibrationRun {
+  std::map<std::string, double> thresholds;  // tensor name -> threshold
+  int batches = 0;
+  std::string backend;  // "cpu" or "cuda"
+};
+
+// `g`: the network after the float passes, before quantisation.
+Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int max_batches,
+                                 CalibAlgo algo, double percentile,
+                                 const std::function<void(double)>& progress);
+
+}  // namespace edgert

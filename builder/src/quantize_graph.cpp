@@ -1,0 +1,278 @@
+#include "quantize_graph.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "../../kernels/int8_math.h"
+#include "edgert/internal/str.h"
+
+namespace edgert {
+
+namespace {
+
+bool isActivation(const Graph& g, int t, DataType dt) {
+  return t >= 0 && !g.tensors[t].isConstant() && g.tensors[t].dtype == dt;
+}
+bool isConstFloat(const Graph& g, int t) {
+  return t >= 0 && g.tensors[t].isConstant() && g.tensors[t].dtype == DataType::kFloat32;
+}
+
+// Empty when node `n` can become an EdgertQConv, else why not.
+std::string whyNotInt8(const Graph& g, const Node& n) {
+  auto in = [&](size_t i) { return i < n.inputs.size() ? n.inputs[i] : -1; };
+  if (!isActivation(g, in(0), DataType::kFloat32)) return "its input is not a float32 activation";
+  if (g.tensors[n.outputs[0]].dtype != DataType::kFloat32) return "its output is not float32";
+  if (!isConstFloat(g, in(1))) return "its weights are not float32 constants";
+  if (g.tensors[in(1)].dims.size() < 2) return "its weights are not a matrix";
+  if (n.op == "Conv") {
+    if (in(2) >= 0 && !isConstFloat(g, in(2))) return "its bias is not a constant";
+    return "";
+  }
+  if (g.tensors[in(0)].dims.size() != 2) return "its input is not 2-D";
+  if (g.tensors[in(1)].dims.size() != 2) return "its weights are not 2-D";
+  if (n.op == "MatMul") return "";
+  if (n.op != "Gemm") return "it is no Conv, Gemm or MatMul";
+  if (n.attrs.getInt("transA", 0).value() != 0) return "it transposes its input (transA)";
+  if (in(2) >= 0) {
+    if (!isConstFloat(g, in(2))) return "its C is not a constant";
+    const int64_t cols = g.tensors[n.outputs[0]].dims[1];
+    const Dims& cd = g.tensors[in(2)].dims;
+    if (volume(cd) != cols || (cd.size() == 2 && cd[0] != 1))
+      return "its C is not one value per output column";
+  }
+  return "";
+}
+
+bool isCandidateOp(const std::string& op) {
+  return op == "Conv" || op == "Gemm" || op == "MatMul";
+}
+
+int addConstant(Graph& g, const std::string& name, HostTensor t) {
+  TensorEntry e;
+  e.name = name;
+  e.dtype = t.dtype();
+  e.dims = t.dims();
+  e.constant = std::make_shared<const HostTensor>(std::move(t));
+  g.tensors.push_back(std::move(e));
+  return static_cast<int>(g.tensors.size()) - 1;
+}
+
+HostTensor floatVector(const std::vector<float>& v) {
+  HostTensor t = HostTensor::create(DataType::kFloat32, {static_cast<int64_t>(v.size())}).value();
+  std::copy(v.begin(), v.end(), t.mutableAs<float>());
+  return t;
+}
+
+float scaleOf(double threshold) {
+  return static_cast<float>(std::max(threshold, 1e-8) / 127.0);
+}
+
+// The weights as [outputs, ...] (Gemm with transB = 0 and MatMul store [K, N]).
+HostTensor outputMajorWeights(const Graph& g, const Node& n) {
+  const HostTensor& w = *g.tensors[n.inputs[1]].constant;
+  const bool transposed =
+      n.op == "MatMul" || (n.op == "Gemm" && n.attrs.getInt("transB", 0).value() == 0);
+  if (!transposed) return w.clone();
+  const int64_t K = w.dims()[0], N = w.dims()[1];
+  HostTensor t = HostTensor::create(DataType::kFloat32, {N, K}).value();
+  const float* src = w.as<float>();
+  float* dst = t.mutableAs<float>();
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < N; ++c) dst[c * K + k] = src[k * N + c];
+  return t;
+}
+
+}  // namespace
+
+void quantizeWeightsPerChannel(const HostTensor& w, HostTensor* q, std::vector<float>* scales) {
+  const int64_t M = w.dims()[0];
+  const int64_t per = M ? w.numel() / M : 0;
+  *q = HostTensor::create(DataType::kInt8, w.dims()).value();
+  scales->assign(M, 1.f);
+  const float* src = w.as<float>();
+  int8_t* dst = q->mutableAs<int8_t>();
+  for (int64_t m = 0; m < M; ++m) {
+    float amax = 0.f;
+    for (int64_t i = 0; i < per; ++i) amax = std::max(amax, std::fabs(src[m * per + i]));
+    const float s = amax > 0.f ? amax / 127.f : 1.f;
+    (*scales)[m] = s;
+    for (int64_t i = 0; i < per; ++i)
+      dst[m * per + i] = saturateToInt8(quantizeDivide(src[m * per + i], s));
+  }
+}
+
+std::vector<std::string> int8CandidateLayers(const Graph& g) {
+  std::vector<std::string> names;
+  for (const Node& n : g.nodes)
+    if (isCandidateOp(n.op) && whyNotInt8(g, n).empty()) names.push_back(n.name);
+  return names;
+}
+
+Result<QuantizeReport> quantizeGraph(Graph& g, const std::map<std::string, double>& thresholds,
+                                     const std::map<std::string, std::string>& layer_precisions) {
+  QuantizeReport rep;
+  {
+    std::set<std::string> layers;
+    for (const Node& n : g.nodes) layers.insert(n.name);
+    std::string unknown;
+    for (const auto& [name, prec] : layer_precisions) {
+      if (!layers.count(name) && name != "*")
+        unknown += strCat(unknown.empty() ? "" : ", ", "'", name, "'");
+      if (prec != "int8" && prec != "fp16" && prec != "fp32")
+        return Status(StatusCode::kInvalidArgument,
+                      strCat("layer_precisions: '", name, "' has precision '", prec,
+                             "' (int8, fp16 or fp32)"));
+    }
+    if (!unknown.empty())
+      return Status(StatusCode::kInvalidArgument,
+                    strCat("layer_precisions names no layer of the optimised network: ", unknown,
+                           " (`edgert inspect --engine` on an fp32 build lists the layers)"));
+  }
+  auto threshold = [&](int t) -> const double* {
+    auto it = thresholds.find(g.tensors[t].name);
+    return it == thresholds.end() ? nullptr : &it->second;
+  };
+  // Which layers become INT8.
+  std::vector<bool> int8(g.nodes.size(), false);
+  std::string missing;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (!isCandidateOp(n.op)) continue;
+    const std::string why = whyNotInt8(g, n);
+    if (!why.empty()) {
+      rep.unsupported.push_back(strCat(n.op, " '", n.name, "': ", why));
+      continue;
+    }
+    auto p = layer_precisions.find(n.name);
+    if (p == layer_precisions.end()) p = layer_precisions.find("*");
+    if (p != layer_precisions.end() && p->second != "int8") {
+      rep.kept_float.push_back(n.name);
+      continue;
+    }
+    if (!threshold(n.inputs[0])) {
+      missing += strCat(missing.empty() ? "" : ", ", "'", g.tensors[n.inputs[0]].name, "'");
+      continue;
+    }
+    int8[i] = true;
+  }
+  if (!missing.empty())
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("no calibration threshold for INT8 layer input(s) ", missing,
+                         " (a calibration cache made with other build options? calibrate again)"));
+  // A layer's output can stay int8 when every reader is an INT8 layer reading it as its input
+  // or residual, and it is no network output.
+  std::vector<std::vector<int>> readers(g.tensors.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s)
+      if (g.nodes[i].inputs[s] >= 0) readers[g.nodes[i].inputs[s]].push_back(static_cast<int>(i));
+  std::vector<bool> is_output(g.tensors.size(), false);
+  for (const Binding& b : g.bindings)
+    if (!b.is_input) is_output[b.tensor] = true;
+  auto int8Readers = [&](int t) {
+    if (is_output[t] || readers[t].empty() || !threshold(t)) return false;
+    for (int r : readers[t]) {
+      const Node& rn = g.nodes[r];
+      if (!int8[r] || rn.inputs[1] == t || (rn.inputs.size() > 2 && rn.inputs[2] == t))
+        return false;
+    }
+    return true;
+  };
+
+  std::map<int, int> quantized;  // float tensor -> its int8 copy (QuantizeLinear output)
+  std::map<int, float> scale;    // int8 tensor -> scale
+  std::vector<Node> out;
+  out.reserve(g.nodes.size() + 16);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!int8[i]) {
+      out.push_back(std::move(g.nodes[i]));
+      continue;
+    }
+    Node n = std::move(g.nodes[i]);
+    const int x = n.inputs[0];
+    int xq = x;
+    if (g.tensors[x].dtype != DataType::kInt8) {
+      auto it = quantized.find(x);
+      if (it == quantized.end()) {
+        const float s = scaleOf(*threshold(x));
+        TensorEntry e;
+        e.name = g.tensors[x].name + "/int8";
+        e.dtype = DataType::kInt8;
+        e.dims = g.tensors[x].dims;
+        g.tensors.push_back(std::move(e));
+        xq = static_cast<int>(g.tensors.size()) - 1;
+        HostTensor st = HostTensor::create(DataType::kFloat32, {}).value();
+        *st.mutableAs<float>() = s;
+        Node q;
+        q.op = "QuantizeLinear";
+        q.name = g.tensors[x].name + "/quantize";
+        q.inputs = {x, addConstant(g, q.name + "/scale", std::move(st)),
+                    addConstant(g, q.name + "/zero_point",
+                                HostTensor::create(DataType::kInt8, {}).value())};
+        q.outputs = {xq};
+        out.push_back(std::move(q));
+        ++rep.quantize_nodes;
+        quantized[x] = xq;
+        scale[xq] = s;
+      } else {
+        xq = it->second;
+      }
+    }
+    const float sx = scale.at(xq);
+    HostTensor wf = outputMajorWeights(g, n);
+    HostTensor wq;
+    std::vector<float> sw;
+    quantizeWeightsPerChannel(wf, &wq, &sw);
+    const int64_t M = wf.dims()[0];
+    float alpha = 1.f, beta = 1.f;
+    if (n.op == "Gemm") {
+      alpha = n.attrs.getFloat("alpha", 1.f).value();
+      beta = n.attrs.getFloat("beta", 1.f).value();
+    }
+    std::vector<float> acc_scale(M);
+    for (int64_t m = 0; m < M; ++m) acc_scale[m] = sx * sw[m] * alpha;
+    int bias = -1;
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+      if (n.op == "Conv") {
+        bias = n.inputs[2];
+      } else {
+        const HostTensor& c = *g.tensors[n.inputs[2]].constant;
+        std::vector<float> b(M);
+        for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(c.doubleAt(m)) * beta;
+        bias = addConstant(g, n.name + "/bias", floatVector(b));
+      }
+    }
+    int residual = n.inputs.size() > 3 ? n.inputs[3] : -1;
+    // A float residual stays float: its int8 copy (if any) would lose precision.
+    const float r_scale =
+        residual >= 0 && g.tensors[residual].dtype == DataType::kInt8 ? scale.at(residual) : 1.f;
+    Node qn;
+    qn.op = "EdgertQConv";
+    qn.name = n.name;
+    qn.precision = "int8";
+    const int wt = addConstant(g, n.name + "/weight_int8", std::move(wq));
+    const int st = addConstant(g, n.name + "/acc_scale", floatVector(acc_scale));
+    qn.inputs = {xq, wt, bias, residual, st};
+    if (n.op == "Conv") {
+      qn.attrs = n.attrs;
+    } else {
+      for (const char* a : {"_act", "_act_alpha", "_act_beta"})
+        if (const Attribute* at = n.attrs.find(a)) qn.attrs.set(a, *at);
+    }
+    qn.attrs.setFloat("r_scale", r_scale);
+    const int y = n.outputs[0];
+    if (int8Readers(y)) {
+      const float sy = scaleOf(*threshold(y));
+      g.tensors[y].dtype = DataType::kInt8;
+      scale[y] = sy;
+      qn.attrs.setFloat("y_scale", sy);
+    }
+    qn.outputs = {y};
+    out.push_back(std::move(qn));
+    ++rep.int8_layers;
+  }
+  g.nodes = std::move(out);
+  return rep;
+}
+
+}  // namespace edgert

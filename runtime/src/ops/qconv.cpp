@@ -1,0 +1,179 @@
+// EdgertQConv: the INT8 convolution / fully connected layer the builder's quantisation pass
+// makes from Conv, Gemm and MatMul with constant weights. Symmetric int8 activations and
+// per-output-channel int8 weights, exact int32 accumulation, then the float epilogue of
+// kernels/int8_math.h (scale, bias, residual, activation, requantise). This CPU kernel is the
+// reference the CUDA kernels must reproduce integer for integer.
+//
+// Inputs: 0 x int8 ([N, C, spatial...], or [N, K] for a fully connected layer), 1 w int8
+// constant ([M, C/group, kernel...] or [M, K]), 2 bias float32 [M] (optional), 3 residual
+// (optional, the output's shape: int8 with scale `r_scale`, or float32), 4 acc_scale float32
+// [M] constant (x_scale * w_scale[m]). Attributes: Conv's, the fused activation (`_act`...),
+// `y_scale` (> 0: int8 output with that scale; 0: float32 output), `r_scale`.
+#include "../../../kernels/int8_math.h"
+#include "conv_common.h"
+
+namespace edgert::ops {
+namespace {
+
+struct QConvParams {
+  ConvParams conv;
+  bool linear = false;  // [N, K] x [M, K]^T
+  int64_t K = 0;        // linear: inner dim
+  float y_scale = 0.f;
+  float r_scale = 1.f;
+  bool int8_residual = false;
+};
+
+Result<QConvParams> parseQConv(const NodeContext& c) {
+  QConvParams p;
+  if (c.dtype(0) != DataType::kInt8 || c.dtype(1) != DataType::kInt8)
+    return c.invalid("input and weights must be int8, got ", dataTypeName(c.dtype(0)), " and ",
+                     dataTypeName(c.dtype(1)));
+  if (!c.has(4) || c.dtype(4) != DataType::kFloat32)
+    return c.invalid("input 4 (accumulator scales, float32) is required");
+  if (c.has(2) && c.dtype(2) != DataType::kFloat32) return c.invalid("bias must be float32");
+  EDGERT_TRY_ATTR(p.y_scale, attrFloat(c, "y_scale", 0.f));
+  EDGERT_TRY_ATTR(p.r_scale, attrFloat(c, "r_scale", 1.f));
+  if (!(p.y_scale >= 0.f) || !std::isfinite(p.y_scale) || !std::isfinite(p.r_scale))
+    return c.invalid("y_scale ", p.y_scale, " / r_scale ", p.r_scale, " must be finite, y >= 0");
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  if (x.size() == 2) {
+    p.linear = true;
+    if (w.size() != 2 || w[1] != x[1])
+      return c.invalid("fully connected weights ", dimsToString(w), " do not match input ",
+                       dimsToString(x));
+    p.conv.N = x[0];
+    p.K = x[1];
+    p.conv.M = w[0];
+    EDGERT_TRY_ATTR(p.conv.epi, parseEpilogue(c));
+    if (c.has(2) && (c.dims(2).size() != 1 || c.dims(2)[0] != p.conv.M))
+      return c.invalid("bias must have shape [", p.conv.M, "], got ", dimsToString(c.dims(2)));
+  } else {
+    EDGERT_TRY_ATTR(p.conv, parseConv(c));
+  }
+  if (c.dims(4) != Dims{p.conv.M})
+    return c.invalid("accumulator scales must have shape [", p.conv.M, "], got ",
+                     dimsToString(c.dims(4)));
+  if (c.has(3)) {
+    p.int8_residual = c.dtype(3) == DataType::kInt8;
+    if (!p.int8_residual && c.dtype(3) != DataType::kFloat32)
+      return c.invalid("residual must be int8 or float32, got ", dataTypeName(c.dtype(3)));
+  }
+  return p;
+}
+
+Dims outputDims(const QConvParams& p) {
+  if (p.linear) return {p.conv.N, p.conv.M};
+  Dims out = {p.conv.N, p.conv.M};
+  for (int i = 3 - p.conv.g.nsp; i < 3; ++i) out.push_back(p.conv.g.out[i]);
+  return out;
+}
+
+Status inferQConv(NodeContext& c) {
+  QConvParams p;
+  EDGERT_TRY_ATTR(p, parseQConv(c));
+  const Dims out = outputDims(p);
+  if (c.has(3) && c.dims(3) != out)
+    return c.invalid("fused residual ", dimsToString(c.dims(3)), " does not match the output ",
+                     dimsToString(out));
+  c.setOutput(0, p.y_scale > 0.f ? DataType::kInt8 : DataType::kFloat32, out);
+  return Status::Ok();
+}
+
+// Output element `i` (channel m) from its accumulator.
+struct Epi {
+  const QConvParams& p;
+  const float* scale;
+  const float* bias;
+  const void* residual;
+  void* y;
+  float inv_y;
+  void store(int64_t i, int64_t m, int32_t acc) const {
+    float v = requantReal(acc, scale[m], bias ? bias[m] : 0.f);
+    if (residual) {
+      const float r = p.int8_residual ? static_cast<float>(static_cast<const int8_t*>(residual)[i])
+                                      : static_cast<const float*>(residual)[i];
+      v = fmaf(r, p.r_scale, v);
+    }
+    v = applyAct(p.conv.epi, v);
+    if (p.y_scale > 0.f)
+      static_cast<int8_t*>(y)[i] = saturateToInt8(v * inv_y);
+    else
+      static_cast<float*>(y)[i] = v;
+  }
+};
+
+constexpr int64_t kTile = 256;  // output pixels per accumulator tile (1 KiB of int32)
+
+Status runQConv(const QConvParams& p, const KernelArgs& a) {
+  const ConvParams& cp = p.conv;
+  const int8_t* x = a.in[0].as<int8_t>();
+  const int8_t* w = a.in[1].as<int8_t>();
+  const Epi epi{p,
+                a.in[4].as<float>(),
+                a.in[2].data ? a.in[2].as<float>() : nullptr,
+                a.in.size() > 3 ? a.in[3].data : nullptr,
+                a.out[0].data,
+                p.y_scale > 0.f ? 1.f / p.y_scale : 0.f};
+  if (p.linear) {
+    for (int64_t n = 0; n < cp.N; ++n)
+      for (int64_t m = 0; m < cp.M; ++m) {
+        const int8_t* xr = x + n * p.K;
+        const int8_t* wr = w + m * p.K;
+        int32_t acc = 0;
+        for (int64_t k = 0; k < p.K; ++k) acc += int32_t{xr[k]} * int32_t{wr[k]};
+        epi.store(n * cp.M + m, m, acc);
+      }
+    return Status::Ok();
+  }
+  const Geometry& g = cp.g;
+  const int64_t cg = cp.C / cp.G, mg = cp.M / cp.G, kdim = cg * g.kVol(), ov = g.outVol();
+  int32_t* acc = static_cast<int32_t*>(a.scratch);
+  int8_t* cols = reinterpret_cast<int8_t*>(acc + kTile);
+  for (int64_t n = 0; n < cp.N; ++n)
+    for (int64_t grp = 0; grp < cp.G; ++grp) {
+      const int8_t* xg = x + (n * cp.C + grp * cg) * g.inVol();
+      const int8_t* b = xg;
+      if (!cp.pointwise) {
+        im2col3d<int8_t>(g, cg, xg, cols);
+        b = cols;
+      }
+      for (int64_t p0 = 0; p0 < ov; p0 += kTile) {
+        const int64_t np = std::min(kTile, ov - p0);
+        for (int64_t mm = 0; mm < mg; ++mm) {
+          const int64_t m = grp * mg + mm;
+          const int8_t* wr = w + m * kdim;
+          std::fill(acc, acc + np, 0);
+          for (int64_t k = 0; k < kdim; ++k) {
+            const int32_t wv = wr[k];
+            const int8_t* br = b + k * ov + p0;
+            for (int64_t q = 0; q < np; ++q) acc[q] += wv * int32_t{br[q]};
+          }
+          const int64_t base = (n * cp.M + m) * ov + p0;
+          for (int64_t q = 0; q < np; ++q) epi.store(base + q, m, acc[q]);
+        }
+      }
+    }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Kernel>> createQConv(const NodeContext& c) {
+  QConvParams p;
+  EDGERT_TRY_ATTR(p, parseQConv(c));
+  size_t scratch = 0;
+  if (!p.linear) {
+    scratch = kTile * sizeof(int32_t);
+    if (!p.conv.pointwise)
+      scratch += static_cast<size_t>(p.conv.C / p.conv.G * p.conv.g.kVol() * p.conv.g.outVol());
+  }
+  return makeKernel(std::move(p), &runQConv, scratch);
+}
+
+}  // namespace
+
+// Weights and accumulator scales are constants: the builder quantised them.
+extern const OpDef kOpEdgertQConv = {"EdgertQConv",         2,          5,          1, 1,
+                                     (1u << 1) | (1u << 4), inferQConv, createQConv};
+
+}  // namespace edgert::ops

@@ -1,0 +1,235 @@
+// INT8 (issue #4): the quantisation pass and EdgertQConv against float references, through
+// the real builder (calibration from an in-memory source) on the CPU backend.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "../../builder/src/quantize_graph.h"
+#include "../../kernels/int8_math.h"
+#include "onnx_model.h"
+#include "test_util.h"
+
+using namespace edgert;
+using namespace edgert::test;
+
+namespace {
+
+// Calibration samples held in memory: sample i of every input is `data[i]`.
+class MemorySource final : public CalibrationSource {
+ public:
+  explicit MemorySource(std::vector<HostTensor> samples) : samples_(std::move(samples)) {}
+  int sampleCount() const override { return static_cast<int>(samples_.size()); }
+  Status getSamples(int first, const std::string&, const Dims& dims, float* out) override {
+    const int64_t per = volume(dims) / dims[0];
+    for (int64_t i = 0; i < dims[0]; ++i) {
+      const HostTensor& s = samples_[(first + i) % samples_.size()];
+      if (s.numel() != per) return Status(StatusCode::kInvalidArgument, "sample size");
+      std::copy(s.as<float>(), s.as<float>() + per, out + i * per);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<HostTensor> samples_;
+};
+
+HostTensor randomWeights(const Dims& d, std::mt19937& r, float scale = 0.3f) {
+  return randomTensor(DataType::kFloat32, d, r, -scale, scale);
+}
+
+double cosine(const HostTensor& a, const HostTensor& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    const double x = a.as<float>()[i], y = b.as<float>()[i];
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return ab / std::sqrt(aa * bb + 1e-30);
+}
+
+struct Pair {
+  std::vector<uint8_t> fp32, int8;
+  BuildReport report;
+};
+
+Pair buildBoth(const std::string& model, const Dims& x, std::mt19937& r, int samples = 8,
+               BuildOptions int8_opt = {}) {
+  Pair p;
+  BuildOptions f;
+  f.target = "cpu";
+  auto a = buildEngine(model, f);
+  EXPECT_TRUE(a.ok()) << a.status().toString();
+  std::vector<HostTensor> s;
+  for (int i = 0; i < samples; ++i) {
+    Dims one = x;
+    one[0] = 1;
+    s.push_back(randomTensor(DataType::kFloat32, one, r));
+  }
+  int8_opt.target = "cpu";
+  int8_opt.precision = "int8";
+  int8_opt.calibration = std::make_shared<MemorySource>(std::move(s));
+  auto b = buildEngine(model, int8_opt, &p.report);
+  EXPECT_TRUE(b.ok()) << b.status().toString();
+  if (a.ok()) p.fp32 = a.value();
+  if (b.ok()) p.int8 = b.value();
+  return p;
+}
+
+TEST(Int8Math, RoundsHalfToEvenAndSaturates) {
+  EXPECT_EQ(saturateToInt8(2.5f), 2);
+  EXPECT_EQ(saturateToInt8(3.5f), 4);
+  EXPECT_EQ(saturateToInt8(-2.5f), -2);
+  EXPECT_EQ(saturateToInt8(1000.f), 127);
+  EXPECT_EQ(saturateToInt8(-1000.f), -128);
+  EXPECT_EQ(saturateToInt8(NAN), 0);
+  EXPECT_EQ(saturateToUInt8(-3.f), 0);
+  EXPECT_EQ(saturateToUInt8(255.5f), 255);
+}
+
+TEST(Int8Weights, PerChannelScalesRoundTripWithinHalfAStep) {
+  std::mt19937 r(std::random_device{}());
+  HostTensor w = randomWeights({6, 3, 3, 3}, r);
+  w.mutableAs<float>()[27] = 2.5f;                              // channel 1 has a much larger range
+  for (int i = 54; i < 81; ++i) w.mutableAs<float>()[i] = 0.f;  // channel 2 is all zero
+  HostTensor q;
+  std::vector<float> s;
+  quantizeWeightsPerChannel(w, &q, &s);
+  ASSERT_EQ(s.size(), 6u);
+  EXPECT_FLOAT_EQ(s[1], 2.5f / 127.f);
+  EXPECT_EQ(s[2], 1.f);
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const float sc = s[i / 27];
+    EXPECT_LE(std::fabs(q.as<int8_t>()[i] * sc - w.as<float>()[i]), sc / 2 + 1e-7f) << i;
+  }
+  EXPECT_EQ(q.as<int8_t>()[27], 127);
+}
+
+// One convolution of each kind (dense 3x3 with padding and stride, grouped, depthwise, 1x1,
+// with fused ReLU and residual) against the float engine: INT8 keeps cosine >= 0.999.
+TEST(Int8Build, ConvolutionsTrackTheFloatEngine) {
+  std::mt19937 r(std::random_device{}());
+  struct Case {
+    const char* name;
+    int64_t c, m, k, group, stride, pad;
+  };
+  for (const Case& cs : {Case{"dense3x3", 8, 16, 3, 1, 1, 1}, Case{"strided", 8, 16, 3, 1, 2, 1},
+                         Case{"grouped", 8, 16, 3, 4, 1, 1}, Case{"depthwise", 8, 8, 3, 8, 1, 1},
+                         Case{"pointwise", 8, 16, 1, 1, 1, 0}}) {
+    SCOPED_TRACE(cs.name);
+    OnnxGraph g(13);
+    const Dims x = {2, cs.c, 12, 12};
+    g.input("x", DataType::kFloat32, x);
+    g.constant("w", randomWeights({cs.m, cs.c / cs.group, cs.k, cs.k}, r));
+    g.constant("b", randomWeights({cs.m}, r, 0.1f));
+    g.node("Conv", {"x", "w", "b"}, {"y"},
+           {attrInts("pads", {cs.pad, cs.pad, cs.pad, cs.pad}),
+            attrInts("strides", {cs.stride, cs.stride}), attrInt("group", cs.group)});
+    g.node("Relu", {"y"}, {"z"});
+    g.output("z");
+    Pair p = buildBoth(g.save(cs.name), x, r);
+    EXPECT_EQ(p.report.int8_layers, 1u);
+    EXPECT_EQ(p.report.quantize_layers, 1u);
+    const HostTensor in = randomTensor(DataType::kFloat32, x, r);
+    auto a = runEngineBytes(p.fp32, {{"x", &in}});
+    auto b = runEngineBytes(p.int8, {{"x", &in}});
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status().toString() << b.status().toString();
+    EXPECT_GT(cosine(a->at("z"), b->at("z")), 0.999);
+    EXPECT_LT(relativeL2(b->at("z"), a->at("z")), 0.03);
+  }
+}
+
+// conv -> conv (int8 between them, no Quantize layer) with a residual from the first conv.
+TEST(Int8Build, ChainsStayInInt8WithResidual) {
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph g(13);
+  const Dims x = {1, 8, 10, 10};
+  g.input("x", DataType::kFloat32, x);
+  g.constant("w1", randomWeights({8, 8, 3, 3}, r));
+  g.constant("w2", randomWeights({8, 8, 3, 3}, r));
+  g.constant("w3", randomWeights({4, 8, 1, 1}, r));
+  const auto pads = attrInts("pads", {1, 1, 1, 1});
+  g.node("Conv", {"x", "w1"}, {"a"}, {pads});
+  g.node("Relu", {"a"}, {"ar"});
+  g.node("Conv", {"ar", "w2"}, {"b"}, {pads});
+  g.node("Add", {"b", "ar"}, {"c"});
+  g.node("Relu", {"c"}, {"cr"});
+  g.node("Conv", {"cr", "w3"}, {"y"});
+  g.output("y");
+  Pair p = buildBoth(g.save("int8_chain"), x, r);
+  EXPECT_EQ(p.report.int8_layers, 3u);
+  EXPECT_EQ(p.report.quantize_layers, 1u);  // only the network input
+  const HostTensor in = randomTensor(DataType::kFloat32, x, r);
+  auto a = runEngineBytes(p.fp32, {{"x", &in}});
+  auto b = runEngineBytes(p.int8, {{"x", &in}});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_GT(cosine(a->at("y"), b->at("y")), 0.995);
+}
+
+TEST(Int8Build, GemmAndMatMulWithConstantWeights) {
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph g(13);
+  const Dims x = {3, 32};
+  g.input("x", DataType::kFloat32, x);
+  g.constant("w", randomWeights({16, 32}, r));
+  g.constant("c", randomWeights({16}, r, 0.1f));
+  g.constant("m", randomWeights({16, 10}, r));
+  g.node("Gemm", {"x", "w", "c"}, {"h"}, {attrInt("transB", 1), attrFloat("alpha", 0.5f)});
+  g.node("Relu", {"h"}, {"hr"});
+  g.node("MatMul", {"hr", "m"}, {"y"});
+  g.output("y");
+  // Few values per sample: the range of many samples, not a histogram method.
+  BuildOptions o;
+  o.calib_algo = "minmax";
+  Pair p = buildBoth(g.save("int8_gemm"), x, r, 64, o);
+  EXPECT_EQ(p.report.int8_layers, 2u);
+  const HostTensor in = randomTensor(DataType::kFloat32, x, r);
+  auto a = runEngineBytes(p.fp32, {{"x", &in}});
+  auto b = runEngineBytes(p.int8, {{"x", &in}});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_GT(cosine(a->at("y"), b->at("y")), 0.995);
+}
+
+TEST(Int8Build, LayerPrecisionsKeepLayersInFloatAndUnknownNamesAreErrors) {
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph g(13);
+  const Dims x = {1, 4, 6, 6};
+  g.input("x", DataType::kFloat32, x);
+  g.constant("w", randomWeights({4, 4, 1, 1}, r));
+  g.node("Conv", {"x", "w"}, {"y"});
+  g.proto().mutable_graph()->mutable_node(0)->set_name("the_conv");
+  g.output("y");
+  const std::string path = g.save("int8_override");
+  BuildOptions o;
+  o.layer_precisions["the_conv"] = "fp16";
+  Pair p = buildBoth(path, x, r, 2, o);
+  EXPECT_EQ(p.report.int8_layers, 0u);
+  ASSERT_EQ(p.report.int8_kept_float.size(), 1u);
+  o.layer_precisions = {{"no_such_layer", "fp16"}, {"other", "fp32"}};
+  o.precision = "int8";
+  o.target = "cpu";
+  std::vector<HostTensor> one;
+  one.push_back(randomTensor(DataType::kFloat32, x, r));
+  o.calibration = std::make_shared<MemorySource>(std::move(one));
+  auto b = buildEngine(path, o);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("'no_such_layer', 'other'"), std::string::npos)
+      << b.status().message();
+}
+
+TEST(Int8Build, WithoutCalibrationDataTheErrorSaysWhatToGive) {
+  OnnxGraph g(13);
+  std::mt19937 r(1);
+  g.input("x", DataType::kFloat32, {1, 4, 6, 6});
+  g.constant("w", randomWeights({4, 4, 1, 1}, r));
+  g.node("Conv", {"x", "w"}, {"y"});
+  g.output("y");
+  BuildOptions o;
+  o.precision = "int8";
+  o.target = "cpu";
+  auto b = buildEngine(g.save("int8_nocalib"), o);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("--calib-dir"), std::string::npos) << b.status().message();
+}
+
+}  // namespace
