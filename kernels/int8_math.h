@@ -3,11 +3,13 @@
 //
 // Quantisation is symmetric for edgert's own INT8 layers: q = sat(rint(x / s)). Convolutions
 // and GEMMs accumulate int8 x int8 products exactly in int32; the accumulator leaves through
-// float32 with fused multiply-adds in a fixed order:
-//   real = fma(float(acc), acc_scale[c], bias[c])     acc_scale = x_scale * w_scale[c]
-//   real = fma(residual, residual_scale, real)        (when a residual is fused)
+// float32, each multiply and add rounded separately (never contracted into an FMA: baseline
+// x86-64 has none, and CUDA would otherwise fuse them), in a fixed order:
+//   real = float(acc) * acc_scale[c] + bias[c]        acc_scale = x_scale * w_scale[c]
+//   real = real + residual * residual_scale           (when a residual is fused)
 //   real = act(real)
 //   q    = sat(rint(real * inv_y_scale))              (int8 output) or real (float output)
+// The CPU sources that use this are compiled with -ffp-contract=off.
 // Activations that call exp/erf/tanh may differ in the last float bit between the host's libm
 // and CUDA's, which can move q by one step; everything else is bit-identical.
 #pragma once
@@ -17,17 +19,27 @@
 
 #include "hd.h"
 
-// Round half to even, then clamp into int8 (NaN becomes 0).
+// Round half to even for |v| < 2^22, by adding and removing 1.5 * 2^23 (the sum's rounding
+// does it). Same as rintf in the default rounding mode, but inline and vectorisable on CPUs
+// without SSE4.1's roundps (baseline x86-64 calls libm for rintf).
+EDGERT_HD float roundHalfEven(float v) {
+  const float kMagic = 12582912.f;
+  return (v + kMagic) - kMagic;
+}
+
+// Clamp into int8, then round half to even (NaN becomes 0).
 EDGERT_HD int8_t saturateToInt8(float v) {
-  if (!(v == v)) return 0;
-  v = rintf(v);
-  return static_cast<int8_t>(v > 127.f ? 127.f : (v < -128.f ? -128.f : v));
+  v = v > 127.f ? 127.f : v;
+  v = v < -128.f ? -128.f : v;
+  v = v == v ? v : 0.f;
+  return static_cast<int8_t>(roundHalfEven(v));
 }
 
 EDGERT_HD uint8_t saturateToUInt8(float v) {
-  if (!(v == v)) return 0;
-  v = rintf(v);
-  return static_cast<uint8_t>(v > 255.f ? 255.f : (v < 0.f ? 0.f : v));
+  v = v > 255.f ? 255.f : v;
+  v = v < 0.f ? 0.f : v;
+  v = v == v ? v : 0.f;
+  return static_cast<uint8_t>(roundHalfEven(v));
 }
 
 // ONNX QuantizeLinear: x / scale rounded half to even (IEEE division on both sides: nvcc
@@ -36,7 +48,32 @@ EDGERT_HD float quantizeDivide(float x, float scale) {
   return x / scale;
 }
 
+// QuantizeLinear's value: round(x / scale) + zero_point, saturated. |x / scale| is clamped
+// to 2^21 first, where rounding is still exact and any zero point still saturates.
+EDGERT_HD float quantizedValue(float x, float scale, float zero_point) {
+  float v = quantizeDivide(x, scale);
+  v = v > 2097152.f ? 2097152.f : v;
+  v = v < -2097152.f ? -2097152.f : v;
+  return roundHalfEven(v) + zero_point;
+}
+
+// a * b and a + b, rounded on their own.
+EDGERT_HD float mulRn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+EDGERT_HD float addRn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+
 // The accumulator into real units (see the file comment for the order).
 EDGERT_HD float requantReal(int32_t acc, float acc_scale, float bias) {
-  return fmaf(static_cast<float>(acc), acc_scale, bias);
+  return addRn(mulRn(static_cast<float>(acc), acc_scale), bias);
 }

@@ -234,6 +234,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   if (!st.ok()) return st.withContext(onnx_path);
   simplifyTransposes(g, stats);
   removeIdentities(g, stats);
+  foldPadIntoConv(g, stats, target.backend == "cpu");
   foldBatchNorm(g, stats);
   fuseConvEpilogues(g, stats);
   if (opt.fuse_elementwise) fuseElementwise(g, stats);

@@ -35,6 +35,12 @@ void simplifyTransposes(Graph& g, PassStats& stats);
 // Drops nodes and tensors that no output depends on, and compacts tensor ids.
 void eliminateDeadCode(Graph& g, PassStats& stats);
 
+// A constant-mode zero Pad of the spatial dims read only by a Conv becomes part of the Conv's
+// own pads (EfficientNet's "same" padding): one pass over memory less, and for INT8 one
+// float tensor less to quantise. `asymmetric_ok`: the backend pads convolutions
+// asymmetrically (the CPU backend; cuDNN does not).
+void foldPadIntoConv(Graph& g, PassStats& stats, bool asymmetric_ok);
+
 // Conv followed by an inference BatchNormalization (constant statistics) becomes one
 // Conv with scaled weights and a shifted bias.
 void foldBatchNorm(Graph& g, PassStats& stats);

@@ -81,7 +81,9 @@ Status inferQConv(NodeContext& c) {
   return Status::Ok();
 }
 
-// Output element `i` (channel m) from its accumulator.
+constexpr int64_t kRun = 256;  // outputs per accumulator run (1 KiB of int32)
+
+// The epilogue over a run of outputs of one channel (see kernels/int8_math.h for the order).
 struct Epi {
   const QConvParams& p;
   const float* scale;
@@ -89,22 +91,43 @@ struct Epi {
   const void* residual;
   void* y;
   float inv_y;
-  void store(int64_t i, int64_t m, int32_t acc) const {
-    float v = requantReal(acc, scale[m], bias ? bias[m] : 0.f);
+  void storeRun(int64_t base, int64_t m, const int32_t* acc, int64_t n) const {
+    float v[kRun];
+    const float s = scale[m], b = bias ? bias[m] : 0.f;
+    for (int64_t i = 0; i < n; ++i) v[i] = requantReal(acc[i], s, b);
     if (residual) {
-      const float r = p.int8_residual ? static_cast<float>(static_cast<const int8_t*>(residual)[i])
-                                      : static_cast<const float*>(residual)[i];
-      v = fmaf(r, p.r_scale, v);
+      if (p.int8_residual) {
+        const int8_t* r = static_cast<const int8_t*>(residual) + base;
+        for (int64_t i = 0; i < n; ++i) v[i] = addRn(v[i], mulRn(float(r[i]), p.r_scale));
+      } else {
+        const float* r = static_cast<const float*>(residual) + base;
+        for (int64_t i = 0; i < n; ++i) v[i] = addRn(v[i], mulRn(r[i], p.r_scale));
+      }
     }
-    v = applyAct(p.conv.epi, v);
-    if (p.y_scale > 0.f)
-      static_cast<int8_t*>(y)[i] = saturateToInt8(v * inv_y);
-    else
-      static_cast<float*>(y)[i] = v;
+    const Epilogue& e = p.conv.epi;
+    if (e.act == Act::kRelu) {
+      for (int64_t i = 0; i < n; ++i) v[i] = v[i] > 0.f ? v[i] : 0.f;
+    } else if (e.act == Act::kClip) {
+      for (int64_t i = 0; i < n; ++i) v[i] = std::min(e.beta, std::max(e.alpha, v[i]));
+    } else if (e.act != Act::kNone) {
+      for (int64_t i = 0; i < n; ++i) v[i] = applyAct(e, v[i]);
+    }
+    if (p.y_scale > 0.f) {
+      int8_t* o = static_cast<int8_t*>(y) + base;
+      for (int64_t i = 0; i < n; ++i) o[i] = saturateToInt8(mulRn(v[i], inv_y));
+    } else {
+      std::copy(v, v + n, static_cast<float*>(y) + base);
+    }
   }
 };
 
-constexpr int64_t kTile = 256;  // output pixels per accumulator tile (1 KiB of int32)
+// Dot products along the reduction dim, both operands contiguous: the compiler turns this
+// into widening multiply-adds (vpmaddwd on x86, sdot/smlal on Arm).
+inline int32_t dotInt8(const int8_t* a, const int8_t* b, int64_t n) {
+  int32_t acc = 0;
+  for (int64_t k = 0; k < n; ++k) acc += int32_t{a[k]} * int32_t{b[k]};
+  return acc;
+}
 
 Status runQConv(const QConvParams& p, const KernelArgs& a) {
   const ConvParams& cp = p.conv;
@@ -116,21 +139,22 @@ Status runQConv(const QConvParams& p, const KernelArgs& a) {
                 a.in.size() > 3 ? a.in[3].data : nullptr,
                 a.out[0].data,
                 p.y_scale > 0.f ? 1.f / p.y_scale : 0.f};
+  int32_t acc[kRun];
   if (p.linear) {
     for (int64_t n = 0; n < cp.N; ++n)
-      for (int64_t m = 0; m < cp.M; ++m) {
-        const int8_t* xr = x + n * p.K;
-        const int8_t* wr = w + m * p.K;
-        int32_t acc = 0;
-        for (int64_t k = 0; k < p.K; ++k) acc += int32_t{xr[k]} * int32_t{wr[k]};
-        epi.store(n * cp.M + m, m, acc);
+      for (int64_t m0 = 0; m0 < cp.M; m0 += kRun) {
+        const int64_t nm = std::min(kRun, cp.M - m0);
+        // One output row: consecutive channels, each with its own scale.
+        for (int64_t i = 0; i < nm; ++i) {
+          acc[0] = dotInt8(x + n * p.K, w + (m0 + i) * p.K, p.K);
+          epi.storeRun(n * cp.M + m0 + i, m0 + i, acc, 1);
+        }
       }
     return Status::Ok();
   }
   const Geometry& g = cp.g;
   const int64_t cg = cp.C / cp.G, mg = cp.M / cp.G, kdim = cg * g.kVol(), ov = g.outVol();
-  int32_t* acc = static_cast<int32_t*>(a.scratch);
-  int8_t* cols = reinterpret_cast<int8_t*>(acc + kTile);
+  int8_t* cols = static_cast<int8_t*>(a.scratch);
   for (int64_t n = 0; n < cp.N; ++n)
     for (int64_t grp = 0; grp < cp.G; ++grp) {
       const int8_t* xg = x + (n * cp.C + grp * cg) * g.inVol();
@@ -139,19 +163,20 @@ Status runQConv(const QConvParams& p, const KernelArgs& a) {
         im2col3d<int8_t>(g, cg, xg, cols);
         b = cols;
       }
-      for (int64_t p0 = 0; p0 < ov; p0 += kTile) {
-        const int64_t np = std::min(kTile, ov - p0);
+      // Outer products over a run of output pixels: no horizontal sums, and each int8 x int8
+      // product fits int16 (|127 * -128| < 2^15), so the multiply is a 16-bit one.
+      for (int64_t p0 = 0; p0 < ov; p0 += kRun) {
+        const int64_t np = std::min(kRun, ov - p0);
         for (int64_t mm = 0; mm < mg; ++mm) {
           const int64_t m = grp * mg + mm;
           const int8_t* wr = w + m * kdim;
           std::fill(acc, acc + np, 0);
           for (int64_t k = 0; k < kdim; ++k) {
-            const int32_t wv = wr[k];
+            const int16_t wv = wr[k];
             const int8_t* br = b + k * ov + p0;
-            for (int64_t q = 0; q < np; ++q) acc[q] += wv * int32_t{br[q]};
+            for (int64_t q = 0; q < np; ++q) acc[q] += static_cast<int16_t>(wv * br[q]);
           }
-          const int64_t base = (n * cp.M + m) * ov + p0;
-          for (int64_t q = 0; q < np; ++q) epi.store(base + q, m, acc[q]);
+          epi.storeRun((n * cp.M + m) * ov + p0, m, acc, np);
         }
       }
     }
@@ -162,11 +187,8 @@ Result<std::unique_ptr<Kernel>> createQConv(const NodeContext& c) {
   QConvParams p;
   EDGERT_TRY_ATTR(p, parseQConv(c));
   size_t scratch = 0;
-  if (!p.linear) {
-    scratch = kTile * sizeof(int32_t);
-    if (!p.conv.pointwise)
-      scratch += static_cast<size_t>(p.conv.C / p.conv.G * p.conv.g.kVol() * p.conv.g.outVol());
-  }
+  if (!p.linear && !p.conv.pointwise)  // one group's columns
+    scratch = static_cast<size_t>(p.conv.C / p.conv.G * p.conv.g.kVol() * p.conv.g.outVol());
   return makeKernel(std::move(p), &runQConv, scratch);
 }
 

@@ -99,11 +99,11 @@ Status runQuantize(const QdqParams& p, const KernelArgs& a) {
     if (p.qtype == DataType::kInt8) {
       int8_t* y = a.out[0].as<int8_t>();
       for (int64_t i = i0; i < i0 + n; ++i)
-        y[i] = saturateToInt8(rintf(quantizeDivide(x[i], s)) + static_cast<float>(z));
+        y[i] = saturateToInt8(quantizedValue(x[i], s, static_cast<float>(z)));
     } else {
       uint8_t* y = a.out[0].as<uint8_t>();
       for (int64_t i = i0; i < i0 + n; ++i)
-        y[i] = saturateToUInt8(rintf(quantizeDivide(x[i], s)) + static_cast<float>(z));
+        y[i] = saturateToUInt8(quantizedValue(x[i], s, static_cast<float>(z)));
     }
   });
   return Status::Ok();
