@@ -55,8 +55,8 @@ struct BuildFlags {
   int workspace_mib = 0, batch_split = -1;
   // INT8
   std::string calib_dir, calib_algo, calib_cache, calib_preprocess;
-  double calib_percentile = 0;
-  int calib_batches = -1;
+  double calib_percentile = 0, int8_min_cosine = -1;
+  int calib_batches = -1, int8_check_batches = 0;
   std::vector<std::string> layer_precisions;  // NAME=PREC
 };
 
@@ -121,6 +121,8 @@ int cmdBuild(const BuildFlags& f) {
   if (f.calib_percentile > 0) opt.calib_percentile = f.calib_percentile;
   if (f.calib_batches >= 0) opt.calib_batches = f.calib_batches;
   if (!f.calib_cache.empty()) opt.calib_cache = f.calib_cache;
+  if (f.int8_min_cosine >= 0) opt.int8_min_cosine = f.int8_min_cosine;
+  if (f.int8_check_batches > 0) opt.int8_check_batches = f.int8_check_batches;
   for (const std::string& lp : f.layer_precisions) {
     const size_t eq = lp.rfind('=');
     if (eq == std::string::npos || eq == 0)
@@ -160,6 +162,21 @@ int cmdBuild(const BuildFlags& f) {
                    ? ""
                    : fmt::format(", {} cannot be INT8", rep.int8_unsupported.size()));
     for (const std::string& u : rep.int8_unsupported) fmt::print("  float: {}\n", u);
+    if (rep.int8_cosine > -2) {
+      fmt::print("int8: worst output cosine vs float on the check batches: {:.5f}",
+                 rep.int8_cosine);
+      if (!rep.int8_auto_float.empty())
+        fmt::print(" (all INT8: {:.5f}; kept in float:", rep.int8_cosine_all);
+      for (size_t i = 0; i < rep.int8_auto_float.size(); ++i)
+        fmt::print("{} {} ({:.4f} alone)", i ? "," : "", rep.int8_auto_float[i].first,
+                   rep.int8_auto_float[i].second);
+      fmt::print("{}\n", rep.int8_auto_float.empty() ? "" : ")");
+      if (rep.int8_cosine < opt.int8_min_cosine)
+        fmt::print(stderr,
+                   "edgert: warning: INT8 stays below --int8-min-cosine {} with every "
+                   "candidate layer kept in float\n",
+                   opt.int8_min_cosine);
+    }
   }
   if (rep.split_chains)
     fmt::print(
@@ -484,6 +501,16 @@ int main(int argc, char** argv) {
   build->add_option("--calib-preprocess", bf.calib_preprocess,
                     "INT8: image pre-processing, e.g. resize=256,mean=127,std=128,order=rgb "
                     "(keys resize, scale, mean, std, order, layout, pad, interp)");
+  build
+      ->add_option(
+          "--int8-min-cosine", bf.int8_min_cosine,
+          "INT8: keep the layers INT8 hurts most in float until every output's cosine "
+          "similarity with the float network reaches this on the check batches (e.g. 0.99)")
+      ->check(CLI::Range(0.0, 1.0));
+  build
+      ->add_option("--int8-check-batches", bf.int8_check_batches,
+                   "INT8: calibration batches --int8-min-cosine compares on (default 8)")
+      ->check(CLI::Range(1, 1 << 20));
   build->add_option("--layer-precision", bf.layer_precisions,
                     "INT8: NAME=fp16|fp32|int8 for one layer (repeatable): keep it out of INT8");
   build

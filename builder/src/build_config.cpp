@@ -39,8 +39,9 @@ Status parseCalibration(const std::string& origin, const std::string& base_dir, 
     return at(origin, v,
               "'calibration' must be a mapping (images, algorithm, percentile, batches, cache, "
               "preprocess)");
-  static const std::set<std::string> kKeys = {"images",  "algorithm", "percentile",
-                                              "batches", "cache",     "preprocess"};
+  static const std::set<std::string> kKeys = {"images",     "algorithm",    "percentile",
+                                              "batches",    "cache",        "preprocess",
+                                              "min_cosine", "check_batches"};
   BuildOptions& o = cfg->options;
   for (const auto& kv : v) {
     const std::string key = kv.first.as<std::string>();
@@ -68,6 +69,16 @@ Status parseCalibration(const std::string& origin, const std::string& base_dir, 
       if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d > 0 && d <= 100))
         return at(origin, x, "calibration.percentile must be a number in (0, 100]");
       o.calib_percentile = d;
+    } else if (key == "min_cosine") {
+      double d;
+      if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d >= 0 && d <= 1))
+        return at(origin, x, "calibration.min_cosine must be a number in [0, 1]");
+      o.int8_min_cosine = d;
+    } else if (key == "check_batches") {
+      int n;
+      if (!x.IsScalar() || !YAML::convert<int>::decode(x, n) || n < 1)
+        return at(origin, x, "calibration.check_batches must be a positive integer");
+      o.int8_check_batches = n;
     } else if (key == "batches") {
       int n;
       if (!x.IsScalar() || !YAML::convert<int>::decode(x, n) || n < 0)

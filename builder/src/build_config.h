@@ -15,6 +15,8 @@
 //     batches: 32
 //     cache: model.calib
 //     preprocess: {resize: short-side, resize_short: 256, mean: 127, std: 128}
+//     min_cosine: 0.99           # keep the layers INT8 hurts most in float until reached
+//     check_batches: 8
 //   layer_precisions: {"/features/0/Conv": fp16}
 //
 // Unknown keys and wrong types are errors naming the key, file and line.

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "calib_cache.h"
 #include "calibrator.h"
@@ -128,6 +129,9 @@ Status checkOptions(const BuildOptions& opt) {
   if (!(opt.calib_percentile > 0 && opt.calib_percentile <= 100))
     return Status(StatusCode::kInvalidArgument,
                   strCat("calibration percentile must be in (0, 100], got ", opt.calib_percentile));
+  if (!(opt.int8_min_cosine >= 0 && opt.int8_min_cosine <= 1))
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("int8 minimum cosine must be in [0, 1], got ", opt.int8_min_cosine));
   if (opt.calib_batches < 0)
     return Status(StatusCode::kInvalidArgument,
                   strCat("calibration batches must be >= 0, got ", opt.calib_batches));
@@ -156,6 +160,48 @@ Result<std::vector<uint8_t>> buildEngineFromMemory(const void* data, size_t size
 }
 
 namespace {
+
+// Automatic mixed precision (BuildOptions::int8_min_cosine): measures each INT8 candidate's
+// cost alone, then keeps the costliest in float until the whole network is close enough.
+Status keepSensitiveLayers(const Graph& g, const std::map<std::string, double>& thresholds,
+                           const BuildOptions& opt, std::map<std::string, std::string>& precisions,
+                           BuildReport& rep) {
+  if (!opt.calibration)
+    return Status(StatusCode::kInvalidArgument,
+                  "int8_min_cosine compares with the float network on calibration samples: give "
+                  "--calib-dir as well as the cache");
+  const int batches = std::max(1, opt.int8_check_batches);
+  EDGERT_ASSIGN_OR_RETURN(const BatchOutputs ref, runOnSamples(g, *opt.calibration, batches));
+  auto cosineWith = [&](const std::map<std::string, std::string>& p) -> Result<double> {
+    Graph q = g;
+    EDGERT_RETURN_IF_ERROR(quantizeGraph(q, thresholds, p).status());
+    EDGERT_ASSIGN_OR_RETURN(const BatchOutputs out, runOnSamples(q, *opt.calibration, batches));
+    return minCosine(g, ref, out);
+  };
+  EDGERT_ASSIGN_OR_RETURN(rep.int8_cosine_all, cosineWith(precisions));
+  rep.int8_cosine = rep.int8_cosine_all;
+  if (rep.int8_cosine >= opt.int8_min_cosine) return Status::Ok();
+  std::vector<std::pair<double, std::string>> alone;
+  const std::vector<std::string> layers = int8CandidateLayers(g);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (opt.progress) opt.progress("int8 sensitivity", double(i) / layers.size());
+    auto it = precisions.find(layers[i]);
+    if (it != precisions.end() && it->second != "int8") continue;
+    std::map<std::string, std::string> one = {{"*", "fp32"}, {layers[i], "int8"}};
+    EDGERT_ASSIGN_OR_RETURN(const double c, cosineWith(one));
+    alone.push_back({c, layers[i]});
+  }
+  if (opt.progress) opt.progress("int8 sensitivity", 1);
+  std::sort(alone.begin(), alone.end());
+  for (size_t i = 0; i < alone.size() && rep.int8_cosine < opt.int8_min_cosine; ++i) {
+    if (opt.progress) opt.progress("int8 mixed precision", double(i) / alone.size());
+    precisions[alone[i].second] = "fp16";
+    rep.int8_auto_float.push_back({alone[i].second, alone[i].first});
+    EDGERT_ASSIGN_OR_RETURN(rep.int8_cosine, cosineWith(precisions));
+  }
+  if (opt.progress) opt.progress("int8 mixed precision", 1);
+  return Status::Ok();
+}
 
 // Thresholds from the cache or by calibrating (then cached), then the quantisation pass.
 Status quantizeForInt8(Graph& g, const std::string& fingerprint, const BuildOptions& opt,
@@ -195,8 +241,10 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint, const BuildOpti
       rep.calib_cache_written = opt.calib_cache;
     }
   }
-  EDGERT_ASSIGN_OR_RETURN(QuantizeReport q,
-                          quantizeGraph(g, cache.thresholds, opt.layer_precisions));
+  std::map<std::string, std::string> precisions = opt.layer_precisions;
+  if (opt.int8_min_cosine > 0)
+    EDGERT_RETURN_IF_ERROR(keepSensitiveLayers(g, cache.thresholds, opt, precisions, rep));
+  EDGERT_ASSIGN_OR_RETURN(QuantizeReport q, quantizeGraph(g, cache.thresholds, precisions));
   rep.int8_layers = q.int8_layers;
   rep.quantize_layers = q.quantize_nodes;
   rep.int8_kept_float = std::move(q.kept_float);
@@ -330,6 +378,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
                                     ? strCat(rep.calib_batches_run, " batches, ", opt.calib_algo)
                                     : std::string("from cache ") + opt.calib_cache;
     for (const auto& [k, v] : opt.layer_precisions) bo["int8"]["layer_precisions"][k] = v;
+    for (const auto& [k, v] : rep.int8_auto_float) bo["int8"]["kept_float_auto"].push_back(k);
+    if (rep.int8_cosine > -2) bo["int8"]["check_cosine"] = rep.int8_cosine;
   }
   bo["producer"] = im.producer;
   for (const auto& [k, v] : opt.shapes) bo["shapes"][k] = dimsToString(v);

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <cmath>
 #include <set>
 
 #include "edgert/edgert.h"
@@ -74,7 +75,95 @@ Result<std::vector<uint8_t>> calibrationEngine(const Graph& g, const std::set<in
   return serializeEngine(m);
 }
 
+int64_t batchSize(const Graph& g) {
+  for (const Binding& b : g.bindings)
+    if (b.is_input && !g.tensors[b.tensor].dims.empty())
+      return std::max<int64_t>(1, g.tensors[b.tensor].dims[0]);
+  return 1;
+}
+
+// Feeds batch `b` of the source to every input of `g`.
+Status feedBatch(const Graph& g, CalibrationSource& source, int b, ExecutionContext& c) {
+  const int64_t batch = batchSize(g);
+  std::vector<float> buf;
+  std::vector<uint16_t> half;
+  for (const Binding& in : g.bindings) {
+    if (!in.is_input) continue;
+    const TensorEntry& t = g.tensors[in.tensor];
+    if (t.dtype != DataType::kFloat32 && t.dtype != DataType::kFloat16)
+      return Status(StatusCode::kUnsupported, strCat("calibration feeds float inputs; input '",
+                                                     t.name, "' is ", dataTypeName(t.dtype)));
+    buf.assign(static_cast<size_t>(volume(t.dims)), 0.f);
+    EDGERT_RETURN_IF_ERROR(
+        source.getSamples(static_cast<int>(b * batch), t.name, t.dims, buf.data())
+            .withContext(strCat("calibration batch ", b + 1)));
+    if (t.dtype == DataType::kFloat16) {
+      half.resize(buf.size());
+      for (size_t i = 0; i < buf.size(); ++i) half[i] = floatToHalf(buf[i]);
+      EDGERT_RETURN_IF_ERROR(c.setInput(t.name, half.data(), half.size() * 2));
+    } else {
+      EDGERT_RETURN_IF_ERROR(c.setInput(t.name, buf.data(), buf.size() * 4));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<ExecutionContext>> contextFor(const std::vector<uint8_t>& bytes, bool cuda,
+                                                     std::shared_ptr<const Engine>* keep) {
+  RuntimeOptions ro;
+  ro.backend = cuda ? Backend::kCuda : Backend::kCpu;
+  ro.log = [](LogSeverity, const std::string&) {};
+  EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
+  EDGERT_ASSIGN_OR_RETURN(*keep,
+                          rt->deserializeEngine(bytes.data(), bytes.size(), "calibration network"));
+  return (*keep)->createExecutionContext();
+}
+
 }  // namespace
+
+Result<BatchOutputs> runOnSamples(const Graph& g, CalibrationSource& source, int batches) {
+  EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, calibrationEngine(g, {}, false));
+  std::shared_ptr<const Engine> engine;
+  EDGERT_ASSIGN_OR_RETURN(auto ctx, contextFor(bytes, false, &engine));
+  const int64_t batch = batchSize(g);
+  batches = std::min<int>(batches, static_cast<int>((source.sampleCount() + batch - 1) / batch));
+  BatchOutputs out;
+  for (int b = 0; b < batches; ++b) {
+    EDGERT_RETURN_IF_ERROR(feedBatch(g, source, b, *ctx));
+    EDGERT_RETURN_IF_ERROR(ctx->execute());
+    out.emplace_back();
+    for (const Binding& o : g.bindings) {
+      if (o.is_input) continue;
+      const TensorEntry& t = g.tensors[o.tensor];
+      if (t.dtype != DataType::kFloat32) continue;
+      std::vector<float> v(static_cast<size_t>(volume(t.dims)));
+      EDGERT_RETURN_IF_ERROR(ctx->getOutput(t.name, v.data(), v.size() * 4));
+      out.back().push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+double minCosine(const Graph& g, const BatchOutputs& a, const BatchOutputs& b) {
+  const int64_t batch = batchSize(g);
+  double worst = 1;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    for (size_t o = 0; o < a[i].size() && o < b[i].size(); ++o) {
+      const size_t per = a[i][o].size() / static_cast<size_t>(batch);
+      for (int64_t s = 0; s < batch; ++s) {
+        double ab = 0, aa = 0, bb = 0;
+        for (size_t k = s * per; k < (s + 1) * per; ++k) {
+          ab += double(a[i][o][k]) * b[i][o][k];
+          aa += double(a[i][o][k]) * a[i][o][k];
+          bb += double(b[i][o][k]) * b[i][o][k];
+        }
+        // Two all-zero outputs agree.
+        const double c = aa == 0 && bb == 0 ? 1 : ab / std::sqrt(aa * bb + 1e-300);
+        worst = std::min(worst, c);
+      }
+    }
+  return worst;
+}
 
 Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int max_batches,
                                  CalibAlgo algo, double percentile,
@@ -90,12 +179,7 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
     observe.insert(n.outputs[0]);
   }
   if (observe.empty()) return run;
-  int64_t batch = 1;
-  for (const Binding& b : g.bindings)
-    if (b.is_input && !g.tensors[b.tensor].dims.empty()) {
-      batch = std::max<int64_t>(1, g.tensors[b.tensor].dims[0]);
-      break;
-    }
+  const int64_t batch = batchSize(g);
   if (source.sampleCount() <= 0)
     return Status(StatusCode::kInvalidArgument, "calibration source has no samples");
   int batches = static_cast<int>((source.sampleCount() + batch - 1) / batch);
@@ -103,43 +187,17 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
   const bool cuda = cudaAvailable().ok() && !cudaDeviceSms().empty();
   run.backend = cuda ? "cuda" : "cpu";
   EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, calibrationEngine(g, observe, cuda));
-  RuntimeOptions ro;
-  ro.backend = cuda ? Backend::kCuda : Backend::kCpu;
-  ro.log = [](LogSeverity, const std::string&) {};
-  EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
-  auto engine = rt->deserializeEngine(bytes.data(), bytes.size(), "calibration network");
-  if (!engine.ok()) return engine.status();
-  auto ctx = engine.value()->createExecutionContext();
-  if (!ctx.ok()) return ctx.status();
-  ExecutionContext& c = *ctx.value();
-
+  std::shared_ptr<const Engine> engine;
+  EDGERT_ASSIGN_OR_RETURN(auto ctx, contextFor(bytes, cuda, &engine));
   std::map<int, AbsHistogram> hist;
   std::vector<float> buf;
-  std::vector<uint16_t> half;
   for (int b = 0; b < batches; ++b) {
-    for (const Binding& in : g.bindings) {
-      if (!in.is_input) continue;
-      const TensorEntry& t = g.tensors[in.tensor];
-      if (t.dtype != DataType::kFloat32 && t.dtype != DataType::kFloat16)
-        return Status(StatusCode::kUnsupported, strCat("calibration feeds float inputs; input '",
-                                                       t.name, "' is ", dataTypeName(t.dtype)));
-      buf.assign(static_cast<size_t>(volume(t.dims)), 0.f);
-      EDGERT_RETURN_IF_ERROR(
-          source.getSamples(static_cast<int>(b * batch), t.name, t.dims, buf.data())
-              .withContext(strCat("calibration batch ", b + 1)));
-      if (t.dtype == DataType::kFloat16) {
-        half.resize(buf.size());
-        for (size_t i = 0; i < buf.size(); ++i) half[i] = floatToHalf(buf[i]);
-        EDGERT_RETURN_IF_ERROR(c.setInput(t.name, half.data(), half.size() * 2));
-      } else {
-        EDGERT_RETURN_IF_ERROR(c.setInput(t.name, buf.data(), buf.size() * 4));
-      }
-    }
-    EDGERT_RETURN_IF_ERROR(c.execute().withContext(strCat("calibration batch ", b + 1)));
+    EDGERT_RETURN_IF_ERROR(feedBatch(g, source, b, *ctx));
+    EDGERT_RETURN_IF_ERROR(ctx->execute().withContext(strCat("calibration batch ", b + 1)));
     for (int t : observe) {
       const TensorEntry& e = g.tensors[t];
       buf.resize(static_cast<size_t>(volume(e.dims)));
-      EDGERT_RETURN_IF_ERROR(c.getOutput(e.name, buf.data(), buf.size() * 4));
+      EDGERT_RETURN_IF_ERROR(ctx->getOutput(e.name, buf.data(), buf.size() * 4));
       hist[t].add(buf.data(), buf.size());
     }
     if (progress) progress(double(b + 1) / batches);

@@ -28,4 +28,12 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
                                  CalibAlgo algo, double percentile,
                                  const std::function<void(double)>& progress);
 
+// Runs `g` on the CPU backend over the first `batches` batches of `source` and returns, per
+// batch, each output binding's values (float32 outputs; in binding order).
+using BatchOutputs = std::vector<std::vector<std::vector<float>>>;
+Result<BatchOutputs> runOnSamples(const Graph& g, CalibrationSource& source, int batches);
+
+// The smallest cosine similarity between corresponding samples (dim 0) of two runs' outputs.
+double minCosine(const Graph& g, const BatchOutputs& a, const BatchOutputs& b);
+
 }  // namespace edgert

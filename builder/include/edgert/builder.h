@@ -80,6 +80,12 @@ struct BuildOptions {
   // Layer name -> "int8" | "fp16" | "fp32": layers kept out of INT8 (TensorRT's per-layer
   // precision). Names are the optimised network's layers (`edgert inspect`).
   std::map<std::string, std::string> layer_precisions;
+  // Automatic mixed precision: when > 0, the INT8 network's outputs are compared with the
+  // float network's on the first `int8_check_batches` calibration batches; while the worst
+  // sample's cosine similarity is below this, the layer whose INT8 costs most (each measured
+  // alone) is kept in float, the next, ... Needs calibration samples (not only a cache).
+  double int8_min_cosine = 0;
+  int int8_check_batches = 8;
   // Called with a stage name and progress in [0, 1].
   std::function<void(const std::string& stage, double fraction)> progress;
 };
@@ -111,6 +117,11 @@ struct BuildReport {
   size_t quantize_layers = 0;
   std::vector<std::string> int8_kept_float;
   std::vector<std::string> int8_unsupported;
+  // With int8_min_cosine: the worst cosine of the INT8 network before and after keeping
+  // layers in float, and the layers kept (in the order chosen) with their cosine when alone
+  // in INT8. int8_cosine is -2 when not measured.
+  double int8_cosine_all = -2, int8_cosine = -2;
+  std::vector<std::pair<std::string, double>> int8_auto_float;
   int calib_batches_run = 0;
   double calib_seconds = 0;
   std::string calib_cache_written;
