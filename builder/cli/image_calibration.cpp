@@ -56,24 +56,30 @@ class ImageFolderSource final : public CalibrationSource {
 
 }  // namespace
 
-Result<std::shared_ptr<CalibrationSource>> imageFolderCalibration(
-    const std::string& dir, const vision::PreprocessSpec& spec) {
+Result<std::vector<std::string>> listImages(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    return Status(StatusCode::kNotFound, strCat(dir, ": calibration image folder not found"));
+    return Status(StatusCode::kNotFound, strCat(dir, ": image folder not found"));
   static const std::set<std::string> kExt = {".jpg",  ".jpeg", ".png", ".bmp", ".tif",
                                              ".tiff", ".webp", ".ppm", ".pgm"};
   std::vector<std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    std::string ext = e.path().extension().string();
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    std::string ext = it->path().extension().string();
     for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (e.is_regular_file() && kExt.count(ext)) files.push_back(e.path().string());
+    if (it->is_regular_file() && kExt.count(ext)) files.push_back(it->path().string());
   }
   if (ec) return Status(StatusCode::kInvalidArgument, strCat(dir, ": ", ec.message()));
   if (files.empty())
     return Status(StatusCode::kInvalidArgument,
                   strCat(dir, ": no images (.jpg, .jpeg, .png, .bmp, .tif, .webp, .ppm, .pgm)"));
   std::sort(files.begin(), files.end());
+  return files;
+}
+
+Result<std::shared_ptr<CalibrationSource>> imageFolderCalibration(
+    const std::string& dir, const vision::PreprocessSpec& spec) {
+  EDGERT_ASSIGN_OR_RETURN(std::vector<std::string> files, listImages(dir));
   return std::shared_ptr<CalibrationSource>(new ImageFolderSource(std::move(files), spec));
 }
 

@@ -6,11 +6,16 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "edgert/builder.h"
 #include "edgert/vision/preprocess.h"
 
 namespace edgert::cli {
+
+// The image files under `dir`, sorted by path; errors name the folder (missing, or holding no
+// image).
+Result<std::vector<std::string>> listImages(const std::string& dir);
 
 // Errors name the folder (missing, or holding no image).
 Result<std::shared_ptr<CalibrationSource>> imageFolderCalibration(

@@ -21,6 +21,7 @@
 #include "edgert/internal/half.h"
 #include "edgert/internal/str.h"
 #ifdef EDGERT_CLI_HAS_OPENCV
+#include "compare.h"
 #include "edgert/vision/element_config.h"
 #include "edgert/vision/yaml_section.h"
 #include "image_calibration.h"
@@ -547,6 +548,26 @@ int main(int argc, char** argv) {
   run->add_option("--iterations", r_iter, "Run this many times and report the median latency")
       ->check(CLI::Range(1, 1000000));
 
+  auto* compare = app.add_subcommand(
+      "compare", "Compare an engine with the ONNX model in FP32 on real images (INT8 accuracy)");
+#ifdef EDGERT_CLI_HAS_OPENCV
+  cli::CompareFlags cf;
+  compare->add_option("--onnx", cf.onnx, "The ONNX model the engine was built from")->required();
+  compare->add_option("--engine", cf.engine, "Engine file")->required();
+  compare->add_option("--data", cf.data, "Folder of images")->required();
+  compare->add_option("--labels", cf.labels,
+                      "'<image file> <class index>' per line: accuracy of both");
+  compare->add_option("--preprocess", cf.preprocess,
+                      "Image pre-processing (default: what the engine's calibration used)");
+  compare->add_option("--backend", cf.backend, "cpu | cuda | auto (the engine's)");
+  compare->add_option("--mask-threshold", cf.mask_threshold,
+                      "Also the IoU of outputs thresholded at this (probability maps)");
+  compare->add_flag("--per-layer", cf.per_layer,
+                    "The cosine each INT8 layer gives alone (with --calib-cache)");
+  compare->add_option("--calib-cache", cf.calib_cache, "The engine's calibration cache");
+  compare->add_option("--json", cf.json, "Write the report as JSON");
+#endif
+
   auto* bench =
       app.add_subcommand("bench", "Time an engine: latency percentiles, throughput, memory");
   std::string be_engine, be_backend = "auto", be_json;
@@ -580,6 +601,14 @@ int main(int argc, char** argv) {
       return cmdInspect(i_engine, i_onnx);
     }
     if (run->parsed()) return cmdRun(r_engine, r_backend, r_inputs, r_save, r_iter);
+    if (compare->parsed()) {
+#ifdef EDGERT_CLI_HAS_OPENCV
+      return cli::cmdCompare(cf);
+#else
+      return fail(Status(StatusCode::kUnsupported,
+                         "compare reads images with OpenCV, and this edgert was built without it"));
+#endif
+    }
     if (bench->parsed())
       return cmdBench(be_engine, be_backend, be_iter, be_warm, be_json, be_layers, be_graph);
     if (ops->parsed()) {
