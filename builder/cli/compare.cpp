@@ -159,6 +159,7 @@ struct OutputReport {
   std::string name;
   double cos_min = 1, cos_mean = 0, rel_max = 0, rel_mean = 0;
   int top1 = 0, top5 = 0, classified = 0;  // classifier outputs ([N, C], C > 1)
+  std::vector<std::string> flips;          // images whose top-1 differs
   double iou_min = 1, iou_mean = 0;
   int acc_ref = 0, acc_engine = 0, labelled = 0;
 };
@@ -254,6 +255,10 @@ int cmdCompare(const CompareFlags& f) {
         const auto ta = topK(ra[i], 5), tb = topK(rb[i], 5);
         ++o.classified;
         o.top1 += ta[0] == tb[0];
+        if (ta[0] != tb[0])
+          o.flips.push_back(fmt::format("{} (FP32 {} {:.3g} vs {} {:.3g}; engine {} {:.3g})",
+                                        fs::path((*files)[i]).filename().string(), ta[0],
+                                        ra[i][ta[0]], ta[1], ra[i][ta[1]], tb[0], rb[i][tb[0]]));
         o.top5 += std::find(tb.begin(), tb.end(), ta[0]) != tb.end();
         const std::string base = fs::path((*files)[i]).filename().string();
         auto lab = labels.find(base);
@@ -274,7 +279,11 @@ int cmdCompare(const CompareFlags& f) {
     if (classifier) {
       fmt::print("  top-1 agreement {}/{} ({:.1f}%), FP32 top-1 in the engine's top-5 {}/{}\n",
                  o.top1, o.classified, 100.0 * o.top1 / o.classified, o.top5, o.classified);
+      for (size_t k = 0; k < o.flips.size() && k < 10; ++k)
+        fmt::print("    differs: {}\n", o.flips[k]);
+      if (o.flips.size() > 10) fmt::print("    ... {} more\n", o.flips.size() - 10);
       j["top1_agreement"] = double(o.top1) / o.classified;
+      j["top1_differs"] = o.flips;
       j["top5_agreement"] = double(o.top5) / o.classified;
     }
     if (f.mask_threshold >= 0) {

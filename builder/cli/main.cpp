@@ -157,11 +157,13 @@ int cmdBuild(const BuildFlags& f) {
                      : fmt::format(", thresholds cached in {}", rep.calib_cache_written));
     else
       fmt::print("int8: thresholds from the calibration cache {}\n", opt.calib_cache);
-    fmt::print("int8: {} layer(s) in INT8, {} quantize layer(s), {} kept in float{}\n",
-               rep.int8_layers, rep.quantize_layers, rep.int8_kept_float.size(),
-               rep.int8_unsupported.empty()
-                   ? ""
-                   : fmt::format(", {} cannot be INT8", rep.int8_unsupported.size()));
+    fmt::print(
+        "int8: {} layer(s) in INT8, {} quantize layer(s), {} kept in float, {} conv "
+        "pair(s) equalised{}\n",
+        rep.int8_layers, rep.quantize_layers, rep.int8_kept_float.size(), rep.int8_equalized_pairs,
+        rep.int8_unsupported.empty()
+            ? ""
+            : fmt::format(", {} cannot be INT8", rep.int8_unsupported.size()));
     for (const std::string& u : rep.int8_unsupported) fmt::print("  float: {}\n", u);
     if (rep.int8_cosine > -2) {
       fmt::print("int8: worst output cosine vs float on the check batches: {:.5f}",

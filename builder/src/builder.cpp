@@ -163,7 +163,7 @@ namespace {
 
 // Automatic mixed precision (BuildOptions::int8_min_cosine): measures each INT8 candidate's
 // cost alone, then keeps the costliest in float until the whole network is close enough.
-Status keepSensitiveLayers(const Graph& g, const std::map<std::string, double>& thresholds,
+Status keepSensitiveLayers(const Graph& g, const CalibrationCache& thresholds,
                            const BuildOptions& opt, std::map<std::string, std::string>& precisions,
                            BuildReport& rep) {
   if (!opt.calibration)
@@ -206,6 +206,8 @@ Status keepSensitiveLayers(const Graph& g, const std::map<std::string, double>& 
 // Thresholds from the cache or by calibrating (then cached), then the quantisation pass.
 Status quantizeForInt8(Graph& g, const std::string& fingerprint, const BuildOptions& opt,
                        BuildReport& rep) {
+  // Before calibration: it changes the activations calibration measures.
+  rep.int8_equalized_pairs = equalizeCrossLayer(g);
   CalibrationCache cache;
   const bool cached = !opt.calib_cache.empty() && std::filesystem::exists(opt.calib_cache);
   if (cached) {
@@ -235,6 +237,7 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint, const BuildOpti
     cache.algorithm = opt.calib_algo;
     cache.percentile = opt.calib_percentile;
     cache.thresholds = std::move(run.thresholds);
+    cache.channel_thresholds = std::move(run.channel_thresholds);
     if (!opt.calib_cache.empty()) {
       const std::string text = formatCalibrationCache(cache);
       EDGERT_RETURN_IF_ERROR(writeFileAtomically(opt.calib_cache, text.data(), text.size()));
@@ -243,8 +246,8 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint, const BuildOpti
   }
   std::map<std::string, std::string> precisions = opt.layer_precisions;
   if (opt.int8_min_cosine > 0)
-    EDGERT_RETURN_IF_ERROR(keepSensitiveLayers(g, cache.thresholds, opt, precisions, rep));
-  EDGERT_ASSIGN_OR_RETURN(QuantizeReport q, quantizeGraph(g, cache.thresholds, precisions));
+    EDGERT_RETURN_IF_ERROR(keepSensitiveLayers(g, cache, opt, precisions, rep));
+  EDGERT_ASSIGN_OR_RETURN(QuantizeReport q, quantizeGraph(g, cache, precisions));
   rep.int8_layers = q.int8_layers;
   rep.quantize_layers = q.quantize_nodes;
   rep.int8_kept_float = std::move(q.kept_float);

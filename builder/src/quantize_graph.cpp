@@ -102,6 +102,86 @@ void quantizeWeightsPerChannel(const HostTensor& w, HostTensor* q, std::vector<f
   }
 }
 
+namespace {
+
+bool positivelyHomogeneous(const Node& n) {
+  const std::string act = n.attrs.getString("_act", "").value();
+  return act.empty() || act == "Relu" || act == "LeakyRelu";
+}
+
+// max |w| per output channel (dim 0).
+std::vector<float> outputRanges(const HostTensor& w) {
+  const int64_t m = w.dims()[0], per = w.numel() / std::max<int64_t>(m, 1);
+  std::vector<float> r(m, 0.f);
+  for (int64_t i = 0; i < w.numel(); ++i)
+    r[i / per] = std::max(r[i / per], std::fabs(w.as<float>()[i]));
+  return r;
+}
+
+}  // namespace
+
+size_t equalizeCrossLayer(Graph& g) {
+  std::vector<std::vector<int>> readers(g.tensors.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (int t : g.nodes[i].inputs)
+      if (t >= 0) readers[t].push_back(static_cast<int>(i));
+  std::vector<bool> is_output(g.tensors.size(), false);
+  for (const Binding& b : g.bindings) is_output[b.tensor] = true;
+  size_t pairs = 0;
+  for (size_t ia = 0; ia < g.nodes.size(); ++ia) {
+    Node& a = g.nodes[ia];
+    if (a.op != "Conv" || !whyNotInt8(g, a).empty() || !positivelyHomogeneous(a)) continue;
+    if (a.inputs.size() > 3 && a.inputs[3] >= 0) continue;  // a residual would need scaling too
+    const int t = a.outputs[0];
+    if (is_output[t] || readers[t].size() != 1) continue;
+    Node& b = g.nodes[readers[t][0]];
+    if (b.op != "Conv" || b.inputs[0] != t || !whyNotInt8(g, b).empty()) continue;
+    // Only weights (and a bias) that no other layer shares.
+    bool own = readers[a.inputs[1]].size() == 1 && readers[b.inputs[1]].size() == 1;
+    if (a.inputs.size() > 2 && a.inputs[2] >= 0) own &= readers[a.inputs[2]].size() == 1;
+    if (!own) continue;
+    const HostTensor& wa = *g.tensors[a.inputs[1]].constant;
+    const HostTensor& wb = *g.tensors[b.inputs[1]].constant;
+    const int64_t C = wa.dims()[0];
+    const int64_t M = wb.dims()[0], cg = wb.dims()[1];
+    const int64_t group = b.attrs.getInt("group", 1).value();
+    if (group <= 0 || cg * group != C || M % group) continue;
+    const int64_t mg = M / group, kvol = wb.numel() / (M * cg);
+    // B's range per input channel c: its weights [m in c's group][c % cg][...].
+    std::vector<float> ra = outputRanges(wa), rb(C, 0.f);
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t grp = c / cg, local = c % cg;
+      for (int64_t m = grp * mg; m < (grp + 1) * mg; ++m)
+        for (int64_t k = 0; k < kvol; ++k)
+          rb[c] = std::max(rb[c], std::fabs(wb.as<float>()[(m * cg + local) * kvol + k]));
+    }
+    std::vector<float> sc(C, 1.f);
+    bool any = false;
+    for (int64_t c = 0; c < C; ++c)
+      if (ra[c] > 0 && rb[c] > 0) {
+        sc[c] = std::sqrt(ra[c] / rb[c]);
+        any |= sc[c] != 1.f;
+      }
+    if (!any) continue;
+    HostTensor na = wa.clone(), nb = wb.clone();
+    const int64_t per_a = wa.numel() / C;
+    for (int64_t i = 0; i < na.numel(); ++i) na.mutableAs<float>()[i] /= sc[i / per_a];
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t l = 0; l < cg; ++l)
+        for (int64_t k = 0; k < kvol; ++k)
+          nb.mutableAs<float>()[(m * cg + l) * kvol + k] *= sc[(m / mg) * cg + l];
+    g.tensors[a.inputs[1]].constant = std::make_shared<const HostTensor>(std::move(na));
+    g.tensors[b.inputs[1]].constant = std::make_shared<const HostTensor>(std::move(nb));
+    if (a.inputs.size() > 2 && a.inputs[2] >= 0) {
+      HostTensor bias = g.tensors[a.inputs[2]].constant->clone();
+      for (int64_t c = 0; c < C; ++c) bias.mutableAs<float>()[c] /= sc[c];
+      g.tensors[a.inputs[2]].constant = std::make_shared<const HostTensor>(std::move(bias));
+    }
+    ++pairs;
+  }
+  return pairs;
+}
+
 std::vector<std::string> int8CandidateLayers(const Graph& g) {
   std::vector<std::string> names;
   for (const Node& n : g.nodes)
@@ -109,8 +189,9 @@ std::vector<std::string> int8CandidateLayers(const Graph& g) {
   return names;
 }
 
-Result<QuantizeReport> quantizeGraph(Graph& g, const std::map<std::string, double>& thresholds,
+Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
                                      const std::map<std::string, std::string>& layer_precisions) {
+  const std::map<std::string, double>& thresholds = ranges.thresholds;
   QuantizeReport rep;
   {
     std::set<std::string> layers;
@@ -132,6 +213,17 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const std::map<std::string, doubl
   auto threshold = [&](int t) -> const double* {
     auto it = thresholds.find(g.tensors[t].name);
     return it == thresholds.end() ? nullptr : &it->second;
+  };
+  // A tensor's scales along dim 1 (one per channel; all alike without channel thresholds).
+  auto channelScales = [&](int t) {
+    const Dims& d = g.tensors[t].dims;
+    const int64_t C = d.size() >= 2 ? d[1] : 1;
+    const float s = scaleOf(*threshold(t));
+    std::vector<float> v(static_cast<size_t>(C), s);
+    auto it = ranges.channel_thresholds.find(g.tensors[t].name);
+    if (it != ranges.channel_thresholds.end() && it->second.size() == v.size())
+      for (size_t c = 0; c < v.size(); ++c) v[c] = scaleOf(it->second[c]);
+    return v;
   };
   // Which layers become INT8.
   std::vector<bool> int8(g.nodes.size(), false);
@@ -179,8 +271,8 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const std::map<std::string, doubl
     return true;
   };
 
-  std::map<int, int> quantized;  // float tensor -> its int8 copy (QuantizeLinear output)
-  std::map<int, float> scale;    // int8 tensor -> scale
+  std::map<int, int> quantized;              // float tensor -> its int8 copy
+  std::map<int, std::vector<float>> scales;  // int8 tensor -> scale per channel (dim 1)
   std::vector<Node> out;
   out.reserve(g.nodes.size() + 16);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -194,43 +286,55 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const std::map<std::string, doubl
     if (g.tensors[x].dtype != DataType::kInt8) {
       auto it = quantized.find(x);
       if (it == quantized.end()) {
-        const float s = scaleOf(*threshold(x));
+        const std::vector<float> sx = channelScales(x);
         TensorEntry e;
         e.name = g.tensors[x].name + "/int8";
         e.dtype = DataType::kInt8;
         e.dims = g.tensors[x].dims;
         g.tensors.push_back(std::move(e));
         xq = static_cast<int>(g.tensors.size()) - 1;
-        HostTensor st = HostTensor::create(DataType::kFloat32, {}).value();
-        *st.mutableAs<float>() = s;
+        const bool uniform = std::all_of(sx.begin(), sx.end(), [&](float v) { return v == sx[0]; });
+        const Dims sd = uniform ? Dims{} : Dims{static_cast<int64_t>(sx.size())};
+        HostTensor st = HostTensor::create(DataType::kFloat32, sd).value();
+        std::copy(sx.begin(), sx.begin() + st.numel(), st.mutableAs<float>());
         Node q;
         q.op = "QuantizeLinear";
         q.name = g.tensors[x].name + "/quantize";
         q.inputs = {x, addConstant(g, q.name + "/scale", std::move(st)),
                     addConstant(g, q.name + "/zero_point",
-                                HostTensor::create(DataType::kInt8, {}).value())};
+                                HostTensor::create(DataType::kInt8, sd).value())};
+        if (!uniform) q.attrs.setInt("axis", 1);
         q.outputs = {xq};
         out.push_back(std::move(q));
         ++rep.quantize_nodes;
         quantized[x] = xq;
-        scale[xq] = s;
+        scales[xq] = sx;
       } else {
         xq = it->second;
       }
     }
-    const float sx = scale.at(xq);
+    const std::vector<float>& sx = scales.at(xq);
+    // The input's per-channel scales folded into the weights: W'[m, c] = W[m, c] * sx[c].
     HostTensor wf = outputMajorWeights(g, n);
+    const int64_t M = wf.dims()[0], per = wf.numel() / M;
+    const int64_t cg = n.op == "Conv" ? wf.dims()[1] : per;
+    const int64_t kvol = per / cg, mg = M / (static_cast<int64_t>(sx.size()) / cg);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t l = 0; l < cg; ++l) {
+        const float s = sx.size() == 1 ? sx[0] : sx[static_cast<size_t>((m / mg) * cg + l)];
+        float* wr = wf.mutableAs<float>() + (m * cg + l) * kvol;
+        for (int64_t k = 0; k < kvol; ++k) wr[k] *= s;
+      }
     HostTensor wq;
     std::vector<float> sw;
     quantizeWeightsPerChannel(wf, &wq, &sw);
-    const int64_t M = wf.dims()[0];
     float alpha = 1.f, beta = 1.f;
     if (n.op == "Gemm") {
       alpha = n.attrs.getFloat("alpha", 1.f).value();
       beta = n.attrs.getFloat("beta", 1.f).value();
     }
     std::vector<float> acc_scale(M);
-    for (int64_t m = 0; m < M; ++m) acc_scale[m] = sx * sw[m] * alpha;
+    for (int64_t m = 0; m < M; ++m) acc_scale[m] = sw[m] * alpha;
     int bias = -1;
     if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
       if (n.op == "Conv") {
@@ -242,10 +346,8 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const std::map<std::string, doubl
         bias = addConstant(g, n.name + "/bias", floatVector(b));
       }
     }
-    int residual = n.inputs.size() > 3 ? n.inputs[3] : -1;
     // A float residual stays float: its int8 copy (if any) would lose precision.
-    const float r_scale =
-        residual >= 0 && g.tensors[residual].dtype == DataType::kInt8 ? scale.at(residual) : 1.f;
+    const int residual = n.inputs.size() > 3 ? n.inputs[3] : -1;
     Node qn;
     qn.op = "EdgertQConv";
     qn.name = n.name;
@@ -259,13 +361,14 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const std::map<std::string, doubl
       for (const char* a : {"_act", "_act_alpha", "_act_beta"})
         if (const Attribute* at = n.attrs.find(a)) qn.attrs.set(a, *at);
     }
-    qn.attrs.setFloat("r_scale", r_scale);
+    if (residual >= 0 && g.tensors[residual].dtype == DataType::kInt8)
+      qn.attrs.setFloats("r_scales", scales.at(residual));
     const int y = n.outputs[0];
     if (int8Readers(y)) {
-      const float sy = scaleOf(*threshold(y));
+      std::vector<float> sy = channelScales(y);
       g.tensors[y].dtype = DataType::kInt8;
-      scale[y] = sy;
-      qn.attrs.setFloat("y_scale", sy);
+      qn.attrs.setFloats("y_scales", sy);
+      scales[y] = std::move(sy);
     }
     qn.outputs = {y};
     out.push_back(std::move(qn));

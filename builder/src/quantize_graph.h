@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "calib_cache.h"
 #include "edgert/internal/graph.h"
 
 namespace edgert {
@@ -24,14 +25,25 @@ struct QuantizeReport {
   std::vector<std::string> unsupported;  // Conv/Gemm/MatMul that cannot be INT8, and why
 };
 
+// Cross-layer equalisation (Nagel et al., "Data-Free Quantization", 2019): for a convolution
+// A whose output only convolution B reads, through no activation or a positively homogeneous
+// one (ReLU, LeakyReLU), output channel c of A is divided by s_c and B's input channel c
+// multiplied by it, s_c = sqrt(range_A(c) / range_B(c)), so both weight ranges become
+// sqrt(range_A * range_B). The float function is unchanged; per-tensor INT8 activations then
+// no longer crush the channels that had small ranges (MobileNet's depthwise layers). Run on
+// the float graph before calibration; returns the pairs equalised.
+size_t equalizeCrossLayer(Graph& g);
+
 // Layers that can run in INT8 (in graph order): their names.
 std::vector<std::string> int8CandidateLayers(const Graph& g);
 
-// `thresholds`: tensor name -> clipping threshold (scale = threshold / 127).
+// `ranges`: per tensor (and per channel where calibration measured them) the clipping
+// thresholds; scale = threshold / 127. Per-channel input scales are folded into the weights
+// before those are quantised, so they cost nothing at run time.
 // `layer_precisions`: layer name -> "int8", "fp16" or "fp32" ("*": every layer not named); a
 // name that is no layer is an error listing every such name. A candidate whose input has no
 // threshold is an error naming the tensors (a calibration cache made for other build options).
-Result<QuantizeReport> quantizeGraph(Graph& g, const std::map<std::string, double>& thresholds,
+Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
                                      const std::map<std::string, std::string>& layer_precisions);
 
 // Symmetric per-output-channel quantisation of a float32 weight tensor whose dim 0 is the

@@ -115,6 +115,7 @@ struct BuildReport {
   // MatMul layers that cannot be INT8 and why; calibration batches run (0: from the cache).
   size_t int8_layers = 0;
   size_t quantize_layers = 0;
+  size_t int8_equalized_pairs = 0;  // convolution pairs cross-layer equalised
   std::vector<std::string> int8_kept_float;
   std::vector<std::string> int8_unsupported;
   // With int8_min_cosine: the worst cosine of the INT8 network before and after keeping

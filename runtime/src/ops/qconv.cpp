@@ -7,8 +7,10 @@
 // Inputs: 0 x int8 ([N, C, spatial...], or [N, K] for a fully connected layer), 1 w int8
 // constant ([M, C/group, kernel...] or [M, K]), 2 bias float32 [M] (optional), 3 residual
 // (optional, the output's shape: int8 with scale `r_scale`, or float32), 4 acc_scale float32
-// [M] constant (x_scale * w_scale[m]). Attributes: Conv's, the fused activation (`_act`...),
-// `y_scale` (> 0: int8 output with that scale; 0: float32 output), `r_scale`.
+// [M] constant (the input's and the weights' scales folded together). Attributes: Conv's, the
+// fused activation (`_act`...), `y_scales` (per output channel; present: int8 output with
+// those scales, absent: float32 output) and `r_scales` (per channel, the residual's scales;
+// absent: 1).
 #include "../../../kernels/int8_math.h"
 #include "conv_common.h"
 
@@ -17,10 +19,10 @@ namespace {
 
 struct QConvParams {
   ConvParams conv;
-  bool linear = false;  // [N, K] x [M, K]^T
-  int64_t K = 0;        // linear: inner dim
-  float y_scale = 0.f;
-  float r_scale = 1.f;
+  bool linear = false;         // [N, K] x [M, K]^T
+  int64_t K = 0;               // linear: inner dim
+  std::vector<float> inv_y;    // 1 / y_scales[m]; empty: float output
+  std::vector<float> r_scale;  // per channel
   bool int8_residual = false;
 };
 
@@ -32,10 +34,9 @@ Result<QConvParams> parseQConv(const NodeContext& c) {
   if (!c.has(4) || c.dtype(4) != DataType::kFloat32)
     return c.invalid("input 4 (accumulator scales, float32) is required");
   if (c.has(2) && c.dtype(2) != DataType::kFloat32) return c.invalid("bias must be float32");
-  EDGERT_TRY_ATTR(p.y_scale, attrFloat(c, "y_scale", 0.f));
-  EDGERT_TRY_ATTR(p.r_scale, attrFloat(c, "r_scale", 1.f));
-  if (!(p.y_scale >= 0.f) || !std::isfinite(p.y_scale) || !std::isfinite(p.r_scale))
-    return c.invalid("y_scale ", p.y_scale, " / r_scale ", p.r_scale, " must be finite, y >= 0");
+  std::vector<float> y_scales, r_scales;
+  EDGERT_TRY_ATTR(y_scales, attrFloats(c, "y_scales"));
+  EDGERT_TRY_ATTR(r_scales, attrFloats(c, "r_scales"));
   const Dims& x = c.dims(0);
   const Dims& w = c.dims(1);
   if (x.size() == 2) {
@@ -55,6 +56,15 @@ Result<QConvParams> parseQConv(const NodeContext& c) {
   if (c.dims(4) != Dims{p.conv.M})
     return c.invalid("accumulator scales must have shape [", p.conv.M, "], got ",
                      dimsToString(c.dims(4)));
+  const size_t M = static_cast<size_t>(p.conv.M);
+  if ((!y_scales.empty() && y_scales.size() != M) || (!r_scales.empty() && r_scales.size() != M))
+    return c.invalid("y_scales and r_scales need one value per output channel (", M, ")");
+  for (float v : y_scales)
+    if (!(v > 0.f) || !std::isfinite(v)) return c.invalid("y_scales must be positive and finite");
+  for (float v : r_scales)
+    if (!std::isfinite(v)) return c.invalid("r_scales must be finite");
+  for (float v : y_scales) p.inv_y.push_back(1.f / v);
+  p.r_scale = r_scales.empty() ? std::vector<float>(M, 1.f) : r_scales;
   if (c.has(3)) {
     p.int8_residual = c.dtype(3) == DataType::kInt8;
     if (!p.int8_residual && c.dtype(3) != DataType::kFloat32)
@@ -77,7 +87,7 @@ Status inferQConv(NodeContext& c) {
   if (c.has(3) && c.dims(3) != out)
     return c.invalid("fused residual ", dimsToString(c.dims(3)), " does not match the output ",
                      dimsToString(out));
-  c.setOutput(0, p.y_scale > 0.f ? DataType::kInt8 : DataType::kFloat32, out);
+  c.setOutput(0, p.inv_y.empty() ? DataType::kFloat32 : DataType::kInt8, out);
   return Status::Ok();
 }
 
@@ -90,7 +100,6 @@ struct Epi {
   const float* bias;
   const void* residual;
   void* y;
-  float inv_y;
   void storeRun(int64_t base, int64_t m, const int32_t* acc, int64_t n) const {
     float v[kRun];
     const float s = scale[m], b = bias ? bias[m] : 0.f;
@@ -98,10 +107,12 @@ struct Epi {
     if (residual) {
       if (p.int8_residual) {
         const int8_t* r = static_cast<const int8_t*>(residual) + base;
-        for (int64_t i = 0; i < n; ++i) v[i] = addRn(v[i], mulRn(float(r[i]), p.r_scale));
+        const float rs = p.r_scale[m];
+        for (int64_t i = 0; i < n; ++i) v[i] = addRn(v[i], mulRn(float(r[i]), rs));
       } else {
         const float* r = static_cast<const float*>(residual) + base;
-        for (int64_t i = 0; i < n; ++i) v[i] = addRn(v[i], mulRn(r[i], p.r_scale));
+        const float rs = p.r_scale[m];
+        for (int64_t i = 0; i < n; ++i) v[i] = addRn(v[i], mulRn(r[i], rs));
       }
     }
     const Epilogue& e = p.conv.epi;
@@ -112,9 +123,10 @@ struct Epi {
     } else if (e.act != Act::kNone) {
       for (int64_t i = 0; i < n; ++i) v[i] = applyAct(e, v[i]);
     }
-    if (p.y_scale > 0.f) {
+    if (!p.inv_y.empty()) {
       int8_t* o = static_cast<int8_t*>(y) + base;
-      for (int64_t i = 0; i < n; ++i) o[i] = saturateToInt8(mulRn(v[i], inv_y));
+      const float iy = p.inv_y[m];
+      for (int64_t i = 0; i < n; ++i) o[i] = saturateToInt8(mulRn(v[i], iy));
     } else {
       std::copy(v, v + n, static_cast<float*>(y) + base);
     }
@@ -133,12 +145,8 @@ Status runQConv(const QConvParams& p, const KernelArgs& a) {
   const ConvParams& cp = p.conv;
   const int8_t* x = a.in[0].as<int8_t>();
   const int8_t* w = a.in[1].as<int8_t>();
-  const Epi epi{p,
-                a.in[4].as<float>(),
-                a.in[2].data ? a.in[2].as<float>() : nullptr,
-                a.in.size() > 3 ? a.in[3].data : nullptr,
-                a.out[0].data,
-                p.y_scale > 0.f ? 1.f / p.y_scale : 0.f};
+  const Epi epi{p, a.in[4].as<float>(), a.in[2].data ? a.in[2].as<float>() : nullptr,
+                a.in.size() > 3 ? a.in[3].data : nullptr, a.out[0].data};
   int32_t acc[kRun];
   if (p.linear) {
     for (int64_t n = 0; n < cp.N; ++n)
