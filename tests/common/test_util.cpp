@@ -23,9 +23,10 @@ std::string backendUnavailableReason() {
 }
 
 Result<std::map<std::string, HostTensor>> runEngineBytes(
-    const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs) {
+    const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs,
+    Backend backend) {
   RuntimeOptions ro;
-  ro.backend = testBackend();
+  ro.backend = backend;
   EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
   EDGERT_ASSIGN_OR_RETURN(auto eng,
                           rt->deserializeEngine(engine.data(), engine.size(), "test-engine"));

@@ -24,7 +24,8 @@ std::string backendUnavailableReason();
 
 // Runs an engine (bytes) on the test backend with named inputs; returns outputs by name.
 Result<std::map<std::string, HostTensor>> runEngineBytes(
-    const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs);
+    const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs,
+    Backend backend = testBackend());
 
 // Compares element-wise: |a - b| <= atol + rtol * |b| (NaNs must match); integer and bool
 // tensors must be equal. Returns an empty string or a description of the first mismatch.

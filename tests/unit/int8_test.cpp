@@ -1,9 +1,13 @@
 // INT8 (issue #4): the quantisation pass and EdgertQConv against float references, through
-// the real builder (calibration from an in-memory source) on the CPU backend.
+// the real builder (calibration from an in-memory source). INT8 engines run on the CPU backend
+// (the reference the GPU kernels must match), whatever backend the suite tests.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "../../builder/src/calibrator.h"
+#include "../../builder/src/onnx_import.h"
+#include "../../builder/src/passes.h"
 #include "../../builder/src/quantize_graph.h"
 #include "../../kernels/int8_math.h"
 #include "onnx_model.h"
@@ -131,8 +135,8 @@ TEST(Int8Build, ConvolutionsTrackTheFloatEngine) {
     EXPECT_EQ(p.report.int8_layers, 1u);
     EXPECT_EQ(p.report.quantize_layers, 1u);
     const HostTensor in = randomTensor(DataType::kFloat32, x, r);
-    auto a = runEngineBytes(p.fp32, {{"x", &in}});
-    auto b = runEngineBytes(p.int8, {{"x", &in}});
+    auto a = runEngineBytes(p.fp32, {{"x", &in}}, Backend::kCpu);
+    auto b = runEngineBytes(p.int8, {{"x", &in}}, Backend::kCpu);
     ASSERT_TRUE(a.ok() && b.ok()) << a.status().toString() << b.status().toString();
     EXPECT_GT(cosine(a->at("z"), b->at("z")), 0.999);
     EXPECT_LT(relativeL2(b->at("z"), a->at("z")), 0.03);
@@ -160,8 +164,8 @@ TEST(Int8Build, ChainsStayInInt8WithResidual) {
   EXPECT_EQ(p.report.int8_layers, 3u);
   EXPECT_EQ(p.report.quantize_layers, 1u);  // only the network input
   const HostTensor in = randomTensor(DataType::kFloat32, x, r);
-  auto a = runEngineBytes(p.fp32, {{"x", &in}});
-  auto b = runEngineBytes(p.int8, {{"x", &in}});
+  auto a = runEngineBytes(p.fp32, {{"x", &in}}, Backend::kCpu);
+  auto b = runEngineBytes(p.int8, {{"x", &in}}, Backend::kCpu);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_GT(cosine(a->at("y"), b->at("y")), 0.995);
 }
@@ -184,10 +188,93 @@ TEST(Int8Build, GemmAndMatMulWithConstantWeights) {
   Pair p = buildBoth(g.save("int8_gemm"), x, r, 64, o);
   EXPECT_EQ(p.report.int8_layers, 2u);
   const HostTensor in = randomTensor(DataType::kFloat32, x, r);
-  auto a = runEngineBytes(p.fp32, {{"x", &in}});
-  auto b = runEngineBytes(p.int8, {{"x", &in}});
+  auto a = runEngineBytes(p.fp32, {{"x", &in}}, Backend::kCpu);
+  auto b = runEngineBytes(p.int8, {{"x", &in}}, Backend::kCpu);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_GT(cosine(a->at("y"), b->at("y")), 0.995);
+}
+
+// Input channels of very different ranges: per-channel scales (folded into the weights) keep
+// the small channel; one per-tensor scale of 100/127 would round it away.
+TEST(Int8Build, SmallChannelsKeepTheirResolution) {
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph g(13);
+  const Dims x = {1, 2, 8, 8};
+  g.input("x", DataType::kFloat32, x);
+  HostTensor w = HostTensor::create(DataType::kFloat32, {2, 2, 1, 1}).value();
+  w.mutableAs<float>()[1] = 1.f;  // output 0 reads input channel 1 only
+  w.mutableAs<float>()[2] = 1.f;  // output 1 reads input channel 0 only
+  g.constant("w", w);
+  g.node("Conv", {"x", "w"}, {"y"});
+  g.output("y");
+  auto sample = [&] {
+    HostTensor t = randomTensor(DataType::kFloat32, x, r);
+    for (int i = 0; i < 64; ++i) t.mutableAs<float>()[i] *= 100.f;  // channel 0: +-100
+    return t;
+  };
+  std::vector<HostTensor> s;
+  for (int i = 0; i < 8; ++i) s.push_back(sample());
+  BuildOptions o;
+  o.target = "cpu";
+  o.precision = "int8";
+  o.calib_algo = "minmax";
+  o.calibration = std::make_shared<MemorySource>(std::move(s));
+  const std::string path = g.save("int8_channels");
+  auto b = buildEngine(path, o);
+  ASSERT_TRUE(b.ok()) << b.status().toString();
+  o = BuildOptions();
+  o.target = "cpu";
+  auto a = buildEngine(path, o);
+  ASSERT_TRUE(a.ok());
+  const HostTensor in = sample();
+  auto ya = runEngineBytes(a.value(), {{"x", &in}}, Backend::kCpu);
+  auto yb = runEngineBytes(b.value(), {{"x", &in}}, Backend::kCpu);
+  ASSERT_TRUE(ya.ok() && yb.ok());
+  double err = 0;
+  for (int i = 0; i < 64; ++i)  // output channel 0 = input channel 1, in [-1, 1]
+    err = std::max(err, double(std::fabs(ya->at("y").as<float>()[i] - yb->at("y").as<float>()[i])));
+  EXPECT_LT(err, 0.05);  // per-tensor: up to 0.4
+}
+
+// Cross-layer equalisation changes the weights, not the function, and leaves both layers'
+// per-channel weight ranges equal.
+TEST(Int8Equalize, KeepsTheFunctionAndEqualisesRanges) {
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph og(13);
+  const Dims x = {2, 4, 9, 9};
+  og.input("x", DataType::kFloat32, x);
+  HostTensor w1 = randomWeights({4, 4, 1, 1}, r);
+  for (int i = 0; i < 4; ++i) w1.mutableAs<float>()[i] *= 30.f;  // channel 0 is large
+  og.constant("w1", w1);
+  og.constant("b1", randomWeights({4}, r));
+  og.constant("w2", randomWeights({4, 1, 3, 3}, r));
+  og.node("Conv", {"x", "w1", "b1"}, {"a"});
+  og.node("Relu", {"a"}, {"ar"});
+  og.node("Conv", {"ar", "w2"}, {"y"}, {attrInt("group", 4), attrInts("pads", {1, 1, 1, 1})});
+  og.output("y");
+  auto im = importOnnx(og.save("cle"));
+  ASSERT_TRUE(im.ok()) << im.status().toString();
+  Graph g = std::move(im->graph);
+  PassStats stats;
+  ASSERT_TRUE(inferAndFold(g, stats, {}).ok());
+  fuseConvEpilogues(g, stats);
+  Graph eq = g;
+  EXPECT_EQ(equalizeCrossLayer(eq), 1u);
+  std::vector<HostTensor> s;
+  for (int i = 0; i < 2; ++i) s.push_back(randomTensor(DataType::kFloat32, {1, 4, 9, 9}, r));
+  MemorySource src(std::move(s));
+  auto before = runOnSamples(g, src, 1);
+  auto after = runOnSamples(eq, src, 1);
+  ASSERT_TRUE(before.ok() && after.ok()) << before.status().toString() << after.status().toString();
+  EXPECT_GT(minCosine(g, before.value(), after.value()), 1 - 1e-9);
+  const HostTensor& a1 = *eq.tensors[eq.nodes[0].inputs[1]].constant;
+  const HostTensor& a2 = *eq.tensors[eq.nodes[1].inputs[1]].constant;
+  for (int c = 0; c < 4; ++c) {
+    float r1 = 0, r2 = 0;
+    for (int i = 0; i < 4; ++i) r1 = std::max(r1, std::fabs(a1.as<float>()[c * 4 + i]));
+    for (int i = 0; i < 9; ++i) r2 = std::max(r2, std::fabs(a2.as<float>()[c * 9 + i]));
+    EXPECT_NEAR(r1, r2, 1e-4f * r1) << c;
+  }
 }
 
 TEST(Int8Build, LayerPrecisionsKeepLayersInFloatAndUnknownNamesAreErrors) {

@@ -206,3 +206,62 @@ TEST_F(Passes, Fp16InputIsNoImageInput) {
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("--input-format fp16"), std::string::npos) << st.message();
 }
+
+namespace {
+
+Built buildModel(OnnxGraph& g, const char* name, const std::string& target) {
+  BuildOptions opt;
+  opt.target = target;
+  BuildReport rep;
+  auto bytes = buildEngine(g.save(name), opt, &rep);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().toString();
+  return {bytes.ok() ? bytes.value() : std::vector<uint8_t>{}, rep.layers};
+}
+
+// x -> Pad(pads) -> Conv(conv_pads, stride) -> y, or the Conv alone with `conv_pads`.
+OnnxGraph padConv(const HostTensor& w, const std::vector<int64_t>* pad,
+                  const std::vector<int64_t>& conv_pads, int64_t stride) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {1, 3, 10, 10});
+  g.constant("w", w);
+  std::string in = "x";
+  if (pad) {
+    g.constant("pads", ints1d(*pad));
+    g.node("Pad", {"x", "pads"}, {"p"});
+    in = "p";
+  }
+  g.node("Conv", {in, "w"}, {"y"},
+         {attrInts("pads", conv_pads), attrInts("strides", {stride, stride})});
+  g.output("y");
+  return g;
+}
+
+}  // namespace
+
+TEST_F(Passes, ZeroPadFoldsIntoTheConvolution) {
+  std::mt19937 r(std::random_device{}());
+  const HostTensor w = randomTensor(DataType::kFloat32, {4, 3, 3, 3}, r);
+  const std::vector<int64_t> pad = {0, 0, 1, 1, 0, 0, 1, 1};
+  OnnxGraph a = padConv(w, &pad, {0, 0, 0, 0}, 1), b = padConv(w, nullptr, {1, 1, 1, 1}, 1);
+  const Built fa = buildModel(a, "padconv_a", testTarget()),
+              fb = buildModel(b, "padconv_b", testTarget());
+  EXPECT_EQ(fa.layers, 1u);
+  expectSameOutputs(fa, fb, {1, 3, 10, 10});
+}
+
+TEST_F(Passes, AsymmetricZeroPadFoldsOnTheCpuOnly) {
+  // TensorFlow-style "same" padding at stride 2: one row and column more at the end, which
+  // the CPU convolution takes as its own pads (cuDNN pads symmetrically: kept as a Pad).
+  std::mt19937 r(std::random_device{}());
+  const HostTensor w = randomTensor(DataType::kFloat32, {4, 3, 3, 3}, r);
+  const std::vector<int64_t> pad = {0, 0, 0, 0, 0, 0, 1, 1};
+  OnnxGraph a = padConv(w, &pad, {0, 0, 0, 0}, 2), b = padConv(w, nullptr, {0, 0, 1, 1}, 2);
+  const Built fa = buildModel(a, "apadconv_a", "cpu"), fb = buildModel(b, "apadconv_b", "cpu");
+  EXPECT_EQ(fa.layers, 1u);
+  std::mt19937 rr(std::random_device{}());
+  const HostTensor in = randomTensor(DataType::kFloat32, {1, 3, 10, 10}, rr);
+  auto ya = runEngineBytes(fa.bytes, {{"x", &in}}, Backend::kCpu);
+  auto yb = runEngineBytes(fb.bytes, {{"x", &in}}, Backend::kCpu);
+  ASSERT_TRUE(ya.ok() && yb.ok());
+  EXPECT_EQ(compareTensors(ya->at("y"), yb->at("y"), 0, 0), "");
+}
