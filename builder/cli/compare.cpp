@@ -240,12 +240,24 @@ int cmdCompare(const CompareFlags& f) {
     o.name = name;
     const TensorInfo* info = tested->engine->binding(name);
     const bool classifier = info && info->dims.size() == 2 && info->dims[1] > 1;
+    // Reference outputs that are (nearly) empty - a detector's map of a photo without text -
+    // have no meaningful direction: they are left out of cosine and relative error.
+    std::vector<double> norms;
+    for (int i = 0; i < n; ++i)
+      norms.push_back(std::inner_product(ra[i].begin(), ra[i].end(), ra[i].begin(), 0.0));
+    std::vector<double> sorted = norms;
+    std::sort(sorted.begin(), sorted.end());
+    const double floor = 1e-6 * sorted[sorted.size() / 2];
+    int counted = 0;
+    for (int i = 0; i < n; ++i) counted += norms[i] > floor;
     for (int i = 0; i < n; ++i) {
-      const double c = cosine(ra[i], rb[i]), e = relError(rb[i], ra[i]);
-      o.cos_min = std::min(o.cos_min, c);
-      o.cos_mean += c / n;
-      o.rel_max = std::max(o.rel_max, e);
-      o.rel_mean += e / n;
+      if (norms[i] > floor) {
+        const double c = cosine(ra[i], rb[i]), e = relError(rb[i], ra[i]);
+        o.cos_min = std::min(o.cos_min, c);
+        o.cos_mean += c / counted;
+        o.rel_max = std::max(o.rel_max, e);
+        o.rel_mean += e / counted;
+      }
       if (f.mask_threshold >= 0) {
         const double iou = maskIou(ra[i], rb[i], f.mask_threshold);
         o.iou_min = std::min(o.iou_min, iou);
@@ -270,8 +282,11 @@ int cmdCompare(const CompareFlags& f) {
         }
       }
     }
-    fmt::print("output {}: cosine min {:.5f} mean {:.5f}, relative error max {:.4f} mean {:.4f}\n",
-               name, o.cos_min, o.cos_mean, o.rel_max, o.rel_mean);
+    fmt::print(
+        "output {}: cosine min {:.5f} mean {:.5f}, relative error max {:.4f} mean {:.4f}{}\n", name,
+        o.cos_min, o.cos_mean, o.rel_max, o.rel_mean,
+        counted < n ? fmt::format(" ({} near-empty reference output(s) left out)", n - counted)
+                    : "");
     nlohmann::json j = {{"cosine_min", o.cos_min},
                         {"cosine_mean", o.cos_mean},
                         {"rel_error_max", o.rel_max},
@@ -327,8 +342,17 @@ int cmdCompare(const CompareFlags& f) {
       auto s = runAll(r.value(), *src.value(), input, dims, n);
       if (!s.ok()) return fail(s.status());
       double worst = 1;
-      for (const auto& [name, ra] : a.value())
-        for (int i = 0; i < n; ++i) worst = std::min(worst, cosine(ra[i], s->at(name)[i]));
+      for (const auto& [name, ra] : a.value()) {
+        double mid = 0;
+        std::vector<double> nn;
+        for (int i = 0; i < n; ++i)
+          nn.push_back(std::inner_product(ra[i].begin(), ra[i].end(), ra[i].begin(), 0.0));
+        std::vector<double> srt = nn;
+        std::sort(srt.begin(), srt.end());
+        mid = srt[srt.size() / 2];
+        for (int i = 0; i < n; ++i)
+          if (nn[i] > 1e-6 * mid) worst = std::min(worst, cosine(ra[i], s->at(name)[i]));
+      }
       rows.push_back({worst, l});
     }
     std::sort(rows.begin(), rows.end());

@@ -489,7 +489,7 @@ int main(int argc, char** argv) {
                    "Most scratch memory a timed tactic may use, MiB (default 256)")
       ->check(CLI::Range(1, 1 << 20));
   build->add_option("--calib-dir", bf.calib_dir, "INT8: folder of calibration images");
-  build->add_option("--calib-algo", bf.calib_algo, "INT8: entropy (default) | minmax | percentile")
+  build->add_option("--calib-algo", bf.calib_algo, "INT8: percentile (default) | entropy | minmax")
       ->check(CLI::IsMember({"entropy", "minmax", "percentile"}));
   build
       ->add_option("--calib-percentile", bf.calib_percentile,

@@ -66,12 +66,12 @@ std::string formatCalibrationCache(const CalibrationCache& c) {
     if (auto ch = c.channel_thresholds.find(name); ch != c.channel_thresholds.end()) {
       o += strCat("channels ", ch->second.size());
       for (double v : ch->second) {
-        std::snprintf(buf, sizeof buf, " %.9g", v);
+        std::snprintf(buf, sizeof buf, " %.17g", v);
         o += buf;
       }
       o += "\n";
     }
-    std::snprintf(buf, sizeof buf, "%.9g", t);
+    std::snprintf(buf, sizeof buf, "%.17g", t);
     o += strCat(buf, " ", escape(name), "\n");
   }
   return o;

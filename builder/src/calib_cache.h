@@ -5,8 +5,9 @@
 //   model 9f86d081884c7d65          <- fingerprint of the FP32 graph it was made for
 //   algorithm entropy 99.99         <- algorithm and percentile
 //   channels 3 0.5 2.87 1.25         <- optional: per-channel thresholds of the next tensor
-//   2.8731e+00 /stem/conv/Conv_output_0
-//   ...                             <- threshold (%.9g), one space, the tensor name to the end
+//   2.8731000000000002 /stem/conv/Conv_output_0
+//   ...                             <- threshold (%.17g: exact), one space, the tensor name to the
+//   end
 //                                      of the line (\n and \\ escaped)
 //
 // A cache from another model is rejected by its fingerprint, naming both.

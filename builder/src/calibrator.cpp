@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <array>
 #include <cmath>
 #include <set>
 
@@ -147,21 +148,31 @@ Result<BatchOutputs> runOnSamples(const Graph& g, CalibrationSource& source, int
 double minCosine(const Graph& g, const BatchOutputs& a, const BatchOutputs& b) {
   const int64_t batch = batchSize(g);
   double worst = 1;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    for (size_t o = 0; o < a[i].size() && o < b[i].size(); ++o) {
+  for (size_t o = 0; o < (a.empty() ? 0 : a[0].size()); ++o) {
+    // Per sample: (a.b, |a|^2, |b|^2).
+    std::vector<std::array<double, 3>> dots;
+    for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+      if (o >= a[i].size() || o >= b[i].size()) continue;
       const size_t per = a[i][o].size() / static_cast<size_t>(batch);
       for (int64_t s = 0; s < batch; ++s) {
-        double ab = 0, aa = 0, bb = 0;
+        std::array<double, 3> d{0, 0, 0};
         for (size_t k = s * per; k < (s + 1) * per; ++k) {
-          ab += double(a[i][o][k]) * b[i][o][k];
-          aa += double(a[i][o][k]) * a[i][o][k];
-          bb += double(b[i][o][k]) * b[i][o][k];
+          d[0] += double(a[i][o][k]) * b[i][o][k];
+          d[1] += double(a[i][o][k]) * a[i][o][k];
+          d[2] += double(b[i][o][k]) * b[i][o][k];
         }
-        // Two all-zero outputs agree.
-        const double c = aa == 0 && bb == 0 ? 1 : ab / std::sqrt(aa * bb + 1e-300);
-        worst = std::min(worst, c);
+        dots.push_back(d);
       }
     }
+    std::vector<double> norms;
+    for (const auto& d : dots) norms.push_back(d[1]);
+    std::sort(norms.begin(), norms.end());
+    const double floor = norms.empty() ? 0 : 1e-6 * norms[norms.size() / 2];
+    for (const auto& d : dots) {
+      if (d[1] <= floor) continue;  // see the header: a (nearly) empty reference output
+      worst = std::min(worst, d[0] / std::sqrt(d[1] * d[2] + 1e-300));
+    }
+  }
   return worst;
 }
 

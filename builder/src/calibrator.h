@@ -42,6 +42,9 @@ using BatchOutputs = std::vector<std::vector<std::vector<float>>>;
 Result<BatchOutputs> runOnSamples(const Graph& g, CalibrationSource& source, int batches);
 
 // The smallest cosine similarity between corresponding samples (dim 0) of two runs' outputs.
+// Samples whose reference output is (nearly) empty - squared norm under 1e-6 of the median
+// sample's, e.g. a text detector's map of a photo without text - are left out: their
+// direction is noise, and a thresholded map of them is empty either way.
 double minCosine(const Graph& g, const BatchOutputs& a, const BatchOutputs& b);
 
 }  // namespace edgert

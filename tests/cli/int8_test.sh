@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# INT8 end to end on real models and photos (../shared/assets): calibrate, cache, rebuild from
+# the cache, compare with FP32, and every bad input of the INT8 flags. Exit 77 (skip) without
+# the assets. Usage: int8_test.sh EDGERT_BIN SOURCE_DIR ASSETS_DIR WORKDIR
+set -uo pipefail
+EDGERT="$1"; SRC="$2"; ASSETS="$3"; WORK="$4"
+[ -d "$ASSETS/images" ] || { echo "skip: no $ASSETS"; exit 77; }
+rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
+pass=0; fail=0
+ok()   { echo "ok   $1"; pass=$((pass + 1)); }
+bad()  { echo "FAIL $1"; fail=$((fail + 1)); }
+expect_fail() {
+  local name="$1" pattern="$2"; shift 2
+  "$@" >out.txt 2>err.txt; local rc=$?
+  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$name (rc=$rc)"; cat err.txt; return; fi
+  if grep -qE -- "$pattern" err.txt; then ok "$name"; else bad "$name: stderr lacks /$pattern/"; cat err.txt; fi
+}
+# json_check FILE PYTHON-EXPR: the expression over the report `r` must hold.
+json_check() {
+  /usr/bin/python3 -c "import json,sys; r=json.load(open('$1')); sys.exit(0 if ($2) else 1)"
+}
+ENL="$ASSETS/models/imagenet/efficientnet_lite0.onnx"
+ENL_PRE="resize=256,mean=127,std=128,order=rgb,interp=pil"
+DET="$ASSETS/models/ppocr/ch_PP-OCRv4_det_infer.onnx"
+DET_PRE="resize=letterbox,pad=0,scale=0.00392156862745098,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,order=rgb"
+
+# EfficientNet-Lite0 (real ImageNet weights) on the real photos.
+if "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
+     --calib-dir "$ASSETS/images" --calib-preprocess "$ENL_PRE" --calib-algo percentile \
+     --calib-cache enl.calib -o enl.engine > build.txt 2>&1 && [ -s enl.calib ]; then
+  ok "int8 build writes the cache"; else bad "int8 build"; cat build.txt; fi
+grep -q "int8: calibrated on 12 batch(es)" build.txt && ok "calibration progress and summary" || bad "summary"
+"$EDGERT" build -q --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
+  --calib-cache enl.calib -o enl2.engine >/dev/null 2>&1
+/usr/bin/python3 -c "import numpy as np; np.save('x.npy', np.random.rand(1,3,224,224).astype(np.float32) * 2 - 1)"
+"$EDGERT" run --engine enl.engine --backend cpu --input input=x.npy --save-outputs o1 >/dev/null 2>&1
+"$EDGERT" run --engine enl2.engine --backend cpu --input input=x.npy --save-outputs o2 >/dev/null 2>&1
+[ -s o1/logits.npy ] && cmp -s o1/logits.npy o2/logits.npy && ok "rebuild from the cache computes the same" || bad "rebuild from cache differs"
+if "$EDGERT" compare --onnx "$ENL" --engine enl.engine --data "$ASSETS/images" \
+     --labels "$ASSETS/models/imagenet/efficientnet_lite0_reference_top3.txt" --json enl.json > cmp.txt 2>&1; then
+  ok "compare"; else bad "compare"; cat cmp.txt; fi
+# Measured 2026-11-26: cosine min 0.985, top-1 9/12 (the 3 flips are FP32 near-ties), top-5 12/12.
+json_check enl.json "r['outputs']['logits']['cosine_min'] > 0.97 and r['outputs']['logits']['top5_agreement'] == 1.0" \
+  && ok "INT8 EfficientNet-Lite0 tracks FP32 (cosine > 0.97, FP32 top-1 in the top-5)" || { bad "ENL accuracy"; cat cmp.txt; }
+json_check enl.json "r['outputs']['logits']['accuracy_fp32'] == 1.0" && ok "labels: FP32 accuracy reproduces the reference" || bad "labels"
+# A batch-4 engine from the same cache (the cache is shape-independent).
+"$EDGERT" build -q --onnx "$ENL" --shapes input:4x3x224x224 --target cpu --precision int8 \
+  --calib-cache enl.calib -o enl4.engine >/dev/null 2>&1 && ok "cache serves another batch size" || bad "batch-4 from cache"
+
+# Automatic mixed precision reaches its target and says which layers it kept.
+if "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
+     --calib-dir "$ASSETS/images" --calib-preprocess "$ENL_PRE" --calib-cache enl.calib \
+     --int8-min-cosine 0.995 --int8-check-batches 12 -o enl-mixed.engine > mixed.txt 2>&1 \
+   && grep -q "kept in float:" mixed.txt; then ok "--int8-min-cosine keeps layers in float"; else bad "mixed"; cat mixed.txt; fi
+"$EDGERT" compare --onnx "$ENL" --engine enl-mixed.engine --data "$ASSETS/images" --json mixed.json >/dev/null 2>&1
+json_check mixed.json "r['outputs']['logits']['cosine_min'] >= 0.995" && ok "mixed precision meets 0.995 on the photos" || bad "mixed cosine"
+
+# The PaddleOCR text detector: probability maps thresholded at 0.3.
+if "$EDGERT" build -q --onnx "$DET" --shapes x:1x3x320x320 --target cpu --precision int8 \
+     --calib-dir "$ASSETS/images" --calib-preprocess "$DET_PRE" --calib-algo percentile -o det.engine >/dev/null 2>&1 \
+   && "$EDGERT" compare --onnx "$DET" --engine det.engine --data "$ASSETS/images" --mask-threshold 0.3 --json det.json > det.txt 2>&1; then
+  ok "int8 text detector builds and compares"; else bad "det"; cat det.txt; fi
+json_check det.json "r['outputs']['sigmoid_0.tmp_0']['iou_mean'] > 0.85" && ok "detector maps overlap FP32's" || { bad "det IoU"; cat det.txt; }
+
+# Bad input: one clear error each, no engine or cache left behind.
+expect_fail "int8 without calibration data" "needs calibration data: --calib-dir" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 -o x.engine
+expect_fail "missing calibration folder" "nowhere: .*not found" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-dir nowhere -o x.engine
+mkdir -p empty && expect_fail "folder without images" "empty: no images" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-dir empty -o x.engine
+expect_fail "bad --calib-preprocess" "unknown key 'colour'" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-dir "$ASSETS/images" --calib-preprocess colour=1 -o x.engine
+expect_fail "cache of another model" "made for another model \(fingerprint [0-9a-f]+, this model's is [0-9a-f]+\)" \
+  "$EDGERT" build --onnx "$DET" --shapes x:1x3x320x320 --target cpu --precision int8 --calib-cache enl.calib -o x.engine
+printf 'edgert-calibration 1\nmodel ab\nalgorithm entropy 99.99\n1.5 a\nbogus\n' > bad.calib
+expect_fail "corrupt cache names file and line" "bad.calib:5: " \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-cache bad.calib -o x.engine
+expect_fail "unknown layer in --layer-precision" "names no layer .*'no_such'" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-cache enl.calib --layer-precision no_such=fp16 -o x.engine
+expect_fail "bad layer precision" "is not NAME=int8\|fp16\|fp32|has precision 'int4'" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-cache enl.calib --layer-precision x=int4 -o x.engine
+expect_fail "int8 on a GPU target" "int8 runs on the CPU backend in this version" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target sm_87 --precision int8 --calib-cache enl.calib -o x.engine
+expect_fail "per-layer compare without the cache" "give the --calib-cache" \
+  "$EDGERT" compare --onnx "$ENL" --engine enl.engine --data "$ASSETS/images" --per-layer
+[ ! -e x.engine ] && ok "no engine left by a failed build" || bad "x.engine left behind"
+printf 'model: %s\nshapes: {input: [1, 3, 224, 224]}\nprecision: int8\ncalibration: {images: %s, algorithm: kl}\n' "$ENL" "$ASSETS/images" > bad.yaml
+expect_fail "YAML: bad calibration.algorithm names file:line" "bad.yaml:4:.*calibration.algorithm must be entropy, minmax or percentile" \
+  "$EDGERT" build --config bad.yaml -o x.engine
+printf 'model: %s\nshapes: {input: [1, 3, 224, 224]}\nprecision: int8\ncalibration: {images: %s, colour: 1}\n' "$ENL" "$ASSETS/images" > bad2.yaml
+expect_fail "YAML: unknown calibration key" "unknown key 'calibration.colour'" \
+  "$EDGERT" build --config bad2.yaml -o x.engine
+
+echo "int8 cli: $pass passed, $fail failed"
+[ $fail -eq 0 ]
