@@ -109,5 +109,11 @@ onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('', 13)]), '/tmp/pass.on
 for b in cuda cpu; do EDGERT_BENCH_PASSTHROUGH=/tmp/pass.onnx .gpu/bin/edgert_image_bench $b 200 | tee -a "$OUT/image_bench.log"; done
 fi
 if [ "${1:-}" = "--bench" ]; then bash bench/run.sh "$OUT"; fi
+# What failed, in the output tail (the logs themselves may not all come back).
+for t in "${!result[@]}"; do
+  [ "${result[$t]}" = 0 ] && continue
+  log="$OUT/test_$t.log"; [ "$t" = models_fp16 ] && log="$OUT/test_models_fp16.log"
+  [ -f "$log" ] && { echo "---- $t failures ----"; grep -E "Failure|\[  FAILED  \]" -A4 "$log" | head -40; }
+done
 echo "---- GPU suite ----"
 for t in "${!result[@]}"; do printf "%-20s %s\n" "$t" "$([ "${result[$t]}" = 0 ] && echo PASS || echo "FAIL (rc ${result[$t]})")"; done

@@ -178,7 +178,7 @@ double minCosine(const Graph& g, const BatchOutputs& a, const BatchOutputs& b) {
 
 Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int max_batches,
                                  CalibAlgo algo, double percentile,
-                                 const std::function<void(double)>& progress) {
+                                 const std::function<void(double)>& progress, bool gpu) {
   CalibrationRun run;
   std::set<int> observe;
   const std::vector<std::string> layers = int8CandidateLayers(g);
@@ -195,7 +195,7 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
     return Status(StatusCode::kInvalidArgument, "calibration source has no samples");
   int batches = static_cast<int>((source.sampleCount() + batch - 1) / batch);
   if (max_batches > 0) batches = std::min(batches, max_batches);
-  const bool cuda = cudaAvailable().ok() && !cudaDeviceSms().empty();
+  const bool cuda = gpu && cudaAvailable().ok() && !cudaDeviceSms().empty();
   run.backend = cuda ? "cuda" : "cpu";
   EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, calibrationEngine(g, observe, cuda));
   std::shared_ptr<const Engine> engine;

@@ -31,10 +31,11 @@ struct CalibrationRun {
   std::string backend;  // "cpu" or "cuda"
 };
 
-// `g`: the network after the float passes, before quantisation.
+// `g`: the network after the float passes, before quantisation. `gpu`: run the float network
+// on this machine's GPU when there is one (else, and when false, on the CPU backend).
 Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int max_batches,
                                  CalibAlgo algo, double percentile,
-                                 const std::function<void(double)>& progress);
+                                 const std::function<void(double)>& progress, bool gpu = true);
 
 // Runs `g` on the CPU backend over the first `batches` batches of `source` and returns, per
 // batch, each output binding's values (float32 outputs; in binding order).

@@ -10,6 +10,7 @@
 #include "../../builder/src/passes.h"
 #include "../../builder/src/quantize_graph.h"
 #include "../../kernels/int8_math.h"
+#include "edgert/internal/backends.h"
 #include "onnx_model.h"
 #include "test_util.h"
 
@@ -274,6 +275,46 @@ TEST(Int8Equalize, KeepsTheFunctionAndEqualisesRanges) {
     for (int i = 0; i < 4; ++i) r1 = std::max(r1, std::fabs(a1.as<float>()[c * 4 + i]));
     for (int i = 0; i < 9; ++i) r2 = std::max(r2, std::fabs(a2.as<float>()[c * 9 + i]));
     EXPECT_NEAR(r1, r2, 1e-4f * r1) << c;
+  }
+}
+
+// Calibration runs the float network on the GPU when there is one: its thresholds must be
+// the CPU reference's (the float results differ in the last bits only).
+TEST(Int8Calibration, GpuThresholdsMatchTheCpu) {
+  if (!cudaAvailable().ok()) GTEST_SKIP() << "no GPU: " << cudaAvailable().message();
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph og(13);
+  const Dims x = {2, 8, 16, 16};
+  og.input("x", DataType::kFloat32, x);
+  og.constant("w1", randomWeights({16, 8, 3, 3}, r));
+  og.constant("w2", randomWeights({8, 16, 1, 1}, r));
+  og.node("Conv", {"x", "w1"}, {"a"}, {attrInts("pads", {1, 1, 1, 1})});
+  og.node("Relu", {"a"}, {"ar"});
+  og.node("Conv", {"ar", "w2"}, {"y"});
+  og.output("y");
+  auto im = importOnnx(og.save("gpu_calib"));
+  ASSERT_TRUE(im.ok());
+  Graph g = std::move(im->graph);
+  PassStats stats;
+  ASSERT_TRUE(inferAndFold(g, stats, {}).ok());
+  fuseConvEpilogues(g, stats);
+  std::vector<HostTensor> s;
+  for (int i = 0; i < 8; ++i) s.push_back(randomTensor(DataType::kFloat32, {1, 8, 16, 16}, r));
+  MemorySource src(std::move(s));
+  for (CalibAlgo algo : {CalibAlgo::kMinMax, CalibAlgo::kPercentile}) {
+    auto gpu = calibrate(g, src, 0, algo, 99.9, {}, true);
+    auto cpu = calibrate(g, src, 0, algo, 99.9, {}, false);
+    ASSERT_TRUE(gpu.ok() && cpu.ok()) << gpu.status().toString() << cpu.status().toString();
+    EXPECT_EQ(gpu->backend, "cuda");
+    EXPECT_EQ(cpu->backend, "cpu");
+    ASSERT_EQ(gpu->thresholds.size(), cpu->thresholds.size());
+    for (const auto& [name, t] : cpu->thresholds) {
+      // A percentile lands on a bin edge: one bin of 2048 apart at most.
+      EXPECT_NEAR(gpu->thresholds.at(name), t, t * 1e-3) << name;
+      for (size_t c = 0; c < cpu->channel_thresholds.at(name).size(); ++c)
+        EXPECT_NEAR(gpu->channel_thresholds.at(name)[c], cpu->channel_thresholds.at(name)[c],
+                    t * 1e-3);
+    }
   }
 }
 
