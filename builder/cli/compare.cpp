@@ -160,7 +160,8 @@ struct OutputReport {
   double cos_min = 1, cos_mean = 0, rel_max = 0, rel_mean = 0;
   int top1 = 0, top5 = 0, classified = 0;  // classifier outputs ([N, C], C > 1)
   std::vector<std::string> flips;          // images whose top-1 differs
-  double iou_min = 1, iou_mean = 0;
+  double iou_min = 1, iou_mean = 0, inter = 0, uni = 0;
+  std::string iou_worst;
   int acc_ref = 0, acc_engine = 0, labelled = 0;
 };
 
@@ -260,7 +261,18 @@ int cmdCompare(const CompareFlags& f) {
       }
       if (f.mask_threshold >= 0) {
         const double iou = maskIou(ra[i], rb[i], f.mask_threshold);
+        if (iou < o.iou_min) {
+          size_t on = 0;
+          for (float v : ra[i]) on += v > f.mask_threshold;
+          o.iou_worst = fmt::format("{}, {} FP32 pixels above",
+                                    fs::path((*files)[i]).filename().string(), on);
+        }
         o.iou_min = std::min(o.iou_min, iou);
+        for (size_t k = 0; k < ra[i].size(); ++k) {
+          const bool p = ra[i][k] > f.mask_threshold, q = rb[i][k] > f.mask_threshold;
+          o.inter += p && q;
+          o.uni += p || q;
+        }
         o.iou_mean += iou / n;
       }
       if (classifier) {
@@ -302,8 +314,10 @@ int cmdCompare(const CompareFlags& f) {
       j["top5_agreement"] = double(o.top5) / o.classified;
     }
     if (f.mask_threshold >= 0) {
-      fmt::print("  maps > {}: IoU min {:.4f} mean {:.4f}\n", f.mask_threshold, o.iou_min,
-                 o.iou_mean);
+      const double pooled = o.uni > 0 ? o.inter / o.uni : 1.0;
+      fmt::print("  maps > {}: IoU of all pixels {:.4f}; per image min {:.4f} ({}) mean {:.4f}\n",
+                 f.mask_threshold, pooled, o.iou_min, o.iou_worst, o.iou_mean);
+      j["iou_pooled"] = pooled;
       j["iou_min"] = o.iou_min;
       j["iou_mean"] = o.iou_mean;
     }

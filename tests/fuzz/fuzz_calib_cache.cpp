@@ -7,10 +7,12 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto c = edgert::parseCalibrationCache(std::string(reinterpret_cast<const char*>(data), size),
                                          "fuzz.calib");
-  // What parses must format and parse back to the same thresholds.
+  // What parses must format and parse back to exactly the same thresholds (%.17g is exact).
   if (c.ok()) {
     auto again = edgert::parseCalibrationCache(edgert::formatCalibrationCache(c.value()), "again");
-    if (!again.ok() || again->thresholds.size() != c->thresholds.size()) __builtin_trap();
+    if (!again.ok() || again->thresholds != c->thresholds ||
+        again->channel_thresholds != c->channel_thresholds || again->model != c->model)
+      __builtin_trap();
   }
   return 0;
 }
