@@ -148,7 +148,11 @@ int cmdBuild(const BuildFlags& f) {
       out, model, secs, rep.onnx_nodes, rep.layers, rep.folded_nodes, rep.removed_nodes,
       rep.arena_bytes / 1048576.0, rep.weight_bytes / 1048576.0, rep.engine_bytes / 1048576.0);
   if (opt.precision == "int8") {
-    if (rep.calib_batches_run)
+    if (rep.int8_explicit)
+      fmt::print(
+          "int8: explicit quantisation (the model's QuantizeLinear/DequantizeLinear "
+          "scales, no calibration)\n");
+    else if (rep.calib_batches_run)
       fmt::print("int8: calibrated on {} batch(es) in {:.1f} s ({}{}){}\n", rep.calib_batches_run,
                  rep.calib_seconds, opt.calib_algo,
                  opt.calib_algo == "percentile" ? fmt::format(" {}", opt.calib_percentile) : "",

@@ -204,8 +204,15 @@ Status keepSensitiveLayers(const Graph& g, const CalibrationCache& thresholds,
 }
 
 // Thresholds from the cache or by calibrating (then cached), then the quantisation pass.
-Status quantizeForInt8(Graph& g, const std::string& fingerprint, const BuildOptions& opt,
-                       BuildReport& rep) {
+Status quantizeForInt8(Graph& g, const std::string& fingerprint,
+                       const std::map<std::string, QuantizedWeight>& explicit_weights,
+                       const BuildOptions& opt, BuildReport& rep) {
+  if (!explicit_weights.empty()) {
+    // Explicit quantisation: the model's own scales, no calibration.
+    rep.int8_layers = fuseExplicitQdq(g, explicit_weights, &rep.int8_unsupported);
+    rep.int8_explicit = true;
+    return Status::Ok();
+  }
   // Before calibration: it changes the activations calibration measures.
   rep.int8_equalized_pairs = equalizeCrossLayer(g);
   CalibrationCache cache;
@@ -237,7 +244,6 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint, const BuildOpti
     cache.algorithm = opt.calib_algo;
     cache.percentile = opt.calib_percentile;
     cache.thresholds = std::move(run.thresholds);
-    cache.channel_thresholds = std::move(run.channel_thresholds);
     if (!opt.calib_cache.empty()) {
       const std::string text = formatCalibrationCache(cache);
       EDGERT_RETURN_IF_ERROR(writeFileAtomically(opt.calib_cache, text.data(), text.size()));
@@ -275,6 +281,10 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   progress("import", 1);
   Graph& g = im.graph;
   const std::string fingerprint = opt.precision == "int8" ? modelFingerprint(g) : "";
+  // Q/DQ models: the int8 weights as the model gives them (constant folding dequantises).
+  const std::map<std::string, QuantizedWeight> explicit_weights =
+      opt.precision == "int8" && hasQdq(g) ? recordWeightQuantization(g)
+                                           : std::map<std::string, QuantizedWeight>{};
   BuildReport rep;
   rep.onnx_nodes = g.nodes.size();
   EDGERT_RETURN_IF_ERROR(resolveInputShapes(g, opt, onnx_path));
@@ -291,7 +301,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   if (opt.fuse_elementwise) fuseElementwise(g, stats);
   eliminateDeadCode(g, stats);
   if (opt.precision == "int8") {
-    EDGERT_RETURN_IF_ERROR(quantizeForInt8(g, fingerprint, opt, rep).withContext(onnx_path));
+    EDGERT_RETURN_IF_ERROR(
+        quantizeForInt8(g, fingerprint, explicit_weights, opt, rep).withContext(onnx_path));
     eliminateDeadCode(g, stats);
   }
   const BatchSplitReport split = splitBatchForMemory(g, opt.batch_split, opt.precision == "fp16");

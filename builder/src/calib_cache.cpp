@@ -63,14 +63,6 @@ std::string formatCalibrationCache(const CalibrationCache& c) {
   o += buf;
   o += "\n";
   for (const auto& [name, t] : c.thresholds) {
-    if (auto ch = c.channel_thresholds.find(name); ch != c.channel_thresholds.end()) {
-      o += strCat("channels ", ch->second.size());
-      for (double v : ch->second) {
-        std::snprintf(buf, sizeof buf, " %.17g", v);
-        o += buf;
-      }
-      o += "\n";
-    }
     std::snprintf(buf, sizeof buf, "%.17g", t);
     o += strCat(buf, " ", escape(name), "\n");
   }
@@ -86,8 +78,7 @@ Result<CalibrationCache> parseCalibrationCache(const std::string& text, const st
                   strCat(origin, ":", n, ": ", why, " (not an edgert calibration cache?)"));
   };
   CalibrationCache c;
-  bool have_model = false, have_algo = false, pending = false;
-  std::vector<double> channels;
+  bool have_model = false, have_algo = false;
   while (std::getline(in, line)) {
     ++n;
     if (n == 1) {
@@ -111,23 +102,6 @@ Result<CalibrationCache> parseCalibrationCache(const std::string& text, const st
           !(c.percentile > 0 && c.percentile <= 100))
         return bad("expected 'algorithm <name> <percentile in (0, 100]>'");
       have_algo = true;
-    } else if (head == "channels") {
-      if (pending) return bad("two 'channels' lines in a row");
-      std::istringstream ss(rest);
-      size_t count = 0;
-      std::string item;
-      if (!(ss >> count) || count == 0 || count > (size_t{1} << 20))
-        return bad("expected 'channels <count> <threshold>...'");
-      channels.clear();
-      while (ss >> item) {
-        double v = 0;
-        if (!parseDouble(item, &v) || !std::isfinite(v) || v <= 0)
-          return bad(strCat("'", item, "' is not a positive threshold"));
-        channels.push_back(v);
-      }
-      if (channels.size() != count)
-        return bad(strCat("'channels' says ", count, " values but has ", channels.size()));
-      pending = true;
     } else {
       double t = 0;
       if (!have_model || !have_algo) return bad("'model' and 'algorithm' come before thresholds");
@@ -136,13 +110,9 @@ Result<CalibrationCache> parseCalibrationCache(const std::string& text, const st
       std::string name;
       if (!unescape(rest, &name) || name.empty()) return bad("bad tensor name");
       if (!c.thresholds.emplace(name, t).second) return bad(strCat("tensor '", name, "' twice"));
-      if (pending) c.channel_thresholds[name] = std::move(channels);
-      channels.clear();
-      pending = false;
     }
   }
   if (n == 0) return bad("empty file");
-  if (pending) return bad("'channels' line without a tensor line after it");
   if (!have_model || !have_algo) return bad("missing 'model' or 'algorithm' line");
   return c;
 }

@@ -4,7 +4,6 @@
 //   edgert-calibration 1
 //   model 9f86d081884c7d65          <- fingerprint of the FP32 graph it was made for
 //   algorithm entropy 99.99         <- algorithm and percentile
-//   channels 3 0.5 2.87 1.25         <- optional: per-channel thresholds of the next tensor
 //   2.8731000000000002 /stem/conv/Conv_output_0
 //   ...                             <- threshold (%.17g: exact), one space, the tensor name to the
 //   end
@@ -26,9 +25,6 @@ struct CalibrationCache {
   std::string algorithm;
   double percentile = 99.99;
   std::map<std::string, double> thresholds;  // tensor name -> clipping threshold (> 0)
-  // tensor name -> per-channel thresholds (dim 1), each at most the tensor's: INT8 layers fold
-  // per-channel input scales into their weights, so small channels keep their resolution.
-  std::map<std::string, std::vector<double>> channel_thresholds;
 };
 
 std::string formatCalibrationCache(const CalibrationCache& cache);

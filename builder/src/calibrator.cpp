@@ -201,7 +201,6 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
   std::shared_ptr<const Engine> engine;
   EDGERT_ASSIGN_OR_RETURN(auto ctx, contextFor(bytes, cuda, &engine));
   std::map<int, AbsHistogram> hist;
-  std::map<int, std::vector<double>> chmax;
   std::vector<float> buf;
   for (int b = 0; b < batches; ++b) {
     EDGERT_RETURN_IF_ERROR(feedBatch(g, source, b, *ctx));
@@ -211,16 +210,6 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
       buf.resize(static_cast<size_t>(volume(e.dims)));
       EDGERT_RETURN_IF_ERROR(ctx->getOutput(e.name, buf.data(), buf.size() * 4));
       hist[t].add(buf.data(), buf.size());
-      if (e.dims.size() >= 2 && e.dims[1] > 1) {
-        const int64_t C = e.dims[1], inner = volume(Dims(e.dims.begin() + 2, e.dims.end()));
-        std::vector<double>& m = chmax[t];
-        m.resize(C, 0.0);
-        for (size_t i = 0; i < buf.size(); ++i) {
-          const double v = std::fabs(buf[i]);
-          double& slot = m[(static_cast<int64_t>(i) / inner) % C];
-          if (v > slot && std::isfinite(v)) slot = v;
-        }
-      }
     }
     if (progress) progress(double(b + 1) / batches);
   }
@@ -229,10 +218,6 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
     // A tensor that was zero throughout still needs a usable scale.
     if (!(thr > 0)) thr = 1e-6;
     run.thresholds[g.tensors[t].name] = thr;
-    if (auto m = chmax.find(t); m != chmax.end()) {
-      std::vector<double>& ch = run.channel_thresholds[g.tensors[t].name];
-      for (double v : m->second) ch.push_back(std::min(thr, std::max(v, thr * kChannelFloor)));
-    }
   }
   run.batches = batches;
   return run;

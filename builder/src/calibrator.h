@@ -18,15 +18,8 @@ namespace edgert {
 // weights (not its shapes, so a cache made at batch 1 serves a batch-32 build).
 std::string modelFingerprint(const Graph& imported);
 
-// Per-channel thresholds stay within this factor of the tensor's: a channel calibration saw
-// (nearly) idle still gets a scale that survives unseen inputs.
-inline constexpr double kChannelFloor = 1.0 / 32;
-
 struct CalibrationRun {
   std::map<std::string, double> thresholds;  // tensor name -> threshold
-  // tensor name -> per-channel thresholds (dim 1): min(channel's largest |x|, the tensor's
-  // threshold), no smaller than kChannelFloor of the tensor's.
-  std::map<std::string, std::vector<double>> channel_thresholds;
   int batches = 0;
   std::string backend;  // "cpu" or "cuda"
 };

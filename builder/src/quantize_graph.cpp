@@ -182,6 +182,179 @@ size_t equalizeCrossLayer(Graph& g) {
   return pairs;
 }
 
+bool hasQdq(const Graph& g) {
+  for (const Node& n : g.nodes)
+    if (n.op == "QuantizeLinear" || n.op == "DequantizeLinear") return true;
+  return false;
+}
+
+std::map<std::string, QuantizedWeight> recordWeightQuantization(const Graph& g) {
+  std::map<std::string, QuantizedWeight> out;
+  for (const Node& n : g.nodes) {
+    if (n.op != "DequantizeLinear" || n.inputs.size() < 2) continue;
+    const int q = n.inputs[0], sc = n.inputs[1];
+    const int zp = n.inputs.size() > 2 ? n.inputs[2] : -1;
+    if (!g.tensors[q].isConstant() || g.tensors[q].dtype != DataType::kInt8 ||
+        !g.tensors[sc].isConstant() || g.tensors[sc].dtype != DataType::kFloat32)
+      continue;
+    if (zp >= 0) {  // symmetric only
+      if (!g.tensors[zp].isConstant()) continue;
+      const HostTensor& z = *g.tensors[zp].constant;
+      bool zero = true;
+      for (int64_t i = 0; i < z.numel(); ++i) zero &= z.intAt(i) == 0;
+      if (!zero) continue;
+    }
+    QuantizedWeight w;
+    w.values = g.tensors[q].constant->clone();
+    const HostTensor& s = *g.tensors[sc].constant;
+    for (int64_t i = 0; i < s.numel(); ++i) w.scales.push_back(s.as<float>()[i]);
+    w.axis = n.attrs.getInt("axis", 1).value();
+    if (w.axis < 0) w.axis += static_cast<int64_t>(w.values.dims().size());
+    out[g.tensors[n.outputs[0]].name] = std::move(w);
+  }
+  return out;
+}
+
+namespace {
+
+// A constant scalar float (or one-element) value.
+bool scalarConst(const Graph& g, int t, float* v) {
+  if (t < 0 || !g.tensors[t].isConstant() || g.tensors[t].constant->numel() != 1) return false;
+  *v = static_cast<float>(g.tensors[t].constant->doubleAt(0));
+  return true;
+}
+bool zeroOrAbsent(const Graph& g, const Node& n, size_t slot, DataType want) {
+  if (n.inputs.size() <= slot || n.inputs[slot] < 0) return true;
+  const TensorEntry& t = g.tensors[n.inputs[slot]];
+  if (!t.isConstant() || t.dtype != want) return false;
+  for (int64_t i = 0; i < t.constant->numel(); ++i)
+    if (t.constant->intAt(i) != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+size_t fuseExplicitQdq(Graph& g, const std::map<std::string, QuantizedWeight>& weights,
+                       std::vector<std::string>* skipped) {
+  std::vector<int> producer(g.tensors.size(), -1);
+  std::vector<std::vector<int>> readers(g.tensors.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (int t : g.nodes[i].outputs) producer[t] = static_cast<int>(i);
+    for (int t : g.nodes[i].inputs)
+      if (t >= 0) readers[t].push_back(static_cast<int>(i));
+  }
+  std::vector<bool> is_output(g.tensors.size(), false);
+  for (const Binding& b : g.bindings)
+    if (!b.is_input) is_output[b.tensor] = true;
+  std::vector<bool> dead(g.nodes.size(), false);
+  size_t made = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    if (!isCandidateOp(n.op) || n.inputs.size() < 2) continue;
+    auto wi = weights.find(g.tensors[n.inputs[1]].name);
+    const int d = producer[n.inputs[0]];
+    if (wi == weights.end() || d < 0 || g.nodes[d].op != "DequantizeLinear") continue;
+    auto skip = [&](const std::string& why) {
+      if (skipped) skipped->push_back(strCat(n.op, " '", n.name, "': ", why));
+    };
+    const Node& dq = g.nodes[d];
+    float sx = 0;
+    if (g.tensors[dq.inputs[0]].dtype != DataType::kInt8 || !scalarConst(g, dq.inputs[1], &sx) ||
+        !zeroOrAbsent(g, dq, 2, DataType::kInt8)) {
+      skip("its input is not int8 with one scale and zero point 0");
+      continue;
+    }
+    const std::string why = whyNotInt8(g, n);
+    if (!why.empty()) {
+      skip(why);
+      continue;
+    }
+    // The int8 weights as [outputs, ...] with one scale per output (or one for all).
+    const QuantizedWeight& qw = wi->second;
+    const bool kn =
+        n.op == "MatMul" || (n.op == "Gemm" && n.attrs.getInt("transB", 0).value() == 0);
+    const int64_t out_axis = kn ? 1 : 0;
+    if (qw.scales.size() != 1 && qw.axis != out_axis) {
+      skip("its weight scales are not per output channel");
+      continue;
+    }
+    HostTensor wq = qw.values.clone();
+    if (kn) {
+      const int64_t K = wq.dims()[0], N = wq.dims()[1];
+      HostTensor t = HostTensor::create(DataType::kInt8, {N, K}).value();
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t c = 0; c < N; ++c)
+          t.mutableAs<int8_t>()[c * K + k] = wq.as<int8_t>()[k * N + c];
+      wq = std::move(t);
+    }
+    const int64_t M = wq.dims()[0];
+    const float alpha = n.op == "Gemm" ? n.attrs.getFloat("alpha", 1.f).value() : 1.f;
+    const float beta = n.op == "Gemm" ? n.attrs.getFloat("beta", 1.f).value() : 1.f;
+    std::vector<float> acc_scale(M);
+    for (int64_t m = 0; m < M; ++m)
+      acc_scale[m] = sx * (qw.scales.size() == 1 ? qw.scales[0] : qw.scales[m]) * alpha;
+    int bias = -1;
+    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+      if (n.op == "Conv") {
+        bias = n.inputs[2];
+      } else {
+        const HostTensor& c = *g.tensors[n.inputs[2]].constant;
+        std::vector<float> b(M);
+        for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(c.doubleAt(m)) * beta;
+        bias = addConstant(g, n.name + "/bias", floatVector(b));
+      }
+    }
+    Node qn;
+    qn.op = "EdgertQConv";
+    qn.name = n.name;
+    qn.precision = "int8";
+    qn.inputs = {dq.inputs[0], addConstant(g, n.name + "/weight_int8", std::move(wq)), bias,
+                 n.inputs.size() > 3 ? n.inputs[3] : -1,
+                 addConstant(g, n.name + "/acc_scale", floatVector(acc_scale))};
+    if (n.op == "Conv") {
+      qn.attrs = n.attrs;
+    } else {
+      for (const char* a : {"_act", "_act_alpha", "_act_beta"})
+        if (const Attribute* at = n.attrs.find(a)) qn.attrs.set(a, *at);
+    }
+    // int8 output when every reader quantises it with the same scale and zero point 0.
+    const int y = n.outputs[0];
+    float sy = 0;
+    bool int8_out = !is_output[y] && !readers[y].empty();
+    for (int r : readers[y]) {
+      const Node& q = g.nodes[r];
+      float s = 0;
+      int8_out = int8_out && q.op == "QuantizeLinear" && q.inputs[0] == y &&
+                 !is_output[q.outputs[0]] && scalarConst(g, q.inputs[1], &s) &&
+                 (sy == 0 || s == sy) && zeroOrAbsent(g, q, 2, DataType::kInt8) &&
+                 q.inputs.size() > 2;
+      sy = s;
+    }
+    if (int8_out) {
+      qn.attrs.setFloats("y_scales", std::vector<float>(static_cast<size_t>(M), sy));
+      g.tensors[y].dtype = DataType::kInt8;
+      // The QuantizeLinear layers go; their readers read y.
+      for (int r : readers[y]) {
+        dead[r] = true;
+        const int qo = g.nodes[r].outputs[0];
+        for (Node& other : g.nodes)
+          for (int& t : other.inputs)
+            if (t == qo) t = y;
+        for (Binding& b : g.bindings)
+          if (b.tensor == qo) b.tensor = y;
+      }
+    }
+    qn.outputs = {y};
+    n = std::move(qn);
+    ++made;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+  return made;
+}
+
 std::vector<std::string> int8CandidateLayers(const Graph& g) {
   std::vector<std::string> names;
   for (const Node& n : g.nodes)
@@ -213,17 +386,6 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
   auto threshold = [&](int t) -> const double* {
     auto it = thresholds.find(g.tensors[t].name);
     return it == thresholds.end() ? nullptr : &it->second;
-  };
-  // A tensor's scales along dim 1 (one per channel; all alike without channel thresholds).
-  auto channelScales = [&](int t) {
-    const Dims& d = g.tensors[t].dims;
-    const int64_t C = d.size() >= 2 ? d[1] : 1;
-    const float s = scaleOf(*threshold(t));
-    std::vector<float> v(static_cast<size_t>(C), s);
-    auto it = ranges.channel_thresholds.find(g.tensors[t].name);
-    if (it != ranges.channel_thresholds.end() && it->second.size() == v.size())
-      for (size_t c = 0; c < v.size(); ++c) v[c] = scaleOf(it->second[c]);
-    return v;
   };
   // Which layers become INT8.
   std::vector<bool> int8(g.nodes.size(), false);
@@ -271,8 +433,8 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     return true;
   };
 
-  std::map<int, int> quantized;              // float tensor -> its int8 copy
-  std::map<int, std::vector<float>> scales;  // int8 tensor -> scale per channel (dim 1)
+  std::map<int, int> quantized;  // float tensor -> its int8 copy
+  std::map<int, float> scales;   // int8 tensor -> its scale
   std::vector<Node> out;
   out.reserve(g.nodes.size() + 16);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -286,24 +448,21 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     if (g.tensors[x].dtype != DataType::kInt8) {
       auto it = quantized.find(x);
       if (it == quantized.end()) {
-        const std::vector<float> sx = channelScales(x);
+        const float sx = scaleOf(*threshold(x));
         TensorEntry e;
         e.name = g.tensors[x].name + "/int8";
         e.dtype = DataType::kInt8;
         e.dims = g.tensors[x].dims;
         g.tensors.push_back(std::move(e));
         xq = static_cast<int>(g.tensors.size()) - 1;
-        const bool uniform = std::all_of(sx.begin(), sx.end(), [&](float v) { return v == sx[0]; });
-        const Dims sd = uniform ? Dims{} : Dims{static_cast<int64_t>(sx.size())};
-        HostTensor st = HostTensor::create(DataType::kFloat32, sd).value();
-        std::copy(sx.begin(), sx.begin() + st.numel(), st.mutableAs<float>());
+        HostTensor st = HostTensor::create(DataType::kFloat32, {}).value();
+        *st.mutableAs<float>() = sx;
         Node q;
         q.op = "QuantizeLinear";
         q.name = g.tensors[x].name + "/quantize";
         q.inputs = {x, addConstant(g, q.name + "/scale", std::move(st)),
                     addConstant(g, q.name + "/zero_point",
-                                HostTensor::create(DataType::kInt8, sd).value())};
-        if (!uniform) q.attrs.setInt("axis", 1);
+                                HostTensor::create(DataType::kInt8, {}).value())};
         q.outputs = {xq};
         out.push_back(std::move(q));
         ++rep.quantize_nodes;
@@ -313,18 +472,9 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
         xq = it->second;
       }
     }
-    const std::vector<float>& sx = scales.at(xq);
-    // The input's per-channel scales folded into the weights: W'[m, c] = W[m, c] * sx[c].
+    const float sx = scales.at(xq);
     HostTensor wf = outputMajorWeights(g, n);
-    const int64_t M = wf.dims()[0], per = wf.numel() / M;
-    const int64_t cg = n.op == "Conv" ? wf.dims()[1] : per;
-    const int64_t kvol = per / cg, mg = M / (static_cast<int64_t>(sx.size()) / cg);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t l = 0; l < cg; ++l) {
-        const float s = sx.size() == 1 ? sx[0] : sx[static_cast<size_t>((m / mg) * cg + l)];
-        float* wr = wf.mutableAs<float>() + (m * cg + l) * kvol;
-        for (int64_t k = 0; k < kvol; ++k) wr[k] *= s;
-      }
+    const int64_t M = wf.dims()[0];
     HostTensor wq;
     std::vector<float> sw;
     quantizeWeightsPerChannel(wf, &wq, &sw);
@@ -334,7 +484,7 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
       beta = n.attrs.getFloat("beta", 1.f).value();
     }
     std::vector<float> acc_scale(M);
-    for (int64_t m = 0; m < M; ++m) acc_scale[m] = sw[m] * alpha;
+    for (int64_t m = 0; m < M; ++m) acc_scale[m] = sx * sw[m] * alpha;
     int bias = -1;
     if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
       if (n.op == "Conv") {
@@ -362,13 +512,14 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
         if (const Attribute* at = n.attrs.find(a)) qn.attrs.set(a, *at);
     }
     if (residual >= 0 && g.tensors[residual].dtype == DataType::kInt8)
-      qn.attrs.setFloats("r_scales", scales.at(residual));
+      qn.attrs.setFloats("r_scales",
+                         std::vector<float>(static_cast<size_t>(M), scales.at(residual)));
     const int y = n.outputs[0];
     if (int8Readers(y)) {
-      std::vector<float> sy = channelScales(y);
+      const float sy = scaleOf(*threshold(y));
       g.tensors[y].dtype = DataType::kInt8;
-      qn.attrs.setFloats("y_scales", sy);
-      scales[y] = std::move(sy);
+      qn.attrs.setFloats("y_scales", std::vector<float>(static_cast<size_t>(M), sy));
+      scales[y] = sy;
     }
     qn.outputs = {y};
     out.push_back(std::move(qn));

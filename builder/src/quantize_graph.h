@@ -37,14 +37,35 @@ size_t equalizeCrossLayer(Graph& g);
 // Layers that can run in INT8 (in graph order): their names.
 std::vector<std::string> int8CandidateLayers(const Graph& g);
 
-// `ranges`: per tensor (and per channel where calibration measured them) the clipping
-// thresholds; scale = threshold / 127. Per-channel input scales are folded into the weights
-// before those are quantised, so they cost nothing at run time.
+// `ranges`: each tensor's clipping threshold; scale = threshold / 127 (one per tensor: per-channel
+// activation scales, folded into the weights, were tried and overfit the calibration images -
+// bench/NOTES.md).
 // `layer_precisions`: layer name -> "int8", "fp16" or "fp32" ("*": every layer not named); a
 // name that is no layer is an error listing every such name. A candidate whose input has no
 // threshold is an error naming the tensors (a calibration cache made for other build options).
 Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
                                      const std::map<std::string, std::string>& layer_precisions);
+
+// Explicit quantisation (issue #4 part 4): models with QuantizeLinear / DequantizeLinear
+// (PyTorch's and ONNX Runtime's Q/DQ exports) carry their own scales; no calibration.
+//
+// Constant folding turns DequantizeLinear(int8 weights) into float weights; record the int8
+// values and scales first (keyed by the float tensor's name) so they are used as given.
+struct QuantizedWeight {
+  HostTensor values;  // int8
+  std::vector<float> scales;
+  int64_t axis = 0;  // of `scales` when there are several
+};
+std::map<std::string, QuantizedWeight> recordWeightQuantization(const Graph& imported);
+bool hasQdq(const Graph& g);
+
+// DequantizeLinear(x int8, scalar scale, zero 0) -> Conv / Gemm / MatMul with recorded int8
+// weights (symmetric, per output channel or per tensor) -> [QuantizeLinear(scalar, zero 0)
+// for every reader] becomes one EdgertQConv with the given scales; its output stays int8 when
+// every reader was such a QuantizeLinear. Returns the layers made; `skipped` gets the Q/DQ
+// convolutions that do not fit (why), which run in float as the model spells them.
+size_t fuseExplicitQdq(Graph& g, const std::map<std::string, QuantizedWeight>& weights,
+                       std::vector<std::string>* skipped);
 
 // Symmetric per-output-channel quantisation of a float32 weight tensor whose dim 0 is the
 // output channel: q = sat(rint(w / s[m])), s[m] = max|w[m]| / 127 (1 where all are zero).

@@ -23,22 +23,6 @@ TEST(CalibCache, RoundTripsNamesWithAnyCharacters) {
   for (const auto& [name, t] : c.thresholds) EXPECT_NEAR(back->thresholds.at(name), t, t * 1e-8);
 }
 
-TEST(CalibCache, PerChannelThresholdsRoundTrip) {
-  CalibrationCache c;
-  c.model = "ab12";
-  c.algorithm = "entropy";
-  c.thresholds = {{"a", 2.0}, {"b c", 3.0}};
-  c.channel_thresholds = {{"b c", {0.5, 3.0, 1e-3}}};
-  const auto back = parseCalibrationCache(formatCalibrationCache(c), "x.calib");
-  ASSERT_TRUE(back.ok()) << back.status().toString();
-  ASSERT_EQ(back->channel_thresholds.size(), 1u);
-  const std::vector<double>& ch = back->channel_thresholds.at("b c");
-  ASSERT_EQ(ch.size(), 3u);
-  EXPECT_DOUBLE_EQ(ch[0], 0.5);
-  EXPECT_DOUBLE_EQ(ch[2], 1e-3);
-  EXPECT_EQ(back->channel_thresholds.count("a"), 0u);
-}
-
 TEST(CalibCache, BadFilesNameFileAndLine) {
   const std::string head = "edgert-calibration 1\nmodel ab12\nalgorithm entropy 99.99\n";
   const std::pair<std::string, std::string> cases[] = {
@@ -52,11 +36,6 @@ TEST(CalibCache, BadFilesNameFileAndLine) {
       {"edgert-calibration 1\nmodel ab\nalgorithm entropy 0\n", "x.calib:3: expected 'algorithm"},
       {"edgert-calibration 1\n1.0 a\n", "x.calib:2: 'model' and 'algorithm' come before"},
       {"edgert-calibration 1\nmodel ab\n", "missing 'model' or 'algorithm' line"},
-      {head + "channels 2 1 2 3\n1 a\n", "x.calib:4: 'channels' says 2 values but has 3"},
-      {head + "channels 2 1 -2\n1 a\n", "x.calib:4: '-2' is not a positive threshold"},
-      {head + "channels 1 1\nchannels 1 1\n", "x.calib:5: two 'channels' lines in a row"},
-      {head + "1 a\nchannels 1 1\n", "'channels' line without a tensor line after it"},
-      {head + "channels x\n1 a\n", "x.calib:4: expected 'channels <count>"},
   };
   for (const auto& [text, want] : cases) {
     const auto r = parseCalibrationCache(text, "x.calib");

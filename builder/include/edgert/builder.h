@@ -119,6 +119,7 @@ struct BuildReport {
   size_t int8_layers = 0;
   size_t quantize_layers = 0;
   size_t int8_equalized_pairs = 0;  // convolution pairs cross-layer equalised
+  bool int8_explicit = false;       // a Q/DQ model: its own scales, no calibration
   std::vector<std::string> int8_kept_float;
   std::vector<std::string> int8_unsupported;
   // With int8_min_cosine: the worst cosine of the INT8 network before and after keeping
