@@ -196,13 +196,7 @@ std::vector<int> chainAround(const Graph& g, const Uses& u, int big) {
 int constInt64(Graph& g, const std::string& name, int64_t v) {
   HostTensor h = HostTensor::create(DataType::kInt64, {1}).value();
   h.mutableAs<int64_t>()[0] = v;
-  TensorEntry t;
-  t.name = name;
-  t.dtype = DataType::kInt64;
-  t.dims = {1};
-  t.constant = std::make_shared<const HostTensor>(std::move(h));
-  g.tensors.push_back(std::move(t));
-  return static_cast<int>(g.tensors.size()) - 1;
+  return g.addConstant(name, std::move(h));
 }
 
 // Replaces `chain` by `parts` copies, each on a batch slice, and a Concat of their outputs

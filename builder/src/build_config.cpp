@@ -28,6 +28,14 @@ Result<std::string> scalar(const std::string& origin, const YAML::Node& n, const
   return n.as<std::string>();
 }
 
+// "unknown key 'k' (known: a, b, c)" at the key's line.
+Status unknownKey(const std::string& origin, const YAML::Node& n, const std::string& key,
+                  const std::set<std::string>& known) {
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  return at(origin, n, strCat("unknown key '", key, "' (known: ", list, ")"));
+}
+
 std::string resolve(const std::string& base, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute()) return p;
   return (fs::path(base) / p).lexically_normal().string();
@@ -46,12 +54,7 @@ Status parseCalibration(const std::string& origin, const std::string& base_dir, 
   for (const auto& kv : v) {
     const std::string key = kv.first.as<std::string>();
     const YAML::Node& x = kv.second;
-    if (!kKeys.count(key)) {
-      std::string known;
-      for (const auto& k : kKeys) known += (known.empty() ? "" : ", ") + k;
-      return at(origin, kv.first,
-                strCat("unknown key 'calibration.", key, "' (known: ", known, ")"));
-    }
+    if (!kKeys.count(key)) return unknownKey(origin, kv.first, "calibration." + key, kKeys);
     if (key == "images") {
       EDGERT_ASSIGN_OR_RETURN(std::string s, scalar(origin, x, "calibration.images"));
       cfg->calib_images = resolve(base_dir, s);
@@ -119,11 +122,7 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
     for (const auto& kv : root) {
       const std::string key = kv.first.as<std::string>();
       const YAML::Node& v = kv.second;
-      if (!kKeys.count(key)) {
-        std::string known;
-        for (const auto& k : kKeys) known += (known.empty() ? "" : ", ") + k;
-        return at(origin, kv.first, strCat("unknown key '", key, "' (known: ", known, ")"));
-      }
+      if (!kKeys.count(key)) return unknownKey(origin, kv.first, key, kKeys);
       if (key == "model") {
         EDGERT_ASSIGN_OR_RETURN(std::string s, scalar(origin, v, key));
         cfg.model = resolve(base_dir, s);

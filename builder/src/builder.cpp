@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include "calib_cache.h"
@@ -218,12 +216,7 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
   CalibrationCache cache;
   const bool cached = !opt.calib_cache.empty() && std::filesystem::exists(opt.calib_cache);
   if (cached) {
-    std::ifstream in(opt.calib_cache, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (!in && !in.eof())
-      return Status(StatusCode::kNotFound, strCat(opt.calib_cache, ": cannot read"));
-    EDGERT_ASSIGN_OR_RETURN(cache, parseCalibrationCache(ss.str(), opt.calib_cache));
+    EDGERT_ASSIGN_OR_RETURN(cache, loadCalibrationCache(opt.calib_cache));
     EDGERT_RETURN_IF_ERROR(checkCalibrationModel(cache, fingerprint, opt.calib_cache));
   } else {
     if (!opt.calibration)

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "calib_scales.h"
@@ -67,6 +68,14 @@ std::string formatCalibrationCache(const CalibrationCache& c) {
     o += strCat(buf, " ", escape(name), "\n");
   }
   return o;
+}
+
+Result<CalibrationCache> loadCalibrationCache(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status(StatusCode::kNotFound, strCat(path, ": cannot open calibration cache"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return parseCalibrationCache(text.str(), path);
 }
 
 Result<CalibrationCache> parseCalibrationCache(const std::string& text, const std::string& origin) {

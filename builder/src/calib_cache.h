@@ -28,6 +28,8 @@ struct CalibrationCache {
 };
 
 std::string formatCalibrationCache(const CalibrationCache& cache);
+// Reads and parses the file; errors name it (and the line).
+Result<CalibrationCache> loadCalibrationCache(const std::string& path);
 // Errors name `origin` and the line.
 Result<CalibrationCache> parseCalibrationCache(const std::string& text, const std::string& origin);
 // An error naming both fingerprints when the cache was made for another model.

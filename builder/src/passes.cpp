@@ -319,15 +319,11 @@ void simplifyTransposes(Graph& g, PassStats& stats) {
         n.op = same ? "Identity" : "Reshape";
         n.attrs.erase("perm");
         if (!same) {
-          const int shape = static_cast<int>(g.tensors.size());
-          TensorEntry t;
-          t.name = strCat("edgert_transpose_as_reshape_", shape);
-          t.dtype = DataType::kInt64;
-          t.dims = {static_cast<int64_t>(in.size())};
-          HostTensor v = HostTensor::create(DataType::kInt64, t.dims).value();
+          HostTensor v =
+              HostTensor::create(DataType::kInt64, {static_cast<int64_t>(in.size())}).value();
           std::copy(out.begin(), out.end(), v.mutableAs<int64_t>());
-          t.constant = std::make_shared<HostTensor>(std::move(v));
-          g.tensors.push_back(std::move(t));
+          const int shape =
+              g.addConstant(strCat("edgert_transpose_as_reshape_", g.tensors.size()), std::move(v));
           producer.push_back(-1);
           n.inputs.resize(2);
           n.inputs[1] = shape;
@@ -378,29 +374,23 @@ void eliminateDeadCode(Graph& g, PassStats& stats) {
   for (Binding& b : g.bindings) b.tensor = remap[b.tensor];
 }
 
-namespace {
-
-struct Uses {
-  std::vector<std::vector<int>> readers;  // per tensor: reading node indices
-  std::vector<int> producer;              // per tensor: producing node index or -1
-  std::vector<bool> is_output;
-};
-
-Uses uses(const Graph& g, const std::vector<bool>& dead) {
-  Uses u;
+TensorUses tensorUses(const Graph& g, const std::vector<bool>& dead) {
+  TensorUses u;
   u.readers.assign(g.tensors.size(), {});
   u.producer.assign(g.tensors.size(), -1);
   u.is_output.assign(g.tensors.size(), false);
   for (const Binding& b : g.bindings)
     if (!b.is_input) u.is_output[b.tensor] = true;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    if (dead[i]) continue;
+    if (!dead.empty() && dead[i]) continue;
     for (int t : g.nodes[i].inputs)
       if (t >= 0) u.readers[t].push_back(static_cast<int>(i));
     for (int t : g.nodes[i].outputs) u.producer[t] = static_cast<int>(i);
   }
   return u;
 }
+
+namespace {
 
 bool constScalar(const Graph& g, const Node& n, size_t slot, float* v) {
   if (n.inputs.size() <= slot || n.inputs[slot] < 0) return true;  // absent: keep default
@@ -414,7 +404,7 @@ bool constScalar(const Graph& g, const Node& n, size_t slot, float* v) {
 
 void foldPadIntoConv(Graph& g, PassStats& stats, bool asymmetric_ok) {
   std::vector<bool> dead(g.nodes.size(), false);
-  const Uses u = uses(g, dead);
+  const TensorUses u = tensorUses(g, dead);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& pad = g.nodes[i];
     if (pad.op != "Pad" || pad.attrs.getString("mode", "constant").value() != "constant") continue;
@@ -482,7 +472,7 @@ void foldBatchNorm(Graph& g, PassStats& stats) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& conv = g.nodes[i];
     if (dead[i] || conv.op != "Conv" || conv.inputs.size() > 3) continue;
-    const Uses u = uses(g, dead);
+    const TensorUses u = tensorUses(g, dead);
     const int t = conv.outputs[0];
     if (u.is_output[t] || u.readers[t].size() != 1) continue;
     const int bi = u.readers[t][0];
@@ -514,18 +504,9 @@ void foldBatchNorm(Graph& g, PassStats& stats) {
       nb.mutableAs<float>()[m] =
           static_cast<float>((b - mean.doubleAt(m)) * sc + shift.doubleAt(m));
     }
-    auto add = [&](const std::string& name, HostTensor v) {
-      TensorEntry te;
-      te.name = name;
-      te.dtype = v.dtype();
-      te.dims = v.dims();
-      te.constant = std::make_shared<const HostTensor>(std::move(v));
-      g.tensors.push_back(std::move(te));
-      return static_cast<int>(g.tensors.size()) - 1;
-    };
     conv.inputs.resize(3, -1);
-    conv.inputs[1] = add(conv.name + ":bn_folded_weight", std::move(nw));
-    conv.inputs[2] = add(conv.name + ":bn_folded_bias", std::move(nb));
+    conv.inputs[1] = g.addConstant(conv.name + ":bn_folded_weight", std::move(nw));
+    conv.inputs[2] = g.addConstant(conv.name + ":bn_folded_bias", std::move(nb));
     conv.outputs[0] = bn.outputs[0];
     dead[bi] = true;
     ++stats.removed;
@@ -545,7 +526,7 @@ void fuseConvEpilogues(Graph& g, PassStats& stats) {
         g.tensors[g.nodes[i].outputs[0]].dtype != DataType::kFloat32)
       continue;
     // Residual: the conv's only reader is an Add whose other operand already exists.
-    Uses u = uses(g, dead);
+    TensorUses u = tensorUses(g, dead);
     int t = g.nodes[i].outputs[0];
     if (is_conv && !u.is_output[t] && u.readers[t].size() == 1 &&
         g.nodes[u.readers[t][0]].op == "Add") {
@@ -562,7 +543,7 @@ void fuseConvEpilogues(Graph& g, PassStats& stats) {
         conv.outputs[0] = add.outputs[0];
         dead[a] = true;
         ++stats.removed;
-        u = uses(g, dead);
+        u = tensorUses(g, dead);
         t = conv.outputs[0];
       }
     }
@@ -676,7 +657,7 @@ int findRoot(std::vector<int>& parent, int i) {
 
 void fuseElementwise(Graph& g, PassStats& stats) {
   const size_t N = g.nodes.size();
-  const Uses u = uses(g, std::vector<bool>(N, false));
+  const TensorUses u = tensorUses(g);
   std::vector<ElemOp> ops(N);
   std::vector<bool> cand(N, false);
   for (size_t i = 0; i < N; ++i) {

@@ -7,6 +7,15 @@
 
 namespace edgert {
 
+// Who reads and who writes each tensor (node indices), and which tensors are network
+// outputs; the nodes marked in `dead` (when it is given) are left out.
+struct TensorUses {
+  std::vector<std::vector<int>> readers;  // per tensor: reading node indices
+  std::vector<int> producer;              // per tensor: producing node index or -1
+  std::vector<bool> is_output;
+};
+TensorUses tensorUses(const Graph& g, const std::vector<bool>& dead = {});
+
 struct PassStats {
   size_t folded = 0;
   size_t removed = 0;

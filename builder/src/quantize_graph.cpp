@@ -6,6 +6,7 @@
 
 #include "../../kernels/int8_math.h"
 #include "edgert/internal/str.h"
+#include "passes.h"
 
 namespace edgert {
 
@@ -48,16 +49,6 @@ bool isCandidateOp(const std::string& op) {
   return op == "Conv" || op == "Gemm" || op == "MatMul";
 }
 
-int addConstant(Graph& g, const std::string& name, HostTensor t) {
-  TensorEntry e;
-  e.name = name;
-  e.dtype = t.dtype();
-  e.dims = t.dims();
-  e.constant = std::make_shared<const HostTensor>(std::move(t));
-  g.tensors.push_back(std::move(e));
-  return static_cast<int>(g.tensors.size()) - 1;
-}
-
 HostTensor floatVector(const std::vector<float>& v) {
   HostTensor t = HostTensor::create(DataType::kFloat32, {static_cast<int64_t>(v.size())}).value();
   std::copy(v.begin(), v.end(), t.mutableAs<float>());
@@ -68,19 +59,68 @@ float scaleOf(double threshold) {
   return static_cast<float>(std::max(threshold, 1e-8) / 127.0);
 }
 
-// The weights as [outputs, ...] (Gemm with transB = 0 and MatMul store [K, N]).
-HostTensor outputMajorWeights(const Graph& g, const Node& n) {
-  const HostTensor& w = *g.tensors[n.inputs[1]].constant;
-  const bool transposed =
-      n.op == "MatMul" || (n.op == "Gemm" && n.attrs.getInt("transB", 0).value() == 0);
-  if (!transposed) return w.clone();
+// Gemm with transB = 0 and MatMul store their weights as [K, N]; EdgertQConv reads
+// [outputs, K].
+bool weightsAreKN(const Node& n) {
+  return n.op == "MatMul" || (n.op == "Gemm" && n.attrs.getInt("transB", 0).value() == 0);
+}
+
+// [K, N] -> [N, K] of any element type.
+template <class T>
+HostTensor transposed(const HostTensor& w) {
   const int64_t K = w.dims()[0], N = w.dims()[1];
-  HostTensor t = HostTensor::create(DataType::kFloat32, {N, K}).value();
-  const float* src = w.as<float>();
-  float* dst = t.mutableAs<float>();
+  HostTensor t = HostTensor::create(w.dtype(), {N, K}).value();
+  const T* src = w.as<T>();
+  T* dst = t.mutableAs<T>();
   for (int64_t k = 0; k < K; ++k)
     for (int64_t c = 0; c < N; ++c) dst[c * K + k] = src[k * N + c];
   return t;
+}
+
+// The float weights as [outputs, ...].
+HostTensor outputMajorWeights(const Graph& g, const Node& n) {
+  const HostTensor& w = *g.tensors[n.inputs[1]].constant;
+  return weightsAreKN(n) ? transposed<float>(w) : w.clone();
+}
+
+// The EdgertQConv that replaces `n` (Conv, Gemm or MatMul), reading the int8 tensor `xq` of
+// scale `sx` with output-major int8 weights `wq` of per-output scales `sw` (one value: the
+// same for all). Gemm's alpha goes into the accumulator scales and beta into the bias; a Conv
+// keeps its attributes (geometry, fused activation), Gemm and MatMul their fused activation.
+// The caller sets the outputs and the y_scales / r_scales attributes.
+Node makeQConv(Graph& g, const Node& n, int xq, float sx, HostTensor wq,
+               const std::vector<float>& sw) {
+  const int64_t M = wq.dims()[0];
+  const bool gemm = n.op == "Gemm";
+  const float alpha = gemm ? n.attrs.getFloat("alpha", 1.f).value() : 1.f;
+  const float beta = gemm ? n.attrs.getFloat("beta", 1.f).value() : 1.f;
+  std::vector<float> acc_scale(M);
+  for (int64_t m = 0; m < M; ++m) acc_scale[m] = sx * (sw.size() == 1 ? sw[0] : sw[m]) * alpha;
+  int bias = -1;
+  if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
+    if (n.op == "Conv") {
+      bias = n.inputs[2];
+    } else {
+      const HostTensor& c = *g.tensors[n.inputs[2]].constant;
+      std::vector<float> b(M);
+      for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(c.doubleAt(m)) * beta;
+      bias = g.addConstant(n.name + "/bias", floatVector(b));
+    }
+  }
+  Node qn;
+  qn.op = "EdgertQConv";
+  qn.name = n.name;
+  qn.precision = "int8";
+  const int wt = g.addConstant(n.name + "/weight_int8", std::move(wq));
+  const int st = g.addConstant(n.name + "/acc_scale", floatVector(acc_scale));
+  qn.inputs = {xq, wt, bias, n.inputs.size() > 3 ? n.inputs[3] : -1, st};
+  if (n.op == "Conv") {
+    qn.attrs = n.attrs;
+  } else {
+    for (const char* a : {"_act", "_act_alpha", "_act_beta"})
+      if (const Attribute* at = n.attrs.find(a)) qn.attrs.set(a, *at);
+  }
+  return qn;
 }
 
 }  // namespace
@@ -121,12 +161,9 @@ std::vector<float> outputRanges(const HostTensor& w) {
 }  // namespace
 
 size_t equalizeCrossLayer(Graph& g) {
-  std::vector<std::vector<int>> readers(g.tensors.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (int t : g.nodes[i].inputs)
-      if (t >= 0) readers[t].push_back(static_cast<int>(i));
-  std::vector<bool> is_output(g.tensors.size(), false);
-  for (const Binding& b : g.bindings) is_output[b.tensor] = true;
+  const TensorUses u = tensorUses(g);
+  const auto& readers = u.readers;
+  const auto& is_output = u.is_output;
   size_t pairs = 0;
   for (size_t ia = 0; ia < g.nodes.size(); ++ia) {
     Node& a = g.nodes[ia];
@@ -236,16 +273,10 @@ bool zeroOrAbsent(const Graph& g, const Node& n, size_t slot, DataType want) {
 
 size_t fuseExplicitQdq(Graph& g, const std::map<std::string, QuantizedWeight>& weights,
                        std::vector<std::string>* skipped) {
-  std::vector<int> producer(g.tensors.size(), -1);
-  std::vector<std::vector<int>> readers(g.tensors.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    for (int t : g.nodes[i].outputs) producer[t] = static_cast<int>(i);
-    for (int t : g.nodes[i].inputs)
-      if (t >= 0) readers[t].push_back(static_cast<int>(i));
-  }
-  std::vector<bool> is_output(g.tensors.size(), false);
-  for (const Binding& b : g.bindings)
-    if (!b.is_input) is_output[b.tensor] = true;
+  const TensorUses u = tensorUses(g);
+  const auto& producer = u.producer;
+  const auto& readers = u.readers;
+  const auto& is_output = u.is_output;
   std::vector<bool> dead(g.nodes.size(), false);
   size_t made = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -271,52 +302,14 @@ size_t fuseExplicitQdq(Graph& g, const std::map<std::string, QuantizedWeight>& w
     }
     // The int8 weights as [outputs, ...] with one scale per output (or one for all).
     const QuantizedWeight& qw = wi->second;
-    const bool kn =
-        n.op == "MatMul" || (n.op == "Gemm" && n.attrs.getInt("transB", 0).value() == 0);
-    const int64_t out_axis = kn ? 1 : 0;
+    const int64_t out_axis = weightsAreKN(n) ? 1 : 0;
     if (qw.scales.size() != 1 && qw.axis != out_axis) {
       skip("its weight scales are not per output channel");
       continue;
     }
-    HostTensor wq = qw.values.clone();
-    if (kn) {
-      const int64_t K = wq.dims()[0], N = wq.dims()[1];
-      HostTensor t = HostTensor::create(DataType::kInt8, {N, K}).value();
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t c = 0; c < N; ++c)
-          t.mutableAs<int8_t>()[c * K + k] = wq.as<int8_t>()[k * N + c];
-      wq = std::move(t);
-    }
+    HostTensor wq = weightsAreKN(n) ? transposed<int8_t>(qw.values) : qw.values.clone();
     const int64_t M = wq.dims()[0];
-    const float alpha = n.op == "Gemm" ? n.attrs.getFloat("alpha", 1.f).value() : 1.f;
-    const float beta = n.op == "Gemm" ? n.attrs.getFloat("beta", 1.f).value() : 1.f;
-    std::vector<float> acc_scale(M);
-    for (int64_t m = 0; m < M; ++m)
-      acc_scale[m] = sx * (qw.scales.size() == 1 ? qw.scales[0] : qw.scales[m]) * alpha;
-    int bias = -1;
-    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
-      if (n.op == "Conv") {
-        bias = n.inputs[2];
-      } else {
-        const HostTensor& c = *g.tensors[n.inputs[2]].constant;
-        std::vector<float> b(M);
-        for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(c.doubleAt(m)) * beta;
-        bias = addConstant(g, n.name + "/bias", floatVector(b));
-      }
-    }
-    Node qn;
-    qn.op = "EdgertQConv";
-    qn.name = n.name;
-    qn.precision = "int8";
-    qn.inputs = {dq.inputs[0], addConstant(g, n.name + "/weight_int8", std::move(wq)), bias,
-                 n.inputs.size() > 3 ? n.inputs[3] : -1,
-                 addConstant(g, n.name + "/acc_scale", floatVector(acc_scale))};
-    if (n.op == "Conv") {
-      qn.attrs = n.attrs;
-    } else {
-      for (const char* a : {"_act", "_act_alpha", "_act_beta"})
-        if (const Attribute* at = n.attrs.find(a)) qn.attrs.set(a, *at);
-    }
+    Node qn = makeQConv(g, n, dq.inputs[0], sx, std::move(wq), qw.scales);
     // int8 output when every reader quantises it with the same scale and zero point 0.
     const int y = n.outputs[0];
     float sy = 0;
@@ -416,13 +409,9 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
                          " (a calibration cache made with other build options? calibrate again)"));
   // A layer's output can stay int8 when every reader is an INT8 layer reading it as its input
   // or residual, and it is no network output.
-  std::vector<std::vector<int>> readers(g.tensors.size());
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    for (size_t s = 0; s < g.nodes[i].inputs.size(); ++s)
-      if (g.nodes[i].inputs[s] >= 0) readers[g.nodes[i].inputs[s]].push_back(static_cast<int>(i));
-  std::vector<bool> is_output(g.tensors.size(), false);
-  for (const Binding& b : g.bindings)
-    if (!b.is_input) is_output[b.tensor] = true;
+  const TensorUses u = tensorUses(g);
+  const auto& readers = u.readers;
+  const auto& is_output = u.is_output;
   auto int8Readers = [&](int t) {
     if (is_output[t] || readers[t].empty() || !threshold(t)) return false;
     for (int r : readers[t]) {
@@ -460,9 +449,9 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
         Node q;
         q.op = "QuantizeLinear";
         q.name = g.tensors[x].name + "/quantize";
-        q.inputs = {x, addConstant(g, q.name + "/scale", std::move(st)),
-                    addConstant(g, q.name + "/zero_point",
-                                HostTensor::create(DataType::kInt8, {}).value())};
+        q.inputs = {
+            x, g.addConstant(q.name + "/scale", std::move(st)),
+            g.addConstant(q.name + "/zero_point", HostTensor::create(DataType::kInt8, {}).value())};
         q.outputs = {xq};
         out.push_back(std::move(q));
         ++rep.quantize_nodes;
@@ -472,45 +461,13 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
         xq = it->second;
       }
     }
-    const float sx = scales.at(xq);
-    HostTensor wf = outputMajorWeights(g, n);
-    const int64_t M = wf.dims()[0];
     HostTensor wq;
     std::vector<float> sw;
-    quantizeWeightsPerChannel(wf, &wq, &sw);
-    float alpha = 1.f, beta = 1.f;
-    if (n.op == "Gemm") {
-      alpha = n.attrs.getFloat("alpha", 1.f).value();
-      beta = n.attrs.getFloat("beta", 1.f).value();
-    }
-    std::vector<float> acc_scale(M);
-    for (int64_t m = 0; m < M; ++m) acc_scale[m] = sx * sw[m] * alpha;
-    int bias = -1;
-    if (n.inputs.size() > 2 && n.inputs[2] >= 0) {
-      if (n.op == "Conv") {
-        bias = n.inputs[2];
-      } else {
-        const HostTensor& c = *g.tensors[n.inputs[2]].constant;
-        std::vector<float> b(M);
-        for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(c.doubleAt(m)) * beta;
-        bias = addConstant(g, n.name + "/bias", floatVector(b));
-      }
-    }
+    quantizeWeightsPerChannel(outputMajorWeights(g, n), &wq, &sw);
+    const int64_t M = wq.dims()[0];
+    Node qn = makeQConv(g, n, xq, scales.at(xq), std::move(wq), sw);
     // A float residual stays float: its int8 copy (if any) would lose precision.
-    const int residual = n.inputs.size() > 3 ? n.inputs[3] : -1;
-    Node qn;
-    qn.op = "EdgertQConv";
-    qn.name = n.name;
-    qn.precision = "int8";
-    const int wt = addConstant(g, n.name + "/weight_int8", std::move(wq));
-    const int st = addConstant(g, n.name + "/acc_scale", floatVector(acc_scale));
-    qn.inputs = {xq, wt, bias, residual, st};
-    if (n.op == "Conv") {
-      qn.attrs = n.attrs;
-    } else {
-      for (const char* a : {"_act", "_act_alpha", "_act_beta"})
-        if (const Attribute* at = n.attrs.find(a)) qn.attrs.set(a, *at);
-    }
+    const int residual = qn.inputs[3];
     if (residual >= 0 && g.tensors[residual].dtype == DataType::kInt8)
       qn.attrs.setFloats("r_scales",
                          std::vector<float>(static_cast<size_t>(M), scales.at(residual)));

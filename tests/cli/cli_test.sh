@@ -3,18 +3,9 @@
 # input exits non-zero with one clear message naming what and where, leaving no files.
 # Usage: cli_test.sh EDGERT_BIN SOURCE_DIR WORKDIR
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 EDGERT="$1"; SRC="$2"; WORK="$3"
 rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
-pass=0; fail=0
-ok()   { echo "ok   $1"; pass=$((pass + 1)); }
-bad()  { echo "FAIL $1"; fail=$((fail + 1)); }
-# expect_fail NAME PATTERN CMD...: non-zero exit, stderr matches PATTERN, no crash (rc < 128).
-expect_fail() {
-  local name="$1" pattern="$2"; shift 2
-  "$@" >out.txt 2>err.txt; local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$name (rc=$rc)"; cat err.txt; return; fi
-  if grep -qE -- "$pattern" err.txt; then ok "$name"; else bad "$name: stderr lacks /$pattern/"; cat err.txt; fi
-}
 MODEL="$SRC/configs/models/efficientnet_lite0.onnx"
 
 # The README workflow: build (from YAML and from flags), inspect, run.

@@ -3,18 +3,10 @@
 # the cache, compare with FP32, and every bad input of the INT8 flags. Exit 77 (skip) without
 # the assets. Usage: int8_test.sh EDGERT_BIN SOURCE_DIR ASSETS_DIR WORKDIR
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/check_lib.sh"
 EDGERT="$1"; SRC="$2"; ASSETS="$3"; WORK="$4"
 [ -d "$ASSETS/images" ] || { echo "skip: no $ASSETS"; exit 77; }
 rm -rf "$WORK"; mkdir -p "$WORK"; cd "$WORK"
-pass=0; fail=0
-ok()   { echo "ok   $1"; pass=$((pass + 1)); }
-bad()  { echo "FAIL $1"; fail=$((fail + 1)); }
-expect_fail() {
-  local name="$1" pattern="$2"; shift 2
-  "$@" >out.txt 2>err.txt; local rc=$?
-  if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then bad "$name (rc=$rc)"; cat err.txt; return; fi
-  if grep -qE -- "$pattern" err.txt; then ok "$name"; else bad "$name: stderr lacks /$pattern/"; cat err.txt; fi
-}
 # json_check FILE PYTHON-EXPR: the expression over the report `r` must hold.
 json_check() {
   /usr/bin/python3 -c "import json,sys; r=json.load(open('$1')); sys.exit(0 if ($2) else 1)"

@@ -18,6 +18,14 @@ std::vector<float> gaussian(size_t n, uint32_t seed) {
   return v;
 }
 
+std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
+  std::mt19937 r(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(r);
+  return v;
+}
+
 TEST(CalibScales, MinMaxIsTheLargestMagnitude) {
   AbsHistogram h;
   const std::vector<float> a = {0.5f, -3.25f, 1.f}, b = {2.f, -0.1f};
@@ -41,10 +49,7 @@ TEST(CalibScales, HistogramGrowsWithoutLosingCounts) {
 
 TEST(CalibScales, PercentileOfAUniformDistribution) {
   // |x| uniform on [0, 1): the 99th percentile is 0.99, within a bin.
-  std::mt19937 r(1);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<float> v(400000);
-  for (float& x : v) x = d(r);
+  const std::vector<float> v = uniform(400000, 1, -1.f, 1.f);
   AbsHistogram h;
   h.add(v.data(), v.size());
   EXPECT_NEAR(calibThreshold(h, CalibAlgo::kPercentile, 99.0), 0.99, 2 * h.binWidth() + 2e-3);
@@ -66,10 +71,7 @@ TEST(CalibScales, EntropyClipsRareOutliers) {
 
 TEST(CalibScales, EntropyKeepsAUniformRange) {
   // Nothing to clip: every bin is as full as the next, so the threshold stays near the max.
-  std::mt19937 r(3);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<float> v(200000);
-  for (float& x : v) x = d(r);
+  const std::vector<float> v = uniform(200000, 3, -1.f, 1.f);
   AbsHistogram h;
   h.add(v.data(), v.size());
   EXPECT_GT(calibThreshold(h, CalibAlgo::kEntropy), 0.9);
@@ -94,10 +96,8 @@ TEST(CalibScales, EntropyIsNotFooledByTheZerosOfARelu) {
 TEST(CalibScales, EntropyKeepsASaturatedRelu6Range) {
   // ReLU6 outputs: zeros, a spread, and a spike at 6 (a third of the values): clipping below
   // 6 would move that whole spike, so the threshold stays at 6.
-  std::mt19937 r(5);
-  std::uniform_real_distribution<float> d(-3.f, 9.f);
-  std::vector<float> v(300000);
-  for (float& x : v) x = std::min(6.f, std::max(0.f, d(r)));
+  std::vector<float> v = uniform(300000, 5, -3.f, 9.f);
+  for (float& x : v) x = std::min(6.f, std::max(0.f, x));
   AbsHistogram h;
   h.add(v.data(), v.size());
   EXPECT_GT(calibThreshold(h, CalibAlgo::kEntropy), 5.5);

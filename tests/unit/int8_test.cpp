@@ -81,6 +81,17 @@ Pair buildBoth(const std::string& model, const Dims& x, std::mt19937& r, int sam
   return p;
 }
 
+// Output `name` of both engines of `p` on the CPU backend for one fresh random input `x`.
+struct BothOutputs {
+  HostTensor fp32, int8;
+};
+Result<BothOutputs> runBoth(const Pair& p, const Dims& x, std::mt19937& r, const char* name) {
+  const HostTensor in = randomTensor(DataType::kFloat32, x, r);
+  EDGERT_ASSIGN_OR_RETURN(auto a, runEngineBytes(p.fp32, {{"x", &in}}, Backend::kCpu));
+  EDGERT_ASSIGN_OR_RETURN(auto b, runEngineBytes(p.int8, {{"x", &in}}, Backend::kCpu));
+  return BothOutputs{std::move(a.at(name)), std::move(b.at(name))};
+}
+
 TEST(Int8Math, RoundsHalfToEvenAndSaturates) {
   EXPECT_EQ(saturateToInt8(2.5f), 2);
   EXPECT_EQ(saturateToInt8(3.5f), 4);
@@ -135,12 +146,10 @@ TEST(Int8Build, ConvolutionsTrackTheFloatEngine) {
     Pair p = buildBoth(g.save(cs.name), x, r);
     EXPECT_EQ(p.report.int8_layers, 1u);
     EXPECT_EQ(p.report.quantize_layers, 1u);
-    const HostTensor in = randomTensor(DataType::kFloat32, x, r);
-    auto a = runEngineBytes(p.fp32, {{"x", &in}}, Backend::kCpu);
-    auto b = runEngineBytes(p.int8, {{"x", &in}}, Backend::kCpu);
-    ASSERT_TRUE(a.ok() && b.ok()) << a.status().toString() << b.status().toString();
-    EXPECT_GT(cosine(a->at("z"), b->at("z")), 0.999);
-    EXPECT_LT(relativeL2(b->at("z"), a->at("z")), 0.03);
+    auto o = runBoth(p, x, r, "z");
+    ASSERT_TRUE(o.ok()) << o.status().toString();
+    EXPECT_GT(cosine(o->fp32, o->int8), 0.999);
+    EXPECT_LT(relativeL2(o->int8, o->fp32), 0.03);
   }
 }
 
@@ -164,11 +173,9 @@ TEST(Int8Build, ChainsStayInInt8WithResidual) {
   Pair p = buildBoth(g.save("int8_chain"), x, r);
   EXPECT_EQ(p.report.int8_layers, 3u);
   EXPECT_EQ(p.report.quantize_layers, 1u);  // only the network input
-  const HostTensor in = randomTensor(DataType::kFloat32, x, r);
-  auto a = runEngineBytes(p.fp32, {{"x", &in}}, Backend::kCpu);
-  auto b = runEngineBytes(p.int8, {{"x", &in}}, Backend::kCpu);
-  ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_GT(cosine(a->at("y"), b->at("y")), 0.995);
+  auto o = runBoth(p, x, r, "y");
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_GT(cosine(o->fp32, o->int8), 0.995);
 }
 
 TEST(Int8Build, GemmAndMatMulWithConstantWeights) {
@@ -184,15 +191,13 @@ TEST(Int8Build, GemmAndMatMulWithConstantWeights) {
   g.node("MatMul", {"hr", "m"}, {"y"});
   g.output("y");
   // Few values per sample: the range of many samples, not a histogram method.
-  BuildOptions o;
-  o.calib_algo = "minmax";
-  Pair p = buildBoth(g.save("int8_gemm"), x, r, 64, o);
+  BuildOptions minmax;
+  minmax.calib_algo = "minmax";
+  Pair p = buildBoth(g.save("int8_gemm"), x, r, 64, minmax);
   EXPECT_EQ(p.report.int8_layers, 2u);
-  const HostTensor in = randomTensor(DataType::kFloat32, x, r);
-  auto a = runEngineBytes(p.fp32, {{"x", &in}}, Backend::kCpu);
-  auto b = runEngineBytes(p.int8, {{"x", &in}}, Backend::kCpu);
-  ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_GT(cosine(a->at("y"), b->at("y")), 0.995);
+  auto o = runBoth(p, x, r, "y");
+  ASSERT_TRUE(o.ok()) << o.status().toString();
+  EXPECT_GT(cosine(o->fp32, o->int8), 0.995);
 }
 
 // Cross-layer equalisation changes the weights, not the function, and leaves both layers'

@@ -10,6 +10,16 @@
 
 namespace edgert {
 
+int Graph::addConstant(const std::string& tensor_name, HostTensor value) {
+  TensorEntry t;
+  t.name = tensor_name;
+  t.dtype = value.dtype();
+  t.dims = value.dims();
+  t.constant = std::make_shared<const HostTensor>(std::move(value));
+  tensors.push_back(std::move(t));
+  return static_cast<int>(tensors.size()) - 1;
+}
+
 int Graph::findTensor(const std::string& tensor_name) const {
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (tensors[i].name == tensor_name) return static_cast<int>(i);

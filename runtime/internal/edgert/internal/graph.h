@@ -44,6 +44,9 @@ struct Graph {
   std::vector<Node> nodes;  // topologically ordered
   std::vector<Binding> bindings;
   int findTensor(const std::string& name) const;
+  // Appends a constant tensor (the builder's passes add weights, scales, shape values) and
+  // returns its id.
+  int addConstant(const std::string& name, HostTensor value);
 };
 
 struct NodeContext;
