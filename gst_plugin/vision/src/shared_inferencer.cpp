@@ -54,6 +54,11 @@ SharedInferencer::~SharedInferencer() {
   worker_.join();
 }
 
+void SharedInferencer::setBatchWait(std::chrono::microseconds wait) {
+  std::lock_guard<std::mutex> lock(mu_);
+  batch_wait_ = wait;
+}
+
 SharedInferencer::Stats SharedInferencer::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stats_;
@@ -77,6 +82,14 @@ void SharedInferencer::run() {
   while (true) {
     cv_.wait(lock, [&] { return quit_ || !queue_.empty(); });
     if (quit_ && queue_.empty()) return;
+    if (batch_wait_.count() > 0) {
+      const auto deadline = std::chrono::steady_clock::now() + batch_wait_;
+      cv_.wait_until(lock, deadline, [&] {
+        size_t queued = 0;
+        for (const Request* r : queue_) queued += r->frames->size();
+        return quit_ || queued >= size_t(inferencer_->batchSize());
+      });
+    }
     // Whole requests, first come first served, as many as fit one execution.
     std::vector<Request*> take;
     std::vector<ImageView> views;

@@ -4,6 +4,7 @@
 // takes the waiting frames of all callers, in arrival order, up to the batch size.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -35,6 +36,11 @@ class SharedInferencer {
   Backend backend() const { return inferencer_->backend(); }
   const std::string& enginePath() const { return inferencer_->enginePath(); }
 
+  // How long the worker holds a partial batch waiting for other callers' frames before it
+  // runs it (default 0: run whatever is queued). Trades latency for fuller batches, as
+  // nvstreammux's batched-push-timeout does.
+  void setBatchWait(std::chrono::microseconds wait);
+
   struct Stats {
     uint64_t executions = 0, frames = 0;
     int largest_batch = 0;
@@ -58,6 +64,7 @@ class SharedInferencer {
   std::condition_variable cv_;
   std::deque<Request*> queue_;
   bool quit_ = false;
+  std::chrono::microseconds batch_wait_{0};
   Stats stats_;
   std::thread worker_;
 };
