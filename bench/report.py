@@ -16,12 +16,17 @@ def cell(r, n):
     return "%8.3f (%6.0f)" % (r[n]["median_ms"], r[n].get("peak_mib", r[n].get("memory_mib", 0)))
 
 
-PEERS = [("torch-eager", "torch eager"), ("torch-default", "compile default"),
+PEERS = [("edgert-fp16", "edgert fp16"), ("torch-eager", "torch eager"), ("torch-default", "compile default"),
          ("torch-reduce-overhead", "compile RO"), ("torch-max-autotune", "compile max-autotune")]
-COMPILED = [n for n, _ in PEERS if n != "torch-eager"]
+COMPILED = [n for n, _ in PEERS if n.startswith("torch-") and n != "torch-eager"]
 
-for prec in ("fp32", "fp16"):
+for prec in ("fp32", "fp16", "int8"):
     keys = sorted(k for k in by if k[0] == prec)
+    if prec == "int8":  # beside fp16: edgert's own fp16 engine and PyTorch's fp16 runs
+        for k in keys:
+            fp16 = by.get(("fp16", k[1], k[2]), {})
+            for n, r in fp16.items():
+                by[k]["edgert-fp16" if n == "edgert" else n] = r
     if not keys:
         continue
     peers = [(n, t) for n, t in PEERS if any(n in by[k] for k in keys)]

@@ -22,7 +22,14 @@ for m in ${MODELS//,/ }; do
       t0=$(date +%s%N)
       # fp16: the input binding in fp16 too, as PyTorch is fed (TensorRT's --inputIOFormats).
       fmt=fp32; [ "$prec" = fp16 ] && fmt="${BENCH_FP16_INPUT:-fp16}"
-      "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision $prec --input-format $fmt --shapes input:${b}x3x224x224 -o $e \
+      extra=""
+      if [ "$prec" = int8 ]; then
+        # The bench models have random weights: random normal inputs calibrate them as well as
+        # photos would. One cache per model serves every batch size.
+        [ -d $W/calib ] || python3 -c "import numpy as np, os; os.makedirs('$W/calib'); [np.save('$W/calib/%02d.npy' % i, np.random.default_rng(i).standard_normal((3, 224, 224)).astype(np.float32)) for i in range(16)]"
+        extra="--calib-dir $W/calib --calib-cache $W/$m.calib"
+      fi
+      "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision $prec --input-format $fmt --shapes input:${b}x3x224x224 $extra -o $e \
         >> "$OUT/bench_build.log" 2>&1 || { echo "build $m b$b $prec failed"; continue; }
       build_s=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
       "$EDGERT" bench --engine $e --backend cuda --iterations $iters --warmup 10 --json $W/r.json \
@@ -31,7 +38,8 @@ for m in ${MODELS//,/ }; do
     done
   done
 done
-for prec in ${BENCH_TORCH_PRECISIONS:-$PRECISIONS}; do
+# PyTorch has no INT8 engine to compare: edgert's int8 rows stand beside its fp16 ones.
+for prec in ${BENCH_TORCH_PRECISIONS:-${PRECISIONS//int8/}}; do
   (cd bench && python3 torch_bench.py $prec "$BATCHES" "$MODELS" 50) >> "$RES" 2>> "$OUT/bench_torch.log" || tail -5 "$OUT/bench_torch.log"
 done
 python3 bench/report.py "$RES" | tee "$OUT/bench_table.txt"

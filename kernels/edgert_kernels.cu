@@ -3,6 +3,7 @@
 #include "elementwise.cu"
 #include "epilogue.cu"
 #include "image.cu"
+#include "int8.cu"
 #include "nhwc_half.cu"
 #include "pointwise_small.cu"
 #include "transpose.cu"

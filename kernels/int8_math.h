@@ -77,3 +77,42 @@ EDGERT_HD float addRn(float a, float b) {
 EDGERT_HD float requantReal(int32_t acc, float acc_scale, float bias) {
   return addRn(mulRn(static_cast<float>(acc), acc_scale), bias);
 }
+
+// The activation fused into an INT8 layer, by code (the order of ops::Act: 0 none, 1 Relu,
+// 2 Clip(alpha, beta), 3 LeakyRelu(alpha), 4 HardSwish, 5 HardSigmoid(alpha, beta), 6 Sigmoid,
+// 7 Silu, 8 Gelu, 9 GeluTanh), each multiply and add rounded on its own like the rest.
+EDGERT_HD float int8Act(int act, float v, float alpha, float beta) {
+  switch (act) {
+    case 1:
+      return v > 0.f ? v : 0.f;
+    case 2: {
+      const float t = alpha < v ? v : alpha;
+      return t < beta ? t : beta;
+    }
+    case 3:
+      return v >= 0.f ? v : mulRn(alpha, v);
+    case 4: {
+      float t = addRn(v / 6.f, 0.5f);
+      t = t < 1.f ? t : 1.f;
+      t = 0.f < t ? t : 0.f;
+      return mulRn(v, t);
+    }
+    case 5: {
+      float t = addRn(mulRn(alpha, v), beta);
+      t = t < 1.f ? t : 1.f;
+      return 0.f < t ? t : 0.f;
+    }
+    case 6:
+      return 1.f / addRn(1.f, expf(-v));
+    case 7:
+      return v / addRn(1.f, expf(-v));
+    case 8:
+      return mulRn(mulRn(0.5f, v), addRn(1.f, erff(mulRn(v, 0.7071067811865476f))));
+    case 9: {
+      const float cube = mulRn(mulRn(mulRn(0.044715f, v), v), v);
+      return mulRn(mulRn(0.5f, v), addRn(1.f, tanhf(mulRn(0.7978845608028654f, addRn(v, cube)))));
+    }
+    default:
+      return v;
+  }
+}

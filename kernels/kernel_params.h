@@ -110,3 +110,33 @@ struct EdgertPointwise {
   int k, n;
   float a, b;
 };
+
+// INT8 layers (kernels/int8.cu). Activations are NHWC int8 (logical NCHW, physical N,H,W,C;
+// 2-D [N, K] tensors as they are); `m` output channels are the innermost dim of the output.
+// The epilogue of EdgertQConv (kernels/int8_math.h): real = acc * acc_scale[m] + bias[m],
+// + residual * r_scale[m], act, then int8 (times inv_y[m], saturated), fp16 or fp32.
+enum EdgertQOut { kQOutS8 = 0, kQOutF16 = 1, kQOutF32 = 2 };
+enum EdgertQRes { kQResNone = 0, kQResS8 = 1, kQResF16 = 2, kQResF32 = 3 };
+struct EdgertQEpi {
+  long long rows;  // output pixels (N * OH * OW, or N for a fully connected layer)
+  int m;           // output channels
+  int ld;          // int32 accumulator row stride (the epilogue kernel: >= m)
+  int act;         // int8Act's code
+  float alpha, beta;
+  int out_kind, res_kind;
+  unsigned long long acc_scale, bias, res, r_scale, inv_y;  // device addresses (bias, res: 0 = none)
+};
+
+// A 2-D convolution's geometry over NHWC int8 (groups of `cg` input and `mg` output channels).
+struct EdgertQConvGeom {
+  long long n, ih, iw, c, oh, ow;
+  int m, kh, kw, sh, sw, ph, pw, dh, dw, groups, cg, mg;
+};
+
+// Columns for the GEMM path (one group): row (n, oh, ow), column k = (kh * KW + kw) * C + c,
+// zero past k = KH * KW * C up to the padded `kp` (a multiple of 16), rows [row0, row0 + rows).
+struct EdgertIm2col {
+  EdgertQConvGeom g;
+  long long row0, rows;
+  int kp;
+};

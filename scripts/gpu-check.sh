@@ -61,6 +61,12 @@ for path, name, x in models:
 sys.exit(0 if ok else 1)
 PY
 result[real_models]=$?
+# INT8 on the GPU: engines built here from the calibration caches staged in .gpu/models (made on
+# the host from the real photos), run on those photos. The CUDA INT8 engine against the CPU
+# INT8 engine (the same integers up to the fp16 layers around the INT8 ones) and both against
+# CPU FP32.
+python3 scripts/gpu_int8_check.py
+result[int8_real]=$?
 # compute-sanitizer on every real model: memcheck (bounds, leaks) and racecheck (shared memory).
 CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 python3 -c "import numpy as np; [np.save('/tmp/s_%s.npy' % n, np.random.default_rng(0).standard_normal(s).astype(np.float32)) for n, s in (('y', (1,3,160,160)), ('e', (1,3,224,224)), ('d', (1,3,320,320)), ('c', (1,3,48,192)))]"

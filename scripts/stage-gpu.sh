@@ -13,5 +13,18 @@ for l in libonnx_proto.so.1 libyaml-cpp.so.0.7 libxxhash.so.0 libgfortran.so.5 l
 done
 mkdir -p .gpu/models
 cp ../shared/assets/models/ppocr/*.onnx ../shared/assets/images/page.png .gpu/models/ 2>/dev/null || echo "no ../shared/assets: real-model GPU checks will skip"
+# INT8: calibration caches made here from the real photos (this machine has OpenCV; the GPU
+# machine builds its INT8 engines from them), and the photos themselves to compare on.
+if [ -x build/bin/edgert ] && [ -d ../shared/assets/images ]; then
+  mkdir -p .gpu/images && cp ../shared/assets/images/* .gpu/images/
+  [ -f .gpu/models/enl.calib ] || build/bin/edgert build -q --onnx configs/models/efficientnet_lite0.onnx \
+    --shapes input:1x3x224x224 --target cpu --precision int8 --calib-dir ../shared/assets/images \
+    --calib-preprocess "resize=256,mean=127,std=128,order=rgb,interp=pil" \
+    --calib-cache .gpu/models/enl.calib -o /tmp/stage-enl.engine
+  [ -f .gpu/models/det.calib ] || build/bin/edgert build -q --onnx .gpu/models/ch_PP-OCRv4_det_infer.onnx \
+    --shapes x:1x3x640x640 --target cpu --precision int8 --calib-dir ../shared/assets/images \
+    --calib-preprocess "resize=letterbox,pad=0,scale=0.00392156862745098,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,order=rgb" \
+    --calib-cache .gpu/models/det.calib -o /tmp/stage-det.engine
+fi
 tar cJf .gpu/node.tar.xz -C /usr/share/libonnx-testdata/data node
 du -sh .gpu

@@ -20,6 +20,7 @@
 #include "edgert/internal/engine_model.h"
 #include "edgert/internal/half.h"
 #include "edgert/internal/str.h"
+#include "tensor_calibration.h"
 #ifdef EDGERT_CLI_HAS_OPENCV
 #include "compare.h"
 #include "edgert/vision/element_config.h"
@@ -68,6 +69,16 @@ Status setImageCalibration(const BuildFlags& f, const BuildConfig* cfg, BuildOpt
                            std::string* spec_text) {
   const std::string dir = !f.calib_dir.empty() ? f.calib_dir : (cfg ? cfg->calib_images : "");
   if (dir.empty()) return Status::Ok();
+  if (cli::holdsTensorFiles(dir)) {
+    // Tensors come pre-processed: a pre-processing spec would be silently ignored.
+    if (!f.calib_preprocess.empty() || (cfg && cfg->calib_preprocess))
+      return Status(StatusCode::kInvalidArgument,
+                    strCat(dir,
+                           " holds tensor files (.npy / .pb), already pre-processed: drop "
+                           "the calibration pre-processing"));
+    EDGERT_ASSIGN_OR_RETURN(opt.calibration, cli::tensorFolderCalibration(dir));
+    return Status::Ok();
+  }
 #ifdef EDGERT_CLI_HAS_OPENCV
   vision::PreprocessSpec spec;
   if (!f.calib_preprocess.empty()) {
@@ -492,7 +503,9 @@ int main(int argc, char** argv) {
       ->add_option("--workspace-mib", bf.workspace_mib,
                    "Most scratch memory a timed tactic may use, MiB (default 256)")
       ->check(CLI::Range(1, 1 << 20));
-  build->add_option("--calib-dir", bf.calib_dir, "INT8: folder of calibration images");
+  build->add_option("--calib-dir", bf.calib_dir,
+                    "INT8: folder of calibration images, or of pre-processed .npy / .pb tensors "
+                    "(one sample each)");
   build->add_option("--calib-algo", bf.calib_algo, "INT8: percentile (default) | entropy | minmax")
       ->check(CLI::IsMember({"entropy", "minmax", "percentile"}));
   build

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "build_graph.h"
 #include "calib_cache.h"
 #include "calibrator.h"
 #include "edgert/edgert.h"
@@ -149,6 +150,12 @@ Result<std::vector<uint8_t>> buildEngine(const std::string& onnx_path, const Bui
   return buildImported(std::move(im), onnx_path, opt, report);
 }
 
+Result<std::vector<uint8_t>> buildFromGraph(ImportedModel model, const std::string& origin,
+                                            const BuildOptions& opt, BuildReport* report) {
+  EDGERT_RETURN_IF_ERROR(checkOptions(opt));
+  return buildImported(std::move(model), origin, opt, report);
+}
+
 Result<std::vector<uint8_t>> buildEngineFromMemory(const void* data, size_t size,
                                                    const std::string& origin,
                                                    const BuildOptions& opt, BuildReport* report) {
@@ -266,11 +273,6 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
         strCat(
             "precision fp16 needs a CUDA target (--target host|cuda|jetson-orin|sm_XX); target '",
             opt.target, "' resolved to the CPU backend, which runs fp32"));
-  if (opt.precision == "int8" && target.backend != "cpu")
-    return Status(StatusCode::kUnsupported,
-                  strCat("precision int8 runs on the CPU backend in this version (--target cpu); "
-                         "target '",
-                         opt.target, "' is a GPU and its INT8 kernels are not written yet"));
   progress("import", 1);
   Graph& g = im.graph;
   const std::string fingerprint = opt.precision == "int8" ? modelFingerprint(g) : "";
@@ -298,7 +300,11 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
         quantizeForInt8(g, fingerprint, explicit_weights, opt, rep).withContext(onnx_path));
     eliminateDeadCode(g, stats);
   }
-  const BatchSplitReport split = splitBatchForMemory(g, opt.batch_split, opt.precision == "fp16");
+  // Not INT8 GPU engines yet: the split's arena model knows only float32 and fp16 tensors.
+  const bool int8_gpu = opt.precision == "int8" && target.backend == "cuda";
+  const BatchSplitReport split =
+      int8_gpu ? BatchSplitReport{}
+               : splitBatchForMemory(g, opt.batch_split, opt.precision == "fp16");
   if (split.chains) eliminateDeadCode(g, stats);
   finalizeOutputs(g);
   std::vector<std::string> fallback;
@@ -316,8 +322,17 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
     n.precision = n.op == "EdgertQConv" ? "int8" : "fp32";
     n.tactic = "cpu-ref";
     if (target.backend != "cuda") continue;
+    // INT8 on the GPU: quantisation layers with the INT8 ones (NHWC int8 between them), the
+    // float layers in FP16 unless the build config asks for FP32.
+    if (int8_gpu && (n.op == "QuantizeLinear" || n.op == "DequantizeLinear")) n.precision = "int8";
+    bool want_fp32 = false;
+    if (int8_gpu) {
+      auto lp = opt.layer_precisions.find(n.name);
+      if (lp == opt.layer_precisions.end()) lp = opt.layer_precisions.find("*");
+      want_fp32 = lp != opt.layer_precisions.end() && lp->second == "fp32";
+    }
     NodeContext c = nodeContext(g, n, true);
-    c.fp16 = opt.precision == "fp16";
+    c.fp16 = n.precision == "int8" || opt.precision == "fp16" || (int8_gpu && !want_fp32);
     if (cudaSupportsNode(c)) {
       n.tactic = "cuda";
       // FP16: convolutions and GEMMs on tensor cores with FP32 accumulation; the float
@@ -326,8 +341,10 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
       bool float_out = true;
       for (const ValueInfo& v : c.out) float_out &= v.dtype == DataType::kFloat32;
       const bool tc = n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul";
-      if (opt.precision == "fp16" && (tc || float_out)) n.precision = "fp16";
-      if (timing && n.op == "Conv") {
+      if ((opt.precision == "fp16" || (int8_gpu && !want_fp32)) && (tc || float_out) &&
+          n.precision != "int8")
+        n.precision = "fp16";
+      if (timing && (n.op == "Conv" || n.op == "EdgertQConv")) {
         progress("tactic timing", double(i) / g.nodes.size());
         const NodeContext tc_ctx = nodeContext(g, n, true);
         const std::string key =

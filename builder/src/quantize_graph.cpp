@@ -376,9 +376,24 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
                     strCat("layer_precisions names no layer of the optimised network: ", unknown,
                            " (`edgert inspect --engine` on an fp32 build lists the layers)"));
   }
+  // A zero Pad keeps its input's range: a cache made where pads folded into convolutions (the
+  // CPU target folds asymmetric ones, the GPU's kernels do not) serves a graph that keeps them.
+  std::vector<int> pad_source(g.tensors.size(), -1);
+  for (const Node& n : g.nodes)
+    if (n.op == "Pad" && !n.inputs.empty() && n.inputs[0] >= 0 && !n.outputs.empty() &&
+        n.attrs.getString("mode", "constant").value() == "constant") {
+      const bool zero =
+          n.inputs.size() < 3 || n.inputs[2] < 0 ||
+          (g.tensors[n.inputs[2]].isConstant() && g.tensors[n.inputs[2]].constant->numel() == 1 &&
+           g.tensors[n.inputs[2]].constant->doubleAt(0) == 0.0);
+      if (zero) pad_source[n.outputs[0]] = n.inputs[0];
+    }
   auto threshold = [&](int t) -> const double* {
-    auto it = thresholds.find(g.tensors[t].name);
-    return it == thresholds.end() ? nullptr : &it->second;
+    for (int hops = 0; t >= 0 && hops < 8; ++hops, t = pad_source[t]) {
+      auto it = thresholds.find(g.tensors[t].name);
+      if (it != thresholds.end()) return &it->second;
+    }
+    return nullptr;
   };
   // Which layers become INT8.
   std::vector<bool> int8(g.nodes.size(), false);

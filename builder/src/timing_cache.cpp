@@ -70,7 +70,8 @@ std::string layerSignature(const NodeContext& c) {
     }
     s << dataTypeName(c.dtype(i)) << ":" << dimsToString(c.dims(i));
   }
-  if (!c.out.empty()) s << " out=" << dimsToString(c.out[0].dims);
+  if (!c.out.empty())
+    s << " out=" << dataTypeName(c.out[0].dtype) << ":" << dimsToString(c.out[0].dims);
   s << (c.fp16 ? " fp16" : " fp32");
   for (const char* k : {"strides", "pads", "dilations"}) {
     s << " " << k << "=";

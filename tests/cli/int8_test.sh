@@ -55,6 +55,23 @@ if "$EDGERT" build -q --onnx "$DET" --shapes x:1x3x640x640 --target cpu --precis
   ok "int8 text detector builds and compares"; else bad "det"; cat det.txt; fi
 json_check det.json "r['outputs']['sigmoid_0.tmp_0']['iou_pooled'] > 0.7" && ok "detector maps overlap FP32's" || { bad "det IoU"; cat det.txt; }
 
+# INT8 for a GPU, built offline from the cache on this GPU-less machine: Jetson Orin (sm_87),
+# INT8 layers on CUDA (NHWC int8 between them).
+if "$EDGERT" build -q --onnx "$ENL" --shapes input:1x3x224x224 --target jetson-orin --precision int8 \
+     --calib-cache enl.calib -o orin8.engine >/dev/null 2>&1 && "$EDGERT" inspect --engine orin8.engine > orin8.txt 2>&1 \
+   && grep -qE "EdgertQConv .* int8 cuda" orin8.txt && grep -q "sm_87" orin8.txt; then
+  ok "int8 engine for jetson-orin built offline from the cache"; else bad "jetson-orin int8"; cat orin8.txt; fi
+
+# Calibration from pre-processed tensors (.npy, one sample each): no images, no OpenCV needed.
+/usr/bin/python3 -c "
+import numpy as np, os
+os.makedirs('npy', exist_ok=True); os.makedirs('badnpy', exist_ok=True)
+for i in range(4): np.save('npy/%d.npy' % i, np.random.default_rng(i).standard_normal((3, 224, 224)).astype(np.float32))
+np.save('badnpy/a.npy', np.zeros((3, 100, 100), np.float32))"
+if "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-dir npy \
+     -o npy.engine > npy.txt 2>&1 && grep -q "int8: calibrated on 4 batch(es)" npy.txt; then
+  ok "calibration from .npy tensors"; else bad "npy calibration"; cat npy.txt; fi
+
 # Bad input: one clear error each, no engine or cache left behind.
 expect_fail "int8 without calibration data" "needs calibration data: --calib-dir" \
   "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 -o x.engine
@@ -73,8 +90,10 @@ expect_fail "unknown layer in --layer-precision" "names no layer .*'no_such'" \
   "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-cache enl.calib --layer-precision no_such=fp16 -o x.engine
 expect_fail "bad layer precision" "is not NAME=int8\|fp16\|fp32|has precision 'int4'" \
   "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-cache enl.calib --layer-precision x=int4 -o x.engine
-expect_fail "int8 on a GPU target" "int8 runs on the CPU backend in this version" \
-  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target sm_87 --precision int8 --calib-cache enl.calib -o x.engine
+expect_fail "npy sample of the wrong shape" "a.npy: a float32 3x100x100 tensor cannot be a sample of input 'input' 1x3x224x224" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-dir badnpy -o x.engine
+expect_fail "pre-processing for tensors" "already pre-processed" \
+  "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 --calib-dir npy --calib-preprocess resize=256 -o x.engine
 expect_fail "per-layer compare without the cache" "give the --calib-cache" \
   "$EDGERT" compare --onnx "$ENL" --engine enl.engine --data "$ASSETS/images" --per-layer
 [ ! -e x.engine ] && ok "no engine left by a failed build" || bad "x.engine left behind"

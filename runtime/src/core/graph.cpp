@@ -33,7 +33,9 @@ NodeContext nodeContext(const Graph& g, const Node& n, bool with_outputs) {
   c.name = n.name;
   c.attrs = &n.attrs;
   c.num_outputs = n.outputs.size();
-  c.fp16 = n.precision == "fp16";
+  // INT8 layers run on the GPU where FP16 layers do: over NHWC copies (int8 ones), their
+  // float outputs in fp16.
+  c.fp16 = n.precision == "fp16" || n.precision == "int8";
   c.tactic = n.tactic;
   for (int t : n.inputs) {
     ValueInfo v;

@@ -263,8 +263,10 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
     // NHWC kernel (so conversions happen only where the chain of such layers ends).
     if (nc.fp16) {
       if (GpuFactory hf = findHalfNhwcOp(nc)) {
-        // Convolutions start a chain, and so does an fp16 input binding's Cast.
-        bool follow = nc.op == "Conv" || nc.op == "Cast";
+        // Convolutions start a chain, and so does an fp16 input binding's Cast; in INT8
+        // engines INT8 convolutions and the quantisation of their float inputs.
+        bool follow = nc.op == "Conv" || nc.op == "Cast" || nc.op == "EdgertQConv" ||
+                      nc.op == "QuantizeLinear";
         for (size_t k = 0; k < nc.in.size(); ++k) {
           const int t = g.nodes[i].inputs[k];
           follow |= t >= 0 && home_half[t];
@@ -356,7 +358,7 @@ Status CudaContext::planLayouts(std::vector<Layer> node_layers) {
     if (!b.is_input) need_float[b.tensor] = true;
   auto conversion = [&](int t, bool to_half) {
     Layer C;
-    C.gpu = makeLayoutConversion(g.tensors[t].dims, to_half);
+    C.gpu = makeLayoutConversion(g.tensors[t].dims, to_half, g.tensors[t].dtype);
     C.in_t = {t};
     C.out_t = {t};
     C.in_h = {!to_half};
@@ -392,7 +394,8 @@ Status CudaContext::planArena() {
     LiveBuffer& l = live[2 * t + half];
     l.first = std::min(l.first, static_cast<int64_t>(p));
     l.last = std::max(l.last, static_cast<int64_t>(p));
-    l.bytes = (volume(g.tensors[t].dims) * (half ? 2 : dataTypeSize(g.tensors[t].dtype)) + 255) /
+    const DataType dt = g.tensors[t].dtype;
+    l.bytes = (volume(g.tensors[t].dims) * (half ? nhwcElementSize(dt) : dataTypeSize(dt)) + 255) /
               256 * 256;
   };
   for (size_t p = 0; p < end; ++p) {
@@ -476,8 +479,9 @@ void CudaContext::aliasRangeCopies(std::vector<LiveBuffer>& live, BufferAliases&
   std::vector<bool> binding(2 * T, false);
   for (const Binding& b : g.bindings) binding[2 * b.tensor] = true;
   auto tensorBytes = [&](int t, bool half) {
+    const DataType dt = g.tensors[t].dtype;
     return static_cast<uint64_t>(volume(g.tensors[t].dims)) *
-           (half ? 2 : dataTypeSize(g.tensors[t].dtype));
+           (half ? nhwcElementSize(dt) : dataTypeSize(dt));
   };
   std::vector<bool> has_child(live.size(), false);
   for (size_t b = 0; b < alias.parent.size(); ++b)
@@ -863,6 +867,12 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     if (node.dims(0).size() == 4 && node.dims(0)[1] < 4)
       for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-c4-graph", h));
   }
+  // INT8: our implicit-GEMM kernel against cuBLASLt's IMMA GEMM + epilogue (each with im2col
+  // where the input channels need it; the names that do not apply fail to build).
+  const bool int8_nhwc = node.op == "EdgertQConv" && cuda::findHalfNhwcOp(node) != nullptr;
+  if (node.op == "EdgertQConv")
+    for (const char* t : {"int8-mma", "int8-im2col-mma", "int8-imma", "int8-im2col-imma"})
+      candidates.push_back(t);
   std::vector<TacticTime> out;
   if (candidates.empty()) return out;
   TimingBench b;
@@ -898,7 +908,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     NodeContext c = node;
     c.tactic = cand;
     c.strict_tactic = true;
-    cuda::GpuFactory f = half ? cuda::findHalfNhwcOp(c) : cuda::findGpuOp(c);
+    cuda::GpuFactory f = half || int8_nhwc ? cuda::findHalfNhwcOp(c) : cuda::findGpuOp(c);
     if (!f) return Status::Ok();
     auto layer = f(c, env);
     if (!layer.ok()) {

@@ -1044,11 +1044,13 @@ Result<std::unique_ptr<GpuLayer>> makeHalfInput(const NodeContext& c, const Env&
 
 }  // namespace
 
-std::unique_ptr<GpuLayer> makeLayoutConversion(const Dims& dims, bool to_half) {
+std::unique_ptr<GpuLayer> makeLayoutConversion(const Dims& dims, bool to_half, DataType dtype) {
+  if (nhwcElementSize(dtype) == 1) return makeInt8LayoutConversion(dims, to_half);
   return std::make_unique<ConversionLayer>(dims, to_half);
 }
 
 GpuFactory findHalfNhwcOp(const NodeContext& c) {
+  if (GpuFactory f = findInt8NhwcOp(c)) return f;
   if (!outputsHalfable(c)) return nullptr;
   if (c.op == "Cast" && c.has(0) && !c.constant(0) && c.rank(0) == 4 &&
       c.dtype(0) == DataType::kFloat16)

@@ -1456,6 +1456,7 @@ GpuFactory findGpuOp(const NodeContext& c) {
       ((c.dtype(0) == DataType::kFloat16 && c.out[0].dtype == DataType::kFloat32) ||
        (c.dtype(0) == DataType::kFloat32 && c.out[0].dtype == DataType::kFloat16)))
     return makeCast;
+  if (GpuFactory f = findInt8Op(c)) return f;
   if (!allFloat32(c)) return nullptr;
   if (c.op == "EdgertElementwise") return makeFused;
   if (unaryKernelOp(c)) return makeUnary;

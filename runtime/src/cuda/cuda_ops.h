@@ -69,8 +69,19 @@ using GpuFactory = Result<std::unique_ptr<GpuLayer>> (*)(const NodeContext& c, c
 GpuFactory findGpuOp(const NodeContext& c);
 // The FP16 NHWC implementation of a node of an FP16 engine, or null.
 GpuFactory findHalfNhwcOp(const NodeContext& c);
-// Converts a 4-D tensor between NCHW float32 and NHWC fp16 (`to_half`: to NHWC fp16).
-std::unique_ptr<GpuLayer> makeLayoutConversion(const Dims& dims, bool to_half);
+// Converts a 4-D tensor between its NCHW copy and its NHWC one (`to_half`: to NHWC): float32
+// and fp16 for float tensors, int8 both ways for int8 / uint8 ones (cuda_int8_ops.cpp).
+std::unique_ptr<GpuLayer> makeLayoutConversion(const Dims& dims, bool to_half,
+                                               DataType dtype = DataType::kFloat32);
+std::unique_ptr<GpuLayer> makeInt8LayoutConversion(const Dims& dims, bool to_nhwc);
+// The INT8 layers (cuda_int8_ops.cpp): in the tensors' own layout (findGpuOp asks), and over
+// NHWC copies (findHalfNhwcOp asks; int8 activations' NHWC copy is int8).
+GpuFactory findInt8Op(const NodeContext& c);
+GpuFactory findInt8NhwcOp(const NodeContext& c);
+// Bytes per element of a tensor's NHWC copy: 1 for int8 / uint8 tensors, else 2 (fp16).
+inline size_t nhwcElementSize(DataType t) {
+  return t == DataType::kInt8 || t == DataType::kUInt8 ? 1 : 2;
+}
 
 // Launches an embedded kernel by name with a 1-D grid covering `threads`.
 Status launch(const Env& env, const char* kernel, long long threads, void** args,

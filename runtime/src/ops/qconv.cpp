@@ -17,6 +17,10 @@
 namespace edgert::ops {
 namespace {
 
+static_assert(static_cast<int>(Act::kClip) == 2 && static_cast<int>(Act::kHardSwish) == 4 &&
+                  static_cast<int>(Act::kGeluTanh) == 9,
+              "int8Act's codes follow ops::Act");
+
 struct QConvParams {
   ConvParams conv;
   bool linear = false;         // [N, K] x [M, K]^T
@@ -116,12 +120,13 @@ struct Epi {
       }
     }
     const Epilogue& e = p.conv.epi;
+    // int8Act with a constant code in each loop, so the common ones vectorise.
     if (e.act == Act::kRelu) {
-      for (int64_t i = 0; i < n; ++i) v[i] = v[i] > 0.f ? v[i] : 0.f;
+      for (int64_t i = 0; i < n; ++i) v[i] = int8Act(1, v[i], e.alpha, e.beta);
     } else if (e.act == Act::kClip) {
-      for (int64_t i = 0; i < n; ++i) v[i] = std::min(e.beta, std::max(e.alpha, v[i]));
+      for (int64_t i = 0; i < n; ++i) v[i] = int8Act(2, v[i], e.alpha, e.beta);
     } else if (e.act != Act::kNone) {
-      for (int64_t i = 0; i < n; ++i) v[i] = applyAct(e, v[i]);
+      for (int64_t i = 0; i < n; ++i) v[i] = int8Act(static_cast<int>(e.act), v[i], e.alpha, e.beta);
     }
     if (!p.inv_y.empty()) {
       int8_t* o = static_cast<int8_t*>(y) + base;

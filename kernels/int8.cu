@@ -1,0 +1,521 @@
+// INT8 kernels (issue #4): quantise / dequantise, and EdgertQConv's pieces - columns for the
+// cuBLASLt IMMA GEMM, the epilogue after it, and a direct convolution for what the GEMM does
+// not cover (depthwise, grouped). Every value goes through kernels/int8_math.h in the order
+// the CPU reference uses, so integer outputs match it exactly (bar exp/erf/tanh activations,
+// whose last float bit may differ between libm and CUDA).
+#include <cuda_fp16.h>
+
+#include "int8_math.h"
+#include "kernel_params.h"
+
+namespace {
+
+template <class T>
+__device__ __forceinline__ float int8SourceToFloat(T v) {
+  return static_cast<float>(v);
+}
+template <>
+__device__ __forceinline__ float int8SourceToFloat<__half>(__half v) {
+  return __half2float(v);
+}
+
+template <class D>
+__device__ __forceinline__ D saturateTo(float v);
+template <>
+__device__ __forceinline__ int8_t saturateTo<int8_t>(float v) {
+  return saturateToInt8(v);
+}
+template <>
+__device__ __forceinline__ uint8_t saturateTo<uint8_t>(float v) {
+  return saturateToUInt8(v);
+}
+
+// y[i] = sat(round(x[i] / scale[ch]) + zp[ch]), ch = (i / inner) % channels (NHWC per-channel:
+// inner 1, channels C). `zp` may be null.
+template <class S, class D>
+__device__ void quantize(D* y, const S* x, long long n, long long channels, long long inner,
+                         const float* scale, const float* zp) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long ch = (i / inner) % channels;
+    y[i] = saturateTo<D>(quantizedValue(int8SourceToFloat(x[i]), scale[ch], zp ? zp[ch] : 0.f));
+  }
+}
+
+// y[i] = (x[i] - zp[ch]) * scale[ch], the subtraction in int64 as the CPU does.
+template <class S, class D>
+__device__ void dequantize(D* y, const S* x, long long n, long long channels, long long inner,
+                           const float* scale, const long long* zp) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long ch = (i / inner) % channels;
+    const float v =
+        __fmul_rn(static_cast<float>(static_cast<long long>(x[i]) - (zp ? zp[ch] : 0)), scale[ch]);
+    if constexpr (sizeof(D) == 2)
+      y[i] = __float2half_rn(v);
+    else
+      y[i] = v;
+  }
+}
+
+// Output element i (row i / m, channel i % m) from its int32 accumulator.
+__device__ __forceinline__ void storeQ(const EdgertQEpi& e, long long i, int m, int acc, void* y) {
+  const float* scale = reinterpret_cast<const float*>(e.acc_scale);
+  const float* bias = reinterpret_cast<const float*>(e.bias);
+  float v = requantReal(acc, scale[m], bias ? bias[m] : 0.f);
+  if (e.res_kind != kQResNone) {
+    const float rs = reinterpret_cast<const float*>(e.r_scale)[m];
+    float r;
+    if (e.res_kind == kQResS8)
+      r = static_cast<float>(reinterpret_cast<const int8_t*>(e.res)[i]);
+    else if (e.res_kind == kQResF16)
+      r = __half2float(reinterpret_cast<const __half*>(e.res)[i]);
+    else
+      r = reinterpret_cast<const float*>(e.res)[i];
+    v = addRn(v, mulRn(r, rs));
+  }
+  v = int8Act(e.act, v, e.alpha, e.beta);
+  if (e.out_kind == kQOutS8)
+    static_cast<int8_t*>(y)[i] =
+        saturateToInt8(mulRn(v, reinterpret_cast<const float*>(e.inv_y)[m]));
+  else if (e.out_kind == kQOutF16)
+    static_cast<__half*>(y)[i] = __float2half_rn(v);
+  else
+    static_cast<float*>(y)[i] = v;
+}
+
+// Four consecutive channels m..m+3 of output element i..i+3 (m % 4 == 0 and the channel count a
+// multiple of 4, so every vector access is aligned): the same arithmetic as storeQ, with
+// 16-byte constant loads and one store.
+__device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m, const int* acc,
+                                        void* y) {
+  const float4 s =
+      *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.acc_scale) + m);
+  float4 b = make_float4(0.f, 0.f, 0.f, 0.f);
+  if (e.bias) b = *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.bias) + m);
+  float v[4] = {requantReal(acc[0], s.x, b.x), requantReal(acc[1], s.y, b.y),
+                requantReal(acc[2], s.z, b.z), requantReal(acc[3], s.w, b.w)};
+  if (e.res_kind != kQResNone) {
+    const float4 rs =
+        *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.r_scale) + m);
+    float r[4];
+    if (e.res_kind == kQResS8) {
+      const char4 q = *reinterpret_cast<const char4*>(reinterpret_cast<const int8_t*>(e.res) + i);
+      r[0] = q.x, r[1] = q.y, r[2] = q.z, r[3] = q.w;
+    } else if (e.res_kind == kQResF16) {
+      const uint2 h = *reinterpret_cast<const uint2*>(reinterpret_cast<const __half*>(e.res) + i);
+      const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&h.x));
+      const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&h.y));
+      r[0] = lo.x, r[1] = lo.y, r[2] = hi.x, r[3] = hi.y;
+    } else {
+      const float4 f = *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.res) + i);
+      r[0] = f.x, r[1] = f.y, r[2] = f.z, r[3] = f.w;
+    }
+    v[0] = addRn(v[0], mulRn(r[0], rs.x));
+    v[1] = addRn(v[1], mulRn(r[1], rs.y));
+    v[2] = addRn(v[2], mulRn(r[2], rs.z));
+    v[3] = addRn(v[3], mulRn(r[3], rs.w));
+  }
+#pragma unroll
+  for (int j = 0; j < 4; ++j) v[j] = int8Act(e.act, v[j], e.alpha, e.beta);
+  if (e.out_kind == kQOutS8) {
+    const float4 iy = *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.inv_y) + m);
+    char4 q;
+    q.x = saturateToInt8(mulRn(v[0], iy.x));
+    q.y = saturateToInt8(mulRn(v[1], iy.y));
+    q.z = saturateToInt8(mulRn(v[2], iy.z));
+    q.w = saturateToInt8(mulRn(v[3], iy.w));
+    *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i) = q;
+  } else if (e.out_kind == kQOutF16) {
+    uint2 h;
+    *reinterpret_cast<__half2*>(&h.x) = __floats2half2_rn(v[0], v[1]);
+    *reinterpret_cast<__half2*>(&h.y) = __floats2half2_rn(v[2], v[3]);
+    *reinterpret_cast<uint2*>(static_cast<__half*>(y) + i) = h;
+  } else {
+    *reinterpret_cast<float4*>(static_cast<float*>(y) + i) = make_float4(v[0], v[1], v[2], v[3]);
+  }
+}
+
+}  // namespace
+
+#define EDGERT_QUANTIZE(NAME, S, D)                                                       \
+  extern "C" __global__ void NAME(D* y, const S* x, long long n, long long channels,      \
+                                  long long inner, const float* scale, const float* zp) { \
+    quantize<S, D>(y, x, n, channels, inner, scale, zp);                                  \
+  }
+EDGERT_QUANTIZE(edgert_quantize_f32_s8, float, int8_t)
+EDGERT_QUANTIZE(edgert_quantize_f32_u8, float, uint8_t)
+EDGERT_QUANTIZE(edgert_quantize_f16_s8, __half, int8_t)
+EDGERT_QUANTIZE(edgert_quantize_f16_u8, __half, uint8_t)
+
+#define EDGERT_DEQUANTIZE(NAME, S, D)                                                         \
+  extern "C" __global__ void NAME(D* y, const S* x, long long n, long long channels,          \
+                                  long long inner, const float* scale, const long long* zp) { \
+    dequantize<S, D>(y, x, n, channels, inner, scale, zp);                                    \
+  }
+EDGERT_DEQUANTIZE(edgert_dequantize_s8_f32, int8_t, float)
+EDGERT_DEQUANTIZE(edgert_dequantize_u8_f32, uint8_t, float)
+EDGERT_DEQUANTIZE(edgert_dequantize_s32_f32, int, float)
+EDGERT_DEQUANTIZE(edgert_dequantize_s8_f16, int8_t, __half)
+
+// The kernels below split flat indices into coordinates with 32-bit division when the index
+// space fits (I = unsigned; 64-bit division is a long software sequence, and it dominated these
+// kernels at batch 128), else 64-bit (I = unsigned long long). The kernels pick by a uniform
+// branch on the total.
+namespace {
+
+// Columns of one group-1 convolution (EdgertIm2col), four bytes (one int) per thread: when C
+// is a multiple of 4 the four are one tap's consecutive channels, read as one int.
+template <class I>
+__device__ void im2col(int* cols, const int8_t* x, const EdgertIm2col& p, I total) {
+  const EdgertQConvGeom& g = p.g;
+  const I kq = static_cast<I>(p.kp / 4), C = static_cast<I>(g.c), OW = static_cast<I>(g.ow),
+          OH = static_cast<I>(g.oh), KW = static_cast<I>(g.kw);
+  const I K = static_cast<I>(g.kh) * KW * C;
+  for (I t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
+    const I rl = t / kq;
+    const I k0 = (t - rl * kq) * 4;
+    const I row = static_cast<I>(p.row0) + rl;
+    const I orow = row / OW, ow = row - orow * OW, n = orow / OH, oh = orow - n * OH;
+    int word = 0;
+    for (I b = 0; b < 4; ++b) {
+      const I k = k0 + b;
+      if (k >= K) break;
+      const I tap = k / C, c = k - tap * C, kh = tap / KW, kw = tap - kh * KW;
+      const long long ih =
+          static_cast<long long>(oh) * g.sh - g.ph + static_cast<long long>(kh) * g.dh;
+      const long long iw =
+          static_cast<long long>(ow) * g.sw - g.pw + static_cast<long long>(kw) * g.dw;
+      if (ih < 0 || ih >= g.ih || iw < 0 || iw >= g.iw) {
+        if (C % 4 == 0) break;  // the whole word is one tap: all padding
+        continue;
+      }
+      const long long at = ((static_cast<long long>(n) * g.ih + ih) * g.iw + iw) * g.c + c;
+      if (C % 4 == 0) {
+        word = *reinterpret_cast<const int*>(x + at);
+        break;
+      }
+      word |= static_cast<int>(static_cast<unsigned char>(x[at])) << (8 * b);
+    }
+    cols[t] = word;
+  }
+}
+
+template <class I>
+__device__ void epilogue(void* y, const int* acc, const EdgertQEpi& e, long long row0, I total,
+                         bool four) {
+  const I per = static_cast<I>(four ? e.m / 4 : e.m);
+  for (I t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
+    const I r = t / per;
+    const int m = static_cast<int>(t - r * per) * (four ? 4 : 1);
+    const long long i = (row0 + static_cast<long long>(r)) * e.m + m;
+    const int* a = acc + static_cast<long long>(r) * e.ld + m;
+    if (four) {
+      const int4 v = *reinterpret_cast<const int4*>(a);
+      const int vv[4] = {v.x, v.y, v.z, v.w};
+      storeQ4(e, i, m, vv, y);
+    } else {
+      storeQ(e, i, m, *a, y);
+    }
+  }
+}
+
+template <class I>
+__device__ void qconvDirect(void* y, const int8_t* x, const int8_t* w, const EdgertQConvGeom& g,
+                            const EdgertQEpi& e, I total) {
+  const I M = static_cast<I>(g.m), OW = static_cast<I>(g.ow), OH = static_cast<I>(g.oh);
+  for (I t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
+    const I pix = t / M;
+    const int m = static_cast<int>(t - pix * M);
+    const I orow = pix / OW, ow = pix - orow * OW, n = orow / OH, oh = orow - n * OH;
+    const int c0 = (m / g.mg) * g.cg;
+    const int8_t* wm = w + static_cast<long long>(m) * g.kh * g.kw * g.cg;
+    int acc = 0;
+    for (int kh = 0; kh < g.kh; ++kh) {
+      const long long ih = static_cast<long long>(oh) * g.sh - g.ph + kh * g.dh;
+      if (ih < 0 || ih >= g.ih) continue;
+      for (int kw = 0; kw < g.kw; ++kw) {
+        const long long iw = static_cast<long long>(ow) * g.sw - g.pw + kw * g.dw;
+        if (iw < 0 || iw >= g.iw) continue;
+        const int8_t* xp = x + ((static_cast<long long>(n) * g.ih + ih) * g.iw + iw) * g.c + c0;
+        const int8_t* wp = wm + (kh * g.kw + kw) * g.cg;
+        for (int c = 0; c < g.cg; ++c) acc += static_cast<int>(xp[c]) * static_cast<int>(wp[c]);
+      }
+    }
+    storeQ(e, static_cast<long long>(t), m, acc, y);
+  }
+}
+
+template <class I>
+__device__ void qconvDw4(void* y, const int8_t* x, const int8_t* w, const EdgertQConvGeom& g,
+                         const EdgertQEpi& e, I total) {
+  const I c4 = static_cast<I>(g.c / 4), OW = static_cast<I>(g.ow), OH = static_cast<I>(g.oh);
+  for (I t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
+    const I pix = t / c4;
+    const int c = static_cast<int>(t - pix * c4) * 4;
+    const I orow = pix / OW, ow = pix - orow * OW, n = orow / OH, oh = orow - n * OH;
+    int acc[4] = {0, 0, 0, 0};
+    for (int kh = 0; kh < g.kh; ++kh) {
+      const long long ih = static_cast<long long>(oh) * g.sh - g.ph + kh * g.dh;
+      if (ih < 0 || ih >= g.ih) continue;
+      for (int kw = 0; kw < g.kw; ++kw) {
+        const long long iw = static_cast<long long>(ow) * g.sw - g.pw + kw * g.dw;
+        if (iw < 0 || iw >= g.iw) continue;
+        const char4 xv = *reinterpret_cast<const char4*>(
+            x + ((static_cast<long long>(n) * g.ih + ih) * g.iw + iw) * g.c + c);
+        const char4 wv = *reinterpret_cast<const char4*>(w + (kh * g.kw + kw) * g.c + c);
+        acc[0] += xv.x * wv.x;
+        acc[1] += xv.y * wv.y;
+        acc[2] += xv.z * wv.z;
+        acc[3] += xv.w * wv.w;
+      }
+    }
+    storeQ4(e, static_cast<long long>(pix) * g.c + c, c, acc, y);
+  }
+}
+
+constexpr unsigned long long kU32 = 0xffffffffull - 1024ull * 1024ull;  // + grid-stride slack
+
+}  // namespace
+
+extern "C" __global__ void edgert_im2col_s8(int* cols, const int8_t* x, EdgertIm2col p) {
+  const unsigned long long total = static_cast<unsigned long long>(p.rows) * (p.kp / 4);
+  if (total < kU32 && p.row0 + p.rows < kU32)
+    im2col<unsigned>(cols, x, p, static_cast<unsigned>(total));
+  else
+    im2col<unsigned long long>(cols, x, p, total);
+}
+
+// After the cuBLASLt GEMM: acc rows [e.rows][e.ld] (int32) -> y rows [e.rows][e.m]. `row0`
+// offsets the output and residual rows (the GEMM runs in chunks of rows).
+extern "C" __global__ void edgert_qconv_epilogue(void* y, const int* acc, EdgertQEpi e,
+                                                 long long row0) {
+  const unsigned long long total = static_cast<unsigned long long>(e.rows) * e.m;
+  if (total < kU32)
+    epilogue<unsigned>(y, acc, e, row0, static_cast<unsigned>(total), false);
+  else
+    epilogue<unsigned long long>(y, acc, e, row0, total, false);
+}
+
+// The same four channels per thread (m % 4 == 0): 16-byte accumulator loads, vector stores.
+extern "C" __global__ void edgert_qconv_epilogue4(void* y, const int* acc, EdgertQEpi e,
+                                                  long long row0) {
+  const unsigned long long total = static_cast<unsigned long long>(e.rows) * (e.m / 4);
+  if (total < kU32)
+    epilogue<unsigned>(y, acc, e, row0, static_cast<unsigned>(total), true);
+  else
+    epilogue<unsigned long long>(y, acc, e, row0, total, true);
+}
+
+// Any 2-D convolution over NHWC int8, one output per thread (channels innermost, so a warp
+// reads consecutive channels). Weights [M][KH][KW][C/groups].
+extern "C" __global__ void edgert_qconv_direct(void* y, const int8_t* x, const int8_t* w,
+                                               EdgertQConvGeom g, EdgertQEpi e) {
+  const unsigned long long total = static_cast<unsigned long long>(g.n * g.oh * g.ow) * g.m;
+  if (total < kU32)
+    qconvDirect<unsigned>(y, x, w, g, e, static_cast<unsigned>(total));
+  else
+    qconvDirect<unsigned long long>(y, x, w, g, e, total);
+}
+
+// Depthwise convolution over NHWC int8, four channels per thread (C % 4 == 0): one 4-byte load
+// of input and of weights ([KH][KW][C]) per tap.
+extern "C" __global__ void edgert_qconv_dw4(void* y, const int8_t* x, const int8_t* w,
+                                            EdgertQConvGeom g, EdgertQEpi e) {
+  const unsigned long long total = static_cast<unsigned long long>(g.n * g.oh * g.ow) * (g.c / 4);
+  if (total < kU32)
+    qconvDw4<unsigned>(y, x, w, g, e, static_cast<unsigned>(total));
+  else
+    qconvDw4<unsigned long long>(y, x, w, g, e, total);
+}
+
+// ---- Implicit-GEMM INT8 convolution on tensor cores (mma.sync m16n8k32 s8, sm_80+) --------
+// One group, C % 4 == 0 (input runs of 16, 8 or 4 bytes each within one tap's channels), any
+// kernel size, stride, padding and dilation, over NHWC int8; the epilogue fused (no int32
+// round trip through memory). Block: 128 output pixels x BN output channels, 8 warps (4 x 2),
+// a 32-deep reduction step, three cp.async stages. Weights [Mw][Kp] (Kp % 32 == 0, Mw a
+// multiple of BN, zero padded), reduction index k = (kh * KW + kw) * C + c. Output pixel p of
+// the `rows` this launch covers is pixel row0 + p of the output (im2col chunks: the columns
+// are the input, a 1x1 convolution over `rows` pixels of Kp channels).
+namespace {
+
+constexpr int kQBM = 128, kQBK = 32, kQStages = 3;
+constexpr int kQRow = 48;  // bytes per shared-memory row: 32 + 16 of padding, no bank conflicts
+
+__device__ __forceinline__ void cpAsync16(void* smem, const void* gmem, bool valid) {
+#if __CUDA_ARCH__ >= 800
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
+               "r"(valid ? 16 : 0));
+#endif
+}
+
+// 4 or 8 bytes (cp.async.ca; .cg takes only 16), zero-filled when not valid.
+template <int B>
+__device__ __forceinline__ void cpAsyncSmall(void* smem, const void* gmem, bool valid) {
+#if __CUDA_ARCH__ >= 800
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], %2, %3;\n" ::"r"(s), "l"(gmem), "n"(B),
+               "r"(valid ? B : 0));
+#endif
+}
+
+template <int BN, int PIECE>
+__device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t* w,
+                                         const EdgertQConvGeom& g, const EdgertQEpi& e, int kp,
+                                         long long row0, long long rows) {
+#if __CUDA_ARCH__ >= 800
+  constexpr int NT = BN / 16;  // n-tiles of 8 per warp (2 warps across BN)
+  // The pipeline's stages, then (after the main loop) the accumulators of 64 rows at a time.
+  constexpr int kStage = (kQBM + BN) * kQRow, kCRow = BN + 4;  // ints; +4: no bank conflicts
+  static_assert(64 * kCRow * 4 <= kQStages * kStage, "accumulator tile fits the stages");
+  __shared__ __align__(16) int8_t smem[kQStages * kStage];
+  auto As = [&](int st) { return smem + st * kStage; };
+  auto Bs = [&](int st) { return smem + st * kStage + kQBM * kQRow; };
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp >> 1, wn = warp & 1;  // warp position: 4 along pixels, 2 along channels
+  const long long p0 = blockIdx.x * (long long)kQBM;
+  const int n0 = blockIdx.y * BN;
+  // This thread's A row (one 16-byte segment of it per stage).
+  const int a_row = tid >> 1, a_seg = tid & 1;
+  const long long ap = p0 + a_row;
+  const bool a_live = ap < rows;
+  long long a_n = 0, a_ih0 = 0, a_iw0 = 0;
+  if (a_live) {
+    // The input's own pixel (row0 offsets only the output); 32-bit division (the host keeps
+    // this kernel to pixel counts below 2^31).
+    const unsigned q = static_cast<unsigned>(ap), OW = static_cast<unsigned>(g.ow);
+    const unsigned orow = q / OW, ow = q - orow * OW;
+    const unsigned n = orow / static_cast<unsigned>(g.oh),
+                   oh = orow - n * static_cast<unsigned>(g.oh);
+    a_n = n;
+    a_ih0 = static_cast<long long>(oh) * g.sh - g.ph;
+    a_iw0 = static_cast<long long>(ow) * g.sw - g.pw;
+  }
+  const int K = g.kh * g.kw * static_cast<int>(g.c);
+  const int ktiles = kp / kQBK;
+  auto load = [&](int stage, int kt) {
+  // PIECE bytes at a time, each within one tap (C % PIECE == 0): 16 when C % 16 == 0.
+#pragma unroll
+    for (int q = 0; q < 16 / PIECE; ++q) {
+      const int k = kt * kQBK + a_seg * 16 + q * PIECE;
+      const int tap = k / static_cast<int>(g.c), c = k - tap * static_cast<int>(g.c);
+      const long long ih = a_ih0 + (tap / g.kw) * g.dh, iw = a_iw0 + (tap % g.kw) * g.dw;
+      const bool v = a_live && k < K && ih >= 0 && ih < g.ih && iw >= 0 && iw < g.iw;
+      const int8_t* src = v ? x + ((a_n * g.ih + ih) * g.iw + iw) * g.c + c : x;
+      int8_t* dst = As(stage) + a_row * kQRow + a_seg * 16 + q * PIECE;
+      if (PIECE == 16)
+        cpAsync16(dst, src, v);
+      else
+        cpAsyncSmall<PIECE>(dst, src, v);
+    }
+    for (int s = tid; s < BN * 2; s += 256) {
+      const int r = s >> 1, seg = s & 1;
+      cpAsync16(Bs(stage) + r * kQRow + seg * 16,
+                w + static_cast<long long>(n0 + r) * kp + kt * kQBK + seg * 16, true);
+    }
+  };
+  int acc[2][NT][4];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = 0;
+#pragma unroll
+  for (int s = 0; s < kQStages - 1; ++s) {
+    if (s < ktiles) load(s, s);
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
+  const int grp = lane >> 2, tig = lane & 3;
+  for (int kt = 0; kt < ktiles; ++kt) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kQStages - 2));
+    __syncthreads();
+    // Refill the stage the previous step read (every warp is past it after the barrier).
+    const int next = kt + kQStages - 1;
+    if (next < ktiles) load(next % kQStages, next);
+    asm volatile("cp.async.commit_group;\n" ::);
+    const int8_t* a = As(kt % kQStages);
+    const int8_t* b = Bs(kt % kQStages);
+    unsigned af[2][4], bf[NT][2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int r = wm * 32 + i * 16 + grp;
+      af[i][0] = *reinterpret_cast<const unsigned*>(a + r * kQRow + tig * 4);
+      af[i][1] = *reinterpret_cast<const unsigned*>(a + (r + 8) * kQRow + tig * 4);
+      af[i][2] = *reinterpret_cast<const unsigned*>(a + r * kQRow + 16 + tig * 4);
+      af[i][3] = *reinterpret_cast<const unsigned*>(a + (r + 8) * kQRow + 16 + tig * 4);
+    }
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      const int n = wn * (BN / 2) + j * 8 + grp;
+      bf[j][0] = *reinterpret_cast<const unsigned*>(b + n * kQRow + tig * 4);
+      bf[j][1] = *reinterpret_cast<const unsigned*>(b + n * kQRow + 16 + tig * 4);
+    }
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+      for (int j = 0; j < NT; ++j)
+        asm volatile(
+            "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+            "{%8,%9}, {%0,%1,%2,%3};\n"
+            : "+r"(acc[i][j][0]), "+r"(acc[i][j][1]), "+r"(acc[i][j][2]), "+r"(acc[i][j][3])
+            : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]), "r"(bf[j][0]),
+              "r"(bf[j][1]));
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+  // Epilogue through shared memory, 64 rows at a time: the warps holding them write their
+  // accumulators (c0/c1: row grp, c2/c3: row grp + 8; columns tig * 2, + 1), then every thread
+  // takes four consecutive channels of a row, so loads and stores are whole vectors.
+  int* cs = reinterpret_cast<int*>(smem);
+  const bool vec = e.m % 4 == 0;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    __syncthreads();
+    if ((wm >> 1) == half)
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+#pragma unroll
+          for (int j = 0; j < NT; ++j) {
+            const int r = (wm & 1) * 32 + i * 16 + grp + h * 8;
+            const int col = wn * (BN / 2) + j * 8 + tig * 2;
+            *reinterpret_cast<int2*>(cs + r * kCRow + col) =
+                make_int2(acc[i][j][h * 2], acc[i][j][h * 2 + 1]);
+          }
+    __syncthreads();
+    for (int t = tid; t < 64 * (BN / 4); t += 256) {
+      const int r = t / (BN / 4), col = (t % (BN / 4)) * 4;
+      const long long p = p0 + half * 64 + r;
+      const int m = n0 + col;
+      if (p >= rows || m >= e.m) continue;
+      const int* a4 = cs + r * kCRow + col;
+      const long long i = (row0 + p) * e.m + m;
+      if (vec) {
+        storeQ4(e, i, m, a4, y);
+      } else {
+        for (int k = 0; k < 4 && m + k < e.m; ++k) storeQ(e, i + k, m + k, a4[k], y);
+      }
+    }
+  }
+#endif
+}
+
+}  // namespace
+
+#define EDGERT_QCONV_MMA(BN, P)                                                                   \
+  extern "C" __global__ void __launch_bounds__(256)                                               \
+      edgert_qconv_mma_n##BN##_p##P(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g, \
+                                    EdgertQEpi e, int kp, long long row0, long long rows) {       \
+    qconvMma<BN, P>(y, x, w, g, e, kp, row0, rows);                                               \
+  }
+EDGERT_QCONV_MMA(32, 16)
+EDGERT_QCONV_MMA(64, 16)
+EDGERT_QCONV_MMA(128, 16)
+EDGERT_QCONV_MMA(32, 8)
+EDGERT_QCONV_MMA(64, 8)
+EDGERT_QCONV_MMA(128, 8)
+EDGERT_QCONV_MMA(32, 4)
+EDGERT_QCONV_MMA(64, 4)
+EDGERT_QCONV_MMA(128, 4)

@@ -1,0 +1,511 @@
+// INT8 layers on the GPU (issue #4): QuantizeLinear, DequantizeLinear and EdgertQConv, over
+// the kernels of kernels/int8.cu. In INT8 engines activations between INT8 layers are NHWC
+// int8 (the NHWC copies FP16 engines use, one byte per element), so 1x1 convolutions are
+// GEMMs on the tensor as it lies and the float layers around them run in NHWC fp16.
+//
+// EdgertQConv runs, by shape: our implicit-GEMM tensor-core kernel (kernels/int8.cu, mma.sync
+// m16n8k32 s8, sm_80+) with the epilogue fused, on the input as it lies when C % 4 == 0 and on
+// im2col columns otherwise (stems); cuBLASLt's IMMA GEMM to int32 plus our epilogue kernel on
+// sm_75; a four-channel depthwise kernel; a direct kernel for the rest (grouped). Exact int32
+// accumulation is the same on every path and the epilogue is kernels/int8_math.h's, so outputs
+// match the CPU reference's integers. The im2col paths run in chunks of rows to bound their
+// workspace.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "../ops/conv_common.h"
+#include "cuda_layers.h"
+
+namespace edgert::cuda {
+
+namespace {
+
+int64_t roundUp(int64_t v, int64_t m) {
+  return (v + m - 1) / m * m;
+}
+
+bool isQuantType(DataType t) {
+  return t == DataType::kInt8 || t == DataType::kUInt8;
+}
+
+// ---- QuantizeLinear / DequantizeLinear ---------------------------------------------------
+
+class QdqLayer final : public GpuLayer {
+ public:
+  const char* tactic() const override { return nhwc_ ? "int8-nhwc-qdq" : "int8-qdq"; }
+  bool halfIn(size_t k) const override { return nhwc_ && k == 0; }
+  bool halfOut(size_t) const override { return nhwc_; }
+  bool readsInputOnDevice(size_t k) const override { return k == 0; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0], s = scale_, z = zp_;
+    long long n = n_, ch = channels_, inner = inner_;
+    void* args[] = {&y, &x, &n, &ch, &inner, &s, &z};
+    return launch(env, kernel_, n_, args);
+  }
+
+  const char* kernel_ = nullptr;
+  bool nhwc_ = false;
+  long long n_ = 0, channels_ = 1, inner_ = 1;
+  CUdeviceptr scale_ = 0, zp_ = 0;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeQdq(const NodeContext& c, const Env& env, bool quantize,
+                                          bool nhwc) {
+  if (c.attrs->getInt("block_size", 0).value() != 0) return c.unsupported("blocked quantisation");
+  const HostTensor* scale = c.constant(1);
+  if (!scale || c.dtype(1) != DataType::kFloat32) return c.unsupported("a non-constant scale");
+  if (c.has(2) && !c.constant(2)) return c.unsupported("a non-constant zero point");
+  auto L = std::make_unique<QdqLayer>();
+  L->nhwc_ = nhwc;
+  const Dims& x = c.dims(0);
+  L->n_ = volume(x);
+  const int64_t ns = scale->numel();
+  if (ns != 1) {
+    int64_t axis = c.attrs->getInt("axis", 1).value();
+    if (axis < 0) axis += static_cast<int64_t>(x.size());
+    if (axis < 0 || axis >= static_cast<int64_t>(x.size()) || x[axis] != ns)
+      return c.invalid("scale has ", ns, " values for axis ", axis, " of ", dimsToString(x));
+    if (nhwc && axis != 1) return c.unsupported("per-axis scales on an axis other than channels");
+    L->channels_ = ns;
+    L->inner_ = nhwc ? 1 : volume(Dims(x.begin() + axis + 1, x.end()));
+  }
+  std::vector<float> s(scale->as<float>(), scale->as<float>() + ns);
+  EDGERT_ASSIGN_OR_RETURN(L->scale_, env.upload(s.data(), s.size() * 4));
+  const DataType qt = quantize ? c.out[0].dtype : c.dtype(0);
+  if (const HostTensor* z = c.constant(2)) {
+    if (z->numel() != ns) return c.unsupported("a zero point shaped unlike the scale");
+    if (quantize) {
+      std::vector<float> zf(static_cast<size_t>(ns));
+      for (int64_t i = 0; i < ns; ++i) zf[i] = static_cast<float>(z->doubleAt(i));
+      EDGERT_ASSIGN_OR_RETURN(L->zp_, env.upload(zf.data(), zf.size() * 4));
+    } else {
+      std::vector<long long> zi(static_cast<size_t>(ns));
+      for (int64_t i = 0; i < ns; ++i) zi[i] = static_cast<long long>(z->doubleAt(i));
+      EDGERT_ASSIGN_OR_RETURN(L->zp_, env.upload(zi.data(), zi.size() * 8));
+    }
+  }
+  if (quantize) {
+    if (!isQuantType(qt)) return c.unsupported("quantising to ", dataTypeName(qt));
+    const bool s8 = qt == DataType::kInt8;
+    L->kernel_ = nhwc ? (s8 ? "edgert_quantize_f16_s8" : "edgert_quantize_f16_u8")
+                      : (s8 ? "edgert_quantize_f32_s8" : "edgert_quantize_f32_u8");
+  } else if (nhwc) {
+    if (qt != DataType::kInt8) return c.unsupported("NHWC dequantisation of ", dataTypeName(qt));
+    L->kernel_ = "edgert_dequantize_s8_f16";
+  } else {
+    L->kernel_ = qt == DataType::kInt8    ? "edgert_dequantize_s8_f32"
+                 : qt == DataType::kUInt8 ? "edgert_dequantize_u8_f32"
+                 : qt == DataType::kInt32 ? "edgert_dequantize_s32_f32"
+                                          : nullptr;
+    if (!L->kernel_) return c.unsupported("dequantising ", dataTypeName(qt));
+  }
+  return std::unique_ptr<GpuLayer>(std::move(L));
+}
+
+Result<std::unique_ptr<GpuLayer>> makeQuantize(const NodeContext& c, const Env& env) {
+  return makeQdq(c, env, true, false);
+}
+Result<std::unique_ptr<GpuLayer>> makeDequantize(const NodeContext& c, const Env& env) {
+  return makeQdq(c, env, false, false);
+}
+Result<std::unique_ptr<GpuLayer>> makeQuantizeNhwc(const NodeContext& c, const Env& env) {
+  return makeQdq(c, env, true, true);
+}
+Result<std::unique_ptr<GpuLayer>> makeDequantizeNhwc(const NodeContext& c, const Env& env) {
+  return makeQdq(c, env, false, true);
+}
+
+// ---- EdgertQConv -------------------------------------------------------------------------
+
+// cuBLASLt's int8 GEMM for `rows` output pixels: D[rows x Mp] (int32, column-major Mp x rows)
+// = A^T B with A the weights (Kp x Mp) and B the columns (Kp x rows, ld `ldb`).
+struct ImmaGemm {
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  size_t ws = 0;
+  int64_t rows = 0;
+};
+
+// How a layer runs (tactic names in `edgert inspect`).
+enum class QPath {
+  kMma,        // our implicit-GEMM tensor-core kernel, epilogue fused (C % 16 == 0, sm_80+)
+  kIm2colMma,  // columns first (other C), then the same kernel over them
+  kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
+  kIm2colImma,
+  kDepthwise4,  // depthwise, four channels per thread
+  kDirect,      // anything else (grouped, depthwise with C % 4 != 0)
+};
+
+class QConvLayer final : public GpuLayer {
+ public:
+  ~QConvLayer() override {
+    if (!lt_) return;
+    if (desc_) lt_->cublasLtMatmulDescDestroy(desc_);
+    for (ImmaGemm* m : {&full_, &tail_})
+      for (auto* l : {m->a, m->b, m->d})
+        if (l) lt_->cublasLtMatrixLayoutDestroy(l);
+  }
+  const char* tactic() const override {
+    switch (path_) {
+      case QPath::kMma:
+        return "int8-mma";
+      case QPath::kIm2colMma:
+        return "int8-im2col-mma";
+      case QPath::kImma:
+        return "int8-imma";
+      case QPath::kIm2colImma:
+        return "int8-im2col-imma";
+      case QPath::kDepthwise4:
+        return "int8-depthwise4";
+      default:
+        return "int8-direct";
+    }
+  }
+  bool halfIn(size_t k) const override { return nhwc_ && (k == 0 || k == 3); }
+  bool halfOut(size_t) const override { return nhwc_; }
+  // Weights, bias and scales are the layer's own device copies.
+  bool readsInputOnDevice(size_t k) const override { return k == 0 || k == 3; }
+  size_t scratchBytes() const override { return scratch_; }
+
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    EdgertQEpi e = epi_;
+    e.res = g.n_in > 3 ? g.in[3] : 0;
+    if (!e.res) e.res_kind = kQResNone;
+    CUdeviceptr y = g.out[0], x = g.in[0], w = w_;
+    EdgertQConvGeom geom = geom_;
+    const long long pixels = geom_.n * geom_.oh * geom_.ow;
+    switch (path_) {
+      case QPath::kDepthwise4: {
+        void* args[] = {&y, &x, &w, &geom, &e};
+        return launch(env, "edgert_qconv_dw4", pixels * geom_.m / 4, args);
+      }
+      case QPath::kDirect: {
+        void* args[] = {&y, &x, &w, &geom, &e};
+        return launch(env, "edgert_qconv_direct", pixels * geom_.m, args);
+      }
+      case QPath::kMma:
+        return launchMma(env, y, x, geom_, e, 0, pixels);
+      default:
+        break;
+    }
+    const CUdeviceptr cols = g.scratch, acc = g.scratch + cols_bytes_, ws = acc + acc_bytes_;
+    for (int64_t r0 = 0; r0 < rows_; r0 += chunk_) {
+      const long long n = std::min<int64_t>(chunk_, rows_ - r0);
+      CUdeviceptr b = x + static_cast<CUdeviceptr>(r0 * ldb_);
+      if (path_ != QPath::kImma) {
+        EdgertIm2col p{geom_, r0, n, static_cast<int>(kp_)};
+        CUdeviceptr c = cols;
+        void* args[] = {&c, &x, &p};
+        EDGERT_RETURN_IF_ERROR(launch(env, "edgert_im2col_s8", n * kp_ / 4, args));
+        b = cols;
+      }
+      if (path_ == QPath::kIm2colMma) {
+        // The columns as the input of a 1x1 convolution over n pixels of kp channels.
+        EdgertQConvGeom v{};
+        v.n = n;
+        v.ih = v.iw = v.oh = v.ow = 1;
+        v.c = kp_;
+        v.m = geom_.m;
+        v.kh = v.kw = v.sh = v.sw = v.dh = v.dw = v.groups = 1;
+        v.cg = static_cast<int>(kp_);
+        v.mg = geom_.m;
+        EDGERT_RETURN_IF_ERROR(launchMma(env, y, b, v, e, r0, n));
+        continue;
+      }
+      const ImmaGemm& m = n == chunk_ ? full_ : tail_;
+      const int32_t one = 1, zero = 0;
+      EDGERT_RETURN_IF_ERROR(env.lt->check(
+          env.lt->cublasLtMatmul(env.lt_handle, desc_, &one, reinterpret_cast<const void*>(w_), m.a,
+                                 reinterpret_cast<const void*>(b), m.b, &zero,
+                                 reinterpret_cast<const void*>(acc), m.d,
+                                 reinterpret_cast<void*>(acc), m.d, &m.algo,
+                                 reinterpret_cast<void*>(ws), m.ws, env.stream),
+          "cublasLtMatmul (int8)"));
+      EdgertQEpi ec = e;
+      ec.rows = n;
+      ec.ld = static_cast<int>(mp_);
+      long long row0 = r0;
+      CUdeviceptr a = acc;
+      void* args[] = {&y, &a, &ec, &row0};
+      if (e.m % 4 == 0)
+        EDGERT_RETURN_IF_ERROR(launch(env, "edgert_qconv_epilogue4", n * e.m / 4, args));
+      else
+        EDGERT_RETURN_IF_ERROR(launch(env, "edgert_qconv_epilogue", n * e.m, args));
+    }
+    return Status::Ok();
+  }
+
+  Status launchMma(const Env& env, CUdeviceptr y, CUdeviceptr x, const EdgertQConvGeom& geom,
+                   const EdgertQEpi& e, long long row0, long long rows) const {
+    CUdeviceptr w = w_;
+    EdgertQConvGeom g = geom;
+    EdgertQEpi ec = e;
+    int kp = static_cast<int>(kp_);
+    void* args[] = {&y, &x, &w, &g, &ec, &kp, &row0, &rows};
+    return launchGrid(env, mma_kernel_, static_cast<unsigned>((rows + 127) / 128),
+                      static_cast<unsigned>((geom.m + mma_bn_ - 1) / mma_bn_), 256, 1, args);
+  }
+
+  Status makeGemm(const Env& env, ImmaGemm* m, int64_t rows) const {
+    const CublasLt* lt = env.lt;
+    m->rows = rows;
+    EDGERT_RETURN_IF_ERROR(
+        lt->check(lt->cublasLtMatrixLayoutCreate(&m->a, CUDA_R_8I, kp_, mp_, kp_), "layout A"));
+    EDGERT_RETURN_IF_ERROR(
+        lt->check(lt->cublasLtMatrixLayoutCreate(&m->b, CUDA_R_8I, kp_, rows, ldb_), "layout B"));
+    EDGERT_RETURN_IF_ERROR(
+        lt->check(lt->cublasLtMatrixLayoutCreate(&m->d, CUDA_R_32I, mp_, rows, mp_), "layout D"));
+    if (!ltHeuristicAlgo(env, desc_, m->a, m->b, m->d, &m->algo, &m->ws))
+      return Status(StatusCode::kUnsupported, "cuBLASLt has no int8 algorithm for this GEMM");
+    return Status::Ok();
+  }
+
+  const CublasLt* lt_ = nullptr;
+  cublasLtMatmulDesc_t desc_ = nullptr;
+  ImmaGemm full_, tail_;
+  bool nhwc_ = false;
+  QPath path_ = QPath::kDirect;
+  const char* mma_kernel_ = nullptr;
+  std::string mma_name_;
+  int mma_bn_ = 128;
+  EdgertQConvGeom geom_{};
+  EdgertQEpi epi_{};
+  CUdeviceptr w_ = 0;
+  int64_t rows_ = 0, chunk_ = 0, kp_ = 0, mp_ = 0, ldb_ = 0;
+  size_t cols_bytes_ = 0, acc_bytes_ = 0, scratch_ = 0;
+};
+
+// The im2col paths' workspace per chunk of rows (columns, and cuBLASLt's int32 accumulators).
+constexpr int64_t kChunkBytes = int64_t{64} << 20;
+
+// Weights [M][C][KH][KW] -> [rows_to][kp] (zero padded), column k = (kh * KW + kw) * C + c.
+std::vector<int8_t> gemmWeights(const EdgertQConvGeom& g, const int8_t* w, int64_t rows_to,
+                                int64_t kp) {
+  std::vector<int8_t> wp(static_cast<size_t>(rows_to * kp), 0);
+  const int64_t taps = int64_t{g.kh} * g.kw;
+  for (int64_t m = 0; m < g.m; ++m)
+    for (int64_t ch = 0; ch < g.c; ++ch)
+      for (int64_t tap = 0; tap < taps; ++tap)
+        wp[m * kp + tap * g.c + ch] = w[(m * g.c + ch) * taps + tap];
+  return wp;
+}
+
+bool pointwiseGeom(const EdgertQConvGeom& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+}
+
+// Our tensor-core kernel (sm_80+): on the input as it lies when C % 16 == 0, else on columns.
+Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w) {
+  const EdgertQConvGeom& g = L->geom_;
+  const int64_t K = int64_t{g.kh} * g.kw * g.c;
+  L->kp_ = roundUp(K, 32);
+  L->mma_bn_ = g.m <= 32 ? 32 : g.m <= 64 ? 64 : 128;
+  // Input runs as wide as the channel count allows (each within one tap); the columns of the
+  // im2col path are 32-byte aligned rows.
+  const int piece = g.c % 4 != 0 ? 16 : g.c % 16 == 0 ? 16 : g.c % 8 == 0 ? 8 : 4;
+  L->mma_name_ = strCat("edgert_qconv_mma_n", L->mma_bn_, "_p", piece);
+  L->mma_kernel_ = L->mma_name_.c_str();
+  const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);
+  EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
+  L->rows_ = g.n * g.oh * g.ow;
+  if (g.c % 4 == 0) {
+    L->path_ = QPath::kMma;
+    return Status::Ok();
+  }
+  L->path_ = QPath::kIm2colMma;
+  L->chunk_ = std::min(L->rows_, std::max<int64_t>(256, kChunkBytes / L->kp_));
+  L->cols_bytes_ = align256(static_cast<size_t>(L->chunk_ * L->kp_));
+  L->scratch_ = L->cols_bytes_;
+  return Status::Ok();
+}
+
+Status setUpImma(QConvLayer* L, const Env& env, const int8_t* w) {
+  const EdgertQConvGeom& g = L->geom_;
+  const int64_t K = int64_t{g.kh} * g.kw * g.c;
+  const bool im2col = !(pointwiseGeom(g) && g.c % 16 == 0);
+  L->kp_ = roundUp(K, 16);
+  L->mp_ = roundUp(g.m, 16);
+  L->ldb_ = im2col ? L->kp_ : g.c;
+  L->rows_ = g.n * g.oh * g.ow;
+  const int64_t per_row = L->mp_ * 4 + (im2col ? L->kp_ : 0);
+  L->chunk_ = std::min(L->rows_, std::max<int64_t>(256, kChunkBytes / per_row));
+  const CublasLt* lt = env.lt;
+  L->lt_ = lt;
+  EDGERT_RETURN_IF_ERROR(
+      lt->check(lt->cublasLtMatmulDescCreate(&L->desc_, CUBLAS_COMPUTE_32I, CUDA_R_32I),
+                "cublasLtMatmulDescCreate (int8)"));
+  const cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
+  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t));
+  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof(n));
+  EDGERT_RETURN_IF_ERROR(L->makeGemm(env, &L->full_, L->chunk_));
+  const int64_t tail = L->rows_ % L->chunk_;
+  if (tail) EDGERT_RETURN_IF_ERROR(L->makeGemm(env, &L->tail_, tail));
+  const std::vector<int8_t> wp = gemmWeights(g, w, L->mp_, L->kp_);
+  EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
+  L->cols_bytes_ = im2col ? align256(static_cast<size_t>(L->chunk_ * L->kp_)) : 0;
+  L->acc_bytes_ = align256(static_cast<size_t>(L->chunk_ * L->mp_ * 4));
+  L->scratch_ = L->cols_bytes_ + L->acc_bytes_ + std::max(L->full_.ws, L->tail_.ws);
+  L->path_ = im2col ? QPath::kIm2colImma : QPath::kImma;
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env, bool nhwc) {
+  if (c.dtype(0) != DataType::kInt8 || c.dtype(1) != DataType::kInt8 || !c.constant(1) ||
+      !c.constant(4) || (c.has(2) && !c.constant(2)))
+    return c.unsupported("int8 input and constant int8 weights, bias and scales");
+  const bool linear = c.rank(0) == 2;
+  auto L = std::make_unique<QConvLayer>();
+  L->nhwc_ = nhwc;
+  EdgertQConvGeom& g = L->geom_;
+  ops::Epilogue epi;
+  if (linear) {
+    EDGERT_ASSIGN_OR_RETURN(epi, ops::parseEpilogue(c));
+    g.n = c.dims(0)[0];
+    g.c = c.dims(0)[1];
+    g.m = static_cast<int>(c.dims(1)[0]);
+    g.ih = g.iw = g.oh = g.ow = 1;
+    g.kh = g.kw = g.sh = g.sw = g.dh = g.dw = 1;
+    g.groups = 1;
+  } else {
+    if (c.rank(0) != 4) return c.unsupported("INT8 convolutions with other than 2 spatial dims");
+    ops::ConvParams p;
+    EDGERT_ASSIGN_OR_RETURN(p, ops::parseConv(c));
+    epi = p.epi;
+    g.n = p.N;
+    g.c = p.C;
+    g.m = static_cast<int>(p.M);
+    g.ih = p.g.in[1];
+    g.iw = p.g.in[2];
+    g.oh = p.g.out[1];
+    g.ow = p.g.out[2];
+    g.kh = static_cast<int>(p.g.k[1]);
+    g.kw = static_cast<int>(p.g.k[2]);
+    g.sh = static_cast<int>(p.g.s[1]);
+    g.sw = static_cast<int>(p.g.s[2]);
+    g.dh = static_cast<int>(p.g.d[1]);
+    g.dw = static_cast<int>(p.g.d[2]);
+    g.ph = static_cast<int>(p.g.pb[1]);
+    g.pw = static_cast<int>(p.g.pb[2]);
+    g.groups = static_cast<int>(p.G);
+  }
+  g.cg = static_cast<int>(g.c / g.groups);
+  g.mg = g.m / g.groups;
+  const int64_t M = g.m;
+  // The epilogue's constants.
+  EdgertQEpi& e = L->epi_;
+  e.m = g.m;
+  e.act = static_cast<int>(epi.act);
+  e.alpha = epi.alpha;
+  e.beta = epi.beta;
+  std::vector<float> y_scales, r_scales;
+  EDGERT_ASSIGN_OR_RETURN(y_scales, ops::attrFloats(c, "y_scales"));
+  EDGERT_ASSIGN_OR_RETURN(r_scales, ops::attrFloats(c, "r_scales"));
+  if ((!y_scales.empty() && static_cast<int64_t>(y_scales.size()) != M) ||
+      (!r_scales.empty() && static_cast<int64_t>(r_scales.size()) != M))
+    return c.invalid("y_scales and r_scales need one value per output channel (", M, ")");
+  if (!y_scales.empty()) {
+    e.out_kind = kQOutS8;
+    std::vector<float> inv(y_scales.size());
+    for (size_t i = 0; i < inv.size(); ++i) inv[i] = 1.f / y_scales[i];
+    EDGERT_ASSIGN_OR_RETURN(e.inv_y, env.upload(inv.data(), inv.size() * 4));
+  } else {
+    e.out_kind = nhwc ? kQOutF16 : kQOutF32;
+  }
+  if (c.has(3)) {
+    const DataType rt = c.dtype(3);
+    e.res_kind = rt == DataType::kInt8 ? kQResS8 : nhwc ? kQResF16 : kQResF32;
+    if (rt != DataType::kInt8 && rt != DataType::kFloat32)
+      return c.unsupported("a residual of dtype ", dataTypeName(rt));
+    if (r_scales.empty()) r_scales.assign(static_cast<size_t>(M), 1.f);
+    EDGERT_ASSIGN_OR_RETURN(e.r_scale, env.upload(r_scales.data(), r_scales.size() * 4));
+  }
+  const HostTensor& s = *c.constant(4);
+  if (s.numel() != M || s.dtype() != DataType::kFloat32)
+    return c.invalid("accumulator scales must be float32 [", M, "]");
+  EDGERT_ASSIGN_OR_RETURN(e.acc_scale, env.upload(s.data(), s.bytes()));
+  if (const HostTensor* b = c.constant(2)) {
+    if (b->numel() != M || b->dtype() != DataType::kFloat32)
+      return c.invalid("bias must be float32 [", M, "]");
+    EDGERT_ASSIGN_OR_RETURN(e.bias, env.upload(b->data(), b->bytes()));
+  }
+  const int8_t* w = c.constant(1)->as<int8_t>();
+  // One group on tensor cores: our kernel on sm_80+ unless the builder's tactic timing chose
+  // cuBLASLt's (EDGERT_INT8_IMMA=1 forces it, to compare), cuBLASLt's IMMA on sm_75.
+  const bool want_imma = c.tactic == "int8-imma" || c.tactic == "int8-im2col-imma" ||
+                         std::getenv("EDGERT_INT8_IMMA") != nullptr;
+  const bool mma_fits = g.n * g.oh * g.ow < (int64_t{1} << 31);  // its 32-bit pixel indices
+  if (g.groups == 1 && env.sm >= 80 && !want_imma && mma_fits) {
+    EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w));
+  } else if (g.groups == 1 && env.lt && env.sm >= 75) {
+    const Status st = setUpImma(L.get(), env, w);
+    if (!st.ok() && c.strict_tactic) return st;
+  }
+  const bool gemm = L->path_ != QPath::kDirect;
+  const int64_t taps = int64_t{g.kh} * g.kw;
+  if (!gemm && g.groups == g.c && g.m == g.c && g.c % 4 == 0) {
+    // Depthwise, four channels per thread: weights [KH][KW][C].
+    L->path_ = QPath::kDepthwise4;
+    std::vector<int8_t> wd(static_cast<size_t>(M * taps));
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t t = 0; t < taps; ++t) wd[t * M + m] = w[m * taps + t];
+    EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wd.data(), wd.size()));
+  } else if (!gemm) {
+    // Weights [M][C/G][KH][KW] -> [M][KH][KW][C/G]: a tap's channels together.
+    std::vector<int8_t> wd(static_cast<size_t>(M * taps * g.cg));
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t ch = 0; ch < g.cg; ++ch)
+        for (int64_t t = 0; t < taps; ++t)
+          wd[(m * taps + t) * g.cg + ch] = w[(m * g.cg + ch) * taps + t];
+    EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wd.data(), wd.size()));
+  }
+  return std::unique_ptr<GpuLayer>(std::move(L));
+}
+
+Result<std::unique_ptr<GpuLayer>> makeQConvLinear(const NodeContext& c, const Env& env) {
+  return makeQConv(c, env, false);
+}
+Result<std::unique_ptr<GpuLayer>> makeQConvNhwc(const NodeContext& c, const Env& env) {
+  return makeQConv(c, env, true);
+}
+
+bool runtimeAct(const NodeContext& c, size_t k) {
+  return c.has(k) && !c.constant(k) && c.rank(k) == 4;
+}
+
+}  // namespace
+
+GpuFactory findInt8Op(const NodeContext& c) {
+  if (c.op == "QuantizeLinear" && c.has(0) && c.dtype(0) == DataType::kFloat32) return makeQuantize;
+  if (c.op == "DequantizeLinear" && c.has(0) && c.out[0].dtype == DataType::kFloat32)
+    return makeDequantize;
+  if (c.op == "EdgertQConv" && c.rank(0) == 2) return makeQConvLinear;
+  return nullptr;
+}
+
+GpuFactory findInt8NhwcOp(const NodeContext& c) {
+  if (c.op == "QuantizeLinear" && runtimeAct(c, 0) && c.dtype(0) == DataType::kFloat32 &&
+      isQuantType(c.out[0].dtype))
+    return makeQuantizeNhwc;
+  if (c.op == "DequantizeLinear" && runtimeAct(c, 0) && c.dtype(0) == DataType::kInt8 &&
+      c.out[0].dtype == DataType::kFloat32)
+    return makeDequantizeNhwc;
+  if (c.op == "EdgertQConv" && runtimeAct(c, 0)) return makeQConvNhwc;
+  return nullptr;
+}
+
+std::unique_ptr<GpuLayer> makeInt8LayoutConversion(const Dims& d, bool to_nhwc) {
+  const std::vector<int64_t> nchw = {d[1] * d[2] * d[3], d[2] * d[3], d[3], 1};
+  const std::vector<int64_t> nhwc = {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]};
+  // Walk the destination's physical order, so writes are contiguous.
+  StridedPart part;
+  if (to_nhwc)
+    part.p = strided({d[0], d[2], d[3], d[1]}, {nchw[0], nchw[2], nchw[3], nchw[1]},
+                     {nhwc[0], nhwc[2], nhwc[3], nhwc[1]});
+  else
+    part.p = strided(d, nhwc, nchw);
+  part.in_index = part.out_index = 0;
+  return makeStridedLayer({part}, 1);
+}
+
+}  // namespace edgert::cuda

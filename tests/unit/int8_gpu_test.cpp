@@ -1,0 +1,276 @@
+// INT8 on the GPU (issue #4, part 5): the CUDA INT8 layers against the CPU reference. Graphs
+// of EdgertQConv built by hand (int8 inputs, so both backends see the same integers) must
+// give the same int8 outputs exactly, and float outputs within fp16 rounding (the GPU writes
+// them in fp16); a calibrated INT8 engine built for the GPU must track the CPU's INT8 engine.
+// Runs in ops_cuda; skips on the CPU backend, where it would compare the CPU with itself.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "../../builder/src/build_graph.h"
+#include "onnx_model.h"
+#include "test_util.h"
+
+using namespace edgert;
+using namespace edgert::test;
+
+namespace {
+
+class Int8Gpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (const std::string why = backendUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+    if (testBackend() != Backend::kCuda)
+      GTEST_SKIP() << "compares the CUDA INT8 layers with the CPU reference (ops_cuda runs it)";
+  }
+};
+
+std::mt19937& rng() {
+  static std::mt19937 r = [] {
+    const char* e = std::getenv("EDGERT_TEST_SEED");
+    const unsigned seed = e ? static_cast<unsigned>(std::stoul(e)) : std::random_device{}();
+    std::printf("int8_gpu_test seed %u (set EDGERT_TEST_SEED to reproduce)\n", seed);
+    return std::mt19937(seed);
+  }();
+  return r;
+}
+
+HostTensor randomInt8(const Dims& d) {
+  HostTensor t = std::move(HostTensor::create(DataType::kInt8, d).value());
+  std::uniform_int_distribution<int> u(-128, 127);
+  for (int64_t i = 0; i < t.numel(); ++i) t.mutableAs<int8_t>()[i] = static_cast<int8_t>(u(rng()));
+  return t;
+}
+
+HostTensor uniformF(const Dims& d, float lo, float hi) {
+  return randomTensor(DataType::kFloat32, d, rng(), lo, hi);
+}
+
+struct QCase {
+  const char* name;
+  int64_t n, c, h, w, m, k, stride, pad, group;
+  bool linear;
+  const char* act;
+  float alpha, beta;
+  bool int8_out;
+  int residual;  // 0 none, 1 int8, 2 float32
+};
+
+int addTensor(Graph& g, const std::string& name, DataType dt, const Dims& d) {
+  TensorEntry t;
+  t.name = name;
+  t.dtype = dt;
+  t.dims = d;
+  g.tensors.push_back(std::move(t));
+  return static_cast<int>(g.tensors.size()) - 1;
+}
+
+void bind(Graph& g, int t, bool input) {
+  Binding b;
+  b.tensor = t;
+  b.is_input = input;
+  b.model_dims = g.tensors[t].dims;
+  g.bindings.push_back(b);
+}
+
+Dims outputDims(const QCase& q) {
+  if (q.linear) return {q.n, q.m};
+  const int64_t oh = (q.h + 2 * q.pad - q.k) / q.stride + 1;
+  const int64_t ow = (q.w + 2 * q.pad - q.k) / q.stride + 1;
+  return {q.n, q.m, oh, ow};
+}
+
+// x (int8) [-> EdgertQConv with bias, residual r, activation] -> y; `inputs` gets the feeds.
+ImportedModel qconvModel(const QCase& q, std::map<std::string, HostTensor>* inputs) {
+  ImportedModel im;
+  Graph& g = im.graph;
+  g.name = q.name;
+  const Dims xd = q.linear ? Dims{q.n, q.c} : Dims{q.n, q.c, q.h, q.w};
+  const Dims wd = q.linear ? Dims{q.m, q.c} : Dims{q.m, q.c / q.group, q.k, q.k};
+  const int x = addTensor(g, "x", DataType::kInt8, xd);
+  bind(g, x, true);
+  (*inputs)["x"] = randomInt8(xd);
+  const int w = g.addConstant("w", randomInt8(wd));
+  const int b = g.addConstant("b", uniformF({q.m}, -2.f, 2.f));
+  // Accumulators of about +-sqrt(K) * 127^2 / 3 into reals of about +-10: int8 outputs of
+  // scale 0.08 both round and saturate.
+  const float k_vol = static_cast<float>(volume(wd) / q.m);
+  const float s0 = 10.f / (std::sqrt(k_vol) * 5400.f);
+  const int s = g.addConstant("s", uniformF({q.m}, 0.5f * s0, 1.5f * s0));
+  const Dims yd = outputDims(q);
+  int r = -1;
+  if (q.residual) {
+    const DataType rt = q.residual == 1 ? DataType::kInt8 : DataType::kFloat32;
+    r = addTensor(g, "r", rt, yd);
+    bind(g, r, true);
+    (*inputs)["r"] = q.residual == 1 ? randomInt8(yd) : uniformF(yd, -8.f, 8.f);
+  }
+  const int y = addTensor(g, "y", q.int8_out ? DataType::kInt8 : DataType::kFloat32, yd);
+  Node n;
+  n.op = "EdgertQConv";
+  n.name = "qconv";
+  n.inputs = {x, w, b, r, s};
+  n.outputs = {y};
+  if (!q.linear) {
+    n.attrs.setInts("pads", {q.pad, q.pad, q.pad, q.pad});
+    n.attrs.setInts("strides", {q.stride, q.stride});
+    n.attrs.setInt("group", q.group);
+  }
+  if (*q.act) {
+    n.attrs.setString("_act", q.act);
+    n.attrs.setFloat("_act_alpha", q.alpha);
+    n.attrs.setFloat("_act_beta", q.beta);
+  }
+  const size_t M = static_cast<size_t>(q.m);
+  if (q.int8_out) n.attrs.setFloats("y_scales", std::vector<float>(M, 0.08f));
+  if (q.residual) {
+    std::vector<float> rs(M);
+    for (size_t i = 0; i < M; ++i) rs[i] = 0.05f + 0.01f * static_cast<float>(i % 7);
+    n.attrs.setFloats("r_scales", rs);
+  }
+  g.nodes.push_back(std::move(n));
+  bind(g, y, false);
+  return im;
+}
+
+TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
+  // The GPU paths: the implicit-GEMM kernel on the tensor as it lies (C % 16, % 8, % 4 == 0),
+  // im2col for the rest (C = 3, odd counts), M not a multiple of 16, cuBLASLt's IMMA in the
+  // second round; the four-channel depthwise kernel, the direct
+  // kernel (grouped, depthwise with C % 4 != 0), and fully connected layers (K % 16 == 0 or
+  // not); epilogues with and without residuals, four channels at a time or one.
+  const QCase cases[] = {
+      {"pointwise_c32", 2, 32, 7, 9, 48, 1, 1, 0, 1, false, "Relu", 0, 0, true, 0},
+      {"pointwise_c12", 1, 12, 5, 5, 20, 1, 1, 0, 1, false, "", 0, 0, true, 1},
+      {"dense3x3_c24", 2, 24, 9, 10, 40, 3, 2, 1, 1, false, "Relu", 0, 0, true, 0},
+      {"stem7x7_c3", 2, 3, 20, 18, 64, 7, 2, 3, 1, false, "Relu", 0, 0, true, 0},
+      {"dense3x3_c5", 1, 5, 8, 8, 8, 3, 1, 1, 1, false, "", 0, 0, false, 0},
+      {"dense3x3", 2, 16, 13, 11, 24, 3, 1, 1, 1, false, "Clip", 0.f, 6.f, true, 0},
+      {"strided3x3_c3", 1, 3, 17, 15, 16, 3, 2, 1, 1, false, "Relu", 0, 0, true, 0},
+      {"strided1x1", 2, 32, 9, 9, 64, 1, 2, 0, 1, false, "", 0, 0, true, 1},
+      {"dense5x5_m13", 1, 8, 12, 12, 13, 5, 1, 2, 1, false, "LeakyRelu", 0.1f, 0, true, 0},
+      {"depthwise3x3", 2, 24, 14, 14, 24, 3, 1, 1, 24, false, "Relu", 0, 0, true, 0},
+      {"depthwise5x5_s2", 1, 40, 11, 13, 40, 5, 2, 2, 40, false, "HardSwish", 0, 0, true, 0},
+      {"grouped", 1, 16, 8, 8, 32, 3, 1, 1, 4, false, "", 0, 0, true, 0},
+      {"depthwise_c6", 1, 6, 9, 9, 6, 3, 1, 1, 6, false, "Clip", -1.f, 2.f, true, 1},
+      {"float_out", 2, 32, 6, 6, 16, 3, 1, 1, 1, false, "Relu", 0, 0, false, 0},
+      {"float_out_residual", 1, 16, 7, 7, 16, 1, 1, 0, 1, false, "", 0, 0, false, 2},
+      {"hardsigmoid", 1, 16, 6, 6, 16, 1, 1, 0, 1, false, "HardSigmoid", 0.2f, 0.5f, true, 0},
+      {"linear_k64", 3, 64, 1, 1, 40, 1, 1, 0, 1, true, "Relu", 0, 0, true, 0},
+      {"linear_k50_float", 2, 50, 1, 1, 10, 1, 1, 0, 1, true, "", 0, 0, false, 2},
+  };
+  // Each case twice: our tensor-core kernel (sm_80+), then cuBLASLt's IMMA + epilogue path.
+  for (int imma = 0; imma < 2; ++imma)
+    for (const QCase& q : cases) {
+      SCOPED_TRACE(::testing::Message() << q.name << (imma ? " (cuBLASLt IMMA)" : ""));
+      if (imma)
+        setenv("EDGERT_INT8_IMMA", "1", 1);
+      else
+        unsetenv("EDGERT_INT8_IMMA");
+      std::map<std::string, HostTensor> in;
+      ImportedModel im = qconvModel(q, &in);
+      BuildOptions cpu, gpu;
+      cpu.target = "cpu";
+      gpu.target = testTarget();
+      BuildReport rep;
+      auto ce = buildFromGraph(im, q.name, cpu);
+      auto ge = buildFromGraph(std::move(im), q.name, gpu, &rep);
+      ASSERT_TRUE(ce.ok()) << ce.status().toString();
+      ASSERT_TRUE(ge.ok()) << ge.status().toString();
+      EXPECT_TRUE(rep.cpu_fallback_layers.empty());
+      std::map<std::string, const HostTensor*> feeds;
+      for (auto& [k, v] : in) feeds[k] = &v;
+      auto want = runEngineBytes(ce.value(), feeds, Backend::kCpu);
+      auto got = runEngineBytes(ge.value(), feeds, Backend::kCuda);
+      ASSERT_TRUE(want.ok()) << want.status().toString();
+      ASSERT_TRUE(got.ok()) << got.status().toString();
+      const HostTensor& a = got->at("y");
+      const HostTensor& b = want->at("y");
+      ASSERT_EQ(a.dims(), b.dims());
+      if (q.int8_out) {
+        int64_t differ = 0, sat = 0;
+        for (int64_t i = 0; i < a.numel(); ++i) {
+          differ += a.as<int8_t>()[i] != b.as<int8_t>()[i];
+          sat += b.as<int8_t>()[i] == 127 || b.as<int8_t>()[i] == -128;
+        }
+        EXPECT_EQ(differ, 0) << "of " << a.numel();
+        // The case exercises rounding, not only saturation.
+        EXPECT_LT(sat, a.numel() / 2);
+      } else {
+        // The GPU's float outputs are fp16: half an fp16 step of values up to ~30.
+        const std::string d = compareTensors(a, b, 1e-3, 2e-2);
+        EXPECT_TRUE(d.empty()) << d;
+      }
+    }
+  unsetenv("EDGERT_INT8_IMMA");
+}
+
+// A calibrated INT8 engine for the GPU (NHWC int8 between INT8 layers, fp16 around them)
+// against the same model's CPU INT8 engine from the same calibration cache.
+TEST_F(Int8Gpu, CalibratedEngineTracksTheCpuInt8Engine) {
+  OnnxGraph g(13);
+  const Dims xd = {2, 3, 24, 24};
+  g.input("x", DataType::kFloat32, xd);
+  g.constant("w1", uniformF({16, 3, 3, 3}, -0.4f, 0.4f));
+  g.constant("b1", uniformF({16}, -0.1f, 0.1f));
+  g.constant("w2", uniformF({16, 1, 3, 3}, -0.4f, 0.4f));
+  g.constant("w3", uniformF({32, 16, 1, 1}, -0.3f, 0.3f));
+  g.constant("w4", uniformF({32, 10}, -0.3f, 0.3f));
+  g.node("Conv", {"x", "w1", "b1"}, {"c1"},
+         {attrInts("pads", {1, 1, 1, 1}), attrInts("strides", {2, 2})});
+  g.node("Relu", {"c1"}, {"r1"});
+  g.node("Conv", {"r1", "w2"}, {"c2"}, {attrInts("pads", {1, 1, 1, 1}), attrInt("group", 16)});
+  g.node("Relu", {"c2"}, {"r2"});
+  g.node("Conv", {"r2", "w3"}, {"c3"});
+  g.node("GlobalAveragePool", {"c3"}, {"p"});
+  g.node("Flatten", {"p"}, {"f"});
+  g.node("MatMul", {"f", "w4"}, {"y"});
+  g.output("y");
+  const std::string path = g.save("int8_gpu_chain");
+  const std::string cache = path + ".calib";
+  std::vector<HostTensor> samples;
+  for (int i = 0; i < 8; ++i) samples.push_back(uniformF({1, 3, 24, 24}, -1.f, 1.f));
+  struct Source final : CalibrationSource {
+    std::vector<HostTensor>* s;
+    int sampleCount() const override { return static_cast<int>(s->size()); }
+    Status getSamples(int first, const std::string&, const Dims& d, float* out) override {
+      const int64_t per = volume(d) / d[0];
+      for (int64_t i = 0; i < d[0]; ++i) {
+        const HostTensor& t = (*s)[static_cast<size_t>(first + i) % s->size()];
+        if (t.numel() != per) return Status(StatusCode::kInvalidArgument, "sample size");
+        std::copy(t.as<float>(), t.as<float>() + per, out + i * per);
+      }
+      return Status::Ok();
+    }
+  };
+  auto src = std::make_shared<Source>();
+  src->s = &samples;
+  BuildOptions cpu;
+  cpu.target = "cpu";
+  cpu.precision = "int8";
+  cpu.calibration = src;
+  cpu.calib_cache = cache;
+  BuildReport crep, grep;
+  auto ce = buildEngine(path, cpu, &crep);
+  ASSERT_TRUE(ce.ok()) << ce.status().toString();
+  BuildOptions gpu = cpu;
+  gpu.target = testTarget();
+  gpu.calibration = nullptr;  // the cache the CPU build wrote
+  auto ge = buildEngine(path, gpu, &grep);
+  ASSERT_TRUE(ge.ok()) << ge.status().toString();
+  EXPECT_EQ(grep.int8_layers, crep.int8_layers);
+  EXPECT_GE(grep.int8_layers, 3u);
+  EXPECT_TRUE(grep.cpu_fallback_layers.empty());
+  for (int i = 0; i < 3; ++i) {
+    const HostTensor x = uniformF(xd, -1.f, 1.f);
+    auto want = runEngineBytes(ce.value(), {{"x", &x}}, Backend::kCpu);
+    auto got = runEngineBytes(ge.value(), {{"x", &x}}, Backend::kCuda);
+    ASSERT_TRUE(want.ok() && got.ok());
+    // The GPU quantises the input from fp16 and runs the pool in fp16: a few int8 codes
+    // move by one step, nothing more.
+    EXPECT_LT(relativeL2(got->at("y"), want->at("y")), 0.02);
+  }
+  std::remove(cache.c_str());
+}
+
+}  // namespace
