@@ -126,7 +126,8 @@ struct Epi {
     } else if (e.act == Act::kClip) {
       for (int64_t i = 0; i < n; ++i) v[i] = int8Act(2, v[i], e.alpha, e.beta);
     } else if (e.act != Act::kNone) {
-      for (int64_t i = 0; i < n; ++i) v[i] = int8Act(static_cast<int>(e.act), v[i], e.alpha, e.beta);
+      for (int64_t i = 0; i < n; ++i)
+        v[i] = int8Act(static_cast<int>(e.act), v[i], e.alpha, e.beta);
     }
     if (!p.inv_y.empty()) {
       int8_t* o = static_cast<int8_t*>(y) + base;
