@@ -124,7 +124,8 @@ struct EdgertQEpi {
   int act;         // int8Act's code
   float alpha, beta;
   int out_kind, res_kind;
-  unsigned long long acc_scale, bias, res, r_scale, inv_y;  // device addresses (bias, res: 0 = none)
+  unsigned long long acc_scale, bias, res, r_scale,
+      inv_y;  // device addresses (bias, res: 0 = none)
 };
 
 // A 2-D convolution's geometry over NHWC int8 (groups of `cg` input and `mg` output channels).
