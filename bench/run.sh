@@ -12,7 +12,7 @@ BATCHES="${BENCH_BATCHES:-1,8,128}"
 W=/tmp/bench-models
 python3 bench/export_bench_models.py $W > "$OUT/bench_export.log" 2>&1 || { echo "bench export failed"; tail "$OUT/bench_export.log"; }
 RES="$OUT/bench_results.jsonl"; : > "$RES"
-PRECISIONS="${BENCH_PRECISIONS:-fp32 fp16}"  # edgert's and PyTorch's, unless told apart
+PRECISIONS="${BENCH_PRECISIONS:-fp32 fp16 int8}"  # edgert's; PyTorch runs fp32 and fp16
 for m in ${MODELS//,/ }; do
   for b in ${BATCHES//,/ }; do
     iters=200; [ "$b" -ge 64 ] && iters=50

@@ -91,6 +91,20 @@ for spec in "/tmp/models/yolov8_tiny.onnx:input:1x3x160x160:y" "configs/models/e
     echo "$(basename "$model") $prec racecheck: $ours hazards in edgert kernels; library kernels: $(grep -hE 'RACECHECK SUMMARY' "$log" | tail -1)"
   done
 done
+# The INT8 kernels under the sanitizer: EfficientNet-Lite0 and the text detector from their caches.
+for spec in "configs/models/efficientnet_lite0.onnx:input:1x3x224x224:e:enl" ".gpu/models/ch_PP-OCRv4_det_infer.onnx:x:1x3x320x320:d:det"; do
+  IFS=: read -r model in shape tag cache <<< "$spec"
+  [ -f "$model" ] && [ -f ".gpu/models/$cache.calib" ] || continue
+  .gpu/bin/edgert build -q --onnx "$model" --target cuda --precision int8 --calib-cache ".gpu/models/$cache.calib" \
+    --shapes "$in:$shape" -o /tmp/s8.engine 2>/dev/null || { sanitized=1; echo "int8 build $tag failed"; continue; }
+  log="$OUT/sanitizer_int8_$tag.log"
+  "$CS" --tool memcheck --leak-check full --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/s8.engine \
+    --backend cuda --input "$in=/tmp/s_$tag.npy" --iterations 3 > "$log" 2>&1 || sanitized=1
+  "$CS" --tool racecheck .gpu/bin/edgert run --engine /tmp/s8.engine --backend cuda \
+    --input "$in=/tmp/s_$tag.npy" --iterations 3 >> "$log" 2>&1 || sanitized=1
+  ours=$(grep -c "Race reported.*edgert_" "$log"); [ "$ours" = 0 ] || sanitized=1
+  echo "$(basename "$model") int8 memcheck: $(grep -hE 'ERROR SUMMARY' "$log" | head -1); racecheck: $ours hazards in edgert kernels"
+done
 result[compute_sanitizer]=$sanitized
 if [ -z "${GPU_CHECK_QUICK:-}" ]; then
 # Tactic timing and elementwise fusion A/B on the real text detector (its HardSwish chains
