@@ -172,20 +172,43 @@ __device__ void im2col(int* cols, const int8_t* x, const EdgertIm2col& p, I tota
   const I kq = static_cast<I>(p.kp / 4), C = static_cast<I>(g.c), OW = static_cast<I>(g.ow),
           OH = static_cast<I>(g.oh), KW = static_cast<I>(g.kw);
   const I K = static_cast<I>(g.kh) * KW * C;
+  // Each column's (kh * dh, kw * dw, c) from a table the block fills once: the per-byte
+  // divisions made this kernel compute-bound on 3-channel stems (ncu: 72% SM, 4% DRAM).
+  constexpr int kTab = 2048;
+  __shared__ short4 tab[kTab];
+  const bool use_tab = K <= static_cast<I>(kTab) && g.kh * g.dh < 32768 && g.kw * g.dw < 32768;
+  if (use_tab) {
+    for (I k = threadIdx.x; k < K; k += blockDim.x) {
+      const I tap = k / C, c = k - tap * C, kh = tap / KW, kw = tap - kh * KW;
+      tab[k] = make_short4(static_cast<short>(kh * g.dh), static_cast<short>(kw * g.dw),
+                           static_cast<short>(c), 0);
+    }
+    __syncthreads();
+  }
   for (I t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
     const I rl = t / kq;
     const I k0 = (t - rl * kq) * 4;
     const I row = static_cast<I>(p.row0) + rl;
     const I orow = row / OW, ow = row - orow * OW, n = orow / OH, oh = orow - n * OH;
+    const long long ih0 = static_cast<long long>(oh) * g.sh - g.ph;
+    const long long iw0 = static_cast<long long>(ow) * g.sw - g.pw;
     int word = 0;
     for (I b = 0; b < 4; ++b) {
       const I k = k0 + b;
       if (k >= K) break;
-      const I tap = k / C, c = k - tap * C, kh = tap / KW, kw = tap - kh * KW;
-      const long long ih =
-          static_cast<long long>(oh) * g.sh - g.ph + static_cast<long long>(kh) * g.dh;
-      const long long iw =
-          static_cast<long long>(ow) * g.sw - g.pw + static_cast<long long>(kw) * g.dw;
+      long long ih, iw;
+      I c;
+      if (use_tab) {
+        const short4 e = tab[k];
+        ih = ih0 + e.x;
+        iw = iw0 + e.y;
+        c = static_cast<I>(e.z);
+      } else {
+        const I tap = k / C, kh = tap / KW, kw = tap - kh * KW;
+        c = k - tap * C;
+        ih = ih0 + static_cast<long long>(kh) * g.dh;
+        iw = iw0 + static_cast<long long>(kw) * g.dw;
+      }
       if (ih < 0 || ih >= g.ih || iw < 0 || iw >= g.iw) {
         if (C % 4 == 0) break;  // the whole word is one tap: all padding
         continue;
