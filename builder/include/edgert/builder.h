@@ -40,7 +40,7 @@ class CalibrationSource {
 };
 
 struct BuildOptions {
-  std::string precision = "fp32";  // fp32, int8 (CPU backend), fp16 (CUDA backend)
+  std::string precision = "fp32";  // fp32, fp16 (CUDA backend), int8 (both)
   std::string target = "cpu";      // cpu | host | cuda | jetson-orin | jetson-thor | sm_XX[,sm_YY]
   std::map<std::string, Dims> shapes;        // input name -> dims for dynamic inputs
   std::map<std::string, InputValue> freeze;  // input name -> value fixed at build time
