@@ -325,12 +325,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
     // INT8 on the GPU: quantisation layers with the INT8 ones (NHWC int8 between them), the
     // float layers in FP16 unless the build config asks for FP32.
     if (int8_gpu && (n.op == "QuantizeLinear" || n.op == "DequantizeLinear")) n.precision = "int8";
-    bool want_fp32 = false;
-    if (int8_gpu) {
-      auto lp = opt.layer_precisions.find(n.name);
-      if (lp == opt.layer_precisions.end()) lp = opt.layer_precisions.find("*");
-      want_fp32 = lp != opt.layer_precisions.end() && lp->second == "fp32";
-    }
+    const std::string* lp = int8_gpu ? layerPrecision(opt.layer_precisions, n.name) : nullptr;
+    const bool want_fp32 = lp && *lp == "fp32";
     NodeContext c = nodeContext(g, n, true);
     c.fp16 = n.precision == "int8" || opt.precision == "fp16" || (int8_gpu && !want_fp32);
     if (cudaSupportsNode(c)) {

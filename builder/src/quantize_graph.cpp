@@ -355,6 +355,13 @@ std::vector<std::string> int8CandidateLayers(const Graph& g) {
   return names;
 }
 
+const std::string* layerPrecision(const std::map<std::string, std::string>& layer_precisions,
+                                  const std::string& name) {
+  auto p = layer_precisions.find(name);
+  if (p == layer_precisions.end()) p = layer_precisions.find("*");
+  return p == layer_precisions.end() ? nullptr : &p->second;
+}
+
 Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
                                      const std::map<std::string, std::string>& layer_precisions) {
   const std::map<std::string, double>& thresholds = ranges.thresholds;
@@ -406,9 +413,8 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
       rep.unsupported.push_back(strCat(n.op, " '", n.name, "': ", why));
       continue;
     }
-    auto p = layer_precisions.find(n.name);
-    if (p == layer_precisions.end()) p = layer_precisions.find("*");
-    if (p != layer_precisions.end() && p->second != "int8") {
+    const std::string* p = layerPrecision(layer_precisions, n.name);
+    if (p && *p != "int8") {
       rep.kept_float.push_back(n.name);
       continue;
     }

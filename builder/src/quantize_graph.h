@@ -37,6 +37,11 @@ size_t equalizeCrossLayer(Graph& g);
 // Layers that can run in INT8 (in graph order): their names.
 std::vector<std::string> int8CandidateLayers(const Graph& g);
 
+// The precision `layer_precisions` gives layer `name`: its own entry, else the "*" entry, else
+// null (the build's default).
+const std::string* layerPrecision(const std::map<std::string, std::string>& layer_precisions,
+                                  const std::string& name);
+
 // `ranges`: each tensor's clipping threshold; scale = threshold / 127 (one per tensor: per-channel
 // activation scales, folded into the weights, were tried and overfit the calibration images -
 // bench/NOTES.md).

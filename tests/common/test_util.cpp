@@ -1,6 +1,8 @@
 #include "test_util.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "edgert/internal/backends.h"
 #include "edgert/internal/str.h"
@@ -108,6 +110,28 @@ HostTensor randomTensor(DataType dt, const Dims& dims, std::mt19937& rng, float 
     }
   }
   return t;
+}
+
+std::mt19937& seededRng(const std::string& suite) {
+  static std::map<std::string, std::mt19937> rngs;
+  auto it = rngs.find(suite);
+  if (it == rngs.end()) {
+    const char* e = std::getenv("EDGERT_TEST_SEED");
+    const unsigned seed = e ? static_cast<unsigned>(std::stoul(e)) : std::random_device{}();
+    std::printf("%s seed %u (set EDGERT_TEST_SEED to reproduce)\n", suite.c_str(), seed);
+    it = rngs.emplace(suite, std::mt19937(seed)).first;
+  }
+  return it->second;
+}
+
+Status MemorySource::getSamples(int first, const std::string&, const Dims& dims, float* out) {
+  const int64_t per = volume(dims) / dims[0];
+  for (int64_t i = 0; i < dims[0]; ++i) {
+    const HostTensor& s = samples_[(first + i) % samples_.size()];
+    if (s.numel() != per) return Status(StatusCode::kInvalidArgument, "sample size");
+    std::copy(s.as<float>(), s.as<float>() + per, out + i * per);
+  }
+  return Status::Ok();
 }
 
 }  // namespace edgert::test

@@ -37,4 +37,20 @@ double relativeL2(const HostTensor& got, const HostTensor& want);
 HostTensor randomTensor(DataType dt, const Dims& dims, std::mt19937& rng, float lo = -1.f,
                         float hi = 1.f);
 
+// The random generator of a suite's inputs: seeded from EDGERT_TEST_SEED, else at random, with
+// the seed printed once (named after `suite`) so a failing run can be reproduced.
+std::mt19937& seededRng(const std::string& suite);
+
+// Calibration samples held in memory: sample i of every input is `samples[i]` (wrapping
+// around), each shaped like one item of the batch.
+class MemorySource final : public CalibrationSource {
+ public:
+  explicit MemorySource(std::vector<HostTensor> samples) : samples_(std::move(samples)) {}
+  int sampleCount() const override { return static_cast<int>(samples_.size()); }
+  Status getSamples(int first, const std::string& name, const Dims& dims, float* out) override;
+
+ private:
+  std::vector<HostTensor> samples_;
+};
+
 }  // namespace edgert::test

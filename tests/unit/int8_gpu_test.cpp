@@ -26,13 +26,7 @@ class Int8Gpu : public ::testing::Test {
 };
 
 std::mt19937& rng() {
-  static std::mt19937 r = [] {
-    const char* e = std::getenv("EDGERT_TEST_SEED");
-    const unsigned seed = e ? static_cast<unsigned>(std::stoul(e)) : std::random_device{}();
-    std::printf("int8_gpu_test seed %u (set EDGERT_TEST_SEED to reproduce)\n", seed);
-    return std::mt19937(seed);
-  }();
-  return r;
+  return seededRng("int8_gpu_test");
 }
 
 HostTensor randomInt8(const Dims& d) {
@@ -230,21 +224,7 @@ TEST_F(Int8Gpu, CalibratedEngineTracksTheCpuInt8Engine) {
   const std::string cache = path + ".calib";
   std::vector<HostTensor> samples;
   for (int i = 0; i < 8; ++i) samples.push_back(uniformF({1, 3, 24, 24}, -1.f, 1.f));
-  struct Source final : CalibrationSource {
-    std::vector<HostTensor>* s;
-    int sampleCount() const override { return static_cast<int>(s->size()); }
-    Status getSamples(int first, const std::string&, const Dims& d, float* out) override {
-      const int64_t per = volume(d) / d[0];
-      for (int64_t i = 0; i < d[0]; ++i) {
-        const HostTensor& t = (*s)[static_cast<size_t>(first + i) % s->size()];
-        if (t.numel() != per) return Status(StatusCode::kInvalidArgument, "sample size");
-        std::copy(t.as<float>(), t.as<float>() + per, out + i * per);
-      }
-      return Status::Ok();
-    }
-  };
-  auto src = std::make_shared<Source>();
-  src->s = &samples;
+  auto src = std::make_shared<MemorySource>(std::move(samples));
   BuildOptions cpu;
   cpu.target = "cpu";
   cpu.precision = "int8";

@@ -19,25 +19,6 @@ using namespace edgert::test;
 
 namespace {
 
-// Calibration samples held in memory: sample i of every input is `data[i]`.
-class MemorySource final : public CalibrationSource {
- public:
-  explicit MemorySource(std::vector<HostTensor> samples) : samples_(std::move(samples)) {}
-  int sampleCount() const override { return static_cast<int>(samples_.size()); }
-  Status getSamples(int first, const std::string&, const Dims& dims, float* out) override {
-    const int64_t per = volume(dims) / dims[0];
-    for (int64_t i = 0; i < dims[0]; ++i) {
-      const HostTensor& s = samples_[(first + i) % samples_.size()];
-      if (s.numel() != per) return Status(StatusCode::kInvalidArgument, "sample size");
-      std::copy(s.as<float>(), s.as<float>() + per, out + i * per);
-    }
-    return Status::Ok();
-  }
-
- private:
-  std::vector<HostTensor> samples_;
-};
-
 HostTensor randomWeights(const Dims& d, std::mt19937& r, float scale = 0.3f) {
   return randomTensor(DataType::kFloat32, d, r, -scale, scale);
 }

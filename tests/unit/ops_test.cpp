@@ -18,13 +18,7 @@ using namespace edgert::test;
 namespace {
 
 std::mt19937& rng() {
-  static std::mt19937 r = [] {
-    const char* e = std::getenv("EDGERT_TEST_SEED");
-    const unsigned seed = e ? static_cast<unsigned>(std::stoul(e)) : std::random_device{}();
-    std::printf("ops_test seed %u (set EDGERT_TEST_SEED to reproduce)\n", seed);
-    return std::mt19937(seed);
-  }();
-  return r;
+  return seededRng("ops_test");
 }
 
 int rnd(int lo, int hi) {
