@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "../ops/conv_common.h"
 #include "cuda_layers.h"
@@ -124,12 +125,11 @@ struct ImmaGemm {
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
   cublasLtMatmulAlgo_t algo{};
   size_t ws = 0;
-  int64_t rows = 0;
 };
 
 // How a layer runs (tactic names in `edgert inspect`).
 enum class QPath {
-  kMma,        // our implicit-GEMM tensor-core kernel, epilogue fused (C % 16 == 0, sm_80+)
+  kMma,        // our implicit-GEMM tensor-core kernel, epilogue fused (C % 4 == 0, sm_80+)
   kIm2colMma,  // columns first (other C), then the same kernel over them
   kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
   kIm2colImma,
@@ -243,13 +243,12 @@ class QConvLayer final : public GpuLayer {
     EdgertQEpi ec = e;
     int kp = static_cast<int>(kp_);
     void* args[] = {&y, &x, &w, &g, &ec, &kp, &row0, &rows};
-    return launchGrid(env, mma_kernel_, static_cast<unsigned>((rows + 127) / 128),
+    return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
                       static_cast<unsigned>((geom.m + mma_bn_ - 1) / mma_bn_), 256, 1, args);
   }
 
   Status makeGemm(const Env& env, ImmaGemm* m, int64_t rows) const {
     const CublasLt* lt = env.lt;
-    m->rows = rows;
     EDGERT_RETURN_IF_ERROR(
         lt->check(lt->cublasLtMatrixLayoutCreate(&m->a, CUDA_R_8I, kp_, mp_, kp_), "layout A"));
     EDGERT_RETURN_IF_ERROR(
@@ -266,8 +265,7 @@ class QConvLayer final : public GpuLayer {
   ImmaGemm full_, tail_;
   bool nhwc_ = false;
   QPath path_ = QPath::kDirect;
-  const char* mma_kernel_ = nullptr;
-  std::string mma_name_;
+  std::string mma_kernel_;
   int mma_bn_ = 128;
   EdgertQConvGeom geom_{};
   EdgertQEpi epi_{};
@@ -295,7 +293,7 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
 }
 
-// Our tensor-core kernel (sm_80+): on the input as it lies when C % 16 == 0, else on columns.
+// Our tensor-core kernel (sm_80+): on the input as it lies when C % 4 == 0, else on columns.
 Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w) {
   const EdgertQConvGeom& g = L->geom_;
   const int64_t K = int64_t{g.kh} * g.kw * g.c;
@@ -304,8 +302,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w) {
   // Input runs as wide as the channel count allows (each within one tap); the columns of the
   // im2col path are 32-byte aligned rows.
   const int piece = g.c % 4 != 0 ? 16 : g.c % 16 == 0 ? 16 : g.c % 8 == 0 ? 8 : 4;
-  L->mma_name_ = strCat("edgert_qconv_mma_n", L->mma_bn_, "_p", piece);
-  L->mma_kernel_ = L->mma_name_.c_str();
+  L->mma_kernel_ = strCat("edgert_qconv_mma_n", L->mma_bn_, "_p", piece);
   const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);
   EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
   L->rows_ = g.n * g.oh * g.ow;
