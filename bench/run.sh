@@ -6,6 +6,7 @@
 set -uo pipefail
 OUT="${1:-/tmp/bench}"; mkdir -p "$OUT"
 EDGERT="$PWD/.gpu/bin/edgert"
+[ -f scripts/gpu-unpack.sh ] && source scripts/gpu-unpack.sh
 export LD_LIBRARY_PATH="$PWD/.gpu/lib:${LD_LIBRARY_PATH:-}"  # the staged libraries
 MODELS="${BENCH_MODELS:-resnet50,mobilenet_v2,efficientnet_b0,yolov8_tiny}"
 BATCHES="${BENCH_BATCHES:-1,8,128}"

@@ -4,5 +4,6 @@
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
 export OUT
 PROFILE_BATCH=128 bash scripts/gpu-fp16-check.sh
+source scripts/gpu-unpack.sh
 export LD_LIBRARY_PATH="$PWD/.gpu/lib:${LD_LIBRARY_PATH:-}"
 bash bench/run.sh "$OUT"

@@ -3,6 +3,7 @@
 # scripts/stage-gpu.sh): the GPU test suite, then the benchmarks. Logs go to $OUT.
 set -uo pipefail
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
+source scripts/gpu-unpack.sh
 export LD_LIBRARY_PATH="$PWD/.gpu/lib:${LD_LIBRARY_PATH:-}"
 export EDGERT_TEST_BACKEND=cuda
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"

@@ -4,6 +4,7 @@
 # batch with a per-layer profile of the slowest. `bench/run.sh` is the full comparison.
 set -uo pipefail
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
+source scripts/gpu-unpack.sh
 export LD_LIBRARY_PATH="$PWD/.gpu/lib:${LD_LIBRARY_PATH:-}"
 export EDGERT_TEST_BACKEND=cuda
 nvidia-smi --query-gpu=name --format=csv,noheader

@@ -7,6 +7,7 @@ set -uo pipefail
 OUT="${OUT:-/tmp/out}"
 mkdir -p "$OUT"
 rm -rf /tmp/gst && tar xJf .gpu/gst.tar.xz -C /tmp
+source scripts/gpu-unpack.sh
 export LD_LIBRARY_PATH="$PWD/.gpu/lib:/tmp/gst/lib"
 export GST_PLUGIN_SYSTEM_PATH=/tmp/gst/plugins GST_PLUGIN_PATH=/tmp/gst/plugins
 export GST_PLUGIN_SCANNER=/tmp/gst/bin/gst-plugin-scanner GST_REGISTRY=/tmp/gst-registry.bin

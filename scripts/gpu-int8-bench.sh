@@ -3,6 +3,7 @@
 # (scripts/gpu_int8_check.py), and ResNet-50 / MobileNetV2 int8 beside fp16 with a per-layer
 # profile of the int8 engines at batch 128. Logs to $OUT. Run from the repo root, .gpu/ staged.
 set -uo pipefail; OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
+source scripts/gpu-unpack.sh
 export LD_LIBRARY_PATH=$PWD/.gpu/lib; export EDGERT_TEST_BACKEND=cuda
 (cd /tmp && timeout 120 $OLDPWD/.gpu/bin/test_ops --gtest_filter='Int8Gpu*' > $OUT/int8_ops.log 2>&1; echo "int8 ops rc $?")
 grep -E "Failure|FAILED|Expected|Which|of " -A2 $OUT/int8_ops.log | head -30

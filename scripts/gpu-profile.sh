@@ -3,6 +3,7 @@
 # scripts/stage-gpu.sh): MODELS, BATCHES and PRECISION pick what; profiles go to $OUT.
 set -uo pipefail
 OUT="${OUT:-/tmp/out}"; mkdir -p "$OUT"
+source scripts/gpu-unpack.sh
 export LD_LIBRARY_PATH="$PWD/.gpu/lib:${LD_LIBRARY_PATH:-}"
 W=/tmp/bench-models
 [ -f $W/resnet50.onnx ] || python3 bench/export_bench_models.py $W > "$OUT/bench_export.log" 2>&1

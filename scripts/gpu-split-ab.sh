@@ -1,4 +1,5 @@
 # Batch split A/B on the GPU machine: per-layer profiles of the split and whole engines.
+source scripts/gpu-unpack.sh
 export LD_LIBRARY_PATH=$PWD/.gpu/lib
 python3 bench/export_bench_models.py /tmp/bm > /dev/null 2>&1
 for m in ${MODELS:-mobilenet_v2 yolov8_tiny}; do for p in ${PRECS:-fp16}; do for s in ${SPLITS:-32 0}; do

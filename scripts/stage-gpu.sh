@@ -26,5 +26,6 @@ if [ -x build/bin/edgert ] && [ -d ../shared/assets/images ]; then
     --calib-preprocess "resize=letterbox,pad=0,scale=0.00392156862745098,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,order=rgb" \
     --calib-cache .gpu/models/det.calib -o /tmp/stage-det.engine
 fi
+xz -T0 -f .gpu/lib/libedgert.so.0  # scripts/gpu-unpack.sh undoes it on the device
 tar cJf .gpu/node.tar.xz -C /usr/share/libonnx-testdata/data node
 du -sh .gpu
