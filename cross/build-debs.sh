@@ -3,13 +3,17 @@
 # Debian 12 host against a sysroot of arm64 packages (cross/make-sysroot.sh), amd64 natively.
 # Depends come from dpkg-shlibdeps for the target (for arm64 through the sysroot's dpkg
 # database); the script then checks each package's architecture and that every ELF file in
-# it is built for ARCH.   Usage: cross/build-debs.sh arm64|amd64
+# it is built for ARCH, and runs lintian on them (cross/lintian-overrides.txt lists the
+# accepted tags, each with its reason).   Usage: cross/build-debs.sh arm64|amd64
+# EDGERT_DEB_BUILD_DIR: package from that existing build folder (CI reuses its test builds;
+# it is reconfigured for /usr and Debian's multiarch libdir, which recompiles one file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCH="${1:?usage: cross/build-debs.sh arm64|amd64}"
 JOBS="${EDGERT_JOBS:-$(nproc)}"
-B="build-deb-$ARCH"
-args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DEDGERT_WITH_TESTS=OFF)
+B="${EDGERT_DEB_BUILD_DIR:-build-deb-$ARCH}"
+args=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr)
+[ -n "${EDGERT_DEB_BUILD_DIR:-}" ] || args+=(-DEDGERT_WITH_TESTS=OFF)
 case "$ARCH" in
   arm64)
     SYS="${EDGERT_SYSROOT:-$PWD/build-arm64-sysroot}"
@@ -45,3 +49,16 @@ for deb in dist/*_"$ARCH".deb; do
   done < <(find "$tmp/x" -type f)
   echo "$(basename "$deb"): $(dpkg-deb -f "$deb" Depends)"
 done
+# The device package must not pull the ONNX importer in.
+tools="$(ls dist/edgert-tools_*_"$ARCH".deb)"
+if dpkg-deb -f "$tools" Depends | grep -qE "onnx|protobuf|edgert-builder"; then
+  echo "build-debs: $tools depends on the builder: $(dpkg-deb -f "$tools" Depends)"; exit 1
+fi
+if command -v lintian >/dev/null; then
+  # Tags accepted on purpose, one per line with its reason (cross/lintian-overrides.txt).
+  suppress="$( (grep -v "^#" cross/lintian-overrides.txt || true) | cut -d" " -f1 | paste -sd, -)"
+  lintian --fail-on error,warning --suppress-tags "$suppress" dist/*_"$ARCH".deb
+  echo "build-debs: lintian clean (accepted: $suppress)"
+else
+  echo "build-debs: lintian not installed: packages not checked (apt-get install lintian)"
+fi

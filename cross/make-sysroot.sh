@@ -15,14 +15,22 @@ DEV=(
 PKGS=("$@")
 [ "${EDGERT_SYSROOT_DEV:-1}" = 0 ] || PKGS+=("${DEV[@]}")
 STATE="$SYS.apt"
-mkdir -p "$STATE/lists/partial" "$STATE/archives/partial" "$SYS"
+# EDGERT_APT_ARCHIVES: a .deb cache shared between roots (CI's sysroot and package-test root
+# download each package once); only the packages this root needs are extracted from it.
+ARCHIVES="${EDGERT_APT_ARCHIVES:-$STATE/archives}"
+mkdir -p "$STATE/lists/partial" "$ARCHIVES/partial" "$SYS"
 : > "$STATE/status"
 APT=(-o "APT::Architecture=$ARCH" -o "APT::Architectures=$ARCH" -o "Dir::State=$STATE"
      -o "Dir::State::Lists=$STATE/lists" -o "Dir::State::status=$STATE/status"
-     -o "Dir::Cache::Archives=$STATE/archives" -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
+     -o "Dir::Cache::Archives=$ARCHIVES" -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
 echo "make-sysroot: resolving ${#PKGS[@]} packages for $ARCH"
 apt-get "${APT[@]}" update -qq
 apt-get "${APT[@]}" install -y -qq --download-only --no-install-recommends "${PKGS[@]}" >/dev/null
+# What apt would install (name_version): the cache may hold more than this root needs.
+declare -A wanted
+while read -r p v; do wanted["${p}_${v}"]=1; done < <(
+  apt-get "${APT[@]}" install -s --no-install-recommends "${PKGS[@]}" 2>/dev/null |
+    sed -n 's/^Inst \([^ :]*\)[^ ]* (\([^ ]*\) .*/\1 \2/p')
 # A dpkg database of what was extracted (var/lib/dpkg in the sysroot), with the file lists
 # under the sysroot's own path: dpkg-shlibdeps, pointed at it through DPKG_ADMINDIR, then
 # finds which arm64 package provides each library a cross-built binary needs, and its
@@ -35,19 +43,22 @@ echo "$ARCH" > "$DB/arch"
 echo 1 > "$DB/info/format"  # the multiarch layout of info/ (<pkg>:<arch>.list)
 ctl="$(mktemp -d)"
 n=0
-for deb in "$STATE"/archives/*.deb; do
-  dpkg-deb -x "$deb" "$SYS"
-  pkg="$(dpkg-deb -f "$deb" Package)"
-  arch="$(dpkg-deb -f "$deb" Architecture)"
-  name="$pkg"  # dpkg names a Multi-Arch: same package's files <pkg>:<arch>.*
-  [ "$(dpkg-deb -f "$deb" Multi-Arch)" = same ] && name="$pkg:$arch"
-  dpkg-deb -f "$deb" Package Version Architecture Multi-Arch Source Depends Provides \
-    Maintainer Description >> "$DB/status"
-  printf 'Status: install ok installed\n\n' >> "$DB/status"
-  dpkg-deb --fsys-tarfile "$deb" | tar t | sed -e 's|^\./|/|' -e 's|/$||' | grep -v '^/*$' |
-    sed "s|^|$SYS|" > "$DB/info/$name.list"
-  rm -rf "$ctl"/*
+# One pass over each package: its control files (cheap), then its data extracted and listed
+# at once (dpkg-deb -X), so a package is decompressed once.
+field() { sed -n "s/^$1: //p" "$ctl/control" | head -1; }
+for deb in "$ARCHIVES"/*.deb; do
+  rm -rf "${ctl:?}"/*
   dpkg-deb -e "$deb" "$ctl"
+  pkg="$(field Package)"
+  [ -n "${wanted["${pkg}_$(field Version)"]:-}" ] || continue
+  name="$pkg"  # dpkg names a Multi-Arch: same package's files <pkg>:<arch>.*
+  [ "$(field Multi-Arch)" = same ] && name="$pkg:$(field Architecture)"
+  awk '/^(Package|Version|Architecture|Multi-Arch|Source|Depends|Provides|Maintainer|Description):/ {
+         keep = 1; print; next } /^[ \t]/ { if (keep) print; next } { keep = 0 }' \
+    "$ctl/control" >> "$DB/status"
+  printf 'Status: install ok installed\n\n' >> "$DB/status"
+  dpkg-deb -X "$deb" "$SYS" | sed -e 's|^\./|/|' -e 's|/$||' | grep -v '^/*$' |
+    sed "s|^|$SYS|" > "$DB/info/$name.list"
   for f in shlibs symbols; do [ -f "$ctl/$f" ] && cp "$ctl/$f" "$DB/info/$name.$f"; done
   n=$((n + 1))
 done

@@ -10,10 +10,19 @@ JOBS="${EDGERT_JOBS:-2}"
 SYS="${EDGERT_SYSROOT:-$PWD/build-arm64-sysroot}"
 B="${EDGERT_ARM64_BUILD_DIR:-build-arm64}"
 HOST_BIN="${EDGERT_BUILD_DIR:-build}/bin/edgert"
-[ -d "$SYS/usr/include" ] || bash cross/make-sysroot.sh arm64 "$SYS"
+# EDGERT_ARM64_GST=1: GStreamer and OpenCV in the sysroot too, so the build has the elements
+# (gstreamer1.0-edgert) for cross/build-debs.sh to package.
+GST_PKGS=(libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libopencv-core-dev
+          libopencv-imgproc-dev libopencv-imgcodecs-dev libmosquitto-dev libgstrtspserver-1.0-dev)
+extra=(); [ "${EDGERT_ARM64_GST:-0}" = 1 ] && extra=("${GST_PKGS[@]}")
+if [ ! -d "$SYS/usr/include" ] || { [ ${#extra[@]} -gt 0 ] && [ ! -d "$SYS/usr/include/gstreamer-1.0" ]; }; then
+  rm -rf "$SYS"; bash cross/make-sysroot.sh arm64 "$SYS" "${extra[@]}"
+fi
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+# Configured as cross/build-debs.sh will package it (/usr, Debian's multiarch libdir).
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" \
+  -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=lib/aarch64-linux-gnu \
   -DCMAKE_TOOLCHAIN_FILE=cross/toolchains/aarch64-linux-gnu.cmake -DEDGERT_SYSROOT="$SYS" \
   -DEDGERT_WITH_CUDA=OFF >/dev/null
 cmake --build "$B" -j "$JOBS"

@@ -15,7 +15,7 @@ PKGS=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libmosquitto-dev mosquitto libgstrtspserver-1.0-dev
   python3 python3-numpy python3-pil python3-torch python3-torchvision
-  g++-aarch64-linux-gnu qemu-user file
+  g++-aarch64-linux-gnu qemu-user file lintian
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -2,7 +2,9 @@
 # The whole test suite, exactly as CI runs it: dependencies, format check, every parser's
 # fuzz target for a short while, the suite under ASan + UBSan (leak checks on), then the
 # regular build and ctest, then the arm64 cross build with its CPU suite under qemu
-# (cross/test-arm64.sh). GPU tests skip with the reason where no GPU is present.
+# (cross/test-arm64.sh), then the Debian packages of both architectures from those builds
+# (lintian-checked) and the arm64 ones installed into a clean arm64 root and run under qemu.
+# GPU tests skip with the reason where no GPU is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS="${EDGERT_JOBS:-2}"
@@ -16,4 +18,11 @@ if [ "${EDGERT_SKIP_SANITIZERS:-0}" != 1 ]; then
 fi
 EDGERT_JOBS=$JOBS bash scripts/build.sh
 (cd "${EDGERT_BUILD_DIR:-build}" && ctest --output-on-failure -j "$JOBS")
-if [ "${EDGERT_SKIP_ARM64:-0}" != 1 ]; then EDGERT_JOBS=$JOBS bash cross/test-arm64.sh; fi
+if [ "${EDGERT_SKIP_ARM64:-0}" != 1 ]; then
+  # One .deb cache for the arm64 sysroot and the package-test root.
+  export EDGERT_APT_ARCHIVES="$PWD/build-arm64-debs-cache"
+  EDGERT_ARM64_GST=1 EDGERT_JOBS=$JOBS bash cross/test-arm64.sh
+  EDGERT_DEB_BUILD_DIR="${EDGERT_BUILD_DIR:-build}" EDGERT_JOBS=$JOBS bash cross/build-debs.sh amd64
+  EDGERT_DEB_BUILD_DIR=build-arm64 EDGERT_JOBS=$JOBS bash cross/build-debs.sh arm64
+  bash cross/test-debs.sh
+fi

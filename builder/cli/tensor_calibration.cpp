@@ -4,7 +4,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "../src/npy.h"
+#include "../src/tensor_proto.h"
 #include "edgert/internal/str.h"
 
 namespace edgert::cli {

@@ -95,20 +95,27 @@ Result<EngineTarget> resolveTarget(const std::string& spec) {
   }
   if (spec == "jetson-orin") {
     t.sm = {87};
-    return t;
-  }
-  if (spec == "jetson-thor") {
+  } else if (spec == "jetson-thor") {
     t.sm = {110};
-    return t;
+  } else {
+    for (const std::string& item : splitList(spec)) {
+      if (item.size() < 5 || item.size() > 7 || item.rfind("sm_", 0) != 0 ||
+          item.find_first_not_of("0123456789", 3) != std::string::npos)
+        return Status(
+            StatusCode::kInvalidArgument,
+            strCat("target '", spec,
+                   "' is not cpu, host, cuda, jetson-orin, jetson-thor or sm_XX[,sm_YY]"));
+      t.sm.push_back(std::stoi(item.substr(3)));
+    }
   }
-  for (const std::string& item : splitList(spec)) {
-    if (item.size() < 5 || item.size() > 7 || item.rfind("sm_", 0) != 0 ||
-        item.find_first_not_of("0123456789", 3) != std::string::npos)
-      return Status(StatusCode::kInvalidArgument,
-                    strCat("target '", spec,
-                           "' is not cpu, host, cuda, jetson-orin, jetson-thor or sm_XX[,sm_YY]"));
-    t.sm.push_back(std::stoi(item.substr(3)));
-  }
+  // An offline build for a GPU the host lacks still needs the CUDA kernels' registry to
+  // assign layers; without it every layer would silently become a CPU fallback.
+  if (!cudaBackendCompiled())
+    return Status(StatusCode::kUnsupported,
+                  strCat("target '", spec,
+                         "' needs edgert's CUDA backend, and this edgert was built without it (no "
+                         "CUDA toolkit at build time): build edgert with nvcc, or use --target "
+                         "cpu"));
   return t;
 }
 

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 
+#include "edgert/internal/npy.h"
 #include "edgert/internal/str.h"
 
 namespace edgert {
@@ -210,6 +211,14 @@ Result<HostTensor> readTensorProtoFile(const std::string& path) {
   if (!t.ParseFromIstream(&in))
     return Status(StatusCode::kInvalidArgument, strCat(path, ": not a valid ONNX TensorProto"));
   return tensorFromProto(t, "", path);
+}
+
+Result<HostTensor> readTensorFile(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".npy") return readNpy(path);
+  if (ext == ".pb") return readTensorProtoFile(path);
+  return Status(StatusCode::kInvalidArgument,
+                strCat(path, ": unknown tensor file type '", ext, "' (use .npy or .pb)"));
 }
 
 }  // namespace edgert

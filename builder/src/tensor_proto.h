@@ -18,6 +18,8 @@ Result<HostTensor> tensorFromProto(const onnx::TensorProto& t, const std::string
 
 // Reads a serialised TensorProto file (.pb, as in ONNX's test data).
 Result<HostTensor> readTensorProtoFile(const std::string& path);
+// Reads a tensor file by extension: .npy or .pb (ONNX TensorProto).
+Result<HostTensor> readTensorFile(const std::string& path);
 
 // Maps an ONNX element type to ours; kUndefined when unsupported.
 DataType dataTypeFromOnnx(int32_t onnx_type);

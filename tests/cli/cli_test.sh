@@ -68,5 +68,18 @@ expect_fail "YAML syntax error" "syntax.yaml:.*YAML syntax error" "$EDGERT" buil
 echo "junk" > junk.npy
 expect_fail "junk npy" "junk.npy: not a usable .npy file" "$EDGERT" run --engine m.engine --input junk.npy
 
+# edgert-tools alone (no builder module, as on a device): engines run, builder commands say
+# what to install, a module that is there but broken is an error, not a silent fallback.
+tools() { EDGERT_CLI_BUILDER="$WORK/no-module.so" "$EDGERT" "$@"; }
+if tools run --engine m.engine --backend cpu --input input=x.npy --save-outputs tout >/dev/null &&
+   cmp -s tout/logits.npy out/logits.npy; then ok "tools-only run (same outputs)"; else bad "tools-only run"; fi
+if tools inspect --engine m.engine | grep "input   input  float32 2x3x224x224" >/dev/null; then ok "tools-only inspect"; else bad "tools-only inspect"; fi
+expect_fail "tools-only build names the package" "edgert build needs the ONNX builder.*install edgert-builder" tools build --onnx "$MODEL" -o t.engine
+[ ! -e t.engine ] && ok "tools-only build writes nothing" || bad "tools-only build wrote t.engine"
+expect_fail "tools-only inspect --onnx" "edgert inspect --onnx needs the ONNX builder" tools inspect --onnx "$MODEL"
+echo x > in.pb
+expect_fail "tools-only .pb input" "in.pb: this edgert \(edgert-tools\) reads .npy inputs" tools run --engine m.engine --input in.pb
+expect_fail "broken builder module" "builder module .*junk.npy is installed but does not load" env EDGERT_CLI_BUILDER="$WORK/junk.npy" "$EDGERT" ops
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

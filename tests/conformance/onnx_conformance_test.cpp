@@ -9,8 +9,8 @@
 #include <map>
 #include <set>
 
+#include "edgert/internal/npy.h"
 #include "edgert/internal/op.h"
-#include "npy.h"
 #include "onnx_import.h"
 #include "tensor_proto.h"
 #include "test_util.h"

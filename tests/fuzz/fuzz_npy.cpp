@@ -1,7 +1,7 @@
 // libFuzzer: .npy parsing.
 #include <cstdint>
 
-#include "npy.h"
+#include "edgert/internal/npy.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)edgert::parseNpy(data, size, "fuzz.npy");

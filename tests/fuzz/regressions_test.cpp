@@ -7,7 +7,7 @@
 
 #include "build_config.h"
 #include "edgert/edgert.h"
-#include "npy.h"
+#include "edgert/internal/npy.h"
 #include "onnx_import.h"
 
 namespace fs = std::filesystem;

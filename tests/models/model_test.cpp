@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "npy.h"
+#include "edgert/internal/npy.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

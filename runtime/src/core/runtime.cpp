@@ -377,6 +377,9 @@ Status cudaAvailable() {
 std::vector<int> cudaDeviceSms() {
   return {};
 }
+bool cudaBackendCompiled() {
+  return false;
+}
 bool cudaSupportsNode(const NodeContext&) {
   return false;
 }

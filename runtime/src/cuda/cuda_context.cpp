@@ -787,6 +787,10 @@ Status cudaAvailable() {
   return Status::Ok();
 }
 
+bool cudaBackendCompiled() {
+  return true;
+}
+
 bool cudaSupportsNode(const NodeContext& node) {
   return cuda::findGpuOp(node) != nullptr || (node.fp16 && cuda::findHalfNhwcOp(node) != nullptr);
 }

@@ -11,6 +11,8 @@ namespace edgert {
 
 // OK when the CUDA backend is compiled in and this machine has a GPU, cuDNN and cuBLASLt.
 Status cudaAvailable();
+// Whether this libedgert has the CUDA backend (it was built with nvcc), GPU or not.
+bool cudaBackendCompiled();
 // Compute capabilities of this machine's GPUs (10*major+minor); empty without one.
 std::vector<int> cudaDeviceSms();
 // Whether a node (with shapes) has a CUDA implementation (with `fp16`: in FP32 or NHWC

@@ -1,4 +1,4 @@
-#include "npy.h"
+#include "edgert/internal/npy.h"
 
 #include <cstring>
 #include <filesystem>
@@ -8,7 +8,6 @@
 
 #include "edgert/internal/engine_model.h"
 #include "edgert/internal/str.h"
-#include "tensor_proto.h"
 
 namespace edgert {
 
@@ -144,14 +143,6 @@ std::string encodeNpy(DataType dtype, const Dims& dims, const void* data) {
 Status writeNpy(const std::string& path, DataType dtype, const Dims& dims, const void* data) {
   const std::string bytes = encodeNpy(dtype, dims, data);
   return writeFileAtomically(path, bytes.data(), bytes.size());
-}
-
-Result<HostTensor> readTensorFile(const std::string& path) {
-  const std::string ext = std::filesystem::path(path).extension().string();
-  if (ext == ".npy") return readNpy(path);
-  if (ext == ".pb") return readTensorProtoFile(path);
-  return Status(StatusCode::kInvalidArgument,
-                strCat(path, ": unknown tensor file type '", ext, "' (use .npy or .pb)"));
 }
 
 }  // namespace edgert

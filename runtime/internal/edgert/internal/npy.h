@@ -15,7 +15,4 @@ std::string encodeNpy(DataType dtype, const Dims& dims, const void* data);
 // Writes atomically (temp file + rename).
 Status writeNpy(const std::string& path, DataType dtype, const Dims& dims, const void* data);
 
-// Reads a tensor file by extension: .npy or .pb (ONNX TensorProto).
-Result<HostTensor> readTensorFile(const std::string& path);
-
 }  // namespace edgert

@@ -1,0 +1,304 @@
+#include "runtime_commands.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "edgert/edgert.h"
+#include "edgert/internal/engine_model.h"
+#include "edgert/internal/half.h"
+#include "edgert/internal/npy.h"
+#include "edgert/internal/str.h"
+
+namespace edgert::cli {
+
+namespace fs = std::filesystem;
+
+int fail(const Status& st) {
+  fmt::print(stderr, "edgert: error: {}\n", st.toString());
+  return 1;
+}
+
+namespace {
+
+int cmdInspectEngine(const std::string& engine_path) {
+  // Any engine can be inspected, whatever its target and this machine.
+  auto bytes = readFileBytes(engine_path, uint64_t{8} << 30);
+  if (!bytes.ok()) return fail(bytes.status());
+  auto model = deserializeEngine(std::move(bytes).value(), engine_path);
+  if (!model.ok()) return fail(model.status());
+  fmt::print("{}", describeEngine(model.value(), engine_path));
+  return 0;
+}
+
+std::string summarize(const HostTensor& t) {
+  const int64_t n = t.numel();
+  if (n == 0) return "empty";
+  double mn = t.doubleAt(0), mx = mn, sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = t.doubleAt(i);
+    mn = std::min(mn, v);
+    mx = std::max(mx, v);
+    sum += v;
+  }
+  std::string first;
+  for (int64_t i = 0; i < std::min<int64_t>(n, 5); ++i)
+    first += fmt::format("{}{:.6g}", i ? ", " : "", t.doubleAt(i));
+  return fmt::format("min {:.6g} max {:.6g} mean {:.6g}  [{}{}]", mn, mx,
+                     sum / static_cast<double>(n), first, n > 5 ? ", ..." : "");
+}
+
+int cmdRun(const std::string& engine_path, const std::string& backend_name,
+           const std::vector<std::string>& inputs, const std::string& save_dir, int iterations,
+           const TensorReader& read) {
+  auto backend = parseBackend(backend_name);
+  if (!backend.ok()) return fail(backend.status());
+  auto rt =
+      Runtime::create({.backend = backend.value(), .log = [](LogSeverity s, const std::string& m) {
+                         if (s != LogSeverity::kVerbose) fmt::print(stderr, "edgert: {}\n", m);
+                       }});
+  if (!rt.ok()) return fail(rt.status());
+  auto engine = rt.value()->loadEngine(engine_path);
+  if (!engine.ok()) return fail(engine.status());
+  auto ctx = engine.value()->createExecutionContext();
+  if (!ctx.ok()) return fail(ctx.status());
+  std::vector<const TensorInfo*> engine_inputs;
+  for (const TensorInfo& b : engine.value()->bindings())
+    if (b.is_input) engine_inputs.push_back(&b);
+  std::map<std::string, std::string> files;
+  for (const std::string& spec : inputs) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos) {
+      if (engine_inputs.size() != 1)
+        return fail(Status(StatusCode::kInvalidArgument,
+                           strCat("--input '", spec, "' has no name= and the engine has ",
+                                  engine_inputs.size(), " inputs")));
+      files[engine_inputs[0]->name] = spec;
+    } else {
+      files[spec.substr(0, eq)] = spec.substr(eq + 1);
+    }
+  }
+  std::vector<HostTensor> keep;
+  for (const TensorInfo* in : engine_inputs) {
+    auto f = files.find(in->name);
+    if (f == files.end())
+      return fail(Status(StatusCode::kInvalidArgument,
+                         strCat("missing --input for '", in->name, "' (", dataTypeName(in->dtype),
+                                " ", dimsToString(in->dims), ")")));
+    auto t = read(f->second);
+    if (!t.ok()) return fail(t.status());
+    if (t->dtype() == DataType::kFloat32 && in->dtype == DataType::kFloat16) {
+      // An engine built with --input-format fp16 takes float32 files too.
+      HostTensor h = HostTensor::create(DataType::kFloat16, t->dims()).value();
+      for (int64_t i = 0; i < t->numel(); ++i)
+        h.mutableAs<uint16_t>()[i] = floatToHalf(t->as<float>()[i]);
+      t = std::move(h);
+    }
+    if (t->dtype() != in->dtype)
+      return fail(Status(StatusCode::kInvalidArgument,
+                         strCat(f->second, ": input '", in->name, "' is ", dataTypeName(in->dtype),
+                                " but the file holds ", dataTypeName(t->dtype()))));
+    Status st = ctx.value()->checkInputShape(in->name, t->dims());
+    if (!st.ok()) return fail(st.withContext(f->second));
+    st = ctx.value()->setInput(in->name, t->data(), t->bytes());
+    if (!st.ok()) return fail(st);
+    files.erase(f);
+  }
+  if (!files.empty())
+    return fail(Status(StatusCode::kInvalidArgument,
+                       strCat("'", files.begin()->first, "' is not an input of this engine")));
+  std::vector<double> ms;
+  for (int i = 0; i < std::max(1, iterations); ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Status st = ctx.value()->execute();
+    if (!st.ok()) return fail(st);
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  fmt::print("ran {} on {} backend: {} iteration(s), median {:.3f} ms\n", engine_path,
+             backendName(rt.value()->backend()), ms.size(), ms[ms.size() / 2]);
+  if (!save_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(save_dir, ec);
+    if (ec)
+      return fail(
+          Status(StatusCode::kIoError, strCat(save_dir, ": cannot create folder: ", ec.message())));
+  }
+  for (const TensorInfo& b : engine.value()->bindings()) {
+    if (b.is_input) continue;
+    auto host = HostTensor::create(b.dtype, b.dims);
+    if (!host.ok()) return fail(host.status());
+    Status st = ctx.value()->getOutput(b.name, host->mutableData(), b.bytes());
+    if (!st.ok()) return fail(st);
+    const void* data = host->data();
+    const HostTensor& view = host.value();
+    fmt::print("  output {} {} {}: {}\n", b.name, dataTypeName(b.dtype), dimsToString(b.dims),
+               summarize(view));
+    if (!save_dir.empty()) {
+      std::string file = b.name;
+      for (char& c : file)
+        if (c == '/' || c == '\\' || c == ':') c = '_';
+      const std::string path = (fs::path(save_dir) / (file + ".npy")).string();
+      st = writeNpy(path, b.dtype, b.dims, data);
+      if (!st.ok()) return fail(st);
+    }
+  }
+  if (!save_dir.empty()) fmt::print("outputs written to {}/\n", save_dir);
+  return 0;
+}
+
+int cmdBench(const std::string& engine_path, const std::string& backend_name, int iterations,
+             int warmup, const std::string& json_path, bool per_layer, bool cuda_graph) {
+  // The CUDA backend captures the network as one CUDA graph from the second run on
+  // (trtexec's --useCudaGraph, on by default here); --no-cuda-graph times eager launches.
+  if (!cuda_graph) setenv("EDGERT_CUDA_GRAPH", "0", 1);
+  auto backend = parseBackend(backend_name);
+  if (!backend.ok()) return fail(backend.status());
+  RuntimeOptions ro;
+  ro.backend = backend.value();
+  auto rt = Runtime::create(ro);
+  if (!rt.ok()) return fail(rt.status());
+  auto engine = rt.value()->loadEngine(engine_path);
+  if (!engine.ok()) return fail(engine.status());
+  auto ctx = engine.value()->createExecutionContext();
+  if (!ctx.ok()) return fail(ctx.status());
+  int64_t batch = 1;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  for (const TensorInfo& b : engine.value()->bindings()) {
+    if (!b.is_input) continue;
+    if (!b.dims.empty()) batch = b.dims[0];
+    // Random data, not zeros: zeros can run faster than real inputs.
+    std::vector<uint8_t> data(b.bytes());
+    if (b.dtype == DataType::kFloat32)
+      for (size_t i = 0; i < data.size() / 4; ++i)
+        reinterpret_cast<float*>(data.data())[i] = u(rng);
+    if (b.dtype == DataType::kFloat16)
+      for (size_t i = 0; i < data.size() / 2; ++i)
+        reinterpret_cast<uint16_t*>(data.data())[i] = floatToHalf(u(rng));
+    Status st = ctx.value()->setInput(b.name, data.data(), data.size());
+    if (!st.ok()) return fail(st);
+  }
+  if (per_layer) {
+    auto layers = ctx.value()->profileLayers(std::max(iterations, 1));
+    if (!layers.ok()) return fail(layers.status());
+    std::vector<LayerTiming> v = layers.value();
+    double total = 0;
+    for (const auto& l : v) total += l.ms;
+    std::stable_sort(v.begin(), v.end(),
+                     [](const LayerTiming& a, const LayerTiming& b) { return a.ms > b.ms; });
+    fmt::print("per layer (median of {}, eager, no CUDA graph): {:.4f} ms in {} layers\n",
+               iterations, total, v.size());
+    std::map<std::string, double> by_op;
+    for (const auto& l : v) by_op[l.op] += l.ms;
+    for (const auto& [op, ms] : by_op)
+      fmt::print("  {:<20} {:8.4f} ms {:5.1f}%\n", op, ms, 100 * ms / std::max(total, 1e-12));
+    fmt::print("slowest layers:\n");
+    for (size_t i = 0; i < v.size() && i < 15; ++i)
+      fmt::print("  {:8.4f} ms  {:<16} {:<22} {}\n", v[i].ms, v[i].op, v[i].tactic, v[i].name);
+    if (!json_path.empty()) {
+      // Every layer in execution order (trtexec's --exportProfile).
+      nlohmann::ordered_json j;
+      j["engine"] = engine_path;
+      j["batch"] = batch;
+      j["total_ms"] = total;
+      auto& arr = j["layers"] = nlohmann::ordered_json::array();
+      for (const LayerTiming& l : layers.value())
+        arr.push_back({{"name", l.name}, {"op", l.op}, {"tactic", l.tactic}, {"ms", l.ms}});
+      const std::string text = j.dump(1) + "\n";
+      Status st = writeFileAtomically(json_path, text.data(), text.size());
+      if (!st.ok()) return fail(st);
+    }
+    return 0;
+  }
+  auto ms = ctx.value()->benchmark(warmup, iterations);
+  if (!ms.ok()) return fail(ms.status());
+  std::vector<double> v = ms.value();
+  std::sort(v.begin(), v.end());
+  auto pct = [&](double p) {
+    return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+  };
+  const double median = pct(0.5);
+  const double ips = 1000.0 / median;
+  const ExecutionContext::MemoryUse mem = ctx.value()->memoryUse();
+  auto toMib = [](size_t b) { return static_cast<double>(b) / 1048576.0; };
+  const double mib = toMib(mem.total());
+  const char* be = backendName(ctx.value()->backend());
+  fmt::print("{} on {}{}: {} iterations after {} warm-up\n", engine_path, be,
+             ctx.value()->backend() == Backend::kCuda
+                 ? (cuda_graph ? " (CUDA graph replay)" : " (eager launches)")
+                 : "",
+             v.size(), warmup);
+  fmt::print("  latency ms  min {:.4f}  median {:.4f}  p90 {:.4f}  p99 {:.4f}\n", v.front(), median,
+             pct(0.9), pct(0.99));
+  fmt::print("  throughput  {:.1f} inferences/s  {:.1f} images/s (batch {})\n", ips,
+             ips * static_cast<double>(batch), batch);
+  fmt::print(
+      "  memory      {:.1f} MiB held by the context: weights {:.1f}, activations {:.1f}, "
+      "workspace {:.1f}\n",
+      mib, toMib(mem.weights), toMib(mem.activations), toMib(mem.workspace));
+  if (!json_path.empty()) {
+    const std::string j = fmt::format(
+        "{{\"engine\": \"{}\", \"backend\": \"{}\", \"batch\": {}, \"iterations\": {}, \"min_ms\": "
+        "{:.5f}, "
+        "\"median_ms\": {:.5f}, \"p90_ms\": {:.5f}, \"p99_ms\": {:.5f}, \"images_per_s\": {:.2f}, "
+        "\"memory_mib\": {:.2f}, \"weights_mib\": {:.2f}, \"activations_mib\": {:.2f}, "
+        "\"workspace_mib\": {:.2f}}}\n",
+        engine_path, be, batch, v.size(), v.front(), median, pct(0.9), pct(0.99),
+        ips * static_cast<double>(batch), mib, toMib(mem.weights), toMib(mem.activations),
+        toMib(mem.workspace));
+    Status st = writeFileAtomically(json_path, j.data(), j.size());
+    if (!st.ok()) return fail(st);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void addRuntimeCommands(CLI::App& app, RuntimeCommands& rc) {
+  rc.inspect = app.add_subcommand("inspect",
+                                  "Print an engine layer by layer, or an ONNX model's I/O and ops");
+  rc.inspect_engine = rc.inspect->add_option("--engine", rc.i_engine, "Engine file");
+
+  rc.run = app.add_subcommand("run", "Run an engine on input tensors (.npy or ONNX .pb)");
+  rc.run->add_option("--engine", rc.r_engine, "Engine file")->required();
+  rc.run->add_option("--backend", rc.r_backend, "cpu | cuda | auto");
+  rc.run->add_option("--input", rc.r_inputs,
+                     "name=file.npy (repeatable; the name may be omitted for one input)");
+  rc.run->add_option("--save-outputs", rc.r_save, "Folder for <output name>.npy files");
+  rc.run->add_option("--iterations", rc.r_iter, "Run this many times and report the median latency")
+      ->check(CLI::Range(1, 1000000));
+
+  rc.bench = app.add_subcommand("bench", "Time an engine: latency percentiles, throughput, memory");
+  rc.bench->add_option("--engine", rc.be_engine, "Engine file")->required();
+  rc.bench->add_option("--backend", rc.be_backend, "cpu | cuda | auto");
+  rc.bench->add_option("--iterations", rc.be_iter, "Timed iterations")
+      ->check(CLI::Range(1, 10000000));
+  rc.bench->add_option("--warmup", rc.be_warm, "Untimed iterations first")
+      ->check(CLI::Range(0, 1000000));
+  rc.bench->add_option("--json", rc.be_json,
+                       "Also write the results as JSON (with --per-layer: every layer, in order)");
+  rc.bench->add_flag("--per-layer", rc.be_layers,
+                     "Time every layer (eager) and list where the time goes");
+  rc.bench->add_flag("--cuda-graph,!--no-cuda-graph", rc.be_graph,
+                     "Replay the network as one CUDA graph (default) or launch every layer");
+}
+
+std::optional<int> runRuntimeCommand(const RuntimeCommands& rc, const TensorReader& read) {
+  if (rc.inspect->parsed() && !rc.i_engine.empty()) return cmdInspectEngine(rc.i_engine);
+  if (rc.run->parsed())
+    return cmdRun(rc.r_engine, rc.r_backend, rc.r_inputs, rc.r_save, rc.r_iter, read);
+  if (rc.bench->parsed())
+    return cmdBench(rc.be_engine, rc.be_backend, rc.be_iter, rc.be_warm, rc.be_json, rc.be_layers,
+                    rc.be_graph);
+  return std::nullopt;
+}
+
+}  // namespace edgert::cli
