@@ -355,10 +355,11 @@ extern "C" __global__ void edgert_qconv_dw4(void* y, const int8_t* x, const int8
 // ---- Implicit-GEMM INT8 convolution on tensor cores (mma.sync m16n8k32 s8, sm_80+) --------
 // One group, C % 4 == 0 (input runs of 16, 8 or 4 bytes each within one tap's channels), any
 // kernel size, stride, padding and dilation, over NHWC int8; the epilogue fused (no int32
-// round trip through memory). Block: 128 output pixels x BN output channels, 8 warps (4 x 2),
-// a 32-deep reduction step, three cp.async stages. Weights [Mw][Kp] (Kp % 32 == 0, Mw a
-// multiple of BN, zero padded), reduction index k = (kh * KW + kw) * C + c. Output pixel p of
-// the `rows` this launch covers is pixel row0 + p of the output (im2col chunks: the columns
+// round trip through memory). Block: 128 output pixels x BN output channels, 8 warps (WM x WN:
+// 2 x 4 for BN 128, 4 x 2 for 64, 8 x 1 for 32, so each warp holds 4 n-tiles of 8), fragments
+// loaded with ldmatrix, a 32-deep reduction step, three cp.async stages. Weights [Mw][Kp] (Kp % 32
+// == 0, Mw a multiple of BN, zero padded), reduction index k = (kh * KW + kw) * C + c. Output pixel
+// p of the `rows` this launch covers is pixel row0 + p of the output (im2col chunks: the columns
 // are the input, a 1x1 convolution over `rows` pixels of Kp channels).
 namespace {
 
@@ -370,6 +371,17 @@ __device__ __forceinline__ void cpAsync16(void* smem, const void* gmem, bool val
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
                "r"(valid ? 16 : 0));
+#endif
+}
+
+// Four 8x16-byte matrices from shared memory (ldmatrix .x4): lane l gives the row address of
+// matrix l / 8 and receives, of each matrix, 4 bytes of row l / 4 - exactly an s8 mma fragment.
+__device__ __forceinline__ void ldmatrix4(unsigned (&r)[4], const void* smem) {
+#if __CUDA_ARCH__ >= 800
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
 #endif
 }
 
@@ -388,7 +400,9 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
                                          const EdgertQConvGeom& g, const EdgertQEpi& e, int kp,
                                          long long row0, long long rows) {
 #if __CUDA_ARCH__ >= 800
-  constexpr int NT = BN / 16;  // n-tiles of 8 per warp (2 warps across BN)
+  // Warps: WM along pixels x WN along channels; each holds MI m-tiles of 16 x NT n-tiles of 8.
+  constexpr int WN = BN / 32, WM = 8 / WN, MI = kQBM / WM / 16, NT = 4;
+  static_assert(WM * WN == 8 && MI >= 1, "8 warps");
   // The pipeline's stages, then (after the main loop) the accumulators of 64 rows at a time.
   constexpr int kStage = (kQBM + BN) * kQRow, kCRow = BN + 4;  // ints; +4: no bank conflicts
   static_assert(64 * kCRow * 4 <= kQStages * kStage, "accumulator tile fits the stages");
@@ -396,7 +410,7 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
   auto As = [&](int st) { return smem + st * kStage; };
   auto Bs = [&](int st) { return smem + st * kStage + kQBM * kQRow; };
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int wm = warp >> 1, wn = warp & 1;  // warp position: 4 along pixels, 2 along channels
+  const int wm = warp / WN, wn = warp % WN;
   const long long p0 = blockIdx.x * (long long)kQBM;
   const int n0 = blockIdx.y * BN;
   // This thread's A row (one 16-byte segment of it per stage).
@@ -417,30 +431,51 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
   }
   const int K = g.kh * g.kw * static_cast<int>(g.c);
   const int ktiles = kp / kQBK;
+  // ncu: with a division per piece, the address arithmetic outweighed the MMAs (ALU the
+  // busiest pipe). Loads come in k-tile order, so the 16-byte path keeps this thread's
+  // reduction position - tap (kh, kw) and channel c - and steps it by 32 per k-tile.
+  const int C = static_cast<int>(g.c), IH = static_cast<int>(g.ih), IW = static_cast<int>(g.iw);
+  const int ih0 = static_cast<int>(a_ih0), iw0 = static_cast<int>(a_iw0);
+  const int8_t* a_img = x + a_n * IH * static_cast<long long>(IW) * C;
+  int pos_k = a_seg * 16, pos_kh = 0, pos_kw = 0, pos_c = pos_k;
+  if constexpr (PIECE == 16) {
+    const int tap = pos_k / C;
+    pos_c = pos_k - tap * C;
+    pos_kh = tap / g.kw;
+    pos_kw = tap - pos_kh * g.kw;
+  }
+  // This thread's weight segment (BN * 2 segments of 16 bytes per stage, at most one each).
+  const bool b_has = tid < BN * 2;
+  const int8_t* b_src = w + static_cast<long long>(n0 + (tid >> 1)) * kp + (tid & 1) * 16;
+  int8_t* const b_dst0 = smem + kQBM * kQRow + (tid >> 1) * kQRow + (tid & 1) * 16;
   auto load = [&](int stage, int kt) {
-  // PIECE bytes at a time, each within one tap (C % PIECE == 0): 16 when C % 16 == 0.
+    if constexpr (PIECE == 16) {
+      const int ih = ih0 + pos_kh * g.dh, iw = iw0 + pos_kw * g.dw;
+      const bool v = a_live && pos_k < K && static_cast<unsigned>(ih) < static_cast<unsigned>(IH) &&
+                     static_cast<unsigned>(iw) < static_cast<unsigned>(IW);
+      const int8_t* src = v ? a_img + static_cast<long long>(ih * IW + iw) * C + pos_c : x;
+      cpAsync16(As(stage) + a_row * kQRow + a_seg * 16, src, v);
+      pos_k += kQBK;
+      for (pos_c += kQBK; pos_c >= C; pos_c -= C)
+        if (++pos_kw == g.kw) pos_kw = 0, ++pos_kh;
+    } else {
+      // PIECE bytes at a time, each within one tap (C % PIECE == 0).
 #pragma unroll
-    for (int q = 0; q < 16 / PIECE; ++q) {
-      const int k = kt * kQBK + a_seg * 16 + q * PIECE;
-      const int tap = k / static_cast<int>(g.c), c = k - tap * static_cast<int>(g.c);
-      const long long ih = a_ih0 + (tap / g.kw) * g.dh, iw = a_iw0 + (tap % g.kw) * g.dw;
-      const bool v = a_live && k < K && ih >= 0 && ih < g.ih && iw >= 0 && iw < g.iw;
-      const int8_t* src = v ? x + ((a_n * g.ih + ih) * g.iw + iw) * g.c + c : x;
-      int8_t* dst = As(stage) + a_row * kQRow + a_seg * 16 + q * PIECE;
-      if (PIECE == 16)
-        cpAsync16(dst, src, v);
-      else
-        cpAsyncSmall<PIECE>(dst, src, v);
+      for (int q = 0; q < 16 / PIECE; ++q) {
+        const int k = kt * kQBK + a_seg * 16 + q * PIECE;
+        const int tap = k / C, c = k - tap * C;
+        const int ih = ih0 + (tap / g.kw) * g.dh, iw = iw0 + (tap % g.kw) * g.dw;
+        const bool v = a_live && k < K && static_cast<unsigned>(ih) < static_cast<unsigned>(IH) &&
+                       static_cast<unsigned>(iw) < static_cast<unsigned>(IW);
+        const int8_t* src = v ? a_img + static_cast<long long>(ih * IW + iw) * C + c : x;
+        cpAsyncSmall<PIECE>(As(stage) + a_row * kQRow + a_seg * 16 + q * PIECE, src, v);
+      }
     }
-    for (int s = tid; s < BN * 2; s += 256) {
-      const int r = s >> 1, seg = s & 1;
-      cpAsync16(Bs(stage) + r * kQRow + seg * 16,
-                w + static_cast<long long>(n0 + r) * kp + kt * kQBK + seg * 16, true);
-    }
+    if (b_has) cpAsync16(b_dst0 + stage * kStage, b_src + kt * kQBK, true);
   };
-  int acc[2][NT][4];
+  int acc[MI][NT][4];
 #pragma unroll
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < MI; ++i)
 #pragma unroll
     for (int j = 0; j < NT; ++j)
 #pragma unroll
@@ -451,6 +486,10 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
     asm volatile("cp.async.commit_group;\n" ::);
   }
   const int grp = lane >> 2, tig = lane & 3;
+  // ldmatrix row addresses: A matrices (rows 0-7 | 8-15) x (bytes 0-15 | 16-31); B matrices
+  // (bytes 0-15 | 16-31) x (n 0-7 | 8-15), so registers 0,1 are n-tile 2j and 2,3 are 2j + 1.
+  const int a_ld = (lane & 15) * kQRow + (lane >> 4) * 16;
+  const int b_ld = ((lane & 7) + (lane >> 4) * 8) * kQRow + ((lane >> 3) & 1) * 16;
   for (int kt = 0; kt < ktiles; ++kt) {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(kQStages - 2));
     __syncthreads();
@@ -460,31 +499,21 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
     asm volatile("cp.async.commit_group;\n" ::);
     const int8_t* a = As(kt % kQStages);
     const int8_t* b = Bs(kt % kQStages);
-    unsigned af[2][4], bf[NT][2];
+    unsigned af[MI][4], bf[NT / 2][4];
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const int r = wm * 32 + i * 16 + grp;
-      af[i][0] = *reinterpret_cast<const unsigned*>(a + r * kQRow + tig * 4);
-      af[i][1] = *reinterpret_cast<const unsigned*>(a + (r + 8) * kQRow + tig * 4);
-      af[i][2] = *reinterpret_cast<const unsigned*>(a + r * kQRow + 16 + tig * 4);
-      af[i][3] = *reinterpret_cast<const unsigned*>(a + (r + 8) * kQRow + 16 + tig * 4);
-    }
+    for (int i = 0; i < MI; ++i) ldmatrix4(af[i], a + (wm * MI + i) * 16 * kQRow + a_ld);
 #pragma unroll
-    for (int j = 0; j < NT; ++j) {
-      const int n = wn * (BN / 2) + j * 8 + grp;
-      bf[j][0] = *reinterpret_cast<const unsigned*>(b + n * kQRow + tig * 4);
-      bf[j][1] = *reinterpret_cast<const unsigned*>(b + n * kQRow + 16 + tig * 4);
-    }
+    for (int j = 0; j < NT / 2; ++j) ldmatrix4(bf[j], b + (wn * NT + j * 2) * 8 * kQRow + b_ld);
 #pragma unroll
-    for (int i = 0; i < 2; ++i)
+    for (int i = 0; i < MI; ++i)
 #pragma unroll
       for (int j = 0; j < NT; ++j)
         asm volatile(
             "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
             "{%8,%9}, {%0,%1,%2,%3};\n"
             : "+r"(acc[i][j][0]), "+r"(acc[i][j][1]), "+r"(acc[i][j][2]), "+r"(acc[i][j][3])
-            : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]), "r"(bf[j][0]),
-              "r"(bf[j][1]));
+            : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]),
+              "r"(bf[j / 2][(j & 1) * 2]), "r"(bf[j / 2][(j & 1) * 2 + 1]));
   }
   asm volatile("cp.async.wait_group 0;\n" ::);
   // Epilogue through shared memory, 64 rows at a time: the warps holding them write their
@@ -492,19 +521,21 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
   // takes four consecutive channels of a row, so loads and stores are whole vectors.
   int* cs = reinterpret_cast<int*>(smem);
   const bool vec = e.m % 4 == 0;
-#pragma unroll
+  // (Loading each thread's channel constants once, or all of a half's residuals ahead, was
+  // tried: the registers it holds across the loop cost the 64-channel tiles their occupancy,
+  // ResNet-50 bs128 7.59 -> 7.82 / 8.77 ms. bench/NOTES.md, session 9.)
   for (int half = 0; half < 2; ++half) {
     __syncthreads();
-    if ((wm >> 1) == half)
+    if (wm * MI * 16 / 64 == half)
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < MI; ++i)
 #pragma unroll
         for (int h = 0; h < 2; ++h)
 #pragma unroll
           for (int j = 0; j < NT; ++j) {
-            const int r = (wm & 1) * 32 + i * 16 + grp + h * 8;
-            const int col = wn * (BN / 2) + j * 8 + tig * 2;
-            *reinterpret_cast<int2*>(cs + r * kCRow + col) =
+            const int r = wm * MI * 16 - half * 64 + i * 16 + grp + h * 8;
+            const int c = (wn * NT + j) * 8 + tig * 2;
+            *reinterpret_cast<int2*>(cs + r * kCRow + c) =
                 make_int2(acc[i][j][h * 2], acc[i][j][h * 2 + 1]);
           }
     __syncthreads();

@@ -152,20 +152,26 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"hardsigmoid", 1, 16, 6, 6, 16, 1, 1, 0, 1, false, "HardSigmoid", 0.2f, 0.5f, true, 0},
       {"linear_k64", 3, 64, 1, 1, 40, 1, 1, 0, 1, true, "Relu", 0, 0, true, 0},
       {"linear_k50_float", 2, 50, 1, 1, 10, 1, 1, 0, 1, true, "", 0, 0, false, 2},
+      // More than 64 output channels: 128-wide tiles, or two 64-wide ones (the n64 round).
+      {"wide1x1_m160_residual", 2, 32, 6, 7, 160, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1},
+      {"wide3x3_m136_s2", 1, 48, 9, 8, 136, 3, 2, 1, 1, false, "", 0, 0, true, 0},
   };
-  // Each case twice: our tensor-core kernel (sm_80+), then cuBLASLt's IMMA + epilogue path.
-  for (int imma = 0; imma < 2; ++imma)
+  // Each case three times, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
+  // with its default tiles, with 64-channel tiles, then cuBLASLt's IMMA + epilogue path.
+  const char* kRounds[] = {"", " (64-channel tiles)", " (cuBLASLt IMMA)"};
+  for (int round = 0; round < 3; ++round)
     for (const QCase& q : cases) {
-      SCOPED_TRACE(::testing::Message() << q.name << (imma ? " (cuBLASLt IMMA)" : ""));
-      if (imma)
-        setenv("EDGERT_INT8_IMMA", "1", 1);
-      else
-        unsetenv("EDGERT_INT8_IMMA");
+      SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
+      unsetenv("EDGERT_INT8_IMMA");
+      unsetenv("EDGERT_INT8_N64");
+      if (round == 1) setenv("EDGERT_INT8_N64", "1", 1);
+      if (round == 2) setenv("EDGERT_INT8_IMMA", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       BuildOptions cpu, gpu;
       cpu.target = "cpu";
       gpu.target = testTarget();
+      gpu.tactic_timing = false;
       BuildReport rep;
       auto ce = buildFromGraph(im, q.name, cpu);
       auto ge = buildFromGraph(std::move(im), q.name, gpu, &rep);
@@ -197,6 +203,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       }
     }
   unsetenv("EDGERT_INT8_IMMA");
+  unsetenv("EDGERT_INT8_N64");
 }
 
 // A calibrated INT8 engine for the GPU (NHWC int8 between INT8 layers, fp16 around them)

@@ -875,8 +875,17 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
   // where the input channels need it; the names that do not apply fail to build).
   const bool int8_nhwc = node.op == "EdgertQConv" && cuda::findHalfNhwcOp(node) != nullptr;
   if (node.op == "EdgertQConv")
-    for (const char* t : {"int8-mma", "int8-im2col-mma", "int8-imma", "int8-im2col-imma"})
+    for (const char* t : {"int8-mma", "int8-mma-n64", "int8-im2col-mma", "int8-im2col-mma-n64",
+                          "int8-imma", "int8-im2col-imma"})
       candidates.push_back(t);
+  // EDGERT_TACTIC_EXCLUDE=name,name: leave these out (trtexec's --tacticSources=-X), to
+  // compare a network built with and without a kernel.
+  if (const char* ex = std::getenv("EDGERT_TACTIC_EXCLUDE")) {
+    const std::string drop = strCat(",", ex, ",");
+    std::erase_if(candidates, [&](const std::string& t) {
+      return drop.find(strCat(",", t, ",")) != std::string::npos;
+    });
+  }
   std::vector<TacticTime> out;
   if (candidates.empty()) return out;
   TimingBench b;

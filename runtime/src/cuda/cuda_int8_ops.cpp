@@ -149,9 +149,9 @@ class QConvLayer final : public GpuLayer {
   const char* tactic() const override {
     switch (path_) {
       case QPath::kMma:
-        return "int8-mma";
+        return narrow_ ? "int8-mma-n64" : "int8-mma";
       case QPath::kIm2colMma:
-        return "int8-im2col-mma";
+        return narrow_ ? "int8-im2col-mma-n64" : "int8-im2col-mma";
       case QPath::kImma:
         return "int8-imma";
       case QPath::kIm2colImma:
@@ -267,6 +267,7 @@ class QConvLayer final : public GpuLayer {
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
   int mma_bn_ = 128;
+  bool narrow_ = false;  // 64-channel tiles for M > 64: half the registers, twice the blocks
   EdgertQConvGeom geom_{};
   EdgertQEpi epi_{};
   CUdeviceptr w_ = 0;
@@ -294,11 +295,17 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
 }
 
 // Our tensor-core kernel (sm_80+): on the input as it lies when C % 4 == 0, else on columns.
-Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w) {
+// `narrow`: 64-channel tiles even for M > 64 (the builder times both: ncu showed the 128-wide
+// tiles of small-K layers latency-bound at a quarter occupancy).
+Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, bool force) {
   const EdgertQConvGeom& g = L->geom_;
   const int64_t K = int64_t{g.kh} * g.kw * g.c;
   L->kp_ = roundUp(K, 32);
-  L->mma_bn_ = g.m <= 32 ? 32 : g.m <= 64 ? 64 : 128;
+  // Only for grids two waves deep or more, where occupancy hides latency: with few blocks the
+  // narrow tiles won each layer's timing but lost the network (ResNet-50 bs1 0.42 -> 0.46 ms).
+  const int64_t blocks128 = (g.n * g.oh * g.ow + 127) / 128 * ((g.m + 127) / 128);
+  L->narrow_ = narrow && g.m > 64 && (force || blocks128 >= 2 * std::max(env.sm_count, 1));
+  L->mma_bn_ = g.m <= 32 ? 32 : g.m <= 64 || L->narrow_ ? 64 : 128;
   // Input runs as wide as the channel count allows (each within one tap); the columns of the
   // im2col path are 32-byte aligned rows.
   const int piece = g.c % 4 != 0 ? 16 : g.c % 16 == 0 ? 16 : g.c % 8 == 0 ? 8 : 4;
@@ -428,12 +435,16 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   }
   const int8_t* w = c.constant(1)->as<int8_t>();
   // One group on tensor cores: our kernel on sm_80+ unless the builder's tactic timing chose
-  // cuBLASLt's (EDGERT_INT8_IMMA=1 forces it, to compare), cuBLASLt's IMMA on sm_75.
+  // cuBLASLt's (EDGERT_INT8_IMMA=1 forces it, EDGERT_INT8_N64=1 our 64-channel tiles, to
+  // compare), cuBLASLt's IMMA on sm_75.
   const bool want_imma = c.tactic == "int8-imma" || c.tactic == "int8-im2col-imma" ||
                          std::getenv("EDGERT_INT8_IMMA") != nullptr;
   const bool mma_fits = g.n * g.oh * g.ow < (int64_t{1} << 31);  // its 32-bit pixel indices
   if (g.groups == 1 && env.sm >= 80 && !want_imma && mma_fits) {
-    EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w));
+    const bool force_n64 = std::getenv("EDGERT_INT8_N64") != nullptr;
+    const bool narrow =
+        c.tactic == "int8-mma-n64" || c.tactic == "int8-im2col-mma-n64" || force_n64;
+    EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, narrow, force_n64));
   } else if (g.groups == 1 && env.lt && env.sm >= 75) {
     const Status st = setUpImma(L.get(), env, w);
     if (!st.ok() && c.strict_tactic) return st;
