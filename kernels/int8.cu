@@ -309,6 +309,24 @@ extern "C" __global__ void edgert_im2col_s8(int* cols, const int8_t* x, EdgertIm
     im2col<unsigned long long>(cols, x, p, total);
 }
 
+// NHWC int8 with c channels -> c4 (a multiple of 4, zero-filled): a stem's input for the
+// implicit-GEMM kernel's 4-byte runs instead of im2col (ResNet-50's conv1: C = 3).
+extern "C" __global__ void edgert_pad_channels_s8(int8_t* y, const int8_t* x, long long pixels,
+                                                  int c, int c4) {
+  for (long long p = blockIdx.x * (long long)blockDim.x + threadIdx.x; p < pixels;
+       p += (long long)gridDim.x * blockDim.x) {
+    const int8_t* s = x + p * c;
+    for (int j = 0; j < c4; j += 4) {
+      char4 v;
+      v.x = j < c ? s[j] : 0;
+      v.y = j + 1 < c ? s[j + 1] : 0;
+      v.z = j + 2 < c ? s[j + 2] : 0;
+      v.w = j + 3 < c ? s[j + 3] : 0;
+      *reinterpret_cast<char4*>(y + p * c4 + j) = v;
+    }
+  }
+}
+
 // After the cuBLASLt GEMM: acc rows [e.rows][e.ld] (int32) -> y rows [e.rows][e.m]. `row0`
 // offsets the output and residual rows (the GEMM runs in chunks of rows).
 extern "C" __global__ void edgert_qconv_epilogue(void* y, const int* acc, EdgertQEpi e,

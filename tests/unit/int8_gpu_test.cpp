@@ -156,16 +156,20 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"wide1x1_m160_residual", 2, 32, 6, 7, 160, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1},
       {"wide3x3_m136_s2", 1, 48, 9, 8, 136, 3, 2, 1, 1, false, "", 0, 0, true, 0},
   };
-  // Each case three times, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
-  // with its default tiles, with 64-channel tiles, then cuBLASLt's IMMA + epilogue path.
-  const char* kRounds[] = {"", " (64-channel tiles)", " (cuBLASLt IMMA)"};
-  for (int round = 0; round < 3; ++round)
+  // Each case four times, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
+  // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
+  // tiles, cuBLASLt's IMMA + epilogue path, and over im2col columns where C % 4 != 0.
+  const char* kRounds[] = {"", " (64-channel tiles)", " (cuBLASLt IMMA)",
+                           " (im2col instead of padded channels)"};
+  for (int round = 0; round < 4; ++round)
     for (const QCase& q : cases) {
       SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
       unsetenv("EDGERT_INT8_IMMA");
       unsetenv("EDGERT_INT8_N64");
+      unsetenv("EDGERT_INT8_IM2COL");
       if (round == 1) setenv("EDGERT_INT8_N64", "1", 1);
       if (round == 2) setenv("EDGERT_INT8_IMMA", "1", 1);
+      if (round == 3) setenv("EDGERT_INT8_IM2COL", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       BuildOptions cpu, gpu;
@@ -204,6 +208,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
     }
   unsetenv("EDGERT_INT8_IMMA");
   unsetenv("EDGERT_INT8_N64");
+  unsetenv("EDGERT_INT8_IM2COL");
 }
 
 // A calibrated INT8 engine for the GPU (NHWC int8 between INT8 layers, fp16 around them)

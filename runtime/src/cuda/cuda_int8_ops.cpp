@@ -131,6 +131,7 @@ struct ImmaGemm {
 enum class QPath {
   kMma,        // our implicit-GEMM tensor-core kernel, epilogue fused (C % 4 == 0, sm_80+)
   kIm2colMma,  // columns first (other C), then the same kernel over them
+  kPadMma,     // other C: the input copied with its channels zero-padded to a multiple of 4
   kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
   kIm2colImma,
   kDepthwise4,  // depthwise, four channels per thread
@@ -152,6 +153,8 @@ class QConvLayer final : public GpuLayer {
         return narrow_ ? "int8-mma-n64" : "int8-mma";
       case QPath::kIm2colMma:
         return narrow_ ? "int8-im2col-mma-n64" : "int8-im2col-mma";
+      case QPath::kPadMma:
+        return narrow_ ? "int8-pad-mma-n64" : "int8-pad-mma";
       case QPath::kImma:
         return "int8-imma";
       case QPath::kIm2colImma:
@@ -186,6 +189,14 @@ class QConvLayer final : public GpuLayer {
       }
       case QPath::kMma:
         return launchMma(env, y, x, geom_, e, 0, pixels);
+      case QPath::kPadMma: {
+        CUdeviceptr xp = g.scratch;
+        long long in_pixels = geom_.n * geom_.ih * geom_.iw;
+        int c = static_cast<int>(geom_.c), c4 = static_cast<int>(pad_geom_.c);
+        void* args[] = {&xp, &x, &in_pixels, &c, &c4};
+        EDGERT_RETURN_IF_ERROR(launch(env, "edgert_pad_channels_s8", in_pixels, args));
+        return launchMma(env, y, xp, pad_geom_, e, 0, pixels);
+      }
       default:
         break;
     }
@@ -267,7 +278,8 @@ class QConvLayer final : public GpuLayer {
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
   int mma_bn_ = 128;
-  bool narrow_ = false;  // 64-channel tiles for M > 64: half the registers, twice the blocks
+  bool narrow_ = false;         // 64-channel tiles for M > 64: half the registers, twice the blocks
+  EdgertQConvGeom pad_geom_{};  // kPadMma: the geometry over the padded input
   EdgertQConvGeom geom_{};
   EdgertQEpi epi_{};
   CUdeviceptr w_ = 0;
@@ -297,8 +309,25 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
 // Our tensor-core kernel (sm_80+): on the input as it lies when C % 4 == 0, else on columns.
 // `narrow`: 64-channel tiles even for M > 64 (the builder times both: ncu showed the 128-wide
 // tiles of small-K layers latency-bound at a quarter occupancy).
-Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, bool force) {
-  const EdgertQConvGeom& g = L->geom_;
+Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, bool force, bool pad) {
+  // `pad` (C % 4 != 0): the kernel runs over a copy of the input with C rounded up to 4 and
+  // zero weights for the added channels, instead of over im2col columns.
+  std::vector<int8_t> w_pad;
+  if (pad && L->geom_.c % 4 != 0) {
+    const EdgertQConvGeom& o = L->geom_;
+    EdgertQConvGeom& p = L->pad_geom_;
+    p = o;
+    p.c = p.cg = roundUp(o.c, 4);
+    const int64_t taps = int64_t{o.kh} * o.kw;
+    w_pad.assign(static_cast<size_t>(o.m * p.c * taps), 0);
+    for (int64_t m = 0; m < o.m; ++m)
+      for (int64_t ch = 0; ch < o.c; ++ch)
+        std::copy_n(w + (m * o.c + ch) * taps, taps, w_pad.data() + (m * p.c + ch) * taps);
+    L->path_ = QPath::kPadMma;
+  }
+  const bool padded = L->path_ == QPath::kPadMma;
+  if (padded) w = w_pad.data();
+  const EdgertQConvGeom& g = padded ? L->pad_geom_ : L->geom_;
   const int64_t K = int64_t{g.kh} * g.kw * g.c;
   L->kp_ = roundUp(K, 32);
   // Only for grids two waves deep or more, where occupancy hides latency: with few blocks the
@@ -313,6 +342,10 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, boo
   const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);
   EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
   L->rows_ = g.n * g.oh * g.ow;
+  if (padded) {
+    L->scratch_ = align256(static_cast<size_t>(g.n * g.ih * g.iw * g.c));
+    return Status::Ok();
+  }
   if (g.c % 4 == 0) {
     L->path_ = QPath::kMma;
     return Status::Ok();
@@ -442,9 +475,13 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   const bool mma_fits = g.n * g.oh * g.ow < (int64_t{1} << 31);  // its 32-bit pixel indices
   if (g.groups == 1 && env.sm >= 80 && !want_imma && mma_fits) {
     const bool force_n64 = std::getenv("EDGERT_INT8_N64") != nullptr;
-    const bool narrow =
-        c.tactic == "int8-mma-n64" || c.tactic == "int8-im2col-mma-n64" || force_n64;
-    EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, narrow, force_n64));
+    const bool narrow = c.tactic == "int8-mma-n64" || c.tactic == "int8-im2col-mma-n64" ||
+                        c.tactic == "int8-pad-mma-n64" || force_n64;
+    // C % 4 != 0: padded channels unless the tactic (or EDGERT_INT8_IM2COL=1) says im2col
+    // (ResNet-50's stem at bs128 on an H100: 0.45 vs 1.27 ms).
+    const bool pad = c.tactic != "int8-im2col-mma" && c.tactic != "int8-im2col-mma-n64" &&
+                     std::getenv("EDGERT_INT8_IM2COL") == nullptr;
+    EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, narrow, force_n64, pad));
   } else if (g.groups == 1 && env.lt && env.sm >= 75) {
     const Status st = setUpImma(L.get(), env, w);
     if (!st.ok() && c.strict_tactic) return st;
