@@ -57,14 +57,14 @@ foreach(_man edgert edgert-app)
   execute_process(COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/docs/man/${_man}.1
                   OUTPUT_FILE ${_deb_dir}/${_man}.1.gz)
 endforeach()
+set(_pkg_of_runtime libedgert${PROJECT_VERSION_MAJOR})
+set(_pkg_of_builderlib libedgert-builder${PROJECT_VERSION_MAJOR})
+set(_pkg_of_dev libedgert-dev)
+set(_pkg_of_tools edgert-tools)
+set(_pkg_of_builder edgert-builder)
+set(_pkg_of_gstreamer gstreamer1.0-edgert)
 foreach(_comp runtime builderlib dev tools builder gstreamer)
   string(TOUPPER ${_comp} _C)
-  set(_pkg_of_runtime libedgert${PROJECT_VERSION_MAJOR})
-  set(_pkg_of_builderlib libedgert-builder${PROJECT_VERSION_MAJOR})
-  set(_pkg_of_dev libedgert-dev)
-  set(_pkg_of_tools edgert-tools)
-  set(_pkg_of_builder edgert-builder)
-  set(_pkg_of_gstreamer gstreamer1.0-edgert)
   set(CPACK_DEBIAN_${_C}_PACKAGE_NAME ${_pkg_of_${_comp}})
   install(FILES ${_deb_dir}/copyright ${_deb_dir}/changelog.gz
           DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${_pkg_of_${_comp}} COMPONENT ${_comp})
@@ -72,10 +72,10 @@ endforeach()
 install(FILES ${_deb_dir}/edgert.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tools)
 install(FILES ${_deb_dir}/edgert-app.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT gstreamer)
 
-# Shared libraries: a shlibs file for packages linking them, and ldconfig by trigger (no
-# maintainer scripts: CPack writes ldconfig postinst/postrm unless the package brings its own).
-# (CPack 3.25 still adds ldconfig postinst/postrm: cross/lintian-overrides.txt.) The modules
-# without a soname (the CLI module, the GStreamer plugin) are left out of shlibs by CPack.
+# Shared libraries: a shlibs file for the packages that link them, and ldconfig run by the
+# trigger Debian policy asks for. CPack 3.25 also writes ldconfig postinst/postrm for them and
+# has no switch to stop it (cross/lintian-overrides.txt). The modules without a soname (the CLI
+# module, the GStreamer plugin) are left out of shlibs by CPack, with a dev warning.
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 foreach(_C RUNTIME BUILDERLIB)
   set(CPACK_DEBIAN_${_C}_PACKAGE_CONTROL_EXTRA ${PROJECT_SOURCE_DIR}/cmake/debian/triggers)
