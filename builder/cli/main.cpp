@@ -4,13 +4,9 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
-#include <random>
 
 #include "../src/build_config.h"
 #include "../src/onnx_import.h"
@@ -18,7 +14,6 @@
 #include "edgert/builder.h"
 #include "edgert/edgert.h"
 #include "edgert/internal/engine_model.h"
-#include "edgert/internal/half.h"
 #include "edgert/internal/str.h"
 #include "runtime_commands.h"
 #include "tensor_calibration.h"
@@ -222,26 +217,24 @@ int cmdBuild(const BuildFlags& f) {
 }
 
 int cmdInspectOnnx(const std::string& onnx) {
-  {
-    auto m = importOnnx(onnx);
-    if (!m.ok()) return fail(m.status());
-    fmt::print("model {}  opset {}  producer '{}'\n", onnx, m->opset, m->producer);
-    std::map<std::string, int> ops;
-    for (const auto& n : m->graph.nodes) ops[n.op]++;
-    for (const auto& b : m->graph.bindings) {
-      const auto& t = m->graph.tensors[b.tensor];
-      std::string dims;
-      for (size_t i = 0; i < b.model_dims.size(); ++i)
-        dims += strCat(i ? "x" : "", b.model_dims[i] >= 0
-                                         ? std::to_string(b.model_dims[i])
-                                         : (b.dim_names[i].empty() ? "?" : b.dim_names[i]));
-      fmt::print("  {} {} {} {}\n", b.is_input ? "input " : "output", t.name,
-                 b.is_input ? dataTypeName(t.dtype) : "", dims);
-    }
-    fmt::print("ops ({} nodes, all supported):\n", m->graph.nodes.size());
-    for (const auto& [op, n] : ops) fmt::print("  {:<24} {}\n", op, n);
-    return 0;
+  auto m = importOnnx(onnx);
+  if (!m.ok()) return fail(m.status());
+  fmt::print("model {}  opset {}  producer '{}'\n", onnx, m->opset, m->producer);
+  std::map<std::string, int> ops;
+  for (const auto& n : m->graph.nodes) ops[n.op]++;
+  for (const auto& b : m->graph.bindings) {
+    const auto& t = m->graph.tensors[b.tensor];
+    std::string dims;
+    for (size_t i = 0; i < b.model_dims.size(); ++i)
+      dims += strCat(i ? "x" : "", b.model_dims[i] >= 0
+                                       ? std::to_string(b.model_dims[i])
+                                       : (b.dim_names[i].empty() ? "?" : b.dim_names[i]));
+    fmt::print("  {} {} {} {}\n", b.is_input ? "input " : "output", t.name,
+               b.is_input ? dataTypeName(t.dtype) : "", dims);
   }
+  fmt::print("ops ({} nodes, all supported):\n", m->graph.nodes.size());
+  for (const auto& [op, n] : ops) fmt::print("  {:<24} {}\n", op, n);
+  return 0;
 }
 
 }  // namespace

@@ -306,14 +306,16 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
 }
 
-// Our tensor-core kernel (sm_80+): on the input as it lies when C % 4 == 0, else on columns.
-// `narrow`: 64-channel tiles even for M > 64 (the builder times both: ncu showed the 128-wide
-// tiles of small-K layers latency-bound at a quarter occupancy).
-Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, bool force, bool pad) {
-  // `pad` (C % 4 != 0): the kernel runs over a copy of the input with C rounded up to 4 and
-  // zero weights for the added channels, instead of over im2col columns.
+// Our tensor-core kernel (sm_80+): on the input as it lies when C % 4 == 0, else (`pad`) on a
+// copy of the input with C rounded up to 4 and zero weights for the added channels, or on
+// im2col columns. `narrow`: 64-channel tiles for M > 64 (the builder times both: ncu showed
+// the 128-wide tiles of small-K layers latency-bound at a quarter occupancy), on grids deep
+// enough unless `force_narrow`.
+Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, bool force_narrow,
+                bool pad) {
+  const bool padded = pad && L->geom_.c % 4 != 0;
   std::vector<int8_t> w_pad;
-  if (pad && L->geom_.c % 4 != 0) {
+  if (padded) {
     const EdgertQConvGeom& o = L->geom_;
     EdgertQConvGeom& p = L->pad_geom_;
     p = o;
@@ -323,17 +325,15 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, boo
     for (int64_t m = 0; m < o.m; ++m)
       for (int64_t ch = 0; ch < o.c; ++ch)
         std::copy_n(w + (m * o.c + ch) * taps, taps, w_pad.data() + (m * p.c + ch) * taps);
-    L->path_ = QPath::kPadMma;
+    w = w_pad.data();
   }
-  const bool padded = L->path_ == QPath::kPadMma;
-  if (padded) w = w_pad.data();
   const EdgertQConvGeom& g = padded ? L->pad_geom_ : L->geom_;
   const int64_t K = int64_t{g.kh} * g.kw * g.c;
   L->kp_ = roundUp(K, 32);
   // Only for grids two waves deep or more, where occupancy hides latency: with few blocks the
   // narrow tiles won each layer's timing but lost the network (ResNet-50 bs1 0.42 -> 0.46 ms).
   const int64_t blocks128 = (g.n * g.oh * g.ow + 127) / 128 * ((g.m + 127) / 128);
-  L->narrow_ = narrow && g.m > 64 && (force || blocks128 >= 2 * std::max(env.sm_count, 1));
+  L->narrow_ = narrow && g.m > 64 && (force_narrow || blocks128 >= 2 * std::max(env.sm_count, 1));
   L->mma_bn_ = g.m <= 32 ? 32 : g.m <= 64 || L->narrow_ ? 64 : 128;
   // Input runs as wide as the channel count allows (each within one tap); the columns of the
   // im2col path are 32-byte aligned rows.
@@ -343,6 +343,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, boo
   EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
   L->rows_ = g.n * g.oh * g.ow;
   if (padded) {
+    L->path_ = QPath::kPadMma;
     L->scratch_ = align256(static_cast<size_t>(g.n * g.ih * g.iw * g.c));
     return Status::Ok();
   }
@@ -475,11 +476,11 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   const bool mma_fits = g.n * g.oh * g.ow < (int64_t{1} << 31);  // its 32-bit pixel indices
   if (g.groups == 1 && env.sm >= 80 && !want_imma && mma_fits) {
     const bool force_n64 = std::getenv("EDGERT_INT8_N64") != nullptr;
-    const bool narrow = c.tactic == "int8-mma-n64" || c.tactic == "int8-im2col-mma-n64" ||
-                        c.tactic == "int8-pad-mma-n64" || force_n64;
-    // C % 4 != 0: padded channels unless the tactic (or EDGERT_INT8_IM2COL=1) says im2col
-    // (ResNet-50's stem at bs128 on an H100: 0.45 vs 1.27 ms).
-    const bool pad = c.tactic != "int8-im2col-mma" && c.tactic != "int8-im2col-mma-n64" &&
+    // The tactic names (tactic() above) spell the variant: "-n64" the narrow tiles, "im2col"
+    // columns instead of padded channels for C % 4 != 0 (ResNet-50's stem at bs128 on an
+    // H100: 0.45 ms padded vs 1.27 im2col).
+    const bool narrow = c.tactic.ends_with("-n64") || force_n64;
+    const bool pad = c.tactic.find("im2col") == std::string::npos &&
                      std::getenv("EDGERT_INT8_IM2COL") == nullptr;
     EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, narrow, force_n64, pad));
   } else if (g.groups == 1 && env.lt && env.sm >= 75) {
