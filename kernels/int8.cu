@@ -84,42 +84,30 @@ __device__ __forceinline__ void storeQ(const EdgertQEpi& e, long long i, int m, 
     static_cast<float*>(y)[i] = v;
 }
 
-// Four consecutive channels m..m+3 of output element i..i+3 (m % 4 == 0 and the channel count a
-// multiple of 4, so every vector access is aligned): the same arithmetic as storeQ, with
-// 16-byte constant loads and one store.
-__device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m, const int* acc,
-                                        void* y) {
-  const float4 s =
-      *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.acc_scale) + m);
-  float4 b = make_float4(0.f, 0.f, 0.f, 0.f);
-  if (e.bias) b = *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.bias) + m);
-  float v[4] = {requantReal(acc[0], s.x, b.x), requantReal(acc[1], s.y, b.y),
-                requantReal(acc[2], s.z, b.z), requantReal(acc[3], s.w, b.w)};
-  if (e.res_kind != kQResNone) {
-    const float4 rs =
-        *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.r_scale) + m);
-    float r[4];
-    if (e.res_kind == kQResS8) {
-      const char4 q = *reinterpret_cast<const char4*>(reinterpret_cast<const int8_t*>(e.res) + i);
-      r[0] = q.x, r[1] = q.y, r[2] = q.z, r[3] = q.w;
-    } else if (e.res_kind == kQResF16) {
-      const uint2 h = *reinterpret_cast<const uint2*>(reinterpret_cast<const __half*>(e.res) + i);
-      const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&h.x));
-      const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&h.y));
-      r[0] = lo.x, r[1] = lo.y, r[2] = hi.x, r[3] = hi.y;
-    } else {
-      const float4 f = *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.res) + i);
-      r[0] = f.x, r[1] = f.y, r[2] = f.z, r[3] = f.w;
-    }
-    v[0] = addRn(v[0], mulRn(r[0], rs.x));
-    v[1] = addRn(v[1], mulRn(r[1], rs.y));
-    v[2] = addRn(v[2], mulRn(r[2], rs.z));
-    v[3] = addRn(v[3], mulRn(r[3], rs.w));
+// The residuals of output elements i..i+3 as floats (kind RK, i % 4 == 0).
+template <int RK>
+__device__ __forceinline__ void loadRes4(const EdgertQEpi& e, long long i, float (&r)[4]) {
+  if constexpr (RK == kQResS8) {
+    const char4 q = *reinterpret_cast<const char4*>(reinterpret_cast<const int8_t*>(e.res) + i);
+    r[0] = q.x, r[1] = q.y, r[2] = q.z, r[3] = q.w;
+  } else if constexpr (RK == kQResF16) {
+    const uint2 h = *reinterpret_cast<const uint2*>(reinterpret_cast<const __half*>(e.res) + i);
+    const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&h.x));
+    const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&h.y));
+    r[0] = lo.x, r[1] = lo.y, r[2] = hi.x, r[3] = hi.y;
+  } else if constexpr (RK == kQResF32) {
+    const float4 f = *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.res) + i);
+    r[0] = f.x, r[1] = f.y, r[2] = f.z, r[3] = f.w;
   }
+}
+
+// Activation and store of four consecutive channels (m % 4 == 0) of output element i..i+3;
+// `iy` holds their output scale inverses when the output is int8.
+__device__ __forceinline__ void finishQ4(const EdgertQEpi& e, long long i, float (&v)[4],
+                                         const float4& iy, void* y) {
 #pragma unroll
   for (int j = 0; j < 4; ++j) v[j] = int8Act(e.act, v[j], e.alpha, e.beta);
   if (e.out_kind == kQOutS8) {
-    const float4 iy = *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(e.inv_y) + m);
     char4 q;
     q.x = saturateToInt8(mulRn(v[0], iy.x));
     q.y = saturateToInt8(mulRn(v[1], iy.y));
@@ -133,6 +121,102 @@ __device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m,
     *reinterpret_cast<uint2*>(static_cast<__half*>(y) + i) = h;
   } else {
     *reinterpret_cast<float4*>(static_cast<float*>(y) + i) = make_float4(v[0], v[1], v[2], v[3]);
+  }
+}
+
+__device__ __forceinline__ float4 channelConst4(unsigned long long p, int m) {
+  return p ? *reinterpret_cast<const float4*>(reinterpret_cast<const float*>(p) + m)
+           : make_float4(0.f, 0.f, 0.f, 0.f);
+}
+
+// Four consecutive channels m..m+3 of output element i..i+3 (m % 4 == 0 and the channel count a
+// multiple of 4, so every vector access is aligned): the same arithmetic as storeQ, with
+// 16-byte constant loads and one store.
+__device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m, const int* acc,
+                                        void* y) {
+  const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m);
+  float v[4] = {requantReal(acc[0], s.x, b.x), requantReal(acc[1], s.y, b.y),
+                requantReal(acc[2], s.z, b.z), requantReal(acc[3], s.w, b.w)};
+  if (e.res_kind != kQResNone) {
+    const float4 rs = channelConst4(e.r_scale, m);
+    float r[4];
+    if (e.res_kind == kQResS8)
+      loadRes4<kQResS8>(e, i, r);
+    else if (e.res_kind == kQResF16)
+      loadRes4<kQResF16>(e, i, r);
+    else
+      loadRes4<kQResF32>(e, i, r);
+    v[0] = addRn(v[0], mulRn(r[0], rs.x));
+    v[1] = addRn(v[1], mulRn(r[1], rs.y));
+    v[2] = addRn(v[2], mulRn(r[2], rs.z));
+    v[3] = addRn(v[3], mulRn(r[3], rs.w));
+  }
+  finishQ4(e, i, v, e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{}, y);
+}
+
+// The fused epilogue of a ROWS x 128 accumulator tile staged in shared memory (`ld` ints per
+// row) by NW warps: a warp takes whole rows, lane l channels n0 + 4l .. + 3, so loads and stores
+// are whole vectors. Once the accumulators are in shared memory their registers are free, so
+// the lane's channel constants are loaded once and the residuals of 8 rows are requested before
+// the first is used: one memory latency per 8 rows, not per row (storeQ4 per row waited on each).
+template <int ROWS, int NW, int RK>
+__device__ __forceinline__ void epilogueTile128(const int* cs, int ld, const EdgertQEpi& e,
+                                                long long p0, int n0, long long rows,
+                                                long long row0, void* y) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int m = n0 + lane * 4;
+  if (m >= e.m) return;
+  if (e.m % 4 != 0) {
+    for (int r = warp; r < ROWS && p0 + r < rows; r += NW)
+      for (int k = 0; k < 4 && m + k < e.m; ++k)
+        storeQ(e, (row0 + p0 + r) * e.m + m + k, m + k, cs[r * ld + lane * 4 + k], y);
+    return;
+  }
+  const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m);
+  const float4 rs = RK != kQResNone ? channelConst4(e.r_scale, m) : float4{};
+  const float4 iy = e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{};
+  constexpr int U = 8;
+  for (int rb = warp; rb < ROWS; rb += U * NW) {
+    float res[U][4];
+    if constexpr (RK != kQResNone) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const long long p = p0 + rb + u * NW;
+        if (p < rows) loadRes4<RK>(e, (row0 + p) * e.m + m, res[u]);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int r = rb + u * NW;
+      const long long p = p0 + r;
+      if (p >= rows) break;
+      const int4 a = *reinterpret_cast<const int4*>(cs + r * ld + lane * 4);
+      float v[4] = {requantReal(a.x, s.x, b.x), requantReal(a.y, s.y, b.y),
+                    requantReal(a.z, s.z, b.z), requantReal(a.w, s.w, b.w)};
+      if constexpr (RK != kQResNone) {
+        v[0] = addRn(v[0], mulRn(res[u][0], rs.x));
+        v[1] = addRn(v[1], mulRn(res[u][1], rs.y));
+        v[2] = addRn(v[2], mulRn(res[u][2], rs.z));
+        v[3] = addRn(v[3], mulRn(res[u][3], rs.w));
+      }
+      finishQ4(e, (row0 + p) * e.m + m, v, iy, y);
+    }
+  }
+}
+
+template <int ROWS, int NW>
+__device__ __forceinline__ void epilogueTile128(const int* cs, int ld, const EdgertQEpi& e,
+                                                long long p0, int n0, long long rows,
+                                                long long row0, void* y) {
+  switch (e.res_kind) {
+    case kQResS8:
+      return epilogueTile128<ROWS, NW, kQResS8>(cs, ld, e, p0, n0, rows, row0, y);
+    case kQResF16:
+      return epilogueTile128<ROWS, NW, kQResF16>(cs, ld, e, p0, n0, rows, row0, y);
+    case kQResF32:
+      return epilogueTile128<ROWS, NW, kQResF32>(cs, ld, e, p0, n0, rows, row0, y);
+    default:
+      return epilogueTile128<ROWS, NW, kQResNone>(cs, ld, e, p0, n0, rows, row0, y);
   }
 }
 
@@ -574,6 +658,290 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
 #endif
 }
 
+// ---- The same convolution with 64 x 64 warp tiles (CUTLASS's sm80 int8 shape) ----------------
+// ncu on the kernel above: its 32 x 32 / 64 x 32 warp tiles spend their issue slots on address
+// arithmetic, barriers and fragment loads, not MMAs. Here a block of 128 pixels x 128 channels
+// is four warps of 64 x 64 and the reduction step is 64 deep: one barrier per 64 MMAs per warp
+// (the kernel above: 16) and 8 fragment loads per 32 MMAs. 128 accumulators per thread, so
+// occupancy is two blocks per SM; four cp.async stages in 80 KiB of dynamic shared memory hide
+// the latency instead. C % 16 == 0 (16-byte input runs), Kp % 64 == 0, M > 64.
+constexpr int kWBM = 128, kWBN = 128, kWBK = 64, kWStages = 4;
+constexpr int kWRow = 80;  // bytes per shared row: 64 + 16 of padding, ldmatrix conflict-free
+constexpr int kWStage = (kWBM + kWBN) * kWRow;
+constexpr int kWCRow = kWBN + 4;  // int accumulators per staged row (+4: fewer bank conflicts)
+static_assert(kWBM * kWCRow * 4 <= kWStages * kWStage, "the accumulator tile fits the stages");
+static_assert(kWStages * kWStage == EDGERT_QCONV_WIDE_SMEM, "the host's launch size");
+
+__device__ __forceinline__ void qconvMmaWide(void* y, const int8_t* x, const int8_t* w,
+                                             const EdgertQConvGeom& g, const EdgertQEpi& e, int kp,
+                                             long long row0, long long rows) {
+#if __CUDA_ARCH__ >= 800
+  extern __shared__ __align__(16) int8_t wsm[];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int wm = warp >> 1, wn = warp & 1;
+  const long long p0 = blockIdx.x * (long long)kWBM;
+  const int n0 = blockIdx.y * kWBN;
+  // Each thread loads one 16-byte segment of rows r, r + 32, r + 64, r + 96 of A and of B.
+  const int seg = tid & 3, r0 = tid >> 2;
+  const int C = static_cast<int>(g.c), IH = static_cast<int>(g.ih), IW = static_cast<int>(g.iw);
+  int ih0[4], iw0[4];
+  const int8_t* img[4];
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const long long ap = p0 + r0 + 32 * j;
+    // A row past the end reads nothing: its origin lies so far outside that no tap is inside.
+    ih0[j] = iw0[j] = -(1 << 29);
+    img[j] = x;
+    if (ap < rows) {
+      const unsigned q = static_cast<unsigned>(ap), OW = static_cast<unsigned>(g.ow);
+      const unsigned orow = q / OW, ow = q - orow * OW;
+      const unsigned n = orow / static_cast<unsigned>(g.oh),
+                     oh = orow - n * static_cast<unsigned>(g.oh);
+      ih0[j] = static_cast<int>(oh) * g.sh - g.ph;
+      iw0[j] = static_cast<int>(ow) * g.sw - g.pw;
+      img[j] = x + static_cast<long long>(n) * IH * static_cast<long long>(IW) * C;
+    }
+  }
+  const int K = g.kh * g.kw * C, ktiles = kp / kWBK;
+  // This thread's reduction position (tap kh, kw and channel c), stepped by 64 per k-tile.
+  int pos_k = seg * 16;
+  int pos_c = pos_k % C, tap0 = pos_k / C;
+  int pos_kh = tap0 / g.kw, pos_kw = tap0 - pos_kh * g.kw;
+  const int8_t* b_src = w + static_cast<long long>(n0 + r0) * kp + seg * 16;
+  const int st_off = r0 * kWRow + seg * 16;
+  auto load = [&](int stage, int kt) {
+    int8_t* as = wsm + stage * kWStage;
+    const int dh = pos_kh * g.dh, dw = pos_kw * g.dw;
+    const bool kv = pos_k < K;
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int ih = ih0[j] + dh, iw = iw0[j] + dw;
+      const bool v = kv && static_cast<unsigned>(ih) < static_cast<unsigned>(IH) &&
+                     static_cast<unsigned>(iw) < static_cast<unsigned>(IW);
+      const int8_t* src = v ? img[j] + static_cast<long long>(ih * IW + iw) * C + pos_c : x;
+      cpAsync16(as + st_off + 32 * j * kWRow, src, v);
+    }
+    pos_k += kWBK;
+    for (pos_c += kWBK; pos_c >= C; pos_c -= C)
+      if (++pos_kw == g.kw) pos_kw = 0, ++pos_kh;
+    int8_t* bs = as + kWBM * kWRow;
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      cpAsync16(bs + st_off + 32 * j * kWRow, b_src + 32LL * j * kp + kt * kWBK, true);
+  };
+  int acc[4][8][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = 0;
+#pragma unroll
+  for (int s = 0; s < kWStages - 1; ++s) {
+    if (s < ktiles) load(s, s);
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
+  const int grp = lane >> 2, tig = lane & 3;
+  // ldmatrix row addresses as in qconvMma: A (rows 0-7 | 8-15) x (bytes 0-15 | 16-31), B
+  // (bytes 0-15 | 16-31) x (n 0-7 | 8-15).
+  const int a_ld = (wm * 64 + (lane & 15)) * kWRow + (lane >> 4) * 16;
+  const int b_ld =
+      kWBM * kWRow + (wn * 64 + (lane & 7) + (lane >> 4) * 8) * kWRow + ((lane >> 3) & 1) * 16;
+  for (int kt = 0; kt < ktiles; ++kt) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kWStages - 2));
+    __syncthreads();
+    const int next = kt + kWStages - 1;
+    if (next < ktiles) load(next % kWStages, next);
+    asm volatile("cp.async.commit_group;\n" ::);
+    const int8_t* st = wsm + (kt % kWStages) * kWStage;
+#pragma unroll
+    for (int ks = 0; ks < kWBK / 32; ++ks) {
+      unsigned af[4][4], bf[4][4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) ldmatrix4(af[i], st + a_ld + i * 16 * kWRow + ks * 32);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) ldmatrix4(bf[j], st + b_ld + j * 16 * kWRow + ks * 32);
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+          asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+              "{%8,%9}, {%0,%1,%2,%3};\n"
+              : "+r"(acc[i][j][0]), "+r"(acc[i][j][1]), "+r"(acc[i][j][2]), "+r"(acc[i][j][3])
+              : "r"(af[i][0]), "r"(af[i][1]), "r"(af[i][2]), "r"(af[i][3]),
+                "r"(bf[j / 2][(j & 1) * 2]), "r"(bf[j / 2][(j & 1) * 2 + 1]));
+    }
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+  __syncthreads();
+  // The whole 128 x 128 accumulator tile through shared memory at once, then the epilogue.
+  int* cs = reinterpret_cast<int*>(wsm);
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h)
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        const int r = wm * 64 + i * 16 + grp + h * 8, c = wn * 64 + j * 8 + tig * 2;
+        *reinterpret_cast<int2*>(cs + r * kWCRow + c) =
+            make_int2(acc[i][j][h * 2], acc[i][j][h * 2 + 1]);
+      }
+  __syncthreads();
+  epilogueTile128<kWBM, 4>(cs, kWCRow, e, p0, n0, rows, row0, y);
+#endif
+}
+
+// ---- sm_90: the same convolution on warpgroup MMAs (wgmma, Hopper only) ----------------------
+// cuDNN's fp16 kernels on Hopper issue wgmma; against them, mma.sync int8 has only 1.3x the peak
+// (bench/micro/mma_peak.cu: 1303 TOPS vs ~990 for wgmma fp16), so the 1.6x-of-fp16 goal needs
+// wgmma's int8 rate as well. Block: 128 pixels x 128 channels, two warpgroups of 64 x 128
+// (64 int32 accumulators per thread), both operands read by the tensor cores straight from
+// shared memory through matrix descriptors. All 256 threads load with cp.async into the
+// canonical K-major layout without swizzle: 8-row x 16-byte "core matrices" of 128 contiguous
+// bytes (conflict-free for the tensor cores' reads), the 4 core matrices of a row group's
+// 64-byte k-tile side by side (LBO 128 bytes), row groups 512 bytes apart (SBO). Five stages.
+// C % 16 == 0, Kp % 64 == 0, M > 64.
+constexpr int kGBM = 128, kGBN = 128, kGBK = 64, kGStages = 5;
+constexpr int kGStage = (kGBM + kGBN) * kGBK;  // bytes: no padding in this layout
+constexpr int kGCRow = kGBN + 4;
+static_assert(kGStages * kGStage == EDGERT_QCONV_WIDE_SMEM, "the host's launch size");
+static_assert(kGBM * kGCRow * 4 <= kGStages * kGStage, "the accumulator tile fits the stages");
+
+// A shared-memory matrix descriptor (PTX "matrix descriptor format"): start address, leading
+// (K) and stride (8-row) byte offsets, each >> 4; no swizzle.
+__device__ __forceinline__ unsigned long long wgmmaDesc(const void* smem, unsigned lbo,
+                                                        unsigned sbo) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  return static_cast<unsigned long long>((a & 0x3FFFF) >> 4) |
+         static_cast<unsigned long long>(lbo >> 4) << 16 |
+         static_cast<unsigned long long>(sbo >> 4) << 32;
+}
+
+// D (64 x 128, s32) += A (64 x 32, s8, K-major) * B (32 x 128, s8, K-major).
+__device__ __forceinline__ void wgmma128(int (&d)[64], unsigned long long da,
+                                         unsigned long long db) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,"
+      "%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,"
+      "%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, 1;\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
+        "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
+        "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]),
+        "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]),
+        "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]),
+        "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]),
+        "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]),
+        "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]),
+        "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]),
+        "+r"(d[63])
+      : "l"(da), "l"(db));
+#endif
+}
+
+__device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_t* w,
+                                           const EdgertQConvGeom& g, const EdgertQEpi& e, int kp,
+                                           long long row0, long long rows) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ __align__(128) int8_t gsm[];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
+  const long long p0 = blockIdx.x * (long long)kGBM;
+  const int n0 = blockIdx.y * kGBN;
+  // A warp loads whole row groups (8 rows x 64 bytes, 512 contiguous bytes of the stage):
+  // lane l row l % 8, segment l / 8; row groups warp and warp + 8, of A and of B.
+  const int rin = lane & 7, seg = lane >> 3;
+  const int C = static_cast<int>(g.c), IH = static_cast<int>(g.ih), IW = static_cast<int>(g.iw);
+  int ih0[2], iw0[2];
+  const int8_t* img[2];
+#pragma unroll
+  for (int j = 0; j < 2; ++j) {
+    const long long ap = p0 + (warp + 8 * j) * 8 + rin;
+    ih0[j] = iw0[j] = -(1 << 29);  // past the end: no tap inside
+    img[j] = x;
+    if (ap < rows) {
+      const unsigned q = static_cast<unsigned>(ap), OW = static_cast<unsigned>(g.ow);
+      const unsigned orow = q / OW, ow = q - orow * OW;
+      const unsigned n = orow / static_cast<unsigned>(g.oh),
+                     oh = orow - n * static_cast<unsigned>(g.oh);
+      ih0[j] = static_cast<int>(oh) * g.sh - g.ph;
+      iw0[j] = static_cast<int>(ow) * g.sw - g.pw;
+      img[j] = x + static_cast<long long>(n) * IH * static_cast<long long>(IW) * C;
+    }
+  }
+  const int K = g.kh * g.kw * C, ktiles = kp / kGBK;
+  int pos_k = seg * 16;
+  int pos_c = pos_k % C, tap0 = pos_k / C;
+  int pos_kh = tap0 / g.kw, pos_kw = tap0 - pos_kh * g.kw;
+  const int8_t* b_src = w + static_cast<long long>(n0 + warp * 8 + rin) * kp + seg * 16;
+  const int st_off = warp * 512 + seg * 128 + rin * 16;
+  auto load = [&](int stage, int kt) {
+    int8_t* as = gsm + stage * kGStage;
+    const int dh = pos_kh * g.dh, dw = pos_kw * g.dw;
+    const bool kv = pos_k < K;
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int ih = ih0[j] + dh, iw = iw0[j] + dw;
+      const bool v = kv && static_cast<unsigned>(ih) < static_cast<unsigned>(IH) &&
+                     static_cast<unsigned>(iw) < static_cast<unsigned>(IW);
+      const int8_t* src = v ? img[j] + static_cast<long long>(ih * IW + iw) * C + pos_c : x;
+      cpAsync16(as + st_off + j * 8 * 512, src, v);
+    }
+    pos_k += kGBK;
+    for (pos_c += kGBK; pos_c >= C; pos_c -= C)
+      if (++pos_kw == g.kw) pos_kw = 0, ++pos_kh;
+    int8_t* bs = as + kGBM * kGBK;
+#pragma unroll
+    for (int j = 0; j < 2; ++j)
+      cpAsync16(bs + st_off + j * 8 * 512, b_src + 64LL * j * kp + kt * kGBK, true);
+  };
+  int acc[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) acc[i] = 0;
+#pragma unroll
+  for (int s = 0; s < kGStages - 1; ++s) {
+    if (s < ktiles) load(s, s);
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
+  for (int kt = 0; kt < ktiles; ++kt) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kGStages - 2));
+    // cp.async wrote through the generic proxy; the tensor cores read through the async one.
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+    const int next = kt + kGStages - 1;
+    if (next < ktiles) load(next % kGStages, next);
+    asm volatile("cp.async.commit_group;\n" ::);
+    const int8_t* st = gsm + (kt % kGStages) * kGStage;
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+    for (int ks = 0; ks < kGBK / 32; ++ks)
+      wgmma128(acc, wgmmaDesc(st + wg * 8 * 512 + ks * 256, 128, 512),
+               wgmmaDesc(st + kGBM * kGBK + ks * 256, 128, 512));
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+    // Done before the next step's barrier: that step refills the stage read here.
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+  __syncthreads();
+  // Accumulator layout of m64nNk32 (as mma.sync's C fragments): warp w % 4 of the warpgroup
+  // holds rows 16 (w % 4) + lane / 4 (+ 8), n-tile j's columns 8 j + 2 (lane % 4) (+ 1).
+  int* cs = reinterpret_cast<int*>(gsm);
+  const int grp = lane >> 2, tig = lane & 3;
+#pragma unroll
+  for (int j = 0; j < 16; ++j)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = wg * 64 + (warp & 3) * 16 + grp + h * 8, c = j * 8 + tig * 2;
+      *reinterpret_cast<int2*>(cs + r * kGCRow + c) =
+          make_int2(acc[j * 4 + h * 2], acc[j * 4 + h * 2 + 1]);
+    }
+  __syncthreads();
+  epilogueTile128<kGBM, 8>(cs, kGCRow, e, p0, n0, rows, row0, y);
+#else
+  __trap();  // the host launches this kernel only from an sm_90a fatbin on sm_90
+#endif
+}
+
 }  // namespace
 
 #define EDGERT_QCONV_MMA(BN, P)                                                                   \
@@ -591,3 +959,17 @@ EDGERT_QCONV_MMA(128, 8)
 EDGERT_QCONV_MMA(32, 4)
 EDGERT_QCONV_MMA(64, 4)
 EDGERT_QCONV_MMA(128, 4)
+
+// Two blocks of 128 threads per SM (about 200 registers each, 80 KiB of shared memory).
+extern "C" __global__ void __launch_bounds__(128, 2)
+    edgert_qconv_mma_wide(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g,
+                          EdgertQEpi e, int kp, long long row0, long long rows) {
+  qconvMmaWide(y, x, w, g, e, kp, row0, rows);
+}
+
+// Two blocks of 256 threads per SM (80 KiB of shared memory each).
+extern "C" __global__ void __launch_bounds__(256, 2)
+    edgert_qconv_wgmma(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g, EdgertQEpi e,
+                       int kp, long long row0, long long rows) {
+  qconvWgmma(y, x, w, g, e, kp, row0, rows);
+}

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "../../builder/src/build_graph.h"
 #include "onnx_model.h"
@@ -155,21 +157,41 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       // More than 64 output channels: 128-wide tiles, or two 64-wide ones (the n64 round).
       {"wide1x1_m160_residual", 2, 32, 6, 7, 160, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1},
       {"wide3x3_m136_s2", 1, 48, 9, 8, 136, 3, 2, 1, 1, false, "", 0, 0, true, 0},
+      // The 64 x 64 warp tiles (the fifth round): several 128-pixel and 128-channel blocks,
+      // a 64-deep reduction step spanning four taps (C = 16), fewer k-tiles than pipeline
+      // stages, and more (C = 64, 3x3: nine), a partial last k-tile (K = 432 of 448).
+      {"wide3x3_c16_m192", 2, 16, 15, 13, 192, 3, 1, 1, 1, false, "Relu", 0, 0, true, 1},
+      {"wide3x3_c64_m256_float", 1, 64, 12, 13, 256, 3, 1, 1, 1, false, "", 0, 0, false, 2},
+      {"wide1x1_c128_m198_s2", 2, 128, 23, 21, 198, 1, 2, 0, 1, false, "Clip", 0.f, 6.f, true, 0},
   };
-  // Each case four times, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
+  // Each case five times, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
-  // tiles, cuBLASLt's IMMA + epilogue path, and over im2col columns where C % 4 != 0.
-  const char* kRounds[] = {"", " (64-channel tiles)", " (cuBLASLt IMMA)",
-                           " (im2col instead of padded channels)"};
-  for (int round = 0; round < 4; ++round)
+  // tiles, cuBLASLt's IMMA + epilogue path, over im2col columns where C % 4 != 0, and with
+  // 64 x 64 warp tiles where C % 16 == 0 and M > 64 - on Hopper's wgmma where the GPU has it.
+  const char* kRounds[] = {"",
+                           " (64-channel tiles)",
+                           " (cuBLASLt IMMA)",
+                           " (im2col instead of padded channels)",
+                           " (64 x 64 warp tiles)",
+                           " (wgmma, sm_90)"};
+  // EDGERT_TEST_INT8_ROUNDS=4,5: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
+  const char* only = std::getenv("EDGERT_TEST_INT8_ROUNDS");
+  for (int round = 0; round < 6; ++round)
     for (const QCase& q : cases) {
+      if (only && (std::string(",") + only + ",").find("," + std::to_string(round) + ",") ==
+                      std::string::npos)
+        continue;
       SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
       unsetenv("EDGERT_INT8_IMMA");
       unsetenv("EDGERT_INT8_N64");
       unsetenv("EDGERT_INT8_IM2COL");
+      unsetenv("EDGERT_INT8_WIDE");
+      unsetenv("EDGERT_INT8_WGMMA");
       if (round == 1) setenv("EDGERT_INT8_N64", "1", 1);
       if (round == 2) setenv("EDGERT_INT8_IMMA", "1", 1);
       if (round == 3) setenv("EDGERT_INT8_IM2COL", "1", 1);
+      if (round == 4) setenv("EDGERT_INT8_WIDE", "1", 1);
+      if (round == 5) setenv("EDGERT_INT8_WGMMA", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       BuildOptions cpu, gpu;
@@ -209,6 +231,8 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
   unsetenv("EDGERT_INT8_IMMA");
   unsetenv("EDGERT_INT8_N64");
   unsetenv("EDGERT_INT8_IM2COL");
+  unsetenv("EDGERT_INT8_WIDE");
+  unsetenv("EDGERT_INT8_WGMMA");
 }
 
 // A calibrated INT8 engine for the GPU (NHWC int8 between INT8 layers, fp16 around them)

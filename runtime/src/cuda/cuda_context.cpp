@@ -80,11 +80,18 @@ Status launch(const Env& env, const char* kernel, long long threads, void** args
 }
 
 Status launchGrid(const Env& env, const char* kernel, unsigned gx, unsigned gy, unsigned bx,
-                  unsigned by, void** args, unsigned gz) {
+                  unsigned by, void** args, unsigned gz, unsigned smem) {
   EDGERT_ASSIGN_OR_RETURN(CUfunction f, function(env.d, kernel));
   if (!gx || !gy || !gz) return Status::Ok();
-  return env.d->check(env.d->cuLaunchKernel(f, gx, gy, gz, bx, by, 1, 0, env.stream, args, nullptr),
-                      kernel);
+  return env.d->check(
+      env.d->cuLaunchKernel(f, gx, gy, gz, bx, by, 1, smem, env.stream, args, nullptr), kernel);
+}
+
+Status allowDynamicSmem(const Env& env, const char* kernel, int bytes) {
+  EDGERT_ASSIGN_OR_RETURN(CUfunction f, function(env.d, kernel));
+  return env.d->check(
+      env.d->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+      strCat("cuFuncSetAttribute (", kernel, ": ", bytes, " bytes of shared memory)").c_str());
 }
 
 namespace {
@@ -875,8 +882,9 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
   // where the input channels need it; the names that do not apply fail to build).
   const bool int8_nhwc = node.op == "EdgertQConv" && cuda::findHalfNhwcOp(node) != nullptr;
   if (node.op == "EdgertQConv")
-    for (const char* t : {"int8-mma", "int8-mma-n64", "int8-im2col-mma", "int8-im2col-mma-n64",
-                          "int8-pad-mma", "int8-pad-mma-n64", "int8-imma", "int8-im2col-imma"})
+    for (const char* t : {"int8-mma", "int8-mma-n64", "int8-mma-wide", "int8-wgmma",
+                          "int8-im2col-mma", "int8-im2col-mma-n64", "int8-pad-mma",
+                          "int8-pad-mma-n64", "int8-imma", "int8-im2col-imma"})
       candidates.push_back(t);
   // EDGERT_TACTIC_EXCLUDE=name,name: leave these out (trtexec's --tacticSources=-X), to
   // compare a network built with and without a kernel.

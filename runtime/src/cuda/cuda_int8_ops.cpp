@@ -150,7 +150,10 @@ class QConvLayer final : public GpuLayer {
   const char* tactic() const override {
     switch (path_) {
       case QPath::kMma:
-        return narrow_ ? "int8-mma-n64" : "int8-mma";
+        return wgmma_    ? "int8-wgmma"
+               : wide_   ? "int8-mma-wide"
+               : narrow_ ? "int8-mma-n64"
+                         : "int8-mma";
       case QPath::kIm2colMma:
         return narrow_ ? "int8-im2col-mma-n64" : "int8-im2col-mma";
       case QPath::kPadMma:
@@ -254,6 +257,10 @@ class QConvLayer final : public GpuLayer {
     EdgertQEpi ec = e;
     int kp = static_cast<int>(kp_);
     void* args[] = {&y, &x, &w, &g, &ec, &kp, &row0, &rows};
+    if (wide_ || wgmma_)
+      return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
+                        static_cast<unsigned>((geom.m + 127) / 128), wgmma_ ? 256 : 128, 1, args, 1,
+                        EDGERT_QCONV_WIDE_SMEM);
     return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
                       static_cast<unsigned>((geom.m + mma_bn_ - 1) / mma_bn_), 256, 1, args);
   }
@@ -279,6 +286,8 @@ class QConvLayer final : public GpuLayer {
   std::string mma_kernel_;
   int mma_bn_ = 128;
   bool narrow_ = false;         // 64-channel tiles for M > 64: half the registers, twice the blocks
+  bool wide_ = false;           // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
+  bool wgmma_ = false;          // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
   EdgertQConvGeom pad_geom_{};  // kPadMma: the geometry over the padded input
   EdgertQConvGeom geom_{};
   EdgertQEpi epi_{};
@@ -306,14 +315,23 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
 }
 
+// Which variant of our tensor-core kernel a layer asks for (its tactic name, or the EDGERT_INT8_*
+// variables that force one to compare).
+struct MmaVariant {
+  bool pad = true;      // C % 4 != 0: the input padded to 4 channels (else im2col columns)
+  bool narrow = false;  // 64-channel tiles for M > 64
+  bool wide = false;    // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
+  bool wgmma = false;   // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
+  bool forced = false;  // by a variable: also on grids the rules below would leave it off
+};
+
 // Our tensor-core kernel (sm_80+): on the input as it lies when C % 4 == 0, else (`pad`) on a
 // copy of the input with C rounded up to 4 and zero weights for the added channels, or on
-// im2col columns. `narrow`: 64-channel tiles for M > 64 (the builder times both: ncu showed
-// the 128-wide tiles of small-K layers latency-bound at a quarter occupancy), on grids deep
-// enough unless `force_narrow`.
-Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, bool force_narrow,
-                bool pad) {
-  const bool padded = pad && L->geom_.c % 4 != 0;
+// im2col columns. The builder times the variants per layer; ncu showed the 128-wide tiles of
+// small-K layers latency-bound at a quarter occupancy (hence `narrow`), and the 32 x 32 / 64 x
+// 32 warp tiles spending their issue slots on everything but MMAs (hence `wide` and `wgmma`).
+Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant& v) {
+  const bool padded = v.pad && L->geom_.c % 4 != 0;
   std::vector<int8_t> w_pad;
   if (padded) {
     const EdgertQConvGeom& o = L->geom_;
@@ -329,16 +347,28 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, bool narrow, boo
   }
   const EdgertQConvGeom& g = padded ? L->pad_geom_ : L->geom_;
   const int64_t K = int64_t{g.kh} * g.kw * g.c;
-  L->kp_ = roundUp(K, 32);
-  // Only for grids two waves deep or more, where occupancy hides latency: with few blocks the
-  // narrow tiles won each layer's timing but lost the network (ResNet-50 bs1 0.42 -> 0.46 ms).
+  // The narrow tiles only for grids two waves deep or more, the big ones for one wave or more:
+  // with few blocks each won its layer's timing but lost the network (ResNet-50 bs1: 0.42 ->
+  // 0.46 ms with narrow tiles, 0.455 -> 0.499 with wgmma on two layer3 convolutions).
   const int64_t blocks128 = (g.n * g.oh * g.ow + 127) / 128 * ((g.m + 127) / 128);
-  L->narrow_ = narrow && g.m > 64 && (force_narrow || blocks128 >= 2 * std::max(env.sm_count, 1));
+  const int64_t sms = std::max(env.sm_count, 1);
+  const bool big_tiles = !padded && g.c % 16 == 0 && g.m > 64 && (v.forced || blocks128 >= sms);
+#if defined(EDGERT_KERNELS_SM90A)
+  L->wgmma_ = v.wgmma && big_tiles && env.sm == 90;
+#endif
+  L->wide_ = !L->wgmma_ && v.wide && big_tiles;
+  L->kp_ = roundUp(K, L->wide_ || L->wgmma_ ? 64 : 32);
+  L->narrow_ =
+      !L->wide_ && !L->wgmma_ && v.narrow && g.m > 64 && (v.forced || blocks128 >= 2 * sms);
   L->mma_bn_ = g.m <= 32 ? 32 : g.m <= 64 || L->narrow_ ? 64 : 128;
   // Input runs as wide as the channel count allows (each within one tap); the columns of the
   // im2col path are 32-byte aligned rows.
   const int piece = g.c % 4 != 0 ? 16 : g.c % 16 == 0 ? 16 : g.c % 8 == 0 ? 8 : 4;
   L->mma_kernel_ = strCat("edgert_qconv_mma_n", L->mma_bn_, "_p", piece);
+  if (L->wide_ || L->wgmma_) {
+    L->mma_kernel_ = L->wgmma_ ? "edgert_qconv_wgmma" : "edgert_qconv_mma_wide";
+    EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), EDGERT_QCONV_WIDE_SMEM));
+  }
   const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);
   EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
   L->rows_ = g.n * g.oh * g.ow;
@@ -469,20 +499,26 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   }
   const int8_t* w = c.constant(1)->as<int8_t>();
   // One group on tensor cores: our kernel on sm_80+ unless the builder's tactic timing chose
-  // cuBLASLt's (EDGERT_INT8_IMMA=1 forces it, EDGERT_INT8_N64=1 our 64-channel tiles, to
-  // compare), cuBLASLt's IMMA on sm_75.
+  // cuBLASLt's (EDGERT_INT8_IMMA=1 forces it, EDGERT_INT8_N64=1 our 64-channel tiles,
+  // EDGERT_INT8_WIDE=1 the 64 x 64 warp tiles, EDGERT_INT8_WGMMA=1 Hopper's wgmma, to compare),
+  // cuBLASLt's IMMA on sm_75.
   const bool want_imma = c.tactic == "int8-imma" || c.tactic == "int8-im2col-imma" ||
                          std::getenv("EDGERT_INT8_IMMA") != nullptr;
   const bool mma_fits = g.n * g.oh * g.ow < (int64_t{1} << 31);  // its 32-bit pixel indices
   if (g.groups == 1 && env.sm >= 80 && !want_imma && mma_fits) {
-    const bool force_n64 = std::getenv("EDGERT_INT8_N64") != nullptr;
-    // The tactic names (tactic() above) spell the variant: "-n64" the narrow tiles, "im2col"
-    // columns instead of padded channels for C % 4 != 0 (ResNet-50's stem at bs128 on an
-    // H100: 0.45 ms padded vs 1.27 im2col).
-    const bool narrow = c.tactic.ends_with("-n64") || force_n64;
-    const bool pad = c.tactic.find("im2col") == std::string::npos &&
-                     std::getenv("EDGERT_INT8_IM2COL") == nullptr;
-    EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, narrow, force_n64, pad));
+    // The tactic names (tactic() above) spell the variant: "-n64" the narrow tiles, "-wide" the
+    // 64 x 64 warp tiles, "im2col" columns instead of padded channels for C % 4 != 0
+    // (ResNet-50's stem at bs128 on an H100: 0.45 ms padded vs 1.27 im2col).
+    auto env_set = [](const char* n) { return std::getenv(n) != nullptr; };
+    MmaVariant v;
+    const bool f_n64 = env_set("EDGERT_INT8_N64"), f_wide = env_set("EDGERT_INT8_WIDE"),
+               f_wgmma = env_set("EDGERT_INT8_WGMMA");
+    v.forced = f_n64 || f_wide || f_wgmma;
+    v.narrow = c.tactic.ends_with("-n64") || f_n64;
+    v.wide = c.tactic.ends_with("-wide") || f_wide;
+    v.wgmma = c.tactic == "int8-wgmma" || f_wgmma;
+    v.pad = c.tactic.find("im2col") == std::string::npos && !env_set("EDGERT_INT8_IM2COL");
+    EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, v));
   } else if (g.groups == 1 && env.lt && env.sm >= 75) {
     const Status st = setUpImma(L.get(), env, w);
     if (!st.ok() && c.strict_tactic) return st;

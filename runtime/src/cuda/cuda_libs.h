@@ -27,6 +27,7 @@ namespace edgert::cuda {
   X(cuModuleLoadData) \
   X(cuModuleUnload) \
   X(cuModuleGetFunction) \
+  X(cuFuncSetAttribute) \
   X(cuLaunchKernel) \
   X(cuMemAlloc) \
   X(cuMemFree) \

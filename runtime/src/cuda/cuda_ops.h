@@ -86,8 +86,11 @@ inline size_t nhwcElementSize(DataType t) {
 // Launches an embedded kernel by name with a 1-D grid covering `threads`.
 Status launch(const Env& env, const char* kernel, long long threads, void** args,
               unsigned block = 256, unsigned grid_override = 0);
-// Launches with an explicit 2-D grid and block.
+// Launches with an explicit 2-D grid and block (and `smem` bytes of dynamic shared memory).
 Status launchGrid(const Env& env, const char* kernel, unsigned gx, unsigned gy, unsigned bx,
-                  unsigned by, void** args, unsigned gz = 1);
+                  unsigned by, void** args, unsigned gz = 1, unsigned smem = 0);
+// Lets `kernel` launch with `bytes` of dynamic shared memory (past the default 48 KiB); once
+// per process is enough, at layer set-up (not while a graph is captured).
+Status allowDynamicSmem(const Env& env, const char* kernel, int bytes);
 
 }  // namespace edgert::cuda
