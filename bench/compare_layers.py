@@ -13,8 +13,9 @@ def load(path):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: compare_layers.py A.json B.json")
+    if len(sys.argv) not in (3, 4):
+        sys.exit("usage: compare_layers.py A.json B.json [rows]")
+    top = int(sys.argv[3]) if len(sys.argv) == 4 else 25
     a, b = load(sys.argv[1]), load(sys.argv[2])
     la = {l["name"]: l for l in a["layers"]}
     lb = {l["name"]: l for l in b["layers"]}
@@ -25,7 +26,7 @@ def main():
         rows.append((y["ms"] - (x["ms"] if x else 0.0), name, x, y))
     rows.sort(key=lambda r: -r[0])
     print(f"{'B - A ms':>9} {'A ms':>8} {'B ms':>8}  {'B tactic':<20} layer")
-    for d, name, x, y in rows[:25]:
+    for d, name, x, y in rows[:top]:
         xa = f"{x['ms']:.4f}" if x else "-"
         print(f"{d:9.4f} {xa:>8} {y['ms']:8.4f}  {y['tactic']:<20} {name}")
     ops = defaultdict(lambda: [0.0, 0.0])

@@ -154,43 +154,48 @@ __device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m,
   finishQ4(e, i, v, e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{}, y);
 }
 
-// The fused epilogue of a ROWS x 128 accumulator tile staged in shared memory (`ld` ints per
-// row) by NW warps: a warp takes whole rows, lane l channels n0 + 4l .. + 3, so loads and stores
-// are whole vectors. Once the accumulators are in shared memory their registers are free, so
-// the lane's channel constants are loaded once and the residuals of 8 rows are requested before
-// the first is used: one memory latency per 8 rows, not per row (storeQ4 per row waited on each).
-template <int ROWS, int NW, int RK>
-__device__ __forceinline__ void epilogueTile128(const int* cs, int ld, const EdgertQEpi& e,
-                                                long long p0, int n0, long long rows,
-                                                long long row0, void* y) {
+// The fused epilogue of a ROWS x COLS accumulator tile staged in shared memory (`ld` ints per
+// row) by NW warps: COLS / 4 lanes take a row, each four consecutive channels, so loads and
+// stores are whole vectors. Once the accumulators are in shared memory their registers are
+// free, so the lane's channel constants are loaded once and the residuals of 8 rows are
+// requested before the first is used: one memory latency per 8 rows, not per row (storeQ4 per
+// row waited on each).
+template <int ROWS, int COLS, int NW, int RK>
+__device__ __forceinline__ void epilogueTile(const int* cs, int ld, const EdgertQEpi& e,
+                                             long long p0, int n0, long long rows, long long row0,
+                                             void* y) {
+  constexpr int kLanesPerRow = COLS / 4, kRowsPerStep = 32 / kLanesPerRow * NW;
+  static_assert(32 % kLanesPerRow == 0 && ROWS % kRowsPerStep == 0, "whole rows per step");
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int m = n0 + lane * 4;
+  const int col = lane % kLanesPerRow * 4,
+            r_first = warp * (32 / kLanesPerRow) + lane / kLanesPerRow;
+  const int m = n0 + col;
   if (m >= e.m) return;
   if (e.m % 4 != 0) {
-    for (int r = warp; r < ROWS && p0 + r < rows; r += NW)
+    for (int r = r_first; r < ROWS && p0 + r < rows; r += kRowsPerStep)
       for (int k = 0; k < 4 && m + k < e.m; ++k)
-        storeQ(e, (row0 + p0 + r) * e.m + m + k, m + k, cs[r * ld + lane * 4 + k], y);
+        storeQ(e, (row0 + p0 + r) * e.m + m + k, m + k, cs[r * ld + col + k], y);
     return;
   }
   const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m);
   const float4 rs = RK != kQResNone ? channelConst4(e.r_scale, m) : float4{};
   const float4 iy = e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{};
-  constexpr int U = 8;
-  for (int rb = warp; rb < ROWS; rb += U * NW) {
+  constexpr int U = ROWS / kRowsPerStep < 8 ? ROWS / kRowsPerStep : 8;
+  for (int rb = r_first; rb < ROWS; rb += U * kRowsPerStep) {
     float res[U][4];
     if constexpr (RK != kQResNone) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
-        const long long p = p0 + rb + u * NW;
+        const long long p = p0 + rb + u * kRowsPerStep;
         if (p < rows) loadRes4<RK>(e, (row0 + p) * e.m + m, res[u]);
       }
     }
 #pragma unroll
     for (int u = 0; u < U; ++u) {
-      const int r = rb + u * NW;
+      const int r = rb + u * kRowsPerStep;
       const long long p = p0 + r;
       if (p >= rows) break;
-      const int4 a = *reinterpret_cast<const int4*>(cs + r * ld + lane * 4);
+      const int4 a = *reinterpret_cast<const int4*>(cs + r * ld + col);
       float v[4] = {requantReal(a.x, s.x, b.x), requantReal(a.y, s.y, b.y),
                     requantReal(a.z, s.z, b.z), requantReal(a.w, s.w, b.w)};
       if constexpr (RK != kQResNone) {
@@ -204,19 +209,19 @@ __device__ __forceinline__ void epilogueTile128(const int* cs, int ld, const Edg
   }
 }
 
-template <int ROWS, int NW>
-__device__ __forceinline__ void epilogueTile128(const int* cs, int ld, const EdgertQEpi& e,
-                                                long long p0, int n0, long long rows,
-                                                long long row0, void* y) {
+template <int ROWS, int COLS, int NW>
+__device__ __forceinline__ void epilogueTile(const int* cs, int ld, const EdgertQEpi& e,
+                                             long long p0, int n0, long long rows, long long row0,
+                                             void* y) {
   switch (e.res_kind) {
     case kQResS8:
-      return epilogueTile128<ROWS, NW, kQResS8>(cs, ld, e, p0, n0, rows, row0, y);
+      return epilogueTile<ROWS, COLS, NW, kQResS8>(cs, ld, e, p0, n0, rows, row0, y);
     case kQResF16:
-      return epilogueTile128<ROWS, NW, kQResF16>(cs, ld, e, p0, n0, rows, row0, y);
+      return epilogueTile<ROWS, COLS, NW, kQResF16>(cs, ld, e, p0, n0, rows, row0, y);
     case kQResF32:
-      return epilogueTile128<ROWS, NW, kQResF32>(cs, ld, e, p0, n0, rows, row0, y);
+      return epilogueTile<ROWS, COLS, NW, kQResF32>(cs, ld, e, p0, n0, rows, row0, y);
     default:
-      return epilogueTile128<ROWS, NW, kQResNone>(cs, ld, e, p0, n0, rows, row0, y);
+      return epilogueTile<ROWS, COLS, NW, kQResNone>(cs, ld, e, p0, n0, rows, row0, y);
   }
 }
 
@@ -231,6 +236,36 @@ EDGERT_QUANTIZE(edgert_quantize_f32_s8, float, int8_t)
 EDGERT_QUANTIZE(edgert_quantize_f32_u8, float, uint8_t)
 EDGERT_QUANTIZE(edgert_quantize_f16_s8, __half, int8_t)
 EDGERT_QUANTIZE(edgert_quantize_f16_u8, __half, uint8_t)
+
+// One scale for the whole tensor (what calibration gives activations), fp16 in, n % 8 == 0:
+// eight values per thread, 16-byte loads and 8-byte stores. The kernel above divides its
+// 64-bit index per element to find the channel; on ResNet-50's 25.7M-value tensors at batch 128
+// it ran at a fifth of memory bandwidth (0.125 ms on an H100).
+template <class D>
+__device__ void quantizeTensor8(D* y, const __half* x, long long n8, const float* scale,
+                                const float* zp) {
+  const float s = scale[0], z = zp ? zp[0] : 0.f;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8;
+       i += (long long)gridDim.x * blockDim.x) {
+    const uint4 h = reinterpret_cast<const uint4*>(x)[i];
+    const __half* hv = reinterpret_cast<const __half*>(&h);
+    union {
+      D q[8];
+      uint2 u;
+    } out;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) out.q[j] = saturateTo<D>(quantizedValue(__half2float(hv[j]), s, z));
+    reinterpret_cast<uint2*>(y)[i] = out.u;
+  }
+}
+extern "C" __global__ void edgert_quantize8_f16_s8(int8_t* y, const __half* x, long long n8,
+                                                   const float* scale, const float* zp) {
+  quantizeTensor8(y, x, n8, scale, zp);
+}
+extern "C" __global__ void edgert_quantize8_f16_u8(uint8_t* y, const __half* x, long long n8,
+                                                   const float* scale, const float* zp) {
+  quantizeTensor8(y, x, n8, scale, zp);
+}
 
 #define EDGERT_DEQUANTIZE(NAME, S, D)                                                         \
   extern "C" __global__ void NAME(D* y, const S* x, long long n, long long channels,          \
@@ -787,7 +822,7 @@ __device__ __forceinline__ void qconvMmaWide(void* y, const int8_t* x, const int
             make_int2(acc[i][j][h * 2], acc[i][j][h * 2 + 1]);
       }
   __syncthreads();
-  epilogueTile128<kWBM, 4>(cs, kWCRow, e, p0, n0, rows, row0, y);
+  epilogueTile<kWBM, kWBN, 4>(cs, kWCRow, e, p0, n0, rows, row0, y);
 #endif
 }
 
@@ -801,16 +836,25 @@ __device__ __forceinline__ void qconvMmaWide(void* y, const int8_t* x, const int
 // bytes (conflict-free for the tensor cores' reads), the 4 core matrices of a row group's
 // 64-byte k-tile side by side (LBO 128 bytes), row groups 512 bytes apart (SBO). Five stages.
 // C % 16 == 0, Kp % 64 == 0, M > 64.
-constexpr int kGBM = 128, kGBN = 128, kGBK = 64, kGStages = 5;
-constexpr int kGStage = (kGBM + kGBN) * kGBK;  // bytes: no padding in this layout
-constexpr int kGCRow = kGBN + 4;
-static_assert(kGStages * kGStage == EDGERT_QCONV_WIDE_SMEM, "the host's launch size");
-static_assert(kGBM * kGCRow * 4 <= kGStages * kGStage, "the accumulator tile fits the stages");
+// BN 64 (m64n64, 32 accumulators, four stages in 48 KiB): three blocks per SM instead of two,
+// for layers whose few reduction steps leave the 128-channel tiles waiting on their epilogue.
+constexpr int kGBM = 128, kGBK = 64;
+template <int BN>
+struct WgmmaTile {
+  static constexpr int kStages = BN == 128 ? 5 : 4;
+  static constexpr int kStage = (kGBM + BN) * kGBK;  // bytes: no padding in this layout
+  static constexpr int kCRow = BN + 4;
+  static constexpr int kSmem = kStages * kStage;
+  static_assert(kGBM * kCRow * 4 <= kSmem, "the accumulator tile fits the stages");
+};
+static_assert(WgmmaTile<128>::kSmem == EDGERT_QCONV_WIDE_SMEM, "the host's launch size");
+static_assert(WgmmaTile<64>::kSmem == EDGERT_QCONV_WGMMA64_SMEM, "the host's launch size");
 
 // A shared-memory matrix descriptor (PTX "matrix descriptor format"): start address, leading
 // (K) and stride (8-row) byte offsets, each >> 4; no swizzle.
-__device__ __forceinline__ unsigned long long wgmmaDesc(const void* smem, unsigned lbo,
-                                                        unsigned sbo) {
+[[maybe_unused]] __device__ __forceinline__ unsigned long long wgmmaDesc(const void* smem,
+                                                                         unsigned lbo,
+                                                                         unsigned sbo) {
   const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   return static_cast<unsigned long long>((a & 0x3FFFF) >> 4) |
          static_cast<unsigned long long>(lbo >> 4) << 16 |
@@ -818,8 +862,8 @@ __device__ __forceinline__ unsigned long long wgmmaDesc(const void* smem, unsign
 }
 
 // D (64 x 128, s32) += A (64 x 32, s8, K-major) * B (32 x 128, s8, K-major).
-__device__ __forceinline__ void wgmma128(int (&d)[64], unsigned long long da,
-                                         unsigned long long db) {
+[[maybe_unused]] __device__ __forceinline__ void wgmma128(int (&d)[64], unsigned long long da,
+                                                          unsigned long long db) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
@@ -840,6 +884,33 @@ __device__ __forceinline__ void wgmma128(int (&d)[64], unsigned long long da,
 #endif
 }
 
+// D (64 x 64, s32) += A (64 x 32, s8, K-major) * B (32 x 64, s8, K-major).
+[[maybe_unused]] __device__ __forceinline__ void wgmma64(int (&d)[32], unsigned long long da,
+                                                         unsigned long long db) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%"
+      "25,%26,%27,%28,%29,%30,%31}, %32, %33, 1;\n"
+      : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
+        "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
+        "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]),
+        "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]),
+        "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31])
+      : "l"(da), "l"(db));
+#endif
+}
+
+[[maybe_unused]] __device__ __forceinline__ void wgmmaN(int (&d)[64], unsigned long long da,
+                                                        unsigned long long db) {
+  wgmma128(d, da, db);
+}
+[[maybe_unused]] __device__ __forceinline__ void wgmmaN(int (&d)[32], unsigned long long da,
+                                                        unsigned long long db) {
+  wgmma64(d, da, db);
+}
+
+template <int BN>
 __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_t* w,
                                            const EdgertQConvGeom& g, const EdgertQEpi& e, int kp,
                                            long long row0, long long rows) {
@@ -847,7 +918,8 @@ __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_
   extern __shared__ __align__(128) int8_t gsm[];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, wg = warp >> 2;
   const long long p0 = blockIdx.x * (long long)kGBM;
-  const int n0 = blockIdx.y * kGBN;
+  const int n0 = blockIdx.y * BN;
+  using T = WgmmaTile<BN>;
   // A warp loads whole row groups (8 rows x 64 bytes, 512 contiguous bytes of the stage):
   // lane l row l % 8, segment l / 8; row groups warp and warp + 8, of A and of B.
   const int rin = lane & 7, seg = lane >> 3;
@@ -876,7 +948,7 @@ __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_
   const int8_t* b_src = w + static_cast<long long>(n0 + warp * 8 + rin) * kp + seg * 16;
   const int st_off = warp * 512 + seg * 128 + rin * 16;
   auto load = [&](int stage, int kt) {
-    int8_t* as = gsm + stage * kGStage;
+    int8_t* as = gsm + stage * T::kStage;
     const int dh = pos_kh * g.dh, dw = pos_kw * g.dw;
     const bool kv = pos_k < K;
 #pragma unroll
@@ -892,31 +964,31 @@ __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_
       if (++pos_kw == g.kw) pos_kw = 0, ++pos_kh;
     int8_t* bs = as + kGBM * kGBK;
 #pragma unroll
-    for (int j = 0; j < 2; ++j)
+    for (int j = 0; j < BN / 64; ++j)
       cpAsync16(bs + st_off + j * 8 * 512, b_src + 64LL * j * kp + kt * kGBK, true);
   };
-  int acc[64];
+  int acc[BN / 2];
 #pragma unroll
-  for (int i = 0; i < 64; ++i) acc[i] = 0;
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
 #pragma unroll
-  for (int s = 0; s < kGStages - 1; ++s) {
+  for (int s = 0; s < T::kStages - 1; ++s) {
     if (s < ktiles) load(s, s);
     asm volatile("cp.async.commit_group;\n" ::);
   }
   for (int kt = 0; kt < ktiles; ++kt) {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(kGStages - 2));
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(T::kStages - 2));
     // cp.async wrote through the generic proxy; the tensor cores read through the async one.
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
-    const int next = kt + kGStages - 1;
-    if (next < ktiles) load(next % kGStages, next);
+    const int next = kt + T::kStages - 1;
+    if (next < ktiles) load(next % T::kStages, next);
     asm volatile("cp.async.commit_group;\n" ::);
-    const int8_t* st = gsm + (kt % kGStages) * kGStage;
+    const int8_t* st = gsm + (kt % T::kStages) * T::kStage;
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
     for (int ks = 0; ks < kGBK / 32; ++ks)
-      wgmma128(acc, wgmmaDesc(st + wg * 8 * 512 + ks * 256, 128, 512),
-               wgmmaDesc(st + kGBM * kGBK + ks * 256, 128, 512));
+      wgmmaN(acc, wgmmaDesc(st + wg * 8 * 512 + ks * 256, 128, 512),
+             wgmmaDesc(st + kGBM * kGBK + ks * 256, 128, 512));
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
     // Done before the next step's barrier: that step refills the stage read here.
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
@@ -928,15 +1000,15 @@ __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_
   int* cs = reinterpret_cast<int*>(gsm);
   const int grp = lane >> 2, tig = lane & 3;
 #pragma unroll
-  for (int j = 0; j < 16; ++j)
+  for (int j = 0; j < BN / 8; ++j)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int r = wg * 64 + (warp & 3) * 16 + grp + h * 8, c = j * 8 + tig * 2;
-      *reinterpret_cast<int2*>(cs + r * kGCRow + c) =
+      *reinterpret_cast<int2*>(cs + r * T::kCRow + c) =
           make_int2(acc[j * 4 + h * 2], acc[j * 4 + h * 2 + 1]);
     }
   __syncthreads();
-  epilogueTile128<kGBM, 8>(cs, kGCRow, e, p0, n0, rows, row0, y);
+  epilogueTile<kGBM, BN, 8>(cs, T::kCRow, e, p0, n0, rows, row0, y);
 #else
   __trap();  // the host launches this kernel only from an sm_90a fatbin on sm_90
 #endif
@@ -967,9 +1039,14 @@ extern "C" __global__ void __launch_bounds__(128, 2)
   qconvMmaWide(y, x, w, g, e, kp, row0, rows);
 }
 
-// Two blocks of 256 threads per SM (80 KiB of shared memory each).
+// Two blocks of 256 threads per SM (80 KiB of shared memory each); three with 64-channel tiles.
 extern "C" __global__ void __launch_bounds__(256, 2)
     edgert_qconv_wgmma(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g, EdgertQEpi e,
                        int kp, long long row0, long long rows) {
-  qconvWgmma(y, x, w, g, e, kp, row0, rows);
+  qconvWgmma<128>(y, x, w, g, e, kp, row0, rows);
+}
+extern "C" __global__ void __launch_bounds__(256, 3)
+    edgert_qconv_wgmma_n64(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g,
+                           EdgertQEpi e, int kp, long long row0, long long rows) {
+  qconvWgmma<64>(y, x, w, g, e, kp, row0, rows);
 }

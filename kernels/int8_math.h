@@ -29,10 +29,19 @@ EDGERT_HD float roundHalfEven(float v) {
 
 // Clamp into int8, then round half to even (NaN becomes 0).
 EDGERT_HD int8_t saturateToInt8(float v) {
+#if defined(__CUDA_ARCH__)
+  // One instruction with the same result: cvt rounds to nearest even and clamps into int8 (a
+  // value rounding past 127 or -128 clamps to it, as clamping first does), NaN to 0. The
+  // clamp-round-NaN sequence below was about 7 instructions per output in the GPU epilogues.
+  int q;
+  asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(v));
+  return static_cast<int8_t>(q);
+#else
   v = v > 127.f ? 127.f : v;
   v = v < -128.f ? -128.f : v;
   v = v == v ? v : 0.f;
   return static_cast<int8_t>(roundHalfEven(v));
+#endif
 }
 
 EDGERT_HD uint8_t saturateToUInt8(float v) {

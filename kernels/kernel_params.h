@@ -137,6 +137,8 @@ struct EdgertQConvGeom {
 // Dynamic shared memory of edgert_qconv_mma_wide (four stages of 128 + 128 rows of 80 bytes):
 // past the 48 KiB a launch gets without asking, so the host raises the function's limit.
 #define EDGERT_QCONV_WIDE_SMEM 81920
+// edgert_qconv_wgmma_n64: four stages of 128 + 64 rows of 64 bytes.
+#define EDGERT_QCONV_WGMMA64_SMEM 49152
 
 // Columns for the GEMM path (one group): row (n, oh, ow), column k = (kh * KW + kw) * C + c,
 // zero past k = KH * KW * C up to the padded `kp` (a multiple of 16), rows [row0, row0 + rows).

@@ -109,7 +109,7 @@ done
 # Our big-tile INT8 kernels (64 x 64 warp tiles; wgmma on sm_90) are chosen only for grids a wave
 # deep, which the real models above at batch 1 do not have: the sanitizer runs them through the
 # Int8Gpu test's forced rounds instead.
-for r in 4 5; do
+for r in 4 5 6; do
   log="$OUT/sanitizer_int8_round$r.log"
   (cd /tmp && EDGERT_TEST_INT8_ROUNDS=$r "$CS" --tool memcheck --error-exitcode 9 "$OLDPWD/.gpu/bin/test_ops" \
     --gtest_filter=Int8Gpu.QConvMatchesTheCpuReference > "$log" 2>&1) || sanitized=1

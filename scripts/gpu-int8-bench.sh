@@ -15,7 +15,7 @@ MODELS="${MODELS:-resnet50 mobilenet_v2}"
 for m in $MODELS; do for b in 1 128; do for p in fp16 int8; do
   extra=""; [ $p = int8 ] && extra="--calib-dir $W/calib --calib-cache $W/$m.calib"
   .gpu/bin/edgert build -q --onnx $W/$m.onnx --target cuda --precision $p --shapes input:${b}x3x224x224 $extra -o $W/e.engine > $OUT/b.log 2>&1 || { tail -3 $OUT/b.log; continue; }
-  echo "$m b$b $p $(.gpu/bin/edgert bench --engine $W/e.engine --backend cuda --iterations 100 --warmup 10 | grep -E 'latency|memory' | tr '\n' ' ')"
+  echo "$m b$b $p $(.gpu/bin/edgert bench --engine $W/e.engine --backend cuda --iterations 100 --warmup 10 | grep -E 'latency|memory' | tr '\n' ' ')" | tee -a $OUT/summary.txt
   .gpu/bin/edgert bench --engine $W/e.engine --backend cuda --iterations 20 --warmup 3 --per-layer \
     --json $OUT/layers_${m}_b${b}_$p.json > $OUT/perlayer_${m}_b${b}_$p.txt 2>&1
 done; done; done
@@ -25,14 +25,14 @@ AB_EXCLUDE="${AB_EXCLUDE:-int8-mma-wide}"
 for m in $MODELS; do for b in 1 128; do
   EDGERT_TACTIC_EXCLUDE=$AB_EXCLUDE .gpu/bin/edgert build -q --onnx $W/$m.onnx --target cuda --precision int8 \
     --shapes input:${b}x3x224x224 --calib-dir $W/calib --calib-cache $W/$m.calib -o $W/e.engine > $OUT/b.log 2>&1 || continue
-  echo "$m b$b int8 without $AB_EXCLUDE: $(.gpu/bin/edgert bench --engine $W/e.engine --backend cuda --iterations 100 --warmup 10 | grep -E 'latency')"
+  echo "$m b$b int8 without $AB_EXCLUDE: $(.gpu/bin/edgert bench --engine $W/e.engine --backend cuda --iterations 100 --warmup 10 | grep -E 'latency')" | tee -a $OUT/summary.txt
 done; done
 for m in $MODELS; do for b in 128 1; do
   echo "-- $m int8 b$b per layer (tactics: $(python3 -c "import json, collections, sys; print(dict(collections.Counter(l['tactic'] for l in json.load(open(sys.argv[1]))['layers'] if l['op'] == 'EdgertQConv')))" $OUT/layers_${m}_b${b}_int8.json))"; head -${PERLAYER_LINES:-24} $OUT/perlayer_${m}_b${b}_int8.txt; done; done
 # Where int8 loses to fp16, layer by layer (batch 128).
 for m in $MODELS; do
   echo "-- $m b128: A = fp16, B = int8"
-  python3 bench/compare_layers.py $OUT/layers_${m}_b128_fp16.json $OUT/layers_${m}_b128_int8.json | head -${COMPARE_LINES:-30}
+  python3 bench/compare_layers.py $OUT/layers_${m}_b128_fp16.json $OUT/layers_${m}_b128_int8.json ${COMPARE_LINES:-20}
 done
 # NCU=1: Nsight Compute on ResNet-50 int8 batch 128's tensor-core kernels (NCU_COUNT launches
 # after skipping NCU_SKIP), with the warps' stall reasons.
@@ -46,3 +46,4 @@ if [ -n "${NCU:-}" ]; then
     .gpu/bin/edgert bench --engine $W/r8.engine --backend cuda --iterations 1 --warmup 0 --no-cuda-graph > $OUT/ncu.txt 2>&1
   grep -E "edgert_|Duration|Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|Memory Throughput|Stall|Issue Slots|Executed Ipc|Grid Size" $OUT/ncu.txt | head -120
 fi
+echo "---- summary (CUDA graphs, median ms) ----"; sed -E 's/ +memory.*//; s/min [0-9.]+ +//; s/p90.*//' $OUT/summary.txt

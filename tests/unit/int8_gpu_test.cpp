@@ -173,10 +173,11 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            " (cuBLASLt IMMA)",
                            " (im2col instead of padded channels)",
                            " (64 x 64 warp tiles)",
-                           " (wgmma, sm_90)"};
-  // EDGERT_TEST_INT8_ROUNDS=4,5: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
+                           " (wgmma, sm_90)",
+                           " (wgmma with 64-channel tiles, sm_90)"};
+  // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only = std::getenv("EDGERT_TEST_INT8_ROUNDS");
-  for (int round = 0; round < 6; ++round)
+  for (int round = 0; round < 7; ++round)
     for (const QCase& q : cases) {
       if (only && (std::string(",") + only + ",").find("," + std::to_string(round) + ",") ==
                       std::string::npos)
@@ -191,7 +192,8 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 2) setenv("EDGERT_INT8_IMMA", "1", 1);
       if (round == 3) setenv("EDGERT_INT8_IM2COL", "1", 1);
       if (round == 4) setenv("EDGERT_INT8_WIDE", "1", 1);
-      if (round == 5) setenv("EDGERT_INT8_WGMMA", "1", 1);
+      if (round >= 5) setenv("EDGERT_INT8_WGMMA", "1", 1);
+      if (round == 6) setenv("EDGERT_INT8_N64", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       BuildOptions cpu, gpu;

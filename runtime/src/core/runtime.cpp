@@ -159,7 +159,9 @@ std::string describeEngine(const EngineModel& model_, const std::string& origin_
   auto tname = [&](int id) {
     if (id < 0) return std::string("-");
     const TensorEntry& t = g.tensors[id];
-    return strCat(t.name, t.isConstant() ? "[const " : "[", dimsToString(t.dims), "]");
+    // Activations with their element type: where an INT8 engine keeps float tensors shows.
+    if (t.isConstant()) return strCat(t.name, "[const ", dimsToString(t.dims), "]");
+    return strCat(t.name, "[", dimsToString(t.dims), " ", dataTypeName(t.dtype), "]");
   };
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];

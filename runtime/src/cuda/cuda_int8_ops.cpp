@@ -41,11 +41,19 @@ class QdqLayer final : public GpuLayer {
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], x = g.in[0], s = scale_, z = zp_;
     long long n = n_, ch = channels_, inner = inner_;
+    // (An input viewed at an offset into another buffer may not be 16-byte aligned.)
+    if (kernel8_ && (x % 16 == 0) && (y % 8 == 0)) {
+      long long n8 = n_ / 8;
+      void* args[] = {&y, &x, &n8, &s, &z};
+      return launch(env, kernel8_, n8, args);
+    }
     void* args[] = {&y, &x, &n, &ch, &inner, &s, &z};
     return launch(env, kernel_, n_, args);
   }
 
   const char* kernel_ = nullptr;
+  // One scale, fp16 in, n % 8 == 0: eight values per thread.
+  const char* kernel8_ = nullptr;
   bool nhwc_ = false;
   long long n_ = 0, channels_ = 1, inner_ = 1;
   CUdeviceptr scale_ = 0, zp_ = 0;
@@ -91,6 +99,8 @@ Result<std::unique_ptr<GpuLayer>> makeQdq(const NodeContext& c, const Env& env, 
     const bool s8 = qt == DataType::kInt8;
     L->kernel_ = nhwc ? (s8 ? "edgert_quantize_f16_s8" : "edgert_quantize_f16_u8")
                       : (s8 ? "edgert_quantize_f32_s8" : "edgert_quantize_f32_u8");
+    if (nhwc && ns == 1 && L->n_ % 8 == 0)
+      L->kernel8_ = s8 ? "edgert_quantize8_f16_s8" : "edgert_quantize8_f16_u8";
   } else if (nhwc) {
     if (qt != DataType::kInt8) return c.unsupported("NHWC dequantisation of ", dataTypeName(qt));
     L->kernel_ = "edgert_dequantize_s8_f16";
@@ -150,7 +160,7 @@ class QConvLayer final : public GpuLayer {
   const char* tactic() const override {
     switch (path_) {
       case QPath::kMma:
-        return wgmma_    ? "int8-wgmma"
+        return wgmma_    ? (mma_bn_ == 64 ? "int8-wgmma-n64" : "int8-wgmma")
                : wide_   ? "int8-mma-wide"
                : narrow_ ? "int8-mma-n64"
                          : "int8-mma";
@@ -259,10 +269,14 @@ class QConvLayer final : public GpuLayer {
     void* args[] = {&y, &x, &w, &g, &ec, &kp, &row0, &rows};
     if (wide_ || wgmma_)
       return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
-                        static_cast<unsigned>((geom.m + 127) / 128), wgmma_ ? 256 : 128, 1, args, 1,
-                        EDGERT_QCONV_WIDE_SMEM);
+                        static_cast<unsigned>((geom.m + mma_bn_ - 1) / mma_bn_), wgmma_ ? 256 : 128,
+                        1, args, 1, bigTileSmem());
     return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
                       static_cast<unsigned>((geom.m + mma_bn_ - 1) / mma_bn_), 256, 1, args);
+  }
+
+  int bigTileSmem() const {
+    return wgmma_ && mma_bn_ == 64 ? EDGERT_QCONV_WGMMA64_SMEM : EDGERT_QCONV_WIDE_SMEM;
   }
 
   Status makeGemm(const Env& env, ImmaGemm* m, int64_t rows) const {
@@ -319,7 +333,7 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
 // variables that force one to compare).
 struct MmaVariant {
   bool pad = true;      // C % 4 != 0: the input padded to 4 channels (else im2col columns)
-  bool narrow = false;  // 64-channel tiles for M > 64
+  bool narrow = false;  // 64-channel tiles for M > 64 (with wgmma: m64n64 warpgroup tiles)
   bool wide = false;    // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
   bool wgmma = false;   // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
   bool forced = false;  // by a variable: also on grids the rules below would leave it off
@@ -360,14 +374,16 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   L->kp_ = roundUp(K, L->wide_ || L->wgmma_ ? 64 : 32);
   L->narrow_ =
       !L->wide_ && !L->wgmma_ && v.narrow && g.m > 64 && (v.forced || blocks128 >= 2 * sms);
-  L->mma_bn_ = g.m <= 32 ? 32 : g.m <= 64 || L->narrow_ ? 64 : 128;
+  L->mma_bn_ = g.m <= 32 ? 32 : g.m <= 64 || L->narrow_ || (L->wgmma_ && v.narrow) ? 64 : 128;
   // Input runs as wide as the channel count allows (each within one tap); the columns of the
   // im2col path are 32-byte aligned rows.
   const int piece = g.c % 4 != 0 ? 16 : g.c % 16 == 0 ? 16 : g.c % 8 == 0 ? 8 : 4;
   L->mma_kernel_ = strCat("edgert_qconv_mma_n", L->mma_bn_, "_p", piece);
   if (L->wide_ || L->wgmma_) {
-    L->mma_kernel_ = L->wgmma_ ? "edgert_qconv_wgmma" : "edgert_qconv_mma_wide";
-    EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), EDGERT_QCONV_WIDE_SMEM));
+    L->mma_kernel_ = !L->wgmma_         ? "edgert_qconv_mma_wide"
+                     : L->mma_bn_ == 64 ? "edgert_qconv_wgmma_n64"
+                                        : "edgert_qconv_wgmma";
+    EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), L->bigTileSmem()));
   }
   const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);
   EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
@@ -514,9 +530,9 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
     const bool f_n64 = env_set("EDGERT_INT8_N64"), f_wide = env_set("EDGERT_INT8_WIDE"),
                f_wgmma = env_set("EDGERT_INT8_WGMMA");
     v.forced = f_n64 || f_wide || f_wgmma;
-    v.narrow = c.tactic.ends_with("-n64") || f_n64;
+    v.narrow = c.tactic.ends_with("-n64") || f_n64;  // with wgmma: its 64-channel tiles
     v.wide = c.tactic.ends_with("-wide") || f_wide;
-    v.wgmma = c.tactic == "int8-wgmma" || f_wgmma;
+    v.wgmma = c.tactic.starts_with("int8-wgmma") || f_wgmma;
     v.pad = c.tactic.find("im2col") == std::string::npos && !env_set("EDGERT_INT8_IM2COL");
     EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, v));
   } else if (g.groups == 1 && env.lt && env.sm >= 75) {
