@@ -970,17 +970,21 @@ __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_
   int acc[BN / 2];
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+    // One wgmma group stays in flight while the next is issued, so the loads run kStages - 2
+    // tiles ahead: step kt refills the stage of tile kt - 2, which every warpgroup finished
+    // (wait_group 1 at the end of step kt - 1) before this step's barrier. (Waiting for each
+    // group before the next step left the tensor cores idle through every barrier and refill.)
 #pragma unroll
-  for (int s = 0; s < T::kStages - 1; ++s) {
+  for (int s = 0; s < T::kStages - 2; ++s) {
     if (s < ktiles) load(s, s);
     asm volatile("cp.async.commit_group;\n" ::);
   }
   for (int kt = 0; kt < ktiles; ++kt) {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(T::kStages - 2));
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(T::kStages - 3));
     // cp.async wrote through the generic proxy; the tensor cores read through the async one.
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
-    const int next = kt + T::kStages - 1;
+    const int next = kt + T::kStages - 2;
     if (next < ktiles) load(next % T::kStages, next);
     asm volatile("cp.async.commit_group;\n" ::);
     const int8_t* st = gsm + (kt % T::kStages) * T::kStage;
@@ -990,9 +994,9 @@ __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_
       wgmmaN(acc, wgmmaDesc(st + wg * 8 * 512 + ks * 256, 128, 512),
              wgmmaDesc(st + kGBM * kGBK + ks * 256, 128, 512));
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-    // Done before the next step's barrier: that step refills the stage read here.
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
   }
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
   asm volatile("cp.async.wait_group 0;\n" ::);
   __syncthreads();
   // Accumulator layout of m64nNk32 (as mma.sync's C fragments): warp w % 4 of the warpgroup

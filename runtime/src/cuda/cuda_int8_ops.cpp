@@ -333,7 +333,7 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
 // variables that force one to compare).
 struct MmaVariant {
   bool pad = true;      // C % 4 != 0: the input padded to 4 channels (else im2col columns)
-  bool narrow = false;  // 64-channel tiles for M > 64 (with wgmma: m64n64 warpgroup tiles)
+  bool narrow = false;  // 64-channel tiles for M > 64 (with wgmma: m64n64 tiles, M > 32)
   bool wide = false;    // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
   bool wgmma = false;   // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
   bool forced = false;  // by a variable: also on grids the rules below would leave it off
@@ -366,15 +366,19 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   // 0.46 ms with narrow tiles, 0.455 -> 0.499 with wgmma on two layer3 convolutions).
   const int64_t blocks128 = (g.n * g.oh * g.ow + 127) / 128 * ((g.m + 127) / 128);
   const int64_t sms = std::max(env.sm_count, 1);
-  const bool big_tiles = !padded && g.c % 16 == 0 && g.m > 64 && (v.forced || blocks128 >= sms);
+  // wgmma's 64-channel tiles also serve M = 33..64 (ResNet-50's 64-channel layer1 layers).
+  const bool big_tiles = !padded && g.c % 16 == 0 && (v.forced || blocks128 >= sms);
 #if defined(EDGERT_KERNELS_SM90A)
-  L->wgmma_ = v.wgmma && big_tiles && env.sm == 90;
+  L->wgmma_ = v.wgmma && big_tiles && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32));
 #endif
-  L->wide_ = !L->wgmma_ && v.wide && big_tiles;
+  L->wide_ = !L->wgmma_ && v.wide && big_tiles && g.m > 64;
   L->kp_ = roundUp(K, L->wide_ || L->wgmma_ ? 64 : 32);
   L->narrow_ =
       !L->wide_ && !L->wgmma_ && v.narrow && g.m > 64 && (v.forced || blocks128 >= 2 * sms);
-  L->mma_bn_ = g.m <= 32 ? 32 : g.m <= 64 || L->narrow_ || (L->wgmma_ && v.narrow) ? 64 : 128;
+  L->mma_bn_ = L->wgmma_                 ? (v.narrow ? 64 : 128)
+               : g.m <= 32               ? 32
+               : g.m <= 64 || L->narrow_ ? 64
+                                         : 128;
   // Input runs as wide as the channel count allows (each within one tap); the columns of the
   // im2col path are 32-byte aligned rows.
   const int piece = g.c % 4 != 0 ? 16 : g.c % 16 == 0 ? 16 : g.c % 8 == 0 ? 8 : 4;
