@@ -418,14 +418,23 @@ __device__ void qconvDw4(void* y, const int8_t* x, const int8_t* w, const Edgert
 
 constexpr unsigned long long kU32 = 0xffffffffull - 1024ull * 1024ull;  // + grid-stride slack
 
+// Runs `body` with the index type the work needs: 32-bit when `total` (and `also`, any other
+// bound the indices reach) fits, where division is several times cheaper, else 64-bit.
+template <class F>
+__device__ __forceinline__ void withIndexType(unsigned long long total, F&& body,
+                                              unsigned long long also = 0) {
+  if (total < kU32 && also < kU32)
+    body(static_cast<unsigned>(total));
+  else
+    body(total);
+}
+
 }  // namespace
 
 extern "C" __global__ void edgert_im2col_s8(int* cols, const int8_t* x, EdgertIm2col p) {
-  const unsigned long long total = static_cast<unsigned long long>(p.rows) * (p.kp / 4);
-  if (total < kU32 && p.row0 + p.rows < kU32)
-    im2col<unsigned>(cols, x, p, static_cast<unsigned>(total));
-  else
-    im2col<unsigned long long>(cols, x, p, total);
+  withIndexType(
+      static_cast<unsigned long long>(p.rows) * (p.kp / 4),
+      [&](auto total) { im2col<decltype(total)>(cols, x, p, total); }, p.row0 + p.rows);
 }
 
 // NHWC int8 with c channels -> c4 (a multiple of 4, zero-filled): a stem's input for the
@@ -450,43 +459,31 @@ extern "C" __global__ void edgert_pad_channels_s8(int8_t* y, const int8_t* x, lo
 // offsets the output and residual rows (the GEMM runs in chunks of rows).
 extern "C" __global__ void edgert_qconv_epilogue(void* y, const int* acc, EdgertQEpi e,
                                                  long long row0) {
-  const unsigned long long total = static_cast<unsigned long long>(e.rows) * e.m;
-  if (total < kU32)
-    epilogue<unsigned>(y, acc, e, row0, static_cast<unsigned>(total), false);
-  else
-    epilogue<unsigned long long>(y, acc, e, row0, total, false);
+  withIndexType(static_cast<unsigned long long>(e.rows) * e.m,
+                [&](auto total) { epilogue<decltype(total)>(y, acc, e, row0, total, false); });
 }
 
 // The same four channels per thread (m % 4 == 0): 16-byte accumulator loads, vector stores.
 extern "C" __global__ void edgert_qconv_epilogue4(void* y, const int* acc, EdgertQEpi e,
                                                   long long row0) {
-  const unsigned long long total = static_cast<unsigned long long>(e.rows) * (e.m / 4);
-  if (total < kU32)
-    epilogue<unsigned>(y, acc, e, row0, static_cast<unsigned>(total), true);
-  else
-    epilogue<unsigned long long>(y, acc, e, row0, total, true);
+  withIndexType(static_cast<unsigned long long>(e.rows) * (e.m / 4),
+                [&](auto total) { epilogue<decltype(total)>(y, acc, e, row0, total, true); });
 }
 
 // Any 2-D convolution over NHWC int8, one output per thread (channels innermost, so a warp
 // reads consecutive channels). Weights [M][KH][KW][C/groups].
 extern "C" __global__ void edgert_qconv_direct(void* y, const int8_t* x, const int8_t* w,
                                                EdgertQConvGeom g, EdgertQEpi e) {
-  const unsigned long long total = static_cast<unsigned long long>(g.n * g.oh * g.ow) * g.m;
-  if (total < kU32)
-    qconvDirect<unsigned>(y, x, w, g, e, static_cast<unsigned>(total));
-  else
-    qconvDirect<unsigned long long>(y, x, w, g, e, total);
+  withIndexType(static_cast<unsigned long long>(g.n * g.oh * g.ow) * g.m,
+                [&](auto total) { qconvDirect<decltype(total)>(y, x, w, g, e, total); });
 }
 
 // Depthwise convolution over NHWC int8, four channels per thread (C % 4 == 0): one 4-byte load
 // of input and of weights ([KH][KW][C]) per tap.
 extern "C" __global__ void edgert_qconv_dw4(void* y, const int8_t* x, const int8_t* w,
                                             EdgertQConvGeom g, EdgertQEpi e) {
-  const unsigned long long total = static_cast<unsigned long long>(g.n * g.oh * g.ow) * (g.c / 4);
-  if (total < kU32)
-    qconvDw4<unsigned>(y, x, w, g, e, static_cast<unsigned>(total));
-  else
-    qconvDw4<unsigned long long>(y, x, w, g, e, total);
+  withIndexType(static_cast<unsigned long long>(g.n * g.oh * g.ow) * (g.c / 4),
+                [&](auto total) { qconvDw4<decltype(total)>(y, x, w, g, e, total); });
 }
 
 // ---- Implicit-GEMM INT8 convolution on tensor cores (mma.sync m16n8k32 s8, sm_80+) --------
@@ -693,6 +690,63 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
 #endif
 }
 
+// The A side of the big-tile kernels: J output pixels per thread (rows `first + j * stride` of
+// the block's tile), each thread one 16-byte segment `seg` of every 64-byte k-tile of them
+// (C % 16 == 0, so a segment lies within one filter tap). The origins are computed once; the
+// reduction position (tap kh, kw and channel c) is stepped per k-tile, not divided.
+template <int J>
+struct BigTileRows {
+  int ih0[J], iw0[J];
+  const int8_t* img[J];
+  int pos_k, pos_c, pos_kh, pos_kw;
+
+  __device__ __forceinline__ void init(const int8_t* x, const EdgertQConvGeom& g, long long p0,
+                                       int first, int stride, int seg, long long rows) {
+    const long long image = g.ih * g.iw * g.c;
+#pragma unroll
+    for (int j = 0; j < J; ++j) {
+      const long long ap = p0 + first + stride * j;
+      // A row past the end reads nothing: its origin lies so far outside that no tap is inside.
+      ih0[j] = iw0[j] = -(1 << 29);
+      img[j] = x;
+      if (ap < rows) {
+        const unsigned q = static_cast<unsigned>(ap), OW = static_cast<unsigned>(g.ow);
+        const unsigned orow = q / OW, ow = q - orow * OW;
+        const unsigned n = orow / static_cast<unsigned>(g.oh),
+                       oh = orow - n * static_cast<unsigned>(g.oh);
+        ih0[j] = static_cast<int>(oh) * g.sh - g.ph;
+        iw0[j] = static_cast<int>(ow) * g.sw - g.pw;
+        img[j] = x + static_cast<long long>(n) * image;
+      }
+    }
+    const int C = static_cast<int>(g.c);
+    pos_k = seg * 16;
+    pos_c = pos_k % C;
+    const int tap = pos_k / C;
+    pos_kh = tap / g.kw;
+    pos_kw = tap - pos_kh * g.kw;
+  }
+
+  // Issues this k-tile's copies (row j to dst + j * dst_stride), then steps to the next.
+  __device__ __forceinline__ void load(int8_t* dst, int dst_stride, const int8_t* x,
+                                       const EdgertQConvGeom& g, int K) {
+    const int C = static_cast<int>(g.c), IH = static_cast<int>(g.ih), IW = static_cast<int>(g.iw);
+    const int dh = pos_kh * g.dh, dw = pos_kw * g.dw;
+    const bool kv = pos_k < K;
+#pragma unroll
+    for (int j = 0; j < J; ++j) {
+      const int ih = ih0[j] + dh, iw = iw0[j] + dw;
+      const bool v = kv && static_cast<unsigned>(ih) < static_cast<unsigned>(IH) &&
+                     static_cast<unsigned>(iw) < static_cast<unsigned>(IW);
+      const int8_t* src = v ? img[j] + static_cast<long long>(ih * IW + iw) * C + pos_c : x;
+      cpAsync16(dst + j * dst_stride, src, v);
+    }
+    pos_k += 64;
+    for (pos_c += 64; pos_c >= C; pos_c -= C)
+      if (++pos_kw == g.kw) pos_kw = 0, ++pos_kh;
+  }
+};
+
 // ---- The same convolution with 64 x 64 warp tiles (CUTLASS's sm80 int8 shape) ----------------
 // ncu on the kernel above: its 32 x 32 / 64 x 32 warp tiles spend their issue slots on address
 // arithmetic, barriers and fragment loads, not MMAs. Here a block of 128 pixels x 128 channels
@@ -718,47 +772,14 @@ __device__ __forceinline__ void qconvMmaWide(void* y, const int8_t* x, const int
   const int n0 = blockIdx.y * kWBN;
   // Each thread loads one 16-byte segment of rows r, r + 32, r + 64, r + 96 of A and of B.
   const int seg = tid & 3, r0 = tid >> 2;
-  const int C = static_cast<int>(g.c), IH = static_cast<int>(g.ih), IW = static_cast<int>(g.iw);
-  int ih0[4], iw0[4];
-  const int8_t* img[4];
-#pragma unroll
-  for (int j = 0; j < 4; ++j) {
-    const long long ap = p0 + r0 + 32 * j;
-    // A row past the end reads nothing: its origin lies so far outside that no tap is inside.
-    ih0[j] = iw0[j] = -(1 << 29);
-    img[j] = x;
-    if (ap < rows) {
-      const unsigned q = static_cast<unsigned>(ap), OW = static_cast<unsigned>(g.ow);
-      const unsigned orow = q / OW, ow = q - orow * OW;
-      const unsigned n = orow / static_cast<unsigned>(g.oh),
-                     oh = orow - n * static_cast<unsigned>(g.oh);
-      ih0[j] = static_cast<int>(oh) * g.sh - g.ph;
-      iw0[j] = static_cast<int>(ow) * g.sw - g.pw;
-      img[j] = x + static_cast<long long>(n) * IH * static_cast<long long>(IW) * C;
-    }
-  }
-  const int K = g.kh * g.kw * C, ktiles = kp / kWBK;
-  // This thread's reduction position (tap kh, kw and channel c), stepped by 64 per k-tile.
-  int pos_k = seg * 16;
-  int pos_c = pos_k % C, tap0 = pos_k / C;
-  int pos_kh = tap0 / g.kw, pos_kw = tap0 - pos_kh * g.kw;
+  BigTileRows<4> a_rows;
+  a_rows.init(x, g, p0, r0, 32, seg, rows);
+  const int K = g.kh * g.kw * static_cast<int>(g.c), ktiles = kp / kWBK;
   const int8_t* b_src = w + static_cast<long long>(n0 + r0) * kp + seg * 16;
   const int st_off = r0 * kWRow + seg * 16;
   auto load = [&](int stage, int kt) {
     int8_t* as = wsm + stage * kWStage;
-    const int dh = pos_kh * g.dh, dw = pos_kw * g.dw;
-    const bool kv = pos_k < K;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int ih = ih0[j] + dh, iw = iw0[j] + dw;
-      const bool v = kv && static_cast<unsigned>(ih) < static_cast<unsigned>(IH) &&
-                     static_cast<unsigned>(iw) < static_cast<unsigned>(IW);
-      const int8_t* src = v ? img[j] + static_cast<long long>(ih * IW + iw) * C + pos_c : x;
-      cpAsync16(as + st_off + 32 * j * kWRow, src, v);
-    }
-    pos_k += kWBK;
-    for (pos_c += kWBK; pos_c >= C; pos_c -= C)
-      if (++pos_kw == g.kw) pos_kw = 0, ++pos_kh;
+    a_rows.load(as + st_off, 32 * kWRow, x, g, K);
     int8_t* bs = as + kWBM * kWRow;
 #pragma unroll
     for (int j = 0; j < 4; ++j)
@@ -923,45 +944,14 @@ __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_
   // A warp loads whole row groups (8 rows x 64 bytes, 512 contiguous bytes of the stage):
   // lane l row l % 8, segment l / 8; row groups warp and warp + 8, of A and of B.
   const int rin = lane & 7, seg = lane >> 3;
-  const int C = static_cast<int>(g.c), IH = static_cast<int>(g.ih), IW = static_cast<int>(g.iw);
-  int ih0[2], iw0[2];
-  const int8_t* img[2];
-#pragma unroll
-  for (int j = 0; j < 2; ++j) {
-    const long long ap = p0 + (warp + 8 * j) * 8 + rin;
-    ih0[j] = iw0[j] = -(1 << 29);  // past the end: no tap inside
-    img[j] = x;
-    if (ap < rows) {
-      const unsigned q = static_cast<unsigned>(ap), OW = static_cast<unsigned>(g.ow);
-      const unsigned orow = q / OW, ow = q - orow * OW;
-      const unsigned n = orow / static_cast<unsigned>(g.oh),
-                     oh = orow - n * static_cast<unsigned>(g.oh);
-      ih0[j] = static_cast<int>(oh) * g.sh - g.ph;
-      iw0[j] = static_cast<int>(ow) * g.sw - g.pw;
-      img[j] = x + static_cast<long long>(n) * IH * static_cast<long long>(IW) * C;
-    }
-  }
-  const int K = g.kh * g.kw * C, ktiles = kp / kGBK;
-  int pos_k = seg * 16;
-  int pos_c = pos_k % C, tap0 = pos_k / C;
-  int pos_kh = tap0 / g.kw, pos_kw = tap0 - pos_kh * g.kw;
+  BigTileRows<2> a_rows;
+  a_rows.init(x, g, p0, warp * 8 + rin, 64, seg, rows);
+  const int K = g.kh * g.kw * static_cast<int>(g.c), ktiles = kp / kGBK;
   const int8_t* b_src = w + static_cast<long long>(n0 + warp * 8 + rin) * kp + seg * 16;
   const int st_off = warp * 512 + seg * 128 + rin * 16;
   auto load = [&](int stage, int kt) {
     int8_t* as = gsm + stage * T::kStage;
-    const int dh = pos_kh * g.dh, dw = pos_kw * g.dw;
-    const bool kv = pos_k < K;
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      const int ih = ih0[j] + dh, iw = iw0[j] + dw;
-      const bool v = kv && static_cast<unsigned>(ih) < static_cast<unsigned>(IH) &&
-                     static_cast<unsigned>(iw) < static_cast<unsigned>(IW);
-      const int8_t* src = v ? img[j] + static_cast<long long>(ih * IW + iw) * C + pos_c : x;
-      cpAsync16(as + st_off + j * 8 * 512, src, v);
-    }
-    pos_k += kGBK;
-    for (pos_c += kGBK; pos_c >= C; pos_c -= C)
-      if (++pos_kw == g.kw) pos_kw = 0, ++pos_kh;
+    a_rows.load(as + st_off, 8 * 512, x, g, K);
     int8_t* bs = as + kGBM * kGBK;
 #pragma unroll
     for (int j = 0; j < BN / 64; ++j)

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "../ops/conv_common.h"
+#include "../ops/qdq_params.h"
 #include "cuda_layers.h"
 
 namespace edgert::cuda {
@@ -61,29 +62,24 @@ class QdqLayer final : public GpuLayer {
 
 Result<std::unique_ptr<GpuLayer>> makeQdq(const NodeContext& c, const Env& env, bool quantize,
                                           bool nhwc) {
-  if (c.attrs->getInt("block_size", 0).value() != 0) return c.unsupported("blocked quantisation");
+  // The layout and its checks are the CPU op's (ops/qdq_params.h); the GPU adds constant
+  // scales and zero points, and channels as the only per-axis axis in NHWC.
+  EDGERT_ASSIGN_OR_RETURN(const ops::QdqParams p, ops::parseQdq(c, quantize));
   const HostTensor* scale = c.constant(1);
-  if (!scale || c.dtype(1) != DataType::kFloat32) return c.unsupported("a non-constant scale");
+  if (!scale) return c.unsupported("a non-constant scale");
   if (c.has(2) && !c.constant(2)) return c.unsupported("a non-constant zero point");
+  if (nhwc && p.axis >= 0 && p.axis != 1)
+    return c.unsupported("per-axis scales on an axis other than channels");
   auto L = std::make_unique<QdqLayer>();
   L->nhwc_ = nhwc;
-  const Dims& x = c.dims(0);
-  L->n_ = volume(x);
+  L->n_ = volume(c.dims(0));
+  L->channels_ = p.channels;
+  L->inner_ = p.axis < 0 ? 1 : nhwc ? 1 : p.inner;
   const int64_t ns = scale->numel();
-  if (ns != 1) {
-    int64_t axis = c.attrs->getInt("axis", 1).value();
-    if (axis < 0) axis += static_cast<int64_t>(x.size());
-    if (axis < 0 || axis >= static_cast<int64_t>(x.size()) || x[axis] != ns)
-      return c.invalid("scale has ", ns, " values for axis ", axis, " of ", dimsToString(x));
-    if (nhwc && axis != 1) return c.unsupported("per-axis scales on an axis other than channels");
-    L->channels_ = ns;
-    L->inner_ = nhwc ? 1 : volume(Dims(x.begin() + axis + 1, x.end()));
-  }
   std::vector<float> s(scale->as<float>(), scale->as<float>() + ns);
   EDGERT_ASSIGN_OR_RETURN(L->scale_, env.upload(s.data(), s.size() * 4));
-  const DataType qt = quantize ? c.out[0].dtype : c.dtype(0);
+  const DataType qt = p.qtype;
   if (const HostTensor* z = c.constant(2)) {
-    if (z->numel() != ns) return c.unsupported("a zero point shaped unlike the scale");
     if (quantize) {
       std::vector<float> zf(static_cast<size_t>(ns));
       for (int64_t i = 0; i < ns; ++i) zf[i] = static_cast<float>(z->doubleAt(i));
@@ -421,11 +417,7 @@ Status setUpImma(QConvLayer* L, const Env& env, const int8_t* w) {
   const CublasLt* lt = env.lt;
   L->lt_ = lt;
   EDGERT_RETURN_IF_ERROR(
-      lt->check(lt->cublasLtMatmulDescCreate(&L->desc_, CUBLAS_COMPUTE_32I, CUDA_R_32I),
-                "cublasLtMatmulDescCreate (int8)"));
-  const cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
-  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t));
-  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof(n));
+      ltMatmulDesc(env, CUBLAS_COMPUTE_32I, CUDA_R_32I, CUBLAS_OP_T, CUBLAS_OP_N, &L->desc_));
   EDGERT_RETURN_IF_ERROR(L->makeGemm(env, &L->full_, L->chunk_));
   const int64_t tail = L->rows_ % L->chunk_;
   if (tail) EDGERT_RETURN_IF_ERROR(L->makeGemm(env, &L->tail_, tail));

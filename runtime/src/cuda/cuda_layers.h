@@ -106,6 +106,10 @@ bool ltHeuristicAlgo(const Env& env, cublasLtMatmulDesc_t desc, cublasLtMatrixLa
                      cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c, cublasLtMatmulAlgo_t* algo,
                      size_t* workspace);
 
+// A cuBLASLt matmul descriptor with its compute and scale types and the two operations.
+Status ltMatmulDesc(const Env& env, cublasComputeType_t compute, cudaDataType_t scale,
+                    cublasOperation_t op_a, cublasOperation_t op_b, cublasLtMatmulDesc_t* desc);
+
 // The activation the builder fused into a Conv / Gemm (`_act`), as an EdgertUnary code.
 int convActivation(const NodeContext& c);
 

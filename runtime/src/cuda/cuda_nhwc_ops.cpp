@@ -489,11 +489,7 @@ Result<std::unique_ptr<GpuLayer>> makeGemmConv(const NodeContext& c, const Env& 
   const CublasLt* lt = env.lt;
   L->lt_ = lt;
   EDGERT_RETURN_IF_ERROR(
-      lt->check(lt->cublasLtMatmulDescCreate(&L->desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F),
-                "cublasLtMatmulDescCreate"));
-  const cublasOperation_t t = CUBLAS_OP_T, n = CUBLAS_OP_N;
-  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t));
-  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSB, &n, sizeof(n));
+      ltMatmulDesc(env, CUBLAS_COMPUTE_32F, CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N, &L->desc_));
   L->epi_.init(c);
   // Bias and ReLU (or none) fuse into cuBLASLt's epilogue; other activations run after it.
   if (L->epi_.act == kUnIdentity || L->epi_.act == kUnRelu) {

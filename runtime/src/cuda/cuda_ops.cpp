@@ -330,6 +330,16 @@ Result<EdgertResize> resizeParams(const NodeContext& c) {
   return p;
 }
 
+Status ltMatmulDesc(const Env& env, cublasComputeType_t compute, cudaDataType_t scale,
+                    cublasOperation_t op_a, cublasOperation_t op_b, cublasLtMatmulDesc_t* desc) {
+  const CublasLt* lt = env.lt;
+  EDGERT_RETURN_IF_ERROR(
+      lt->check(lt->cublasLtMatmulDescCreate(desc, compute, scale), "cublasLtMatmulDescCreate"));
+  lt->cublasLtMatmulDescSetAttribute(*desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_a, sizeof(op_a));
+  lt->cublasLtMatmulDescSetAttribute(*desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_b, sizeof(op_b));
+  return Status::Ok();
+}
+
 bool ltHeuristicAlgo(const Env& env, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a,
                      cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c, cublasLtMatmulAlgo_t* algo,
                      size_t* workspace) {
@@ -1331,14 +1341,10 @@ Result<std::unique_ptr<GpuLayer>> makeMatmulLayer(const NodeContext& c, const En
   }
   L->alpha_ = alpha;
   L->beta_ = beta;
-  EDGERT_RETURN_IF_ERROR(
-      lt->check(lt->cublasLtMatmulDescCreate(&L->desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F),
-                "cublasLtMatmulDescCreate"));
   // Column-major view: D(N x M) = op(Bmem) (N x K) * op(Amem) (K x M).
-  const cublasOperation_t opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                          opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSA, &opB, sizeof(opB));
-  lt->cublasLtMatmulDescSetAttribute(L->desc_, CUBLASLT_MATMUL_DESC_TRANSB, &opA, sizeof(opA));
+  EDGERT_RETURN_IF_ERROR(ltMatmulDesc(env, CUBLAS_COMPUTE_32F, CUDA_R_32F,
+                                      tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                      ta ? CUBLAS_OP_T : CUBLAS_OP_N, &L->desc_));
   // Bmem is [K,N] row-major = N x K col-major (ld N), or [N,K] = K x N col-major (ld K).
   EDGERT_RETURN_IF_ERROR(lt->check(
       lt->cublasLtMatrixLayoutCreate(&L->a_, ab, tb ? K : N, tb ? N : K, tb ? K : N), "layout B"));

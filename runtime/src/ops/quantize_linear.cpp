@@ -3,16 +3,9 @@
 // quantised models (PyTorch / ONNX Runtime Q/DQ exports) carry them; the builder turns the
 // Q/DQ pairs around convolutions into INT8 layers and leaves the rest to these kernels.
 #include "../../../kernels/int8_math.h"
-#include "op_util.h"
+#include "qdq_params.h"
 
 namespace edgert::ops {
-namespace {
-
-struct QdqParams {
-  int64_t outer = 1, channels = 1, inner = 1;  // scale index = (i / inner) % channels
-  DataType qtype = DataType::kUInt8;           // the quantised side's dtype
-  bool has_zero_point = false;
-};
 
 Result<QdqParams> parseQdq(const NodeContext& c, bool quantize) {
   QdqParams p;
@@ -32,6 +25,7 @@ Result<QdqParams> parseQdq(const NodeContext& c, bool quantize) {
     if (x[ax] != s[0])
       return c.invalid("scale has ", s[0], " values but input dim ", ax, " (axis) is ", x[ax]);
     p.channels = s[0];
+    p.axis = ax;
     p.outer = volume(Dims(x.begin(), x.begin() + ax));
     p.inner = volume(Dims(x.begin() + ax + 1, x.end()));
   } else {
@@ -59,6 +53,8 @@ Result<QdqParams> parseQdq(const NodeContext& c, bool quantize) {
                      dataTypeName(p.qtype));
   return p;
 }
+
+namespace {
 
 Status inferQuantize(NodeContext& c) {
   if (c.dtype(0) != DataType::kFloat32)
