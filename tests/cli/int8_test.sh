@@ -35,6 +35,11 @@ if "$EDGERT" compare --onnx "$ENL" --engine enl.engine --data "$ASSETS/images" \
 json_check enl.json "r['outputs']['logits']['cosine_min'] > 0.97 and r['outputs']['logits']['top5_agreement'] == 1.0" \
   && ok "INT8 EfficientNet-Lite0 tracks FP32 (cosine > 0.97, FP32 top-1 in the top-5)" || { bad "ENL accuracy"; cat cmp.txt; }
 json_check enl.json "r['outputs']['logits']['accuracy_fp32'] == 1.0" && ok "labels: FP32 accuracy reproduces the reference" || bad "labels"
+# inspect names each activation's element type: int8 between INT8 layers, float32 at the ends.
+"$EDGERT" inspect --engine enl.engine > enl_inspect.txt 2>&1
+grep -qE "out: [^ ]+\[1x[0-9]+x[0-9]+x[0-9]+ int8\]" enl_inspect.txt &&
+  grep -qE "in: input\[1x3x224x224 float32\]" enl_inspect.txt &&
+  ok "inspect shows activation element types" || { bad "inspect element types"; head -30 enl_inspect.txt; }
 # A batch-4 engine from the same cache (the cache is shape-independent).
 "$EDGERT" build -q --onnx "$ENL" --shapes input:4x3x224x224 --target cpu --precision int8 \
   --calib-cache enl.calib -o enl4.engine >/dev/null 2>&1 && ok "cache serves another batch size" || bad "batch-4 from cache"
