@@ -27,7 +27,7 @@ for m in ${MODELS//,/ }; do
       if [ "$prec" = int8 ]; then
         # The bench models have random weights: random normal inputs calibrate them as well as
         # photos would. One cache per model serves every batch size.
-        [ -d $W/calib ] || python3 -c "import numpy as np, os; os.makedirs('$W/calib'); [np.save('$W/calib/%02d.npy' % i, np.random.default_rng(i).standard_normal((3, 224, 224)).astype(np.float32)) for i in range(16)]"
+        [ -d $W/calib ] || python3 bench/calib_tensors.py $W/calib
         extra="--calib-dir $W/calib --calib-cache $W/$m.calib"
       fi
       "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision $prec --input-format $fmt --shapes input:${b}x3x224x224 $extra -o $e \

@@ -856,7 +856,7 @@ __device__ __forceinline__ void qconvMmaWide(void* y, const int8_t* x, const int
 // canonical K-major layout without swizzle: 8-row x 16-byte "core matrices" of 128 contiguous
 // bytes (conflict-free for the tensor cores' reads), the 4 core matrices of a row group's
 // 64-byte k-tile side by side (LBO 128 bytes), row groups 512 bytes apart (SBO). Five stages.
-// C % 16 == 0, Kp % 64 == 0, M > 64.
+// C % 16 == 0, Kp % 64 == 0, M > 64 (BN 128) or M > 32 (BN 64).
 // BN 64 (m64n64, 32 accumulators, four stages in 48 KiB): three blocks per SM instead of two,
 // for layers whose few reduction steps leave the 128-channel tiles waiting on their epilogue.
 constexpr int kGBM = 128, kGBK = 64;
@@ -957,13 +957,13 @@ __device__ __forceinline__ void qconvWgmma(void* y, const int8_t* x, const int8_
     for (int j = 0; j < BN / 64; ++j)
       cpAsync16(bs + st_off + j * 8 * 512, b_src + 64LL * j * kp + kt * kGBK, true);
   };
+  // One wgmma group stays in flight while the next is issued, so the loads run kStages - 2
+  // tiles ahead: step kt refills the stage of tile kt - 2, which every warpgroup finished
+  // (wait_group 1 at the end of step kt - 1) before this step's barrier. (Waiting for each
+  // group before the next step left the tensor cores idle through every barrier and refill.)
   int acc[BN / 2];
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
-    // One wgmma group stays in flight while the next is issued, so the loads run kStages - 2
-    // tiles ahead: step kt refills the stage of tile kt - 2, which every warpgroup finished
-    // (wait_group 1 at the end of step kt - 1) before this step's barrier. (Waiting for each
-    // group before the next step left the tensor cores idle through every barrier and refill.)
 #pragma unroll
   for (int s = 0; s < T::kStages - 2; ++s) {
     if (s < ktiles) load(s, s);

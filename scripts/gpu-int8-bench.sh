@@ -10,7 +10,7 @@ export LD_LIBRARY_PATH=$PWD/.gpu/lib; export EDGERT_TEST_BACKEND=cuda
 grep -E "Failure|FAILED|Expected|Which|of " -A2 $OUT/int8_ops.log | head -30
 [ -z "${SKIP_REAL:-}" ] && timeout 200 python3 scripts/gpu_int8_check.py 2>&1 | tail -20
 W=/tmp/bm; mkdir -p $W; python3 bench/export_bench_models.py $W > $OUT/export.log 2>&1 || tail -5 $OUT/export.log
-python3 -c "import numpy as np, os; os.makedirs('$W/calib', exist_ok=True); [np.save('$W/calib/%02d.npy' % i, np.random.default_rng(i).standard_normal((3, 224, 224)).astype(np.float32)) for i in range(16)]"
+python3 bench/calib_tensors.py $W/calib
 MODELS="${MODELS:-resnet50 mobilenet_v2}"
 for m in $MODELS; do for b in 1 128; do for p in fp16 int8; do
   extra=""; [ $p = int8 ] && extra="--calib-dir $W/calib --calib-cache $W/$m.calib"
@@ -34,16 +34,7 @@ for m in $MODELS; do
   echo "-- $m b128: A = fp16, B = int8"
   python3 bench/compare_layers.py $OUT/layers_${m}_b128_fp16.json $OUT/layers_${m}_b128_int8.json ${COMPARE_LINES:-20}
 done
-# NCU=1: Nsight Compute on ResNet-50 int8 batch 128's tensor-core kernels (NCU_COUNT launches
-# after skipping NCU_SKIP), with the warps' stall reasons.
-if [ -n "${NCU:-}" ]; then
-  NCU_BIN=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
-  .gpu/bin/edgert build -q --onnx $W/resnet50.onnx --target cuda --precision int8 --shapes input:128x3x224x224 \
-    --calib-dir $W/calib --calib-cache $W/resnet50.calib -o $W/r8.engine > /dev/null 2>&1
-  "$NCU_BIN" --kernel-name regex:"edgert_qconv_mma|edgert_im2col" --launch-skip "${NCU_SKIP:-0}" --launch-count "${NCU_COUNT:-4}" \
-    --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
-    --section WarpStateStats --section ComputeWorkloadAnalysis \
-    .gpu/bin/edgert bench --engine $W/r8.engine --backend cuda --iterations 1 --warmup 0 --no-cuda-graph > $OUT/ncu.txt 2>&1
-  grep -E "edgert_|Duration|Throughput|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|Memory Throughput|Stall|Issue Slots|Executed Ipc|Grid Size" $OUT/ncu.txt | head -120
-fi
+# NCU=1: Nsight Compute on ResNet-50 int8 batch 128's tensor-core kernels (scripts/gpu-int8-ncu.sh:
+# KERNELS, NCU_SKIP, NCU_COUNT), with the warps' stall reasons.
+[ -n "${NCU:-}" ] && bash scripts/gpu-int8-ncu.sh
 echo "---- summary (CUDA graphs, median ms) ----"; sed -E 's/ +memory.*//; s/min [0-9.]+ +//; s/p90.*//' $OUT/summary.txt

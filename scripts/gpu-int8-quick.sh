@@ -16,8 +16,8 @@ python3 -c "import numpy as np; np.save('/tmp/x.npy', np.random.default_rng(1).s
   --input /tmp/x.npy --iterations 3 > $OUT/memcheck.log 2>&1; echo "memcheck rc $? $(grep -h 'ERROR SUMMARY' $OUT/memcheck.log | head -1)"
 "$CS" --tool racecheck .gpu/bin/edgert run --engine /tmp/e8.engine --backend cuda --input /tmp/x.npy --iterations 3 \
   > $OUT/racecheck.log 2>&1; echo "racecheck: $(grep -c 'Race reported.*edgert_' $OUT/racecheck.log) hazards in edgert kernels"
-W=/tmp/bm; mkdir -p $W/calib; python3 bench/export_bench_models.py $W > $OUT/export.log 2>&1
-python3 -c "import numpy as np; [np.save('$W/calib/%02d.npy' % i, np.random.default_rng(i).standard_normal((3, 224, 224)).astype(np.float32)) for i in range(16)]"
+W=/tmp/bm; mkdir -p $W; python3 bench/export_bench_models.py $W > $OUT/export.log 2>&1
+python3 bench/calib_tensors.py $W/calib
 for p in fp16 int8; do
   extra=""; [ $p = int8 ] && extra="--calib-dir $W/calib --calib-cache $W/r.calib"
   .gpu/bin/edgert build -q --onnx $W/resnet50.onnx --target cuda --precision $p --shapes input:128x3x224x224 $extra -o $W/e.engine > $OUT/b.log 2>&1 || { tail -3 $OUT/b.log; continue; }

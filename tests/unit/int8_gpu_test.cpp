@@ -175,6 +175,11 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            " (64 x 64 warp tiles)",
                            " (wgmma, sm_90)",
                            " (wgmma with 64-channel tiles, sm_90)"};
+  auto clearForcedPaths = [] {
+    for (const char* v : {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL",
+                          "EDGERT_INT8_WIDE", "EDGERT_INT8_WGMMA"})
+      unsetenv(v);
+  };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only = std::getenv("EDGERT_TEST_INT8_ROUNDS");
   for (int round = 0; round < 7; ++round)
@@ -183,11 +188,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                       std::string::npos)
         continue;
       SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
-      unsetenv("EDGERT_INT8_IMMA");
-      unsetenv("EDGERT_INT8_N64");
-      unsetenv("EDGERT_INT8_IM2COL");
-      unsetenv("EDGERT_INT8_WIDE");
-      unsetenv("EDGERT_INT8_WGMMA");
+      clearForcedPaths();
       if (round == 1) setenv("EDGERT_INT8_N64", "1", 1);
       if (round == 2) setenv("EDGERT_INT8_IMMA", "1", 1);
       if (round == 3) setenv("EDGERT_INT8_IM2COL", "1", 1);
@@ -230,11 +231,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
         EXPECT_TRUE(d.empty()) << d;
       }
     }
-  unsetenv("EDGERT_INT8_IMMA");
-  unsetenv("EDGERT_INT8_N64");
-  unsetenv("EDGERT_INT8_IM2COL");
-  unsetenv("EDGERT_INT8_WIDE");
-  unsetenv("EDGERT_INT8_WGMMA");
+  clearForcedPaths();
 }
 
 // A calibrated INT8 engine for the GPU (NHWC int8 between INT8 layers, fp16 around them)
