@@ -49,7 +49,7 @@ struct BuildFlags {
   int workspace_mib = 0, batch_split = -1;
   // INT8
   std::string calib_dir, calib_algo, calib_cache, calib_preprocess;
-  double calib_percentile = 0, int8_min_cosine = -1;
+  double calib_percentile = 0, int8_min_cosine = -1, int8_min_top1 = -1;
   int calib_batches = -1, int8_check_batches = 0;
   std::vector<std::string> layer_precisions;  // NAME=PREC
 };
@@ -126,6 +126,7 @@ int cmdBuild(const BuildFlags& f) {
   if (f.calib_batches >= 0) opt.calib_batches = f.calib_batches;
   if (!f.calib_cache.empty()) opt.calib_cache = f.calib_cache;
   if (f.int8_min_cosine >= 0) opt.int8_min_cosine = f.int8_min_cosine;
+  if (f.int8_min_top1 >= 0) opt.int8_min_top1 = f.int8_min_top1;
   if (f.int8_check_batches > 0) opt.int8_check_batches = f.int8_check_batches;
   for (const std::string& lp : f.layer_precisions) {
     const size_t eq = lp.rfind('=');
@@ -181,11 +182,15 @@ int cmdBuild(const BuildFlags& f) {
         fmt::print("{} {} ({:.4f} alone)", i ? "," : "", rep.int8_auto_float[i].first,
                    rep.int8_auto_float[i].second);
       fmt::print("{}\n", rep.int8_auto_float.empty() ? "" : ")");
-      if (rep.int8_cosine < opt.int8_min_cosine)
+      fmt::print("int8: top-1 agreement with float on the {} check sample(s): {:.1f}%",
+                 rep.int8_check_samples, 100 * rep.int8_top1);
+      if (!rep.int8_auto_float.empty()) fmt::print(" (all INT8: {:.1f}%)", 100 * rep.int8_top1_all);
+      fmt::print("\n");
+      if (rep.int8_cosine < opt.int8_min_cosine || rep.int8_top1 < opt.int8_min_top1)
         fmt::print(stderr,
-                   "edgert: warning: INT8 stays below --int8-min-cosine {} with every "
-                   "candidate layer kept in float\n",
-                   opt.int8_min_cosine);
+                   "edgert: warning: INT8 stays below --int8-min-cosine {} / --int8-min-top1 {} "
+                   "with every candidate layer kept in float\n",
+                   opt.int8_min_cosine, opt.int8_min_top1);
     }
   }
   if (rep.split_chains)
@@ -291,8 +296,14 @@ extern "C" __attribute__((visibility("default"))) int edgert_cli_main(int argc, 
           "similarity with the float network reaches this on the check batches (e.g. 0.99)")
       ->check(CLI::Range(0.0, 1.0));
   build
+      ->add_option("--int8-min-top1", bf.int8_min_top1,
+                   "INT8: the same until this fraction of the check samples has the float "
+                   "network's top-1 class (first output; 1 = every sample)")
+      ->check(CLI::Range(0.0, 1.0));
+  build
       ->add_option("--int8-check-batches", bf.int8_check_batches,
-                   "INT8: calibration batches --int8-min-cosine compares on (default 8)")
+                   "INT8: calibration batches --int8-min-cosine / --int8-min-top1 compare on "
+                   "(default 8)")
       ->check(CLI::Range(1, 1 << 20));
   build->add_option("--layer-precision", bf.layer_precisions,
                     "INT8: NAME=fp16|fp32|int8 for one layer (repeatable): keep it out of INT8");

@@ -47,9 +47,9 @@ Status parseCalibration(const std::string& origin, const std::string& base_dir, 
     return at(origin, v,
               "'calibration' must be a mapping (images, algorithm, percentile, batches, cache, "
               "preprocess)");
-  static const std::set<std::string> kKeys = {"images",     "algorithm",    "percentile",
-                                              "batches",    "cache",        "preprocess",
-                                              "min_cosine", "check_batches"};
+  static const std::set<std::string> kKeys = {"images",     "algorithm", "percentile",
+                                              "batches",    "cache",     "preprocess",
+                                              "min_cosine", "min_top1",  "check_batches"};
   BuildOptions& o = cfg->options;
   for (const auto& kv : v) {
     const std::string key = kv.first.as<std::string>();
@@ -77,6 +77,11 @@ Status parseCalibration(const std::string& origin, const std::string& base_dir, 
       if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d >= 0 && d <= 1))
         return at(origin, x, "calibration.min_cosine must be a number in [0, 1]");
       o.int8_min_cosine = d;
+    } else if (key == "min_top1") {
+      double d;
+      if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d >= 0 && d <= 1))
+        return at(origin, x, "calibration.min_top1 must be a number in [0, 1]");
+      o.int8_min_top1 = d;
     } else if (key == "check_batches") {
       int n;
       if (!x.IsScalar() || !YAML::convert<int>::decode(x, n) || n < 1)

@@ -16,6 +16,7 @@
 //     cache: model.calib
 //     preprocess: {resize: short-side, resize_short: 256, mean: 127, std: 128}
 //     min_cosine: 0.99           # keep the layers INT8 hurts most in float until reached
+//     min_top1: 1.0              # ... and until every check sample keeps its top-1 class
 //     check_batches: 8
 //   layer_precisions: {"/features/0/Conv": fp16}
 //

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <set>
@@ -174,6 +175,24 @@ double minCosine(const Graph& g, const BatchOutputs& a, const BatchOutputs& b) {
     }
   }
   return worst;
+}
+
+std::pair<double, int64_t> top1Agreement(const Graph& g, const BatchOutputs& a,
+                                         const BatchOutputs& b) {
+  const int64_t batch = batchSize(g);
+  int64_t same = 0, samples = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (a[i].empty() || b[i].empty() || a[i][0].size() != b[i][0].size()) continue;
+    const size_t per = a[i][0].size() / static_cast<size_t>(batch);
+    if (per == 0) continue;
+    for (int64_t s = 0; s < batch; ++s) {
+      const float* x = a[i][0].data() + s * per;
+      const float* y = b[i][0].data() + s * per;
+      same += std::max_element(x, x + per) - x == std::max_element(y, y + per) - y;
+      ++samples;
+    }
+  }
+  return {samples ? double(same) / samples : 1.0, samples};
 }
 
 Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int max_batches,

@@ -41,4 +41,9 @@ Result<BatchOutputs> runOnSamples(const Graph& g, CalibrationSource& source, int
 // direction is noise, and a thresholded map of them is empty either way.
 double minCosine(const Graph& g, const BatchOutputs& a, const BatchOutputs& b);
 
+// The fraction of samples whose first output has its largest value at the same index in both
+// runs (a classifier's top-1 agreement), and how many samples that is.
+std::pair<double, int64_t> top1Agreement(const Graph& g, const BatchOutputs& a,
+                                         const BatchOutputs& b);
+
 }  // namespace edgert

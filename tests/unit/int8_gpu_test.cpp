@@ -163,8 +163,11 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"wide3x3_c16_m192", 2, 16, 15, 13, 192, 3, 1, 1, 1, false, "Relu", 0, 0, true, 1},
       {"wide3x3_c64_m256_float", 1, 64, 12, 13, 256, 3, 1, 1, 1, false, "", 0, 0, false, 2},
       {"wide1x1_c128_m198_s2", 2, 128, 23, 21, 198, 1, 2, 0, 1, false, "Clip", 0.f, 6.f, true, 0},
+      // More than 64 channels, not a multiple of 16, with int8 residuals; a 32-deep reduction
+      // in the big tiles' 64-deep step.
+      {"wide1x1_c32_m100_residual", 3, 32, 9, 11, 100, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1},
   };
-  // Each case five times, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
+  // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
   // tiles, cuBLASLt's IMMA + epilogue path, over im2col columns where C % 4 != 0, and with
   // 64 x 64 warp tiles where C % 16 == 0 and M > 64 - on Hopper's wgmma where the GPU has it.

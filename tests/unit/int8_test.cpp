@@ -259,6 +259,47 @@ TEST(Int8Calibration, GpuThresholdsMatchTheCpu) {
   }
 }
 
+// --int8-min-top1's measure: per sample (dim 0 of the input binding), does the first output's
+// arg-max agree? Random scores, then some samples' winners moved in the second run.
+TEST(Int8Calibration, Top1AgreementComparesEachSamplesArgMax) {
+  std::mt19937 r(std::random_device{}());
+  Graph g;
+  TensorEntry t;
+  t.name = "x";
+  t.dims = {4, 3};
+  g.tensors.push_back(t);
+  Binding b;
+  b.tensor = 0;
+  b.is_input = true;
+  g.bindings.push_back(b);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  BatchOutputs a(2), c;
+  for (auto& batch : a) {
+    batch.resize(2);  // a first output of 4 samples x 10 classes, and a second one ignored
+    for (auto& o : batch) {
+      o.resize(40);
+      for (float& v : o) v = u(r);
+    }
+  }
+  c = a;
+  EXPECT_EQ(top1Agreement(g, a, c), (std::pair<double, int64_t>{1.0, 8}));
+  // Sample 1 of batch 0 and sample 3 of batch 1 get a new winner; a second-output change and a
+  // change below the winner do not count.
+  auto moveWinner = [](std::vector<float>& v, size_t from) {
+    const size_t top = std::max_element(v.begin() + from, v.begin() + from + 10) - v.begin();
+    v[from + (top - from + 1) % 10] = 5.f;
+  };
+  moveWinner(c[0][0], 10);
+  moveWinner(c[1][0], 30);
+  c[1][1][0] = 9.f;
+  auto& s2 = c[0][0];
+  const auto top = std::max_element(s2.begin() + 20, s2.begin() + 30);
+  *std::min_element(s2.begin() + 20, s2.begin() + 30) = *top - 0.5f;
+  const auto got = top1Agreement(g, a, c);
+  EXPECT_EQ(got.second, 8);
+  EXPECT_DOUBLE_EQ(got.first, 6.0 / 8);
+}
+
 TEST(Int8Build, LayerPrecisionsKeepLayersInFloatAndUnknownNamesAreErrors) {
   std::mt19937 r(std::random_device{}());
   OnnxGraph g(13);

@@ -88,6 +88,10 @@ struct BuildOptions {
   // sample's cosine similarity is below this, the layer whose INT8 costs most (each measured
   // alone) is kept in float, the next, ... Needs calibration samples (not only a cache).
   double int8_min_cosine = 0;
+  // The same for a classifier's top-1: while the fraction of check samples whose first output
+  // has the same arg-max in INT8 as in float is below this (1: every sample), keep the next
+  // costliest layer in float. Both targets may be set; both must be met.
+  double int8_min_top1 = 0;
   int int8_check_batches = 8;
   // Called with a stage name and progress in [0, 1].
   std::function<void(const std::string& stage, double fraction)> progress;
@@ -124,8 +128,11 @@ struct BuildReport {
   std::vector<std::string> int8_unsupported;
   // With int8_min_cosine: the worst cosine of the INT8 network before and after keeping
   // layers in float, and the layers kept (in the order chosen) with their cosine when alone
-  // in INT8. int8_cosine is -2 when not measured.
+  // in INT8. int8_cosine is -2 when not measured. The top-1 agreement (fraction of check
+  // samples, first output) before and after, and how many samples it was measured on.
   double int8_cosine_all = -2, int8_cosine = -2;
+  double int8_top1_all = -1, int8_top1 = -1;
+  int64_t int8_check_samples = 0;
   std::vector<std::pair<std::string, double>> int8_auto_float;
   int calib_batches_run = 0;
   double calib_seconds = 0;

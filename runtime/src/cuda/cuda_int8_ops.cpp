@@ -263,16 +263,15 @@ class QConvLayer final : public GpuLayer {
     EdgertQEpi ec = e;
     int kp = static_cast<int>(kp_);
     void* args[] = {&y, &x, &w, &g, &ec, &kp, &row0, &rows};
-    if (wide_ || wgmma_)
-      return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
-                        static_cast<unsigned>((geom.m + mma_bn_ - 1) / mma_bn_), wgmma_ ? 256 : 128,
-                        1, args, 1, bigTileSmem());
     return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
-                      static_cast<unsigned>((geom.m + mma_bn_ - 1) / mma_bn_), 256, 1, args);
+                      static_cast<unsigned>((geom.m + mma_bn_ - 1) / mma_bn_), wide_ ? 128 : 256, 1,
+                      args, 1, bigTileSmem());
   }
 
+  // Dynamic shared memory of the kernel (0: the 32-deep kernels' is static).
   int bigTileSmem() const {
-    return wgmma_ && mma_bn_ == 64 ? EDGERT_QCONV_WGMMA64_SMEM : EDGERT_QCONV_WIDE_SMEM;
+    if (wgmma_) return mma_bn_ == 64 ? EDGERT_QCONV_WGMMA64_SMEM : EDGERT_QCONV_WIDE_SMEM;
+    return wide_ ? EDGERT_QCONV_WIDE_SMEM : 0;
   }
 
   Status makeGemm(const Env& env, ImmaGemm* m, int64_t rows) const {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue #4's calibration speed on the GPU machine: 500 random crops and flips of the real photos
+# (.gpu/images, staged by scripts/stage-gpu.sh) calibrate EfficientNet-Lite0 at 224 x 224. The
+# GPU machine has no OpenCV, so the crops are decoded and pre-processed here with PIL into .npy
+# tensors (timed apart); `edgert build` then runs the FP32 network on the GPU over them and
+# builds the histograms and scales. Run from the repo root with .gpu/ carried.
+set -euo pipefail
+source scripts/gpu-unpack.sh
+export LD_LIBRARY_PATH=$PWD/.gpu/lib
+D=/tmp/calib500; rm -rf $D; mkdir -p $D
+t0=$(date +%s.%N)
+python3 - "$D" <<'PY'
+import glob, os, random, sys
+import numpy as np
+from PIL import Image
+out = sys.argv[1]
+photos = sorted(glob.glob(".gpu/images/*.jpg") + glob.glob(".gpu/images/*.png"))
+rng = random.Random(0)
+for i in range(500):
+    img = Image.open(photos[i % len(photos)]).convert("RGB")
+    w, h = img.size
+    s = rng.uniform(0.5, 1.0)
+    cw, ch = int(w * s), int(h * s)
+    x0, y0 = rng.randint(0, w - cw), rng.randint(0, h - ch)
+    img = img.crop((x0, y0, x0 + cw, y0 + ch))
+    if rng.random() < 0.5:
+        img = img.transpose(Image.FLIP_LEFT_RIGHT)
+    # resize=256 (shorter side), centre crop 224, (x - 127) / 128, RGB, CHW: the element's
+    # preprocessing of configs/build/efficientnet-lite0-int8.yaml.
+    k = 256 / min(img.size)
+    img = img.resize((max(224, round(img.size[0] * k)), max(224, round(img.size[1] * k))), Image.BILINEAR)
+    l, t = (img.size[0] - 224) // 2, (img.size[1] - 224) // 2
+    a = (np.asarray(img.crop((l, t, l + 224, t + 224)), np.float32) - 127.0) / 128.0
+    np.save(os.path.join(out, "%03d.npy" % i), np.ascontiguousarray(a.transpose(2, 0, 1)))
+PY
+t1=$(date +%s.%N)
+.gpu/bin/edgert build --onnx configs/models/efficientnet_lite0.onnx \
+  --shapes input:1x3x224x224 --target cuda --precision int8 --calib-dir $D \
+  --calib-cache /tmp/calib500.cache -o /tmp/calib500.engine > /tmp/calib500.log 2>&1
+t2=$(date +%s.%N)
+grep -E "calibrated" /tmp/calib500.log
+python3 -c "import sys; a, b, c = map(float, sys.argv[1:]); print('calibration, 500 images at 224x224: pre-processing (PIL, one core) %.1f s, edgert build (GPU network + histograms + engine) %.1f s' % (b - a, c - b))" $t0 $t1 $t2
