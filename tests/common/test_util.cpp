@@ -26,7 +26,7 @@ std::string backendUnavailableReason() {
 
 Result<std::map<std::string, HostTensor>> runEngineBytes(
     const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs,
-    Backend backend) {
+    Backend backend, int runs) {
   RuntimeOptions ro;
   ro.backend = backend;
   EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
@@ -41,7 +41,7 @@ Result<std::map<std::string, HostTensor>> runEngineBytes(
     EDGERT_RETURN_IF_ERROR(ctx->checkInputShape(b.name, it->second->dims()));
     EDGERT_RETURN_IF_ERROR(ctx->setInput(b.name, it->second->data(), b.bytes()));
   }
-  EDGERT_RETURN_IF_ERROR(ctx->execute());
+  for (int r = 0; r < runs; ++r) EDGERT_RETURN_IF_ERROR(ctx->execute());
   std::map<std::string, HostTensor> out;
   for (const TensorInfo& b : eng->bindings()) {
     if (b.is_input) continue;

@@ -22,10 +22,11 @@ std::string testTarget();
 // Empty when the selected backend can run here, else the reason (for GTEST_SKIP).
 std::string backendUnavailableReason();
 
-// Runs an engine (bytes) on the test backend with named inputs; returns outputs by name.
+// Runs an engine (bytes) on the test backend with named inputs `runs` times in one execution
+// context; returns the last run's outputs by name.
 Result<std::map<std::string, HostTensor>> runEngineBytes(
     const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs,
-    Backend backend = testBackend());
+    Backend backend = testBackend(), int runs = 1);
 
 // Compares element-wise: |a - b| <= atol + rtol * |b| (NaNs must match); integer and bool
 // tensors must be equal. Returns an empty string or a description of the first mismatch.
