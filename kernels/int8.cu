@@ -5,6 +5,8 @@
 // whose last float bit may differ between libm and CUDA).
 #include <cuda_fp16.h>
 
+#include <type_traits>
+
 #include "int8_math.h"
 #include "kernel_params.h"
 
@@ -101,12 +103,37 @@ __device__ __forceinline__ void loadRes4(const EdgertQEpi& e, long long i, float
   }
 }
 
+// The layer's activation: ACT 0 (none) and 1 (Relu) known at compile time - the tensor-core
+// kernels' epilogues are instantiated for them, saving the per-element dispatch of int8Act -
+// and -1 for any (the same results: int8Act's cases 0 and 1).
+template <int ACT>
+__device__ __forceinline__ float actOf(const EdgertQEpi& e, float v) {
+  if constexpr (ACT == 0)
+    return v;
+  else if constexpr (ACT == 1)
+    return v > 0.f ? v : 0.f;
+  else
+    return int8Act(e.act, v, e.alpha, e.beta);
+}
+
+// Calls f(std::integral_constant<int, ACT>) with the layer's activation class.
+template <class F>
+__device__ __forceinline__ void withAct(const EdgertQEpi& e, F&& f) {
+  if (e.act == 0)
+    f(std::integral_constant<int, 0>{});
+  else if (e.act == 1)
+    f(std::integral_constant<int, 1>{});
+  else
+    f(std::integral_constant<int, -1>{});
+}
+
 // Activation and store of four consecutive channels (m % 4 == 0) of output element i..i+3;
 // `iy` holds their output scale inverses when the output is int8.
+template <int ACT = -1>
 __device__ __forceinline__ void finishQ4(const EdgertQEpi& e, long long i, float (&v)[4],
                                          const float4& iy, void* y) {
 #pragma unroll
-  for (int j = 0; j < 4; ++j) v[j] = int8Act(e.act, v[j], e.alpha, e.beta);
+  for (int j = 0; j < 4; ++j) v[j] = actOf<ACT>(e, v[j]);
   if (e.out_kind == kQOutS8) {
     char4 q;
     q.x = saturateToInt8(mulRn(v[0], iy.x));
@@ -132,6 +159,7 @@ __device__ __forceinline__ float4 channelConst4(unsigned long long p, int m) {
 // Four consecutive channels m..m+3 of output element i..i+3 (m % 4 == 0 and the channel count a
 // multiple of 4, so every vector access is aligned): the same arithmetic as storeQ, with
 // 16-byte constant loads and one store.
+template <int ACT = -1>
 __device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m, const int* acc,
                                         void* y) {
   const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m);
@@ -151,7 +179,7 @@ __device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m,
     v[2] = addRn(v[2], mulRn(r[2], rs.z));
     v[3] = addRn(v[3], mulRn(r[3], rs.w));
   }
-  finishQ4(e, i, v, e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{}, y);
+  finishQ4<ACT>(e, i, v, e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{}, y);
 }
 
 // The fused epilogue of a ROWS x COLS accumulator tile staged in shared memory (`ld` ints per
@@ -160,7 +188,7 @@ __device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m,
 // free, so the lane's channel constants are loaded once and the residuals of 8 rows are
 // requested before the first is used: one memory latency per 8 rows, not per row (storeQ4 per
 // row waited on each).
-template <int ROWS, int COLS, int NW, int RK>
+template <int ROWS, int COLS, int NW, int RK, int ACT>
 __device__ __forceinline__ void epilogueTile(const int* cs, int ld, const EdgertQEpi& e,
                                              long long p0, int n0, long long rows, long long row0,
                                              void* y) {
@@ -204,7 +232,7 @@ __device__ __forceinline__ void epilogueTile(const int* cs, int ld, const Edgert
         v[2] = addRn(v[2], mulRn(res[u][2], rs.z));
         v[3] = addRn(v[3], mulRn(res[u][3], rs.w));
       }
-      finishQ4(e, (row0 + p) * e.m + m, v, iy, y);
+      finishQ4<ACT>(e, (row0 + p) * e.m + m, v, iy, y);
     }
   }
 }
@@ -213,16 +241,19 @@ template <int ROWS, int COLS, int NW>
 __device__ __forceinline__ void epilogueTile(const int* cs, int ld, const EdgertQEpi& e,
                                              long long p0, int n0, long long rows, long long row0,
                                              void* y) {
-  switch (e.res_kind) {
-    case kQResS8:
-      return epilogueTile<ROWS, COLS, NW, kQResS8>(cs, ld, e, p0, n0, rows, row0, y);
-    case kQResF16:
-      return epilogueTile<ROWS, COLS, NW, kQResF16>(cs, ld, e, p0, n0, rows, row0, y);
-    case kQResF32:
-      return epilogueTile<ROWS, COLS, NW, kQResF32>(cs, ld, e, p0, n0, rows, row0, y);
-    default:
-      return epilogueTile<ROWS, COLS, NW, kQResNone>(cs, ld, e, p0, n0, rows, row0, y);
-  }
+  withAct(e, [&](auto act) {
+    constexpr int A = decltype(act)::value;
+    switch (e.res_kind) {
+      case kQResS8:
+        return epilogueTile<ROWS, COLS, NW, kQResS8, A>(cs, ld, e, p0, n0, rows, row0, y);
+      case kQResF16:
+        return epilogueTile<ROWS, COLS, NW, kQResF16, A>(cs, ld, e, p0, n0, rows, row0, y);
+      case kQResF32:
+        return epilogueTile<ROWS, COLS, NW, kQResF32, A>(cs, ld, e, p0, n0, rows, row0, y);
+      default:
+        return epilogueTile<ROWS, COLS, NW, kQResNone, A>(cs, ld, e, p0, n0, rows, row0, y);
+    }
+  });
 }
 
 }  // namespace
@@ -673,19 +704,21 @@ __device__ __forceinline__ void qconvMma(void* y, const int8_t* x, const int8_t*
                 make_int2(acc[i][j][h * 2], acc[i][j][h * 2 + 1]);
           }
     __syncthreads();
-    for (int t = tid; t < 64 * (BN / 4); t += 256) {
-      const int r = t / (BN / 4), col = (t % (BN / 4)) * 4;
-      const long long p = p0 + half * 64 + r;
-      const int m = n0 + col;
-      if (p >= rows || m >= e.m) continue;
-      const int* a4 = cs + r * kCRow + col;
-      const long long i = (row0 + p) * e.m + m;
-      if (vec) {
-        storeQ4(e, i, m, a4, y);
-      } else {
-        for (int k = 0; k < 4 && m + k < e.m; ++k) storeQ(e, i + k, m + k, a4[k], y);
+    withAct(e, [&](auto act) {
+      for (int t = tid; t < 64 * (BN / 4); t += 256) {
+        const int r = t / (BN / 4), col = (t % (BN / 4)) * 4;
+        const long long p = p0 + half * 64 + r;
+        const int m = n0 + col;
+        if (p >= rows || m >= e.m) continue;
+        const int* a4 = cs + r * kCRow + col;
+        const long long i = (row0 + p) * e.m + m;
+        if (vec) {
+          storeQ4<decltype(act)::value>(e, i, m, a4, y);
+        } else {
+          for (int k = 0; k < 4 && m + k < e.m; ++k) storeQ(e, i + k, m + k, a4[k], y);
+        }
       }
-    }
+    });
   }
 #endif
 }
