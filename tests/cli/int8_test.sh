@@ -51,14 +51,8 @@ if "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --preci
    && grep -q "kept in float:" mixed.txt; then ok "--int8-min-cosine keeps layers in float"; else bad "mixed"; cat mixed.txt; fi
 "$EDGERT" compare --onnx "$ENL" --engine enl-mixed.engine --data "$ASSETS/images" --json mixed.json >/dev/null 2>&1
 json_check mixed.json "r['outputs']['logits']['cosine_min'] >= 0.995" && ok "mixed precision meets 0.995 on the photos" || bad "mixed cosine"
-# ... and a top-1 target: every photo keeps FP32's class (issue #4: classifier agreement 100%).
-if "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
-     --calib-dir "$ASSETS/images" --calib-preprocess "$ENL_PRE" --calib-cache enl.calib \
-     --int8-min-top1 1 --int8-check-batches 12 -o enl-top1.engine > top1.txt 2>&1 \
-   && grep -q "top-1 agreement with float on the 12 check sample(s): 100.0%" top1.txt; then
-  ok "--int8-min-top1 1 reaches 100% on the check samples"; else bad "top1"; cat top1.txt; fi
-"$EDGERT" compare --onnx "$ENL" --engine enl-top1.engine --data "$ASSETS/images" --json top1.json >/dev/null 2>&1
-json_check top1.json "r['outputs']['logits']['top1_agreement'] == 1.0" && ok "compare confirms 12/12 top-1 on the photos" || { bad "top1 compare"; cat top1.json; }
+# The top-1 target (--int8-min-top1) is checked on the text-line classifier below: on this
+# model it keeps 30 of 50 layers in float for one FP32 near-tie (docs/int8.md), minutes under ASan.
 
 # The PaddleOCR text detector: probability maps thresholded at 0.3 (measured 2026-11-26: IoU of
 # all pixels 0.757 all-INT8 with per-tensor activation scales).
