@@ -182,10 +182,14 @@ int cmdBuild(const BuildFlags& f) {
         fmt::print("{} {} ({:.4f} alone)", i ? "," : "", rep.int8_auto_float[i].first,
                    rep.int8_auto_float[i].second);
       fmt::print("{}\n", rep.int8_auto_float.empty() ? "" : ")");
-      fmt::print("int8: top-1 agreement with float on the {} check sample(s): {:.1f}%",
-                 rep.int8_check_samples, 100 * rep.int8_top1);
-      if (!rep.int8_auto_float.empty()) fmt::print(" (all INT8: {:.1f}%)", 100 * rep.int8_top1_all);
-      fmt::print("\n");
+      // Only when asked for: the arg-max of a detector's map or a segmentation means nothing.
+      if (opt.int8_min_top1 > 0) {
+        fmt::print("int8: top-1 agreement with float on the {} check sample(s): {:.1f}%",
+                   rep.int8_check_samples, 100 * rep.int8_top1);
+        if (!rep.int8_auto_float.empty())
+          fmt::print(" (all INT8: {:.1f}%)", 100 * rep.int8_top1_all);
+        fmt::print("\n");
+      }
       if (rep.int8_cosine < opt.int8_min_cosine || rep.int8_top1 < opt.int8_min_top1)
         fmt::print(stderr,
                    "edgert: warning: INT8 stays below --int8-min-cosine {} / --int8-min-top1 {} "
