@@ -13,6 +13,8 @@ python3 - "$D" <<'PY'
 import glob, os, random, sys
 import numpy as np
 from PIL import Image
+sys.path.insert(0, "scripts")
+from preprocess import enl_input  # the element's pre-processing of EfficientNet-Lite0
 out = sys.argv[1]
 photos = sorted(glob.glob(".gpu/images/*.jpg") + glob.glob(".gpu/images/*.png"))
 rng = random.Random(0)
@@ -25,13 +27,7 @@ for i in range(500):
     img = img.crop((x0, y0, x0 + cw, y0 + ch))
     if rng.random() < 0.5:
         img = img.transpose(Image.FLIP_LEFT_RIGHT)
-    # resize=256 (shorter side), centre crop 224, (x - 127) / 128, RGB, CHW: the element's
-    # preprocessing of configs/build/efficientnet-lite0-int8.yaml.
-    k = 256 / min(img.size)
-    img = img.resize((max(224, round(img.size[0] * k)), max(224, round(img.size[1] * k))), Image.BILINEAR)
-    l, t = (img.size[0] - 224) // 2, (img.size[1] - 224) // 2
-    a = (np.asarray(img.crop((l, t, l + 224, t + 224)), np.float32) - 127.0) / 128.0
-    np.save(os.path.join(out, "%03d.npy" % i), np.ascontiguousarray(a.transpose(2, 0, 1)))
+    np.save(os.path.join(out, "%03d.npy" % i), enl_input(img)[0])
 PY
 t1=$(date +%s.%N)
 .gpu/bin/edgert build --onnx configs/models/efficientnet_lite0.onnx \

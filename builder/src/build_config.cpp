@@ -72,16 +72,11 @@ Status parseCalibration(const std::string& origin, const std::string& base_dir, 
       if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d > 0 && d <= 100))
         return at(origin, x, "calibration.percentile must be a number in (0, 100]");
       o.calib_percentile = d;
-    } else if (key == "min_cosine") {
+    } else if (key == "min_cosine" || key == "min_top1") {
       double d;
       if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d >= 0 && d <= 1))
-        return at(origin, x, "calibration.min_cosine must be a number in [0, 1]");
-      o.int8_min_cosine = d;
-    } else if (key == "min_top1") {
-      double d;
-      if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d >= 0 && d <= 1))
-        return at(origin, x, "calibration.min_top1 must be a number in [0, 1]");
-      o.int8_min_top1 = d;
+        return at(origin, x, "calibration." + key + " must be a number in [0, 1]");
+      (key == "min_cosine" ? o.int8_min_cosine : o.int8_min_top1) = d;
     } else if (key == "check_batches") {
       int n;
       if (!x.IsScalar() || !YAML::convert<int>::decode(x, n) || n < 1)

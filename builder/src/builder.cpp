@@ -135,13 +135,10 @@ Status checkOptions(const BuildOptions& opt) {
   if (!(opt.calib_percentile > 0 && opt.calib_percentile <= 100))
     return Status(StatusCode::kInvalidArgument,
                   strCat("calibration percentile must be in (0, 100], got ", opt.calib_percentile));
-  if (!(opt.int8_min_top1 >= 0 && opt.int8_min_top1 <= 1))
-    return Status(
-        StatusCode::kInvalidArgument,
-        strCat("int8 minimum top-1 agreement must be in [0, 1], got ", opt.int8_min_top1));
-  if (!(opt.int8_min_cosine >= 0 && opt.int8_min_cosine <= 1))
-    return Status(StatusCode::kInvalidArgument,
-                  strCat("int8 minimum cosine must be in [0, 1], got ", opt.int8_min_cosine));
+  for (const auto& [v, what] : {std::pair{opt.int8_min_cosine, "int8 minimum cosine"},
+                                std::pair{opt.int8_min_top1, "int8 minimum top-1 agreement"}})
+    if (!(v >= 0 && v <= 1))
+      return Status(StatusCode::kInvalidArgument, strCat(what, " must be in [0, 1], got ", v));
   if (opt.calib_batches < 0)
     return Status(StatusCode::kInvalidArgument,
                   strCat("calibration batches must be >= 0, got ", opt.calib_batches));
