@@ -4,6 +4,7 @@
 #include "epilogue.cu"
 #include "image.cu"
 #include "int8.cu"
+#include "int8_tma.cu"
 #include "nhwc_half.cu"
 #include "pointwise_small.cu"
 #include "transpose.cu"

@@ -139,6 +139,9 @@ struct EdgertQConvGeom {
 #define EDGERT_QCONV_WIDE_SMEM 81920
 // edgert_qconv_wgmma_n64: four stages of 128 + 64 rows of 64 bytes.
 #define EDGERT_QCONV_WGMMA64_SMEM 49152
+// edgert_qconv_tma_k128 / _k64: three stages of 128 + 128 rows of 128 bytes (or six of 64),
+// 1 KiB to align them to the swizzle period, and the stages' mbarriers.
+#define EDGERT_QCONV_TMA_SMEM 99456
 
 // Columns for the GEMM path (one group): row (n, oh, ow), column k = (kh * KW + kw) * C + c,
 // zero past k = KH * KW * C up to the padded `kp` (a multiple of 16), rows [row0, row0 + rows).

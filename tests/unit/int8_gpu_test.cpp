@@ -166,26 +166,34 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       // More than 64 channels, not a multiple of 16, with int8 residuals; a 32-deep reduction
       // in the big tiles' 64-deep step.
       {"wide1x1_c32_m100_residual", 3, 32, 9, 11, 100, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1},
+      // The TMA kernel (the eighth round, 1x1 stride 1): 128-byte steps, more k-tiles than its
+      // three stages, int8 residuals; 64-byte steps with a k-tile past C (zeros from the tensor
+      // map) and partial pixel and channel tiles; a single 64-byte step and float outputs.
+      {"tma1x1_c512_m136_residual", 2, 512, 9, 11, 136, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1},
+      {"tma1x1_c96_m256", 3, 96, 10, 10, 256, 1, 1, 0, 1, false, "", 0, 0, true, 0},
+      {"tma1x1_c64_m130_float", 1, 64, 12, 12, 130, 1, 1, 0, 1, false, "Relu", 0, 0, false, 2},
   };
   // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
   // tiles, cuBLASLt's IMMA + epilogue path, over im2col columns where C % 4 != 0, and with
-  // 64 x 64 warp tiles where C % 16 == 0 and M > 64 - on Hopper's wgmma where the GPU has it.
+  // 64 x 64 warp tiles where C % 16 == 0 and M > 64 - on Hopper's wgmma where the GPU has it,
+  // cp.async-fed or (1x1 stride 1) TMA-fed.
   const char* kRounds[] = {"",
                            " (64-channel tiles)",
                            " (cuBLASLt IMMA)",
                            " (im2col instead of padded channels)",
                            " (64 x 64 warp tiles)",
                            " (wgmma, sm_90)",
-                           " (wgmma with 64-channel tiles, sm_90)"};
+                           " (wgmma with 64-channel tiles, sm_90)",
+                           " (TMA-fed wgmma, sm_90, 1x1)"};
   auto clearForcedPaths = [] {
     for (const char* v : {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL",
-                          "EDGERT_INT8_WIDE", "EDGERT_INT8_WGMMA"})
+                          "EDGERT_INT8_WIDE", "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA"})
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only = std::getenv("EDGERT_TEST_INT8_ROUNDS");
-  for (int round = 0; round < 7; ++round)
+  for (int round = 0; round < 8; ++round)
     for (const QCase& q : cases) {
       if (only && (std::string(",") + only + ",").find("," + std::to_string(round) + ",") ==
                       std::string::npos)
@@ -196,8 +204,9 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 2) setenv("EDGERT_INT8_IMMA", "1", 1);
       if (round == 3) setenv("EDGERT_INT8_IM2COL", "1", 1);
       if (round == 4) setenv("EDGERT_INT8_WIDE", "1", 1);
-      if (round >= 5) setenv("EDGERT_INT8_WGMMA", "1", 1);
+      if (round == 5 || round == 6) setenv("EDGERT_INT8_WGMMA", "1", 1);
       if (round == 6) setenv("EDGERT_INT8_N64", "1", 1);
+      if (round == 7) setenv("EDGERT_INT8_TMA", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       BuildOptions cpu, gpu;

@@ -156,7 +156,8 @@ class QConvLayer final : public GpuLayer {
   const char* tactic() const override {
     switch (path_) {
       case QPath::kMma:
-        return wgmma_    ? (mma_bn_ == 64 ? "int8-wgmma-n64" : "int8-wgmma")
+        return tma_      ? "int8-tma"
+               : wgmma_  ? (mma_bn_ == 64 ? "int8-wgmma-n64" : "int8-wgmma")
                : wide_   ? "int8-mma-wide"
                : narrow_ ? "int8-mma-n64"
                          : "int8-mma";
@@ -197,6 +198,7 @@ class QConvLayer final : public GpuLayer {
         return launch(env, "edgert_qconv_direct", pixels * geom_.m, args);
       }
       case QPath::kMma:
+        if (tma_) return launchTma(env, y, x, e, pixels);
         return launchMma(env, y, x, geom_, e, 0, pixels);
       case QPath::kPadMma: {
         CUdeviceptr xp = g.scratch;
@@ -268,6 +270,43 @@ class QConvLayer final : public GpuLayer {
                       args, 1, bigTileSmem());
   }
 
+  // The TMA kernel's A operand is the input as it lies, [rows][C]: its tensor map names the
+  // input's address, so it is encoded per launch (a host-only call; CUDA graphs keep the
+  // parameter bytes of their capture).
+  Status launchTma(const Env& env, CUdeviceptr y, CUdeviceptr x, const EdgertQEpi& e,
+                   long long rows) const {
+    alignas(64) CUtensorMap ta;
+    EDGERT_RETURN_IF_ERROR(encodeTmaMap(env, &ta, x, geom_.c, rows, tma_bk_));
+    EdgertQEpi ec = e;
+    long long row0 = 0, r = rows;
+    int ktiles = static_cast<int>(kp_ / tma_bk_);
+    CUtensorMap tb = tb_;
+    void* args[] = {&y, &ec, &row0, &r, &ktiles, &ta, &tb};
+    return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
+                      static_cast<unsigned>((geom_.m + 127) / 128), 288, 1, args, 1,
+                      EDGERT_QCONV_TMA_SMEM);
+  }
+
+  // A [outer][inner] int8 matrix as a 2-D tensor map of inner-dimension boxes `bk` bytes wide
+  // and 128 rows tall, swizzled as the kernel's wgmma descriptors expect.
+  static Status encodeTmaMap(const Env& env, CUtensorMap* map, CUdeviceptr base, int64_t inner,
+                             int64_t outer, int bk) {
+    if (!env.d->cuTensorMapEncodeTiled)
+      return Status(StatusCode::kUnavailable, "the CUDA driver lacks cuTensorMapEncodeTiled (TMA)");
+    if (base % 16 != 0)
+      return Status(StatusCode::kInvalidArgument,
+                    strCat("int8-tma: operand address ", base, " is not 16-byte aligned"));
+    const cuuint64_t dim[2] = {static_cast<cuuint64_t>(inner), static_cast<cuuint64_t>(outer)};
+    const cuuint64_t stride[1] = {static_cast<cuuint64_t>(inner)};
+    const cuuint32_t box[2] = {static_cast<cuuint32_t>(bk), 128}, step[2] = {1, 1};
+    return env.d->check(env.d->cuTensorMapEncodeTiled(
+                            map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, reinterpret_cast<void*>(base),
+                            dim, stride, box, step, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                            bk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
+                            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                        "cuTensorMapEncodeTiled (int8-tma)");
+  }
+
   // Dynamic shared memory of the kernel (0: the 32-deep kernels' is static).
   int bigTileSmem() const {
     if (wgmma_) return mma_bn_ == 64 ? EDGERT_QCONV_WGMMA64_SMEM : EDGERT_QCONV_WIDE_SMEM;
@@ -294,10 +333,13 @@ class QConvLayer final : public GpuLayer {
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
   int mma_bn_ = 128;
-  bool narrow_ = false;         // 64-channel tiles for M > 64: half the registers, twice the blocks
-  bool wide_ = false;           // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
-  bool wgmma_ = false;          // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
-  EdgertQConvGeom pad_geom_{};  // kPadMma: the geometry over the padded input
+  bool narrow_ = false;  // 64-channel tiles for M > 64: half the registers, twice the blocks
+  bool wide_ = false;    // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
+  bool wgmma_ = false;   // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
+  bool tma_ = false;     // the same fed by TMA (1x1 stride 1, C % 16 == 0, sm_90a)
+  int tma_bk_ = 128;     // its reduction step in bytes (128 or 64: the swizzle width)
+  alignas(64) CUtensorMap tb_{};  // its weights' tensor map
+  EdgertQConvGeom pad_geom_{};    // kPadMma: the geometry over the padded input
   EdgertQConvGeom geom_{};
   EdgertQEpi epi_{};
   CUdeviceptr w_ = 0;
@@ -331,6 +373,7 @@ struct MmaVariant {
   bool narrow = false;  // 64-channel tiles for M > 64 (with wgmma: m64n64 tiles, M > 32)
   bool wide = false;    // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
   bool wgmma = false;   // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
+  bool tma = false;     // wgmma fed by TMA (1x1 stride-1 convolutions)
   bool forced = false;  // by a variable: also on grids the rules below would leave it off
 };
 
@@ -364,13 +407,18 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   // wgmma's 64-channel tiles also serve M = 33..64 (ResNet-50's 64-channel layer1 layers).
   const bool big_tiles = !padded && g.c % 16 == 0 && (v.forced || blocks128 >= sms);
 #if defined(EDGERT_KERNELS_SM90A)
-  L->wgmma_ = v.wgmma && big_tiles && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32));
+  L->tma_ = v.tma && big_tiles && env.sm == 90 && env.d->cuTensorMapEncodeTiled != nullptr &&
+            pointwiseGeom(g) && g.m > 64;
+  L->wgmma_ =
+      !L->tma_ && v.wgmma && big_tiles && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32));
 #endif
-  L->wide_ = !L->wgmma_ && v.wide && big_tiles && g.m > 64;
-  L->kp_ = roundUp(K, L->wide_ || L->wgmma_ ? 64 : 32);
-  L->narrow_ =
-      !L->wide_ && !L->wgmma_ && v.narrow && g.m > 64 && (v.forced || blocks128 >= 2 * sms);
-  L->mma_bn_ = L->wgmma_                 ? (v.narrow ? 64 : 128)
+  L->wide_ = !L->tma_ && !L->wgmma_ && v.wide && big_tiles && g.m > 64;
+  L->kp_ = roundUp(K, L->tma_ || L->wide_ || L->wgmma_ ? 64 : 32);
+  L->tma_bk_ = L->kp_ % 128 == 0 ? 128 : 64;
+  L->narrow_ = !L->tma_ && !L->wide_ && !L->wgmma_ && v.narrow && g.m > 64 &&
+               (v.forced || blocks128 >= 2 * sms);
+  L->mma_bn_ = L->tma_                   ? 128
+               : L->wgmma_               ? (v.narrow ? 64 : 128)
                : g.m <= 32               ? 32
                : g.m <= 64 || L->narrow_ ? 64
                                          : 128;
@@ -384,8 +432,15 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
                                         : "edgert_qconv_wgmma";
     EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), L->bigTileSmem()));
   }
+  if (L->tma_) {
+    L->mma_kernel_ = L->tma_bk_ == 128 ? "edgert_qconv_tma_k128" : "edgert_qconv_tma_k64";
+    EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), EDGERT_QCONV_TMA_SMEM));
+  }
   const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);
   EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
+  if (L->tma_)
+    EDGERT_RETURN_IF_ERROR(
+        QConvLayer::encodeTmaMap(env, &L->tb_, L->w_, L->kp_, roundUp(g.m, 128), L->tma_bk_));
   L->rows_ = g.n * g.oh * g.ow;
   if (padded) {
     L->path_ = QPath::kPadMma;
@@ -523,11 +578,12 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
     auto env_set = [](const char* n) { return std::getenv(n) != nullptr; };
     MmaVariant v;
     const bool f_n64 = env_set("EDGERT_INT8_N64"), f_wide = env_set("EDGERT_INT8_WIDE"),
-               f_wgmma = env_set("EDGERT_INT8_WGMMA");
-    v.forced = f_n64 || f_wide || f_wgmma;
+               f_wgmma = env_set("EDGERT_INT8_WGMMA"), f_tma = env_set("EDGERT_INT8_TMA");
+    v.forced = f_n64 || f_wide || f_wgmma || f_tma;
     v.narrow = c.tactic.ends_with("-n64") || f_n64;  // with wgmma: its 64-channel tiles
     v.wide = c.tactic.ends_with("-wide") || f_wide;
     v.wgmma = c.tactic.starts_with("int8-wgmma") || f_wgmma;
+    v.tma = c.tactic == "int8-tma" || f_tma;
     v.pad = c.tactic.find("im2col") == std::string::npos && !env_set("EDGERT_INT8_IM2COL");
     EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, v));
   } else if (g.groups == 1 && env.lt && env.sm >= 75) {

@@ -57,6 +57,8 @@ Status loadDriver(Driver& t) {
   t.cuGraphInstantiate =
       reinterpret_cast<decltype(t.cuGraphInstantiate)>(::dlsym(h, "cuGraphInstantiateWithFlags"));
   t.cuMemAllocHost = reinterpret_cast<decltype(t.cuMemAllocHost)>(::dlsym(h, "cuMemAllocHost_v2"));
+  t.cuTensorMapEncodeTiled =
+      reinterpret_cast<decltype(t.cuTensorMapEncodeTiled)>(::dlsym(h, "cuTensorMapEncodeTiled"));
   if (!t.cuMemAlloc || !t.cuMemFree || !t.cuMemcpyHtoD || !t.cuMemcpyDtoH || !t.cuMemcpyHtoDAsync ||
       !t.cuMemcpyDtoHAsync || !t.cuMemcpyDtoDAsync || !t.cuMemGetInfo ||
       !t.cuDevicePrimaryCtxRelease || !t.cuStreamBeginCapture || !t.cuGraphInstantiate ||

@@ -109,6 +109,8 @@ namespace edgert::cuda {
 
 struct Driver {
   EDGERT_CU_FUNCS(EDGERT_DECLARE_FN)
+  // Optional (driver >= 12.0; null before): Hopper's TMA tensor maps for the INT8 kernels.
+  decltype(&::cuTensorMapEncodeTiled) cuTensorMapEncodeTiled = nullptr;
   // "cuMemAlloc failed: out of memory" etc.
   Status check(CUresult r, const char* what) const;
 };

@@ -1,0 +1,180 @@
+// ---- sm_90: pointwise INT8 convolution fed by the Tensor Memory Accelerator ------------------
+// Included after int8.cu (one translation unit): the tile epilogue and the wgmma helpers are
+// its. Session 11 measured the cp.async-fed wgmma kernel (int8-wgmma) at a plateau whatever its
+// step depth or copy pattern: every thread computed addresses, copied, and waited at a block
+// barrier each step, and the tensor cores read an unswizzled layout. This is the shape Hopper's
+// own GEMMs use instead (CUTLASS's sm90 warp-specialised kernels): one producer warp issues TMA
+// copies of whole tiles - no per-thread address work - into the 128-byte (or 64-byte) swizzled
+// layout wgmma reads without bank conflicts, and stages are handed over by mbarriers, not
+// __syncthreads: two consumer warpgroups (64 x 128 each) wait only for the stage they read.
+// A 1x1 stride-1 unpadded convolution over NHWC int8 is a plain GEMM - A the [pixels][C] input,
+// B the [Mw][Kp] weights - so both operands are 2-D tensor maps; the host encodes them.
+#include <cuda.h>  // CUtensorMap (an opaque 128-byte, 64-byte aligned parameter)
+
+namespace {
+
+constexpr int kTBM = 128, kTBN = 128;
+
+template <int BK>
+struct TmaTile {
+  static_assert(BK == 64 || BK == 128, "one swizzle atom per row");
+  // Three stages of 32 KiB (BK 128) or six of 16: two blocks per SM.
+  static constexpr int kStages = BK == 128 ? 3 : 6;
+  static constexpr int kStage = (kTBM + kTBN) * BK;
+  static constexpr int kCRow = kTBN + 4;
+  static_assert(kTBM * kCRow * 4 <= kStages * kStage, "the accumulator tile fits the stages");
+  // + 1 KiB to align the stages to the swizzle pattern's 1024-byte period, + the barriers.
+  static constexpr int kSmem = kStages * kStage + 1024 + 2 * kStages * 8;
+};
+static_assert(TmaTile<128>::kSmem <= EDGERT_QCONV_TMA_SMEM, "the host's launch size");
+static_assert(TmaTile<64>::kSmem <= EDGERT_QCONV_TMA_SMEM, "the host's launch size");
+
+__device__ __forceinline__ unsigned smemAddr(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+
+[[maybe_unused]] __device__ __forceinline__ void mbarInit(unsigned long long* b, unsigned count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smemAddr(b)), "r"(count));
+}
+
+// Arrives once and announces `bytes` of TMA transactions the phase must also wait for.
+[[maybe_unused]] __device__ __forceinline__ void mbarExpectTx(unsigned long long* b,
+                                                              unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smemAddr(b)),
+               "r"(bytes)
+               : "memory");
+}
+
+[[maybe_unused]] __device__ __forceinline__ void mbarArrive(unsigned long long* b) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smemAddr(b)) : "memory");
+}
+
+// Until the phase of parity `parity` has completed.
+[[maybe_unused]] __device__ __forceinline__ void mbarWait(unsigned long long* b, unsigned parity) {
+  asm volatile(
+      "{\n"
+      ".reg .pred done;\n"
+      "WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n"
+      "}\n" ::"r"(smemAddr(b)),
+      "r"(parity)
+      : "memory");
+}
+
+// The box at (c0 innermost, c1) of a 2-D tensor map into shared memory; completion is counted
+// in bytes on `bar`. Out-of-range elements arrive as zeros (and are counted too).
+[[maybe_unused]] __device__ __forceinline__ void tmaLoad2d(void* dst, const CUtensorMap* map,
+                                                           int c0, int c1,
+                                                           unsigned long long* bar) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3}], [%4];\n" ::"r"(smemAddr(dst)),
+      "l"(reinterpret_cast<unsigned long long>(map)), "r"(c0), "r"(c1), "r"(smemAddr(bar))
+      : "memory");
+#endif
+}
+
+// A K-major operand in the swizzled layout TMA wrote: rows of BK bytes, 8-row groups 8 * BK
+// bytes apart (SBO); the leading offset is unused when a row is one swizzle atom. Layout type
+// (bits 62-63): 1 = 128-byte swizzle, 2 = 64-byte.
+template <int BK>
+__device__ __forceinline__ unsigned long long swizzledDesc(const void* smem) {
+  const unsigned a = smemAddr(smem);
+  return static_cast<unsigned long long>((a & 0x3FFFF) >> 4) | 1ULL << 16 |
+         static_cast<unsigned long long>(8 * BK >> 4) << 32 |
+         static_cast<unsigned long long>(BK == 128 ? 1 : 2) << 62;
+}
+
+template <int BK>
+__device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long row0,
+                                         long long rows, int ktiles, const CUtensorMap* ta,
+                                         const CUtensorMap* tb) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using T = TmaTile<BK>;
+  extern __shared__ __align__(1024) int8_t tsm_raw[];
+  // The swizzle is a function of address bits 4-9: stages start on a 1024-byte boundary.
+  int8_t* const tsm = tsm_raw + ((1024 - (smemAddr(tsm_raw) & 1023)) & 1023);
+  auto* const full = reinterpret_cast<unsigned long long*>(tsm + T::kStages * T::kStage);
+  auto* const empty = full + T::kStages;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const long long p0 = blockIdx.x * static_cast<long long>(kTBM);
+  const int n0 = blockIdx.y * kTBN;
+  if (tid == 0) {
+    for (int s = 0; s < T::kStages; ++s) {
+      mbarInit(&full[s], 1);     // the producer's arrival + the stage's bytes
+      mbarInit(&empty[s], 256);  // every consumer thread, once its wgmmas have read the stage
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  if (warp == 8) {
+    // The producer: one thread keeps up to kStages tiles in flight.
+    if (lane == 0) {
+      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(ta))
+                   : "memory");
+      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(tb))
+                   : "memory");
+      for (int kt = 0; kt < ktiles; ++kt) {
+        const int s = kt % T::kStages;
+        if (kt >= T::kStages) mbarWait(&empty[s], (kt / T::kStages - 1) & 1);
+        int8_t* const a = tsm + s * T::kStage;
+        mbarExpectTx(&full[s], T::kStage);
+        tmaLoad2d(a, ta, kt * BK, static_cast<int>(p0), &full[s]);
+        tmaLoad2d(a + kTBM * BK, tb, kt * BK, n0, &full[s]);
+      }
+    }
+    return;
+  }
+  // The consumers: warpgroup wg computes rows 64 wg .. 64 wg + 63 of the tile.
+  const int wg = warp >> 2;
+  int acc[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) acc[i] = 0;
+  for (int kt = 0; kt < ktiles; ++kt) {
+    const int s = kt % T::kStages;
+    mbarWait(&full[s], (kt / T::kStages) & 1);
+    const int8_t* const a = tsm + s * T::kStage;
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+    for (int ks = 0; ks < BK / 32; ++ks)
+      wgmma128(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32),
+               swizzledDesc<BK>(a + kTBM * BK + ks * 32));
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+    // The previous step's wgmmas are done with their stage: hand it back to the producer.
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+    if (kt > 0) mbarArrive(&empty[(kt - 1) % T::kStages]);
+  }
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+  // Every stage has been read (each consumer waited for every tile): the accumulators go
+  // through the stages' memory. Named barrier 1: the 256 consumer threads only.
+  asm volatile("bar.sync 1, 256;\n" ::: "memory");
+  int* cs = reinterpret_cast<int*>(tsm);
+  const int grp = lane >> 2, tig = lane & 3;
+#pragma unroll
+  for (int j = 0; j < kTBN / 8; ++j)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = wg * 64 + (warp & 3) * 16 + grp + h * 8, c = j * 8 + tig * 2;
+      *reinterpret_cast<int2*>(cs + r * T::kCRow + c) =
+          make_int2(acc[j * 4 + h * 2], acc[j * 4 + h * 2 + 1]);
+    }
+  asm volatile("bar.sync 1, 256;\n" ::: "memory");
+  epilogueTile<kTBM, kTBN, 8>(cs, T::kCRow, e, p0, n0, rows, row0, y);
+#else
+  __trap();  // the host launches this kernel only from an sm_90a fatbin on sm_90
+#endif
+}
+
+}  // namespace
+
+// Two blocks of 288 threads (two consumer warpgroups, one producer warp) per SM.
+#define EDGERT_QCONV_TMA(BK)                                                            \
+  extern "C" __global__ void __launch_bounds__(288, 2) edgert_qconv_tma_k##BK(          \
+      void* y, EdgertQEpi e, long long row0, long long rows, int ktiles,                \
+      const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb) { \
+    qconvTma<BK>(y, e, row0, rows, ktiles, &ta, &tb);                                   \
+  }
+EDGERT_QCONV_TMA(128)
+EDGERT_QCONV_TMA(64)
