@@ -8,7 +8,11 @@
 // layout wgmma reads without bank conflicts, and stages are handed over by mbarriers, not
 // __syncthreads: two consumer warpgroups (64 x 128 each) wait only for the stage they read.
 // A 1x1 stride-1 unpadded convolution over NHWC int8 is a plain GEMM - A the [pixels][C] input,
-// B the [Mw][Kp] weights - so both operands are 2-D tensor maps; the host encodes them.
+// B the [Mw][Kp] weights - so both operands are 2-D tensor maps. Any other one-group
+// convolution with C % 64 == 0 reads A through an im2col tensor map: TMA walks 128 output
+// pixels' filter positions (strides, padding as zeros) for one tap and channel block per
+// reduction step, the hardware doing the address work the cp.async kernels do per thread.
+// The host encodes the maps.
 #include <cuda.h>  // CUtensorMap (an opaque 128-byte, 64-byte aligned parameter)
 
 namespace {
@@ -76,6 +80,23 @@ __device__ __forceinline__ unsigned smemAddr(const void* p) {
 #endif
 }
 
+// The im2col box of one tap (offsets w, h) and channel block at (c, w, h, n): the map walks
+// 128 filter positions from the (w, h, n) given, as the convolution's output pixels do.
+[[maybe_unused]] __device__ __forceinline__ void tmaLoadIm2col(void* dst, const CUtensorMap* map,
+                                                               int c, int w, int h, int n,
+                                                               unsigned short off_w,
+                                                               unsigned short off_h,
+                                                               unsigned long long* bar) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes"
+      " [%0], [%1, {%2, %3, %4, %5}], [%6], {%7, %8};\n" ::"r"(smemAddr(dst)),
+      "l"(reinterpret_cast<unsigned long long>(map)), "r"(c), "r"(w), "r"(h), "r"(n),
+      "r"(smemAddr(bar)), "h"(off_w), "h"(off_h)
+      : "memory");
+#endif
+}
+
 // A K-major operand in the swizzled layout TMA wrote: rows of BK bytes, 8-row groups 8 * BK
 // bytes apart (SBO); the leading offset is unused when a row is one swizzle atom. Layout type
 // (bits 62-63): 1 = 128-byte swizzle, 2 = 64-byte.
@@ -87,10 +108,10 @@ __device__ __forceinline__ unsigned long long swizzledDesc(const void* smem) {
          static_cast<unsigned long long>(BK == 128 ? 1 : 2) << 62;
 }
 
-template <int BK>
+template <int BK, bool IM2COL>
 __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long row0,
-                                         long long rows, int ktiles, const CUtensorMap* ta,
-                                         const CUtensorMap* tb) {
+                                         long long rows, int ktiles, const EdgertTmaConv& cv,
+                                         const CUtensorMap* ta, const CUtensorMap* tb) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using T = TmaTile<BK>;
   extern __shared__ __align__(1024) int8_t tsm_raw[];
@@ -116,12 +137,31 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
                    : "memory");
       asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(tb))
                    : "memory");
+      // im2col: the tile's first output pixel as the top-left of its filter window, and the
+      // reduction position (tap kh, kw; channel block cb) stepped per tile, k = tap * C + c.
+      int img = 0, w0 = 0, h0 = 0, cb = 0, tkw = 0, tkh = 0;
+      if constexpr (IM2COL) {
+        const int q = static_cast<int>(p0), orow = q / cv.ow, ow = q - orow * cv.ow;
+        img = orow / cv.oh;
+        const int oh = orow - img * cv.oh;
+        w0 = ow * cv.sw - cv.pw;
+        h0 = oh * cv.sh - cv.ph;
+      }
       for (int kt = 0; kt < ktiles; ++kt) {
         const int s = kt % T::kStages;
         if (kt >= T::kStages) mbarWait(&empty[s], (kt / T::kStages - 1) & 1);
         int8_t* const a = tsm + s * T::kStage;
         mbarExpectTx(&full[s], T::kStage);
-        tmaLoad2d(a, ta, kt * BK, static_cast<int>(p0), &full[s]);
+        if constexpr (IM2COL) {
+          tmaLoadIm2col(a, ta, cb * BK, w0, h0, img, static_cast<unsigned short>(tkw * cv.dw),
+                        static_cast<unsigned short>(tkh * cv.dh), &full[s]);
+          if (++cb == cv.cblocks) {
+            cb = 0;
+            if (++tkw == cv.kw) tkw = 0, ++tkh;
+          }
+        } else {
+          tmaLoad2d(a, ta, kt * BK, static_cast<int>(p0), &full[s]);
+        }
         tmaLoad2d(a + kTBM * BK, tb, kt * BK, n0, &full[s]);
       }
     }
@@ -170,11 +210,13 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
 }  // namespace
 
 // Two blocks of 288 threads (two consumer warpgroups, one producer warp) per SM.
-#define EDGERT_QCONV_TMA(BK)                                                            \
-  extern "C" __global__ void __launch_bounds__(288, 2) edgert_qconv_tma_k##BK(          \
-      void* y, EdgertQEpi e, long long row0, long long rows, int ktiles,                \
-      const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb) { \
-    qconvTma<BK>(y, e, row0, rows, ktiles, &ta, &tb);                                   \
+#define EDGERT_QCONV_TMA(NAME, BK, IM2COL)                                                      \
+  extern "C" __global__ void __launch_bounds__(288, 2)                                          \
+      NAME(void* y, EdgertQEpi e, long long row0, long long rows, int ktiles, EdgertTmaConv cv, \
+           const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb) {    \
+    qconvTma<BK, IM2COL>(y, e, row0, rows, ktiles, cv, &ta, &tb);                               \
   }
-EDGERT_QCONV_TMA(128)
-EDGERT_QCONV_TMA(64)
+EDGERT_QCONV_TMA(edgert_qconv_tma_k128, 128, false)
+EDGERT_QCONV_TMA(edgert_qconv_tma_k64, 64, false)
+EDGERT_QCONV_TMA(edgert_qconv_tma_im2col_k128, 128, true)
+EDGERT_QCONV_TMA(edgert_qconv_tma_im2col_k64, 64, true)

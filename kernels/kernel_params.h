@@ -143,6 +143,14 @@ struct EdgertQConvGeom {
 // 1 KiB to align them to the swizzle period, and the stages' mbarriers.
 #define EDGERT_QCONV_TMA_SMEM 99456
 
+// edgert_qconv_tma_im2col_*: the convolution the im2col tensor map walks (the map has the input's
+// shape, padding and strides; the kernel steps taps and channel blocks and names the tile's
+// first output pixel): output width and height, strides, begin pads, kernel width, dilations,
+// and C / BK channel blocks per tap.
+struct EdgertTmaConv {
+  int ow, oh, sw, sh, pw, ph, kw, dw, dh, cblocks;
+};
+
 // Columns for the GEMM path (one group): row (n, oh, ow), column k = (kh * KW + kw) * C + c,
 // zero past k = KH * KW * C up to the padded `kp` (a multiple of 16), rows [row0, row0 + rows).
 struct EdgertIm2col {

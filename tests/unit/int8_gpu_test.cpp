@@ -172,6 +172,12 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"tma1x1_c512_m136_residual", 2, 512, 9, 11, 136, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1},
       {"tma1x1_c96_m256", 3, 96, 10, 10, 256, 1, 1, 0, 1, false, "", 0, 0, true, 0},
       {"tma1x1_c64_m130_float", 1, 64, 12, 12, 130, 1, 1, 0, 1, false, "Relu", 0, 0, false, 2},
+      // Through its im2col tensor map (C % 64 == 0): 3x3 with padding, 64-byte steps over nine
+      // taps (more than six stages) and int8 residuals; stride 2 over an odd-sized input with
+      // 128-byte steps; 5x5 (five taps a row); wide1x1_c128_m198_s2 above: a strided 1x1.
+      {"tma3x3_c64_m136_residual", 2, 64, 9, 11, 136, 3, 1, 1, 1, false, "Relu", 0, 0, true, 1},
+      {"tma3x3_c128_m256_s2", 2, 128, 13, 12, 256, 3, 2, 1, 1, false, "", 0, 0, true, 0},
+      {"tma5x5_c64_m96", 1, 64, 10, 9, 96, 5, 1, 2, 1, false, "Relu", 0, 0, true, 0},
   };
   // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel

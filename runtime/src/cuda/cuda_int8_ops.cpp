@@ -270,18 +270,23 @@ class QConvLayer final : public GpuLayer {
                       args, 1, bigTileSmem());
   }
 
-  // The TMA kernel's A operand is the input as it lies, [rows][C]: its tensor map names the
-  // input's address, so it is encoded per launch (a host-only call; CUDA graphs keep the
-  // parameter bytes of their capture).
+  // The TMA kernel's A operand is the input as it lies ([rows][C] for a 1x1 convolution, else
+  // the NHWC tensor walked by an im2col map): its tensor map names the input's address, so it
+  // is encoded per launch (a host-only call; CUDA graphs keep the parameter bytes of their
+  // capture).
   Status launchTma(const Env& env, CUdeviceptr y, CUdeviceptr x, const EdgertQEpi& e,
                    long long rows) const {
     alignas(64) CUtensorMap ta;
-    EDGERT_RETURN_IF_ERROR(encodeTmaMap(env, &ta, x, geom_.c, rows, tma_bk_));
+    if (tma_im2col_)
+      EDGERT_RETURN_IF_ERROR(encodeIm2colMap(env, &ta, x));
+    else
+      EDGERT_RETURN_IF_ERROR(encodeTmaMap(env, &ta, x, geom_.c, rows, tma_bk_));
     EdgertQEpi ec = e;
     long long row0 = 0, r = rows;
     int ktiles = static_cast<int>(kp_ / tma_bk_);
+    EdgertTmaConv cv = tma_conv_;
     CUtensorMap tb = tb_;
-    void* args[] = {&y, &ec, &row0, &r, &ktiles, &ta, &tb};
+    void* args[] = {&y, &ec, &row0, &r, &ktiles, &cv, &ta, &tb};
     return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
                       static_cast<unsigned>((geom_.m + 127) / 128), 288, 1, args, 1,
                       EDGERT_QCONV_TMA_SMEM);
@@ -305,6 +310,35 @@ class QConvLayer final : public GpuLayer {
                             bk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
                         "cuTensorMapEncodeTiled (int8-tma)");
+  }
+
+  // The NHWC input [N][IH][IW][C] as an im2col map: boxes of tma_bk_ channels of 128 filter
+  // positions, walked with the convolution's strides over the top-left corners of its
+  // windows (begin pads below zero, the last window's corner as the upper bound: corner
+  // offsets W then H, as the dimensions are given innermost first).
+  Status encodeIm2colMap(const Env& env, CUtensorMap* map, CUdeviceptr x) const {
+    const EdgertQConvGeom& g = geom_;
+    if (!env.d->cuTensorMapEncodeIm2col)
+      return Status(StatusCode::kUnavailable,
+                    "the CUDA driver lacks cuTensorMapEncodeIm2col (TMA)");
+    if (x % 16 != 0)
+      return Status(StatusCode::kInvalidArgument,
+                    strCat("int8-tma: input address ", x, " is not 16-byte aligned"));
+    const cuuint64_t dim[4] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.iw),
+                               static_cast<cuuint64_t>(g.ih), static_cast<cuuint64_t>(g.n)};
+    const cuuint64_t stride[3] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.c * g.iw),
+                                  static_cast<cuuint64_t>(g.c * g.iw * g.ih)};
+    const int lower[2] = {-g.pw, -g.ph};
+    const int upper[2] = {static_cast<int>((g.ow - 1) * g.sw - g.pw - (g.iw - 1)),
+                          static_cast<int>((g.oh - 1) * g.sh - g.ph - (g.ih - 1))};
+    const cuuint32_t step[4] = {1, static_cast<cuuint32_t>(g.sw), static_cast<cuuint32_t>(g.sh), 1};
+    return env.d->check(
+        env.d->cuTensorMapEncodeIm2col(
+            map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, reinterpret_cast<void*>(x), dim, stride, lower,
+            upper, static_cast<cuuint32_t>(tma_bk_), 128, step, CU_TENSOR_MAP_INTERLEAVE_NONE,
+            tma_bk_ == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
+            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+        "cuTensorMapEncodeIm2col (int8-tma)");
   }
 
   // Dynamic shared memory of the kernel (0: the 32-deep kernels' is static).
@@ -333,11 +367,13 @@ class QConvLayer final : public GpuLayer {
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
   int mma_bn_ = 128;
-  bool narrow_ = false;  // 64-channel tiles for M > 64: half the registers, twice the blocks
-  bool wide_ = false;    // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
-  bool wgmma_ = false;   // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
-  bool tma_ = false;     // the same fed by TMA (1x1 stride 1, C % 16 == 0, sm_90a)
-  int tma_bk_ = 128;     // its reduction step in bytes (128 or 64: the swizzle width)
+  bool narrow_ = false;       // 64-channel tiles for M > 64: half the registers, twice the blocks
+  bool wide_ = false;         // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
+  bool wgmma_ = false;        // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
+  bool tma_ = false;          // the same fed by TMA (sm_90a; see setUpMma)
+  bool tma_im2col_ = false;   // its input through an im2col map (not a 1x1 stride-1 GEMM)
+  EdgertTmaConv tma_conv_{};  // what the im2col kernel steps
+  int tma_bk_ = 128;          // its reduction step in bytes (128 or 64: the swizzle width)
   alignas(64) CUtensorMap tb_{};  // its weights' tensor map
   EdgertQConvGeom pad_geom_{};    // kPadMma: the geometry over the padded input
   EdgertQConvGeom geom_{};
@@ -407,14 +443,35 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   // wgmma's 64-channel tiles also serve M = 33..64 (ResNet-50's 64-channel layer1 layers).
   const bool big_tiles = !padded && g.c % 16 == 0 && (v.forced || blocks128 >= sms);
 #if defined(EDGERT_KERNELS_SM90A)
-  L->tma_ = v.tma && big_tiles && env.sm == 90 && env.d->cuTensorMapEncodeTiled != nullptr &&
-            pointwiseGeom(g) && g.m > 64;
+  // TMA: a 1x1 stride-1 convolution as a GEMM (C % 16 == 0), else through an im2col map when
+  // each reduction step is one tap's channel block (C % 64 == 0) and the window's corners and
+  // strides are within the map's ranges.
+  const bool im2col_fits = g.c % 64 == 0 && g.groups == 1 && g.sw <= 8 && g.sh <= 8 && g.dw == 1 &&
+                           g.dh == 1 && g.pw <= 128 && g.ph <= 128 &&
+                           (g.ow - 1) * g.sw - g.pw - (g.iw - 1) >= -128 &&
+                           (g.oh - 1) * g.sh - g.ph - (g.ih - 1) >= -128;
+  const bool gemm_fits = pointwiseGeom(g);
+  L->tma_ = v.tma && big_tiles && env.sm == 90 && g.m > 64 &&
+            ((gemm_fits && env.d->cuTensorMapEncodeTiled) ||
+             (im2col_fits && env.d->cuTensorMapEncodeIm2col && env.d->cuTensorMapEncodeTiled));
+  L->tma_im2col_ = L->tma_ && !gemm_fits;
   L->wgmma_ =
       !L->tma_ && v.wgmma && big_tiles && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32));
 #endif
   L->wide_ = !L->tma_ && !L->wgmma_ && v.wide && big_tiles && g.m > 64;
   L->kp_ = roundUp(K, L->tma_ || L->wide_ || L->wgmma_ ? 64 : 32);
-  L->tma_bk_ = L->kp_ % 128 == 0 ? 128 : 64;
+  L->tma_bk_ = (L->tma_im2col_ ? g.c % 128 == 0 : L->kp_ % 128 == 0) ? 128 : 64;
+  if (L->tma_im2col_)
+    L->tma_conv_ = {static_cast<int>(g.ow),
+                    static_cast<int>(g.oh),
+                    g.sw,
+                    g.sh,
+                    g.pw,
+                    g.ph,
+                    g.kw,
+                    g.dw,
+                    g.dh,
+                    static_cast<int>(g.c / L->tma_bk_)};
   L->narrow_ = !L->tma_ && !L->wide_ && !L->wgmma_ && v.narrow && g.m > 64 &&
                (v.forced || blocks128 >= 2 * sms);
   L->mma_bn_ = L->tma_                   ? 128
@@ -433,7 +490,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
     EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), L->bigTileSmem()));
   }
   if (L->tma_) {
-    L->mma_kernel_ = L->tma_bk_ == 128 ? "edgert_qconv_tma_k128" : "edgert_qconv_tma_k64";
+    L->mma_kernel_ = strCat("edgert_qconv_tma", L->tma_im2col_ ? "_im2col" : "", "_k", L->tma_bk_);
     EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), EDGERT_QCONV_TMA_SMEM));
   }
   const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);

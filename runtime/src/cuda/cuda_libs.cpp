@@ -59,6 +59,8 @@ Status loadDriver(Driver& t) {
   t.cuMemAllocHost = reinterpret_cast<decltype(t.cuMemAllocHost)>(::dlsym(h, "cuMemAllocHost_v2"));
   t.cuTensorMapEncodeTiled =
       reinterpret_cast<decltype(t.cuTensorMapEncodeTiled)>(::dlsym(h, "cuTensorMapEncodeTiled"));
+  t.cuTensorMapEncodeIm2col =
+      reinterpret_cast<decltype(t.cuTensorMapEncodeIm2col)>(::dlsym(h, "cuTensorMapEncodeIm2col"));
   if (!t.cuMemAlloc || !t.cuMemFree || !t.cuMemcpyHtoD || !t.cuMemcpyDtoH || !t.cuMemcpyHtoDAsync ||
       !t.cuMemcpyDtoHAsync || !t.cuMemcpyDtoDAsync || !t.cuMemGetInfo ||
       !t.cuDevicePrimaryCtxRelease || !t.cuStreamBeginCapture || !t.cuGraphInstantiate ||

@@ -111,6 +111,7 @@ struct Driver {
   EDGERT_CU_FUNCS(EDGERT_DECLARE_FN)
   // Optional (driver >= 12.0; null before): Hopper's TMA tensor maps for the INT8 kernels.
   decltype(&::cuTensorMapEncodeTiled) cuTensorMapEncodeTiled = nullptr;
+  decltype(&::cuTensorMapEncodeIm2col) cuTensorMapEncodeIm2col = nullptr;
   // "cuMemAlloc failed: out of memory" etc.
   Status check(CUresult r, const char* what) const;
 };
