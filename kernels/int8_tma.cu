@@ -6,7 +6,8 @@
 // own GEMMs use instead (CUTLASS's sm90 warp-specialised kernels): one producer warp issues TMA
 // copies of whole tiles - no per-thread address work - into the 128-byte (or 64-byte) swizzled
 // layout wgmma reads without bank conflicts, and stages are handed over by mbarriers, not
-// __syncthreads: two consumer warpgroups (64 x 128 each) wait only for the stage they read.
+// __syncthreads: two consumer warpgroups (64 x 128 or 64 x 64 each) wait only for the stage
+// they read.
 // A 1x1 stride-1 unpadded convolution over NHWC int8 is a plain GEMM - A the [pixels][C] input,
 // B the [Mw][Kp] weights - so both operands are 2-D tensor maps. Any other one-group
 // convolution with C % 64 == 0 reads A through an im2col tensor map: TMA walks 128 output
@@ -17,21 +18,21 @@
 
 namespace {
 
-constexpr int kTBM = 128, kTBN = 128;
+constexpr int kTBM = 128;
 
-template <int BK>
+// BN 128 (two m64n128 warpgroups) or 64 (m64n64: 64-channel layers, or narrower tiles for
+// more blocks). Stages fill 96 KiB whatever the shape: two blocks per SM.
+template <int BK, int BN>
 struct TmaTile {
   static_assert(BK == 64 || BK == 128, "one swizzle atom per row");
-  // Three stages of 32 KiB (BK 128) or six of 16: two blocks per SM.
-  static constexpr int kStages = BK == 128 ? 3 : 6;
-  static constexpr int kStage = (kTBM + kTBN) * BK;
-  static constexpr int kCRow = kTBN + 4;
+  static constexpr int kStage = (kTBM + BN) * BK;
+  static constexpr int kStages = 98304 / kStage;
+  static constexpr int kCRow = BN + 4;
   static_assert(kTBM * kCRow * 4 <= kStages * kStage, "the accumulator tile fits the stages");
   // + 1 KiB to align the stages to the swizzle pattern's 1024-byte period, + the barriers.
   static constexpr int kSmem = kStages * kStage + 1024 + 2 * kStages * 8;
+  static_assert(kSmem <= EDGERT_QCONV_TMA_SMEM, "the host's launch size");
 };
-static_assert(TmaTile<128>::kSmem <= EDGERT_QCONV_TMA_SMEM, "the host's launch size");
-static_assert(TmaTile<64>::kSmem <= EDGERT_QCONV_TMA_SMEM, "the host's launch size");
 
 __device__ __forceinline__ unsigned smemAddr(const void* p) {
   return static_cast<unsigned>(__cvta_generic_to_shared(p));
@@ -108,12 +109,12 @@ __device__ __forceinline__ unsigned long long swizzledDesc(const void* smem) {
          static_cast<unsigned long long>(BK == 128 ? 1 : 2) << 62;
 }
 
-template <int BK, bool IM2COL>
+template <int BK, int BN, bool IM2COL>
 __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long row0,
                                          long long rows, int ktiles, const EdgertTmaConv& cv,
                                          const CUtensorMap* ta, const CUtensorMap* tb) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using T = TmaTile<BK>;
+  using T = TmaTile<BK, BN>;
   extern __shared__ __align__(1024) int8_t tsm_raw[];
   // The swizzle is a function of address bits 4-9: stages start on a 1024-byte boundary.
   int8_t* const tsm = tsm_raw + ((1024 - (smemAddr(tsm_raw) & 1023)) & 1023);
@@ -121,7 +122,7 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
   auto* const empty = full + T::kStages;
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const long long p0 = blockIdx.x * static_cast<long long>(kTBM);
-  const int n0 = blockIdx.y * kTBN;
+  const int n0 = blockIdx.y * BN;
   if (tid == 0) {
     for (int s = 0; s < T::kStages; ++s) {
       mbarInit(&full[s], 1);     // the producer's arrival + the stage's bytes
@@ -169,9 +170,9 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
   }
   // The consumers: warpgroup wg computes rows 64 wg .. 64 wg + 63 of the tile.
   const int wg = warp >> 2;
-  int acc[64];
+  int acc[BN / 2];
 #pragma unroll
-  for (int i = 0; i < 64; ++i) acc[i] = 0;
+  for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
   for (int kt = 0; kt < ktiles; ++kt) {
     const int s = kt % T::kStages;
     mbarWait(&full[s], (kt / T::kStages) & 1);
@@ -179,8 +180,8 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
     for (int ks = 0; ks < BK / 32; ++ks)
-      wgmma128(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32),
-               swizzledDesc<BK>(a + kTBM * BK + ks * 32));
+      wgmmaN(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32),
+             swizzledDesc<BK>(a + kTBM * BK + ks * 32));
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
     // The previous step's wgmmas are done with their stage: hand it back to the producer.
     asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
@@ -193,7 +194,7 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
   int* cs = reinterpret_cast<int*>(tsm);
   const int grp = lane >> 2, tig = lane & 3;
 #pragma unroll
-  for (int j = 0; j < kTBN / 8; ++j)
+  for (int j = 0; j < BN / 8; ++j)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int r = wg * 64 + (warp & 3) * 16 + grp + h * 8, c = j * 8 + tig * 2;
@@ -201,7 +202,7 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
           make_int2(acc[j * 4 + h * 2], acc[j * 4 + h * 2 + 1]);
     }
   asm volatile("bar.sync 1, 256;\n" ::: "memory");
-  epilogueTile<kTBM, kTBN, 8>(cs, T::kCRow, e, p0, n0, rows, row0, y);
+  epilogueTile<kTBM, BN, 8>(cs, T::kCRow, e, p0, n0, rows, row0, y);
 #else
   __trap();  // the host launches this kernel only from an sm_90a fatbin on sm_90
 #endif
@@ -210,13 +211,17 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
 }  // namespace
 
 // Two blocks of 288 threads (two consumer warpgroups, one producer warp) per SM.
-#define EDGERT_QCONV_TMA(NAME, BK, IM2COL)                                                      \
+#define EDGERT_QCONV_TMA(NAME, BK, BN, IM2COL)                                                  \
   extern "C" __global__ void __launch_bounds__(288, 2)                                          \
       NAME(void* y, EdgertQEpi e, long long row0, long long rows, int ktiles, EdgertTmaConv cv, \
            const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb) {    \
-    qconvTma<BK, IM2COL>(y, e, row0, rows, ktiles, cv, &ta, &tb);                               \
+    qconvTma<BK, BN, IM2COL>(y, e, row0, rows, ktiles, cv, &ta, &tb);                           \
   }
-EDGERT_QCONV_TMA(edgert_qconv_tma_k128, 128, false)
-EDGERT_QCONV_TMA(edgert_qconv_tma_k64, 64, false)
-EDGERT_QCONV_TMA(edgert_qconv_tma_im2col_k128, 128, true)
-EDGERT_QCONV_TMA(edgert_qconv_tma_im2col_k64, 64, true)
+EDGERT_QCONV_TMA(edgert_qconv_tma_k128, 128, 128, false)
+EDGERT_QCONV_TMA(edgert_qconv_tma_k64, 64, 128, false)
+EDGERT_QCONV_TMA(edgert_qconv_tma_im2col_k128, 128, 128, true)
+EDGERT_QCONV_TMA(edgert_qconv_tma_im2col_k64, 64, 128, true)
+EDGERT_QCONV_TMA(edgert_qconv_tma_k128_n64, 128, 64, false)
+EDGERT_QCONV_TMA(edgert_qconv_tma_k64_n64, 64, 64, false)
+EDGERT_QCONV_TMA(edgert_qconv_tma_im2col_k128_n64, 128, 64, true)
+EDGERT_QCONV_TMA(edgert_qconv_tma_im2col_k64_n64, 64, 64, true)

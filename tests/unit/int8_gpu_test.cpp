@@ -178,6 +178,9 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"tma3x3_c64_m136_residual", 2, 64, 9, 11, 136, 3, 1, 1, 1, false, "Relu", 0, 0, true, 1},
       {"tma3x3_c128_m256_s2", 2, 128, 13, 12, 256, 3, 2, 1, 1, false, "", 0, 0, true, 0},
       {"tma5x5_c64_m96", 1, 64, 10, 9, 96, 5, 1, 2, 1, false, "Relu", 0, 0, true, 0},
+      // 64 output channels or fewer: the TMA kernel's 64-channel tiles (the ninth round).
+      {"tma3x3_c64_m64_residual", 2, 64, 14, 13, 64, 3, 1, 1, 1, false, "Relu", 0, 0, true, 1},
+      {"tma1x1_c256_m48", 3, 256, 7, 9, 48, 1, 1, 0, 1, false, "", 0, 0, true, 0},
   };
   // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
@@ -191,7 +194,8 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            " (64 x 64 warp tiles)",
                            " (wgmma, sm_90)",
                            " (wgmma with 64-channel tiles, sm_90)",
-                           " (TMA-fed wgmma, sm_90, 1x1)"};
+                           " (TMA-fed wgmma, sm_90)",
+                           " (TMA-fed wgmma with 64-channel tiles, sm_90)"};
   auto clearForcedPaths = [] {
     for (const char* v : {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL",
                           "EDGERT_INT8_WIDE", "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA"})
@@ -199,7 +203,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only = std::getenv("EDGERT_TEST_INT8_ROUNDS");
-  for (int round = 0; round < 8; ++round)
+  for (int round = 0; round < 9; ++round)
     for (const QCase& q : cases) {
       if (only && (std::string(",") + only + ",").find("," + std::to_string(round) + ",") ==
                       std::string::npos)
@@ -212,7 +216,8 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 4) setenv("EDGERT_INT8_WIDE", "1", 1);
       if (round == 5 || round == 6) setenv("EDGERT_INT8_WGMMA", "1", 1);
       if (round == 6) setenv("EDGERT_INT8_N64", "1", 1);
-      if (round == 7) setenv("EDGERT_INT8_TMA", "1", 1);
+      if (round >= 7) setenv("EDGERT_INT8_TMA", "1", 1);
+      if (round == 8) setenv("EDGERT_INT8_N64", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       BuildOptions cpu, gpu;

@@ -156,7 +156,7 @@ class QConvLayer final : public GpuLayer {
   const char* tactic() const override {
     switch (path_) {
       case QPath::kMma:
-        return tma_      ? "int8-tma"
+        return tma_      ? (mma_bn_ == 64 ? "int8-tma-n64" : "int8-tma")
                : wgmma_  ? (mma_bn_ == 64 ? "int8-wgmma-n64" : "int8-wgmma")
                : wide_   ? "int8-mma-wide"
                : narrow_ ? "int8-mma-n64"
@@ -280,7 +280,7 @@ class QConvLayer final : public GpuLayer {
     if (tma_im2col_)
       EDGERT_RETURN_IF_ERROR(encodeIm2colMap(env, &ta, x));
     else
-      EDGERT_RETURN_IF_ERROR(encodeTmaMap(env, &ta, x, geom_.c, rows, tma_bk_));
+      EDGERT_RETURN_IF_ERROR(encodeTmaMap(env, &ta, x, geom_.c, rows, tma_bk_, 128));
     EdgertQEpi ec = e;
     long long row0 = 0, r = rows;
     int ktiles = static_cast<int>(kp_ / tma_bk_);
@@ -288,14 +288,14 @@ class QConvLayer final : public GpuLayer {
     CUtensorMap tb = tb_;
     void* args[] = {&y, &ec, &row0, &r, &ktiles, &cv, &ta, &tb};
     return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
-                      static_cast<unsigned>((geom_.m + 127) / 128), 288, 1, args, 1,
+                      static_cast<unsigned>((geom_.m + mma_bn_ - 1) / mma_bn_), 288, 1, args, 1,
                       EDGERT_QCONV_TMA_SMEM);
   }
 
   // A [outer][inner] int8 matrix as a 2-D tensor map of inner-dimension boxes `bk` bytes wide
-  // and 128 rows tall, swizzled as the kernel's wgmma descriptors expect.
+  // and `box_rows` tall, swizzled as the kernel's wgmma descriptors expect.
   static Status encodeTmaMap(const Env& env, CUtensorMap* map, CUdeviceptr base, int64_t inner,
-                             int64_t outer, int bk) {
+                             int64_t outer, int bk, int box_rows) {
     if (!env.d->cuTensorMapEncodeTiled)
       return Status(StatusCode::kUnavailable, "the CUDA driver lacks cuTensorMapEncodeTiled (TMA)");
     if (base % 16 != 0)
@@ -303,7 +303,8 @@ class QConvLayer final : public GpuLayer {
                     strCat("int8-tma: operand address ", base, " is not 16-byte aligned"));
     const cuuint64_t dim[2] = {static_cast<cuuint64_t>(inner), static_cast<cuuint64_t>(outer)};
     const cuuint64_t stride[1] = {static_cast<cuuint64_t>(inner)};
-    const cuuint32_t box[2] = {static_cast<cuuint32_t>(bk), 128}, step[2] = {1, 1};
+    const cuuint32_t box[2] = {static_cast<cuuint32_t>(bk), static_cast<cuuint32_t>(box_rows)},
+                     step[2] = {1, 1};
     return env.d->check(env.d->cuTensorMapEncodeTiled(
                             map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, reinterpret_cast<void*>(base),
                             dim, stride, box, step, CU_TENSOR_MAP_INTERLEAVE_NONE,
@@ -451,7 +452,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
                            (g.ow - 1) * g.sw - g.pw - (g.iw - 1) >= -128 &&
                            (g.oh - 1) * g.sh - g.ph - (g.ih - 1) >= -128;
   const bool gemm_fits = pointwiseGeom(g);
-  L->tma_ = v.tma && big_tiles && env.sm == 90 && g.m > 64 &&
+  L->tma_ = v.tma && big_tiles && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
             ((gemm_fits && env.d->cuTensorMapEncodeTiled) ||
              (im2col_fits && env.d->cuTensorMapEncodeIm2col && env.d->cuTensorMapEncodeTiled));
   L->tma_im2col_ = L->tma_ && !gemm_fits;
@@ -474,7 +475,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
                     static_cast<int>(g.c / L->tma_bk_)};
   L->narrow_ = !L->tma_ && !L->wide_ && !L->wgmma_ && v.narrow && g.m > 64 &&
                (v.forced || blocks128 >= 2 * sms);
-  L->mma_bn_ = L->tma_                   ? 128
+  L->mma_bn_ = L->tma_                   ? (v.narrow ? 64 : 128)
                : L->wgmma_               ? (v.narrow ? 64 : 128)
                : g.m <= 32               ? 32
                : g.m <= 64 || L->narrow_ ? 64
@@ -490,14 +491,15 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
     EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), L->bigTileSmem()));
   }
   if (L->tma_) {
-    L->mma_kernel_ = strCat("edgert_qconv_tma", L->tma_im2col_ ? "_im2col" : "", "_k", L->tma_bk_);
+    L->mma_kernel_ = strCat("edgert_qconv_tma", L->tma_im2col_ ? "_im2col" : "", "_k", L->tma_bk_,
+                            L->mma_bn_ == 64 ? "_n64" : "");
     EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), EDGERT_QCONV_TMA_SMEM));
   }
   const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);
   EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
   if (L->tma_)
-    EDGERT_RETURN_IF_ERROR(
-        QConvLayer::encodeTmaMap(env, &L->tb_, L->w_, L->kp_, roundUp(g.m, 128), L->tma_bk_));
+    EDGERT_RETURN_IF_ERROR(QConvLayer::encodeTmaMap(env, &L->tb_, L->w_, L->kp_, roundUp(g.m, 128),
+                                                    L->tma_bk_, L->mma_bn_));
   L->rows_ = g.n * g.oh * g.ow;
   if (padded) {
     L->path_ = QPath::kPadMma;
@@ -640,7 +642,7 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
     v.narrow = c.tactic.ends_with("-n64") || f_n64;  // with wgmma: its 64-channel tiles
     v.wide = c.tactic.ends_with("-wide") || f_wide;
     v.wgmma = c.tactic.starts_with("int8-wgmma") || f_wgmma;
-    v.tma = c.tactic == "int8-tma" || f_tma;
+    v.tma = c.tactic.starts_with("int8-tma") || f_tma;
     v.pad = c.tactic.find("im2col") == std::string::npos && !env_set("EDGERT_INT8_IM2COL");
     EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, v));
   } else if (g.groups == 1 && env.lt && env.sm >= 75) {
