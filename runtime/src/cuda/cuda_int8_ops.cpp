@@ -452,7 +452,10 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
                            (g.ow - 1) * g.sw - g.pw - (g.iw - 1) >= -128 &&
                            (g.oh - 1) * g.sh - g.ph - (g.ih - 1) >= -128;
   const bool gemm_fits = pointwiseGeom(g);
-  L->tma_ = v.tma && big_tiles && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
+  // On any grid: the single-kernel TMA path is offered to small (batch-1) grids too, where
+  // tactic timing in CUDA graphs weighs it against cuBLASLt's split-K GEMM + epilogue.
+  const bool tma_grid = !padded && g.c % 16 == 0;
+  L->tma_ = v.tma && tma_grid && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
             ((gemm_fits && env.d->cuTensorMapEncodeTiled) ||
              (im2col_fits && env.d->cuTensorMapEncodeIm2col && env.d->cuTensorMapEncodeTiled));
   L->tma_im2col_ = L->tma_ && !gemm_fits;
