@@ -338,7 +338,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   if (!opt.timing_cache.empty()) {
     EDGERT_ASSIGN_OR_RETURN(cache, loadTimingCache(opt.timing_cache));
   }
-  const std::string device = timing ? cudaDeviceName() : "";
+  // The GPU and the build of edgert (its tactics and kernels) the timings hold for.
+  const std::string device = timing ? strCat(cudaDeviceName(), " [", cudaTacticSetId(), "]") : "";
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     n.precision = n.op == "EdgertQConv" ? "int8" : "fp32";

@@ -391,6 +391,9 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext&) {
 std::string cudaDeviceName() {
   return "";
 }
+std::string cudaTacticSetId() {
+  return "";
+}
 size_t cudaFreeDeviceMemory() {
   return 0;
 }

@@ -8,6 +8,8 @@
 #include <map>
 #include <mutex>
 
+#include <xxhash.h>
+
 #include "../core/engine_impl.h"
 #include "../core/image_input.h"
 #include "cuda_libs.h"
@@ -816,6 +818,14 @@ size_t cudaFreeDeviceMemory() {
   size_t free_b = 0, total = 0;
   if (d.value()->cuMemGetInfo(&free_b, &total) != CUDA_SUCCESS) return 0;
   return free_b;
+}
+
+std::string cudaTacticSetId() {
+  char hash[17];
+  std::snprintf(hash, sizeof(hash), "%016llx",
+                static_cast<unsigned long long>(
+                    XXH3_64bits(edgert_kernels_fatbin, edgert_kernels_fatbin_size)));
+  return strCat("edgert ", versionString(), " kernels ", hash);
 }
 
 std::string cudaDeviceName() {

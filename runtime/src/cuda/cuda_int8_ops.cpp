@@ -276,7 +276,7 @@ class QConvLayer final : public GpuLayer {
   // capture).
   Status launchTma(const Env& env, CUdeviceptr y, CUdeviceptr x, const EdgertQEpi& e,
                    long long rows) const {
-    alignas(64) CUtensorMap ta;
+    CUtensorMap ta;  // the type carries the 64-byte alignment the driver needs
     if (tma_im2col_)
       EDGERT_RETURN_IF_ERROR(encodeIm2colMap(env, &ta, x));
     else
@@ -368,15 +368,15 @@ class QConvLayer final : public GpuLayer {
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
   int mma_bn_ = 128;
-  bool narrow_ = false;       // 64-channel tiles for M > 64: half the registers, twice the blocks
-  bool wide_ = false;         // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
-  bool wgmma_ = false;        // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
-  bool tma_ = false;          // the same fed by TMA (sm_90a; see setUpMma)
-  bool tma_im2col_ = false;   // its input through an im2col map (not a 1x1 stride-1 GEMM)
-  EdgertTmaConv tma_conv_{};  // what the im2col kernel steps
-  int tma_bk_ = 128;          // its reduction step in bytes (128 or 64: the swizzle width)
-  alignas(64) CUtensorMap tb_{};  // its weights' tensor map
-  EdgertQConvGeom pad_geom_{};    // kPadMma: the geometry over the padded input
+  bool narrow_ = false;         // 64-channel tiles for M > 64: half the registers, twice the blocks
+  bool wide_ = false;           // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
+  bool wgmma_ = false;          // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
+  bool tma_ = false;            // the same fed by TMA (sm_90a; see setUpMma)
+  bool tma_im2col_ = false;     // its input through an im2col map (not a 1x1 stride-1 GEMM)
+  EdgertTmaConv tma_conv_{};    // what the im2col kernel steps
+  int tma_bk_ = 128;            // its reduction step in bytes (128 or 64: the swizzle width)
+  CUtensorMap tb_{};            // its weights' tensor map (the type is 128-byte aligned)
+  EdgertQConvGeom pad_geom_{};  // kPadMma: the geometry over the padded input
   EdgertQConvGeom geom_{};
   EdgertQEpi epi_{};
   CUdeviceptr w_ = 0;

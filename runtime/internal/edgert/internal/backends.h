@@ -30,6 +30,11 @@ struct TacticTime {
 Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node);
 // A name for this GPU in timing caches ("sm_90 NVIDIA H200"); empty without one.
 std::string cudaDeviceName();
+// Which candidates this build of edgert times ("edgert 0.3.0 kernels 1a2b..."): the edgert
+// version and a hash of its embedded kernels. Timing caches key their entries with it, so a
+// cache from another build is re-timed rather than trusted (its winner may be gone, or a new
+// kernel may beat it - as TensorRT's timing caches are tied to its version). Empty without CUDA.
+std::string cudaTacticSetId();
 // Free device memory in bytes (cuMemGetInfo in edgert's context); 0 without a GPU.
 size_t cudaFreeDeviceMemory();
 
