@@ -208,10 +208,22 @@ __device__ __forceinline__ void epilogueTile(const int* cs, int ld, const Edgert
   const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m);
   const float4 rs = RK != kQResNone ? channelConst4(e.r_scale, m) : float4{};
   const float4 iy = e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{};
-  constexpr int U = ROWS / kRowsPerStep < 8 ? ROWS / kRowsPerStep : 8;
+  // int8 residuals are requested for all of the lane's rows at once and kept as raw words
+  // (one register a row, converted at use): one memory latency per tile, not one per 8 rows.
+  constexpr int kSteps = ROWS / kRowsPerStep;
+  constexpr int U = RK == kQResS8 ? kSteps : kSteps < 8 ? kSteps : 8;
   for (int rb = r_first; rb < ROWS; rb += U * kRowsPerStep) {
-    float res[U][4];
-    if constexpr (RK != kQResNone) {
+    float res[RK == kQResS8 || RK == kQResNone ? 1 : U][4];
+    unsigned raw[RK == kQResS8 ? U : 1];
+    if constexpr (RK == kQResS8) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const long long p = p0 + rb + u * kRowsPerStep;
+        if (p < rows)
+          raw[u] = *reinterpret_cast<const unsigned*>(reinterpret_cast<const int8_t*>(e.res) +
+                                                      (row0 + p) * e.m + m);
+      }
+    } else if constexpr (RK != kQResNone) {
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const long long p = p0 + rb + u * kRowsPerStep;
@@ -226,7 +238,13 @@ __device__ __forceinline__ void epilogueTile(const int* cs, int ld, const Edgert
       const int4 a = *reinterpret_cast<const int4*>(cs + r * ld + col);
       float v[4] = {requantReal(a.x, s.x, b.x), requantReal(a.y, s.y, b.y),
                     requantReal(a.z, s.z, b.z), requantReal(a.w, s.w, b.w)};
-      if constexpr (RK != kQResNone) {
+      if constexpr (RK == kQResS8) {
+        const char4 q = *reinterpret_cast<const char4*>(&raw[u]);
+        v[0] = addRn(v[0], mulRn(static_cast<float>(q.x), rs.x));
+        v[1] = addRn(v[1], mulRn(static_cast<float>(q.y), rs.y));
+        v[2] = addRn(v[2], mulRn(static_cast<float>(q.z), rs.z));
+        v[3] = addRn(v[3], mulRn(static_cast<float>(q.w), rs.w));
+      } else if constexpr (RK != kQResNone) {
         v[0] = addRn(v[0], mulRn(res[u][0], rs.x));
         v[1] = addRn(v[1], mulRn(res[u][1], rs.y));
         v[2] = addRn(v[2], mulRn(res[u][2], rs.z));
