@@ -1,4 +1,4 @@
-// ---- sm_90: pointwise INT8 convolution fed by the Tensor Memory Accelerator ------------------
+// ---- sm_90: INT8 convolution fed by the Tensor Memory Accelerator ----------------------------
 // Included after int8.cu (one translation unit): the tile epilogue and the wgmma helpers are
 // its. Session 11 measured the cp.async-fed wgmma kernel (int8-wgmma) at a plateau whatever its
 // step depth or copy pattern: every thread computed addresses, copied, and waited at a block
@@ -14,7 +14,7 @@
 // pixels' filter positions (strides, padding as zeros) for one tap and channel block per
 // reduction step, the hardware doing the address work the cp.async kernels do per thread.
 // The host encodes the maps.
-#include <cuda.h>  // CUtensorMap (an opaque 128-byte, 64-byte aligned parameter)
+#include <cuda.h>  // CUtensorMap (an opaque 128-byte parameter the driver encodes)
 
 namespace {
 
