@@ -276,7 +276,7 @@ class QConvLayer final : public GpuLayer {
   // capture).
   Status launchTma(const Env& env, CUdeviceptr y, CUdeviceptr x, const EdgertQEpi& e,
                    long long rows) const {
-    CUtensorMap ta;  // the type carries the 64-byte alignment the driver needs
+    CUtensorMap ta;  // the type is aligned as the driver needs (128 bytes)
     if (tma_im2col_)
       EDGERT_RETURN_IF_ERROR(encodeIm2colMap(env, &ta, x));
     else
@@ -410,7 +410,7 @@ struct MmaVariant {
   bool narrow = false;  // 64-channel tiles for M > 64 (with wgmma: m64n64 tiles, M > 32)
   bool wide = false;    // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
   bool wgmma = false;   // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
-  bool tma = false;     // wgmma fed by TMA (1x1 stride-1 convolutions)
+  bool tma = false;     // wgmma fed by TMA (sm_90; which convolutions: setUpMma)
   bool forced = false;  // by a variable: also on grids the rules below would leave it off
 };
 
