@@ -192,15 +192,7 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
   // through the stages' memory. Named barrier 1: the 256 consumer threads only.
   asm volatile("bar.sync 1, 256;\n" ::: "memory");
   int* cs = reinterpret_cast<int*>(tsm);
-  const int grp = lane >> 2, tig = lane & 3;
-#pragma unroll
-  for (int j = 0; j < BN / 8; ++j)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int r = wg * 64 + (warp & 3) * 16 + grp + h * 8, c = j * 8 + tig * 2;
-      *reinterpret_cast<int2*>(cs + r * T::kCRow + c) =
-          make_int2(acc[j * 4 + h * 2], acc[j * 4 + h * 2 + 1]);
-    }
+  stageWgmmaAcc<BN>(cs, T::kCRow, acc, wg, warp, lane);
   asm volatile("bar.sync 1, 256;\n" ::: "memory");
   epilogueTile<kTBM, BN, 8>(cs, T::kCRow, e, p0, n0, rows, row0, y);
 #else
