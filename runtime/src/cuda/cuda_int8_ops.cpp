@@ -133,6 +133,23 @@ struct ImmaGemm {
   size_t ws = 0;
 };
 
+// The bounding box of filter-window corners an im2col tensor map walks, offsets W then H (the
+// dimensions innermost first): the begin pads below zero, and the last window's corner
+// relative to the input's last pixel.
+struct Im2colBox {
+  long long lower[2], upper[2];
+};
+Im2colBox im2colBox(const EdgertQConvGeom& g) {
+  return {{-g.pw, -g.ph},
+          {(g.ow - 1) * g.sw - g.pw - (g.iw - 1), (g.oh - 1) * g.sh - g.ph - (g.ih - 1)}};
+}
+
+// The tensor-map swizzle that matches the TMA kernel's wgmma descriptors: one atom per row of
+// a `bk`-byte reduction step.
+CUtensorMapSwizzle tmaSwizzle(int bk) {
+  return bk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B;
+}
+
 // How a layer runs (tactic names in `edgert inspect`).
 enum class QPath {
   kMma,        // our implicit-GEMM tensor-core kernel, epilogue fused (C % 4 == 0, sm_80+)
@@ -307,8 +324,7 @@ class QConvLayer final : public GpuLayer {
                      step[2] = {1, 1};
     return env.d->check(env.d->cuTensorMapEncodeTiled(
                             map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, reinterpret_cast<void*>(base),
-                            dim, stride, box, step, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                            bk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
+                            dim, stride, box, step, CU_TENSOR_MAP_INTERLEAVE_NONE, tmaSwizzle(bk),
                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
                         "cuTensorMapEncodeTiled (int8-tma)");
   }
@@ -329,17 +345,17 @@ class QConvLayer final : public GpuLayer {
                                static_cast<cuuint64_t>(g.ih), static_cast<cuuint64_t>(g.n)};
     const cuuint64_t stride[3] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.c * g.iw),
                                   static_cast<cuuint64_t>(g.c * g.iw * g.ih)};
-    const int lower[2] = {-g.pw, -g.ph};
-    const int upper[2] = {static_cast<int>((g.ow - 1) * g.sw - g.pw - (g.iw - 1)),
-                          static_cast<int>((g.oh - 1) * g.sh - g.ph - (g.ih - 1))};
+    // setUpMma took this path only with the box inside the map's [-128, 127] range.
+    const Im2colBox b = im2colBox(g);
+    const int lower[2] = {static_cast<int>(b.lower[0]), static_cast<int>(b.lower[1])};
+    const int upper[2] = {static_cast<int>(b.upper[0]), static_cast<int>(b.upper[1])};
     const cuuint32_t step[4] = {1, static_cast<cuuint32_t>(g.sw), static_cast<cuuint32_t>(g.sh), 1};
-    return env.d->check(
-        env.d->cuTensorMapEncodeIm2col(
-            map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, reinterpret_cast<void*>(x), dim, stride, lower,
-            upper, static_cast<cuuint32_t>(tma_bk_), 128, step, CU_TENSOR_MAP_INTERLEAVE_NONE,
-            tma_bk_ == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B,
-            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-        "cuTensorMapEncodeIm2col (int8-tma)");
+    return env.d->check(env.d->cuTensorMapEncodeIm2col(
+                            map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, reinterpret_cast<void*>(x), dim,
+                            stride, lower, upper, static_cast<cuuint32_t>(tma_bk_), 128, step,
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, tmaSwizzle(tma_bk_),
+                            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+                        "cuTensorMapEncodeIm2col (int8-tma)");
   }
 
   // Dynamic shared memory of the kernel (0: the 32-deep kernels' is static).
@@ -442,20 +458,21 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   const int64_t blocks128 = (g.n * g.oh * g.ow + 127) / 128 * ((g.m + 127) / 128);
   const int64_t sms = std::max(env.sm_count, 1);
   // wgmma's 64-channel tiles also serve M = 33..64 (ResNet-50's 64-channel layer1 layers).
-  const bool big_tiles = !padded && g.c % 16 == 0 && (v.forced || blocks128 >= sms);
+  // 16-byte input runs (the big tiles, TMA); the big tiles only on grids a wave deep.
+  const bool runs16 = !padded && g.c % 16 == 0;
+  const bool big_tiles = runs16 && (v.forced || blocks128 >= sms);
 #if defined(EDGERT_KERNELS_SM90A)
   // TMA: a 1x1 stride-1 convolution as a GEMM (C % 16 == 0), else through an im2col map when
   // each reduction step is one tap's channel block (C % 64 == 0) and the window's corners and
   // strides are within the map's ranges.
+  const Im2colBox box = im2colBox(g);
   const bool im2col_fits = g.c % 64 == 0 && g.groups == 1 && g.sw <= 8 && g.sh <= 8 && g.dw == 1 &&
-                           g.dh == 1 && g.pw <= 128 && g.ph <= 128 &&
-                           (g.ow - 1) * g.sw - g.pw - (g.iw - 1) >= -128 &&
-                           (g.oh - 1) * g.sh - g.ph - (g.ih - 1) >= -128;
+                           g.dh == 1 && box.lower[0] >= -128 && box.lower[1] >= -128 &&
+                           box.upper[0] >= -128 && box.upper[1] >= -128;
   const bool gemm_fits = pointwiseGeom(g);
   // On any grid: the single-kernel TMA path is offered to small (batch-1) grids too, where
   // tactic timing in CUDA graphs weighs it against cuBLASLt's split-K GEMM + epilogue.
-  const bool tma_grid = !padded && g.c % 16 == 0;
-  L->tma_ = v.tma && tma_grid && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
+  L->tma_ = v.tma && runs16 && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
             ((gemm_fits && env.d->cuTensorMapEncodeTiled) ||
              (im2col_fits && env.d->cuTensorMapEncodeIm2col && env.d->cuTensorMapEncodeTiled));
   L->tma_im2col_ = L->tma_ && !gemm_fits;
@@ -478,8 +495,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
                     static_cast<int>(g.c / L->tma_bk_)};
   L->narrow_ = !L->tma_ && !L->wide_ && !L->wgmma_ && v.narrow && g.m > 64 &&
                (v.forced || blocks128 >= 2 * sms);
-  L->mma_bn_ = L->tma_                   ? (v.narrow ? 64 : 128)
-               : L->wgmma_               ? (v.narrow ? 64 : 128)
+  L->mma_bn_ = L->tma_ || L->wgmma_      ? (v.narrow ? 64 : 128)
                : g.m <= 32               ? 32
                : g.m <= 64 || L->narrow_ ? 64
                                          : 128;
