@@ -504,6 +504,107 @@ extern "C" __global__ void edgert_pad_channels_s8(int8_t* y, const int8_t* x, lo
   }
 }
 
+// MaxPool over NHWC int8 with V (uint4, unsigned, int8_t) holding 16, 4 or 1 channels: byte-wise
+// signed maxima (__vmaxs4). The host checks 32-bit sizes and that every window holds an input
+// pixel. Scales need no care: the builder gives the pool's input and output one scale.
+namespace {
+__device__ __forceinline__ uint4 maxS8(uint4 a, uint4 b) {
+  return make_uint4(__vmaxs4(a.x, b.x), __vmaxs4(a.y, b.y), __vmaxs4(a.z, b.z), __vmaxs4(a.w, b.w));
+}
+__device__ __forceinline__ unsigned maxS8(unsigned a, unsigned b) {
+  return __vmaxs4(a, b);
+}
+__device__ __forceinline__ int8_t maxS8(int8_t a, int8_t b) {
+  return a > b ? a : b;
+}
+template <class V>
+__device__ __forceinline__ V lowestS8();
+template <>
+__device__ __forceinline__ uint4 lowestS8<uint4>() {
+  return make_uint4(0x80808080u, 0x80808080u, 0x80808080u, 0x80808080u);
+}
+template <>
+__device__ __forceinline__ unsigned lowestS8<unsigned>() {
+  return 0x80808080u;
+}
+template <>
+__device__ __forceinline__ int8_t lowestS8<int8_t>() {
+  return -128;
+}
+
+template <class V>
+__device__ __forceinline__ void maxPoolS8(V* y, const V* x, const EdgertPool& p, long long c) {
+  const unsigned cv = static_cast<unsigned>(c / (sizeof(V) == 16  ? 16
+                                                 : sizeof(V) == 4 ? 4
+                                                                  : 1)),
+                 ow = static_cast<unsigned>(p.ow), oh = static_cast<unsigned>(p.oh);
+  const int ih = static_cast<int>(p.ih), iw = static_cast<int>(p.iw);
+  const unsigned total = static_cast<unsigned>(p.nc) * oh * ow * cv;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned ch = i % cv, pix = i / cv, ox = pix % ow, rest = pix / ow, oy = rest % oh,
+                   b = rest / oh;
+    const V* xb = x + static_cast<size_t>(b) * ih * iw * cv + ch;
+    V best = lowestS8<V>();
+    for (int kh = 0; kh < p.kh; ++kh) {
+      const int yy = static_cast<int>(oy) * p.sh - p.ph + kh * p.dh;
+      if (yy < 0 || yy >= ih) continue;
+      for (int kw = 0; kw < p.kw; ++kw) {
+        const int xx = static_cast<int>(ox) * p.sw - p.pw + kw * p.dw;
+        if (xx < 0 || xx >= iw) continue;
+        best = maxS8(best, xb[static_cast<unsigned>(yy * iw + xx) * cv]);
+      }
+    }
+    y[i] = best;
+  }
+}
+}  // namespace
+
+extern "C" __global__ void edgert_maxpool2d_nhwc_s8x16(uint4* y, const uint4* x, EdgertPool p,
+                                                       long long c) {
+  maxPoolS8(y, x, p, c);
+}
+extern "C" __global__ void edgert_maxpool2d_nhwc_s8x4(unsigned* y, const unsigned* x, EdgertPool p,
+                                                      long long c) {
+  maxPoolS8(y, x, p, c);
+}
+extern "C" __global__ void edgert_maxpool2d_nhwc_s8(int8_t* y, const int8_t* x, EdgertPool p,
+                                                    long long c) {
+  maxPoolS8(y, x, p, c);
+}
+
+// NHWC int8 [N][IH][IW][C] -> its space-to-depth copy [N][IH2][IW2][C2] (IH2 = ceil(IH / 2),
+// C2 = 4 * C4, C4 = C rounded up to 4): channel (py * 2 + px) * C4 + c holds x[2Y + py][2X +
+// px][c], zeros past the input's edges and for c >= C. A stride-2 stem then runs as a stride-1
+// convolution of 16-byte channel runs (cuda_int8_ops.cpp, s2dGeom). A thread per output pixel,
+// four channels per word, 16 bytes per store (C2 % 16 == 0).
+extern "C" __global__ void edgert_space_to_depth2_s8(int8_t* y, const int8_t* x, long long pixels,
+                                                     long long ih, long long iw, long long ih2,
+                                                     long long iw2, int c, int c2) {
+  const int words_per_quad = c2 / 16;  // C4 / 4
+  for (long long p = blockIdx.x * (long long)blockDim.x + threadIdx.x; p < pixels;
+       p += (long long)gridDim.x * blockDim.x) {
+    const long long X = p % iw2, t = p / iw2, Y = t % ih2, n = t / ih2;
+    int4* out = reinterpret_cast<int4*>(y + p * c2);
+    for (int j = 0; j < c2 / 16; ++j) {
+      unsigned v[4];
+      for (int k = 0; k < 4; ++k) {
+        const int word = j * 4 + k, quad = word / words_per_quad;
+        const int c0 = (word % words_per_quad) * 4;
+        const long long iy = 2 * Y + (quad >> 1), ix = 2 * X + (quad & 1);
+        unsigned b = 0;
+        if (iy < ih && ix < iw) {
+          const int8_t* s = x + ((n * ih + iy) * iw + ix) * c;
+          for (int e = 0; e < 4; ++e)
+            if (c0 + e < c) b |= static_cast<unsigned>(static_cast<uint8_t>(s[c0 + e])) << (8 * e);
+        }
+        v[k] = b;
+      }
+      out[j] = make_int4(static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2]),
+                         static_cast<int>(v[3]));
+    }
+  }
+}
+
 // After the cuBLASLt GEMM: acc rows [e.rows][e.ld] (int32) -> y rows [e.rows][e.m]. `row0`
 // offsets the output and residual rows (the GEMM runs in chunks of rows).
 extern "C" __global__ void edgert_qconv_epilogue(void* y, const int* acc, EdgertQEpi e,

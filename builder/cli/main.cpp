@@ -166,9 +166,10 @@ int cmdBuild(const BuildFlags& f) {
     else
       fmt::print("int8: thresholds from the calibration cache {}\n", opt.calib_cache);
     fmt::print(
-        "int8: {} layer(s) in INT8, {} quantize layer(s), {} kept in float, {} conv "
+        "int8: {} layer(s) in INT8{}, {} quantize layer(s), {} kept in float, {} conv "
         "pair(s) equalised{}\n",
-        rep.int8_layers, rep.quantize_layers, rep.int8_kept_float.size(), rep.int8_equalized_pairs,
+        rep.int8_layers, rep.int8_pools ? fmt::format(" (and {} max pool(s))", rep.int8_pools) : "",
+        rep.quantize_layers, rep.int8_kept_float.size(), rep.int8_equalized_pairs,
         rep.int8_unsupported.empty()
             ? ""
             : fmt::format(", {} cannot be INT8", rep.int8_unsupported.size()));

@@ -278,6 +278,7 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
   EDGERT_ASSIGN_OR_RETURN(QuantizeReport q, quantizeGraph(g, cache, precisions));
   rep.int8_layers = q.int8_layers;
   rep.quantize_layers = q.quantize_nodes;
+  rep.int8_pools = q.int8_pools;
   rep.int8_kept_float = std::move(q.kept_float);
   rep.int8_unsupported = std::move(q.unsupported);
   return Status::Ok();
@@ -342,7 +343,9 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   const std::string device = timing ? strCat(cudaDeviceName(), " [", cudaTacticSetId(), "]") : "";
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
-    n.precision = n.op == "EdgertQConv" ? "int8" : "fp32";
+    // A max pool on int8 (quantize_graph.cpp) runs with the INT8 layers, on their NHWC int8.
+    const bool int8_pool = n.op == "MaxPool" && g.tensors[n.inputs[0]].dtype == DataType::kInt8;
+    n.precision = n.op == "EdgertQConv" || int8_pool ? "int8" : "fp32";
     n.tactic = "cpu-ref";
     if (target.backend != "cuda") continue;
     // INT8 on the GPU: quantisation layers with the INT8 ones (NHWC int8 between them), the

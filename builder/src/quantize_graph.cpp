@@ -443,12 +443,38 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     return true;
   };
 
+  // A MaxPool between INT8 layers runs on int8: the INT8 layer before it (which the pool alone
+  // reads) writes int8 with the scale of the pool's output, and the pool keeps that scale.
+  // Max commutes with quantisation, a monotone map, saturation included: the pool of the
+  // quantised values is the quantised pool of the floats, so this is exact, and the pool
+  // moves a quarter of the bytes with no QuantizeLinear after it (ResNet-50's stem).
+  std::vector<int> pool_after(g.nodes.size(), -1);  // INT8 layer -> the int8 MaxPool it feeds
+  std::vector<bool> pool8(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op != "MaxPool" || n.inputs.empty() || n.outputs.empty()) continue;
+    if (n.outputs.size() > 1 && n.outputs[1] >= 0) continue;  // indices
+    const int x = n.inputs[0], y = n.outputs[0];
+    const int p = x >= 0 ? u.producer[x] : -1;
+    if (p < 0 || !int8[p] || is_output[x] || readers[x].size() != 1 ||
+        g.tensors[x].dims.size() != 4 || !int8Readers(y))
+      continue;
+    pool_after[p] = static_cast<int>(i);
+    pool8[i] = true;
+  }
+
   std::map<int, int> quantized;  // float tensor -> its int8 copy
   std::map<int, float> scales;   // int8 tensor -> its scale
   std::vector<Node> out;
   out.reserve(g.nodes.size() + 16);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!int8[i]) {
+      const Node& n = g.nodes[i];
+      if (pool8[i]) {
+        g.tensors[n.outputs[0]].dtype = DataType::kInt8;
+        scales[n.outputs[0]] = scales.at(n.inputs[0]);
+        ++rep.int8_pools;
+      }
       out.push_back(std::move(g.nodes[i]));
       continue;
     }
@@ -493,8 +519,9 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
       qn.attrs.setFloats("r_scales",
                          std::vector<float>(static_cast<size_t>(M), scales.at(residual)));
     const int y = n.outputs[0];
-    if (int8Readers(y)) {
-      const float sy = scaleOf(*threshold(y));
+    const int pool = pool_after[i];
+    if (pool >= 0 || int8Readers(y)) {
+      const float sy = scaleOf(*threshold(pool >= 0 ? g.nodes[pool].outputs[0] : y));
       g.tensors[y].dtype = DataType::kInt8;
       qn.attrs.setFloats("y_scales", std::vector<float>(static_cast<size_t>(M), sy));
       scales[y] = sy;

@@ -21,6 +21,7 @@ namespace edgert {
 struct QuantizeReport {
   size_t int8_layers = 0;
   size_t quantize_nodes = 0;             // QuantizeLinear layers inserted
+  size_t int8_pools = 0;                 // MaxPool layers between INT8 layers run on int8
   std::vector<std::string> kept_float;   // candidates kept in float by layer_precisions
   std::vector<std::string> unsupported;  // Conv/Gemm/MatMul that cannot be INT8, and why
 };

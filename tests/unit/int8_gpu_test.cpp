@@ -181,6 +181,14 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       // 64 output channels or fewer: the TMA kernel's 64-channel tiles (the ninth round).
       {"tma3x3_c64_m64_residual", 2, 64, 14, 13, 64, 3, 1, 1, 1, false, "Relu", 0, 0, true, 1},
       {"tma1x1_c256_m48", 3, 256, 7, 9, 48, 1, 1, 0, 1, false, "", 0, 0, true, 0},
+      // Space-to-depth stems (the tenth and eleventh rounds; stem7x7_c3 and strided3x3_c3
+      // above too): odd input sizes (a zero row and column in the copy), 8 channels (32 in
+      // the copy), a 2x2 patchify stem (a 1x1 convolution over the copy), more than 64
+      // output channels with int8 residuals.
+      {"s2d5x5_c8_m40", 2, 8, 13, 11, 40, 5, 2, 2, 1, false, "Relu", 0, 0, true, 0},
+      {"s2d_patchify2x2_c3", 2, 3, 16, 12, 48, 2, 2, 0, 1, false, "", 0, 0, true, 0},
+      {"s2d7x7_c3_m96_residual", 1, 3, 31, 29, 96, 7, 2, 3, 1, false, "Relu", 0, 0, true, 1},
+      {"s2d4x4_c1_p1_float", 2, 1, 10, 14, 24, 4, 2, 1, 1, false, "", 0, 0, false, 2},
   };
   // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
@@ -195,15 +203,18 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            " (wgmma, sm_90)",
                            " (wgmma with 64-channel tiles, sm_90)",
                            " (TMA-fed wgmma, sm_90)",
-                           " (TMA-fed wgmma with 64-channel tiles, sm_90)"};
+                           " (TMA-fed wgmma with 64-channel tiles, sm_90)",
+                           " (space-to-depth stems)",
+                           " (space-to-depth stems on wgmma with 64-channel tiles, sm_90)"};
   auto clearForcedPaths = [] {
-    for (const char* v : {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL",
-                          "EDGERT_INT8_WIDE", "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA"})
+    for (const char* v :
+         {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL", "EDGERT_INT8_WIDE",
+          "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA", "EDGERT_INT8_S2D"})
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only = std::getenv("EDGERT_TEST_INT8_ROUNDS");
-  for (int round = 0; round < 9; ++round)
+  for (int round = 0; round < 11; ++round)
     for (const QCase& q : cases) {
       if (only && (std::string(",") + only + ",").find("," + std::to_string(round) + ",") ==
                       std::string::npos)
@@ -216,8 +227,11 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 4) setenv("EDGERT_INT8_WIDE", "1", 1);
       if (round == 5 || round == 6) setenv("EDGERT_INT8_WGMMA", "1", 1);
       if (round == 6) setenv("EDGERT_INT8_N64", "1", 1);
-      if (round >= 7) setenv("EDGERT_INT8_TMA", "1", 1);
+      if (round == 7 || round == 8) setenv("EDGERT_INT8_TMA", "1", 1);
       if (round == 8) setenv("EDGERT_INT8_N64", "1", 1);
+      if (round >= 9) setenv("EDGERT_INT8_S2D", "1", 1);
+      if (round == 10) setenv("EDGERT_INT8_WGMMA", "1", 1);
+      if (round == 10) setenv("EDGERT_INT8_N64", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       BuildOptions cpu, gpu;
@@ -258,6 +272,68 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
   clearForcedPaths();
 }
 
+// MaxPool on int8 (between INT8 layers, as the builder leaves it): an EdgertQConv writing int8,
+// then the pool, GPU against CPU exactly. 16, 4 and 1 channels per thread; padding, a window
+// larger than its stride, ceil mode.
+TEST_F(Int8Gpu, MaxPoolOnInt8MatchesTheCpu) {
+  struct PoolCase {
+    const char* name;
+    int64_t m, k, stride, pad;
+    bool ceil;
+  };
+  for (const PoolCase& pc :
+       {PoolCase{"m32_3x3_s2_p1", 32, 3, 2, 1, false}, PoolCase{"m12_2x2_s2", 12, 2, 2, 0, false},
+        PoolCase{"m5_3x3_s2_ceil", 5, 3, 2, 0, true}}) {
+    SCOPED_TRACE(pc.name);
+    const QCase q{"pool_src", 2, 8, 11, 13, pc.m, 1, 1, 0, 1, false, "Relu", 0, 0, true, 0};
+    std::map<std::string, HostTensor> in;
+    ImportedModel im = qconvModel(q, &in);
+    Graph& g = im.graph;
+    const int conv_out = g.nodes.back().outputs[0];
+    g.tensors[conv_out].name = "q";
+    auto pooled = [&](int64_t v) {
+      const int64_t span = v + 2 * pc.pad - pc.k;
+      return (pc.ceil ? (span + pc.stride - 1) / pc.stride : span / pc.stride) + 1;
+    };
+    const Dims qd = g.tensors[conv_out].dims;
+    const int y = addTensor(g, "y", DataType::kInt8, {qd[0], qd[1], pooled(qd[2]), pooled(qd[3])});
+    Node n;
+    n.op = "MaxPool";
+    n.name = "pool";
+    n.inputs = {conv_out};
+    n.outputs = {y};
+    n.attrs.setInts("kernel_shape", {pc.k, pc.k});
+    n.attrs.setInts("strides", {pc.stride, pc.stride});
+    n.attrs.setInts("pads", {pc.pad, pc.pad, pc.pad, pc.pad});
+    n.attrs.setInt("ceil_mode", pc.ceil ? 1 : 0);
+    g.nodes.push_back(std::move(n));
+    g.bindings.back().tensor = y;
+    g.bindings.back().model_dims = g.tensors[y].dims;
+    BuildOptions cpu, gpu;
+    cpu.target = "cpu";
+    gpu.target = testTarget();
+    gpu.tactic_timing = false;
+    BuildReport rep;
+    auto ce = buildFromGraph(im, pc.name, cpu);
+    auto ge = buildFromGraph(std::move(im), pc.name, gpu, &rep);
+    ASSERT_TRUE(ce.ok()) << ce.status().toString();
+    ASSERT_TRUE(ge.ok()) << ge.status().toString();
+    EXPECT_TRUE(rep.cpu_fallback_layers.empty());
+    std::map<std::string, const HostTensor*> feeds;
+    for (auto& [k, v] : in) feeds[k] = &v;
+    auto want = runEngineBytes(ce.value(), feeds, Backend::kCpu);
+    auto got = runEngineBytes(ge.value(), feeds, Backend::kCuda);
+    ASSERT_TRUE(want.ok()) << want.status().toString();
+    ASSERT_TRUE(got.ok()) << got.status().toString();
+    const HostTensor& a = got->at("y");
+    const HostTensor& b = want->at("y");
+    ASSERT_EQ(a.dims(), b.dims());
+    int64_t differ = 0;
+    for (int64_t i = 0; i < a.numel(); ++i) differ += a.as<int8_t>()[i] != b.as<int8_t>()[i];
+    EXPECT_EQ(differ, 0) << "of " << a.numel();
+  }
+}
+
 // A calibrated INT8 engine for the GPU (NHWC int8 between INT8 layers, fp16 around them)
 // against the same model's CPU INT8 engine from the same calibration cache.
 TEST_F(Int8Gpu, CalibratedEngineTracksTheCpuInt8Engine) {
@@ -272,7 +348,9 @@ TEST_F(Int8Gpu, CalibratedEngineTracksTheCpuInt8Engine) {
   g.node("Conv", {"x", "w1", "b1"}, {"c1"},
          {attrInts("pads", {1, 1, 1, 1}), attrInts("strides", {2, 2})});
   g.node("Relu", {"c1"}, {"r1"});
-  g.node("Conv", {"r1", "w2"}, {"c2"}, {attrInts("pads", {1, 1, 1, 1}), attrInt("group", 16)});
+  g.node("MaxPool", {"r1"}, {"m1"},
+         {attrInts("kernel_shape", {3, 3}), attrInts("pads", {1, 1, 1, 1})});
+  g.node("Conv", {"m1", "w2"}, {"c2"}, {attrInts("pads", {1, 1, 1, 1}), attrInt("group", 16)});
   g.node("Relu", {"c2"}, {"r2"});
   g.node("Conv", {"r2", "w3"}, {"c3"});
   g.node("GlobalAveragePool", {"c3"}, {"p"});
@@ -299,6 +377,7 @@ TEST_F(Int8Gpu, CalibratedEngineTracksTheCpuInt8Engine) {
   ASSERT_TRUE(ge.ok()) << ge.status().toString();
   EXPECT_EQ(grep.int8_layers, crep.int8_layers);
   EXPECT_GE(grep.int8_layers, 3u);
+  EXPECT_EQ(grep.int8_pools, 1u);  // on int8 between the first two convolutions
   EXPECT_TRUE(grep.cpu_fallback_layers.empty());
   for (int i = 0; i < 3; ++i) {
     const HostTensor x = uniformF(xd, -1.f, 1.f);

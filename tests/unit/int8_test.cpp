@@ -159,6 +159,37 @@ TEST(Int8Build, ChainsStayInInt8WithResidual) {
   EXPECT_GT(cosine(o->fp32, o->int8), 0.995);
 }
 
+// A stem (stride-2 conv + ReLU) -> MaxPool -> conv: the pool runs on int8 with the scale of its
+// output (the stem writes int8 straight away, no QuantizeLinear after the pool); a pool whose
+// output is also a network output stays float.
+TEST(Int8Build, MaxPoolBetweenInt8LayersRunsOnInt8) {
+  std::mt19937 r(std::random_device{}());
+  for (const bool pool_is_output : {false, true}) {
+    SCOPED_TRACE(pool_is_output ? "pool output is a network output" : "int8 pool");
+    OnnxGraph g(13);
+    const Dims x = {2, 3, 20, 20};
+    g.input("x", DataType::kFloat32, x);
+    g.constant("w1", randomWeights({16, 3, 7, 7}, r));
+    g.constant("w2", randomWeights({8, 16, 1, 1}, r));
+    g.node("Conv", {"x", "w1"}, {"a"},
+           {attrInts("pads", {3, 3, 3, 3}), attrInts("strides", {2, 2})});
+    g.node("Relu", {"a"}, {"ar"});
+    g.node("MaxPool", {"ar"}, {"p"},
+           {attrInts("kernel_shape", {3, 3}), attrInts("strides", {2, 2}),
+            attrInts("pads", {1, 1, 1, 1})});
+    g.node("Conv", {"p", "w2"}, {"y"});
+    g.output("y");
+    if (pool_is_output) g.output("p");
+    Pair p = buildBoth(g.save(pool_is_output ? "int8_pool_out" : "int8_pool"), x, r);
+    EXPECT_EQ(p.report.int8_layers, 2u);
+    EXPECT_EQ(p.report.int8_pools, pool_is_output ? 0u : 1u);
+    EXPECT_EQ(p.report.quantize_layers, pool_is_output ? 2u : 1u);
+    auto o = runBoth(p, x, r, "y");
+    ASSERT_TRUE(o.ok()) << o.status().toString();
+    EXPECT_GT(cosine(o->fp32, o->int8), 0.995);
+  }
+}
+
 TEST(Int8Build, GemmAndMatMulWithConstantWeights) {
   std::mt19937 r(std::random_device{}());
   OnnxGraph g(13);

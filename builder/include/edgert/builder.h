@@ -122,6 +122,7 @@ struct BuildReport {
   // MatMul layers that cannot be INT8 and why; calibration batches run (0: from the cache).
   size_t int8_layers = 0;
   size_t quantize_layers = 0;
+  size_t int8_pools = 0;            // max pools between INT8 layers, run on int8
   size_t int8_equalized_pairs = 0;  // convolution pairs cross-layer equalised
   bool int8_explicit = false;       // a Q/DQ model: its own scales, no calibration
   std::vector<std::string> int8_kept_float;

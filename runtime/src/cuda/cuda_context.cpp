@@ -895,7 +895,8 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     for (const char* t :
          {"int8-mma", "int8-mma-n64", "int8-mma-wide", "int8-wgmma", "int8-wgmma-n64", "int8-tma",
           "int8-tma-n64", "int8-im2col-mma", "int8-im2col-mma-n64", "int8-pad-mma",
-          "int8-pad-mma-n64", "int8-imma", "int8-im2col-imma"})
+          "int8-pad-mma-n64", "int8-s2d-mma", "int8-s2d-mma-n64", "int8-s2d-mma-wide",
+          "int8-s2d-wgmma", "int8-s2d-wgmma-n64", "int8-imma", "int8-im2col-imma"})
       candidates.push_back(t);
   // EDGERT_TACTIC_EXCLUDE=name,name: leave these out (trtexec's --tacticSources=-X), to
   // compare a network built with and without a kernel.

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "../ops/conv_common.h"
 #include "../ops/qdq_params.h"
@@ -123,6 +124,50 @@ Result<std::unique_ptr<GpuLayer>> makeDequantizeNhwc(const NodeContext& c, const
   return makeQdq(c, env, false, true);
 }
 
+// ---- MaxPool ------------------------------------------------------------------------------
+
+// MaxPool over NHWC int8 (the builder keeps a max pool between INT8 layers in int8:
+// quantize_graph.cpp), 16, 4 or 1 channels per thread.
+class MaxPoolS8Layer final : public GpuLayer {
+ public:
+  const char* tactic() const override { return "int8-nhwc-pool"; }
+  bool halfIn(size_t k) const override { return k == 0; }
+  bool halfOut(size_t) const override { return true; }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr y = g.out[0], x = g.in[0];
+    EdgertPool p = p_;
+    long long c = c_;
+    void* args[] = {&y, &x, &p, &c};
+    return launch(env, kernel_, threads_, args);
+  }
+
+  const char* kernel_ = nullptr;
+  EdgertPool p_{};
+  long long c_ = 0, threads_ = 0;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeMaxPoolS8Nhwc(const NodeContext& c, const Env&) {
+  if (c.out.size() != 1) return c.unsupported("MaxPool indices");
+  const Dims& x = c.dims(0);
+  if (c.attrs->getInts("kernel_shape", {}).value().size() != 2)
+    return c.unsupported("not a 2-D pool");
+  if (volume(x) >= (int64_t{1} << 31)) return c.unsupported("2^31 elements or more");
+  auto L = std::make_unique<MaxPoolS8Layer>();
+  EDGERT_ASSIGN_OR_RETURN(L->p_, poolParams(c));
+  EdgertPool& p = L->p_;
+  // A window wholly in the padding has no int8 maximum (the CPU's would be its type's lowest).
+  if (p.ph >= p.kh || p.pw >= p.kw || p.pe_h >= p.kh || p.pe_w >= p.kw)
+    return c.unsupported("pads as large as the window");
+  p.nc = x[0];  // channels are innermost here
+  L->c_ = x[1];
+  const int lanes = x[1] % 16 == 0 ? 16 : x[1] % 4 == 0 ? 4 : 1;
+  L->kernel_ = lanes == 16  ? "edgert_maxpool2d_nhwc_s8x16"
+               : lanes == 4 ? "edgert_maxpool2d_nhwc_s8x4"
+                            : "edgert_maxpool2d_nhwc_s8";
+  L->threads_ = p.nc * p.oh * p.ow * x[1] / lanes;
+  return std::unique_ptr<GpuLayer>(std::move(L));
+}
+
 // ---- EdgertQConv -------------------------------------------------------------------------
 
 // cuBLASLt's int8 GEMM for `rows` output pixels: D[rows x Mp] (int32, column-major Mp x rows)
@@ -155,6 +200,7 @@ enum class QPath {
   kMma,        // our implicit-GEMM tensor-core kernel, epilogue fused (C % 4 == 0, sm_80+)
   kIm2colMma,  // columns first (other C), then the same kernel over them
   kPadMma,     // other C: the input copied with its channels zero-padded to a multiple of 4
+  kS2dMma,     // stride-2 stems: the input copied space-to-depth, a stride-1 convolution over it
   kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
   kIm2colImma,
   kDepthwise4,  // depthwise, four channels per thread
@@ -182,6 +228,11 @@ class QConvLayer final : public GpuLayer {
         return narrow_ ? "int8-im2col-mma-n64" : "int8-im2col-mma";
       case QPath::kPadMma:
         return narrow_ ? "int8-pad-mma-n64" : "int8-pad-mma";
+      case QPath::kS2dMma:
+        return wgmma_    ? (mma_bn_ == 64 ? "int8-s2d-wgmma-n64" : "int8-s2d-wgmma")
+               : wide_   ? "int8-s2d-mma-wide"
+               : narrow_ ? "int8-s2d-mma-n64"
+                         : "int8-s2d-mma";
       case QPath::kImma:
         return "int8-imma";
       case QPath::kIm2colImma:
@@ -220,10 +271,20 @@ class QConvLayer final : public GpuLayer {
       case QPath::kPadMma: {
         CUdeviceptr xp = g.scratch;
         long long in_pixels = geom_.n * geom_.ih * geom_.iw;
-        int c = static_cast<int>(geom_.c), c4 = static_cast<int>(pad_geom_.c);
+        int c = static_cast<int>(geom_.c), c4 = static_cast<int>(copy_geom_.c);
         void* args[] = {&xp, &x, &in_pixels, &c, &c4};
         EDGERT_RETURN_IF_ERROR(launch(env, "edgert_pad_channels_s8", in_pixels, args));
-        return launchMma(env, y, xp, pad_geom_, e, 0, pixels);
+        return launchMma(env, y, xp, copy_geom_, e, 0, pixels);
+      }
+      case QPath::kS2dMma: {
+        CUdeviceptr xs = g.scratch;
+        const EdgertQConvGeom& s = copy_geom_;
+        long long out_pixels = s.n * s.ih * s.iw, ih = geom_.ih, iw = geom_.iw, ih2 = s.ih,
+                  iw2 = s.iw;
+        int c = static_cast<int>(geom_.c), c2 = static_cast<int>(s.c);
+        void* args[] = {&xs, &x, &out_pixels, &ih, &iw, &ih2, &iw2, &c, &c2};
+        EDGERT_RETURN_IF_ERROR(launch(env, "edgert_space_to_depth2_s8", out_pixels, args));
+        return launchMma(env, y, xs, s, e, 0, pixels);
       }
       default:
         break;
@@ -384,15 +445,15 @@ class QConvLayer final : public GpuLayer {
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
   int mma_bn_ = 128;
-  bool narrow_ = false;         // 64-channel tiles for M > 64: half the registers, twice the blocks
-  bool wide_ = false;           // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
-  bool wgmma_ = false;          // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
-  bool tma_ = false;            // the same fed by TMA (sm_90a; see setUpMma)
-  bool tma_im2col_ = false;     // its input through an im2col map (not a 1x1 stride-1 GEMM)
-  EdgertTmaConv tma_conv_{};    // what the im2col kernel steps
-  int tma_bk_ = 128;            // its reduction step in bytes (128 or 64: the swizzle width)
-  CUtensorMap tb_{};            // its weights' tensor map (the type is 128-byte aligned)
-  EdgertQConvGeom pad_geom_{};  // kPadMma: the geometry over the padded input
+  bool narrow_ = false;       // 64-channel tiles for M > 64: half the registers, twice the blocks
+  bool wide_ = false;         // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
+  bool wgmma_ = false;        // 128 x 128 blocks of two wgmma warpgroups (sm_90a, as wide_)
+  bool tma_ = false;          // the same fed by TMA (sm_90a; see setUpMma)
+  bool tma_im2col_ = false;   // its input through an im2col map (not a 1x1 stride-1 GEMM)
+  EdgertTmaConv tma_conv_{};  // what the im2col kernel steps
+  int tma_bk_ = 128;          // its reduction step in bytes (128 or 64: the swizzle width)
+  CUtensorMap tb_{};          // its weights' tensor map (the type is 128-byte aligned)
+  EdgertQConvGeom copy_geom_{};  // kPadMma / kS2dMma: the geometry over the copied input
   EdgertQConvGeom geom_{};
   EdgertQEpi epi_{};
   CUdeviceptr w_ = 0;
@@ -423,6 +484,7 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
 // variables that force one to compare).
 struct MmaVariant {
   bool pad = true;      // C % 4 != 0: the input padded to 4 channels (else im2col columns)
+  bool s2d = false;     // stride 2, C < 16: over a space-to-depth copy of the input
   bool narrow = false;  // 64-channel tiles for M > 64 (with wgmma: m64n64 tiles, M > 32)
   bool wide = false;    // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
   bool wgmma = false;   // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
@@ -430,17 +492,67 @@ struct MmaVariant {
   bool forced = false;  // by a variable: also on grids the rules below would leave it off
 };
 
+int64_t floorDiv2(int64_t v) {
+  return v >= 0 ? v / 2 : -((1 - v) / 2);
+}
+
+// A stride-2 convolution of few channels (stems: C = 3) as a stride-1 convolution over the
+// input's space-to-depth copy: [N][ceil(IH/2)][ceil(IW/2)][4 * C4], channel (py * 2 + px) * C4 +
+// c holding x[2Y + py][2X + px][c] (C4 = C rounded up to 4). Tap ky of the original reads
+// input row 2 oy - ph + ky = 2 (oy + floor((ky - ph) / 2)) + (ky - ph) mod 2, so the copy's
+// taps run from -ceil(ph / 2) to floor((KH - 1 - ph) / 2): ResNet's 7x7 stem becomes a 4x4
+// convolution over 16 channels (K = 256 of which 147 real, vs 196 with 4 padded channels),
+// whose 16-byte channel runs the big-tile kernels read. The sums are the same products plus
+// zeros, so the int32 accumulators are exact as before.
+bool s2dGeom(const EdgertQConvGeom& o, EdgertQConvGeom* s) {
+  if (o.groups != 1 || o.sh != 2 || o.sw != 2 || o.dh != 1 || o.dw != 1 || o.c >= 16 ||
+      int64_t{o.kh} * o.kw < 2)
+    return false;
+  *s = o;
+  s->ih = (o.ih + 1) / 2;
+  s->iw = (o.iw + 1) / 2;
+  s->c = s->cg = 4 * roundUp(o.c, 4);
+  s->sh = s->sw = 1;
+  s->ph = (o.ph + 1) / 2;
+  s->pw = (o.pw + 1) / 2;
+  s->kh = static_cast<int>(floorDiv2(o.kh - 1 - o.ph) + s->ph + 1);
+  s->kw = static_cast<int>(floorDiv2(o.kw - 1 - o.pw) + s->pw + 1);
+  return s->kh >= 1 && s->kw >= 1;
+}
+
+// The weights [M][C][KH][KW] rearranged for s2dGeom's convolution: [M][4 * C4][KH'][KW'].
+std::vector<int8_t> s2dWeights(const EdgertQConvGeom& o, const EdgertQConvGeom& s,
+                               const int8_t* w) {
+  std::vector<int8_t> ws(static_cast<size_t>(int64_t{s.m} * s.c * s.kh * s.kw), 0);
+  const int64_t c4 = s.c / 4;
+  for (int64_t m = 0; m < o.m; ++m)
+    for (int64_t ch = 0; ch < o.c; ++ch)
+      for (int64_t ky = 0; ky < o.kh; ++ky)
+        for (int64_t kx = 0; kx < o.kw; ++kx) {
+          const int64_t ay = floorDiv2(ky - o.ph), ax = floorDiv2(kx - o.pw);
+          const int64_t py = ky - o.ph - 2 * ay, px = kx - o.pw - 2 * ax;
+          const int64_t cs = (py * 2 + px) * c4 + ch, ty = ay + s.ph, tx = ax + s.pw;
+          ws[((m * s.c + cs) * s.kh + ty) * s.kw + tx] =
+              w[((m * o.c + ch) * o.kh + ky) * o.kw + kx];
+        }
+  return ws;
+}
+
 // Our tensor-core kernel (sm_80+): on the input as it lies when C % 4 == 0, else (`pad`) on a
 // copy of the input with C rounded up to 4 and zero weights for the added channels, or on
 // im2col columns. The builder times the variants per layer; ncu showed the 128-wide tiles of
 // small-K layers latency-bound at a quarter occupancy (hence `narrow`), and the 32 x 32 / 64 x
 // 32 warp tiles spending their issue slots on everything but MMAs (hence `wide` and `wgmma`).
 Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant& v) {
-  const bool padded = v.pad && L->geom_.c % 4 != 0;
+  const bool s2d = v.s2d && s2dGeom(L->geom_, &L->copy_geom_);
+  const bool padded = !s2d && v.pad && L->geom_.c % 4 != 0;
   std::vector<int8_t> w_pad;
-  if (padded) {
+  if (s2d) {
+    w_pad = s2dWeights(L->geom_, L->copy_geom_, w);
+    w = w_pad.data();
+  } else if (padded) {
     const EdgertQConvGeom& o = L->geom_;
-    EdgertQConvGeom& p = L->pad_geom_;
+    EdgertQConvGeom& p = L->copy_geom_;
     p = o;
     p.c = p.cg = roundUp(o.c, 4);
     const int64_t taps = int64_t{o.kh} * o.kw;
@@ -450,7 +562,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
         std::copy_n(w + (m * o.c + ch) * taps, taps, w_pad.data() + (m * p.c + ch) * taps);
     w = w_pad.data();
   }
-  const EdgertQConvGeom& g = padded ? L->pad_geom_ : L->geom_;
+  const EdgertQConvGeom& g = padded || s2d ? L->copy_geom_ : L->geom_;
   const int64_t K = int64_t{g.kh} * g.kw * g.c;
   // The narrow tiles only for grids two waves deep or more, the big ones for one wave or more:
   // with few blocks each won its layer's timing but lost the network (ResNet-50 bs1: 0.42 ->
@@ -472,7 +584,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   const bool gemm_fits = pointwiseGeom(g);
   // On any grid: the single-kernel TMA path is offered to small (batch-1) grids too, where
   // tactic timing in CUDA graphs weighs it against cuBLASLt's split-K GEMM + epilogue.
-  L->tma_ = v.tma && runs16 && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
+  L->tma_ = v.tma && !s2d && runs16 && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
             ((gemm_fits && env.d->cuTensorMapEncodeTiled) ||
              (im2col_fits && env.d->cuTensorMapEncodeIm2col && env.d->cuTensorMapEncodeTiled));
   L->tma_im2col_ = L->tma_ && !gemm_fits;
@@ -520,6 +632,11 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
     EDGERT_RETURN_IF_ERROR(QConvLayer::encodeTmaMap(env, &L->tb_, L->w_, L->kp_, roundUp(g.m, 128),
                                                     L->tma_bk_, L->mma_bn_));
   L->rows_ = g.n * g.oh * g.ow;
+  if (s2d) {
+    L->path_ = QPath::kS2dMma;
+    L->scratch_ = align256(static_cast<size_t>(g.n * g.ih * g.iw * g.c));
+    return Status::Ok();
+  }
   if (padded) {
     L->path_ = QPath::kPadMma;
     L->scratch_ = align256(static_cast<size_t>(g.n * g.ih * g.iw * g.c));
@@ -657,12 +774,14 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
     MmaVariant v;
     const bool f_n64 = env_set("EDGERT_INT8_N64"), f_wide = env_set("EDGERT_INT8_WIDE"),
                f_wgmma = env_set("EDGERT_INT8_WGMMA"), f_tma = env_set("EDGERT_INT8_TMA");
+    const std::string_view t = c.tactic;
     v.forced = f_n64 || f_wide || f_wgmma || f_tma;
-    v.narrow = c.tactic.ends_with("-n64") || f_n64;  // with wgmma: its 64-channel tiles
-    v.wide = c.tactic.ends_with("-wide") || f_wide;
-    v.wgmma = c.tactic.starts_with("int8-wgmma") || f_wgmma;
-    v.tma = c.tactic.starts_with("int8-tma") || f_tma;
-    v.pad = c.tactic.find("im2col") == std::string::npos && !env_set("EDGERT_INT8_IM2COL");
+    v.narrow = t.ends_with("-n64") || f_n64;  // with wgmma: its 64-channel tiles
+    v.wide = t.ends_with("-wide") || f_wide;
+    v.wgmma = t.starts_with("int8-wgmma") || t.starts_with("int8-s2d-wgmma") || f_wgmma;
+    v.tma = t.starts_with("int8-tma") || f_tma;
+    v.pad = t.find("im2col") == std::string_view::npos && !env_set("EDGERT_INT8_IM2COL");
+    v.s2d = t.starts_with("int8-s2d-") || env_set("EDGERT_INT8_S2D");
     EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, v));
   } else if (g.groups == 1 && env.lt && env.sm >= 75) {
     const Status st = setUpImma(L.get(), env, w);
@@ -718,6 +837,8 @@ GpuFactory findInt8NhwcOp(const NodeContext& c) {
       c.out[0].dtype == DataType::kFloat32)
     return makeDequantizeNhwc;
   if (c.op == "EdgertQConv" && runtimeAct(c, 0)) return makeQConvNhwc;
+  if (c.op == "MaxPool" && runtimeAct(c, 0) && c.dtype(0) == DataType::kInt8)
+    return makeMaxPoolS8Nhwc;
   return nullptr;
 }
 
