@@ -572,36 +572,32 @@ extern "C" __global__ void edgert_maxpool2d_nhwc_s8(int8_t* y, const int8_t* x, 
   maxPoolS8(y, x, p, c);
 }
 
-// NHWC int8 [N][IH][IW][C] -> its space-to-depth copy [N][IH2][IW2][C2] (IH2 = ceil(IH / 2),
-// C2 = 4 * C4, C4 = C rounded up to 4): channel (py * 2 + px) * C4 + c holds x[2Y + py][2X +
-// px][c], zeros past the input's edges and for c >= C. A stride-2 stem then runs as a stride-1
-// convolution of 16-byte channel runs (cuda_int8_ops.cpp, s2dGeom). A thread per output pixel,
-// four channels per word, 16 bytes per store (C2 % 16 == 0).
-extern "C" __global__ void edgert_space_to_depth2_s8(int8_t* y, const int8_t* x, long long pixels,
-                                                     long long ih, long long iw, long long ih2,
-                                                     long long iw2, int c, int c2) {
-  const int words_per_quad = c2 / 16;  // C4 / 4
-  for (long long p = blockIdx.x * (long long)blockDim.x + threadIdx.x; p < pixels;
-       p += (long long)gridDim.x * blockDim.x) {
-    const long long X = p % iw2, t = p / iw2, Y = t % ih2, n = t / ih2;
-    int4* out = reinterpret_cast<int4*>(y + p * c2);
-    for (int j = 0; j < c2 / 16; ++j) {
-      unsigned v[4];
-      for (int k = 0; k < 4; ++k) {
-        const int word = j * 4 + k, quad = word / words_per_quad;
-        const int c0 = (word % words_per_quad) * 4;
-        const long long iy = 2 * Y + (quad >> 1), ix = 2 * X + (quad & 1);
-        unsigned b = 0;
-        if (iy < ih && ix < iw) {
-          const int8_t* s = x + ((n * ih + iy) * iw + ix) * c;
-          for (int e = 0; e < 4; ++e)
-            if (c0 + e < c) b |= static_cast<unsigned>(static_cast<uint8_t>(s[c0 + e])) << (8 * e);
-        }
-        v[k] = b;
+// NHWC int8 -> its space-to-depth copy (EdgertS2dCopy, kernel_params.h; c_out % 16 == 0):
+// a stride-2 stem then runs as a stride-1 convolution of 16-byte channel runs (s2dGeom in
+// cuda_int8_ops.cpp). A thread per 16 bytes of the copy, four channels per word.
+extern "C" __global__ void edgert_space_to_depth2_s8(int8_t* y, const int8_t* x, EdgertS2dCopy p) {
+  const int chunks = p.c_out / 16, per_tap = 4 * p.c4;
+  const long long total = p.pixels * chunks;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long pix = i / chunks, X = pix % p.w, t = pix / p.w, Y = t % p.h2, n = t / p.h2;
+    const int j = static_cast<int>(i % chunks);
+    unsigned v[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const int byte = (j * 4 + k) * 4, tap = byte / per_tap, within = byte % per_tap;
+      const int quad = within / p.c4, c0 = within % p.c4;
+      const long long iy = 2 * Y + (quad >> 1), ix = 2 * (X - p.pad + tap) + (quad & 1);
+      unsigned b = 0;
+      if (tap < p.taps && iy < p.ih && ix >= 0 && ix < p.iw) {
+        const int8_t* s = x + ((n * p.ih + iy) * p.iw + ix) * p.c;
+        for (int e = 0; e < 4; ++e)
+          if (c0 + e < p.c) b |= static_cast<unsigned>(static_cast<uint8_t>(s[c0 + e])) << (8 * e);
       }
-      out[j] = make_int4(static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2]),
-                         static_cast<int>(v[3]));
+      v[k] = b;
     }
+    reinterpret_cast<int4*>(y)[i] = make_int4(static_cast<int>(v[0]), static_cast<int>(v[1]),
+                                              static_cast<int>(v[2]), static_cast<int>(v[3]));
   }
 }
 

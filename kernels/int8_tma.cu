@@ -200,7 +200,155 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
 #endif
 }
 
+// The persistent variant: 2 x SMs blocks each walk tiles blockIdx.x, + gridDim.x, ... (the N
+// tiles of a pixel tile adjacent, so they share A in L2), and the accumulators are staged in
+// their own shared memory, not the stages', so the producer loads the next tile while the
+// consumers run this one's epilogue. For the short-reduction layers (ResNet-50's layer1 1x1
+// convolutions: one 64-deep k-tile per tile) the non-persistent kernel serialised load,
+// multiply and epilogue in every block, the memory latency of each in turn.
+template <int BN>
+struct TmaPersistTile {
+  static constexpr int kBK = 64;
+  static constexpr int kStage = (kTBM + BN) * kBK;
+  static constexpr int kCRow = BN + 4;
+  static constexpr int kCBytes = kTBM * kCRow * 4;
+  static constexpr int kStages = (EDGERT_QCONV_TMA_P_SMEM - kCBytes - 1024 - 256) / kStage;
+  static_assert(kStages >= 2, "double buffering at least");
+  static constexpr int kSmem = kStages * kStage + kCBytes + 1024 + 2 * kStages * 8;
+  static_assert(kSmem <= EDGERT_QCONV_TMA_P_SMEM, "the host's launch size");
+};
+
+template <int BN, bool IM2COL, int RK, int ACT>
+__device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e, long long rows,
+                                                   int ktiles, const EdgertTmaConv& cv,
+                                                   const CUtensorMap* ta, const CUtensorMap* tb) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using T = TmaPersistTile<BN>;
+  constexpr int BK = T::kBK;
+  extern __shared__ __align__(1024) int8_t tsm_raw[];
+  int8_t* const tsm = tsm_raw + ((1024 - (smemAddr(tsm_raw) & 1023)) & 1023);
+  int* const cs = reinterpret_cast<int*>(tsm + T::kStages * T::kStage);
+  auto* const full =
+      reinterpret_cast<unsigned long long*>(tsm + T::kStages * T::kStage + T::kCBytes);
+  auto* const empty = full + T::kStages;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int ntn = (e.m + BN - 1) / BN;
+  const long long tiles = (rows + kTBM - 1) / kTBM * ntn;
+  if (tid == 0) {
+    for (int s = 0; s < T::kStages; ++s) {
+      mbarInit(&full[s], 1);
+      mbarInit(&empty[s], 256);
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  if (warp == 8) {
+    if (lane == 0) {
+      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(ta))
+                   : "memory");
+      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(tb))
+                   : "memory");
+      unsigned step = 0;  // over all of the block's k-tiles: stage step % kStages
+      for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
+        const long long p0 = t / ntn * kTBM;
+        const int n0 = static_cast<int>(t % ntn) * BN;
+        int img = 0, w0 = 0, h0 = 0, cb = 0, tkw = 0, tkh = 0;
+        if constexpr (IM2COL) {
+          const int q = static_cast<int>(p0), orow = q / cv.ow, ow = q - orow * cv.ow;
+          img = orow / cv.oh;
+          const int oh = orow - img * cv.oh;
+          w0 = ow * cv.sw - cv.pw;
+          h0 = oh * cv.sh - cv.ph;
+        }
+        for (int kt = 0; kt < ktiles; ++kt, ++step) {
+          const int s = static_cast<int>(step % T::kStages);
+          if (step >= T::kStages) mbarWait(&empty[s], (step / T::kStages - 1) & 1);
+          int8_t* const a = tsm + s * T::kStage;
+          mbarExpectTx(&full[s], T::kStage);
+          if constexpr (IM2COL) {
+            tmaLoadIm2col(a, ta, cb * BK, w0, h0, img, static_cast<unsigned short>(tkw * cv.dw),
+                          static_cast<unsigned short>(tkh * cv.dh), &full[s]);
+            if (++cb == cv.cblocks) {
+              cb = 0;
+              if (++tkw == cv.kw) tkw = 0, ++tkh;
+            }
+          } else {
+            tmaLoad2d(a, ta, kt * BK, static_cast<int>(p0), &full[s]);
+          }
+          tmaLoad2d(a + kTBM * BK, tb, kt * BK, n0, &full[s]);
+        }
+      }
+    }
+    return;
+  }
+  const int wg = warp >> 2;
+  unsigned step = 0;
+  for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
+    const long long p0 = t / ntn * kTBM;
+    const int n0 = static_cast<int>(t % ntn) * BN;
+    int acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0;
+    for (int kt = 0; kt < ktiles; ++kt, ++step) {
+      const int s = static_cast<int>(step % T::kStages);
+      mbarWait(&full[s], (step / T::kStages) & 1);
+      const int8_t* const a = tsm + s * T::kStage;
+      asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+      for (int ks = 0; ks < BK / 32; ++ks)
+        wgmmaN(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32),
+               swizzledDesc<BK>(a + kTBM * BK + ks * 32));
+      asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+      asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+      if (kt > 0) mbarArrive(&empty[(step - 1) % T::kStages]);
+    }
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    mbarArrive(&empty[(step - 1) % T::kStages]);  // the tile's last stage
+    // The previous tile's epilogue has read the accumulator tile (named barrier 1: the 256
+    // consumer threads); then this tile's are staged and read.
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    stageWgmmaAcc<BN>(cs, T::kCRow, acc, wg, warp, lane);
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    epilogueTile<kTBM, BN, 8, RK, ACT>(cs, T::kCRow, e, p0, n0, rows, 0, y);
+  }
+#else
+  __trap();
+#endif
+}
+
+// One kernel body per activation and residual kind: with the epilogue's variants inside the
+// tile loop, their registers and the loop's spilled (1.7 KB a thread).
+template <int BN, bool IM2COL>
+__device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e, long long rows,
+                                                   int ktiles, const EdgertTmaConv& cv,
+                                                   const CUtensorMap* ta, const CUtensorMap* tb) {
+  withAct(e, [&](auto act) {
+    constexpr int A = decltype(act)::value;
+    switch (e.res_kind) {
+      case kQResS8:
+        return qconvTmaPersistent<BN, IM2COL, kQResS8, A>(y, e, rows, ktiles, cv, ta, tb);
+      case kQResF16:
+        return qconvTmaPersistent<BN, IM2COL, kQResF16, A>(y, e, rows, ktiles, cv, ta, tb);
+      case kQResF32:
+        return qconvTmaPersistent<BN, IM2COL, kQResF32, A>(y, e, rows, ktiles, cv, ta, tb);
+      default:
+        return qconvTmaPersistent<BN, IM2COL, kQResNone, A>(y, e, rows, ktiles, cv, ta, tb);
+    }
+  });
+}
+
 }  // namespace
+
+#define EDGERT_QCONV_TMA_P(NAME, BN, IM2COL)                                                 \
+  extern "C" __global__ void __launch_bounds__(288, 2)                                       \
+      NAME(void* y, EdgertQEpi e, long long rows, int ktiles, EdgertTmaConv cv,              \
+           const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb) { \
+    qconvTmaPersistent<BN, IM2COL>(y, e, rows, ktiles, cv, &ta, &tb);                        \
+  }
+// 64-channel tiles only: with 128 (its 64 accumulators a thread live across the tile loop)
+// ptxas spilled 224 bytes a thread under the two-blocks-per-SM register cap.
+EDGERT_QCONV_TMA_P(edgert_qconv_tma_p_k64_n64, 64, false)
+EDGERT_QCONV_TMA_P(edgert_qconv_tma_p_im2col_k64_n64, 64, true)
 
 // Two blocks of 288 threads (two consumer warpgroups, one producer warp) per SM.
 #define EDGERT_QCONV_TMA(NAME, BK, BN, IM2COL)                                                  \

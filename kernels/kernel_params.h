@@ -134,6 +134,14 @@ struct EdgertQConvGeom {
   int m, kh, kw, sh, sw, ph, pw, dh, dw, groups, cg, mg;
 };
 
+// edgert_space_to_depth2_s8: an NHWC int8 input [N][IH][IW][C] -> [N][H2][W][c_out]. Pixel
+// (Y, X) holds, for t < taps, the space-to-depth pixel (Y, X - pad + t) of 4 * c4 channels
+// ((py * 2 + px) * c4 + c: x[2Y + py][2(X - pad + t) + px][c]); zeros elsewhere.
+struct EdgertS2dCopy {
+  long long pixels, ih, iw, h2, w;
+  int c, c4, taps, pad, c_out;
+};
+
 // Dynamic shared memory of edgert_qconv_mma_wide (four stages of 128 + 128 rows of 80 bytes):
 // past the 48 KiB a launch gets without asking, so the host raises the function's limit.
 #define EDGERT_QCONV_WIDE_SMEM 81920
@@ -142,6 +150,9 @@ struct EdgertQConvGeom {
 // edgert_qconv_tma_k128 / _k64: three stages of 128 + 128 rows of 128 bytes (or six of 64),
 // 1 KiB to align them to the swizzle period, and the stages' mbarriers.
 #define EDGERT_QCONV_TMA_SMEM 99456
+// edgert_qconv_tma_p_*: stages of 128 + 64 rows of 64 bytes and the 128 x 68 int32 accumulator
+// tile; two blocks fill an SM's 228 KiB (1 KiB of it each block's own).
+#define EDGERT_QCONV_TMA_P_SMEM 115200
 
 // edgert_qconv_tma_im2col_*: the convolution the im2col tensor map walks (the map has the input's
 // shape, padding and strides; the kernel steps taps and channel blocks and names the tile's

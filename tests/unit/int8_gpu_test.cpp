@@ -181,7 +181,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       // 64 output channels or fewer: the TMA kernel's 64-channel tiles (the ninth round).
       {"tma3x3_c64_m64_residual", 2, 64, 14, 13, 64, 3, 1, 1, 1, false, "Relu", 0, 0, true, 1},
       {"tma1x1_c256_m48", 3, 256, 7, 9, 48, 1, 1, 0, 1, false, "", 0, 0, true, 0},
-      // Space-to-depth stems (the tenth and eleventh rounds; stem7x7_c3 and strided3x3_c3
+      // Space-to-depth stems (the tenth to twelfth rounds; stem7x7_c3 and strided3x3_c3
       // above too): odd input sizes (a zero row and column in the copy), 8 channels (32 in
       // the copy), a 2x2 patchify stem (a 1x1 convolution over the copy), more than 64
       // output channels with int8 residuals.
@@ -205,16 +205,19 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            " (TMA-fed wgmma, sm_90)",
                            " (TMA-fed wgmma with 64-channel tiles, sm_90)",
                            " (space-to-depth stems)",
-                           " (space-to-depth stems on wgmma with 64-channel tiles, sm_90)"};
+                           " (space-to-depth stems on wgmma with 64-channel tiles, sm_90)",
+                           " (space-to-depth stems, rows unfolded, on the TMA kernel's 64-channel "
+                           "tiles, sm_90)",
+                           " (the persistent TMA kernel, 64-channel tiles, stems too, sm_90)"};
   auto clearForcedPaths = [] {
-    for (const char* v :
-         {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL", "EDGERT_INT8_WIDE",
-          "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA", "EDGERT_INT8_S2D"})
+    for (const char* v : {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL",
+                          "EDGERT_INT8_WIDE", "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA",
+                          "EDGERT_INT8_S2D", "EDGERT_INT8_TMA_P", "EDGERT_INT8_TMA_P_BLOCKS"})
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only = std::getenv("EDGERT_TEST_INT8_ROUNDS");
-  for (int round = 0; round < 11; ++round)
+  for (int round = 0; round < 13; ++round)
     for (const QCase& q : cases) {
       if (only && (std::string(",") + only + ",").find("," + std::to_string(round) + ",") ==
                       std::string::npos)
@@ -231,7 +234,11 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 8) setenv("EDGERT_INT8_N64", "1", 1);
       if (round >= 9) setenv("EDGERT_INT8_S2D", "1", 1);
       if (round == 10) setenv("EDGERT_INT8_WGMMA", "1", 1);
-      if (round == 10) setenv("EDGERT_INT8_N64", "1", 1);
+      if (round >= 10) setenv("EDGERT_INT8_N64", "1", 1);
+      if (round == 11 || round == 12) setenv("EDGERT_INT8_TMA", "1", 1);
+      if (round == 12) setenv("EDGERT_INT8_TMA_P", "1", 1);
+      // Three blocks: each walks several tiles, its pipeline wrapping from tile to tile.
+      if (round == 12) setenv("EDGERT_INT8_TMA_P_BLOCKS", "3", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       BuildOptions cpu, gpu;

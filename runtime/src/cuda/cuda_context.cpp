@@ -892,11 +892,14 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
   // where the input channels need it; the names that do not apply fail to build).
   const bool int8_nhwc = node.op == "EdgertQConv" && cuda::findHalfNhwcOp(node) != nullptr;
   if (node.op == "EdgertQConv")
-    for (const char* t :
-         {"int8-mma", "int8-mma-n64", "int8-mma-wide", "int8-wgmma", "int8-wgmma-n64", "int8-tma",
-          "int8-tma-n64", "int8-im2col-mma", "int8-im2col-mma-n64", "int8-pad-mma",
-          "int8-pad-mma-n64", "int8-s2d-mma", "int8-s2d-mma-n64", "int8-s2d-mma-wide",
-          "int8-s2d-wgmma", "int8-s2d-wgmma-n64", "int8-imma", "int8-im2col-imma"})
+    for (const char* t : {"int8-mma",           "int8-mma-n64",       "int8-mma-wide",
+                          "int8-wgmma",         "int8-wgmma-n64",     "int8-tma",
+                          "int8-tma-n64",       "int8-im2col-mma",    "int8-im2col-mma-n64",
+                          "int8-pad-mma",       "int8-pad-mma-n64",   "int8-s2d-mma",
+                          "int8-s2d-mma-n64",   "int8-s2d-mma-wide",  "int8-s2d-wgmma",
+                          "int8-s2d-wgmma-n64", "int8-s2d-tma",       "int8-s2d-tma-n64",
+                          "int8-tma-p-n64",     "int8-s2d-tma-p-n64", "int8-imma",
+                          "int8-im2col-imma"})
       candidates.push_back(t);
   // EDGERT_TACTIC_EXCLUDE=name,name: leave these out (trtexec's --tacticSources=-X), to
   // compare a network built with and without a kernel.

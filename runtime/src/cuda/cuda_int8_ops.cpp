@@ -219,7 +219,8 @@ class QConvLayer final : public GpuLayer {
   const char* tactic() const override {
     switch (path_) {
       case QPath::kMma:
-        return tma_      ? (mma_bn_ == 64 ? "int8-tma-n64" : "int8-tma")
+        return persist_  ? "int8-tma-p-n64"
+               : tma_    ? (mma_bn_ == 64 ? "int8-tma-n64" : "int8-tma")
                : wgmma_  ? (mma_bn_ == 64 ? "int8-wgmma-n64" : "int8-wgmma")
                : wide_   ? "int8-mma-wide"
                : narrow_ ? "int8-mma-n64"
@@ -229,7 +230,9 @@ class QConvLayer final : public GpuLayer {
       case QPath::kPadMma:
         return narrow_ ? "int8-pad-mma-n64" : "int8-pad-mma";
       case QPath::kS2dMma:
-        return wgmma_    ? (mma_bn_ == 64 ? "int8-s2d-wgmma-n64" : "int8-s2d-wgmma")
+        return persist_  ? "int8-s2d-tma-p-n64"
+               : tma_    ? (mma_bn_ == 64 ? "int8-s2d-tma-n64" : "int8-s2d-tma")
+               : wgmma_  ? (mma_bn_ == 64 ? "int8-s2d-wgmma-n64" : "int8-s2d-wgmma")
                : wide_   ? "int8-s2d-mma-wide"
                : narrow_ ? "int8-s2d-mma-n64"
                          : "int8-s2d-mma";
@@ -279,11 +282,11 @@ class QConvLayer final : public GpuLayer {
       case QPath::kS2dMma: {
         CUdeviceptr xs = g.scratch;
         const EdgertQConvGeom& s = copy_geom_;
-        long long out_pixels = s.n * s.ih * s.iw, ih = geom_.ih, iw = geom_.iw, ih2 = s.ih,
-                  iw2 = s.iw;
-        int c = static_cast<int>(geom_.c), c2 = static_cast<int>(s.c);
-        void* args[] = {&xs, &x, &out_pixels, &ih, &iw, &ih2, &iw2, &c, &c2};
-        EDGERT_RETURN_IF_ERROR(launch(env, "edgert_space_to_depth2_s8", out_pixels, args));
+        EdgertS2dCopy p = s2d_copy_;
+        void* args[] = {&xs, &x, &p};
+        EDGERT_RETURN_IF_ERROR(
+            launch(env, "edgert_space_to_depth2_s8", s.n * s.ih * s.iw * (s.c / 16), args));
+        if (tma_) return launchTma(env, y, xs, e, pixels);
         return launchMma(env, y, xs, s, e, 0, pixels);
       }
       default:
@@ -358,12 +361,17 @@ class QConvLayer final : public GpuLayer {
     if (tma_im2col_)
       EDGERT_RETURN_IF_ERROR(encodeIm2colMap(env, &ta, x));
     else
-      EDGERT_RETURN_IF_ERROR(encodeTmaMap(env, &ta, x, geom_.c, rows, tma_bk_, 128));
+      EDGERT_RETURN_IF_ERROR(encodeTmaMap(env, &ta, x, kernelGeom().c, rows, tma_bk_, 128));
     EdgertQEpi ec = e;
     long long row0 = 0, r = rows;
     int ktiles = static_cast<int>(kp_ / tma_bk_);
     EdgertTmaConv cv = tma_conv_;
     CUtensorMap tb = tb_;
+    if (persist_) {
+      void* args[] = {&y, &ec, &r, &ktiles, &cv, &ta, &tb};
+      return launchGrid(env, mma_kernel_.c_str(), persist_blocks_, 1, 288, 1, args, 1,
+                        EDGERT_QCONV_TMA_P_SMEM);
+    }
     void* args[] = {&y, &ec, &row0, &r, &ktiles, &cv, &ta, &tb};
     return launchGrid(env, mma_kernel_.c_str(), static_cast<unsigned>((rows + 127) / 128),
                       static_cast<unsigned>((geom_.m + mma_bn_ - 1) / mma_bn_), 288, 1, args, 1,
@@ -395,7 +403,7 @@ class QConvLayer final : public GpuLayer {
   // windows (begin pads below zero, the last window's corner as the upper bound: corner
   // offsets W then H, as the dimensions are given innermost first).
   Status encodeIm2colMap(const Env& env, CUtensorMap* map, CUdeviceptr x) const {
-    const EdgertQConvGeom& g = geom_;
+    const EdgertQConvGeom& g = kernelGeom();
     if (!env.d->cuTensorMapEncodeIm2col)
       return Status(StatusCode::kUnavailable,
                     "the CUDA driver lacks cuTensorMapEncodeIm2col (TMA)");
@@ -452,8 +460,15 @@ class QConvLayer final : public GpuLayer {
   bool tma_im2col_ = false;   // its input through an im2col map (not a 1x1 stride-1 GEMM)
   EdgertTmaConv tma_conv_{};  // what the im2col kernel steps
   int tma_bk_ = 128;          // its reduction step in bytes (128 or 64: the swizzle width)
-  CUtensorMap tb_{};          // its weights' tensor map (the type is 128-byte aligned)
+  bool persist_ = false;      // its persistent variant (64-channel tiles, 64-byte steps)
+  unsigned persist_blocks_ = 0;
+  CUtensorMap tb_{};             // its weights' tensor map (the type is 128-byte aligned)
   EdgertQConvGeom copy_geom_{};  // kPadMma / kS2dMma: the geometry over the copied input
+  EdgertS2dCopy s2d_copy_{};     // kS2dMma: what the copy kernel writes
+  // The convolution the tensor-core kernel runs: over the copy where there is one.
+  const EdgertQConvGeom& kernelGeom() const {
+    return path_ == QPath::kPadMma || path_ == QPath::kS2dMma ? copy_geom_ : geom_;
+  }
   EdgertQConvGeom geom_{};
   EdgertQEpi epi_{};
   CUdeviceptr w_ = 0;
@@ -489,6 +504,8 @@ struct MmaVariant {
   bool wide = false;    // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
   bool wgmma = false;   // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
   bool tma = false;     // wgmma fed by TMA (sm_90; which convolutions: setUpMma)
+  bool persist =
+      false;  // its persistent variant (with `narrow`): tiles loop, loads overlap epilogues
   bool forced = false;  // by a variable: also on grids the rules below would leave it off
 };
 
@@ -504,7 +521,13 @@ int64_t floorDiv2(int64_t v) {
 // convolution over 16 channels (K = 256 of which 147 real, vs 196 with 4 padded channels),
 // whose 16-byte channel runs the big-tile kernels read. The sums are the same products plus
 // zeros, so the int32 accumulators are exact as before.
-bool s2dGeom(const EdgertQConvGeom& o, EdgertQConvGeom* s) {
+//
+// For the TMA kernel (whose im2col map needs 64-channel taps) the copy also unfolds the rows:
+// copy pixel (Y, X) holds the KW' space-to-depth pixels X - PW' .. X - PW' + KW' - 1 side by
+// side (`unfold`), channels rounded up to 64, and the convolution is KH' x 1 over them (the
+// stem: 4 x 1 over 64 channels). The copy is KW' times larger (ResNet-50's stem at batch 128:
+// 98 MiB of workspace), traffic the TMA kernel's speed pays for where tactic timing says so.
+bool s2dGeom(const EdgertQConvGeom& o, EdgertQConvGeom* s, EdgertS2dCopy* copy, bool unfold) {
   if (o.groups != 1 || o.sh != 2 || o.sw != 2 || o.dh != 1 || o.dw != 1 || o.c >= 16 ||
       int64_t{o.kh} * o.kw < 2)
     return false;
@@ -517,21 +540,49 @@ bool s2dGeom(const EdgertQConvGeom& o, EdgertQConvGeom* s) {
   s->pw = (o.pw + 1) / 2;
   s->kh = static_cast<int>(floorDiv2(o.kh - 1 - o.ph) + s->ph + 1);
   s->kw = static_cast<int>(floorDiv2(o.kw - 1 - o.pw) + s->pw + 1);
-  return s->kh >= 1 && s->kw >= 1;
+  if (s->kh < 1 || s->kw < 1) return false;
+  *copy = {s->n * s->ih * s->iw,
+           o.ih,
+           o.iw,
+           s->ih,
+           s->iw,
+           static_cast<int>(o.c),
+           static_cast<int>(s->c / 4),
+           1,
+           0,
+           static_cast<int>(s->c)};
+  if (unfold) {
+    copy->taps = s->kw;
+    copy->pad = s->pw;
+    copy->c_out = static_cast<int>(roundUp(int64_t{s->kw} * s->c, 64));
+    s->iw = copy->w = s->ow;
+    copy->pixels = s->n * s->ih * s->iw;
+    s->c = s->cg = copy->c_out;
+    s->kw = 1;
+    s->pw = 0;
+  }
+  return true;
 }
 
-// The weights [M][C][KH][KW] rearranged for s2dGeom's convolution: [M][4 * C4][KH'][KW'].
+// The weights [M][C][KH][KW] rearranged for s2dGeom's convolution: [M][C'][KH'][KW'], channel
+// c' = t * 4 C4 + (py * 2 + px) * C4 + c for unfolded column t (t = 0 and KW' columns when not
+// unfolded).
 std::vector<int8_t> s2dWeights(const EdgertQConvGeom& o, const EdgertQConvGeom& s,
-                               const int8_t* w) {
+                               const EdgertS2dCopy& copy, const int8_t* w) {
   std::vector<int8_t> ws(static_cast<size_t>(int64_t{s.m} * s.c * s.kh * s.kw), 0);
-  const int64_t c4 = s.c / 4;
+  const int64_t c4 = copy.c4, per_tap = 4 * c4;
   for (int64_t m = 0; m < o.m; ++m)
     for (int64_t ch = 0; ch < o.c; ++ch)
       for (int64_t ky = 0; ky < o.kh; ++ky)
         for (int64_t kx = 0; kx < o.kw; ++kx) {
           const int64_t ay = floorDiv2(ky - o.ph), ax = floorDiv2(kx - o.pw);
           const int64_t py = ky - o.ph - 2 * ay, px = kx - o.pw - 2 * ax;
-          const int64_t cs = (py * 2 + px) * c4 + ch, ty = ay + s.ph, tx = ax + s.pw;
+          const int64_t ty = ay + s.ph;
+          int64_t cs = (py * 2 + px) * c4 + ch, tx = ax + s.pw;
+          if (copy.taps > 1 || copy.c_out != per_tap) {  // unfolded: the column is a channel block
+            cs += (ax + copy.pad) * per_tap;
+            tx = 0;
+          }
           ws[((m * s.c + cs) * s.kh + ty) * s.kw + tx] =
               w[((m * o.c + ch) * o.kh + ky) * o.kw + kx];
         }
@@ -544,11 +595,11 @@ std::vector<int8_t> s2dWeights(const EdgertQConvGeom& o, const EdgertQConvGeom& 
 // small-K layers latency-bound at a quarter occupancy (hence `narrow`), and the 32 x 32 / 64 x
 // 32 warp tiles spending their issue slots on everything but MMAs (hence `wide` and `wgmma`).
 Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant& v) {
-  const bool s2d = v.s2d && s2dGeom(L->geom_, &L->copy_geom_);
+  const bool s2d = v.s2d && s2dGeom(L->geom_, &L->copy_geom_, &L->s2d_copy_, v.tma);
   const bool padded = !s2d && v.pad && L->geom_.c % 4 != 0;
   std::vector<int8_t> w_pad;
   if (s2d) {
-    w_pad = s2dWeights(L->geom_, L->copy_geom_, w);
+    w_pad = s2dWeights(L->geom_, L->copy_geom_, L->s2d_copy_, w);
     w = w_pad.data();
   } else if (padded) {
     const EdgertQConvGeom& o = L->geom_;
@@ -584,7 +635,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   const bool gemm_fits = pointwiseGeom(g);
   // On any grid: the single-kernel TMA path is offered to small (batch-1) grids too, where
   // tactic timing in CUDA graphs weighs it against cuBLASLt's split-K GEMM + epilogue.
-  L->tma_ = v.tma && !s2d && runs16 && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
+  L->tma_ = v.tma && runs16 && env.sm == 90 && (g.m > 64 || (v.narrow && g.m > 32)) &&
             ((gemm_fits && env.d->cuTensorMapEncodeTiled) ||
              (im2col_fits && env.d->cuTensorMapEncodeIm2col && env.d->cuTensorMapEncodeTiled));
   L->tma_im2col_ = L->tma_ && !gemm_fits;
@@ -593,7 +644,8 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
 #endif
   L->wide_ = !L->tma_ && !L->wgmma_ && v.wide && big_tiles && g.m > 64;
   L->kp_ = roundUp(K, L->tma_ || L->wide_ || L->wgmma_ ? 64 : 32);
-  L->tma_bk_ = (L->tma_im2col_ ? g.c % 128 == 0 : L->kp_ % 128 == 0) ? 128 : 64;
+  L->persist_ = L->tma_ && v.persist && v.narrow;
+  L->tma_bk_ = !L->persist_ && (L->tma_im2col_ ? g.c % 128 == 0 : L->kp_ % 128 == 0) ? 128 : 64;
   if (L->tma_im2col_)
     L->tma_conv_ = {static_cast<int>(g.ow),
                     static_cast<int>(g.oh),
@@ -622,9 +674,20 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
     EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), L->bigTileSmem()));
   }
   if (L->tma_) {
-    L->mma_kernel_ = strCat("edgert_qconv_tma", L->tma_im2col_ ? "_im2col" : "", "_k", L->tma_bk_,
-                            L->mma_bn_ == 64 ? "_n64" : "");
-    EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), EDGERT_QCONV_TMA_SMEM));
+    L->mma_kernel_ =
+        strCat("edgert_qconv_tma", L->persist_ ? "_p" : "", L->tma_im2col_ ? "_im2col" : "", "_k",
+               L->tma_bk_, L->mma_bn_ == 64 ? "_n64" : "");
+    EDGERT_RETURN_IF_ERROR(
+        allowDynamicSmem(env, L->mma_kernel_.c_str(),
+                         L->persist_ ? EDGERT_QCONV_TMA_P_SMEM : EDGERT_QCONV_TMA_SMEM));
+    // The persistent kernel: two blocks per SM (its shared memory's share), or one per tile.
+    const int64_t tiles = (g.n * g.oh * g.ow + 127) / 128 * ((g.m + 63) / 64);
+    int64_t blocks = std::min<int64_t>(tiles, 2 * sms);
+    // EDGERT_INT8_TMA_P_BLOCKS=n: at most n blocks, so that tests walk several tiles per block
+    // on small grids.
+    if (const char* cap = std::getenv("EDGERT_INT8_TMA_P_BLOCKS"))
+      blocks = std::clamp<int64_t>(std::atoll(cap), 1, blocks);
+    L->persist_blocks_ = static_cast<unsigned>(blocks);
   }
   const std::vector<int8_t> wp = gemmWeights(g, w, roundUp(g.m, 128), L->kp_);
   EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wp.data(), wp.size()));
@@ -779,7 +842,8 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
     v.narrow = t.ends_with("-n64") || f_n64;  // with wgmma: its 64-channel tiles
     v.wide = t.ends_with("-wide") || f_wide;
     v.wgmma = t.starts_with("int8-wgmma") || t.starts_with("int8-s2d-wgmma") || f_wgmma;
-    v.tma = t.starts_with("int8-tma") || f_tma;
+    v.tma = t.starts_with("int8-tma") || t.starts_with("int8-s2d-tma") || f_tma;
+    v.persist = t.find("-tma-p-") != std::string_view::npos || env_set("EDGERT_INT8_TMA_P");
     v.pad = t.find("im2col") == std::string_view::npos && !env_set("EDGERT_INT8_IM2COL");
     v.s2d = t.starts_with("int8-s2d-") || env_set("EDGERT_INT8_S2D");
     EDGERT_RETURN_IF_ERROR(setUpMma(L.get(), env, w, v));
