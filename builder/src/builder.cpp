@@ -344,7 +344,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& n = g.nodes[i];
     // A max pool on int8 (quantize_graph.cpp) runs with the INT8 layers, on their NHWC int8.
-    const bool int8_pool = n.op == "MaxPool" && g.tensors[n.inputs[0]].dtype == DataType::kInt8;
+    const bool int8_pool = n.op == "MaxPool" && !n.inputs.empty() && n.inputs[0] >= 0 &&
+                           g.tensors[n.inputs[0]].dtype == DataType::kInt8;
     n.precision = n.op == "EdgertQConv" || int8_pool ? "int8" : "fp32";
     n.tactic = "cpu-ref";
     if (target.backend != "cuda") continue;

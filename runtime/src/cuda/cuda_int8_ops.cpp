@@ -498,15 +498,14 @@ bool pointwiseGeom(const EdgertQConvGeom& g) {
 // Which variant of our tensor-core kernel a layer asks for (its tactic name, or the EDGERT_INT8_*
 // variables that force one to compare).
 struct MmaVariant {
-  bool pad = true;      // C % 4 != 0: the input padded to 4 channels (else im2col columns)
-  bool s2d = false;     // stride 2, C < 16: over a space-to-depth copy of the input
-  bool narrow = false;  // 64-channel tiles for M > 64 (with wgmma: m64n64 tiles, M > 32)
-  bool wide = false;    // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
-  bool wgmma = false;   // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
-  bool tma = false;     // wgmma fed by TMA (sm_90; which convolutions: setUpMma)
-  bool persist =
-      false;  // its persistent variant (with `narrow`): tiles loop, loads overlap epilogues
-  bool forced = false;  // by a variable: also on grids the rules below would leave it off
+  bool pad = true;       // C % 4 != 0: the input padded to 4 channels (else im2col columns)
+  bool s2d = false;      // stride 2, C < 16: over a space-to-depth copy of the input
+  bool narrow = false;   // 64-channel tiles for M > 64 (with wgmma: m64n64 tiles, M > 32)
+  bool wide = false;     // 128 x 128 blocks of 64 x 64 warp tiles (C % 16 == 0, M > 64)
+  bool wgmma = false;    // the same on Hopper's warpgroup MMAs (sm_90 GPU, sm_90a fatbin)
+  bool tma = false;      // wgmma fed by TMA (sm_90; which convolutions: setUpMma)
+  bool persist = false;  // its persistent variant (with `narrow`; see int8_tma.cu)
+  bool forced = false;   // by a variable: also on grids the rules below would leave it off
 };
 
 int64_t floorDiv2(int64_t v) {
@@ -541,16 +540,17 @@ bool s2dGeom(const EdgertQConvGeom& o, EdgertQConvGeom* s, EdgertS2dCopy* copy, 
   s->kh = static_cast<int>(floorDiv2(o.kh - 1 - o.ph) + s->ph + 1);
   s->kw = static_cast<int>(floorDiv2(o.kw - 1 - o.pw) + s->pw + 1);
   if (s->kh < 1 || s->kw < 1) return false;
-  *copy = {s->n * s->ih * s->iw,
-           o.ih,
-           o.iw,
-           s->ih,
-           s->iw,
-           static_cast<int>(o.c),
-           static_cast<int>(s->c / 4),
-           1,
-           0,
-           static_cast<int>(s->c)};
+  *copy = {};
+  copy->pixels = s->n * s->ih * s->iw;
+  copy->ih = o.ih;
+  copy->iw = o.iw;
+  copy->h2 = s->ih;
+  copy->w = s->iw;
+  copy->c = static_cast<int>(o.c);
+  copy->c4 = static_cast<int>(s->c / 4);
+  copy->taps = 1;
+  copy->pad = 0;
+  copy->c_out = static_cast<int>(s->c);
   if (unfold) {
     copy->taps = s->kw;
     copy->pad = s->pw;
