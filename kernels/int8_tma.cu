@@ -109,6 +109,40 @@ __device__ __forceinline__ unsigned long long swizzledDesc(const void* smem) {
          static_cast<unsigned long long>(BK == 128 ? 1 : 2) << 62;
 }
 
+// The stages' barriers, set up by one thread before the block splits into its roles.
+template <int STAGES>
+__device__ __forceinline__ void initStageBarriers(unsigned long long* full,
+                                                  unsigned long long* empty) {
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbarInit(&full[s], 1);     // the producer's arrival + the stage's bytes
+      mbarInit(&empty[s], 256);  // every consumer thread, once its wgmmas have read the stage
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+}
+
+__device__ __forceinline__ void prefetchTensorMaps(const CUtensorMap* ta, const CUtensorMap* tb) {
+  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(ta))
+               : "memory");
+  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(tb))
+               : "memory");
+}
+
+// Warpgroup wg's wgmmas over the stage at `a` (its 64 rows of A, all of B), committed; then
+// waits for the previous step's group, whose stage the caller may hand back.
+template <int BK, int BN>
+__device__ __forceinline__ void mmaKTile(int (&acc)[BN / 2], const int8_t* a, int wg) {
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+  for (int ks = 0; ks < BK / 32; ++ks)
+    wgmmaN(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32),
+           swizzledDesc<BK>(a + kTBM * BK + ks * 32));
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+  asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+}
+
 template <int BK, int BN, bool IM2COL>
 __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long row0,
                                          long long rows, int ktiles, const EdgertTmaConv& cv,
@@ -123,21 +157,11 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const long long p0 = blockIdx.x * static_cast<long long>(kTBM);
   const int n0 = blockIdx.y * BN;
-  if (tid == 0) {
-    for (int s = 0; s < T::kStages; ++s) {
-      mbarInit(&full[s], 1);     // the producer's arrival + the stage's bytes
-      mbarInit(&empty[s], 256);  // every consumer thread, once its wgmmas have read the stage
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
-  __syncthreads();
+  initStageBarriers<T::kStages>(full, empty);
   if (warp == 8) {
     // The producer: one thread keeps up to kStages tiles in flight.
     if (lane == 0) {
-      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(ta))
-                   : "memory");
-      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(tb))
-                   : "memory");
+      prefetchTensorMaps(ta, tb);
       // im2col: the tile's first output pixel as the top-left of its filter window, and the
       // reduction position (tap kh, kw; channel block cb) stepped per tile, k = tap * C + c.
       int img = 0, w0 = 0, h0 = 0, cb = 0, tkw = 0, tkh = 0;
@@ -176,15 +200,8 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
   for (int kt = 0; kt < ktiles; ++kt) {
     const int s = kt % T::kStages;
     mbarWait(&full[s], (kt / T::kStages) & 1);
-    const int8_t* const a = tsm + s * T::kStage;
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#pragma unroll
-    for (int ks = 0; ks < BK / 32; ++ks)
-      wgmmaN(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32),
-             swizzledDesc<BK>(a + kTBM * BK + ks * 32));
-    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+    mmaKTile<BK, BN>(acc, tsm + s * T::kStage, wg);
     // The previous step's wgmmas are done with their stage: hand it back to the producer.
-    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
     if (kt > 0) mbarArrive(&empty[(kt - 1) % T::kStages]);
   }
   asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
@@ -234,21 +251,13 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int ntn = (e.m + BN - 1) / BN;
   const long long tiles = (rows + kTBM - 1) / kTBM * ntn;
-  if (tid == 0) {
-    for (int s = 0; s < T::kStages; ++s) {
-      mbarInit(&full[s], 1);
-      mbarInit(&empty[s], 256);
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
-  __syncthreads();
+  initStageBarriers<T::kStages>(full, empty);
   if (warp == 8) {
     if (lane == 0) {
-      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(ta))
-                   : "memory");
-      asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(tb))
-                   : "memory");
+      prefetchTensorMaps(ta, tb);
       unsigned step = 0;  // over all of the block's k-tiles: stage step % kStages
+      // The loads of qconvTma's producer, per tile. (Moved into one shared helper, the cursor's
+      // steps changed the im2col kernels' generated code, which wants a GPU run to land.)
       for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
         const long long p0 = t / ntn * kTBM;
         const int n0 = static_cast<int>(t % ntn) * BN;
@@ -292,14 +301,7 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
     for (int kt = 0; kt < ktiles; ++kt, ++step) {
       const int s = static_cast<int>(step % T::kStages);
       mbarWait(&full[s], (step / T::kStages) & 1);
-      const int8_t* const a = tsm + s * T::kStage;
-      asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#pragma unroll
-      for (int ks = 0; ks < BK / 32; ++ks)
-        wgmmaN(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32),
-               swizzledDesc<BK>(a + kTBM * BK + ks * 32));
-      asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-      asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+      mmaKTile<BK, BN>(acc, tsm + s * T::kStage, wg);
       if (kt > 0) mbarArrive(&empty[(step - 1) % T::kStages]);
     }
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
