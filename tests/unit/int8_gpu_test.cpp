@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../../builder/src/build_graph.h"
+#include "edgert/internal/str.h"
 #include "onnx_model.h"
 #include "test_util.h"
 
@@ -129,6 +130,31 @@ ImportedModel qconvModel(const QCase& q, std::map<std::string, HostTensor>* inpu
   return im;
 }
 
+// `im` built for the CPU and for the GPU (no tactic timing; no layer may fall back to the CPU),
+// both run on `in`: output "y" of each. The GPU engine runs `gpu_runs` times in one context.
+void runOnBoth(ImportedModel im, const char* name, const std::map<std::string, HostTensor>& in,
+               int gpu_runs, HostTensor* got, HostTensor* want) {
+  BuildOptions cpu, gpu;
+  cpu.target = "cpu";
+  gpu.target = testTarget();
+  gpu.tactic_timing = false;
+  BuildReport rep;
+  auto ce = buildFromGraph(im, name, cpu);
+  auto ge = buildFromGraph(std::move(im), name, gpu, &rep);
+  ASSERT_TRUE(ce.ok()) << ce.status().toString();
+  ASSERT_TRUE(ge.ok()) << ge.status().toString();
+  EXPECT_TRUE(rep.cpu_fallback_layers.empty());
+  std::map<std::string, const HostTensor*> feeds;
+  for (auto& [k, v] : in) feeds[k] = &v;
+  auto w = runEngineBytes(ce.value(), feeds, Backend::kCpu);
+  auto g = runEngineBytes(ge.value(), feeds, Backend::kCuda, gpu_runs);
+  ASSERT_TRUE(w.ok()) << w.status().toString();
+  ASSERT_TRUE(g.ok()) << g.status().toString();
+  *got = std::move(g->at("y"));
+  *want = std::move(w->at("y"));
+  ASSERT_EQ(got->dims(), want->dims());
+}
+
 TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
   // The GPU paths: the implicit-GEMM kernel on the tensor as it lies (C % 16, % 8, % 4 == 0),
   // im2col for the rest (C = 3, odd counts), M not a multiple of 16, cuBLASLt's IMMA in the
@@ -216,12 +242,11 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
-  const char* only = std::getenv("EDGERT_TEST_INT8_ROUNDS");
+  const char* only_env = std::getenv("EDGERT_TEST_INT8_ROUNDS");
+  const std::string only = only_env ? strCat(",", only_env, ",") : "";
   for (int round = 0; round < 13; ++round)
     for (const QCase& q : cases) {
-      if (only && (std::string(",") + only + ",").find("," + std::to_string(round) + ",") ==
-                      std::string::npos)
-        continue;
+      if (!only.empty() && only.find(strCat(",", round, ",")) == std::string::npos) continue;
       SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
       clearForcedPaths();
       if (round == 1) setenv("EDGERT_INT8_N64", "1", 1);
@@ -241,26 +266,10 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 12) setenv("EDGERT_INT8_TMA_P_BLOCKS", "3", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
-      BuildOptions cpu, gpu;
-      cpu.target = "cpu";
-      gpu.target = testTarget();
-      gpu.tactic_timing = false;
-      BuildReport rep;
-      auto ce = buildFromGraph(im, q.name, cpu);
-      auto ge = buildFromGraph(std::move(im), q.name, gpu, &rep);
-      ASSERT_TRUE(ce.ok()) << ce.status().toString();
-      ASSERT_TRUE(ge.ok()) << ge.status().toString();
-      EXPECT_TRUE(rep.cpu_fallback_layers.empty());
-      std::map<std::string, const HostTensor*> feeds;
-      for (auto& [k, v] : in) feeds[k] = &v;
-      auto want = runEngineBytes(ce.value(), feeds, Backend::kCpu);
-      // Twice in one context (the second run replays what the first set up).
-      auto got = runEngineBytes(ge.value(), feeds, Backend::kCuda, 2);
-      ASSERT_TRUE(want.ok()) << want.status().toString();
-      ASSERT_TRUE(got.ok()) << got.status().toString();
-      const HostTensor& a = got->at("y");
-      const HostTensor& b = want->at("y");
-      ASSERT_EQ(a.dims(), b.dims());
+      // Twice in one context on the GPU (the second run replays what the first set up).
+      HostTensor a, b;
+      runOnBoth(std::move(im), q.name, in, 2, &a, &b);
+      if (HasFatalFailure()) return;
       if (q.int8_out) {
         int64_t differ = 0, sat = 0;
         for (int64_t i = 0; i < a.numel(); ++i) {
@@ -316,25 +325,9 @@ TEST_F(Int8Gpu, MaxPoolOnInt8MatchesTheCpu) {
     g.nodes.push_back(std::move(n));
     g.bindings.back().tensor = y;
     g.bindings.back().model_dims = g.tensors[y].dims;
-    BuildOptions cpu, gpu;
-    cpu.target = "cpu";
-    gpu.target = testTarget();
-    gpu.tactic_timing = false;
-    BuildReport rep;
-    auto ce = buildFromGraph(im, pc.name, cpu);
-    auto ge = buildFromGraph(std::move(im), pc.name, gpu, &rep);
-    ASSERT_TRUE(ce.ok()) << ce.status().toString();
-    ASSERT_TRUE(ge.ok()) << ge.status().toString();
-    EXPECT_TRUE(rep.cpu_fallback_layers.empty());
-    std::map<std::string, const HostTensor*> feeds;
-    for (auto& [k, v] : in) feeds[k] = &v;
-    auto want = runEngineBytes(ce.value(), feeds, Backend::kCpu);
-    auto got = runEngineBytes(ge.value(), feeds, Backend::kCuda);
-    ASSERT_TRUE(want.ok()) << want.status().toString();
-    ASSERT_TRUE(got.ok()) << got.status().toString();
-    const HostTensor& a = got->at("y");
-    const HostTensor& b = want->at("y");
-    ASSERT_EQ(a.dims(), b.dims());
+    HostTensor a, b;
+    runOnBoth(std::move(im), pc.name, in, 1, &a, &b);
+    if (HasFatalFailure()) return;
     int64_t differ = 0;
     for (int64_t i = 0; i < a.numel(); ++i) differ += a.as<int8_t>()[i] != b.as<int8_t>()[i];
     EXPECT_EQ(differ, 0) << "of " << a.numel();
