@@ -27,7 +27,7 @@ struct TmaTile {
   static_assert(BK == 64 || BK == 128, "one swizzle atom per row");
   static constexpr int kStage = (kTBM + BN) * BK;
   static constexpr int kStages = 98304 / kStage;
-  static constexpr int kCRow = BN + 4;
+  static constexpr int kCRow = BN + 8;  // rows 8 banks apart: conflict-free staging
   static_assert(kTBM * kCRow * 4 <= kStages * kStage, "the accumulator tile fits the stages");
   // + 1 KiB to align the stages to the swizzle pattern's 1024-byte period, + the barriers.
   static constexpr int kSmem = kStages * kStage + 1024 + 2 * kStages * 8;
@@ -223,42 +223,58 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
 // consumers run this one's epilogue. For the short-reduction layers (ResNet-50's layer1 1x1
 // convolutions: one 64-deep k-tile per tile) the non-persistent kernel serialised load,
 // multiply and epilogue in every block, the memory latency of each in turn.
+// Each consumer warpgroup stages and finishes its own 64 rows, synchronised with its own named
+// barrier only: the two drift apart, so one's epilogue overlaps the other's wait for a stage
+// (one 256-thread barrier per tile kept both waiting for the slower). An int8 residual tile is
+// loaded by the producer with the operands, by TMA into one of two residual buffers, so the
+// epilogue reads it from shared memory instead of waiting on global memory for it.
 template <int BN>
 struct TmaPersistTile {
   static constexpr int kBK = 64;
   static constexpr int kStage = (kTBM + BN) * kBK;
-  static constexpr int kCRow = BN + 4;
+  static constexpr int kCRow = BN + 8;  // rows 8 banks apart: conflict-free staging
   static constexpr int kCBytes = kTBM * kCRow * 4;
-  static constexpr int kStages = (EDGERT_QCONV_TMA_P_SMEM - kCBytes - 1024 - 256) / kStage;
+  static constexpr int kRBytes = kTBM * BN;  // one int8 residual tile
+  static constexpr int kStages =
+      (EDGERT_QCONV_TMA_P_SMEM - kCBytes - 2 * kRBytes - 1024 - 256) / kStage;
   static_assert(kStages >= 2, "double buffering at least");
-  static constexpr int kSmem = kStages * kStage + kCBytes + 1024 + 2 * kStages * 8;
+  static_assert(kCBytes % 1024 == 0 && kRBytes % 1024 == 0, "buffers stay 1024-byte aligned");
+  static constexpr int kSmem = kStages * kStage + kCBytes + 2 * kRBytes + 1024 + 2 * 8 * 8;
   static_assert(kSmem <= EDGERT_QCONV_TMA_P_SMEM, "the host's launch size");
 };
 
 template <int BN, bool IM2COL, int RK, int ACT>
 __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e, long long rows,
                                                    int ktiles, const EdgertTmaConv& cv,
-                                                   const CUtensorMap* ta, const CUtensorMap* tb) {
+                                                   const CUtensorMap* ta, const CUtensorMap* tb,
+                                                   const CUtensorMap* tr) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using T = TmaPersistTile<BN>;
   constexpr int BK = T::kBK;
+  // int8 residuals arrive through shared memory (the host encodes `tr` for them).
+  constexpr bool kResTma = RK == kQResS8;
   extern __shared__ __align__(1024) int8_t tsm_raw[];
   int8_t* const tsm = tsm_raw + ((1024 - (smemAddr(tsm_raw) & 1023)) & 1023);
   int* const cs = reinterpret_cast<int*>(tsm + T::kStages * T::kStage);
-  auto* const full =
-      reinterpret_cast<unsigned long long*>(tsm + T::kStages * T::kStage + T::kCBytes);
+  int8_t* const rbuf = tsm + T::kStages * T::kStage + T::kCBytes;
+  auto* const full = reinterpret_cast<unsigned long long*>(rbuf + 2 * T::kRBytes);
   auto* const empty = full + T::kStages;
+  auto* const rfull = empty + T::kStages;  // [2]: a residual tile has arrived
+  auto* const rempty = rfull + 2;          // [2]: both warpgroups' epilogues have read it
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int ntn = (e.m + BN - 1) / BN;
   const long long tiles = (rows + kTBM - 1) / kTBM * ntn;
-  initStageBarriers<T::kStages>(full, empty);
+  if (tid == 0 && kResTma)
+    for (int i = 0; i < 2; ++i) mbarInit(&rfull[i], 1), mbarInit(&rempty[i], 256);
+  initStageBarriers<T::kStages>(full, empty);  // fences and syncs the residual barriers too
   if (warp == 8) {
     if (lane == 0) {
       prefetchTensorMaps(ta, tb);
       unsigned step = 0;  // over all of the block's k-tiles: stage step % kStages
+      unsigned ti = 0;    // the block's tiles: residual buffer ti % 2
       // The loads of qconvTma's producer, per tile. (Moved into one shared helper, the cursor's
       // steps changed the im2col kernels' generated code, which wants a GPU run to land.)
-      for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
+      for (long long t = blockIdx.x; t < tiles; t += gridDim.x, ++ti) {
         const long long p0 = t / ntn * kTBM;
         const int n0 = static_cast<int>(t % ntn) * BN;
         int img = 0, w0 = 0, h0 = 0, cb = 0, tkw = 0, tkh = 0;
@@ -285,14 +301,22 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
             tmaLoad2d(a, ta, kt * BK, static_cast<int>(p0), &full[s]);
           }
           tmaLoad2d(a + kTBM * BK, tb, kt * BK, n0, &full[s]);
+          // The residual tile after the tile's first operands (needed later than they are).
+          if (kResTma && kt == 0) {
+            const unsigned r = ti & 1;
+            if (ti >= 2) mbarWait(&rempty[r], ((ti >> 1) - 1) & 1);
+            mbarExpectTx(&rfull[r], T::kRBytes);
+            tmaLoad2d(rbuf + r * T::kRBytes, tr, n0, static_cast<int>(p0), &rfull[r]);
+          }
         }
       }
     }
     return;
   }
   const int wg = warp >> 2;
-  unsigned step = 0;
-  for (long long t = blockIdx.x; t < tiles; t += gridDim.x) {
+  unsigned step = 0, ti = 0;
+  int* const csw = cs + wg * 64 * T::kCRow;  // the warpgroup's 64 rows
+  for (long long t = blockIdx.x; t < tiles; t += gridDim.x, ++ti) {
     const long long p0 = t / ntn * kTBM;
     const int n0 = static_cast<int>(t % ntn) * BN;
     int acc[BN / 2];
@@ -306,12 +330,20 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
     }
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
     mbarArrive(&empty[(step - 1) % T::kStages]);  // the tile's last stage
-    // The previous tile's epilogue has read the accumulator tile (named barrier 1: the 256
-    // consumer threads); then this tile's are staged and read.
-    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    // This warpgroup's previous epilogue has read its rows (named barriers 2 and 3: the
+    // warpgroups' 128 threads each); then this tile's are staged and read.
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + wg) : "memory");
     stageWgmmaAcc<BN>(cs, T::kCRow, acc, wg, warp, lane);
-    asm volatile("bar.sync 1, 256;\n" ::: "memory");
-    epilogueTile<kTBM, BN, 8, RK, ACT>(cs, T::kCRow, e, p0, n0, rows, 0, y);
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + wg) : "memory");
+    if constexpr (kResTma) {
+      const unsigned r = ti & 1;
+      mbarWait(&rfull[r], (ti >> 1) & 1);
+      epilogueTile<64, BN, 4, kQResS8Smem, ACT>(csw, T::kCRow, e, p0 + wg * 64, n0, rows, 0, y,
+                                                rbuf + r * T::kRBytes + wg * 64 * BN);
+      mbarArrive(&rempty[r]);
+    } else {
+      epilogueTile<64, BN, 4, RK, ACT>(csw, T::kCRow, e, p0 + wg * 64, n0, rows, 0, y);
+    }
   }
 #else
   __trap();
@@ -323,29 +355,33 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
 template <int BN, bool IM2COL>
 __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e, long long rows,
                                                    int ktiles, const EdgertTmaConv& cv,
-                                                   const CUtensorMap* ta, const CUtensorMap* tb) {
+                                                   const CUtensorMap* ta, const CUtensorMap* tb,
+                                                   const CUtensorMap* tr) {
   withAct(e, [&](auto act) {
     constexpr int A = decltype(act)::value;
     switch (e.res_kind) {
       case kQResS8:
-        return qconvTmaPersistent<BN, IM2COL, kQResS8, A>(y, e, rows, ktiles, cv, ta, tb);
+        return qconvTmaPersistent<BN, IM2COL, kQResS8, A>(y, e, rows, ktiles, cv, ta, tb, tr);
       case kQResF16:
-        return qconvTmaPersistent<BN, IM2COL, kQResF16, A>(y, e, rows, ktiles, cv, ta, tb);
+        return qconvTmaPersistent<BN, IM2COL, kQResF16, A>(y, e, rows, ktiles, cv, ta, tb, tr);
       case kQResF32:
-        return qconvTmaPersistent<BN, IM2COL, kQResF32, A>(y, e, rows, ktiles, cv, ta, tb);
+        return qconvTmaPersistent<BN, IM2COL, kQResF32, A>(y, e, rows, ktiles, cv, ta, tb, tr);
       default:
-        return qconvTmaPersistent<BN, IM2COL, kQResNone, A>(y, e, rows, ktiles, cv, ta, tb);
+        return qconvTmaPersistent<BN, IM2COL, kQResNone, A>(y, e, rows, ktiles, cv, ta, tb, tr);
     }
   });
 }
 
 }  // namespace
 
-#define EDGERT_QCONV_TMA_P(NAME, BN, IM2COL)                                                 \
-  extern "C" __global__ void __launch_bounds__(288, 2)                                       \
-      NAME(void* y, EdgertQEpi e, long long rows, int ktiles, EdgertTmaConv cv,              \
-           const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb) { \
-    qconvTmaPersistent<BN, IM2COL>(y, e, rows, ktiles, cv, &ta, &tb);                        \
+// `tr`: the int8 residual [rows][M] as a 2-D map of 128 x BN boxes (read only when the
+// residual is int8).
+#define EDGERT_QCONV_TMA_P(NAME, BN, IM2COL)                                               \
+  extern "C" __global__ void __launch_bounds__(288, 2)                                     \
+      NAME(void* y, EdgertQEpi e, long long rows, int ktiles, EdgertTmaConv cv,            \
+           const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb, \
+           const __grid_constant__ CUtensorMap tr) {                                       \
+    qconvTmaPersistent<BN, IM2COL>(y, e, rows, ktiles, cv, &ta, &tb, &tr);                 \
   }
 // 64-channel tiles only: with 128 (its 64 accumulators a thread live across the tile loop)
 // ptxas spilled 224 bytes a thread under the two-blocks-per-SM register cap.

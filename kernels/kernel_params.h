@@ -150,8 +150,9 @@ struct EdgertS2dCopy {
 // edgert_qconv_tma_k128 / _k64: three stages of 128 + 128 rows of 128 bytes (or six of 64),
 // 1 KiB to align them to the swizzle period, and the stages' mbarriers.
 #define EDGERT_QCONV_TMA_SMEM 99456
-// edgert_qconv_tma_p_*: stages of 128 + 64 rows of 64 bytes and the 128 x 68 int32 accumulator
-// tile; two blocks fill an SM's 228 KiB (1 KiB of it each block's own).
+// edgert_qconv_tma_p_*: stages of 128 + 64 rows of 64 bytes, the 128 x 68 int32 accumulator
+// tile and two 128 x 64 int8 residual tiles; two blocks fill an SM's 228 KiB (1 KiB of it each
+// block's own).
 #define EDGERT_QCONV_TMA_P_SMEM 115200
 
 // edgert_qconv_tma_im2col_*: the convolution the im2col tensor map walks (the map has the input's

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -368,7 +369,12 @@ class QConvLayer final : public GpuLayer {
     EdgertTmaConv cv = tma_conv_;
     CUtensorMap tb = tb_;
     if (persist_) {
-      void* args[] = {&y, &ec, &r, &ktiles, &cv, &ta, &tb};
+      // An int8 residual is read by TMA too: [rows][M] in boxes of the kernel's 128 x 64 tiles.
+      CUtensorMap tr{};
+      if (ec.res_kind == kQResS8)
+        EDGERT_RETURN_IF_ERROR(encodeTmaMap(env, &tr, ec.res, geom_.m, rows, mma_bn_, 128,
+                                            CU_TENSOR_MAP_SWIZZLE_NONE));
+      void* args[] = {&y, &ec, &r, &ktiles, &cv, &ta, &tb, &tr};
       return launchGrid(env, mma_kernel_.c_str(), persist_blocks_, 1, 288, 1, args, 1,
                         EDGERT_QCONV_TMA_P_SMEM);
     }
@@ -381,7 +387,8 @@ class QConvLayer final : public GpuLayer {
   // A [outer][inner] int8 matrix as a 2-D tensor map of inner-dimension boxes `bk` bytes wide
   // and `box_rows` tall, swizzled as the kernel's wgmma descriptors expect.
   static Status encodeTmaMap(const Env& env, CUtensorMap* map, CUdeviceptr base, int64_t inner,
-                             int64_t outer, int bk, int box_rows) {
+                             int64_t outer, int bk, int box_rows,
+                             std::optional<CUtensorMapSwizzle> swizzle = std::nullopt) {
     if (!env.d->cuTensorMapEncodeTiled)
       return Status(StatusCode::kUnavailable, "the CUDA driver lacks cuTensorMapEncodeTiled (TMA)");
     if (base % 16 != 0)
@@ -391,11 +398,12 @@ class QConvLayer final : public GpuLayer {
     const cuuint64_t stride[1] = {static_cast<cuuint64_t>(inner)};
     const cuuint32_t box[2] = {static_cast<cuuint32_t>(bk), static_cast<cuuint32_t>(box_rows)},
                      step[2] = {1, 1};
-    return env.d->check(env.d->cuTensorMapEncodeTiled(
-                            map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, reinterpret_cast<void*>(base),
-                            dim, stride, box, step, CU_TENSOR_MAP_INTERLEAVE_NONE, tmaSwizzle(bk),
-                            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-                        "cuTensorMapEncodeTiled (int8-tma)");
+    return env.d->check(
+        env.d->cuTensorMapEncodeTiled(
+            map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, reinterpret_cast<void*>(base), dim, stride, box,
+            step, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle.value_or(tmaSwizzle(bk)),
+            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+        "cuTensorMapEncodeTiled (int8-tma)");
   }
 
   // The NHWC input [N][IH][IW][C] as an im2col map: boxes of tma_bk_ channels of 128 filter
@@ -644,7 +652,8 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
 #endif
   L->wide_ = !L->tma_ && !L->wgmma_ && v.wide && big_tiles && g.m > 64;
   L->kp_ = roundUp(K, L->tma_ || L->wide_ || L->wgmma_ ? 64 : 32);
-  L->persist_ = L->tma_ && v.persist && v.narrow;
+  // An int8 residual goes through a TMA map too, whose row stride needs 16-byte multiples.
+  L->persist_ = L->tma_ && v.persist && v.narrow && (L->epi_.res_kind != kQResS8 || g.m % 16 == 0);
   L->tma_bk_ = !L->persist_ && (L->tma_im2col_ ? g.c % 128 == 0 : L->kp_ % 128 == 0) ? 128 : 64;
   if (L->tma_im2col_)
     L->tma_conv_ = {static_cast<int>(g.ow),
