@@ -388,6 +388,68 @@ extern "C" __global__ void edgert_quantize8_f16_u8(uint8_t* y, const __half* x, 
   quantizeTensor8(y, x, n8, scale, zp);
 }
 
+// QuantizeLinear of an NCHW float32 image (C <= 4 planes of hw pixels, hw % 4 == 0) straight
+// into NHWC: four pixels a thread, one scale. The float32 values themselves are quantised, as
+// the CPU reference does (the NHWC fp16 route rounded them to fp16 first).
+template <int C, class D>
+__device__ void quantizeImage(D* y, const float* x, long long n, long long hw, const float* scale,
+                              const float* zp) {
+  const float s = scale[0], z = zp ? zp[0] : 0.f;
+  const long long quads = hw / 4, total = n * quads;
+  // A plane's four pixels as one 16-byte load where the input allows (hw % 4 == 0 keeps every
+  // plane's quads aligned with it).
+  const bool vec = (reinterpret_cast<unsigned long long>(x) & 15) == 0;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long img = i / quads, p = (i - img * quads) * 4;
+    const float* src = x + img * C * hw + p;
+    union {
+      D q[4 * C];
+      unsigned w[C];
+    } out;
+#pragma unroll
+    for (int k = 0; k < C; ++k) {
+      float v[4];
+      if (vec) {
+        const float4 f = *reinterpret_cast<const float4*>(src + k * hw);
+        v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
+      } else {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) v[j] = src[k * hw + j];
+      }
+#pragma unroll
+      for (int j = 0; j < 4; ++j) out.q[j * C + k] = saturateTo<D>(quantizedValue(v[j], s, z));
+    }
+    unsigned* dst = reinterpret_cast<unsigned*>(y + (img * hw + p) * C);  // 4 C bytes: aligned
+#pragma unroll
+    for (int k = 0; k < C; ++k) dst[k] = out.w[k];
+  }
+}
+template <class D>
+__device__ void quantizeImageAnyC(D* y, const float* x, long long n, int c, long long hw,
+                                  const float* scale, const float* zp) {
+  switch (c) {
+    case 1:
+      return quantizeImage<1>(y, x, n, hw, scale, zp);
+    case 2:
+      return quantizeImage<2>(y, x, n, hw, scale, zp);
+    case 3:
+      return quantizeImage<3>(y, x, n, hw, scale, zp);
+    default:
+      return quantizeImage<4>(y, x, n, hw, scale, zp);
+  }
+}
+extern "C" __global__ void edgert_quantize_image_s8(int8_t* y, const float* x, long long n, int c,
+                                                    long long hw, const float* scale,
+                                                    const float* zp) {
+  quantizeImageAnyC(y, x, n, c, hw, scale, zp);
+}
+extern "C" __global__ void edgert_quantize_image_u8(uint8_t* y, const float* x, long long n, int c,
+                                                    long long hw, const float* scale,
+                                                    const float* zp) {
+  quantizeImageAnyC(y, x, n, c, hw, scale, zp);
+}
+
 #define EDGERT_DEQUANTIZE(NAME, S, D)                                                         \
   extern "C" __global__ void NAME(D* y, const S* x, long long n, long long channels,          \
                                   long long inner, const float* scale, const long long* zp) { \

@@ -384,8 +384,9 @@ TEST_F(Int8Gpu, CalibratedEngineTracksTheCpuInt8Engine) {
     auto want = runEngineBytes(ce.value(), {{"x", &x}}, Backend::kCpu);
     auto got = runEngineBytes(ge.value(), {{"x", &x}}, Backend::kCuda);
     ASSERT_TRUE(want.ok() && got.ok());
-    // The GPU quantises the input from fp16 and runs the pool in fp16: a few int8 codes
-    // move by one step, nothing more.
+    // The float layers between INT8 ones run in fp16 on the GPU: a few int8 codes move by
+    // one step, nothing more. (The image input itself is quantised from float32 in one pass,
+    // straight into NHWC, as the CPU does.)
     EXPECT_LT(relativeL2(got->at("y"), want->at("y")), 0.02);
   }
   std::remove(cache.c_str());

@@ -37,13 +37,21 @@ bool isQuantType(DataType t) {
 
 class QdqLayer final : public GpuLayer {
  public:
-  const char* tactic() const override { return nhwc_ ? "int8-nhwc-qdq" : "int8-qdq"; }
-  bool halfIn(size_t k) const override { return nhwc_ && k == 0; }
+  const char* tactic() const override {
+    return image_ ? "int8-nchw32-to-nhwc" : nhwc_ ? "int8-nhwc-qdq" : "int8-qdq";
+  }
+  bool halfIn(size_t k) const override { return nhwc_ && !image_ && k == 0; }
   bool halfOut(size_t) const override { return nhwc_; }
   bool readsInputOnDevice(size_t k) const override { return k == 0; }
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], x = g.in[0], s = scale_, z = zp_;
     long long n = n_, ch = channels_, inner = inner_;
+    if (image_) {
+      long long images = n_ / (channels_ * inner_), hw = inner_;
+      int c = static_cast<int>(channels_);
+      void* args[] = {&y, &x, &images, &c, &hw, &s, &z};
+      return launch(env, kernel_, images * (hw / 4), args);
+    }
     // (An input viewed at an offset into another buffer may not be 16-byte aligned.)
     if (kernel8_ && (x % 16 == 0) && (y % 8 == 0)) {
       long long n8 = n_ / 8;
@@ -58,6 +66,10 @@ class QdqLayer final : public GpuLayer {
   // One scale, fp16 in, n % 8 == 0: eight values per thread.
   const char* kernel8_ = nullptr;
   bool nhwc_ = false;
+  // NCHW float32 in (an image input no earlier layer converted), NHWC int8 out in one pass:
+  // on ResNet-50 at bs128 the conversion to NHWC fp16 and the quantisation after it took
+  // 0.055 + 0.025 ms on an H100.
+  bool image_ = false;
   long long n_ = 0, channels_ = 1, inner_ = 1;
   CUdeviceptr scale_ = 0, zp_ = 0;
 };
@@ -99,6 +111,14 @@ Result<std::unique_ptr<GpuLayer>> makeQdq(const NodeContext& c, const Env& env, 
                       : (s8 ? "edgert_quantize_f32_s8" : "edgert_quantize_f32_u8");
     if (nhwc && ns == 1 && L->n_ % 8 == 0)
       L->kernel8_ = s8 ? "edgert_quantize8_f16_s8" : "edgert_quantize8_f16_u8";
+    const Dims& d = c.dims(0);
+    if (nhwc && ns == 1 && c.rank(0) == 4 && c.dtype(0) == DataType::kFloat32 && d[1] <= 4 &&
+        (d[2] * d[3]) % 4 == 0 && (c.in_nhwc.empty() || !c.in_nhwc[0])) {
+      L->image_ = true;
+      L->channels_ = d[1];
+      L->inner_ = d[2] * d[3];
+      L->kernel_ = s8 ? "edgert_quantize_image_s8" : "edgert_quantize_image_u8";
+    }
   } else if (nhwc) {
     if (qt != DataType::kInt8) return c.unsupported("NHWC dequantisation of ", dataTypeName(qt));
     L->kernel_ = "edgert_dequantize_s8_f16";

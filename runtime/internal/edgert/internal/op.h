@@ -41,6 +41,10 @@ struct NodeContext {
   // a backend that cannot honour it picks by heuristic, unless `strict_tactic` (timing).
   std::string_view tactic;
   bool strict_tactic = false;
+  // CUDA backend: which inputs a layer before this one already holds as NHWC (fp16 / int8);
+  // empty elsewhere. A layer that can read NCHW float32 itself (the quantisation of a
+  // network's image input) does so only where no NHWC copy exists.
+  std::vector<bool> in_nhwc;
 
   size_t numInputs() const { return in.size(); }
   bool has(size_t i) const { return i < in.size() && in[i].present; }
