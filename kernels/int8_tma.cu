@@ -132,13 +132,14 @@ __device__ __forceinline__ void prefetchTensorMaps(const CUtensorMap* ta, const 
 
 // Warpgroup wg's wgmmas over the stage at `a` (its 64 rows of A, all of B), committed; then
 // waits for the previous step's group, whose stage the caller may hand back.
+// B's k-tile at `b` (the stage's, after A's rows, or one kept resident).
 template <int BK, int BN>
-__device__ __forceinline__ void mmaKTile(int (&acc)[BN / 2], const int8_t* a, int wg) {
+__device__ __forceinline__ void mmaKTile(int (&acc)[BN / 2], const int8_t* a, const int8_t* b,
+                                         int wg) {
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
   for (int ks = 0; ks < BK / 32; ++ks)
-    wgmmaN(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32),
-           swizzledDesc<BK>(a + kTBM * BK + ks * 32));
+    wgmmaN(acc, swizzledDesc<BK>(a + wg * 64 * BK + ks * 32), swizzledDesc<BK>(b + ks * 32));
   asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
   asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
 }
@@ -200,7 +201,7 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
   for (int kt = 0; kt < ktiles; ++kt) {
     const int s = kt % T::kStages;
     mbarWait(&full[s], (kt / T::kStages) & 1);
-    mmaKTile<BK, BN>(acc, tsm + s * T::kStage, wg);
+    mmaKTile<BK, BN>(acc, tsm + s * T::kStage, tsm + s * T::kStage + kTBM * BK, wg);
     // The previous step's wgmmas are done with their stage: hand it back to the producer.
     if (kt > 0) mbarArrive(&empty[(kt - 1) % T::kStages]);
   }
@@ -228,48 +229,65 @@ __device__ __forceinline__ void qconvTma(void* y, const EdgertQEpi& e, long long
 // (one 256-thread barrier per tile kept both waiting for the slower). An int8 residual tile is
 // loaded by the producer with the operands, by TMA into one of two residual buffers, so the
 // epilogue reads it from shared memory instead of waiting on global memory for it.
-template <int BN>
+// BRES (layers of one channel tile, M <= BN, K <= EDGERT_QCONV_TMA_PB_MAX_KTILES x 64, no int8
+// residual): all of B is loaded once and stays in shared memory, and the stages carry only A.
+// A block otherwise re-read the weights with every pixel tile: a third of the stem's and of
+// layer1's 3x3 convolutions' operand traffic through L2 on ResNet-50.
+template <int BN, bool BRES>
 struct TmaPersistTile {
   static constexpr int kBK = 64;
-  static constexpr int kStage = (kTBM + BN) * kBK;
+  static constexpr int kStage = (BRES ? kTBM : kTBM + BN) * kBK;
   static constexpr int kCRow = BN + 8;  // rows 8 banks apart: conflict-free staging
   static constexpr int kCBytes = kTBM * kCRow * 4;
-  static constexpr int kRBytes = kTBM * BN;  // one int8 residual tile
+  static constexpr int kRBytes = BRES ? 0 : kTBM * BN;  // one int8 residual tile
+  static constexpr int kBTile = BN * kBK;
   static constexpr int kStages =
-      (EDGERT_QCONV_TMA_P_SMEM - kCBytes - 2 * kRBytes - 1024 - 256) / kStage;
+      BRES ? 4 : (EDGERT_QCONV_TMA_P_SMEM - kCBytes - 2 * kRBytes - 1024 - 256) / kStage;
+  static constexpr int kBTiles =
+      BRES ? (EDGERT_QCONV_TMA_P_SMEM - kStages * kStage - kCBytes - 1024 - 256) / kBTile : 0;
   static_assert(kStages >= 2, "double buffering at least");
-  static_assert(kCBytes % 1024 == 0 && kRBytes % 1024 == 0, "buffers stay 1024-byte aligned");
-  static constexpr int kSmem = kStages * kStage + kCBytes + 2 * kRBytes + 1024 + 2 * 8 * 8;
+  static_assert(!BRES || kBTiles >= EDGERT_QCONV_TMA_PB_MAX_KTILES, "the host's bound");
+  static_assert(kCBytes % 1024 == 0 && kRBytes % 1024 == 0 && kStage % 1024 == 0,
+                "buffers stay 1024-byte aligned");
+  static constexpr int kSmem =
+      kStages * kStage + kCBytes + 2 * kRBytes + kBTiles * kBTile + 1024 + 2 * 8 * 8;
   static_assert(kSmem <= EDGERT_QCONV_TMA_P_SMEM, "the host's launch size");
 };
 
-template <int BN, bool IM2COL, int RK, int ACT>
+template <int BN, bool IM2COL, bool BRES, int RK, int ACT>
 __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e, long long rows,
                                                    int ktiles, const EdgertTmaConv& cv,
                                                    const CUtensorMap* ta, const CUtensorMap* tb,
                                                    const CUtensorMap* tr) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using T = TmaPersistTile<BN>;
+  using T = TmaPersistTile<BN, BRES>;
   constexpr int BK = T::kBK;
   // int8 residuals arrive through shared memory (the host encodes `tr` for them).
-  constexpr bool kResTma = RK == kQResS8;
+  constexpr bool kResTma = RK == kQResS8 && !BRES;
   extern __shared__ __align__(1024) int8_t tsm_raw[];
   int8_t* const tsm = tsm_raw + ((1024 - (smemAddr(tsm_raw) & 1023)) & 1023);
   int* const cs = reinterpret_cast<int*>(tsm + T::kStages * T::kStage);
   int8_t* const rbuf = tsm + T::kStages * T::kStage + T::kCBytes;
-  auto* const full = reinterpret_cast<unsigned long long*>(rbuf + 2 * T::kRBytes);
+  int8_t* const bsm = rbuf + 2 * T::kRBytes;  // BRES: the resident B k-tiles
+  auto* const full = reinterpret_cast<unsigned long long*>(bsm + T::kBTiles * T::kBTile);
   auto* const empty = full + T::kStages;
   auto* const rfull = empty + T::kStages;  // [2]: a residual tile has arrived
   auto* const rempty = rfull + 2;          // [2]: both warpgroups' epilogues have read it
+  auto* const bfull = rempty + 2;          // BRES: all of B has arrived
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int ntn = (e.m + BN - 1) / BN;
   const long long tiles = (rows + kTBM - 1) / kTBM * ntn;
   if (tid == 0 && kResTma)
     for (int i = 0; i < 2; ++i) mbarInit(&rfull[i], 1), mbarInit(&rempty[i], 256);
+  if (tid == 0 && BRES) mbarInit(bfull, 1);
   initStageBarriers<T::kStages>(full, empty);  // fences and syncs the residual barriers too
   if (warp == 8) {
     if (lane == 0) {
       prefetchTensorMaps(ta, tb);
+      if constexpr (BRES) {
+        mbarExpectTx(bfull, ktiles * T::kBTile);
+        for (int kt = 0; kt < ktiles; ++kt) tmaLoad2d(bsm + kt * T::kBTile, tb, kt * BK, 0, bfull);
+      }
       unsigned step = 0;  // over all of the block's k-tiles: stage step % kStages
       unsigned ti = 0;    // the block's tiles: residual buffer ti % 2
       // The loads of qconvTma's producer, per tile. (Moved into one shared helper, the cursor's
@@ -300,7 +318,7 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
           } else {
             tmaLoad2d(a, ta, kt * BK, static_cast<int>(p0), &full[s]);
           }
-          tmaLoad2d(a + kTBM * BK, tb, kt * BK, n0, &full[s]);
+          if constexpr (!BRES) tmaLoad2d(a + kTBM * BK, tb, kt * BK, n0, &full[s]);
           // The residual tile after the tile's first operands (needed later than they are).
           if (kResTma && kt == 0) {
             const unsigned r = ti & 1;
@@ -316,6 +334,7 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
   const int wg = warp >> 2;
   unsigned step = 0, ti = 0;
   int* const csw = cs + wg * 64 * T::kCRow;  // the warpgroup's 64 rows
+  if constexpr (BRES) mbarWait(bfull, 0);
   for (long long t = blockIdx.x; t < tiles; t += gridDim.x, ++ti) {
     const long long p0 = t / ntn * kTBM;
     const int n0 = static_cast<int>(t % ntn) * BN;
@@ -325,7 +344,8 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
     for (int kt = 0; kt < ktiles; ++kt, ++step) {
       const int s = static_cast<int>(step % T::kStages);
       mbarWait(&full[s], (step / T::kStages) & 1);
-      mmaKTile<BK, BN>(acc, tsm + s * T::kStage, wg);
+      int8_t* const a = tsm + s * T::kStage;
+      mmaKTile<BK, BN>(acc, a, BRES ? bsm + kt * T::kBTile : a + kTBM * BK, wg);
       if (kt > 0) mbarArrive(&empty[(step - 1) % T::kStages]);
     }
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
@@ -352,7 +372,7 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
 
 // One kernel body per activation and residual kind: with the epilogue's variants inside the
 // tile loop, their registers and the loop's spilled (1.7 KB a thread).
-template <int BN, bool IM2COL>
+template <int BN, bool IM2COL, bool BRES>
 __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e, long long rows,
                                                    int ktiles, const EdgertTmaConv& cv,
                                                    const CUtensorMap* ta, const CUtensorMap* tb,
@@ -361,13 +381,16 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
     constexpr int A = decltype(act)::value;
     switch (e.res_kind) {
       case kQResS8:
-        return qconvTmaPersistent<BN, IM2COL, kQResS8, A>(y, e, rows, ktiles, cv, ta, tb, tr);
+        return qconvTmaPersistent<BN, IM2COL, BRES, kQResS8, A>(y, e, rows, ktiles, cv, ta, tb, tr);
       case kQResF16:
-        return qconvTmaPersistent<BN, IM2COL, kQResF16, A>(y, e, rows, ktiles, cv, ta, tb, tr);
+        return qconvTmaPersistent<BN, IM2COL, BRES, kQResF16, A>(y, e, rows, ktiles, cv, ta, tb,
+                                                                 tr);
       case kQResF32:
-        return qconvTmaPersistent<BN, IM2COL, kQResF32, A>(y, e, rows, ktiles, cv, ta, tb, tr);
+        return qconvTmaPersistent<BN, IM2COL, BRES, kQResF32, A>(y, e, rows, ktiles, cv, ta, tb,
+                                                                 tr);
       default:
-        return qconvTmaPersistent<BN, IM2COL, kQResNone, A>(y, e, rows, ktiles, cv, ta, tb, tr);
+        return qconvTmaPersistent<BN, IM2COL, BRES, kQResNone, A>(y, e, rows, ktiles, cv, ta, tb,
+                                                                  tr);
     }
   });
 }
@@ -376,17 +399,20 @@ __device__ __forceinline__ void qconvTmaPersistent(void* y, const EdgertQEpi& e,
 
 // `tr`: the int8 residual [rows][M] as a 2-D map of 128 x BN boxes (read only when the
 // residual is int8).
-#define EDGERT_QCONV_TMA_P(NAME, BN, IM2COL)                                               \
+#define EDGERT_QCONV_TMA_P(NAME, BN, IM2COL, BRES)                                         \
   extern "C" __global__ void __launch_bounds__(288, 2)                                     \
       NAME(void* y, EdgertQEpi e, long long rows, int ktiles, EdgertTmaConv cv,            \
            const __grid_constant__ CUtensorMap ta, const __grid_constant__ CUtensorMap tb, \
            const __grid_constant__ CUtensorMap tr) {                                       \
-    qconvTmaPersistent<BN, IM2COL>(y, e, rows, ktiles, cv, &ta, &tb, &tr);                 \
+    qconvTmaPersistent<BN, IM2COL, BRES>(y, e, rows, ktiles, cv, &ta, &tb, &tr);           \
   }
 // 64-channel tiles only: with 128 (its 64 accumulators a thread live across the tile loop)
 // ptxas spilled 224 bytes a thread under the two-blocks-per-SM register cap.
-EDGERT_QCONV_TMA_P(edgert_qconv_tma_p_k64_n64, 64, false)
-EDGERT_QCONV_TMA_P(edgert_qconv_tma_p_im2col_k64_n64, 64, true)
+EDGERT_QCONV_TMA_P(edgert_qconv_tma_p_k64_n64, 64, false, false)
+EDGERT_QCONV_TMA_P(edgert_qconv_tma_p_im2col_k64_n64, 64, true, false)
+// B resident (one channel tile: M <= 64).
+EDGERT_QCONV_TMA_P(edgert_qconv_tma_pb_k64_n64, 64, false, true)
+EDGERT_QCONV_TMA_P(edgert_qconv_tma_pb_im2col_k64_n64, 64, true, true)
 
 // Two blocks of 288 threads (two consumer warpgroups, one producer warp) per SM.
 #define EDGERT_QCONV_TMA(NAME, BK, BN, IM2COL)                                                  \

@@ -154,6 +154,9 @@ struct EdgertS2dCopy {
 // tile and two 128 x 64 int8 residual tiles; two blocks fill an SM's 228 KiB (1 KiB of it each
 // block's own).
 #define EDGERT_QCONV_TMA_P_SMEM 115200
+// edgert_qconv_tma_pb_*: the persistent kernel with all of B resident in shared memory, for
+// reductions of at most this many 64-deep k-tiles.
+#define EDGERT_QCONV_TMA_PB_MAX_KTILES 10
 
 // edgert_qconv_tma_im2col_*: the convolution the im2col tensor map walks (the map has the input's
 // shape, padding and strides; the kernel steps taps and channel blocks and names the tile's

@@ -703,9 +703,17 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
     EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->mma_kernel_.c_str(), L->bigTileSmem()));
   }
   if (L->tma_) {
+    // The persistent kernel keeps all of B in shared memory where one channel tile covers M and
+    // it fits (int8 residuals keep the variant that loads them by TMA).
+    const bool b_resident = L->persist_ && g.m <= 64 &&
+                            L->kp_ / 64 <= EDGERT_QCONV_TMA_PB_MAX_KTILES &&
+                            L->epi_.res_kind != kQResS8;
     L->mma_kernel_ =
-        strCat("edgert_qconv_tma", L->persist_ ? "_p" : "", L->tma_im2col_ ? "_im2col" : "", "_k",
-               L->tma_bk_, L->mma_bn_ == 64 ? "_n64" : "");
+        strCat("edgert_qconv_tma",
+               b_resident    ? "_pb"
+               : L->persist_ ? "_p"
+                             : "",
+               L->tma_im2col_ ? "_im2col" : "", "_k", L->tma_bk_, L->mma_bn_ == 64 ? "_n64" : "");
     EDGERT_RETURN_IF_ERROR(
         allowDynamicSmem(env, L->mma_kernel_.c_str(),
                          L->persist_ ? EDGERT_QCONV_TMA_P_SMEM : EDGERT_QCONV_TMA_SMEM));
