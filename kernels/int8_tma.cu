@@ -130,9 +130,9 @@ __device__ __forceinline__ void prefetchTensorMaps(const CUtensorMap* ta, const 
                : "memory");
 }
 
-// Warpgroup wg's wgmmas over the stage at `a` (its 64 rows of A, all of B), committed; then
-// waits for the previous step's group, whose stage the caller may hand back.
-// B's k-tile at `b` (the stage's, after A's rows, or one kept resident).
+// Warpgroup wg's wgmmas over one k-tile - its 64 rows of A at `a`, all of B at `b` (the stage's,
+// after A's rows, or a k-tile kept resident) - committed; then waits for the previous step's
+// group, whose stage the caller may hand back.
 template <int BK, int BN>
 __device__ __forceinline__ void mmaKTile(int (&acc)[BN / 2], const int8_t* a, const int8_t* b,
                                          int wg) {

@@ -278,13 +278,10 @@ Result<std::unique_ptr<ExecutionContext>> CudaContext::create(
                       nc.op == "QuantizeLinear";
         for (size_t k = 0; k < nc.in.size(); ++k) {
           const int t = g.nodes[i].inputs[k];
-          follow |= t >= 0 && home_half[t];
+          nc.in_nhwc.push_back(t >= 0 && home_half[t]);
+          follow |= nc.in_nhwc.back();
         }
         if (follow) {
-          for (size_t k = 0; k < nc.in.size(); ++k) {
-            const int t = g.nodes[i].inputs[k];
-            nc.in_nhwc.push_back(t >= 0 && home_half[t]);
-          }
           auto layer = hf(nc, env);
           if (layer.ok())
             L.gpu = std::move(layer).value();
