@@ -29,6 +29,8 @@ for m in ${MODELS//,/ }; do
         # photos would. One cache per model serves every batch size.
         [ -d $W/calib ] || python3 bench/calib_tensors.py $W/calib
         extra="--calib-dir $W/calib --calib-cache $W/$m.calib"
+        # The real classifier: the cache calibrated on the real photos (scripts/stage-gpu.sh).
+        [ $m = efficientnet_lite0 ] && [ -f .gpu/models/enl.calib ] && extra="--calib-cache .gpu/models/enl.calib"
       fi
       "$EDGERT" build -q --onnx $W/$m.onnx --target cuda --precision $prec --input-format $fmt --shapes input:${b}x3x224x224 $extra -o $e \
         >> "$OUT/bench_build.log" 2>&1 || { echo "build $m b$b $prec failed"; continue; }

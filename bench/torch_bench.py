@@ -11,7 +11,7 @@ import time
 import torch
 import torchvision
 
-from export_bench_models import MODELS
+from export_bench_models import MODELS, ONNX_MODELS
 
 
 def timed(fn, x, iters, warmup=10):
@@ -45,8 +45,16 @@ def main():
     dtype = torch.float16 if precision == "fp16" else torch.float32
     for name in models:
         torch.manual_seed(0)
-        base = MODELS[name]().eval().cuda().to(dtype).to(memory_format=torch.channels_last)
+        if name in ONNX_MODELS:
+            import onnx
+            from onnx_torch import OnnxModule
+            graph = onnx.load(ONNX_MODELS[name])
+            make = lambda bs: OnnxModule(graph, {"input": (bs, 3, 224, 224)})  # noqa: E731
+        else:
+            net = MODELS[name]()
+            make = lambda bs: net  # noqa: E731
         for bs in batches:
+            base = make(bs).eval().cuda().to(dtype).to(memory_format=torch.channels_last)
             x = torch.randn(bs, 3, 224, 224, device="cuda", dtype=dtype).to(memory_format=torch.channels_last)
             for mode in MODES:
                 torch.cuda.empty_cache()

@@ -62,6 +62,15 @@ for path, name, x in models:
 sys.exit(0 if ok else 1)
 PY
 result[real_models]=$?
+# EfficientNet-Lite0's CUDA FP32 engine against PyTorch (the ONNX graph through
+# bench/onnx_torch.py) on the pre-processed photos: relative L2 <= 1e-4 (issue #9).
+mkdir -p /tmp/assets/models/imagenet && ln -sf "$PWD/.gpu/images" /tmp/assets/images &&
+  ln -sf "$PWD/configs/models/efficientnet_lite0.onnx" /tmp/assets/models/imagenet/ &&
+  cp .gpu/models/efficientnet_lite0_reference_top3.txt /tmp/assets/models/imagenet/
+python3 tests/models/efficientnet_lite0_reference_test.py .gpu/bin/edgert /tmp/assets /tmp/enl_ref --backend cuda \
+  --tensors-only > "$OUT/enl_vs_torch.log" 2>&1
+result[enl_vs_torch]=$?
+tail -1 "$OUT/enl_vs_torch.log"
 # INT8 on the GPU: engines built here from the calibration caches staged in .gpu/models (made on
 # the host from the real photos), run on those photos. The CUDA INT8 engine against the CPU
 # INT8 engine (the same integers up to the fp16 layers around the INT8 ones) and both against

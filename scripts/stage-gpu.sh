@@ -14,7 +14,9 @@ for l in libonnx_proto.so.1 libyaml-cpp.so.0.7 libxxhash.so.0 libgfortran.so.5 l
   cp -L "/lib/x86_64-linux-gnu/$l" .gpu/lib/
 done
 mkdir -p .gpu/models
-cp ../shared/assets/models/ppocr/*.onnx ../shared/assets/images/page.png .gpu/models/ 2>/dev/null || echo "no ../shared/assets: real-model GPU checks will skip"
+cp ../shared/assets/models/ppocr/*.onnx ../shared/assets/images/page.png \
+  ../shared/assets/models/imagenet/efficientnet_lite0_reference_top3.txt .gpu/models/ 2>/dev/null ||
+  echo "no ../shared/assets: real-model GPU checks will skip"
 # INT8: calibration caches made here from the real photos (this machine has OpenCV; the GPU
 # machine builds its INT8 engines from them), and the photos themselves to compare on.
 if [ -x build/bin/edgert ] && [ -d ../shared/assets/images ]; then

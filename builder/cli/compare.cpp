@@ -178,14 +178,18 @@ int cmdCompare(const CompareFlags& f) {
   if (!model.ok()) return fail(model.status());
   nlohmann::json bo = nlohmann::json::parse(model->build_options_json, nullptr, false);
   std::string spec_text = f.preprocess;
+  if (spec_text.empty() && bo.is_object() && bo.contains("preprocess") &&
+      bo["preprocess"].is_string())
+    spec_text = bo["preprocess"].get<std::string>();
   if (spec_text.empty() && bo.is_object() && bo.contains("int8") &&
       bo["int8"].contains("preprocess"))
     spec_text = bo["int8"]["preprocess"].get<std::string>();
   if (spec_text.empty())
-    return fail(Status(StatusCode::kInvalidArgument,
-                       strCat(f.engine,
-                              " records no image pre-processing (it was not calibrated on "
-                              "images): give --preprocess, e.g. resize=256,mean=127,std=128")));
+    return fail(Status(
+        StatusCode::kInvalidArgument,
+        strCat(f.engine,
+               " records no image pre-processing (built without --preprocess, not "
+               "calibrated on images): give --preprocess, e.g. resize=256,mean=127,std=128")));
   auto spec = vision::parsePreprocessSpec(spec_text);
   if (!spec.ok()) return fail(spec.status());
 

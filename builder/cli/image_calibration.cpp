@@ -2,7 +2,6 @@
 
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
-#include <set>
 
 #include "edgert/internal/str.h"
 
@@ -19,34 +18,10 @@ class ImageFolderSource final : public CalibrationSource {
   int sampleCount() const override { return static_cast<int>(files_.size()); }
 
   Status getSamples(int first, const std::string& name, const Dims& dims, float* out) override {
-    if (dims.size() != 4)
-      return Status(StatusCode::kInvalidArgument,
-                    strCat("calibration images feed image inputs; input '", name, "' is ",
-                           dimsToString(dims)));
-    const int64_t c = spec_.nhwc ? dims[3] : dims[1];
-    const int64_t h = spec_.nhwc ? dims[1] : dims[2];
-    const int64_t w = spec_.nhwc ? dims[2] : dims[3];
-    if (c != 1 && c != 3)
-      return Status(StatusCode::kInvalidArgument,
-                    strCat("input '", name, "' ", dimsToString(dims), " has ", c, " channels in ",
-                           spec_.nhwc ? "NHWC" : "NCHW",
-                           " layout; images give 1 or 3 (layout=nhwc for channels-last models)"));
-    for (int64_t i = 0; i < dims[0]; ++i) {
-      const std::string& file = files_[(first + i) % files_.size()];
-      const cv::Mat img = cv::imread(file, cv::IMREAD_COLOR);
-      if (img.empty())
-        return Status(StatusCode::kInvalidArgument, strCat(file, ": cannot decode as an image"));
-      vision::ImageView v;
-      v.format = vision::PixelFormat::kBGR;
-      v.width = img.cols;
-      v.height = img.rows;
-      v.planes[0] = img.data;
-      v.strides[0] = static_cast<int>(img.step[0]);
-      auto r = vision::preprocessImage(v, spec_, static_cast<int>(w), static_cast<int>(h),
-                                       static_cast<int>(c), out + i * c * h * w);
-      if (!r.ok()) return r.status().withContext(file);
-    }
-    return Status::Ok();
+    std::vector<std::string> batch;
+    for (int64_t i = 0; i < (dims.empty() ? 0 : dims[0]); ++i)
+      batch.push_back(files_[(first + i) % files_.size()]);
+    return readImageBatch(batch, spec_, name, dims, out);
   }
 
  private:
@@ -56,25 +31,39 @@ class ImageFolderSource final : public CalibrationSource {
 
 }  // namespace
 
-Result<std::vector<std::string>> listImages(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return Status(StatusCode::kNotFound, strCat(dir, ": image folder not found"));
-  static const std::set<std::string> kExt = {".jpg",  ".jpeg", ".png", ".bmp", ".tif",
-                                             ".tiff", ".webp", ".ppm", ".pgm"};
-  std::vector<std::string> files;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    std::string ext = it->path().extension().string();
-    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (it->is_regular_file() && kExt.count(ext)) files.push_back(it->path().string());
-  }
-  if (ec) return Status(StatusCode::kInvalidArgument, strCat(dir, ": ", ec.message()));
-  if (files.empty())
+Status readImageBatch(const std::vector<std::string>& files, const vision::PreprocessSpec& spec,
+                      const std::string& name, const Dims& dims, float* out) {
+  if (dims.size() != 4)
     return Status(StatusCode::kInvalidArgument,
-                  strCat(dir, ": no images (.jpg, .jpeg, .png, .bmp, .tif, .webp, .ppm, .pgm)"));
-  std::sort(files.begin(), files.end());
-  return files;
+                  strCat("images feed image inputs ([N, C, H, W] or [N, H, W, C]); input '", name,
+                         "' is ", dimsToString(dims)));
+  const int64_t c = spec.nhwc ? dims[3] : dims[1];
+  const int64_t h = spec.nhwc ? dims[1] : dims[2];
+  const int64_t w = spec.nhwc ? dims[2] : dims[3];
+  if (c != 1 && c != 3)
+    return Status(StatusCode::kInvalidArgument,
+                  strCat("input '", name, "' ", dimsToString(dims), " has ", c, " channels in ",
+                         spec.nhwc ? "NHWC" : "NCHW",
+                         " layout; images give 1 or 3 (layout=nhwc for channels-last models)"));
+  if (static_cast<int64_t>(files.size()) > dims[0])
+    return Status(StatusCode::kInternal, strCat(files.size(), " images for a batch of ", dims[0]));
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string& file = files[i];
+    const cv::Mat img = cv::imread(file, cv::IMREAD_COLOR);
+    if (img.empty())
+      return Status(StatusCode::kInvalidArgument, strCat(file, ": cannot decode as an image"));
+    vision::ImageView v;
+    v.format = vision::PixelFormat::kBGR;
+    v.width = img.cols;
+    v.height = img.rows;
+    v.planes[0] = img.data;
+    v.strides[0] = static_cast<int>(img.step[0]);
+    auto r =
+        vision::preprocessImage(v, spec, static_cast<int>(w), static_cast<int>(h),
+                                static_cast<int>(c), out + static_cast<int64_t>(i) * c * h * w);
+    if (!r.ok()) return r.status().withContext(file);
+  }
+  return Status::Ok();
 }
 
 Result<std::shared_ptr<CalibrationSource>> imageFolderCalibration(

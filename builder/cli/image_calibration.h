@@ -10,12 +10,15 @@
 
 #include "edgert/builder.h"
 #include "edgert/vision/preprocess.h"
+#include "input_files.h"
 
 namespace edgert::cli {
 
-// The image files under `dir`, sorted by path; errors name the folder (missing, or holding no
-// image).
-Result<std::vector<std::string>> listImages(const std::string& dir);
+// Decodes `files` with OpenCV and pre-processes file i into sample i of `out`, an image input
+// `name` of `dims` (NCHW, or NHWC when the spec says layout=nhwc). Errors name the file or the
+// input and its dims.
+Status readImageBatch(const std::vector<std::string>& files, const vision::PreprocessSpec& spec,
+                      const std::string& name, const Dims& dims, float* out);
 
 // Errors name the folder (missing, or holding no image).
 Result<std::shared_ptr<CalibrationSource>> imageFolderCalibration(

@@ -54,16 +54,38 @@ struct BuildFlags {
   std::vector<std::string> layer_precisions;  // NAME=PREC
 };
 
-// The calibration image source from --calib-dir / calibration.images, pre-processed as
-// --calib-preprocess or calibration.preprocess says. Sets `spec_text` to the CLI form of the
-// pre-processing (recorded in the engine, so `edgert compare` feeds images the same way).
-Status setImageCalibration(const BuildFlags& f, const BuildConfig* cfg, BuildOptions& opt,
-                           std::string* spec_text) {
+// The model's image pre-processing from --preprocess or the build YAML's
+// calibration.preprocess, in the CLI form (empty when neither gives one). Recorded in the engine,
+// so `edgert run` and `edgert compare` feed images the way calibration did.
+Result<std::string> modelPreprocess(const BuildFlags& f, const BuildConfig* cfg) {
+  if (f.calib_preprocess.empty() &&
+      !(cfg && cfg->calib_preprocess && !cfg->calib_preprocess.IsNull()))
+    return std::string();
+#ifdef EDGERT_CLI_HAS_OPENCV
+  vision::PreprocessSpec spec;
+  if (!f.calib_preprocess.empty()) {
+    EDGERT_ASSIGN_OR_RETURN(spec, vision::parsePreprocessSpec(f.calib_preprocess));
+  } else {
+    vision::Section sec(cfg->origin, "calibration.preprocess", cfg->calib_preprocess);
+    EDGERT_RETURN_IF_ERROR(vision::parsePreprocess(sec, &spec));
+  }
+  return vision::formatPreprocessSpec(spec);
+#else
+  return Status(StatusCode::kUnsupported,
+                "image pre-processing (--preprocess) needs OpenCV, and this edgert was built "
+                "without it (EDGERT_WITH_OPENCV=OFF)");
+#endif
+}
+
+// The calibration source from --calib-dir / calibration.images: images pre-processed as
+// `spec_text` says, or tensor files.
+Status setCalibration(const BuildFlags& f, const BuildConfig* cfg, BuildOptions& opt,
+                      const std::string& spec_text) {
   const std::string dir = !f.calib_dir.empty() ? f.calib_dir : (cfg ? cfg->calib_images : "");
   if (dir.empty()) return Status::Ok();
   if (cli::holdsTensorFiles(dir)) {
     // Tensors come pre-processed: a pre-processing spec would be silently ignored.
-    if (!f.calib_preprocess.empty() || (cfg && cfg->calib_preprocess))
+    if (!spec_text.empty())
       return Status(StatusCode::kInvalidArgument,
                     strCat(dir,
                            " holds tensor files (.npy / .pb), already pre-processed: drop "
@@ -73,18 +95,14 @@ Status setImageCalibration(const BuildFlags& f, const BuildConfig* cfg, BuildOpt
   }
 #ifdef EDGERT_CLI_HAS_OPENCV
   vision::PreprocessSpec spec;
-  if (!f.calib_preprocess.empty()) {
-    EDGERT_ASSIGN_OR_RETURN(spec, vision::parsePreprocessSpec(f.calib_preprocess));
-  } else if (cfg && cfg->calib_preprocess) {
-    vision::Section sec(cfg->origin, "calibration.preprocess", cfg->calib_preprocess);
-    EDGERT_RETURN_IF_ERROR(vision::parsePreprocess(sec, &spec));
+  if (!spec_text.empty()) {
+    EDGERT_ASSIGN_OR_RETURN(spec, vision::parsePreprocessSpec(spec_text));
   }
-  *spec_text = vision::formatPreprocessSpec(spec);
+  opt.calib_preprocess = vision::formatPreprocessSpec(spec);
   EDGERT_ASSIGN_OR_RETURN(opt.calibration, cli::imageFolderCalibration(dir, spec));
   return Status::Ok();
 #else
   (void)opt;
-  (void)spec_text;
   return Status(StatusCode::kUnsupported,
                 strCat("calibration images (", dir,
                        ") need OpenCV, and this edgert was built without it "
@@ -135,12 +153,13 @@ int cmdBuild(const BuildFlags& f) {
                          strCat("--layer-precision '", lp, "' is not NAME=int8|fp16|fp32")));
     opt.layer_precisions[lp.substr(0, eq)] = lp.substr(eq + 1);
   }
-  std::string preprocess;
+  auto preprocess = modelPreprocess(f, cfg ? &*cfg : nullptr);
+  if (!preprocess.ok()) return fail(preprocess.status());
+  opt.calib_preprocess = preprocess.value();
   if (opt.precision == "int8") {
-    Status st = setImageCalibration(f, cfg ? &*cfg : nullptr, opt, &preprocess);
+    Status st = setCalibration(f, cfg ? &*cfg : nullptr, opt, preprocess.value());
     if (!st.ok()) return fail(st);
   }
-  opt.calib_preprocess = preprocess;
   const auto t0 = std::chrono::steady_clock::now();
   BuildReport rep;
   Status st = buildEngineFile(model, out, opt, &rep);
@@ -291,9 +310,10 @@ extern "C" __attribute__((visibility("default"))) int edgert_cli_main(int argc, 
       ->check(CLI::Range(0, 1 << 24));
   build->add_option("--calib-cache", bf.calib_cache,
                     "INT8: thresholds file: read when it exists (no images needed), else written");
-  build->add_option("--calib-preprocess", bf.calib_preprocess,
-                    "INT8: image pre-processing, e.g. resize=256,mean=127,std=128,order=rgb "
-                    "(keys resize, scale, mean, std, order, layout, pad, interp)");
+  build->add_option("--preprocess,--calib-preprocess", bf.calib_preprocess,
+                    "The model's image pre-processing, e.g. resize=256,crop=224,mean=127,std=128,"
+                    "order=rgb (keys resize, crop, scale, mean, std, order, layout, pad, interp): "
+                    "applied to calibration images and recorded for edgert run / compare");
   build
       ->add_option(
           "--int8-min-cosine", bf.int8_min_cosine,
@@ -368,7 +388,22 @@ extern "C" __attribute__((visibility("default"))) int edgert_cli_main(int argc, 
         return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));
       return cmdInspectOnnx(i_onnx);
     }
-    if (auto code = cli::runRuntimeCommand(rc, readTensorFile)) return *code;
+    cli::InputReaders readers{readTensorFile, nullptr};
+#ifdef EDGERT_CLI_HAS_OPENCV
+    readers.images = [](const std::vector<std::string>& files, const std::string& preprocess,
+                        const std::string& name, const Dims& dims, float* out) -> Status {
+      int crop = 0;
+      EDGERT_ASSIGN_OR_RETURN(vision::PreprocessSpec spec,
+                              vision::parsePreprocessSpec(preprocess, &crop));
+      const int64_t h = spec.nhwc ? dims[1] : dims[2], w = spec.nhwc ? dims[2] : dims[3];
+      if (crop > 0 && (crop != h || crop != w))
+        return Status(StatusCode::kInvalidArgument,
+                      strCat("--preprocess crop=", crop, " but input '", name, "' is ",
+                             dimsToString(dims), " (", w, "x", h, ")"));
+      return cli::readImageBatch(files, spec, name, dims, out);
+    };
+#endif
+    if (auto code = cli::runRuntimeCommand(rc, readers)) return *code;
     if (compare->parsed()) {
 #ifdef EDGERT_CLI_HAS_OPENCV
       return cli::cmdCompare(cf);

@@ -37,123 +37,6 @@ int cmdInspectEngine(const std::string& engine_path) {
   return 0;
 }
 
-std::string summarize(const HostTensor& t) {
-  const int64_t n = t.numel();
-  if (n == 0) return "empty";
-  double mn = t.doubleAt(0), mx = mn, sum = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = t.doubleAt(i);
-    mn = std::min(mn, v);
-    mx = std::max(mx, v);
-    sum += v;
-  }
-  std::string first;
-  for (int64_t i = 0; i < std::min<int64_t>(n, 5); ++i)
-    first += fmt::format("{}{:.6g}", i ? ", " : "", t.doubleAt(i));
-  return fmt::format("min {:.6g} max {:.6g} mean {:.6g}  [{}{}]", mn, mx,
-                     sum / static_cast<double>(n), first, n > 5 ? ", ..." : "");
-}
-
-int cmdRun(const std::string& engine_path, const std::string& backend_name,
-           const std::vector<std::string>& inputs, const std::string& save_dir, int iterations,
-           const TensorReader& read) {
-  auto backend = parseBackend(backend_name);
-  if (!backend.ok()) return fail(backend.status());
-  auto rt =
-      Runtime::create({.backend = backend.value(), .log = [](LogSeverity s, const std::string& m) {
-                         if (s != LogSeverity::kVerbose) fmt::print(stderr, "edgert: {}\n", m);
-                       }});
-  if (!rt.ok()) return fail(rt.status());
-  auto engine = rt.value()->loadEngine(engine_path);
-  if (!engine.ok()) return fail(engine.status());
-  auto ctx = engine.value()->createExecutionContext();
-  if (!ctx.ok()) return fail(ctx.status());
-  std::vector<const TensorInfo*> engine_inputs;
-  for (const TensorInfo& b : engine.value()->bindings())
-    if (b.is_input) engine_inputs.push_back(&b);
-  std::map<std::string, std::string> files;
-  for (const std::string& spec : inputs) {
-    const size_t eq = spec.find('=');
-    if (eq == std::string::npos) {
-      if (engine_inputs.size() != 1)
-        return fail(Status(StatusCode::kInvalidArgument,
-                           strCat("--input '", spec, "' has no name= and the engine has ",
-                                  engine_inputs.size(), " inputs")));
-      files[engine_inputs[0]->name] = spec;
-    } else {
-      files[spec.substr(0, eq)] = spec.substr(eq + 1);
-    }
-  }
-  std::vector<HostTensor> keep;
-  for (const TensorInfo* in : engine_inputs) {
-    auto f = files.find(in->name);
-    if (f == files.end())
-      return fail(Status(StatusCode::kInvalidArgument,
-                         strCat("missing --input for '", in->name, "' (", dataTypeName(in->dtype),
-                                " ", dimsToString(in->dims), ")")));
-    auto t = read(f->second);
-    if (!t.ok()) return fail(t.status());
-    if (t->dtype() == DataType::kFloat32 && in->dtype == DataType::kFloat16) {
-      // An engine built with --input-format fp16 takes float32 files too.
-      HostTensor h = HostTensor::create(DataType::kFloat16, t->dims()).value();
-      for (int64_t i = 0; i < t->numel(); ++i)
-        h.mutableAs<uint16_t>()[i] = floatToHalf(t->as<float>()[i]);
-      t = std::move(h);
-    }
-    if (t->dtype() != in->dtype)
-      return fail(Status(StatusCode::kInvalidArgument,
-                         strCat(f->second, ": input '", in->name, "' is ", dataTypeName(in->dtype),
-                                " but the file holds ", dataTypeName(t->dtype()))));
-    Status st = ctx.value()->checkInputShape(in->name, t->dims());
-    if (!st.ok()) return fail(st.withContext(f->second));
-    st = ctx.value()->setInput(in->name, t->data(), t->bytes());
-    if (!st.ok()) return fail(st);
-    files.erase(f);
-  }
-  if (!files.empty())
-    return fail(Status(StatusCode::kInvalidArgument,
-                       strCat("'", files.begin()->first, "' is not an input of this engine")));
-  std::vector<double> ms;
-  for (int i = 0; i < std::max(1, iterations); ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    Status st = ctx.value()->execute();
-    if (!st.ok()) return fail(st);
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  fmt::print("ran {} on {} backend: {} iteration(s), median {:.3f} ms\n", engine_path,
-             backendName(rt.value()->backend()), ms.size(), ms[ms.size() / 2]);
-  if (!save_dir.empty()) {
-    std::error_code ec;
-    fs::create_directories(save_dir, ec);
-    if (ec)
-      return fail(
-          Status(StatusCode::kIoError, strCat(save_dir, ": cannot create folder: ", ec.message())));
-  }
-  for (const TensorInfo& b : engine.value()->bindings()) {
-    if (b.is_input) continue;
-    auto host = HostTensor::create(b.dtype, b.dims);
-    if (!host.ok()) return fail(host.status());
-    Status st = ctx.value()->getOutput(b.name, host->mutableData(), b.bytes());
-    if (!st.ok()) return fail(st);
-    const void* data = host->data();
-    const HostTensor& view = host.value();
-    fmt::print("  output {} {} {}: {}\n", b.name, dataTypeName(b.dtype), dimsToString(b.dims),
-               summarize(view));
-    if (!save_dir.empty()) {
-      std::string file = b.name;
-      for (char& c : file)
-        if (c == '/' || c == '\\' || c == ':') c = '_';
-      const std::string path = (fs::path(save_dir) / (file + ".npy")).string();
-      st = writeNpy(path, b.dtype, b.dims, data);
-      if (!st.ok()) return fail(st);
-    }
-  }
-  if (!save_dir.empty()) fmt::print("outputs written to {}/\n", save_dir);
-  return 0;
-}
-
 int cmdBench(const std::string& engine_path, const std::string& backend_name, int iterations,
              int warmup, const std::string& json_path, bool per_layer, bool cuda_graph) {
   // The CUDA backend captures the network as one CUDA graph from the second run on
@@ -267,12 +150,26 @@ void addRuntimeCommands(CLI::App& app, RuntimeCommands& rc) {
                                   "Print an engine layer by layer, or an ONNX model's I/O and ops");
   rc.inspect_engine = rc.inspect->add_option("--engine", rc.i_engine, "Engine file");
 
-  rc.run = app.add_subcommand("run", "Run an engine on input tensors (.npy or ONNX .pb)");
+  rc.run = app.add_subcommand("run", "Run an engine on images or input tensors (.npy, ONNX .pb)");
   rc.run->add_option("--engine", rc.r_engine, "Engine file")->required();
   rc.run->add_option("--backend", rc.r_backend, "cpu | cuda | auto");
   rc.run->add_option("--input", rc.r_inputs,
-                     "name=file.npy (repeatable; the name may be omitted for one input)");
-  rc.run->add_option("--save-outputs", rc.r_save, "Folder for <output name>.npy files");
+                     "name=file.npy | name=photo.jpg | name=folder/ (repeatable: several images "
+                     "run in batches of the engine's batch size; the name may be omitted for "
+                     "one input)");
+  rc.run->add_option("--preprocess", rc.r_preprocess,
+                     "Image pre-processing, e.g. resize=256,crop=224,mean=127,std=128,order=rgb "
+                     "(default: what the engine was built with, edgert build --preprocess)");
+  rc.run->add_option("--labels", rc.r_labels,
+                     "Class names, one per line: classifier outputs print the top classes");
+  rc.run
+      ->add_option("--top-k", rc.r_topk,
+                   "Classes to print per sample (default 5 with --labels or images; 0: none)")
+      ->check(CLI::Range(0, 100000));
+  rc.run->add_option("--json", rc.r_json,
+                     "Also write the results as JSON ('-': only JSON, on stdout)");
+  rc.run->add_option("--save-outputs", rc.r_save,
+                     "Folder for <output name>.npy files (with images: every image's, stacked)");
   rc.run->add_option("--iterations", rc.r_iter, "Run this many times and report the median latency")
       ->check(CLI::Range(1, 1000000));
 
@@ -291,10 +188,9 @@ void addRuntimeCommands(CLI::App& app, RuntimeCommands& rc) {
                      "Replay the network as one CUDA graph (default) or launch every layer");
 }
 
-std::optional<int> runRuntimeCommand(const RuntimeCommands& rc, const TensorReader& read) {
+std::optional<int> runRuntimeCommand(const RuntimeCommands& rc, const InputReaders& read) {
   if (rc.inspect->parsed() && !rc.i_engine.empty()) return cmdInspectEngine(rc.i_engine);
-  if (rc.run->parsed())
-    return cmdRun(rc.r_engine, rc.r_backend, rc.r_inputs, rc.r_save, rc.r_iter, read);
+  if (rc.run->parsed()) return cmdRun(rc, read);
   if (rc.bench->parsed())
     return cmdBench(rc.be_engine, rc.be_backend, rc.be_iter, rc.be_warm, rc.be_json, rc.be_layers,
                     rc.be_graph);

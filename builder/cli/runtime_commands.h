@@ -20,6 +20,17 @@ int fail(const Status& st);
 // Reads an input tensor file for `edgert run`: .npy everywhere, ONNX .pb where the builder is.
 using TensorReader = std::function<Result<HostTensor>(const std::string& path)>;
 
+// Decodes image files and pre-processes them (`preprocess` in edgert::vision's CLI form) into
+// the first files.size() samples of input `name` (float32 of `dims`). Only where OpenCV is.
+using ImageBatchReader =
+    std::function<Status(const std::vector<std::string>& files, const std::string& preprocess,
+                         const std::string& name, const Dims& dims, float* out)>;
+
+struct InputReaders {
+  TensorReader tensor;
+  ImageBatchReader images;  // empty: image inputs are an error saying what to install
+};
+
 // The flags of the runtime commands; CLI11 binds to these members, so the object must stay
 // where it is from addRuntimeCommands() until the command has run.
 struct RuntimeCommands {
@@ -27,9 +38,9 @@ struct RuntimeCommands {
   CLI::App* bench = nullptr;
   CLI::App* inspect = nullptr;
   CLI::Option* inspect_engine = nullptr;
-  std::string r_engine, r_backend = "auto", r_save;
+  std::string r_engine, r_backend = "auto", r_save, r_preprocess, r_labels, r_json;
   std::vector<std::string> r_inputs;
-  int r_iter = 1;
+  int r_iter = 1, r_topk = -1;
   std::string be_engine, be_backend = "auto", be_json;
   int be_iter = 200, be_warm = 20;
   bool be_layers = false, be_graph = true;
@@ -40,6 +51,9 @@ void addRuntimeCommands(CLI::App& app, RuntimeCommands& rc);
 
 // The exit code of the runtime command the command line named (inspect only with --engine);
 // nullopt when it named none of them.
-std::optional<int> runRuntimeCommand(const RuntimeCommands& rc, const TensorReader& read);
+std::optional<int> runRuntimeCommand(const RuntimeCommands& rc, const InputReaders& read);
+
+// `edgert run` (run_command.cpp).
+int cmdRun(const RuntimeCommands& rc, const InputReaders& read);
 
 }  // namespace edgert::cli

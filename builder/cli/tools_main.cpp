@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (auto code = cli::runRuntimeCommand(rc, readNpyOnly)) return *code;
+    if (auto code = cli::runRuntimeCommand(rc, {readNpyOnly, nullptr})) return *code;
     std::string what = rc.inspect->parsed() ? "inspect --onnx" : "";
     for (const char* name : {"build", "compare", "ops"})
       if (app.get_subcommand(name)->parsed()) what = name;

@@ -418,6 +418,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   bo["target"] = opt.target;
   bo["opset"] = im.opset;
   if (opt.input_format != "fp32") bo["input_format"] = opt.input_format;
+  if (!opt.calib_preprocess.empty()) bo["preprocess"] = opt.calib_preprocess;
   if (opt.precision == "int8") {
     bo["int8"]["layers"] = rep.int8_layers;
     if (!opt.calib_preprocess.empty()) bo["int8"]["preprocess"] = opt.calib_preprocess;

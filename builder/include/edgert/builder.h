@@ -77,8 +77,9 @@ struct BuildOptions {
   double calib_percentile = 99.99;
   int calib_batches = 0;  // at most this many batches; 0: every sample once
   std::string calib_cache;
-  // How calibration images were pre-processed (edgert::vision's CLI form), recorded in the
-  // engine so `edgert compare` feeds images the same way.
+  // The model's image pre-processing (edgert::vision's CLI form): how calibration images were
+  // pre-processed, recorded in the engine so `edgert run` and `edgert compare` feed images the
+  // same way (any precision).
   std::string calib_preprocess;
   // Layer name -> "int8" | "fp16" | "fp32": layers kept out of INT8 (TensorRT's per-layer
   // precision). Names are the optimised network's layers (`edgert inspect`).

@@ -61,8 +61,10 @@ Geometry geometry(const PreprocessSpec& spec, int w, int h, int net_w, int net_h
   } else if (spec.resize == ResizeMode::kShortSide) {
     const int target = spec.resize_short > 0 ? spec.resize_short : std::min(net_w, net_h);
     const double s = double(target) / std::min(w, h);
-    g.resized_w = std::max(1, static_cast<int>(std::lround(w * s)));
-    g.resized_h = std::max(1, static_cast<int>(std::lround(h * s)));
+    // Rounded half to even, as Python's round() in the reference pipelines: 773x512 gives
+    // 386x256 there, where lround's 387 moves the labels of ../shared/assets' eagle and horses.
+    g.resized_w = std::max(1, static_cast<int>(std::nearbyint(w * s)));
+    g.resized_h = std::max(1, static_cast<int>(std::nearbyint(h * s)));
     // Floor, as PIL-based reference pipelines crop ((w - 224) // 2).
     g.offset_x = (g.resized_w - net_w) / 2;
     g.offset_y = (g.resized_h - net_h) / 2;
