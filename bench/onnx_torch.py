@@ -32,13 +32,6 @@ def attrs(node):
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _axes(node, a, ins, i):
-    """Axes/starts/... from the attribute (old opsets) or input i (new ones)."""
-    if len(ins) > i and ins[i] is not None:
-        return [int(v) for v in np.asarray(ins[i]).reshape(-1)]
-    return a.get
-
-
 def eval_static(node, ins):
     """A shape-arithmetic node on numpy values."""
     a, op = attrs(node), node.op_type
@@ -125,8 +118,8 @@ class OnnxModule(torch.nn.Module):
                     self._pname[i] = p
                     self.params[p] = torch.nn.Parameter(torch.from_numpy(np.array(value)), requires_grad=False)
             consts = {i: static[i] for i in ins if i in static and i not in self._pname}
-            self.steps.append((node, attrs(node), consts))
-            args = [None if i == "" else (x[i] if i in x else self._value(i, consts)) for i in ins]
+            self.steps.append((node, self._prepare(node, attrs(node), ins, consts), {}))
+            args = [None if i == "" else (x[i] if i in x else self._value(i, {})) for i in ins]
             with torch.no_grad():
                 x[node.output[0]] = self._run(node, self.steps[-1][1], args)
             shape_of[node.output[0]] = tuple(x[node.output[0]].shape)
@@ -134,7 +127,30 @@ class OnnxModule(torch.nn.Module):
     def _value(self, name, consts):
         if name in self._pname:
             return self.params[self._pname[name]]
-        return consts[name]
+        return consts.get(name)
+
+    @staticmethod
+    def _prepare(node, a, ins, consts):
+        """Static inputs as Python values in the attributes, so that forward() runs no numpy
+        (torch.compile would trace numpy calls on them)."""
+        a = dict(a)
+        c = [None if i == "" or i not in consts else np.asarray(consts[i]) for i in ins]
+        op = node.op_type
+        if op == "Clip":
+            if len(c) > 1 and c[1] is not None:
+                a["min"] = float(c[1].reshape(-1)[0])
+            if len(c) > 2 and c[2] is not None:
+                a["max"] = float(c[2].reshape(-1)[0])
+        elif op == "Pad":
+            if len(c) > 1 and c[1] is not None:
+                a["pads"] = [int(p) for p in c[1].reshape(-1)]
+            if len(c) > 2 and c[2] is not None:
+                a["value"] = float(c[2].reshape(-1)[0])
+        elif op == "Reshape":
+            a["shape"] = [int(s) for s in c[1].reshape(-1)]
+        elif any(v is not None for v in c):
+            raise ValueError("onnx_torch: %s (%s) takes a constant input it cannot hold" % (node.name, op))
+        return a
 
     @staticmethod
     def _run(node, a, v):
@@ -164,9 +180,7 @@ class OnnxModule(torch.nn.Module):
                 a0 = torch.as_tensor(a0, dtype=b.dtype, device=b.device)
             return {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div}[op](a0, b)
         if op == "Clip":
-            lo = float(np.asarray(v[1])) if len(v) > 1 and v[1] is not None else a.get("min", None)
-            hi = float(np.asarray(v[2])) if len(v) > 2 and v[2] is not None else a.get("max", None)
-            return torch.clamp(v[0], lo, hi)
+            return torch.clamp(v[0], a.get("min", None), a.get("max", None))
         if op == "Relu":
             return F.relu(v[0])
         if op == "Sigmoid":
@@ -176,7 +190,7 @@ class OnnxModule(torch.nn.Module):
         if op == "HardSwish":
             return F.hardswish(v[0])
         if op == "Pad":
-            pads = [int(p) for p in (np.asarray(v[1]) if len(v) > 1 else a["pads"])]
+            pads = a["pads"]
             n = len(pads) // 2
             tp = []
             for d in reversed(range(n)):
@@ -185,7 +199,7 @@ class OnnxModule(torch.nn.Module):
                 tp = tp[:-2]
             mode = a.get("mode", b"constant")
             mode = mode.decode() if isinstance(mode, bytes) else mode
-            value = float(np.asarray(v[2]).reshape(-1)[0]) if len(v) > 2 and v[2] is not None else 0.0
+            value = a.get("value", 0.0)
             return F.pad(v[0], tp, mode=mode, value=value) if mode == "constant" else F.pad(v[0], tp, mode=mode)
         if op == "GlobalAveragePool":
             return v[0].mean(dim=(2, 3), keepdim=True)
@@ -202,8 +216,7 @@ class OnnxModule(torch.nn.Module):
         if op == "Flatten":
             return torch.flatten(v[0], a.get("axis", 1))
         if op == "Reshape":
-            shape = [int(s) for s in np.asarray(v[1])]
-            shape = [v[0].shape[i] if s == 0 else s for i, s in enumerate(shape)]
+            shape = [v[0].shape[i] if s == 0 else s for i, s in enumerate(a["shape"])]
             return v[0].reshape(shape)
         if op == "Transpose":
             return v[0].permute(*a["perm"])
@@ -217,8 +230,8 @@ class OnnxModule(torch.nn.Module):
 
     def forward(self, *inputs):
         x = dict(zip(self.inputs, inputs))
-        for node, a, consts in self.steps:
-            args = [None if i == "" else (x[i] if i in x else self._value(i, consts)) for i in node.input]
+        for node, a, _ in self.steps:
+            args = [None if i == "" else (x[i] if i in x else self._value(i, {})) for i in node.input]
             x[node.output[0]] = self._run(node, a, args)
         outs = tuple(x[o] for o in self.outputs)
         return outs[0] if len(outs) == 1 else outs
