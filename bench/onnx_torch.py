@@ -79,6 +79,9 @@ def eval_static(node, ins):
 
 
 class OnnxModule(torch.nn.Module):
+    """forward(*inputs). For torch.compile, prefer traced(): the same graph as straight-line
+    code (torch.fx), which Dynamo compiles without guarding the interpreter's loop."""
+
     def __init__(self, model, input_shapes):
         super().__init__()
         g = model.graph
@@ -172,13 +175,7 @@ class OnnxModule(torch.nn.Module):
         if op == "MatMul":
             return v[0] @ v[1]
         if op in ("Add", "Sub", "Mul", "Div"):
-            b = v[1]
-            if not isinstance(b, torch.Tensor):
-                b = torch.as_tensor(b, dtype=v[0].dtype, device=v[0].device)
-            a0 = v[0]
-            if not isinstance(a0, torch.Tensor):
-                a0 = torch.as_tensor(a0, dtype=b.dtype, device=b.device)
-            return {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div}[op](a0, b)
+            return {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div}[op](v[0], v[1])
         if op == "Clip":
             return torch.clamp(v[0], a.get("min", None), a.get("max", None))
         if op == "Relu":
@@ -235,3 +232,17 @@ class OnnxModule(torch.nn.Module):
             x[node.output[0]] = self._run(node, a, args)
         outs = tuple(x[o] for o in self.outputs)
         return outs[0] if len(outs) == 1 else outs
+
+    def traced(self):
+        """This module as a torch.fx GraphModule of one input: straight-line code."""
+        inner = self
+
+        class One(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.m = inner
+
+            def forward(self, x):
+                return self.m(x)
+
+        return torch.fx.symbolic_trace(One())

@@ -49,7 +49,8 @@ def main():
             import onnx
             from onnx_torch import OnnxModule
             graph = onnx.load(ONNX_MODELS[name])
-            make = lambda bs: OnnxModule(graph, {"input": (bs, 3, 224, 224)})  # noqa: E731
+            # Straight-line torch.fx code of the ONNX graph, static shapes (one module per batch).
+            make = lambda bs: OnnxModule(graph, {"input": (bs, 3, 224, 224)}).traced()  # noqa: E731
         else:
             net = MODELS[name]()
             make = lambda bs: net  # noqa: E731
