@@ -402,62 +402,71 @@ bool constScalar(const Graph& g, const Node& n, size_t slot, float* v) {
 
 }  // namespace
 
+bool foldablePad(const Graph& g, const Node& pad, const Node& conv, std::vector<int64_t>* pads) {
+  if (pad.op != "Pad" || pad.attrs.getString("mode", "constant").value() != "constant")
+    return false;
+  const int t = pad.outputs[0];
+  const int x = pad.inputs[0];
+  if (g.tensors[x].isConstant()) return false;
+  if (conv.op != "Conv" && conv.op != "EdgertQConv") return false;
+  if (conv.inputs[0] != t || conv.attrs.getString("auto_pad", "NOTSET").value() != "NOTSET")
+    return false;
+  // Zero padding only: another value is not what the convolution pads with.
+  float value = 0.f;
+  if (!constScalar(g, pad, 2, &value) || value != 0.f) return false;
+  const int rank = static_cast<int>(g.tensors[x].dims.size());
+  std::vector<int64_t> given;
+  if (pad.inputs.size() > 1 && pad.inputs[1] >= 0) {
+    if (!g.tensors[pad.inputs[1]].isConstant()) return false;
+    given = g.tensors[pad.inputs[1]].constant->toInt64Vector();
+  } else {
+    given = pad.attrs.getInts("pads").value();
+  }
+  std::vector<int64_t> axes;
+  if (pad.inputs.size() > 3 && pad.inputs[3] >= 0) {
+    if (!g.tensors[pad.inputs[3]].isConstant()) return false;
+    axes = g.tensors[pad.inputs[3]].constant->toInt64Vector();
+  } else {
+    for (int a = 0; a < rank; ++a) axes.push_back(a);
+  }
+  if (given.size() != 2 * axes.size() || rank < 3) return false;
+  // Per dim: begin and end padding; the batch and channel dims must get none.
+  std::vector<int64_t> begin(rank, 0), end(rank, 0);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
+    if (a < 0 || a >= rank || given[k] < 0 || given[k + axes.size()] < 0) return false;
+    begin[a] += given[k];
+    end[a] += given[k + axes.size()];
+  }
+  if (begin[0] || end[0] || begin[1] || end[1]) return false;
+  const int nsp = rank - 2;
+  std::vector<int64_t> cp = conv.attrs.getInts("pads", std::vector<int64_t>(2 * nsp, 0)).value();
+  if (static_cast<int>(cp.size()) != 2 * nsp) return false;
+  for (int d = 0; d < nsp; ++d) {
+    cp[d] += begin[d + 2];
+    cp[d + nsp] += end[d + 2];
+  }
+  *pads = std::move(cp);
+  return true;
+}
+
 void foldPadIntoConv(Graph& g, PassStats& stats, bool asymmetric_ok) {
   std::vector<bool> dead(g.nodes.size(), false);
   const TensorUses u = tensorUses(g, dead);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& pad = g.nodes[i];
-    if (pad.op != "Pad" || pad.attrs.getString("mode", "constant").value() != "constant") continue;
+    if (pad.op != "Pad") continue;
     const int t = pad.outputs[0];
-    const int x = pad.inputs[0];
-    if (u.is_output[t] || u.readers[t].size() != 1 || g.tensors[x].isConstant()) continue;
+    if (u.is_output[t] || u.readers[t].size() != 1) continue;
     Node& conv = g.nodes[u.readers[t][0]];
-    if (conv.op != "Conv" || conv.inputs[0] != t ||
-        conv.attrs.getString("auto_pad", "NOTSET").value() != "NOTSET")
-      continue;
-    // Zero padding only: another value is not what the convolution pads with.
-    float value = 0.f;
-    if (!constScalar(g, pad, 2, &value) || value != 0.f) continue;
-    const int rank = static_cast<int>(g.tensors[x].dims.size());
-    std::vector<int64_t> pads;
-    if (pad.inputs.size() > 1 && pad.inputs[1] >= 0) {
-      if (!g.tensors[pad.inputs[1]].isConstant()) continue;
-      pads = g.tensors[pad.inputs[1]].constant->toInt64Vector();
-    } else {
-      pads = pad.attrs.getInts("pads").value();
-    }
-    std::vector<int64_t> axes;
-    if (pad.inputs.size() > 3 && pad.inputs[3] >= 0) {
-      if (!g.tensors[pad.inputs[3]].isConstant()) continue;
-      axes = g.tensors[pad.inputs[3]].constant->toInt64Vector();
-    } else {
-      for (int a = 0; a < rank; ++a) axes.push_back(a);
-    }
-    if (pads.size() != 2 * axes.size() || rank < 3) continue;
-    // Per dim: begin and end padding; the batch and channel dims must get none.
-    std::vector<int64_t> begin(rank, 0), end(rank, 0);
-    bool ok = true;
-    for (size_t k = 0; k < axes.size() && ok; ++k) {
-      const int64_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
-      ok = a >= 0 && a < rank && pads[k] >= 0 && pads[k + axes.size()] >= 0;
-      if (ok) {
-        begin[a] += pads[k];
-        end[a] += pads[k + axes.size()];
-      }
-    }
-    if (!ok || begin[0] || end[0] || begin[1] || end[1]) continue;
-    const int nsp = rank - 2;
-    std::vector<int64_t> cp = conv.attrs.getInts("pads", std::vector<int64_t>(2 * nsp, 0)).value();
-    if (static_cast<int>(cp.size()) != 2 * nsp) continue;
+    std::vector<int64_t> cp;
+    if (conv.op != "Conv" || !foldablePad(g, pad, conv, &cp)) continue;
+    const size_t nsp = cp.size() / 2;
     bool symmetric = true;
-    for (int d = 0; d < nsp; ++d) {
-      cp[d] += begin[d + 2];
-      cp[d + nsp] += end[d + 2];
-      symmetric &= cp[d] == cp[d + nsp];
-    }
+    for (size_t d = 0; d < nsp; ++d) symmetric &= cp[d] == cp[d + nsp];
     if (!symmetric && !asymmetric_ok) continue;
     conv.attrs.setInts("pads", cp);
-    conv.inputs[0] = x;
+    conv.inputs[0] = pad.inputs[0];
     dead[i] = true;
     ++stats.removed;
   }

@@ -50,6 +50,10 @@ void eliminateDeadCode(Graph& g, PassStats& stats);
 // asymmetrically (the CPU backend; cuDNN does not).
 void foldPadIntoConv(Graph& g, PassStats& stats, bool asymmetric_ok);
 
+// Whether zero Pad `pad` (its output read by `conv`, a Conv or EdgertQConv) can become part of
+// the convolution's pads; `*pads` gets the convolution's pads with it (begins, then ends).
+bool foldablePad(const Graph& g, const Node& pad, const Node& conv, std::vector<int64_t>* pads);
+
 // Conv followed by an inference BatchNormalization (constant statistics) becomes one
 // Conv with scaled weights and a shifted bias.
 void foldBatchNorm(Graph& g, PassStats& stats);

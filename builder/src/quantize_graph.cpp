@@ -395,12 +395,18 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
            g.tensors[n.inputs[2]].constant->doubleAt(0) == 0.0);
       if (zero) pad_source[n.outputs[0]] = n.inputs[0];
     }
-  auto threshold = [&](int t) -> const double* {
+  // An INT8 convolution's input whose Pad was folded into it -> that Pad's output (below).
+  std::vector<int> folded_from(g.tensors.size(), -1);
+  auto lookup = [&](int t) -> const double* {
     for (int hops = 0; t >= 0 && hops < 8; ++hops, t = pad_source[t]) {
       auto it = thresholds.find(g.tensors[t].name);
       if (it != thresholds.end()) return &it->second;
     }
     return nullptr;
+  };
+  auto threshold = [&](int t) -> const double* {
+    if (const double* v = lookup(t)) return v;
+    return t >= 0 && folded_from[t] >= 0 ? lookup(folded_from[t]) : nullptr;
   };
   // Which layers become INT8.
   std::vector<bool> int8(g.nodes.size(), false);
@@ -428,9 +434,32 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     return Status(StatusCode::kInvalidArgument,
                   strCat("no calibration threshold for INT8 layer input(s) ", missing,
                          " (a calibration cache made with other build options? calibrate again)"));
+  // Zero Pads before INT8 convolutions become the convolutions' own pads, asymmetric ones too
+  // (EfficientNet's "same" padding of its stride-2 layers, which cuDNN cannot take): every INT8
+  // kernel, CPU and CUDA, reads zeros wherever a window leaves the input, so the Pad, its float
+  // tensor and a QuantizeLinear go. (The CPU target folded them before calibration already.)
+  // The Pad is dropped.
+  std::vector<bool> folded_pad(g.nodes.size(), false);
+  {
+    const TensorUses pu = tensorUses(g);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      Node& conv = g.nodes[i];
+      if (!int8[i] || conv.op != "Conv") continue;
+      const int t = conv.inputs[0];
+      const int p = pu.producer[t];
+      std::vector<int64_t> pads;
+      if (p < 0 || pu.is_output[t] || pu.readers[t].size() != 1 ||
+          !foldablePad(g, g.nodes[p], conv, &pads))
+        continue;
+      conv.attrs.setInts("pads", pads);
+      conv.inputs[0] = g.nodes[p].inputs[0];
+      folded_from[conv.inputs[0]] = t;
+      folded_pad[static_cast<size_t>(p)] = true;
+    }
+  }
   // A layer's output can stay int8 when every reader is an INT8 layer reading it as its input
   // or residual, and it is no network output.
-  const TensorUses u = tensorUses(g);
+  const TensorUses u = tensorUses(g, folded_pad);
   const auto& readers = u.readers;
   const auto& is_output = u.is_output;
   auto int8Readers = [&](int t) {
@@ -468,6 +497,7 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
   std::vector<Node> out;
   out.reserve(g.nodes.size() + 16);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (folded_pad[i]) continue;
     if (!int8[i]) {
       const Node& n = g.nodes[i];
       if (pool8[i]) {

@@ -50,7 +50,8 @@ struct QCase {
   const char* act;
   float alpha, beta;
   bool int8_out;
-  int residual;  // 0 none, 1 int8, 2 float32
+  int residual;          // 0 none, 1 int8, 2 float32
+  int64_t pad_end = -1;  // bottom/right pads when not `pad` (EfficientNet's "same": 0 and 1)
 };
 
 int addTensor(Graph& g, const std::string& name, DataType dt, const Dims& d) {
@@ -70,10 +71,14 @@ void bind(Graph& g, int t, bool input) {
   g.bindings.push_back(b);
 }
 
+int64_t padEnd(const QCase& q) {
+  return q.pad_end >= 0 ? q.pad_end : q.pad;
+}
+
 Dims outputDims(const QCase& q) {
   if (q.linear) return {q.n, q.m};
-  const int64_t oh = (q.h + 2 * q.pad - q.k) / q.stride + 1;
-  const int64_t ow = (q.w + 2 * q.pad - q.k) / q.stride + 1;
+  const int64_t oh = (q.h + q.pad + padEnd(q) - q.k) / q.stride + 1;
+  const int64_t ow = (q.w + q.pad + padEnd(q) - q.k) / q.stride + 1;
   return {q.n, q.m, oh, ow};
 }
 
@@ -109,7 +114,7 @@ ImportedModel qconvModel(const QCase& q, std::map<std::string, HostTensor>* inpu
   n.inputs = {x, w, b, r, s};
   n.outputs = {y};
   if (!q.linear) {
-    n.attrs.setInts("pads", {q.pad, q.pad, q.pad, q.pad});
+    n.attrs.setInts("pads", {q.pad, q.pad, padEnd(q), padEnd(q)});
     n.attrs.setInts("strides", {q.stride, q.stride});
     n.attrs.setInt("group", q.group);
   }
@@ -215,6 +220,15 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"s2d_patchify2x2_c3", 2, 3, 16, 12, 48, 2, 2, 0, 1, false, "", 0, 0, true, 0},
       {"s2d7x7_c3_m96_residual", 1, 3, 31, 29, 96, 7, 2, 3, 1, false, "Relu", 0, 0, true, 1},
       {"s2d4x4_c1_p1_float", 2, 1, 10, 14, 24, 4, 2, 1, 1, false, "", 0, 0, false, 2},
+      // Asymmetric pads (a zero Pad folded into the convolution, EfficientNet's "same" padding
+      // of stride-2 layers: none at the top and left, one at the bottom and right).
+      {"same_s2d3x3_c3", 2, 3, 16, 18, 32, 3, 2, 0, 1, false, "Clip", 0.f, 6.f, true, 0, 1},
+      {"same_depthwise3x3_s2", 2, 96, 14, 12, 96, 3, 2, 0, 96, false, "Clip", 0.f, 6.f, true, 0, 1},
+      {"same_depthwise5x5_s2", 1, 40, 13, 14, 40, 5, 2, 1, 40, false, "Clip", 0.f, 6.f, true, 0, 2},
+      {"depthwise3x3_c16_float_residual", 2, 16, 9, 11, 16, 3, 1, 1, 16, false, "", 0, 0, false, 2},
+      {"depthwise5x5_c32_residual", 1, 32, 10, 7, 32, 5, 1, 2, 32, false, "Relu", 0, 0, true, 1},
+      {"same_dense3x3_s2_c24", 2, 24, 11, 12, 40, 3, 2, 0, 1, false, "Relu", 0, 0, true, 0, 1},
+      {"same_tma3x3_c64_m128_s2", 2, 64, 14, 13, 128, 3, 2, 0, 1, false, "", 0, 0, true, 0, 1},
   };
   // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
@@ -236,9 +250,10 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            "tiles, sm_90)",
                            " (the persistent TMA kernel, 64-channel tiles, stems too, sm_90)"};
   auto clearForcedPaths = [] {
-    for (const char* v : {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL",
-                          "EDGERT_INT8_WIDE", "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA",
-                          "EDGERT_INT8_S2D", "EDGERT_INT8_TMA_P", "EDGERT_INT8_TMA_P_BLOCKS"})
+    for (const char* v :
+         {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL", "EDGERT_INT8_WIDE",
+          "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA", "EDGERT_INT8_S2D", "EDGERT_INT8_TMA_P",
+          "EDGERT_INT8_TMA_P_BLOCKS", "EDGERT_INT8_DW4"})
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
@@ -251,6 +266,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       clearForcedPaths();
       if (round == 1) setenv("EDGERT_INT8_N64", "1", 1);
       if (round == 2) setenv("EDGERT_INT8_IMMA", "1", 1);
+      if (round == 2) setenv("EDGERT_INT8_DW4", "1", 1);  // the four-channel depthwise kernel
       if (round == 3) setenv("EDGERT_INT8_IM2COL", "1", 1);
       if (round == 4) setenv("EDGERT_INT8_WIDE", "1", 1);
       if (round == 5 || round == 6) setenv("EDGERT_INT8_WGMMA", "1", 1);

@@ -224,7 +224,8 @@ enum class QPath {
   kS2dMma,     // stride-2 stems: the input copied space-to-depth, a stride-1 convolution over it
   kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
   kIm2colImma,
-  kDepthwise4,  // depthwise, four channels per thread
+  kDepthwise8,  // depthwise 3x3 / 5x5, stride 1 / 2, C % 8 == 0: eight channels, four pixels
+  kDepthwise4,  // other depthwise, four channels per thread
   kDirect,      // anything else (grouped, depthwise with C % 4 != 0)
 };
 
@@ -261,6 +262,8 @@ class QConvLayer final : public GpuLayer {
         return "int8-imma";
       case QPath::kIm2colImma:
         return "int8-im2col-imma";
+      case QPath::kDepthwise8:
+        return "int8-depthwise8";
       case QPath::kDepthwise4:
         return "int8-depthwise4";
       default:
@@ -281,6 +284,12 @@ class QConvLayer final : public GpuLayer {
     EdgertQConvGeom geom = geom_;
     const long long pixels = geom_.n * geom_.oh * geom_.ow;
     switch (path_) {
+      case QPath::kDepthwise8: {
+        unsigned total =
+            static_cast<unsigned>(geom_.n * geom_.oh * ((geom_.ow + 3) / 4) * (geom_.c / 8));
+        void* args[] = {&y, &x, &w, &geom, &e, &total};
+        return launch(env, dw_kernel_.c_str(), total, args);
+      }
       case QPath::kDepthwise4: {
         void* args[] = {&y, &x, &w, &geom, &e};
         return launch(env, "edgert_qconv_dw4", pixels * geom_.m / 4, args);
@@ -480,6 +489,7 @@ class QConvLayer final : public GpuLayer {
   bool nhwc_ = false;
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
+  std::string dw_kernel_;  // kDepthwise8: edgert_qconv_dw8_k<K>s<S>
   int mma_bn_ = 128;
   bool narrow_ = false;       // 64-channel tiles for M > 64: half the registers, twice the blocks
   bool wide_ = false;         // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
@@ -891,8 +901,14 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   const bool gemm = L->path_ != QPath::kDirect;
   const int64_t taps = int64_t{g.kh} * g.kw;
   if (!gemm && g.groups == g.c && g.m == g.c && g.c % 4 == 0) {
-    // Depthwise, four channels per thread: weights [KH][KW][C].
-    L->path_ = QPath::kDepthwise4;
+    // Depthwise: weights [KH][KW][C]. Eight channels and four pixels per thread where the
+    // kernel is instantiated (sizes below 2^32 - 2^20 threads, the kernel's 32-bit indices).
+    const bool dw8 = g.c % 8 == 0 && g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.sh == g.sw &&
+                     (g.sh == 1 || g.sh == 2) && g.dh == 1 && g.dw == 1 &&
+                     g.n * g.oh * ((g.ow + 3) / 4) * (g.c / 8) < (int64_t{1} << 32) - (1 << 20) &&
+                     std::getenv("EDGERT_INT8_DW4") == nullptr;
+    L->path_ = dw8 ? QPath::kDepthwise8 : QPath::kDepthwise4;
+    if (dw8) L->dw_kernel_ = strCat("edgert_qconv_dw8_k", g.kh, "s", g.sh);
     std::vector<int8_t> wd(static_cast<size_t>(M * taps));
     for (int64_t m = 0; m < M; ++m)
       for (int64_t t = 0; t < taps; ++t) wd[t * M + m] = w[m * taps + t];
