@@ -757,13 +757,13 @@ extern "C" __global__ void edgert_qconv_dw4(void* y, const int8_t* x, const int8
                 [&](auto total) { qconvDw4<decltype(total)>(y, x, w, g, e, total); });
 }
 
-// Depthwise K x K, stride S over NHWC int8 (C % 8 == 0): eight channels (one 8-byte load) and
-// four consecutive output pixels of one row per thread, so each input column loaded serves
-// every output whose window covers it ((3 S + K) loads per tap row instead of 4 K), the tap
-// row's weights are loaded once for the four, and the index arithmetic is paid once per 32
-// outputs instead of per 4 (edgert_qconv_dw4 took 0.42 ms on EfficientNet-Lite0's 144-channel
-// 56 x 56 layer at batch 128, ten times its memory time). The products are summed in int32,
-// the same integers as qconvDw4 and the CPU in any order; the epilogue is storeQ4's.
+// Depthwise K x K, stride S over NHWC int8: EDGERT_QCONV_DW8_CHANNELS channels (one vector
+// load) and EDGERT_QCONV_DW8_PIXELS consecutive output pixels of one row per thread, so each
+// input column loaded serves every output whose window covers it, a tap row's weights are
+// loaded once for them, the taps are unrolled and the index arithmetic is shared
+// (edgert_qconv_dw4 took 0.42 ms on EfficientNet-Lite0's 144-channel 56 x 56 layer at batch 128,
+// ten times its memory time). The products are summed in int32, the same integers as qconvDw4
+// and the CPU in any order; the epilogue is storeQ4's.
 namespace {
 
 template <int B>
@@ -773,68 +773,99 @@ __device__ __forceinline__ int s8ToInt(unsigned w) {
   return v;
 }
 
-__device__ __forceinline__ void unpack8(uint2 v, int (&o)[8]) {
-  o[0] = s8ToInt<0>(v.x);
-  o[1] = s8ToInt<1>(v.x);
-  o[2] = s8ToInt<2>(v.x);
-  o[3] = s8ToInt<3>(v.x);
-  o[4] = s8ToInt<0>(v.y);
-  o[5] = s8ToInt<1>(v.y);
-  o[6] = s8ToInt<2>(v.y);
-  o[7] = s8ToInt<3>(v.y);
+// CH bytes as one vector load: unsigned, uint2 or uint4 (CH = 4, 8, 16).
+template <int CH>
+struct S8Vec;
+template <>
+struct S8Vec<4> {
+  using T = unsigned;
+  static __device__ __forceinline__ void words(T v, unsigned (&w)[1]) { w[0] = v; }
+};
+template <>
+struct S8Vec<8> {
+  using T = uint2;
+  static __device__ __forceinline__ void words(T v, unsigned (&w)[2]) {
+    w[0] = v.x;
+    w[1] = v.y;
+  }
+};
+template <>
+struct S8Vec<16> {
+  using T = uint4;
+  static __device__ __forceinline__ void words(T v, unsigned (&w)[4]) {
+    w[0] = v.x;
+    w[1] = v.y;
+    w[2] = v.z;
+    w[3] = v.w;
+  }
+};
+
+template <int CH>
+__device__ __forceinline__ void unpackS8(typename S8Vec<CH>::T v, int (&o)[CH]) {
+  unsigned w[CH / 4];
+  S8Vec<CH>::words(v, w);
+#pragma unroll
+  for (int i = 0; i < CH / 4; ++i) {
+    o[4 * i + 0] = s8ToInt<0>(w[i]);
+    o[4 * i + 1] = s8ToInt<1>(w[i]);
+    o[4 * i + 2] = s8ToInt<2>(w[i]);
+    o[4 * i + 3] = s8ToInt<3>(w[i]);
+  }
 }
 
-template <int K, int S>
-__device__ __forceinline__ void qconvDw8(void* y, const int8_t* x, const int8_t* w,
-                                         const EdgertQConvGeom& g, const EdgertQEpi& e,
-                                         unsigned total) {
-  constexpr int kOut = 4, kCols = (kOut - 1) * S + K;
-  const unsigned c8 = static_cast<unsigned>(g.c / 8), ow = static_cast<unsigned>(g.ow),
-                 oh = static_cast<unsigned>(g.oh), owq = (ow + kOut - 1) / kOut;
+// CH channels (one CH-byte load) and OUT consecutive output pixels per thread.
+template <int K, int S, int CH, int OUT>
+__device__ __forceinline__ void qconvDwTile(void* y, const int8_t* x, const int8_t* w,
+                                            const EdgertQConvGeom& g, const EdgertQEpi& e,
+                                            unsigned total) {
+  constexpr int kCols = (OUT - 1) * S + K;
+  using V = typename S8Vec<CH>::T;
+  const unsigned cv = static_cast<unsigned>(g.c / CH), ow = static_cast<unsigned>(g.ow),
+                 oh = static_cast<unsigned>(g.oh), owq = (ow + OUT - 1) / OUT;
   const int ih = static_cast<int>(g.ih), iw = static_cast<int>(g.iw);
-  const uint2* xv = reinterpret_cast<const uint2*>(x);
-  const uint2* wv = reinterpret_cast<const uint2*>(w);
+  const V* xv = reinterpret_cast<const V*>(x);
+  const V* wv = reinterpret_cast<const V*>(w);
   for (unsigned t = blockIdx.x * blockDim.x + threadIdx.x; t < total; t += gridDim.x * blockDim.x) {
-    const unsigned ch = t % c8, q = t / c8, oxq = q % owq, r = q / owq, oy = r % oh, n = r / oh;
-    const int ox0 = static_cast<int>(oxq) * kOut, ix0 = ox0 * S - g.pw;
-    int acc[kOut][8];
+    const unsigned ch = t % cv, q = t / cv, oxq = q % owq, r = q / owq, oy = r % oh, n = r / oh;
+    const int ox0 = static_cast<int>(oxq) * OUT, ix0 = ox0 * S - g.pw;
+    int acc[OUT][CH];
 #pragma unroll
-    for (int j = 0; j < kOut; ++j)
+    for (int j = 0; j < OUT; ++j)
 #pragma unroll
-      for (int k = 0; k < 8; ++k) acc[j][k] = 0;
-    const uint2* xb = xv + static_cast<size_t>(n) * ih * iw * c8 + ch;
+      for (int k = 0; k < CH; ++k) acc[j][k] = 0;
+    const V* xb = xv + static_cast<size_t>(n) * ih * iw * cv + ch;
 #pragma unroll
     for (int ky = 0; ky < K; ++ky) {
       const int iy = static_cast<int>(oy) * S - g.ph + ky;
       if (iy < 0 || iy >= ih) continue;
-      int wk[K][8];
+      int wk[K][CH];
 #pragma unroll
-      for (int kx = 0; kx < K; ++kx) unpack8(wv[(ky * K + kx) * c8 + ch], wk[kx]);
-      const uint2* row = xb + static_cast<size_t>(iy) * iw * c8;
+      for (int kx = 0; kx < K; ++kx) unpackS8<CH>(wv[(ky * K + kx) * cv + ch], wk[kx]);
+      const V* row = xb + static_cast<size_t>(iy) * iw * cv;
 #pragma unroll
       for (int col = 0; col < kCols; ++col) {
         const int ix = ix0 + col;
         if (ix < 0 || ix >= iw) continue;
-        int v[8];
-        unpack8(row[static_cast<unsigned>(ix) * c8], v);
+        int v[CH];
+        unpackS8<CH>(row[static_cast<unsigned>(ix) * cv], v);
 #pragma unroll
-        for (int j = 0; j < kOut; ++j) {
+        for (int j = 0; j < OUT; ++j) {
           const int kx = col - j * S;
           if (kx < 0 || kx >= K) continue;
 #pragma unroll
-          for (int k = 0; k < 8; ++k) acc[j][k] += v[k] * wk[kx][k];
+          for (int k = 0; k < CH; ++k) acc[j][k] += v[k] * wk[kx][k];
         }
       }
     }
-    const int m = static_cast<int>(ch) * 8;
+    const int m = static_cast<int>(ch) * CH;
     withAct(e, [&](auto act) {
       constexpr int A = decltype(act)::value;
 #pragma unroll
-      for (int j = 0; j < kOut; ++j) {
+      for (int j = 0; j < OUT; ++j) {
         if (ox0 + j >= static_cast<int>(ow)) break;
         const long long i = ((static_cast<long long>(n) * oh + oy) * ow + ox0 + j) * g.c + m;
-        storeQ4<A>(e, i, m, acc[j], y);
-        storeQ4<A>(e, i + 4, m + 4, acc[j] + 4, y);
+#pragma unroll
+        for (int k = 0; k < CH; k += 4) storeQ4<A>(e, i + k, m + k, acc[j] + k, y);
       }
     });
   }
@@ -843,12 +874,14 @@ __device__ __forceinline__ void qconvDw8(void* y, const int8_t* x, const int8_t*
 }  // namespace
 
 // The host picks these for depthwise layers with C % 8 == 0, square kernels of 3 or 5, equal
-// strides of 1 or 2, no dilation, and N * OH * ceil(OW / 4) * C / 8 below 2^32 - 2^20.
-#define EDGERT_QCONV_DW8(K, S)                                                                  \
-  extern "C" __global__ void __launch_bounds__(256)                                             \
-      edgert_qconv_dw8_k##K##s##S(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g, \
-                                  EdgertQEpi e, unsigned total) {                               \
-    qconvDw8<K, S>(y, x, w, g, e, total);                                                       \
+// strides of 1 or 2, no dilation, and N * OH * ceil(OW / 2) * C / 8 below 2^32 - 2^20. Eight
+// channels and two pixels per thread: of 4 / 8 / 16 channels and 2 / 4 / 8 pixels (and a
+// 64-register bound) measured on EfficientNet-Lite0 at batch 1 and 128, the fastest at both.
+#define EDGERT_QCONV_DW8(K, S)                                                                   \
+  extern "C" __global__ void __launch_bounds__(256)                                              \
+      edgert_qconv_dw8_k##K##s##S(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g,  \
+                                  EdgertQEpi e, unsigned total) {                                \
+    qconvDwTile<K, S, EDGERT_QCONV_DW8_CHANNELS, EDGERT_QCONV_DW8_PIXELS>(y, x, w, g, e, total); \
   }
 EDGERT_QCONV_DW8(3, 1)
 EDGERT_QCONV_DW8(3, 2)

@@ -128,6 +128,10 @@ struct EdgertQEpi {
       inv_y;  // device addresses (bias, res: 0 = none)
 };
 
+// edgert_qconv_dw8_k*: channels and output pixels per thread (the host sizes the launch).
+#define EDGERT_QCONV_DW8_CHANNELS 8
+#define EDGERT_QCONV_DW8_PIXELS 2
+
 // A 2-D convolution's geometry over NHWC int8 (groups of `cg` input and `mg` output channels).
 struct EdgertQConvGeom {
   long long n, ih, iw, c, oh, ow;

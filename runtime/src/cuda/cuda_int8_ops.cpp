@@ -285,8 +285,9 @@ class QConvLayer final : public GpuLayer {
     const long long pixels = geom_.n * geom_.oh * geom_.ow;
     switch (path_) {
       case QPath::kDepthwise8: {
-        unsigned total =
-            static_cast<unsigned>(geom_.n * geom_.oh * ((geom_.ow + 3) / 4) * (geom_.c / 8));
+        constexpr int kPix = EDGERT_QCONV_DW8_PIXELS, kCh = EDGERT_QCONV_DW8_CHANNELS;
+        unsigned total = static_cast<unsigned>(geom_.n * geom_.oh * ((geom_.ow + kPix - 1) / kPix) *
+                                               (geom_.c / kCh));
         void* args[] = {&y, &x, &w, &geom, &e, &total};
         return launch(env, dw_kernel_.c_str(), total, args);
       }
@@ -901,11 +902,14 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   const bool gemm = L->path_ != QPath::kDirect;
   const int64_t taps = int64_t{g.kh} * g.kw;
   if (!gemm && g.groups == g.c && g.m == g.c && g.c % 4 == 0) {
-    // Depthwise: weights [KH][KW][C]. Eight channels and four pixels per thread where the
+    // Depthwise: weights [KH][KW][C]. Eight channels and two pixels per thread where the
     // kernel is instantiated (sizes below 2^32 - 2^20 threads, the kernel's 32-bit indices).
-    const bool dw8 = g.c % 8 == 0 && g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.sh == g.sw &&
-                     (g.sh == 1 || g.sh == 2) && g.dh == 1 && g.dw == 1 &&
-                     g.n * g.oh * ((g.ow + 3) / 4) * (g.c / 8) < (int64_t{1} << 32) - (1 << 20) &&
+    const bool dw8 = g.c % EDGERT_QCONV_DW8_CHANNELS == 0 && g.kh == g.kw &&
+                     (g.kh == 3 || g.kh == 5) && g.sh == g.sw && (g.sh == 1 || g.sh == 2) &&
+                     g.dh == 1 && g.dw == 1 &&
+                     g.n * g.oh * ((g.ow + EDGERT_QCONV_DW8_PIXELS - 1) / EDGERT_QCONV_DW8_PIXELS) *
+                             (g.c / EDGERT_QCONV_DW8_CHANNELS) <
+                         (int64_t{1} << 32) - (1 << 20) &&
                      std::getenv("EDGERT_INT8_DW4") == nullptr;
     L->path_ = dw8 ? QPath::kDepthwise8 : QPath::kDepthwise4;
     if (dw8) L->dw_kernel_ = strCat("edgert_qconv_dw8_k", g.kh, "s", g.sh);
