@@ -101,7 +101,7 @@ for name, extra in builds:
 # 0.9998 - the plain INT8 target is not met yet. What is asserted are floors a regression
 # would cross, with the targets printed beside them.
 FLOORS = {"entropy": (0.85, 0.975), "minmax": (0.85, 0.98), "percentile": (0.87, 0.985),
-          "entropy+amp": (0.99, 0.9995)}
+          "entropy+amp": (0.98, 0.9995)}
 TARGETS = {"entropy": (0.97, 0.995), "entropy+amp": (1.0, 0.995)}
 for name, r in results.items():
     top1, cos = FLOORS[name]
