@@ -186,15 +186,21 @@ __device__ __forceinline__ void storeQ4(const EdgertQEpi& e, long long i, int m,
   finishQ4<ACT>(e, i, v, e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{}, y);
 }
 
-// Byte K of w (a signed int8) as a float: a sign-extending byte permute, then a 32-bit integer
-// conversion (I2FP, an ALU-rate instruction). A char's own conversion is I2F.S8, which shares
-// the quarter-rate conversion unit with the output's F2I; per output the residual epilogues
-// needed that unit twice. The asm keeps ptxas from folding the permute back into I2F.S8.
+// Byte K of w (a signed int8), sign-extended by one byte permute.
 template <int K>
-__device__ __forceinline__ float s8ToFloat(unsigned w) {
+__device__ __forceinline__ int s8ToInt(unsigned w) {
   int v;
   asm("prmt.b32 %0, %1, 0, %2;" : "=r"(v) : "r"(w), "n"(0x8880 + K * 0x1111));
-  return __int2float_rn(v);
+  return v;
+}
+
+// Byte K of w as a float: the permute, then a 32-bit integer conversion (I2FP, an ALU-rate
+// instruction). A char's own conversion is I2F.S8, which shares the quarter-rate conversion
+// unit with the output's F2I; per output the residual epilogues needed that unit twice. The
+// asm keeps ptxas from folding the permute back into I2F.S8.
+template <int K>
+__device__ __forceinline__ float s8ToFloat(unsigned w) {
+  return __int2float_rn(s8ToInt<K>(w));
 }
 
 // The fused epilogue of a ROWS x COLS accumulator tile staged in shared memory (`ld` ints per
@@ -766,37 +772,15 @@ extern "C" __global__ void edgert_qconv_dw4(void* y, const int8_t* x, const int8
 // and the CPU in any order; the epilogue is storeQ4's.
 namespace {
 
-template <int B>
-__device__ __forceinline__ int s8ToInt(unsigned w) {
-  int v;
-  asm("prmt.b32 %0, %1, 0, %2;" : "=r"(v) : "r"(w), "n"(0x8880 + B * 0x1111));
-  return v;
-}
-
-// CH bytes as one vector load: unsigned, uint2 or uint4 (CH = 4, 8, 16).
+// CH bytes as one vector load (the kernel is instantiated for CH = 8 only).
 template <int CH>
 struct S8Vec;
-template <>
-struct S8Vec<4> {
-  using T = unsigned;
-  static __device__ __forceinline__ void words(T v, unsigned (&w)[1]) { w[0] = v; }
-};
 template <>
 struct S8Vec<8> {
   using T = uint2;
   static __device__ __forceinline__ void words(T v, unsigned (&w)[2]) {
     w[0] = v.x;
     w[1] = v.y;
-  }
-};
-template <>
-struct S8Vec<16> {
-  using T = uint4;
-  static __device__ __forceinline__ void words(T v, unsigned (&w)[4]) {
-    w[0] = v.x;
-    w[1] = v.y;
-    w[2] = v.z;
-    w[3] = v.w;
   }
 };
 
