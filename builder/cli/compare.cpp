@@ -17,17 +17,13 @@
 #include "edgert/internal/half.h"
 #include "edgert/internal/str.h"
 #include "image_calibration.h"
+#include "runtime_commands.h"
 
 namespace edgert::cli {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-int fail(const Status& st) {
-  fmt::print(stderr, "edgert: error: {}\n", st.toString());
-  return 1;
-}
 
 // One engine ready to run batches of the image source; outputs read back as float32.
 struct Runner {
@@ -176,14 +172,8 @@ int cmdCompare(const CompareFlags& f) {
                                    file.value()->data.get() + file.value()->size);
   auto model = deserializeEngine(file.value(), f.engine);
   if (!model.ok()) return fail(model.status());
-  nlohmann::json bo = nlohmann::json::parse(model->build_options_json, nullptr, false);
   std::string spec_text = f.preprocess;
-  if (spec_text.empty() && bo.is_object() && bo.contains("preprocess") &&
-      bo["preprocess"].is_string())
-    spec_text = bo["preprocess"].get<std::string>();
-  if (spec_text.empty() && bo.is_object() && bo.contains("int8") &&
-      bo["int8"].contains("preprocess"))
-    spec_text = bo["int8"]["preprocess"].get<std::string>();
+  if (spec_text.empty()) spec_text = recordedPreprocess(model->build_options_json);
   if (spec_text.empty())
     return fail(Status(
         StatusCode::kInvalidArgument,

@@ -83,19 +83,13 @@ Result<RunInputs> parseInputs(const std::vector<std::string>& specs,
   return r;
 }
 
-// The pre-processing `edgert build --preprocess` (or INT8 calibration on images) recorded.
-std::string recordedPreprocess(const std::string& engine_path) {
-  auto bytes = readFileBytes(engine_path, uint64_t{8} << 30);
+// The build options of the engine file at `path` ("" when unreadable: the engine itself was
+// loaded already, so its errors are reported there).
+std::string buildOptionsOf(const std::string& path) {
+  auto bytes = readFileBytes(path, uint64_t{8} << 30);
   if (!bytes.ok()) return "";
-  auto model = deserializeEngine(std::move(bytes).value(), engine_path);
-  if (!model.ok()) return "";
-  const nlohmann::json bo = nlohmann::json::parse(model->build_options_json, nullptr, false);
-  if (!bo.is_object()) return "";
-  if (bo.contains("preprocess") && bo["preprocess"].is_string()) return bo["preprocess"];
-  if (bo.contains("int8") && bo["int8"].is_object() && bo["int8"].contains("preprocess") &&
-      bo["int8"]["preprocess"].is_string())
-    return bo["int8"]["preprocess"];
-  return "";
+  auto model = deserializeEngine(std::move(bytes).value(), path);
+  return model.ok() ? model->build_options_json : "";
 }
 
 Status setTensorInput(ExecutionContext& ctx, const TensorInfo& in, HostTensor t,
@@ -120,9 +114,17 @@ Status setTensorInput(ExecutionContext& ctx, const TensorInfo& in, HostTensor t,
 struct Gathered {
   const TensorInfo* info = nullptr;
   bool per_sample = false;
-  int64_t row = 0;  // values per sample (or per run)
-  std::vector<double> values;
-  std::vector<uint8_t> raw;  // the same, as the engine wrote them (for --save-outputs)
+  int64_t row = 0;           // values per sample (or per run)
+  std::vector<uint8_t> raw;  // every run's values as the engine wrote them
+
+  int64_t count() const { return static_cast<int64_t>(raw.size() / dataTypeSize(info->dtype)); }
+  // Values [first, first + n) as doubles.
+  std::vector<double> doubles(int64_t first, int64_t n) const {
+    const HostTensor t = HostTensor::view(info->dtype, {count()}, raw.data(), nullptr);
+    std::vector<double> v(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = t.doubleAt(first + i);
+    return v;
+  }
 };
 
 std::string summarize(const double* v, int64_t n) {
@@ -151,6 +153,16 @@ nlohmann::ordered_json summaryJson(const double* v, int64_t n) {
 }
 
 }  // namespace
+
+std::string recordedPreprocess(const std::string& build_options_json) {
+  const nlohmann::json bo = nlohmann::json::parse(build_options_json, nullptr, false);
+  if (!bo.is_object()) return "";
+  if (bo.contains("preprocess") && bo["preprocess"].is_string()) return bo["preprocess"];
+  if (bo.contains("int8") && bo["int8"].is_object() && bo["int8"].contains("preprocess") &&
+      bo["int8"]["preprocess"].is_string())
+    return bo["int8"]["preprocess"];
+  return "";
+}
 
 int cmdRun(const RuntimeCommands& rc, const InputReaders& read) {
   const bool json_only = rc.r_json == "-";
@@ -224,7 +236,8 @@ int cmdRun(const RuntimeCommands& rc, const InputReaders& read) {
       return fail(Status(StatusCode::kInvalidArgument,
                          strCat("input '", image_in->name, "' is ", dimsToString(image_in->dims),
                                 "; images feed [N, C, H, W] or [N, H, W, C] inputs")));
-    spec = rc.r_preprocess.empty() ? recordedPreprocess(rc.r_engine) : rc.r_preprocess;
+    spec =
+        rc.r_preprocess.empty() ? recordedPreprocess(buildOptionsOf(rc.r_engine)) : rc.r_preprocess;
     if (spec.empty())
       return fail(
           Status(StatusCode::kInvalidArgument,
@@ -299,7 +312,6 @@ int cmdRun(const RuntimeCommands& rc, const InputReaders& read) {
       Status st = ctx.value()->getOutput(g.info->name, host->mutableData(), g.info->bytes());
       if (!st.ok()) return fail(st);
       const int64_t n = g.per_sample ? g.row * static_cast<int64_t>(valid) : g.row;
-      for (int64_t i = 0; i < n; ++i) g.values.push_back(host->doubleAt(i));
       const auto* bytes = static_cast<const uint8_t*>(host->data());
       g.raw.insert(g.raw.end(), bytes,
                    bytes + n * static_cast<int64_t>(dataTypeSize(g.info->dtype)));
@@ -351,19 +363,20 @@ int cmdRun(const RuntimeCommands& rc, const InputReaders& read) {
       for (const Gathered& g : outs) {
         const bool per_sample = g.per_sample;
         // Outputs without a batch dim are the same for every image of a batch.
-        const double* v =
-            g.values.data() + (per_sample
-                                   ? static_cast<int64_t>(i) * g.row
-                                   : static_cast<int64_t>(i / static_cast<size_t>(batch)) * g.row);
+        const std::vector<double> v =
+            g.doubles((per_sample ? static_cast<int64_t>(i)
+                                  : static_cast<int64_t>(i / static_cast<size_t>(batch))) *
+                          g.row,
+                      g.row);
         if (per_sample && top_k > 0 && isClassScores(g.info->dims)) {
-          std::vector<float> row(v, v + g.row);
+          std::vector<float> row(v.begin(), v.end());
           bool sm = false;
           const auto top = topClasses(row.data(), static_cast<int>(g.row), top_k, &sm);
           say(topText(top, sm, g.info->name));
           img["outputs"][g.info->name] = {{"top", topJson(top)}, {"softmax", sm}};
         } else {
-          say(fmt::format("  {}: {}\n", g.info->name, summarize(v, g.row)));
-          img["outputs"][g.info->name] = summaryJson(v, g.row);
+          say(fmt::format("  {}: {}\n", g.info->name, summarize(v.data(), g.row)));
+          img["outputs"][g.info->name] = summaryJson(v.data(), g.row);
         }
       }
       arr.push_back(img);
@@ -371,15 +384,15 @@ int cmdRun(const RuntimeCommands& rc, const InputReaders& read) {
   } else {
     for (const Gathered& g : outs) {
       const TensorInfo& b = *g.info;
+      const std::vector<double> v = g.doubles(0, g.row);
       say(fmt::format("  output {} {} {}: {}\n", b.name, dataTypeName(b.dtype),
-                      dimsToString(b.dims), summarize(g.values.data(), g.row)));
-      nlohmann::ordered_json o = summaryJson(g.values.data(), g.row);
+                      dimsToString(b.dims), summarize(v.data(), g.row)));
+      nlohmann::ordered_json o = summaryJson(v.data(), g.row);
       o["dims"] = b.dims;
       if (top_k > 0 && isClassScores(b.dims)) {
         const int64_t classes = b.dims[1];
         for (int64_t s = 0; s < b.dims[0]; ++s) {
-          std::vector<float> row(g.values.begin() + s * classes,
-                                 g.values.begin() + (s + 1) * classes);
+          std::vector<float> row(v.begin() + s * classes, v.begin() + (s + 1) * classes);
           bool sm = false;
           const auto top = topClasses(row.data(), static_cast<int>(classes), top_k, &sm);
           say(topText(top, sm, strCat(b.name, "[", s, "]")));
@@ -402,7 +415,7 @@ int cmdRun(const RuntimeCommands& rc, const InputReaders& read) {
         if (c == '/' || c == '\\' || c == ':') c = '_';
       const std::string path = (fs::path(rc.r_save) / (file + ".npy")).string();
       Dims dims = g.info->dims;
-      const int64_t n = static_cast<int64_t>(g.values.size()) / std::max<int64_t>(g.row, 1);
+      const int64_t n = g.count() / std::max<int64_t>(g.row, 1);
       if (image_in) {
         // Every image's outputs stacked: [images, ...] (or [batches, ...] without a batch dim).
         if (g.per_sample)

@@ -53,6 +53,10 @@ void addRuntimeCommands(CLI::App& app, RuntimeCommands& rc);
 // nullopt when it named none of them.
 std::optional<int> runRuntimeCommand(const RuntimeCommands& rc, const InputReaders& read);
 
+// The image pre-processing an engine's build options record (`edgert build --preprocess`, or
+// calibration on images; engines before it recorded it only under "int8"), or "".
+std::string recordedPreprocess(const std::string& build_options_json);
+
 // `edgert run` (run_command.cpp).
 int cmdRun(const RuntimeCommands& rc, const InputReaders& read);
 
