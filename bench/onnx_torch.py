@@ -121,16 +121,15 @@ class OnnxModule(torch.nn.Module):
                     self._pname[i] = p
                     self.params[p] = torch.nn.Parameter(torch.from_numpy(np.array(value)), requires_grad=False)
             consts = {i: static[i] for i in ins if i in static and i not in self._pname}
-            self.steps.append((node, self._prepare(node, attrs(node), ins, consts), {}))
-            args = [None if i == "" else (x[i] if i in x else self._value(i, {})) for i in ins]
+            self.steps.append((node, self._prepare(node, attrs(node), ins, consts)))
+            args = [None if i == "" else (x[i] if i in x else self._param(i)) for i in ins]
             with torch.no_grad():
                 x[node.output[0]] = self._run(node, self.steps[-1][1], args)
             shape_of[node.output[0]] = tuple(x[node.output[0]].shape)
 
-    def _value(self, name, consts):
-        if name in self._pname:
-            return self.params[self._pname[name]]
-        return consts.get(name)
+    def _param(self, name):
+        """A parameter, or None for a static input (_prepare holds it in the attributes)."""
+        return self.params[self._pname[name]] if name in self._pname else None
 
     @staticmethod
     def _prepare(node, a, ins, consts):
@@ -227,8 +226,8 @@ class OnnxModule(torch.nn.Module):
 
     def forward(self, *inputs):
         x = dict(zip(self.inputs, inputs))
-        for node, a, _ in self.steps:
-            args = [None if i == "" else (x[i] if i in x else self._value(i, {})) for i in node.input]
+        for node, a in self.steps:
+            args = [None if i == "" else (x[i] if i in x else self._param(i)) for i in node.input]
             x[node.output[0]] = self._run(node, a, args)
         outs = tuple(x[o] for o in self.outputs)
         return outs[0] if len(outs) == 1 else outs
