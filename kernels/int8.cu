@@ -555,12 +555,16 @@ __device__ void qconvDirect(void* y, const int8_t* x, const int8_t* w, const Edg
     int acc = 0;
     for (int kh = 0; kh < g.kh; ++kh) {
       const long long ih = static_cast<long long>(oh) * g.sh - g.ph + kh * g.dh;
-      if (ih < 0 || ih >= g.ih) continue;
+      const bool row_in = ih >= 0 && ih < g.ih;
       for (int kw = 0; kw < g.kw; ++kw) {
         const long long iw = static_cast<long long>(ow) * g.sw - g.pw + kw * g.dw;
-        if (iw < 0 || iw >= g.iw) continue;
-        const int8_t* xp = x + ((static_cast<long long>(n) * g.ih + ih) * g.iw + iw) * g.c + c0;
         const int8_t* wp = wm + (kh * g.kw + kw) * g.cg;
+        if (!row_in || iw < 0 || iw >= g.iw) {
+          if (g.xpad)
+            for (int c = 0; c < g.cg; ++c) acc += g.xpad * static_cast<int>(wp[c]);
+          continue;
+        }
+        const int8_t* xp = x + ((static_cast<long long>(n) * g.ih + ih) * g.iw + iw) * g.c + c0;
         for (int c = 0; c < g.cg; ++c) acc += static_cast<int>(xp[c]) * static_cast<int>(wp[c]);
       }
     }
@@ -577,14 +581,19 @@ __device__ void qconvDw4(void* y, const int8_t* x, const int8_t* w, const Edgert
     const int c = static_cast<int>(t - pix * c4) * 4;
     const I orow = pix / OW, ow = pix - orow * OW, n = orow / OH, oh = orow - n * OH;
     int acc[4] = {0, 0, 0, 0};
+    const signed char pad = static_cast<signed char>(g.xpad);
     for (int kh = 0; kh < g.kh; ++kh) {
       const long long ih = static_cast<long long>(oh) * g.sh - g.ph + kh * g.dh;
-      if (ih < 0 || ih >= g.ih) continue;
+      const bool row_in = ih >= 0 && ih < g.ih;
+      if (!row_in && !pad) continue;
       for (int kw = 0; kw < g.kw; ++kw) {
         const long long iw = static_cast<long long>(ow) * g.sw - g.pw + kw * g.dw;
-        if (iw < 0 || iw >= g.iw) continue;
-        const char4 xv = *reinterpret_cast<const char4*>(
-            x + ((static_cast<long long>(n) * g.ih + ih) * g.iw + iw) * g.c + c);
+        const bool in = row_in && iw >= 0 && iw < g.iw;
+        if (!in && !pad) continue;
+        const char4 xv =
+            in ? *reinterpret_cast<const char4*>(
+                     x + ((static_cast<long long>(n) * g.ih + ih) * g.iw + iw) * g.c + c)
+               : make_char4(pad, pad, pad, pad);
         const char4 wv = *reinterpret_cast<const char4*>(w + (kh * g.kw + kw) * g.c + c);
         acc[0] += xv.x * wv.x;
         acc[1] += xv.y * wv.y;
@@ -818,20 +827,29 @@ __device__ __forceinline__ void qconvDwTile(void* y, const int8_t* x, const int8
 #pragma unroll
       for (int k = 0; k < CH; ++k) acc[j][k] = 0;
     const V* xb = xv + static_cast<size_t>(n) * ih * iw * cv + ch;
+    // Taps outside the input read the zero point (g.xpad); with 0 they are skipped.
+    const int pad = g.xpad;
 #pragma unroll
     for (int ky = 0; ky < K; ++ky) {
       const int iy = static_cast<int>(oy) * S - g.ph + ky;
-      if (iy < 0 || iy >= ih) continue;
+      const bool row_in = iy >= 0 && iy < ih;
+      if (!row_in && !pad) continue;
       int wk[K][CH];
 #pragma unroll
       for (int kx = 0; kx < K; ++kx) unpackS8<CH>(wv[(ky * K + kx) * cv + ch], wk[kx]);
-      const V* row = xb + static_cast<size_t>(iy) * iw * cv;
+      const V* row = xb + static_cast<size_t>(row_in ? iy : 0) * iw * cv;
 #pragma unroll
       for (int col = 0; col < kCols; ++col) {
         const int ix = ix0 + col;
-        if (ix < 0 || ix >= iw) continue;
+        const bool in = row_in && ix >= 0 && ix < iw;
+        if (!in && !pad) continue;
         int v[CH];
-        unpackS8<CH>(row[static_cast<unsigned>(ix) * cv], v);
+        if (in) {
+          unpackS8<CH>(row[static_cast<unsigned>(ix) * cv], v);
+        } else {
+#pragma unroll
+          for (int k = 0; k < CH; ++k) v[k] = pad;
+        }
 #pragma unroll
         for (int j = 0; j < OUT; ++j) {
           const int kx = col - j * S;

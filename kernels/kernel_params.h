@@ -133,9 +133,11 @@ struct EdgertQEpi {
 #define EDGERT_QCONV_DW8_PIXELS 2
 
 // A 2-D convolution's geometry over NHWC int8 (groups of `cg` input and `mg` output channels).
+// `xpad`: the value a window reads outside the input (the input's zero point; only the direct
+// and depthwise kernels take one other than 0).
 struct EdgertQConvGeom {
   long long n, ih, iw, c, oh, ow;
-  int m, kh, kw, sh, sw, ph, pw, dh, dw, groups, cg, mg;
+  int m, kh, kw, sh, sw, ph, pw, dh, dw, groups, cg, mg, xpad;
 };
 
 // edgert_space_to_depth2_s8: an NHWC int8 input [N][IH][IW][C] -> [N][H2][W][c_out]. Pixel

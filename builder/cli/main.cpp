@@ -186,9 +186,10 @@ int cmdBuild(const BuildFlags& f) {
       fmt::print("int8: thresholds from the calibration cache {}\n", opt.calib_cache);
     fmt::print(
         "int8: {} layer(s) in INT8{}, {} quantize layer(s), {} kept in float, {} conv "
-        "pair(s) equalised{}\n",
+        "pair(s) equalised, {} bias-corrected, {} unsigned tensor(s){}\n",
         rep.int8_layers, rep.int8_pools ? fmt::format(" (and {} max pool(s))", rep.int8_pools) : "",
         rep.quantize_layers, rep.int8_kept_float.size(), rep.int8_equalized_pairs,
+        rep.int8_bias_corrected, rep.int8_unsigned_tensors,
         rep.int8_unsupported.empty()
             ? ""
             : fmt::format(", {} cannot be INT8", rep.int8_unsupported.size()));

@@ -266,6 +266,8 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
     cache.algorithm = opt.calib_algo;
     cache.percentile = opt.calib_percentile;
     cache.thresholds = std::move(run.thresholds);
+    cache.means = std::move(run.means);
+    cache.clipped_means = std::move(run.clipped_means);
     if (!opt.calib_cache.empty()) {
       const std::string text = formatCalibrationCache(cache);
       EDGERT_RETURN_IF_ERROR(writeFileAtomically(opt.calib_cache, text.data(), text.size()));
@@ -279,6 +281,8 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
   rep.int8_layers = q.int8_layers;
   rep.quantize_layers = q.quantize_nodes;
   rep.int8_pools = q.int8_pools;
+  rep.int8_bias_corrected = q.bias_corrected;
+  rep.int8_unsigned_tensors = q.unsigned_tensors;
   rep.int8_kept_float = std::move(q.kept_float);
   rep.int8_unsupported = std::move(q.unsupported);
   return Status::Ok();

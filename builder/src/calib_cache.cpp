@@ -11,7 +11,8 @@
 namespace edgert {
 namespace {
 
-constexpr const char* kMagic = "edgert-calibration 1";
+constexpr const char* kMagic = "edgert-calibration 2";
+constexpr const char* kMagicV1 = "edgert-calibration 1";  // thresholds only
 
 std::string escape(const std::string& s) {
   std::string o;
@@ -67,6 +68,15 @@ std::string formatCalibrationCache(const CalibrationCache& c) {
     std::snprintf(buf, sizeof buf, "%.17g", t);
     o += strCat(buf, " ", escape(name), "\n");
   }
+  for (const auto& [key, map] : {std::pair{"mean", &c.means}, {"clipped-mean", &c.clipped_means}})
+    for (const auto& [name, m] : *map) {
+      o += strCat(key, " ", m.size());
+      for (double v : m) {
+        std::snprintf(buf, sizeof buf, " %.17g", v);
+        o += buf;
+      }
+      o += strCat(" ", escape(name), "\n");
+    }
   return o;
 }
 
@@ -91,7 +101,7 @@ Result<CalibrationCache> parseCalibrationCache(const std::string& text, const st
   while (std::getline(in, line)) {
     ++n;
     if (n == 1) {
-      if (line != kMagic) return bad(strCat("expected '", kMagic, "'"));
+      if (line != kMagic && line != kMagicV1) return bad(strCat("expected '", kMagic, "'"));
       continue;
     }
     if (line.empty()) continue;
@@ -111,6 +121,33 @@ Result<CalibrationCache> parseCalibrationCache(const std::string& text, const st
           !(c.percentile > 0 && c.percentile <= 100))
         return bad("expected 'algorithm <name> <percentile in (0, 100]>'");
       have_algo = true;
+    } else if (head == "mean" || head == "clipped-mean") {
+      if (!have_model || !have_algo) return bad("'model' and 'algorithm' come before means");
+      auto& map = head == "mean" ? c.means : c.clipped_means;
+      // mean <count> <count values> <name>
+      size_t at = 0;
+      auto token = [&](std::string* tok) {
+        const size_t end = rest.find(' ', at);
+        if (end == std::string::npos) return false;
+        *tok = rest.substr(at, end - at);
+        at = end + 1;
+        return true;
+      };
+      std::string tok;
+      double count = 0;
+      if (!token(&tok) || !parseDouble(tok, &count) || count < 1 || count > rest.size() ||
+          count != std::floor(count))
+        return bad(
+            strCat("expected '", head, " <channels> <one value per channel> <tensor name>'"));
+      std::vector<double> m(static_cast<size_t>(count));
+      for (double& v : m)
+        if (!token(&tok) || !parseDouble(tok, &v) || !std::isfinite(v))
+          return bad(
+              strCat("expected '", head, " <channels> <one value per channel> <tensor name>'"));
+      std::string name;
+      if (!unescape(rest.substr(at), &name) || name.empty()) return bad("bad tensor name");
+      if (!map.emplace(name, std::move(m)).second)
+        return bad(strCat(head, "s of tensor '", name, "' twice"));
     } else {
       double t = 0;
       if (!have_model || !have_algo) return bad("'model' and 'algorithm' come before thresholds");

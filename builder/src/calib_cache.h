@@ -1,13 +1,18 @@
 // The INT8 calibration cache (`--calib-cache FILE`, issue #4): the thresholds calibration
 // found, per tensor, so the next build of the same model needs no images. A text file:
 //
-//   edgert-calibration 1
+//   edgert-calibration 2
 //   model 9f86d081884c7d65          <- fingerprint of the FP32 graph it was made for
 //   algorithm entropy 99.99         <- algorithm and percentile
 //   2.8731000000000002 /stem/conv/Conv_output_0
 //   ...                             <- threshold (%.17g: exact), one space, the tensor name to the
-//   end
-//                                      of the line (\n and \\ escaped)
+//                                      end of the line (\n and \\ escaped)
+//   mean 3 0.5 -0.25 1.125 /stem/conv/Conv_output_0
+//   ...                             <- "mean", the channel count, each channel's mean (%.17g),
+//                                      the tensor name: an INT8 layer's input, for bias
+//                                      correction; "clipped-mean" lines the same for the values
+//                                      clipped to the tensor's threshold. Version-1 files (no
+//                                      means) are read too.
 //
 // A cache from another model is rejected by its fingerprint, naming both.
 #pragma once
@@ -25,6 +30,11 @@ struct CalibrationCache {
   std::string algorithm;
   double percentile = 99.99;
   std::map<std::string, double> thresholds;  // tensor name -> clipping threshold (> 0)
+  // Tensor name -> per-channel (dim 1) mean over the calibration samples, of INT8 layers'
+  // inputs: the bias correction of quantizeGraph. Empty in caches of version 1.
+  std::map<std::string, std::vector<double>> means;
+  // The same for the values clipped to [-threshold, threshold]: what INT8 layers see.
+  std::map<std::string, std::vector<double>> clipped_means;
 };
 
 std::string formatCalibrationCache(const CalibrationCache& cache);

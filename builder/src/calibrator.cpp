@@ -121,6 +121,21 @@ Result<std::unique_ptr<ExecutionContext>> contextFor(const std::vector<uint8_t>&
   return (*keep)->createExecutionContext();
 }
 
+// Adds the per-channel sums of `x` ([N, C, spatial...], channel dim 1) to `sum`, each value
+// clipped to [-clip, clip] when `clip` > 0, and the values per channel to `count`.
+void addChannelSums(const Dims& dims, const std::vector<float>& x, double clip,
+                    std::vector<double>* sum, double* count) {
+  if (dims.size() < 2 || dims[1] <= 0 || x.empty()) return;
+  const int64_t C = dims[1], inner = volume(dims) / std::max<int64_t>(1, dims[0] * C);
+  sum->resize(static_cast<size_t>(C), 0.0);
+  const float lo = static_cast<float>(-clip), hi = static_cast<float>(clip);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float v = clip > 0 ? std::min(hi, std::max(lo, x[i])) : x[i];
+    (*sum)[(i / inner) % C] += v;
+  }
+  *count += static_cast<double>(x.size()) / static_cast<double>(C);
+}
+
 }  // namespace
 
 Result<BatchOutputs> runOnSamples(const Graph& g, CalibrationSource& source, int batches) {
@@ -199,12 +214,13 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
                                  CalibAlgo algo, double percentile,
                                  const std::function<void(double)>& progress, bool gpu) {
   CalibrationRun run;
-  std::set<int> observe;
+  std::set<int> observe, averaged;
   const std::vector<std::string> layers = int8CandidateLayers(g);
   const std::set<std::string> layer_set(layers.begin(), layers.end());
   for (const Node& n : g.nodes) {
     if (!layer_set.count(n.name)) continue;
     observe.insert(n.inputs[0]);
+    if (g.tensors[n.inputs[0]].dims.size() >= 2) averaged.insert(n.inputs[0]);
     if (n.inputs.size() > 3 && n.inputs[3] >= 0) observe.insert(n.inputs[3]);
     observe.insert(n.outputs[0]);
   }
@@ -220,6 +236,8 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
   std::shared_ptr<const Engine> engine;
   EDGERT_ASSIGN_OR_RETURN(auto ctx, contextFor(bytes, cuda, &engine));
   std::map<int, AbsHistogram> hist;
+  std::map<int, std::vector<double>> sums;  // `averaged` tensor -> per-channel sum
+  std::map<int, double> counts;             // values per channel summed
   std::vector<float> buf;
   for (int b = 0; b < batches; ++b) {
     EDGERT_RETURN_IF_ERROR(feedBatch(g, source, b, *ctx));
@@ -229,14 +247,40 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
       buf.resize(static_cast<size_t>(volume(e.dims)));
       EDGERT_RETURN_IF_ERROR(ctx->getOutput(e.name, buf.data(), buf.size() * 4));
       hist[t].add(buf.data(), buf.size());
+      if (averaged.count(t)) addChannelSums(e.dims, buf, 0, &sums[t], &counts[t]);
     }
-    if (progress) progress(double(b + 1) / batches);
+    if (progress) progress(double(b + 1) / (2 * batches));
   }
   for (const auto& [t, h] : hist) {
     double thr = h.maxAbs() > 0 ? calibThreshold(h, algo, percentile) : 0;
     // A tensor that was zero throughout still needs a usable scale.
     if (!(thr > 0)) thr = 1e-6;
     run.thresholds[g.tensors[t].name] = thr;
+  }
+  // Second pass: the means of the layer inputs clipped to their thresholds, which INT8 layers
+  // see; with the plain means, the bias correction takes back the mean shift of the clipping
+  // as well as of the weights' rounding (an entropy threshold clips EfficientNet-Lite0's ReLU6
+  // outputs at 3.5 to 4.3).
+  std::map<int, std::vector<double>> clipped;
+  std::map<int, double> clipped_counts;
+  for (int b = 0; b < batches && !averaged.empty(); ++b) {
+    EDGERT_RETURN_IF_ERROR(feedBatch(g, source, b, *ctx));
+    EDGERT_RETURN_IF_ERROR(ctx->execute().withContext(strCat("calibration batch ", b + 1)));
+    for (int t : averaged) {
+      const TensorEntry& e = g.tensors[t];
+      buf.resize(static_cast<size_t>(volume(e.dims)));
+      EDGERT_RETURN_IF_ERROR(ctx->getOutput(e.name, buf.data(), buf.size() * 4));
+      addChannelSums(e.dims, buf, run.thresholds.at(e.name), &clipped[t], &clipped_counts[t]);
+    }
+    if (progress) progress(double(batches + b + 1) / (2 * batches));
+  }
+  for (auto& [t, sum] : sums) {
+    for (double& v : sum) v /= counts[t];
+    run.means[g.tensors[t].name] = std::move(sum);
+  }
+  for (auto& [t, sum] : clipped) {
+    for (double& v : sum) v /= clipped_counts[t];
+    run.clipped_means[g.tensors[t].name] = std::move(sum);
   }
   run.batches = batches;
   return run;

@@ -20,6 +20,10 @@ std::string modelFingerprint(const Graph& imported);
 
 struct CalibrationRun {
   std::map<std::string, double> thresholds;  // tensor name -> threshold
+  // INT8 layer inputs: tensor name -> per-channel (dim 1) mean, for bias correction.
+  std::map<std::string, std::vector<double>> means;
+  // The same of the values clipped to each tensor's threshold (a second pass).
+  std::map<std::string, std::vector<double>> clipped_means;
   int batches = 0;
   std::string backend;  // "cpu" or "cuda"
 };

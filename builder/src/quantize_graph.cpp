@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include "../../kernels/int8_math.h"
@@ -57,6 +58,29 @@ HostTensor floatVector(const std::vector<float>& v) {
 
 float scaleOf(double threshold) {
   return static_cast<float>(std::max(threshold, 1e-8) / 127.0);
+}
+
+// Non-negative tensors are stored with zero point -128 (see quantizeGraph): all 256 codes
+// over [0, threshold].
+constexpr int kUnsignedZero = -128;
+float unsignedScaleOf(double threshold) {
+  return static_cast<float>(std::max(threshold, 1e-8) / 255.0);
+}
+
+// A layer whose fused activation makes its output non-negative (ReLU, Clip from 0 up).
+bool writesNonNegative(const Node& n) {
+  const std::string act = n.attrs.getString("_act", "").value();
+  return act == "Relu" || (act == "Clip" && n.attrs.getFloat("_act_alpha", -1.f).value() >= 0.f);
+}
+
+// Whether a convolution's windows can leave its input (pads, or auto_pad SAME_*).
+bool padsInput(const Node& n) {
+  if (n.op != "Conv") return false;
+  const std::string ap = n.attrs.getString("auto_pad", "NOTSET").value();
+  if (ap == "SAME_UPPER" || ap == "SAME_LOWER") return true;
+  if (ap == "VALID") return false;
+  const std::vector<int64_t> pads = n.attrs.getInts("pads").value();
+  return std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; });
 }
 
 // Gemm with transB = 0 and MatMul store their weights as [K, N]; EdgertQConv reads
@@ -397,17 +421,17 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     }
   // An INT8 convolution's input whose Pad was folded into it -> that Pad's output (below).
   std::vector<int> folded_from(g.tensors.size(), -1);
-  auto lookup = [&](int t) -> const double* {
-    for (int hops = 0; t >= 0 && hops < 8; ++hops, t = pad_source[t]) {
-      auto it = thresholds.find(g.tensors[t].name);
-      if (it != thresholds.end()) return &it->second;
-    }
+  // A tensor's entry in `map` (thresholds or means), through zero Pads either way.
+  auto find = [&](const auto& map,
+                  int t) -> const typename std::decay_t<decltype(map)>::mapped_type* {
+    for (int from : {t, t >= 0 ? folded_from[t] : -1})
+      for (int hops = 0; from >= 0 && hops < 8; ++hops, from = pad_source[from]) {
+        auto it = map.find(g.tensors[from].name);
+        if (it != map.end()) return &it->second;
+      }
     return nullptr;
   };
-  auto threshold = [&](int t) -> const double* {
-    if (const double* v = lookup(t)) return v;
-    return t >= 0 && folded_from[t] >= 0 ? lookup(folded_from[t]) : nullptr;
-  };
+  auto threshold = [&](int t) { return find(thresholds, t); };
   // Which layers become INT8.
   std::vector<bool> int8(g.nodes.size(), false);
   std::string missing;
@@ -492,6 +516,31 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     pool8[i] = true;
   }
 
+  // Zero points. A tensor an INT8 layer writes through ReLU or Clip(0, ...) has no negative
+  // values, so the symmetric code wastes its 128 negative levels: it is written as
+  // q = rint(x / s) - 128 with s = threshold / 255 instead, half the rounding step. No kernel
+  // knows: the writer's bias and clip bounds move by -128 * s (the shift commutes with the clip),
+  // and each reader's bias gains 128 * sum(w) * acc_scale (plus 128 * r_scale for a residual),
+  // the zero point's part of its accumulator. A window that leaves the input must read the zero
+  // point there (x_pad): the CPU and the GPU's depthwise and grouped kernels do, its implicit-
+  // GEMM kernels (one group) do not, so a tensor that such a padded convolution reads stays
+  // symmetric. EDGERT_INT8_SYMMETRIC=1 keeps every tensor symmetric (to compare).
+  const bool allow_unsigned = std::getenv("EDGERT_INT8_SYMMETRIC") == nullptr;
+  const bool correct_bias = std::getenv("EDGERT_INT8_NO_BIAS_CORRECTION") == nullptr;
+  auto unsignedReaders = [&](int t) {
+    for (int r : readers[t]) {
+      const Node& rn = g.nodes[r];
+      if (rn.inputs[0] == t && padsInput(rn) && rn.attrs.getInt("group", 1).value() == 1)
+        return false;
+    }
+    return true;
+  };
+  std::map<int, int> zero_points;  // int8 tensor -> its zero point (absent: 0)
+  auto zeroPoint = [&](int t) {
+    auto it = zero_points.find(t);
+    return it == zero_points.end() ? 0 : it->second;
+  };
+
   std::map<int, int> quantized;  // float tensor -> its int8 copy
   std::map<int, float> scales;   // int8 tensor -> its scale
   std::vector<Node> out;
@@ -503,6 +552,7 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
       if (pool8[i]) {
         g.tensors[n.outputs[0]].dtype = DataType::kInt8;
         scales[n.outputs[0]] = scales.at(n.inputs[0]);
+        if (const int z = zeroPoint(n.inputs[0])) zero_points[n.outputs[0]] = z;
         ++rep.int8_pools;
       }
       out.push_back(std::move(g.nodes[i]));
@@ -540,21 +590,84 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     }
     HostTensor wq;
     std::vector<float> sw;
-    quantizeWeightsPerChannel(outputMajorWeights(g, n), &wq, &sw);
-    const int64_t M = wq.dims()[0];
+    const HostTensor wf = outputMajorWeights(g, n);
+    quantizeWeightsPerChannel(wf, &wq, &sw);
+    const int64_t M = wq.dims()[0], per = wq.numel() / std::max<int64_t>(M, 1);
+    std::vector<double> wsum(static_cast<size_t>(M), 0.0);  // per output: the sum of its weights
+    for (int64_t k = 0; k < wq.numel(); ++k)
+      wsum[static_cast<size_t>(k / per)] += wq.as<int8_t>()[k];
+    std::vector<double> bias_shift(static_cast<size_t>(M), 0.0);
+    // Bias correction (Nagel et al. 2019, "Data-Free Quantization", with the calibration
+    // images' means instead of batch-norm statistics): rounding the weights moves each output's
+    // mean by sum (s_w * Wq - W) E[x]; the bias takes it back. On EfficientNet-Lite0 this is
+    // most of what per-channel weight rounding costs (bench/int8_sim.py).
+    const std::vector<double>* ex = correct_bias ? find(ranges.means, x) : nullptr;
+    // With the means of the clipped inputs too, the shift of the clipping goes as well: the
+    // layer computes s_w * Wq E[clip x] where the float one computes W E[x].
+    const std::vector<double>* exc = correct_bias ? find(ranges.clipped_means, x) : nullptr;
+    if (exc && ex && exc->size() != ex->size()) exc = nullptr;
+    const int64_t groups = n.op == "Conv" ? n.attrs.getInt("group", 1).value() : 1;
+    const int64_t cg = wf.dims().size() > 1 ? wf.dims()[1] : 0;
+    if (ex && groups > 0 && M % groups == 0 && static_cast<int64_t>(ex->size()) == cg * groups) {
+      const double alpha = n.op == "Gemm" ? n.attrs.getFloat("alpha", 1.f).value() : 1.0;
+      const int64_t kvol = per / std::max<int64_t>(cg, 1), mg = M / groups;
+      for (int64_t m = 0; m < M; ++m) {
+        double corr = 0;
+        for (int64_t k = 0; k < per; ++k) {
+          const int64_t c = (m / mg) * cg + k / kvol;
+          const double wdq = double(wq.as<int8_t>()[m * per + k]) * sw[m];
+          corr +=
+              wdq * (exc ? (*exc)[c] : (*ex)[c]) - double(wf.as<float>()[m * per + k]) * (*ex)[c];
+        }
+        bias_shift[m] -= alpha * corr;
+      }
+      ++rep.bias_corrected;
+    }
     Node qn = makeQConv(g, n, xq, scales.at(xq), std::move(wq), sw);
+    if (const int zx = zeroPoint(xq)) {
+      const float* acc_scale = g.tensors[qn.inputs[4]].constant->as<float>();
+      for (int64_t m = 0; m < M; ++m) bias_shift[m] -= double(zx) * wsum[m] * acc_scale[m];
+      qn.attrs.setInt("x_pad", zx);
+    }
     // A float residual stays float: its int8 copy (if any) would lose precision.
     const int residual = qn.inputs[3];
-    if (residual >= 0 && g.tensors[residual].dtype == DataType::kInt8)
-      qn.attrs.setFloats("r_scales",
-                         std::vector<float>(static_cast<size_t>(M), scales.at(residual)));
+    if (residual >= 0 && g.tensors[residual].dtype == DataType::kInt8) {
+      const float rs = scales.at(residual);
+      qn.attrs.setFloats("r_scales", std::vector<float>(static_cast<size_t>(M), rs));
+      if (const int zr = zeroPoint(residual))
+        for (int64_t m = 0; m < M; ++m) bias_shift[m] -= double(zr) * rs;
+    }
     const int y = n.outputs[0];
     const int pool = pool_after[i];
     if (pool >= 0 || int8Readers(y)) {
-      const float sy = scaleOf(*threshold(pool >= 0 ? g.nodes[pool].outputs[0] : y));
+      const int f = pool >= 0 ? g.nodes[pool].outputs[0] : y;  // the tensor INT8 layers read
+      const bool uns = allow_unsigned && writesNonNegative(n) && unsignedReaders(f);
+      const float sy = uns ? unsignedScaleOf(*threshold(f)) : scaleOf(*threshold(f));
       g.tensors[y].dtype = DataType::kInt8;
       qn.attrs.setFloats("y_scales", std::vector<float>(static_cast<size_t>(M), sy));
       scales[y] = sy;
+      if (uns) {
+        zero_points[y] = kUnsignedZero;
+        ++rep.unsigned_tensors;
+        const float off = static_cast<float>(kUnsignedZero) * sy;  // exact: a power of 2 times sy
+        for (int64_t m = 0; m < M; ++m) bias_shift[m] += off;
+        const bool relu = qn.attrs.getString("_act", "").value() == "Relu";
+        const float lo = relu ? 0.f : qn.attrs.getFloat("_act_alpha", 0.f).value();
+        const float hi = relu ? 3.402823466e38f : qn.attrs.getFloat("_act_beta", 0.f).value();
+        qn.attrs.setString("_act", "Clip");
+        qn.attrs.setFloat("_act_alpha", lo + off);
+        qn.attrs.setFloat("_act_beta", hi + off);
+      }
+    }
+    if (std::any_of(bias_shift.begin(), bias_shift.end(), [](double v) { return v != 0; })) {
+      std::vector<float> b(static_cast<size_t>(M), 0.f);
+      if (qn.inputs[2] >= 0) {
+        const HostTensor& old = *g.tensors[qn.inputs[2]].constant;
+        for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(old.doubleAt(m) + bias_shift[m]);
+      } else {
+        for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(bias_shift[m]);
+      }
+      qn.inputs[2] = g.addConstant(n.name + "/bias_int8", floatVector(b));
     }
     qn.outputs = {y};
     out.push_back(std::move(qn));

@@ -22,6 +22,8 @@ struct QuantizeReport {
   size_t int8_layers = 0;
   size_t quantize_nodes = 0;             // QuantizeLinear layers inserted
   size_t int8_pools = 0;                 // MaxPool layers between INT8 layers run on int8
+  size_t unsigned_tensors = 0;           // int8 tensors stored with zero point -128
+  size_t bias_corrected = 0;             // INT8 layers whose bias absorbs their weights' rounding
   std::vector<std::string> kept_float;   // candidates kept in float by layer_precisions
   std::vector<std::string> unsupported;  // Conv/Gemm/MatMul that cannot be INT8, and why
 };
@@ -43,9 +45,12 @@ std::vector<std::string> int8CandidateLayers(const Graph& g);
 const std::string* layerPrecision(const std::map<std::string, std::string>& layer_precisions,
                                   const std::string& name);
 
-// `ranges`: each tensor's clipping threshold; scale = threshold / 127 (one per tensor: per-channel
-// activation scales, folded into the weights, were tried and overfit the calibration images -
-// bench/NOTES.md).
+// `ranges`: each tensor's clipping threshold; scale = threshold / 127, or threshold / 255 for
+// non-negative tensors stored with zero point -128 (one per tensor: per-channel activation
+// scales, folded into the weights, were tried and overfit the calibration images -
+// bench/NOTES.md); and the per-channel means of layer inputs, with which each layer's bias
+// absorbs the mean error of its rounded weights (bias correction; none where a cache of
+// version 1 has no means).
 // `layer_precisions`: layer name -> "int8", "fp16" or "fp32" ("*": every layer not named); a
 // name that is no layer is an error listing every such name. A candidate whose input has no
 // threshold is an error naming the tensors (a calibration cache made for other build options).

@@ -23,11 +23,43 @@ TEST(CalibCache, RoundTripsNamesWithAnyCharacters) {
   for (const auto& [name, t] : c.thresholds) EXPECT_NEAR(back->thresholds.at(name), t, t * 1e-8);
 }
 
+TEST(CalibCache, RoundTripsPerChannelMeansExactly) {
+  CalibrationCache c;
+  c.model = "ab12";
+  c.algorithm = "entropy";
+  c.thresholds = {{"x y", 1.5}};
+  c.means = {{"x y", {0.1, -2.5e-7, 3.0, 1.0 / 3.0}}, {"other\\name", {42.0}}};
+  c.clipped_means = {{"x y", {0.1, -2.5e-7, 2.5, 1.0 / 3.0}}};
+  const std::string text = formatCalibrationCache(c);
+  EXPECT_EQ(text.rfind("edgert-calibration 2\n", 0), 0u) << text;
+  const auto back = parseCalibrationCache(text, "x.calib");
+  ASSERT_TRUE(back.ok()) << back.status().toString();
+  EXPECT_EQ(back->means, c.means);  // %.17g: bit for bit
+  EXPECT_EQ(back->clipped_means, c.clipped_means);
+}
+
+TEST(CalibCache, VersionOneFilesHaveNoMeans) {
+  const auto r = parseCalibrationCache(
+      "edgert-calibration 1\nmodel ab12\nalgorithm entropy 99.99\n1.5 a\n", "old.calib");
+  ASSERT_TRUE(r.ok()) << r.status().toString();
+  EXPECT_EQ(r->thresholds.at("a"), 1.5);
+  EXPECT_TRUE(r->means.empty());
+}
+
 TEST(CalibCache, BadFilesNameFileAndLine) {
   const std::string head = "edgert-calibration 1\nmodel ab12\nalgorithm entropy 99.99\n";
   const std::pair<std::string, std::string> cases[] = {
       {"", "x.calib:0: empty file"},
-      {"edgert timing cache v1\n", "x.calib:1: expected 'edgert-calibration 1'"},
+      {"edgert timing cache v1\n", "x.calib:1: expected 'edgert-calibration 2'"},
+      {head + "mean 2 0.5 a\n", "x.calib:4: expected 'mean <channels> <one value per channel>"},
+      {head + "mean 0 a\n", "x.calib:4: expected 'mean <channels>"},
+      {head + "mean 1.5 2 a\n", "x.calib:4: expected 'mean <channels>"},
+      {head + "mean 1 inf a\n", "x.calib:4: expected 'mean <channels>"},
+      {head + "mean 1 2\n", "x.calib:4: expected 'mean <channels>"},
+      {head + "mean 1 2 a\nmean 1 3 a\n", "x.calib:5: means of tensor 'a' twice"},
+      {head + "clipped-mean 2 1 a\n", "x.calib:4: expected 'clipped-mean <channels>"},
+      {"edgert-calibration 1\nmean 1 2 a\n",
+       "x.calib:2: 'model' and 'algorithm' come before means"},
       {head + "nan conv\n", "x.calib:4: 'nan' is not a positive threshold"},
       {head + "-1 conv\n", "x.calib:4: '-1' is not a positive threshold"},
       {head + "1.5 a\n2 a\n", "x.calib:5: tensor 'a' twice"},

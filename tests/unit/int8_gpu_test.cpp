@@ -52,6 +52,7 @@ struct QCase {
   bool int8_out;
   int residual;          // 0 none, 1 int8, 2 float32
   int64_t pad_end = -1;  // bottom/right pads when not `pad` (EfficientNet's "same": 0 and 1)
+  int x_pad = 0;         // the input's zero point, read outside it (unsigned activations)
 };
 
 int addTensor(Graph& g, const std::string& name, DataType dt, const Dims& d) {
@@ -118,6 +119,7 @@ ImportedModel qconvModel(const QCase& q, std::map<std::string, HostTensor>* inpu
     n.attrs.setInts("strides", {q.stride, q.stride});
     n.attrs.setInt("group", q.group);
   }
+  if (q.x_pad) n.attrs.setInt("x_pad", q.x_pad);
   if (*q.act) {
     n.attrs.setString("_act", q.act);
     n.attrs.setFloat("_act_alpha", q.alpha);
@@ -229,6 +231,16 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"depthwise5x5_c32_residual", 1, 32, 10, 7, 32, 5, 1, 2, 32, false, "Relu", 0, 0, true, 1},
       {"same_dense3x3_s2_c24", 2, 24, 11, 12, 40, 3, 2, 0, 1, false, "Relu", 0, 0, true, 0, 1},
       {"same_tma3x3_c64_m128_s2", 2, 64, 14, 13, 128, 3, 2, 0, 1, false, "", 0, 0, true, 0, 1},
+      // Inputs with zero point -128 (non-negative activations stored unsigned): the window
+      // reads -128 outside the input in the depthwise kernels (eight and four channels) and
+      // the direct one; unpadded convolutions of one group take the attribute and ignore it.
+      {"zp_depthwise3x3_s1", 2, 32, 9, 10, 32, 3, 1, 1, 32, false, "Clip", -1.f, 2.f, true, 0, -1,
+       -128},
+      {"zp_same_depthwise5x5_s2", 1, 48, 13, 12, 48, 5, 2, 1, 48, false, "", 0, 0, true, 1, 2,
+       -128},
+      {"zp_depthwise3x3_c12", 2, 12, 7, 8, 12, 3, 2, 1, 12, false, "Relu", 0, 0, true, 0, -1, -128},
+      {"zp_grouped_c6", 1, 6, 7, 7, 6, 3, 1, 1, 6, false, "", 0, 0, false, 2, -1, -128},
+      {"zp_pointwise_c64", 2, 64, 7, 9, 96, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1, -1, -128},
   };
   // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel

@@ -212,6 +212,115 @@ TEST(Int8Build, GemmAndMatMulWithConstantWeights) {
   EXPECT_GT(cosine(o->fp32, o->int8), 0.995);
 }
 
+// Non-negative tensors (ReLU, Clip(0, 6) outputs) are stored with zero point -128 and all 256
+// codes, where every reader can pad with the zero point: a depthwise convolution with padding
+// can, a padded dense one (one group) cannot, so a tensor it reads stays symmetric. Unsigned
+// storage halves those tensors' rounding step, so the INT8 network tracks the float one more
+// closely than with EDGERT_INT8_SYMMETRIC=1 (every tensor symmetric).
+TEST(Int8Build, NonNegativeTensorsAreStoredUnsigned) {
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph g(13);
+  const Dims x = {2, 8, 12, 12};
+  g.input("x", DataType::kFloat32, x);
+  g.constant("w1", randomWeights({16, 8, 3, 3}, r));
+  g.constant("w2", randomWeights({16, 1, 3, 3}, r, 1.f));
+  g.constant("w3", randomWeights({8, 16, 1, 1}, r));
+  g.constant("w4", randomWeights({8, 16, 3, 3}, r));
+  for (const auto& [name, v] : {std::pair<const char*, float>{"lo", 0.f}, {"hi", 6.f}}) {
+    HostTensor t = HostTensor::create(DataType::kFloat32, {}).value();
+    *t.mutableAs<float>() = v;
+    g.constant(name, t);
+  }
+  const auto pads = attrInts("pads", {1, 1, 1, 1});
+  g.node("Conv", {"x", "w1"}, {"a"}, {pads});
+  g.node("Clip", {"a", "lo", "hi"}, {"a6"});
+  g.node("Conv", {"a6", "w2"}, {"b"}, {pads, attrInt("group", 16)});
+  g.node("Relu", {"b"}, {"br"});
+  g.node("Conv", {"br", "w3"}, {"c"});
+  g.node("Conv", {"br", "w4"}, {"d"}, {pads});
+  g.output("c");
+  g.output("d");
+  const std::string model = g.save("int8_unsigned");
+  const uint32_t seed = r();
+  auto errors = [&](bool symmetric, size_t* unsigned_tensors) {
+    if (symmetric) setenv("EDGERT_INT8_SYMMETRIC", "1", 1);
+    std::mt19937 same(seed);  // the same calibration and test inputs both times
+    Pair p = buildBoth(model, x, same, 16);
+    unsetenv("EDGERT_INT8_SYMMETRIC");
+    EXPECT_EQ(p.report.int8_layers, 4u);
+    *unsigned_tensors = p.report.int8_unsigned_tensors;
+    double err = 0;
+    for (int i = 0; i < 4; ++i) {
+      auto o = runBoth(p, x, same, "c");
+      EXPECT_TRUE(o.ok()) << o.status().toString();
+      if (!o.ok()) return 1.0;
+      EXPECT_GT(cosine(o->fp32, o->int8), 0.995);
+      err += relativeL2(o->int8, o->fp32) / 4;
+    }
+    return err;
+  };
+  size_t uns = 0, sym = 0;
+  const double e_uns = errors(false, &uns), e_sym = errors(true, &sym);
+  EXPECT_EQ(uns, 1u);  // a6; br is read by the padded dense convolution
+  EXPECT_EQ(sym, 0u);
+  EXPECT_LT(e_uns, e_sym) << "unsigned " << e_uns << ", symmetric " << e_sym;
+}
+
+// Bias correction: inputs with a large mean (uniform in [2, 4]) turn each weight's rounding error
+// into a shift of its output's mean; the bias takes it back, so the INT8 layer's per-channel
+// mean error shrinks to the noise of the activations' rounding.
+TEST(Int8Build, BiasCorrectionRemovesTheMeanShiftOfRoundedWeights) {
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph g(13);
+  const Dims x = {1, 32, 8, 8};
+  g.input("x", DataType::kFloat32, x);
+  g.constant("w", randomWeights({16, 32, 1, 1}, r));
+  g.node("Conv", {"x", "w"}, {"y"});
+  g.output("y");
+  const std::string model = g.save("int8_bias_correction");
+  BuildOptions f;
+  f.target = "cpu";
+  auto fp32 = buildEngine(model, f);
+  ASSERT_TRUE(fp32.ok()) << fp32.status().toString();
+  std::vector<HostTensor> calib, test;
+  for (int i = 0; i < 16; ++i) calib.push_back(randomTensor(DataType::kFloat32, x, r, 2.f, 4.f));
+  for (int i = 0; i < 8; ++i) test.push_back(randomTensor(DataType::kFloat32, x, r, 2.f, 4.f));
+  auto meanError = [&](bool correct, size_t* corrected) {
+    if (!correct) setenv("EDGERT_INT8_NO_BIAS_CORRECTION", "1", 1);
+    BuildOptions o;
+    o.target = "cpu";
+    o.precision = "int8";
+    o.calib_algo = "minmax";
+    std::vector<HostTensor> samples;
+    for (const HostTensor& t : calib) samples.push_back(t.clone());
+    o.calibration = std::make_shared<MemorySource>(std::move(samples));
+    BuildReport rep;
+    auto int8 = buildEngine(model, o, &rep);
+    unsetenv("EDGERT_INT8_NO_BIAS_CORRECTION");
+    EXPECT_TRUE(int8.ok()) << int8.status().toString();
+    if (!int8.ok()) return 1.0;
+    *corrected = rep.int8_bias_corrected;
+    std::vector<double> diff(16, 0.0);  // per output channel: mean of int8 - fp32
+    for (const HostTensor& in : test) {
+      auto a = runEngineBytes(fp32.value(), {{"x", &in}}, Backend::kCpu);
+      auto b = runEngineBytes(int8.value(), {{"x", &in}}, Backend::kCpu);
+      EXPECT_TRUE(a.ok() && b.ok());
+      if (!a.ok() || !b.ok()) return 1.0;
+      const float* fa = a->at("y").as<float>();
+      const float* fb = b->at("y").as<float>();
+      for (int64_t i = 0; i < 16 * 64; ++i) diff[i / 64] += (fb[i] - fa[i]) / (64.0 * test.size());
+    }
+    double mean_abs = 0;
+    for (double d : diff) mean_abs += std::fabs(d) / 16;
+    return mean_abs;
+  };
+  size_t with_n = 0, without_n = 0;
+  const double with = meanError(true, &with_n), without = meanError(false, &without_n);
+  EXPECT_EQ(with_n, 1u);
+  EXPECT_EQ(without_n, 0u);
+  EXPECT_LT(with, 0.5 * without) << "corrected " << with << ", uncorrected " << without;
+}
+
 // Cross-layer equalisation changes the weights, not the function, and leaves both layers'
 // per-channel weight ranges equal.
 TEST(Int8Equalize, KeepsTheFunctionAndEqualisesRanges) {

@@ -799,6 +799,7 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   L->nhwc_ = nhwc;
   EdgertQConvGeom& g = L->geom_;
   ops::Epilogue epi;
+  bool pads_none = true;
   if (linear) {
     EDGERT_ASSIGN_OR_RETURN(epi, ops::parseEpilogue(c));
     g.n = c.dims(0)[0];
@@ -828,9 +829,21 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
     g.ph = static_cast<int>(p.g.pb[1]);
     g.pw = static_cast<int>(p.g.pb[2]);
     g.groups = static_cast<int>(p.G);
+    for (int j = 0; j < 3; ++j) pads_none &= p.g.pb[j] == 0 && p.g.pe[j] == 0;
   }
   g.cg = static_cast<int>(g.c / g.groups);
   g.mg = g.m / g.groups;
+  {
+    // The input's zero point, which the window reads outside it. Only the direct and depthwise
+    // kernels pad with it; the builder gives other convolutions one only where they do not pad.
+    int64_t xpad = 0;
+    EDGERT_ASSIGN_OR_RETURN(xpad, ops::attrInt(c, "x_pad", 0));
+    if (xpad < -128 || xpad > 127) return c.invalid("x_pad must be an int8 value, got ", xpad);
+    g.xpad = static_cast<int>(xpad);
+    if (g.xpad != 0 && g.groups == 1 && !linear && !pads_none)
+      return c.unsupported("a padded convolution of one group whose input's zero point (x_pad ",
+                           g.xpad, ") is not 0");
+  }
   const int64_t M = g.m;
   // The epilogue's constants.
   EdgertQEpi& e = L->epi_;

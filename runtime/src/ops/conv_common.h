@@ -47,7 +47,7 @@ inline Result<ConvParams> parseConv(const NodeContext& c) {
 
 // cols[(c*kvol + kk) * outVol + o] = x[c, o*s - pb + kk*d] (zero outside).
 template <class T>
-void im2col3d(const Geometry& g, int64_t channels, const T* x, T* cols) {
+void im2col3d(const Geometry& g, int64_t channels, const T* x, T* cols, T pad = T(0)) {
   const int64_t ov = g.outVol();
   for (int64_t ch = 0; ch < channels; ++ch) {
     const T* xc = x + ch * g.inVol();
@@ -61,7 +61,7 @@ void im2col3d(const Geometry& g, int64_t channels, const T* x, T* cols) {
               T* row = dst + (od * g.out[1] + oh) * g.out[2];
               const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
               if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
-                std::fill(row, row + g.out[2], T(0));
+                std::fill(row, row + g.out[2], pad);
                 continue;
               }
               const T* src = xc + (id * g.in[1] + ih) * g.in[2];
@@ -72,7 +72,7 @@ void im2col3d(const Geometry& g, int64_t channels, const T* x, T* cols) {
               }
               for (int64_t ow = 0; ow < g.out[2]; ++ow) {
                 const int64_t iw = base + ow * g.s[2];
-                row[ow] = (iw >= 0 && iw < g.in[2]) ? src[iw] : T(0);
+                row[ow] = (iw >= 0 && iw < g.in[2]) ? src[iw] : pad;
               }
             }
           }

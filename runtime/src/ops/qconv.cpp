@@ -9,8 +9,9 @@
 // (optional, the output's shape: int8 with scale `r_scale`, or float32), 4 acc_scale float32
 // [M] constant (the input's and the weights' scales folded together). Attributes: Conv's, the
 // fused activation (`_act`...), `y_scales` (per output channel; present: int8 output with
-// those scales, absent: float32 output) and `r_scales` (per channel, the residual's scales;
-// absent: 1).
+// those scales, absent: float32 output), `r_scales` (per channel, the residual's scales;
+// absent: 1) and `x_pad` (the int8 value the window reads outside the input: the input's zero
+// point, whose other contributions the builder folded into the bias; absent: 0).
 #include "../../../kernels/int8_math.h"
 #include "conv_common.h"
 
@@ -28,6 +29,7 @@ struct QConvParams {
   std::vector<float> inv_y;    // 1 / y_scales[m]; empty: float output
   std::vector<float> r_scale;  // per channel
   bool int8_residual = false;
+  int8_t x_pad = 0;
 };
 
 Result<QConvParams> parseQConv(const NodeContext& c) {
@@ -67,6 +69,10 @@ Result<QConvParams> parseQConv(const NodeContext& c) {
     if (!(v > 0.f) || !std::isfinite(v)) return c.invalid("y_scales must be positive and finite");
   for (float v : r_scales)
     if (!std::isfinite(v)) return c.invalid("r_scales must be finite");
+  int64_t x_pad = 0;
+  EDGERT_TRY_ATTR(x_pad, attrInt(c, "x_pad", 0));
+  if (x_pad < -128 || x_pad > 127) return c.invalid("x_pad must be an int8 value, got ", x_pad);
+  p.x_pad = static_cast<int8_t>(x_pad);
   for (float v : y_scales) p.inv_y.push_back(1.f / v);
   p.r_scale = r_scales.empty() ? std::vector<float>(M, 1.f) : r_scales;
   if (c.has(3)) {
@@ -174,7 +180,7 @@ Status runQConv(const QConvParams& p, const KernelArgs& a) {
       const int8_t* xg = x + (n * cp.C + grp * cg) * g.inVol();
       const int8_t* b = xg;
       if (!cp.pointwise) {
-        im2col3d<int8_t>(g, cg, xg, cols);
+        im2col3d<int8_t>(g, cg, xg, cols, p.x_pad);
         b = cols;
       }
       // Outer products over a run of output pixels: no horizontal sums, and each int8 x int8
