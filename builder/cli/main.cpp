@@ -184,6 +184,12 @@ int cmdBuild(const BuildFlags& f) {
                      : fmt::format(", thresholds cached in {}", rep.calib_cache_written));
     else
       fmt::print("int8: thresholds from the calibration cache {}\n", opt.calib_cache);
+    if (rep.int8_cache_without_means)
+      fmt::print(stderr,
+                 "edgert: warning: {} has no per-channel means (a cache of edgert before "
+                 "calibration cache version 2): the INT8 layers get no bias correction and lose "
+                 "accuracy; delete it and calibrate again\n",
+                 opt.calib_cache);
     fmt::print(
         "int8: {} layer(s) in INT8{}, {} quantize layer(s), {} kept in float, {} conv "
         "pair(s) equalised, {} bias-corrected, {} unsigned tensor(s){}\n",

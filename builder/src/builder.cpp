@@ -247,6 +247,7 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
   if (cached) {
     EDGERT_ASSIGN_OR_RETURN(cache, loadCalibrationCache(opt.calib_cache));
     EDGERT_RETURN_IF_ERROR(checkCalibrationModel(cache, fingerprint, opt.calib_cache));
+    rep.int8_cache_without_means = cache.means.empty();
   } else {
     if (!opt.calibration)
       return Status(StatusCode::kInvalidArgument,

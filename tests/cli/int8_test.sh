@@ -22,6 +22,15 @@ if "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --preci
      --calib-cache enl.calib -o enl.engine > build.txt 2>&1 && [ -s enl.calib ]; then
   ok "int8 build writes the cache"; else bad "int8 build"; cat build.txt; fi
 grep -q "int8: calibrated on 12 batch(es)" build.txt && ok "calibration progress and summary" || bad "summary"
+grep -qE "[1-9][0-9]* bias-corrected, [1-9][0-9]* unsigned tensor" build.txt &&
+  grep -q "^mean " enl.calib && grep -q "^clipped-mean " enl.calib &&
+  ok "bias correction and unsigned tensors, means cached" || { bad "bias correction / means"; grep int8: build.txt; }
+# A cache of an earlier edgert (version 1: thresholds only) still builds, with a warning.
+{ echo "edgert-calibration 1"; grep -v "^edgert-calibration\|^mean \|^clipped-mean " enl.calib; } > v1.calib
+"$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
+  --calib-cache v1.calib -o v1.engine > v1.txt 2>&1 && grep -q "v1.calib has no per-channel means" v1.txt &&
+  grep -q " 0 bias-corrected" v1.txt && ok "version-1 cache: builds, warns, no bias correction" ||
+  { bad "version-1 cache"; cat v1.txt; }
 "$EDGERT" build -q --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
   --calib-cache enl.calib -o enl2.engine >/dev/null 2>&1
 /usr/bin/python3 -c "import numpy as np; np.save('x.npy', np.random.rand(1,3,224,224).astype(np.float32) * 2 - 1)"

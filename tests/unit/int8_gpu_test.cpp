@@ -241,6 +241,14 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"zp_depthwise3x3_c12", 2, 12, 7, 8, 12, 3, 2, 1, 12, false, "Relu", 0, 0, true, 0, -1, -128},
       {"zp_grouped_c6", 1, 6, 7, 7, 6, 3, 1, 1, 6, false, "", 0, 0, false, 2, -1, -128},
       {"zp_pointwise_c64", 2, 64, 7, 9, 96, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1, -1, -128},
+      // The short-K pointwise kernel (round 13): each of its channel counts, ReLU6 (Clip),
+      // int8 and float residuals, float output, M not a multiple of 8, a fully connected layer.
+      {"pw_c16_m96_clip", 3, 16, 11, 13, 96, 1, 1, 0, 1, false, "Clip", 0.f, 6.f, true, 0},
+      {"pw_c24_m144_residual", 2, 24, 9, 7, 144, 1, 1, 0, 1, false, "Clip", -0.5f, 3.f, true, 1},
+      {"pw_c32_m20_float", 1, 32, 6, 5, 20, 1, 1, 0, 1, false, "", 0, 0, false, 2},
+      {"pw_c40_m240_relu", 2, 40, 7, 7, 240, 1, 1, 0, 1, false, "Relu", 0, 0, true, 0},
+      {"pw_c48_m12_hardswish", 1, 48, 5, 9, 12, 1, 1, 0, 1, false, "HardSwish", 0, 0, true, 0},
+      {"pw_linear_k64", 5, 64, 1, 1, 36, 1, 1, 0, 1, true, "", 0, 0, true, 0},
   };
   // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
@@ -260,18 +268,19 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            " (space-to-depth stems on wgmma with 64-channel tiles, sm_90)",
                            " (space-to-depth stems, rows unfolded, on the TMA kernel's 64-channel "
                            "tiles, sm_90)",
-                           " (the persistent TMA kernel, 64-channel tiles, stems too, sm_90)"};
+                           " (the persistent TMA kernel, 64-channel tiles, stems too, sm_90)",
+                           " (the short-K pointwise dp4a kernel where it applies)"};
   auto clearForcedPaths = [] {
     for (const char* v :
          {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL", "EDGERT_INT8_WIDE",
           "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA", "EDGERT_INT8_S2D", "EDGERT_INT8_TMA_P",
-          "EDGERT_INT8_TMA_P_BLOCKS", "EDGERT_INT8_DW4"})
+          "EDGERT_INT8_TMA_P_BLOCKS", "EDGERT_INT8_DW4", "EDGERT_INT8_PW"})
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only_env = std::getenv("EDGERT_TEST_INT8_ROUNDS");
   const std::string only = only_env ? strCat(",", only_env, ",") : "";
-  for (int round = 0; round < 13; ++round)
+  for (int round = 0; round < 14; ++round)
     for (const QCase& q : cases) {
       if (!only.empty() && only.find(strCat(",", round, ",")) == std::string::npos) continue;
       SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
@@ -292,6 +301,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 12) setenv("EDGERT_INT8_TMA_P", "1", 1);
       // Three blocks: each walks several tiles, its pipeline wrapping from tile to tile.
       if (round == 12) setenv("EDGERT_INT8_TMA_P_BLOCKS", "3", 1);
+      if (round == 13) setenv("EDGERT_INT8_PW", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       // Twice in one context on the GPU (the second run replays what the first set up).

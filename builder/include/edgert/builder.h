@@ -123,11 +123,12 @@ struct BuildReport {
   // MatMul layers that cannot be INT8 and why; calibration batches run (0: from the cache).
   size_t int8_layers = 0;
   size_t quantize_layers = 0;
-  size_t int8_pools = 0;             // max pools between INT8 layers, run on int8
-  size_t int8_equalized_pairs = 0;   // convolution pairs cross-layer equalised
-  size_t int8_bias_corrected = 0;    // INT8 layers whose bias absorbs their weights' rounding
-  size_t int8_unsigned_tensors = 0;  // non-negative int8 tensors stored with zero point -128
-  bool int8_explicit = false;        // a Q/DQ model: its own scales, no calibration
+  size_t int8_pools = 0;                  // max pools between INT8 layers, run on int8
+  size_t int8_equalized_pairs = 0;        // convolution pairs cross-layer equalised
+  size_t int8_bias_corrected = 0;         // INT8 layers whose bias absorbs their weights' rounding
+  size_t int8_unsigned_tensors = 0;       // non-negative int8 tensors stored with zero point -128
+  bool int8_cache_without_means = false;  // a version-1 calibration cache: no bias correction
+  bool int8_explicit = false;             // a Q/DQ model: its own scales, no calibration
   std::vector<std::string> int8_kept_float;
   std::vector<std::string> int8_unsupported;
   // With int8_min_cosine: the worst cosine of the INT8 network before and after keeping

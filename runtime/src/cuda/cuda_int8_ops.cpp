@@ -224,7 +224,8 @@ enum class QPath {
   kS2dMma,     // stride-2 stems: the input copied space-to-depth, a stride-1 convolution over it
   kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
   kIm2colImma,
-  kDepthwise8,  // depthwise 3x3 / 5x5, stride 1 / 2, C % 8 == 0: eight channels, four pixels
+  kPointwise,   // 1x1 stride 1 with 16 to 64 input channels: dp4a, weights in registers
+  kDepthwise8,  // depthwise 3x3 / 5x5, stride 1 / 2, C % 8 == 0: eight channels, two pixels
   kDepthwise4,  // other depthwise, four channels per thread
   kDirect,      // anything else (grouped, depthwise with C % 4 != 0)
 };
@@ -262,6 +263,8 @@ class QConvLayer final : public GpuLayer {
         return "int8-imma";
       case QPath::kIm2colImma:
         return "int8-im2col-imma";
+      case QPath::kPointwise:
+        return "int8-pointwise";
       case QPath::kDepthwise8:
         return "int8-depthwise8";
       case QPath::kDepthwise4:
@@ -290,6 +293,16 @@ class QConvLayer final : public GpuLayer {
                                                (geom_.c / kCh));
         void* args[] = {&y, &x, &w, &geom, &e, &total};
         return launch(env, dw_kernel_.c_str(), total, args);
+      }
+      case QPath::kPointwise: {
+        // A block: 256 / (M / 4) pixels of M / 4 lanes; enough blocks for the GPU, each
+        // walking several pixels so the weights it loads serve many.
+        long long px = pixels;
+        const unsigned lanes = static_cast<unsigned>(geom_.m / 4), per = 256 / lanes;
+        const unsigned grid =
+            static_cast<unsigned>(std::min<long long>((px + per - 1) / per, 1024));
+        void* args[] = {&y, &x, &w, &geom, &e, &px};
+        return launch(env, dw_kernel_.c_str(), 0, args, lanes * per, grid);
       }
       case QPath::kDepthwise4: {
         void* args[] = {&y, &x, &w, &geom, &e};
@@ -883,6 +896,25 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
     EDGERT_ASSIGN_OR_RETURN(e.bias, env.upload(b->data(), b->bytes()));
   }
   const int8_t* w = c.constant(1)->as<int8_t>();
+  // Short-K pointwise layers: the dp4a kernel where the builder's tactic timing chose it
+  // (EDGERT_INT8_PW=1 forces it where it applies, to compare).
+  const bool want_pw = c.tactic == "int8-pointwise" || std::getenv("EDGERT_INT8_PW") != nullptr;
+  if (want_pw) {
+    const bool fits =
+        g.groups == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && pads_none &&
+        (g.c == 16 || g.c == 24 || g.c == 32 || g.c == 40 || g.c == 48 || g.c == 64) &&
+        g.m % 4 == 0 && g.m <= 1024 && g.n * g.oh * g.ow < (int64_t{1} << 40);
+    if (fits) {
+      L->path_ = QPath::kPointwise;
+      L->dw_kernel_ = strCat("edgert_qconv_pw_c", g.c);
+      EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(w, static_cast<size_t>(M * g.c)));
+      return std::unique_ptr<GpuLayer>(std::move(L));
+    }
+    if (c.tactic == "int8-pointwise")
+      return c.unsupported(
+          "int8-pointwise takes 1x1 stride-1 convolutions of 16, 24, 32, 40, 48 "
+          "or 64 input channels and a multiple of 4 outputs");
+  }
   // One group on tensor cores: our kernel on sm_80+ unless the builder's tactic timing chose
   // cuBLASLt's (EDGERT_INT8_IMMA=1 forces it, EDGERT_INT8_N64=1 our 64-channel tiles,
   // EDGERT_INT8_WIDE=1 the 64 x 64 warp tiles, EDGERT_INT8_WGMMA=1 Hopper's wgmma, to compare),
