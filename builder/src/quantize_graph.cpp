@@ -83,6 +83,36 @@ bool padsInput(const Node& n) {
   return std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; });
 }
 
+// Bias correction (Nagel et al. 2019, "Data-Free Quantization", with the calibration images'
+// means instead of batch-norm statistics): rounding the weights moves each output's mean by
+// sum (s_w Wq - W) E[x], and clipping the inputs to their thresholds moves it by
+// sum s_w Wq (E[clip x] - E[x]); subtracts both from `shift` (one per output) of layer `n`,
+// whose float weights are `wf` and int8 ones `wq` / `sw` (output-major). On EfficientNet-Lite0
+// this is most of what per-channel weight rounding costs (bench/int8_sim.py). False (nothing
+// done) without means, or with means of another channel count.
+bool meanShift(const Node& n, const HostTensor& wf, const HostTensor& wq,
+               const std::vector<float>& sw, const std::vector<double>* ex,
+               const std::vector<double>* exc, std::vector<double>* shift) {
+  const int64_t M = wq.dims()[0], per = wq.numel() / std::max<int64_t>(M, 1);
+  const int64_t groups = n.op == "Conv" ? n.attrs.getInt("group", 1).value() : 1;
+  const int64_t cg = wf.dims().size() > 1 ? wf.dims()[1] : 0;
+  if (!ex || groups <= 0 || M % groups || static_cast<int64_t>(ex->size()) != cg * groups)
+    return false;
+  if (exc && exc->size() != ex->size()) exc = nullptr;
+  const double alpha = n.op == "Gemm" ? n.attrs.getFloat("alpha", 1.f).value() : 1.0;
+  const int64_t kvol = per / std::max<int64_t>(cg, 1), mg = M / groups;
+  for (int64_t m = 0; m < M; ++m) {
+    double corr = 0;
+    for (int64_t k = 0; k < per; ++k) {
+      const int64_t c = (m / mg) * cg + k / kvol;  // the input channel weight k reads
+      const double wdq = double(wq.as<int8_t>()[m * per + k]) * sw[m];
+      corr += wdq * (exc ? (*exc)[c] : (*ex)[c]) - double(wf.as<float>()[m * per + k]) * (*ex)[c];
+    }
+    (*shift)[m] -= alpha * corr;
+  }
+  return true;
+}
+
 // Gemm with transB = 0 and MatMul store their weights as [K, N]; EdgertQConv reads
 // [outputs, K].
 bool weightsAreKN(const Node& n) {
@@ -597,32 +627,9 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     for (int64_t k = 0; k < wq.numel(); ++k)
       wsum[static_cast<size_t>(k / per)] += wq.as<int8_t>()[k];
     std::vector<double> bias_shift(static_cast<size_t>(M), 0.0);
-    // Bias correction (Nagel et al. 2019, "Data-Free Quantization", with the calibration
-    // images' means instead of batch-norm statistics): rounding the weights moves each output's
-    // mean by sum (s_w * Wq - W) E[x]; the bias takes it back. On EfficientNet-Lite0 this is
-    // most of what per-channel weight rounding costs (bench/int8_sim.py).
-    const std::vector<double>* ex = correct_bias ? find(ranges.means, x) : nullptr;
-    // With the means of the clipped inputs too, the shift of the clipping goes as well: the
-    // layer computes s_w * Wq E[clip x] where the float one computes W E[x].
-    const std::vector<double>* exc = correct_bias ? find(ranges.clipped_means, x) : nullptr;
-    if (exc && ex && exc->size() != ex->size()) exc = nullptr;
-    const int64_t groups = n.op == "Conv" ? n.attrs.getInt("group", 1).value() : 1;
-    const int64_t cg = wf.dims().size() > 1 ? wf.dims()[1] : 0;
-    if (ex && groups > 0 && M % groups == 0 && static_cast<int64_t>(ex->size()) == cg * groups) {
-      const double alpha = n.op == "Gemm" ? n.attrs.getFloat("alpha", 1.f).value() : 1.0;
-      const int64_t kvol = per / std::max<int64_t>(cg, 1), mg = M / groups;
-      for (int64_t m = 0; m < M; ++m) {
-        double corr = 0;
-        for (int64_t k = 0; k < per; ++k) {
-          const int64_t c = (m / mg) * cg + k / kvol;
-          const double wdq = double(wq.as<int8_t>()[m * per + k]) * sw[m];
-          corr +=
-              wdq * (exc ? (*exc)[c] : (*ex)[c]) - double(wf.as<float>()[m * per + k]) * (*ex)[c];
-        }
-        bias_shift[m] -= alpha * corr;
-      }
+    if (correct_bias &&
+        meanShift(n, wf, wq, sw, find(ranges.means, x), find(ranges.clipped_means, x), &bias_shift))
       ++rep.bias_corrected;
-    }
     Node qn = makeQConv(g, n, xq, scales.at(xq), std::move(wq), sw);
     if (const int zx = zeroPoint(xq)) {
       const float* acc_scale = g.tensors[qn.inputs[4]].constant->as<float>();
