@@ -107,15 +107,18 @@ __device__ __forceinline__ void loadRes4(const EdgertQEpi& e, long long i, float
   }
 }
 
-// The layer's activation: ACT 0 (none) and 1 (Relu) known at compile time - the tensor-core
-// kernels' epilogues are instantiated for them, saving the per-element dispatch of int8Act -
-// and -1 for any (the same results: int8Act's cases 0 and 1).
+// The layer's activation: ACT 0 (none), 1 (Relu) and 2 (Clip) known at compile time - the
+// tensor-core kernels' epilogues are instantiated for 0 and 1, the pointwise kernel's for all
+// three, saving the per-element dispatch of int8Act - and -1 for any (the same results:
+// int8Act's cases 0, 1 and 2).
 template <int ACT>
 __device__ __forceinline__ float actOf(const EdgertQEpi& e, float v) {
   if constexpr (ACT == 0)
     return v;
   else if constexpr (ACT == 1)
     return v > 0.f ? v : 0.f;
+  else if constexpr (ACT == 2)
+    return int8Act(2, v, e.alpha, e.beta);
   else
     return int8Act(e.act, v, e.alpha, e.beta);
 }
@@ -924,17 +927,6 @@ __device__ __forceinline__ void loadPixel(const int8_t* x, long long p, int (&v)
   }
 }
 
-// ACT: 0 none, 1 Relu, 2 Clip (alpha, beta), -1 any (int8Act's results in every case).
-template <int ACT>
-__device__ __forceinline__ float pointwiseAct(const EdgertQEpi& e, float v) {
-  if constexpr (ACT == 2) {
-    const float t = e.alpha < v ? v : e.alpha;
-    return t < e.beta ? t : e.beta;
-  } else {
-    return actOf<ACT>(e, v);
-  }
-}
-
 template <int C4, int ACT>
 __device__ __forceinline__ void qconvPointwise(void* y, const int8_t* x, const int8_t* w,
                                                const EdgertQConvGeom& g, const EdgertQEpi& e,
@@ -962,14 +954,16 @@ __device__ __forceinline__ void qconvPointwise(void* y, const int8_t* x, const i
       for (int j = 0; j < 4; ++j) acc[j] = __dp4a(xv[k], wr[j][k], acc[j]);
     const long long i = p * g.m + m;
     if (plain) {
+      // finishQ4's int8 case with the channel constants in registers; finishQ4 itself (its
+      // output-kind branches in the pixel loop) made blocks.1's layer 0.184 -> 0.250 ms.
       char4 q;
-      q.x = saturateToInt8(mulRn(pointwiseAct<ACT>(e, requantReal(acc[0], s.x, b.x)), iy.x));
-      q.y = saturateToInt8(mulRn(pointwiseAct<ACT>(e, requantReal(acc[1], s.y, b.y)), iy.y));
-      q.z = saturateToInt8(mulRn(pointwiseAct<ACT>(e, requantReal(acc[2], s.z, b.z)), iy.z));
-      q.w = saturateToInt8(mulRn(pointwiseAct<ACT>(e, requantReal(acc[3], s.w, b.w)), iy.w));
+      q.x = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[0], s.x, b.x)), iy.x));
+      q.y = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[1], s.y, b.y)), iy.y));
+      q.z = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[2], s.z, b.z)), iy.z));
+      q.w = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[3], s.w, b.w)), iy.w));
       *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i) = q;
     } else {
-      storeQ4<ACT == 2 ? -1 : ACT>(e, i, m, acc, y);
+      storeQ4<ACT>(e, i, m, acc, y);
     }
   }
 }

@@ -133,17 +133,16 @@ Result<CalibrationCache> parseCalibrationCache(const std::string& text, const st
         at = end + 1;
         return true;
       };
+      const std::string usage =
+          strCat("expected '", head, " <channels> <one value per channel> <tensor name>'");
       std::string tok;
       double count = 0;
       if (!token(&tok) || !parseDouble(tok, &count) || count < 1 || count > rest.size() ||
           count != std::floor(count))
-        return bad(
-            strCat("expected '", head, " <channels> <one value per channel> <tensor name>'"));
+        return bad(usage);
       std::vector<double> m(static_cast<size_t>(count));
       for (double& v : m)
-        if (!token(&tok) || !parseDouble(tok, &v) || !std::isfinite(v))
-          return bad(
-              strCat("expected '", head, " <channels> <one value per channel> <tensor name>'"));
+        if (!token(&tok) || !parseDouble(tok, &v) || !std::isfinite(v)) return bad(usage);
       std::string name;
       if (!unescape(rest.substr(at), &name) || name.empty()) return bad("bad tensor name");
       if (!map.emplace(name, std::move(m)).second)

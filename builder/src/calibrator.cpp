@@ -121,20 +121,28 @@ Result<std::unique_ptr<ExecutionContext>> contextFor(const std::vector<uint8_t>&
   return (*keep)->createExecutionContext();
 }
 
-// Adds the per-channel sums of `x` ([N, C, spatial...], channel dim 1) to `sum`, each value
-// clipped to [-clip, clip] when `clip` > 0, and the values per channel to `count`.
-void addChannelSums(const Dims& dims, const std::vector<float>& x, double clip,
-                    std::vector<double>* sum, double* count) {
-  if (dims.size() < 2 || dims[1] <= 0 || x.empty()) return;
-  const int64_t C = dims[1], inner = volume(dims) / std::max<int64_t>(1, dims[0] * C);
-  sum->resize(static_cast<size_t>(C), 0.0);
-  const float lo = static_cast<float>(-clip), hi = static_cast<float>(clip);
-  for (size_t i = 0; i < x.size(); ++i) {
-    const float v = clip > 0 ? std::min(hi, std::max(lo, x[i])) : x[i];
-    (*sum)[(i / inner) % C] += v;
+// A per-channel (dim 1 of [N, C, spatial...]) mean, summed batch by batch.
+struct ChannelMean {
+  std::vector<double> sum;
+  double count = 0;  // values per channel
+  // Adds `x`, each value clipped to [-clip, clip] when `clip` > 0.
+  void add(const Dims& dims, const std::vector<float>& x, double clip) {
+    if (dims.size() < 2 || dims[1] <= 0 || x.empty()) return;
+    const int64_t C = dims[1], inner = volume(dims) / std::max<int64_t>(1, dims[0] * C);
+    sum.resize(static_cast<size_t>(C), 0.0);
+    const float lo = static_cast<float>(-clip), hi = static_cast<float>(clip);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float v = clip > 0 ? std::min(hi, std::max(lo, x[i])) : x[i];
+      sum[(i / inner) % C] += v;
+    }
+    count += static_cast<double>(x.size()) / static_cast<double>(C);
   }
-  *count += static_cast<double>(x.size()) / static_cast<double>(C);
-}
+  std::vector<double> mean() const {
+    std::vector<double> m = sum;
+    for (double& v : m) v /= count;
+    return m;
+  }
+};
 
 }  // namespace
 
@@ -235,22 +243,29 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
   EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, calibrationEngine(g, observe, cuda));
   std::shared_ptr<const Engine> engine;
   EDGERT_ASSIGN_OR_RETURN(auto ctx, contextFor(bytes, cuda, &engine));
-  std::map<int, AbsHistogram> hist;
-  std::map<int, std::vector<double>> sums;  // `averaged` tensor -> per-channel sum
-  std::map<int, double> counts;             // values per channel summed
+  // One pass over the batches: `f(tensor, values)` for each of `tensors` in each batch; the
+  // two passes share the progress line.
   std::vector<float> buf;
-  for (int b = 0; b < batches; ++b) {
-    EDGERT_RETURN_IF_ERROR(feedBatch(g, source, b, *ctx));
-    EDGERT_RETURN_IF_ERROR(ctx->execute().withContext(strCat("calibration batch ", b + 1)));
-    for (int t : observe) {
-      const TensorEntry& e = g.tensors[t];
-      buf.resize(static_cast<size_t>(volume(e.dims)));
-      EDGERT_RETURN_IF_ERROR(ctx->getOutput(e.name, buf.data(), buf.size() * 4));
-      hist[t].add(buf.data(), buf.size());
-      if (averaged.count(t)) addChannelSums(e.dims, buf, 0, &sums[t], &counts[t]);
+  auto pass = [&](const std::set<int>& tensors, int index, const auto& f) -> Status {
+    for (int b = 0; b < batches; ++b) {
+      EDGERT_RETURN_IF_ERROR(feedBatch(g, source, b, *ctx));
+      EDGERT_RETURN_IF_ERROR(ctx->execute().withContext(strCat("calibration batch ", b + 1)));
+      for (int t : tensors) {
+        const TensorEntry& e = g.tensors[t];
+        buf.resize(static_cast<size_t>(volume(e.dims)));
+        EDGERT_RETURN_IF_ERROR(ctx->getOutput(e.name, buf.data(), buf.size() * 4));
+        f(t, e);
+      }
+      if (progress) progress(double(index * batches + b + 1) / (2 * batches));
     }
-    if (progress) progress(double(b + 1) / (2 * batches));
-  }
+    return Status::Ok();
+  };
+  std::map<int, AbsHistogram> hist;
+  std::map<int, ChannelMean> means, clipped;  // `averaged` tensors
+  EDGERT_RETURN_IF_ERROR(pass(observe, 0, [&](int t, const TensorEntry& e) {
+    hist[t].add(buf.data(), buf.size());
+    if (averaged.count(t)) means[t].add(e.dims, buf, 0);
+  }));
   for (const auto& [t, h] : hist) {
     double thr = h.maxAbs() > 0 ? calibThreshold(h, algo, percentile) : 0;
     // A tensor that was zero throughout still needs a usable scale.
@@ -261,27 +276,12 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
   // see; with the plain means, the bias correction takes back the mean shift of the clipping
   // as well as of the weights' rounding (an entropy threshold clips EfficientNet-Lite0's ReLU6
   // outputs at 3.5 to 4.3).
-  std::map<int, std::vector<double>> clipped;
-  std::map<int, double> clipped_counts;
-  for (int b = 0; b < batches && !averaged.empty(); ++b) {
-    EDGERT_RETURN_IF_ERROR(feedBatch(g, source, b, *ctx));
-    EDGERT_RETURN_IF_ERROR(ctx->execute().withContext(strCat("calibration batch ", b + 1)));
-    for (int t : averaged) {
-      const TensorEntry& e = g.tensors[t];
-      buf.resize(static_cast<size_t>(volume(e.dims)));
-      EDGERT_RETURN_IF_ERROR(ctx->getOutput(e.name, buf.data(), buf.size() * 4));
-      addChannelSums(e.dims, buf, run.thresholds.at(e.name), &clipped[t], &clipped_counts[t]);
-    }
-    if (progress) progress(double(batches + b + 1) / (2 * batches));
-  }
-  for (auto& [t, sum] : sums) {
-    for (double& v : sum) v /= counts[t];
-    run.means[g.tensors[t].name] = std::move(sum);
-  }
-  for (auto& [t, sum] : clipped) {
-    for (double& v : sum) v /= clipped_counts[t];
-    run.clipped_means[g.tensors[t].name] = std::move(sum);
-  }
+  if (!averaged.empty())
+    EDGERT_RETURN_IF_ERROR(pass(averaged, 1, [&](int t, const TensorEntry& e) {
+      clipped[t].add(e.dims, buf, run.thresholds.at(e.name));
+    }));
+  for (const auto& [t, m] : means) run.means[g.tensors[t].name] = m.mean();
+  for (const auto& [t, m] : clipped) run.clipped_means[g.tensors[t].name] = m.mean();
   run.batches = batches;
   return run;
 }

@@ -667,13 +667,10 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
       }
     }
     if (std::any_of(bias_shift.begin(), bias_shift.end(), [](double v) { return v != 0; })) {
-      std::vector<float> b(static_cast<size_t>(M), 0.f);
-      if (qn.inputs[2] >= 0) {
-        const HostTensor& old = *g.tensors[qn.inputs[2]].constant;
-        for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(old.doubleAt(m) + bias_shift[m]);
-      } else {
-        for (int64_t m = 0; m < M; ++m) b[m] = static_cast<float>(bias_shift[m]);
-      }
+      const HostTensor* old = qn.inputs[2] >= 0 ? g.tensors[qn.inputs[2]].constant.get() : nullptr;
+      std::vector<float> b(static_cast<size_t>(M));
+      for (int64_t m = 0; m < M; ++m)
+        b[m] = static_cast<float>((old ? old->doubleAt(m) : 0.0) + bias_shift[m]);
       qn.inputs[2] = g.addConstant(n.name + "/bias_int8", floatVector(b));
     }
     qn.outputs = {y};

@@ -19,6 +19,12 @@ using namespace edgert::test;
 
 namespace {
 
+HostTensor scalarF(float v) {
+  HostTensor t = HostTensor::create(DataType::kFloat32, {}).value();
+  *t.mutableAs<float>() = v;
+  return t;
+}
+
 HostTensor randomWeights(const Dims& d, std::mt19937& r, float scale = 0.3f) {
   return randomTensor(DataType::kFloat32, d, r, -scale, scale);
 }
@@ -226,11 +232,8 @@ TEST(Int8Build, NonNegativeTensorsAreStoredUnsigned) {
   g.constant("w2", randomWeights({16, 1, 3, 3}, r, 1.f));
   g.constant("w3", randomWeights({8, 16, 1, 1}, r));
   g.constant("w4", randomWeights({8, 16, 3, 3}, r));
-  for (const auto& [name, v] : {std::pair<const char*, float>{"lo", 0.f}, {"hi", 6.f}}) {
-    HostTensor t = HostTensor::create(DataType::kFloat32, {}).value();
-    *t.mutableAs<float>() = v;
-    g.constant(name, t);
-  }
+  g.constant("lo", scalarF(0.f));
+  g.constant("hi", scalarF(6.f));
   const auto pads = attrInts("pads", {1, 1, 1, 1});
   g.node("Conv", {"x", "w1"}, {"a"}, {pads});
   g.node("Clip", {"a", "lo", "hi"}, {"a6"});
@@ -486,11 +489,6 @@ TEST(Int8Build, WithoutCalibrationDataTheErrorSaysWhatToGive) {
 
 namespace {
 
-HostTensor scalarF(float v) {
-  HostTensor t = HostTensor::create(DataType::kFloat32, {}).value();
-  *t.mutableAs<float>() = v;
-  return t;
-}
 HostTensor zerosI8(const Dims& d) {
   return HostTensor::create(DataType::kInt8, d).value();
 }

@@ -846,17 +846,13 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   }
   g.cg = static_cast<int>(g.c / g.groups);
   g.mg = g.m / g.groups;
-  {
-    // The input's zero point, which the window reads outside it. Only the direct and depthwise
-    // kernels pad with it; the builder gives other convolutions one only where they do not pad.
-    int64_t xpad = 0;
-    EDGERT_ASSIGN_OR_RETURN(xpad, ops::attrInt(c, "x_pad", 0));
-    if (xpad < -128 || xpad > 127) return c.invalid("x_pad must be an int8 value, got ", xpad);
-    g.xpad = static_cast<int>(xpad);
-    if (g.xpad != 0 && g.groups == 1 && !linear && !pads_none)
-      return c.unsupported("a padded convolution of one group whose input's zero point (x_pad ",
-                           g.xpad, ") is not 0");
-  }
+  // The input's zero point, which the window reads outside it. Only the direct and depthwise
+  // kernels pad with it; the builder gives other convolutions one only where they do not pad.
+  EDGERT_ASSIGN_OR_RETURN(const int8_t xpad, ops::parseXPad(c));
+  g.xpad = xpad;
+  if (g.xpad != 0 && g.groups == 1 && !pads_none)
+    return c.unsupported("a padded convolution of one group whose input's zero point (x_pad ",
+                         g.xpad, ") is not 0");
   const int64_t M = g.m;
   // The epilogue's constants.
   EdgertQEpi& e = L->epi_;
@@ -901,7 +897,7 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   const bool want_pw = c.tactic == "int8-pointwise" || std::getenv("EDGERT_INT8_PW") != nullptr;
   if (want_pw) {
     const bool fits =
-        g.groups == 1 && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && pads_none &&
+        g.groups == 1 && pointwiseGeom(g) && pads_none &&
         (g.c == 16 || g.c == 24 || g.c == 32 || g.c == 40 || g.c == 48 || g.c == 64) &&
         g.m % 4 == 0 && g.m <= 1024 && g.n * g.oh * g.ow < (int64_t{1} << 40);
     if (fits) {

@@ -45,7 +45,16 @@ inline Result<ConvParams> parseConv(const NodeContext& c) {
   return p;
 }
 
-// cols[(c*kvol + kk) * outVol + o] = x[c, o*s - pb + kk*d] (zero outside).
+// EdgertQConv's `x_pad`: the int8 value its window reads outside the input (the input's zero
+// point; absent: 0).
+inline Result<int8_t> parseXPad(const NodeContext& c) {
+  int64_t v = 0;
+  EDGERT_TRY_ATTR(v, attrInt(c, "x_pad", 0));
+  if (v < -128 || v > 127) return c.invalid("x_pad must be an int8 value, got ", v);
+  return static_cast<int8_t>(v);
+}
+
+// cols[(c*kvol + kk) * outVol + o] = x[c, o*s - pb + kk*d] (`pad` outside).
 template <class T>
 void im2col3d(const Geometry& g, int64_t channels, const T* x, T* cols, T pad = T(0)) {
   const int64_t ov = g.outVol();

@@ -69,10 +69,7 @@ Result<QConvParams> parseQConv(const NodeContext& c) {
     if (!(v > 0.f) || !std::isfinite(v)) return c.invalid("y_scales must be positive and finite");
   for (float v : r_scales)
     if (!std::isfinite(v)) return c.invalid("r_scales must be finite");
-  int64_t x_pad = 0;
-  EDGERT_TRY_ATTR(x_pad, attrInt(c, "x_pad", 0));
-  if (x_pad < -128 || x_pad > 127) return c.invalid("x_pad must be an int8 value, got ", x_pad);
-  p.x_pad = static_cast<int8_t>(x_pad);
+  EDGERT_TRY_ATTR(p.x_pad, parseXPad(c));
   for (float v : y_scales) p.inv_y.push_back(1.f / v);
   p.r_scale = r_scales.empty() ? std::vector<float>(M, 1.f) : r_scales;
   if (c.has(3)) {
