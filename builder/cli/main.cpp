@@ -190,12 +190,18 @@ int cmdBuild(const BuildFlags& f) {
                  "calibration cache version 2): the INT8 layers get no bias correction and lose "
                  "accuracy; delete it and calibrate again\n",
                  opt.calib_cache);
+    if (rep.int8_cache_without_rounding)
+      fmt::print(stderr,
+                 "edgert: warning: {} has no adaptive rounding (a cache of edgert before "
+                 "calibration cache version 3): the weights round to nearest and lose "
+                 "accuracy; delete it and calibrate again\n",
+                 opt.calib_cache);
     fmt::print(
         "int8: {} layer(s) in INT8{}, {} quantize layer(s), {} kept in float, {} conv "
-        "pair(s) equalised, {} bias-corrected, {} unsigned tensor(s){}\n",
+        "pair(s) equalised, {} bias-corrected, {} adaptively rounded, {} unsigned tensor(s){}\n",
         rep.int8_layers, rep.int8_pools ? fmt::format(" (and {} max pool(s))", rep.int8_pools) : "",
         rep.quantize_layers, rep.int8_kept_float.size(), rep.int8_equalized_pairs,
-        rep.int8_bias_corrected, rep.int8_unsigned_tensors,
+        rep.int8_bias_corrected, rep.int8_adaptively_rounded, rep.int8_unsigned_tensors,
         rep.int8_unsupported.empty()
             ? ""
             : fmt::format(", {} cannot be INT8", rep.int8_unsupported.size()));

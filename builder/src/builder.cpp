@@ -242,12 +242,15 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
   }
   // Before calibration: it changes the activations calibration measures.
   rep.int8_equalized_pairs = equalizeCrossLayer(g);
+  // EDGERT_INT8_NO_ADAPTIVE_ROUNDING=1: nearest rounding (to compare); the cache then has none.
+  const bool adaptive_rounding = std::getenv("EDGERT_INT8_NO_ADAPTIVE_ROUNDING") == nullptr;
   CalibrationCache cache;
   const bool cached = !opt.calib_cache.empty() && std::filesystem::exists(opt.calib_cache);
   if (cached) {
     EDGERT_ASSIGN_OR_RETURN(cache, loadCalibrationCache(opt.calib_cache));
     EDGERT_RETURN_IF_ERROR(checkCalibrationModel(cache, fingerprint, opt.calib_cache));
     rep.int8_cache_without_means = cache.means.empty();
+    rep.int8_cache_without_rounding = cache.version < 3;
   } else {
     if (!opt.calibration)
       return Status(StatusCode::kInvalidArgument,
@@ -256,10 +259,12 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
     EDGERT_ASSIGN_OR_RETURN(const CalibAlgo algo, parseCalibAlgo(opt.calib_algo));
     const auto t0 = std::chrono::steady_clock::now();
     EDGERT_ASSIGN_OR_RETURN(CalibrationRun run,
-                            calibrate(g, *opt.calibration, opt.calib_batches, algo,
-                                      opt.calib_percentile, [&](double f) {
-                                        if (opt.progress) opt.progress("int8 calibration", f);
-                                      }));
+                            calibrate(
+                                g, *opt.calibration, opt.calib_batches, algo, opt.calib_percentile,
+                                [&](double f) {
+                                  if (opt.progress) opt.progress("int8 calibration", f);
+                                },
+                                true, adaptive_rounding));
     rep.calib_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rep.calib_batches_run = run.batches;
@@ -269,6 +274,7 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
     cache.thresholds = std::move(run.thresholds);
     cache.means = std::move(run.means);
     cache.clipped_means = std::move(run.clipped_means);
+    cache.rounding = adaptiveRounding(g, run.window_moments);
     if (!opt.calib_cache.empty()) {
       const std::string text = formatCalibrationCache(cache);
       EDGERT_RETURN_IF_ERROR(writeFileAtomically(opt.calib_cache, text.data(), text.size()));
@@ -284,6 +290,7 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
   rep.int8_pools = q.int8_pools;
   rep.int8_bias_corrected = q.bias_corrected;
   rep.int8_unsigned_tensors = q.unsigned_tensors;
+  rep.int8_adaptively_rounded = q.adaptively_rounded;
   rep.int8_kept_float = std::move(q.kept_float);
   rep.int8_unsupported = std::move(q.unsupported);
   return Status::Ok();

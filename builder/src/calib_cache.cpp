@@ -11,8 +11,9 @@
 namespace edgert {
 namespace {
 
-constexpr const char* kMagic = "edgert-calibration 2";
+constexpr const char* kMagic = "edgert-calibration 3";
 constexpr const char* kMagicV1 = "edgert-calibration 1";  // thresholds only
+constexpr const char* kMagicV2 = "edgert-calibration 2";  // and means
 
 std::string escape(const std::string& s) {
   std::string o;
@@ -77,6 +78,17 @@ std::string formatCalibrationCache(const CalibrationCache& c) {
       }
       o += strCat(" ", escape(name), "\n");
     }
+  static const char* kHex = "0123456789abcdef";
+  for (const auto& [name, bits] : c.rounding) {
+    std::string hex((bits.size() + 7) / 8 * 2, '0');
+    for (size_t i = 0; i < bits.size(); i += 8) {
+      unsigned byte = 0;
+      for (size_t k = 0; k < 8 && i + k < bits.size(); ++k) byte |= (bits[i + k] ? 1u : 0u) << k;
+      hex[i / 4] = kHex[byte >> 4];
+      hex[i / 4 + 1] = kHex[byte & 15];
+    }
+    o += strCat("rounding ", bits.size(), " ", hex, " ", escape(name), "\n");
+  }
   return o;
 }
 
@@ -101,7 +113,9 @@ Result<CalibrationCache> parseCalibrationCache(const std::string& text, const st
   while (std::getline(in, line)) {
     ++n;
     if (n == 1) {
-      if (line != kMagic && line != kMagicV1) return bad(strCat("expected '", kMagic, "'"));
+      if (line != kMagic && line != kMagicV1 && line != kMagicV2)
+        return bad(strCat("expected '", kMagic, "'"));
+      c.version = line == kMagicV1 ? 1 : line == kMagicV2 ? 2 : 3;
       continue;
     }
     if (line.empty()) continue;
@@ -147,6 +161,39 @@ Result<CalibrationCache> parseCalibrationCache(const std::string& text, const st
       if (!unescape(rest.substr(at), &name) || name.empty()) return bad("bad tensor name");
       if (!map.emplace(name, std::move(m)).second)
         return bad(strCat(head, "s of tensor '", name, "' twice"));
+    } else if (head == "rounding") {
+      if (!have_model || !have_algo) return bad("'model' and 'algorithm' come before rounding");
+      const std::string usage =
+          "expected 'rounding <weights> <hex, two digits per 8 weights> <layer name>'";
+      const size_t a = rest.find(' '), b = a == std::string::npos ? a : rest.find(' ', a + 1);
+      double count = 0;
+      if (b == std::string::npos || !parseDouble(rest.substr(0, a), &count) || count < 1 ||
+          count != std::floor(count) || count > 8.0 * static_cast<double>(rest.size()))
+        return bad(usage);
+      const std::string hex = rest.substr(a + 1, b - a - 1);
+      const size_t nbits = static_cast<size_t>(count);
+      if (hex.size() != (nbits + 7) / 8 * 2) return bad(usage);
+      std::vector<uint8_t> bits(nbits);
+      for (size_t i = 0; i < hex.size(); i += 2) {
+        unsigned byte = 0;
+        for (size_t k = 0; k < 2; ++k) {
+          const char h = hex[i + k];
+          const int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : -1;
+          if (d < 0) return bad(usage);
+          byte = byte * 16 + static_cast<unsigned>(d);
+        }
+        for (size_t k = 0; k < 8; ++k) {
+          const size_t at = i * 4 + k;
+          if (at < nbits)
+            bits[at] = static_cast<uint8_t>((byte >> k) & 1);
+          else if ((byte >> k) & 1)
+            return bad(usage);  // padding bits are zero
+        }
+      }
+      std::string name;
+      if (!unescape(rest.substr(b + 1), &name) || name.empty()) return bad("bad layer name");
+      if (!c.rounding.emplace(name, std::move(bits)).second)
+        return bad(strCat("rounding of layer '", name, "' twice"));
     } else {
       double t = 0;
       if (!have_model || !have_algo) return bad("'model' and 'algorithm' come before thresholds");

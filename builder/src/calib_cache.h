@@ -1,7 +1,7 @@
 // The INT8 calibration cache (`--calib-cache FILE`, issue #4): the thresholds calibration
 // found, per tensor, so the next build of the same model needs no images. A text file:
 //
-//   edgert-calibration 2
+//   edgert-calibration 3
 //   model 9f86d081884c7d65          <- fingerprint of the FP32 graph it was made for
 //   algorithm entropy 99.99         <- algorithm and percentile
 //   2.8731000000000002 /stem/conv/Conv_output_0
@@ -11,12 +11,18 @@
 //   ...                             <- "mean", the channel count, each channel's mean (%.17g),
 //                                      the tensor name: an INT8 layer's input, for bias
 //                                      correction; "clipped-mean" lines the same for the values
-//                                      clipped to the tensor's threshold. Version-1 files (no
-//                                      means) are read too.
+//                                      clipped to the tensor's threshold.
+//   rounding 288 a5ff0c... /blocks.0/dw/Conv
+//   ...                             <- "rounding", the weight count, one bit per weight
+//                                      (output-major; 1: up from floor(w / s)) as hex, two
+//                                      digits per byte, low bit first, the layer name: the
+//                                      adaptive rounding of adaptive_rounding.h.
+// Files of versions 1 (no means) and 2 (no rounding) are read too.
 //
 // A cache from another model is rejected by its fingerprint, naming both.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -26,6 +32,7 @@
 namespace edgert {
 
 struct CalibrationCache {
+  int version = 3;    // of the file it was read from
   std::string model;  // fingerprint
   std::string algorithm;
   double percentile = 99.99;
@@ -35,6 +42,9 @@ struct CalibrationCache {
   std::map<std::string, std::vector<double>> means;
   // The same for the values clipped to [-threshold, threshold]: what INT8 layers see.
   std::map<std::string, std::vector<double>> clipped_means;
+  // Layer name -> one byte per weight, 1 where it rounds up (adaptiveRounding). Empty in
+  // caches of versions 1 and 2.
+  std::map<std::string, std::vector<uint8_t>> rounding;
 };
 
 std::string formatCalibrationCache(const CalibrationCache& cache);

@@ -78,6 +78,19 @@ double entropyThreshold(const AbsHistogram& h) {
   size_t used = bins;  // bins past the last non-empty one change nothing
   while (used > 0 && c[used - 1] == 0) --used;
   if (used <= levels) return static_cast<double>(used) * h.binWidth();
+  // A pile of values at the very top is an activation's bound (ReLU6's 6, a saturated
+  // sigmoid's 1). KL compares probabilities only: clipping the pile shrinks the step and
+  // costs it nothing it can see, however far the piled values move (EfficientNet-Lite0's last
+  // blocks: 6 clipped to 3.5). At threshold = max the bound is an exact level; keep it.
+  {
+    const size_t top = used - 1, span = std::min<size_t>(32, top);
+    double around = 0;
+    for (size_t k = top - span; k < top; ++k) around += static_cast<double>(c[k]);
+    around /= static_cast<double>(std::max<size_t>(span, 1));
+    const double pile = static_cast<double>(c[top]);
+    if (pile >= 1e-4 * static_cast<double>(h.total()) && pile > 16 * std::max(around, 1.0))
+      return h.maxAbs();
+  }
   double best_kl = std::numeric_limits<double>::infinity();
   size_t best = used;
   std::vector<double> p, q;

@@ -220,15 +220,20 @@ std::pair<double, int64_t> top1Agreement(const Graph& g, const BatchOutputs& a,
 
 Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int max_batches,
                                  CalibAlgo algo, double percentile,
-                                 const std::function<void(double)>& progress, bool gpu) {
+                                 const std::function<void(double)>& progress, bool gpu,
+                                 bool window_moments) {
   CalibrationRun run;
   std::set<int> observe, averaged;
   const std::vector<std::string> layers = int8CandidateLayers(g);
   const std::set<std::string> layer_set(layers.begin(), layers.end());
+  std::map<int, std::vector<std::pair<std::string, PatchGeometry>>> windows;  // by input tensor
   for (const Node& n : g.nodes) {
     if (!layer_set.count(n.name)) continue;
     observe.insert(n.inputs[0]);
     if (g.tensors[n.inputs[0]].dims.size() >= 2) averaged.insert(n.inputs[0]);
+    if (window_moments)
+      if (const std::optional<PatchGeometry> geo = roundingGeometry(g, n))
+        windows[n.inputs[0]].emplace_back(n.name, *geo);
     if (n.inputs.size() > 3 && n.inputs[3] >= 0) observe.insert(n.inputs[3]);
     observe.insert(n.outputs[0]);
   }
@@ -278,7 +283,11 @@ Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int 
   // outputs at 3.5 to 4.3).
   if (!averaged.empty())
     EDGERT_RETURN_IF_ERROR(pass(averaged, 1, [&](int t, const TensorEntry& e) {
-      clipped[t].add(e.dims, buf, run.thresholds.at(e.name));
+      const double clip = run.thresholds.at(e.name);
+      clipped[t].add(e.dims, buf, clip);
+      if (auto w = windows.find(t); w != windows.end())
+        for (const auto& [layer, geo] : w->second)
+          run.window_moments[layer].add(geo, buf.data(), e.dims[0], clip);
     }));
   for (const auto& [t, m] : means) run.means[g.tensors[t].name] = m.mean();
   for (const auto& [t, m] : clipped) run.clipped_means[g.tensors[t].name] = m.mean();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptive_rounding.h"
 #include "calib_scales.h"
 #include "edgert/builder.h"
 #include "edgert/internal/graph.h"
@@ -24,15 +25,20 @@ struct CalibrationRun {
   std::map<std::string, std::vector<double>> means;
   // The same of the values clipped to each tensor's threshold (a second pass).
   std::map<std::string, std::vector<double>> clipped_means;
+  // Layer name -> the moments of its clipped input windows, for adaptive rounding (the layers
+  // roundingGeometry covers; none when `window_moments` was false).
+  std::map<std::string, PatchMoments> window_moments;
   int batches = 0;
   std::string backend;  // "cpu" or "cuda"
 };
 
 // `g`: the network after the float passes, before quantisation. `gpu`: run the float network
 // on this machine's GPU when there is one (else, and when false, on the CPU backend).
+// `window_moments`: also accumulate the input-window moments adaptive rounding needs.
 Result<CalibrationRun> calibrate(const Graph& g, CalibrationSource& source, int max_batches,
                                  CalibAlgo algo, double percentile,
-                                 const std::function<void(double)>& progress, bool gpu = true);
+                                 const std::function<void(double)>& progress, bool gpu = true,
+                                 bool window_moments = true);
 
 // Runs `g` on the CPU backend over the first `batches` batches of `source` and returns, per
 // batch, each output binding's values (float32 outputs; in binding order).

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "../../kernels/int8_math.h"
+#include "adaptive_rounding.h"
 #include "edgert/internal/str.h"
 #include "passes.h"
 
@@ -622,6 +623,10 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     std::vector<float> sw;
     const HostTensor wf = outputMajorWeights(g, n);
     quantizeWeightsPerChannel(wf, &wq, &sw);
+    if (auto r = ranges.rounding.find(n.name); r != ranges.rounding.end()) {
+      EDGERT_RETURN_IF_ERROR(applyRounding(wf, sw, r->second, n.name, &wq));
+      ++rep.adaptively_rounded;
+    }
     const int64_t M = wq.dims()[0], per = wq.numel() / std::max<int64_t>(M, 1);
     std::vector<double> wsum(static_cast<size_t>(M), 0.0);  // per output: the sum of its weights
     for (int64_t k = 0; k < wq.numel(); ++k)

@@ -24,6 +24,7 @@ struct QuantizeReport {
   size_t int8_pools = 0;                 // MaxPool layers between INT8 layers run on int8
   size_t unsigned_tensors = 0;           // int8 tensors stored with zero point -128
   size_t bias_corrected = 0;             // INT8 layers whose bias absorbs their weights' rounding
+  size_t adaptively_rounded = 0;         // INT8 layers with the cache's adaptive rounding
   std::vector<std::string> kept_float;   // candidates kept in float by layer_precisions
   std::vector<std::string> unsupported;  // Conv/Gemm/MatMul that cannot be INT8, and why
 };

@@ -22,11 +22,18 @@ if "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --preci
      --calib-cache enl.calib -o enl.engine > build.txt 2>&1 && [ -s enl.calib ]; then
   ok "int8 build writes the cache"; else bad "int8 build"; cat build.txt; fi
 grep -q "int8: calibrated on 12 batch(es)" build.txt && ok "calibration progress and summary" || bad "summary"
-grep -qE "[1-9][0-9]* bias-corrected, [1-9][0-9]* unsigned tensor" build.txt &&
-  grep -q "^mean " enl.calib && grep -q "^clipped-mean " enl.calib &&
-  ok "bias correction and unsigned tensors, means cached" || { bad "bias correction / means"; grep int8: build.txt; }
-# A cache of an earlier edgert (version 1: thresholds only) still builds, with a warning.
-{ echo "edgert-calibration 1"; grep -v "^edgert-calibration\|^mean \|^clipped-mean " enl.calib; } > v1.calib
+grep -qE "[1-9][0-9]* bias-corrected, [1-9][0-9]* adaptively rounded, [1-9][0-9]* unsigned tensor" build.txt &&
+  grep -q "^mean " enl.calib && grep -q "^clipped-mean " enl.calib && grep -q "^rounding " enl.calib &&
+  ok "bias correction, adaptive rounding and unsigned tensors, means and rounding cached" ||
+  { bad "bias correction / rounding / means"; grep int8: build.txt; }
+# Caches of an earlier edgert still build, with a warning: version 2 (no rounding), version 1
+# (thresholds only).
+{ echo "edgert-calibration 2"; grep -v "^edgert-calibration\|^rounding " enl.calib; } > v2.calib
+"$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
+  --calib-cache v2.calib -o v2.engine > v2.txt 2>&1 && grep -q "v2.calib has no adaptive rounding" v2.txt &&
+  grep -q " 0 adaptively rounded" v2.txt && ! grep -q "no per-channel means" v2.txt &&
+  ok "version-2 cache: builds, warns, rounds to nearest" || { bad "version-2 cache"; cat v2.txt; }
+{ echo "edgert-calibration 1"; grep -v "^edgert-calibration\|^mean \|^clipped-mean \|^rounding " enl.calib; } > v1.calib
 "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
   --calib-cache v1.calib -o v1.engine > v1.txt 2>&1 && grep -q "v1.calib has no per-channel means" v1.txt &&
   grep -q " 0 bias-corrected" v1.txt && ok "version-1 cache: builds, warns, no bias correction" ||
@@ -53,13 +60,14 @@ grep -qE "out: [^ ]+\[1x[0-9]+x[0-9]+x[0-9]+ int8\]" enl_inspect.txt &&
 "$EDGERT" build -q --onnx "$ENL" --shapes input:4x3x224x224 --target cpu --precision int8 \
   --calib-cache enl.calib -o enl4.engine >/dev/null 2>&1 && ok "cache serves another batch size" || bad "batch-4 from cache"
 
-# Automatic mixed precision reaches its target and says which layers it kept.
+# Automatic mixed precision reaches its target and says which layers it kept (all-INT8 gives
+# 0.9966 on these photos, so 0.999 has to keep some).
 if "$EDGERT" build --onnx "$ENL" --shapes input:1x3x224x224 --target cpu --precision int8 \
      --calib-dir "$ASSETS/images" --calib-preprocess "$ENL_PRE" --calib-cache enl.calib \
-     --int8-min-cosine 0.995 --int8-check-batches 12 -o enl-mixed.engine > mixed.txt 2>&1 \
+     --int8-min-cosine 0.999 --int8-check-batches 12 -o enl-mixed.engine > mixed.txt 2>&1 \
    && grep -q "kept in float:" mixed.txt; then ok "--int8-min-cosine keeps layers in float"; else bad "mixed"; cat mixed.txt; fi
 "$EDGERT" compare --onnx "$ENL" --engine enl-mixed.engine --data "$ASSETS/images" --json mixed.json >/dev/null 2>&1
-json_check mixed.json "r['outputs']['logits']['cosine_min'] >= 0.995" && ok "mixed precision meets 0.995 on the photos" || bad "mixed cosine"
+json_check mixed.json "r['outputs']['logits']['cosine_min'] >= 0.999" && ok "mixed precision meets 0.999 on the photos" || bad "mixed cosine"
 # The top-1 target (--int8-min-top1) is checked on the text-line classifier below: on this
 # model it keeps 30 of 50 layers in float for one FP32 near-tie (docs/int8.md), minutes under ASan.
 

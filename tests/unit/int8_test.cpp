@@ -324,6 +324,72 @@ TEST(Int8Build, BiasCorrectionRemovesTheMeanShiftOfRoundedWeights) {
   EXPECT_LT(with, 0.5 * without) << "corrected " << with << ", uncorrected " << without;
 }
 
+// Adaptive rounding: a depthwise layer on smooth inputs (a random level and slope per sample
+// and channel, as in images) sees windows whose values move together, so what costs is the
+// sum of a window's weight errors; rounding against the window covariance cancels it, where
+// nearest rounding leaves it to chance. The inputs are integers in [-127, 127], 127 included,
+// so minmax calibration quantises them exactly and the weights' rounding is all the error.
+TEST(Int8Build, AdaptiveRoundingCancelsWeightErrorsOverCorrelatedWindows) {
+  std::mt19937 r(std::random_device{}());
+  OnnxGraph g(13);
+  const int64_t C = 32, H = 12, W = 12;
+  const Dims x = {1, C, H, W};
+  g.input("x", DataType::kFloat32, x);
+  g.constant("w", randomWeights({C, 1, 3, 3}, r, 1.f));
+  g.node("Conv", {"x", "w"}, {"y"}, {attrInts("pads", {1, 1, 1, 1}), attrInt("group", C)});
+  g.output("y");
+  const std::string model = g.save("int8_adaptive_rounding");
+  auto smooth = [&](std::mt19937& rr) {
+    std::uniform_real_distribution<float> level(-60.f, 60.f), slope(-2.f, 2.f), noise(-.5f, .5f);
+    HostTensor t = HostTensor::create(DataType::kFloat32, x).value();
+    float* v = t.mutableAs<float>();
+    for (int64_t c = 0; c < C; ++c) {
+      const float a = level(rr), dy = slope(rr), dx = slope(rr);
+      for (int64_t i = 0; i < H * W; ++i)
+        v[c * H * W + i] = std::round(a + dy * (i / W) + dx * (i % W) + noise(rr));
+    }
+    v[0] = 127.f;
+    return t;
+  };
+  BuildOptions f;
+  f.target = "cpu";
+  auto fp32 = buildEngine(model, f);
+  ASSERT_TRUE(fp32.ok()) << fp32.status().toString();
+  std::vector<HostTensor> calib, test;
+  for (int i = 0; i < 32; ++i) calib.push_back(smooth(r));
+  for (int i = 0; i < 8; ++i) test.push_back(smooth(r));
+  auto error = [&](bool adaptive, size_t* rounded) {
+    if (!adaptive) setenv("EDGERT_INT8_NO_ADAPTIVE_ROUNDING", "1", 1);
+    BuildOptions o;
+    o.target = "cpu";
+    o.precision = "int8";
+    o.calib_algo = "minmax";
+    std::vector<HostTensor> samples;
+    for (const HostTensor& t : calib) samples.push_back(t.clone());
+    o.calibration = std::make_shared<MemorySource>(std::move(samples));
+    BuildReport rep;
+    auto int8 = buildEngine(model, o, &rep);
+    unsetenv("EDGERT_INT8_NO_ADAPTIVE_ROUNDING");
+    EXPECT_TRUE(int8.ok()) << int8.status().toString();
+    if (!int8.ok()) return 1.0;
+    *rounded = rep.int8_adaptively_rounded;
+    double err = 0;
+    for (const HostTensor& in : test) {
+      auto a = runEngineBytes(fp32.value(), {{"x", &in}}, Backend::kCpu);
+      auto b = runEngineBytes(int8.value(), {{"x", &in}}, Backend::kCpu);
+      EXPECT_TRUE(a.ok() && b.ok());
+      if (!a.ok() || !b.ok()) return 1.0;
+      err += relativeL2(b->at("y"), a->at("y")) / static_cast<double>(test.size());
+    }
+    return err;
+  };
+  size_t with_n = 0, without_n = 0;
+  const double with = error(true, &with_n), without = error(false, &without_n);
+  EXPECT_EQ(with_n, 1u);
+  EXPECT_EQ(without_n, 0u);
+  EXPECT_LT(with, 0.7 * without) << "adaptive " << with << ", nearest " << without;
+}
+
 // Cross-layer equalisation changes the weights, not the function, and leaves both layers'
 // per-channel weight ranges equal.
 TEST(Int8Equalize, KeepsTheFunctionAndEqualisesRanges) {

@@ -128,7 +128,9 @@ struct BuildReport {
   size_t int8_bias_corrected = 0;         // INT8 layers whose bias absorbs their weights' rounding
   size_t int8_unsigned_tensors = 0;       // non-negative int8 tensors stored with zero point -128
   bool int8_cache_without_means = false;  // a version-1 calibration cache: no bias correction
-  bool int8_explicit = false;             // a Q/DQ model: its own scales, no calibration
+  size_t int8_adaptively_rounded = 0;     // INT8 layers whose weights round against their inputs
+  bool int8_cache_without_rounding = false;  // a calibration cache before version 3
+  bool int8_explicit = false;                // a Q/DQ model: its own scales, no calibration
   std::vector<std::string> int8_kept_float;
   std::vector<std::string> int8_unsupported;
   // With int8_min_cosine: the worst cosine of the INT8 network before and after keeping
