@@ -894,6 +894,156 @@ EDGERT_QCONV_DW8(5, 1)
 EDGERT_QCONV_DW8(5, 2)
 #undef EDGERT_QCONV_DW8
 
+// ---- Depthwise through shared memory, dp4a over the taps ----------------------------------------
+// edgert_qconv_dw8 reads its inputs straight from global memory, eight bytes per tap, and
+// unpacks every byte to an int for a multiply-add per tap: latency-bound at its register-limited
+// occupancy (ncu on EfficientNet-Lite0's 480-channel 14 x 14 layer: 11.2 cycles per issued
+// instruction, 33% of memory bandwidth). Here a block copies the input rows it needs (16
+// channels, whole rows) into shared memory once, transposed so that each channel's row is
+// contiguous bytes; a window row of up to 4 taps is then one 4-byte word (a funnel shift of two
+// words), and one dp4a multiplies it by the packed taps: 3 dp4a per output for 3 x 3, 10 for 5 x
+// 5, instead of 9 or 25 multiply-adds and their unpacking. Same integers as the CPU (exact int32
+// sums); the epilogue is storeQ4's. Windows that leave the input read g.xpad from the copy.
+namespace {
+
+// 4 x 4 byte transpose: out[i] = byte i of a, b, c, d.
+__device__ __forceinline__ void transpose4(unsigned a, unsigned b, unsigned c, unsigned d,
+                                           unsigned (&o)[4]) {
+  const unsigned t0 = __byte_perm(a, b, 0x5140), t1 = __byte_perm(a, b, 0x7362);
+  const unsigned t2 = __byte_perm(c, d, 0x5140), t3 = __byte_perm(c, d, 0x7362);
+  o[0] = __byte_perm(t0, t2, 0x5410);
+  o[1] = __byte_perm(t0, t2, 0x7632);
+  o[2] = __byte_perm(t1, t3, 0x5410);
+  o[3] = __byte_perm(t1, t3, 0x7632);
+}
+
+template <int K, int S>
+__device__ __forceinline__ void qconvDwShared(void* y, const int8_t* x, const int8_t* w,
+                                              const EdgertQConvGeom& g, const EdgertQEpi& e,
+                                              const EdgertDwTile& t) {
+  constexpr int CT = EDGERT_QCONV_DWT_CHANNELS, KW4 = (K + 3) / 4;
+  // Words a thread reads per channel row for its four outputs: bytes 0 .. 3S + 4 KW4 - 1.
+  constexpr int NW = (3 * S + 4 * KW4 + 3) / 4;
+  extern __shared__ unsigned smem[];
+  const int rows = (t.th - 1) * S + K, cww = t.cww;
+  unsigned* in = smem;                    // [rows][CT][cww]
+  unsigned* wt = smem + rows * CT * cww;  // [CT][K][KW4]
+  const int cblocks = static_cast<int>(g.c / CT);
+  const int cb = static_cast<int>(blockIdx.x % cblocks),
+            rest = static_cast<int>(blockIdx.x / cblocks);
+  const int ot = rest % t.oht, n = rest / t.oht;
+  const int ch0 = cb * CT, oy0 = ot * t.th;
+  const int ih = static_cast<int>(g.ih), iw = static_cast<int>(g.iw), C = static_cast<int>(g.c);
+  const unsigned pad = static_cast<unsigned>(static_cast<uint8_t>(g.xpad)) * 0x01010101u;
+  // The weights, [KH][KW][C] in memory: each channel's tap row packed into KW4 words.
+  for (int i = threadIdx.x; i < CT * K * KW4; i += blockDim.x) {
+    const int part = i % KW4, ky = (i / KW4) % K, c = i / (KW4 * K);
+    unsigned v = 0;
+#pragma unroll
+    for (int b = 0; b < 4; ++b) {
+      const int kx = part * 4 + b;
+      if (kx < K)
+        v |= static_cast<unsigned>(static_cast<uint8_t>(w[(ky * K + kx) * C + ch0 + c])) << (8 * b);
+    }
+    wt[i] = v;
+  }
+  // The input rows: four pixels x 16 channels per step (four 16-byte loads), transposed.
+  const int quads = cww, iy0 = oy0 * S - g.ph;
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
+  for (int i = threadIdx.x; i < rows * quads; i += blockDim.x) {
+    const int q = i % quads, r = i / quads, iy = iy0 + r;
+    uint4 px[4];
+#pragma unroll
+    for (int p = 0; p < 4; ++p) {
+      const int ix = q * 4 + p - g.pw;
+      if (iy >= 0 && iy < ih && ix >= 0 && ix < iw)
+        px[p] = xv[((static_cast<long long>(n) * ih + iy) * iw + ix) * (C / CT) + cb];
+      else
+        px[p] = make_uint4(pad, pad, pad, pad);
+    }
+    unsigned o[4];
+    unsigned* dst = in + r * CT * cww + q;
+    transpose4(px[0].x, px[1].x, px[2].x, px[3].x, o);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) dst[k * cww] = o[k];
+    transpose4(px[0].y, px[1].y, px[2].y, px[3].y, o);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) dst[(4 + k) * cww] = o[k];
+    transpose4(px[0].z, px[1].z, px[2].z, px[3].z, o);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) dst[(8 + k) * cww] = o[k];
+    transpose4(px[0].w, px[1].w, px[2].w, px[3].w, o);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) dst[(12 + k) * cww] = o[k];
+  }
+  __syncthreads();
+  const int oh = static_cast<int>(g.oh), ow = static_cast<int>(g.ow);
+  const int tasks = t.th * t.owg * (CT / 4);
+  for (int task = threadIdx.x; task < tasks; task += blockDim.x) {
+    // Channel group fastest: four threads store one pixel's 16 channels together.
+    const int cg = task % (CT / 4), xg = (task / (CT / 4)) % t.owg, rr = task / (CT / 4 * t.owg);
+    const int oy = oy0 + rr;
+    if (oy >= oh) continue;
+    int acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int p = 0; p < 4; ++p) acc[p][i] = 0;
+#pragma unroll
+    for (int ky = 0; ky < K; ++ky) {
+      const int srow = rr * S + ky;
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int c = cg * 4 + i;
+        const unsigned* src = in + (srow * CT + c) * cww + xg * S;
+        unsigned v[NW + 1];
+#pragma unroll
+        for (int k = 0; k < NW; ++k) v[k] = src[k];
+        v[NW] = 0;
+        const unsigned* wr = wt + (c * K + ky) * KW4;
+#pragma unroll
+        for (int part = 0; part < KW4; ++part) {
+          const int wp = static_cast<int>(wr[part]);
+#pragma unroll
+          for (int p = 0; p < 4; ++p) {
+            const int ob = p * S + 4 * part, word = ob / 4, sh = ob % 4;
+            const unsigned win = sh ? __funnelshift_r(v[word], v[word + 1], 8 * sh) : v[word];
+            acc[p][i] = __dp4a(static_cast<int>(win), wp, acc[p][i]);
+          }
+        }
+      }
+    }
+    const int m = ch0 + cg * 4;
+    withAct(e, [&](auto act) {
+      constexpr int A = decltype(act)::value;
+#pragma unroll
+      for (int p = 0; p < 4; ++p) {
+        const int ox = xg * 4 + p;
+        if (ox >= ow) break;
+        const long long i = ((static_cast<long long>(n) * oh + oy) * ow + ox) * C + m;
+        storeQ4<A>(e, i, m, acc[p], y);
+      }
+    });
+  }
+}
+
+}  // namespace
+
+// The host picks these (tactic int8-depthwise-tile) for depthwise layers with C % 16 == 0,
+// square kernels of 3 or 5, equal strides of 1 or 2, no dilation, where a tile of at least one
+// output row fits in shared memory; the grid is N * oht * C / 16 blocks.
+#define EDGERT_QCONV_DWT(K, S)                                                                  \
+  extern "C" __global__ void __launch_bounds__(256)                                             \
+      edgert_qconv_dwt_k##K##s##S(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g, \
+                                  EdgertQEpi e, EdgertDwTile t) {                               \
+    qconvDwShared<K, S>(y, x, w, g, e, t);                                                      \
+  }
+EDGERT_QCONV_DWT(3, 1)
+EDGERT_QCONV_DWT(3, 2)
+EDGERT_QCONV_DWT(5, 1)
+EDGERT_QCONV_DWT(5, 2)
+#undef EDGERT_QCONV_DWT
+
 // ---- Pointwise convolutions with a short reduction (dp4a) -------------------------------------
 // 1x1, stride 1, no padding, one group, C = 4 * C4 input channels (C4 <= 16): EfficientNet-
 // Lite0's expand layers of 16 to 40 channels, which the tensor-core kernels run with their

@@ -132,6 +132,14 @@ struct EdgertQEpi {
 #define EDGERT_QCONV_DW8_CHANNELS 8
 #define EDGERT_QCONV_DW8_PIXELS 2
 
+// edgert_qconv_dwt_k*: a block computes `th` output rows (all `owg` groups of four columns) of
+// 16 channels of one image from a shared-memory copy of its input rows, `cww` 4-byte words per
+// channel row; `oht` = ceil(OH / th) row tiles per image.
+#define EDGERT_QCONV_DWT_CHANNELS 16
+struct EdgertDwTile {
+  int th, owg, cww, oht;
+};
+
 // A 2-D convolution's geometry over NHWC int8 (groups of `cg` input and `mg` output channels).
 // `xpad`: the value a window reads outside the input (the input's zero point; only the direct
 // and depthwise kernels take one other than 0).

@@ -165,7 +165,8 @@ void runOnBoth(ImportedModel im, const char* name, const std::map<std::string, H
 TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
   // The GPU paths: the implicit-GEMM kernel on the tensor as it lies (C % 16, % 8, % 4 == 0),
   // im2col for the rest (C = 3, odd counts), M not a multiple of 16, cuBLASLt's IMMA in the
-  // second round; the four-channel depthwise kernel, the direct
+  // second round; the depthwise kernels (row tiles through shared memory where C % 16 == 0,
+  // eight channels per thread, four in the second round), the direct
   // kernel (grouped, depthwise with C % 4 != 0), and fully connected layers (K % 16 == 0 or
   // not); epilogues with and without residuals, four channels at a time or one.
   const QCase cases[] = {
@@ -269,18 +270,19 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            " (space-to-depth stems, rows unfolded, on the TMA kernel's 64-channel "
                            "tiles, sm_90)",
                            " (the persistent TMA kernel, 64-channel tiles, stems too, sm_90)",
-                           " (the short-K pointwise dp4a kernel where it applies)"};
+                           " (the short-K pointwise dp4a kernel where it applies)",
+                           " (the eight-channel depthwise kernel instead of the row tiles)"};
   auto clearForcedPaths = [] {
     for (const char* v :
          {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL", "EDGERT_INT8_WIDE",
           "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA", "EDGERT_INT8_S2D", "EDGERT_INT8_TMA_P",
-          "EDGERT_INT8_TMA_P_BLOCKS", "EDGERT_INT8_DW4", "EDGERT_INT8_PW"})
+          "EDGERT_INT8_TMA_P_BLOCKS", "EDGERT_INT8_DW4", "EDGERT_INT8_PW", "EDGERT_INT8_DW8"})
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only_env = std::getenv("EDGERT_TEST_INT8_ROUNDS");
   const std::string only = only_env ? strCat(",", only_env, ",") : "";
-  for (int round = 0; round < 14; ++round)
+  for (int round = 0; round < 15; ++round)
     for (const QCase& q : cases) {
       if (!only.empty() && only.find(strCat(",", round, ",")) == std::string::npos) continue;
       SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
@@ -302,6 +304,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       // Three blocks: each walks several tiles, its pipeline wrapping from tile to tile.
       if (round == 12) setenv("EDGERT_INT8_TMA_P_BLOCKS", "3", 1);
       if (round == 13) setenv("EDGERT_INT8_PW", "1", 1);
+      if (round == 14) setenv("EDGERT_INT8_DW8", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       // Twice in one context on the GPU (the second run replays what the first set up).

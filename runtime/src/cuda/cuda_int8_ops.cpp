@@ -224,10 +224,11 @@ enum class QPath {
   kS2dMma,     // stride-2 stems: the input copied space-to-depth, a stride-1 convolution over it
   kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
   kIm2colImma,
-  kPointwise,   // 1x1 stride 1 with 16 to 64 input channels: dp4a, weights in registers
-  kDepthwise8,  // depthwise 3x3 / 5x5, stride 1 / 2, C % 8 == 0: eight channels, two pixels
-  kDepthwise4,  // other depthwise, four channels per thread
-  kDirect,      // anything else (grouped, depthwise with C % 4 != 0)
+  kPointwise,      // 1x1 stride 1 with 16 to 64 input channels: dp4a, weights in registers
+  kDepthwise8,     // depthwise 3x3 / 5x5, stride 1 / 2, C % 8 == 0: eight channels, two pixels
+  kDepthwiseTile,  // the same with C % 16 == 0: shared-memory row tiles, dp4a over the taps
+  kDepthwise4,     // other depthwise, four channels per thread
+  kDirect,         // anything else (grouped, depthwise with C % 4 != 0)
 };
 
 class QConvLayer final : public GpuLayer {
@@ -267,6 +268,8 @@ class QConvLayer final : public GpuLayer {
         return "int8-pointwise";
       case QPath::kDepthwise8:
         return "int8-depthwise8";
+      case QPath::kDepthwiseTile:
+        return "int8-depthwise-tile";
       case QPath::kDepthwise4:
         return "int8-depthwise4";
       default:
@@ -293,6 +296,13 @@ class QConvLayer final : public GpuLayer {
                                                (geom_.c / kCh));
         void* args[] = {&y, &x, &w, &geom, &e, &total};
         return launch(env, dw_kernel_.c_str(), total, args);
+      }
+      case QPath::kDepthwiseTile: {
+        EdgertDwTile t = dw_tile_;
+        void* args[] = {&y, &x, &w, &geom, &e, &t};
+        const unsigned grid =
+            static_cast<unsigned>(geom_.n * t.oht * (geom_.c / EDGERT_QCONV_DWT_CHANNELS));
+        return launchGrid(env, dw_kernel_.c_str(), grid, 1, dw_threads_, 1, args, 1, dw_smem_);
       }
       case QPath::kPointwise: {
         // A block: 256 / (M / 4) pixels of M / 4 lanes; enough blocks for the GPU, each
@@ -503,7 +513,9 @@ class QConvLayer final : public GpuLayer {
   bool nhwc_ = false;
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
-  std::string dw_kernel_;  // kDepthwise8: edgert_qconv_dw8_k<K>s<S>
+  std::string dw_kernel_;   // kDepthwise8: edgert_qconv_dw8_k<K>s<S> (Tile: dwt)
+  EdgertDwTile dw_tile_{};  // kDepthwiseTile: its launch
+  unsigned dw_threads_ = 0, dw_smem_ = 0;
   int mma_bn_ = 128;
   bool narrow_ = false;       // 64-channel tiles for M > 64: half the registers, twice the blocks
   bool wide_ = false;         // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
@@ -954,6 +966,30 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
                      std::getenv("EDGERT_INT8_DW4") == nullptr;
     L->path_ = dw8 ? QPath::kDepthwise8 : QPath::kDepthwise4;
     if (dw8) L->dw_kernel_ = strCat("edgert_qconv_dw8_k", g.kh, "s", g.sh);
+    // Shared-memory row tiles where 16 channels of at least one output row's input rows fit in
+    // 48 KiB (up to 8 rows; EDGERT_INT8_DW8=1 keeps edgert_qconv_dw8, to compare).
+    if (dw8 && g.c % EDGERT_QCONV_DWT_CHANNELS == 0 && std::getenv("EDGERT_INT8_DW8") == nullptr) {
+      const int K = g.kh, S = g.sh, kw4 = (K + 3) / 4, nw = (3 * S + 4 * kw4 + 3) / 4;
+      EdgertDwTile t{};
+      t.owg = static_cast<int>((g.ow + 3) / 4);
+      t.cww = (t.owg - 1) * S + nw;
+      t.cww += ((2 - t.cww) % 8 + 8) % 8;  // = 2 mod 8: a warp's reads spread over the banks
+      const auto bytes = [&](int th) {
+        return (int64_t{th - 1} * S + K) * EDGERT_QCONV_DWT_CHANNELS * t.cww * 4 +
+               int64_t{EDGERT_QCONV_DWT_CHANNELS} * K * kw4 * 4;
+      };
+      t.th = static_cast<int>(std::min<int64_t>(8, g.oh));
+      while (t.th > 1 && bytes(t.th) > 48 * 1024) --t.th;
+      if (bytes(t.th) <= 48 * 1024) {
+        t.oht = static_cast<int>((g.oh + t.th - 1) / t.th);
+        L->path_ = QPath::kDepthwiseTile;
+        L->dw_kernel_ = strCat("edgert_qconv_dwt_k", K, "s", S);
+        L->dw_tile_ = t;
+        const int64_t tasks = int64_t{t.th} * t.owg * (EDGERT_QCONV_DWT_CHANNELS / 4);
+        L->dw_threads_ = static_cast<unsigned>(std::min<int64_t>(256, (tasks + 31) / 32 * 32));
+        L->dw_smem_ = static_cast<unsigned>(bytes(t.th));
+      }
+    }
     std::vector<int8_t> wd(static_cast<size_t>(M * taps));
     for (int64_t m = 0; m < M; ++m)
       for (int64_t t = 0; t < taps; ++t) wd[t * M + m] = w[m * taps + t];
