@@ -123,13 +123,16 @@ __device__ __forceinline__ float actOf(const EdgertQEpi& e, float v) {
     return int8Act(e.act, v, e.alpha, e.beta);
 }
 
-// Calls f(std::integral_constant<int, ACT>) with the layer's activation class.
-template <class F>
+// Calls f(std::integral_constant<int, ACT>) with the layer's activation class (CLIP: Clip's
+// own class too, for the kernels whose epilogue is instantiated for it).
+template <bool CLIP = false, class F>
 __device__ __forceinline__ void withAct(const EdgertQEpi& e, F&& f) {
   if (e.act == 0)
     f(std::integral_constant<int, 0>{});
   else if (e.act == 1)
     f(std::integral_constant<int, 1>{});
+  else if (CLIP && e.act == 2)
+    f(std::integral_constant<int, 2>{});
   else
     f(std::integral_constant<int, -1>{});
 }
@@ -1014,16 +1017,35 @@ __device__ __forceinline__ void qconvDwShared(void* y, const int8_t* x, const in
       }
     }
     const int m = ch0 + cg * 4;
-    withAct(e, [&](auto act) {
-      constexpr int A = decltype(act)::value;
+    const long long i0 = ((static_cast<long long>(n) * oh + oy) * ow + xg * 4) * C + m;
+    const int outs = min(4, ow - xg * 4);
+    if (e.res_kind == kQResNone && e.out_kind == kQOutS8) {
+      // The four pixels share their channels' constants: loaded once, not per pixel (storeQ4).
+      const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m),
+                   iy = channelConst4(e.inv_y, m);
+      withAct<true>(e, [&](auto act) {
+        constexpr int A = decltype(act)::value;
 #pragma unroll
-      for (int p = 0; p < 4; ++p) {
-        const int ox = xg * 4 + p;
-        if (ox >= ow) break;
-        const long long i = ((static_cast<long long>(n) * oh + oy) * ow + ox) * C + m;
-        storeQ4<A>(e, i, m, acc[p], y);
-      }
-    });
+        for (int p = 0; p < 4; ++p) {
+          if (p >= outs) break;
+          char4 q;
+          q.x = saturateToInt8(mulRn(actOf<A>(e, requantReal(acc[p][0], s.x, b.x)), iy.x));
+          q.y = saturateToInt8(mulRn(actOf<A>(e, requantReal(acc[p][1], s.y, b.y)), iy.y));
+          q.z = saturateToInt8(mulRn(actOf<A>(e, requantReal(acc[p][2], s.z, b.z)), iy.z));
+          q.w = saturateToInt8(mulRn(actOf<A>(e, requantReal(acc[p][3], s.w, b.w)), iy.w));
+          *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i0 + p * C) = q;
+        }
+      });
+    } else {
+      withAct(e, [&](auto act) {
+        constexpr int A = decltype(act)::value;
+#pragma unroll
+        for (int p = 0; p < 4; ++p) {
+          if (p >= outs) break;
+          storeQ4<A>(e, i0 + static_cast<long long>(p) * C, m, acc[p], y);
+        }
+      });
+    }
   }
 }
 
@@ -1092,28 +1114,40 @@ __device__ __forceinline__ void qconvPointwise(void* y, const int8_t* x, const i
   const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m);
   const float4 iy = e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{};
   const bool plain = e.res_kind == kQResNone && e.out_kind == kQOutS8;
+  // U pixels per step, their loads issued together: one load in flight per thread left too few
+  // bytes in flight to cover the memory latency (blocks.2 and 3's expand layers, C = 24: 0.095
+  // -> 0.080 ms at bs128).
+  constexpr int U = C4 <= 4 ? 1 : C4 <= 8 ? 4 : 2;  // C = 16 (blocks.1): 0.184 ms at 1, 0.198 at 4
   const long long stride = static_cast<long long>(gridDim.x) * per_block;
-  for (long long p = static_cast<long long>(blockIdx.x) * per_block + pix; p < pixels;
-       p += stride) {
-    int xv[C4];
-    loadPixel<C4>(x, p, xv);
-    int acc[4] = {0, 0, 0, 0};
+  for (long long p0 = static_cast<long long>(blockIdx.x) * per_block + pix; p0 < pixels;
+       p0 += U * stride) {
+    int xs[U][C4];
 #pragma unroll
-    for (int k = 0; k < C4; ++k)
+    for (int u = 0; u < U; ++u)
+      if (p0 + u * stride < pixels) loadPixel<C4>(x, p0 + u * stride, xs[u]);
 #pragma unroll
-      for (int j = 0; j < 4; ++j) acc[j] = __dp4a(xv[k], wr[j][k], acc[j]);
-    const long long i = p * g.m + m;
-    if (plain) {
-      // finishQ4's int8 case with the channel constants in registers; finishQ4 itself (its
-      // output-kind branches in the pixel loop) made blocks.1's layer 0.184 -> 0.250 ms.
-      char4 q;
-      q.x = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[0], s.x, b.x)), iy.x));
-      q.y = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[1], s.y, b.y)), iy.y));
-      q.z = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[2], s.z, b.z)), iy.z));
-      q.w = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[3], s.w, b.w)), iy.w));
-      *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i) = q;
-    } else {
-      storeQ4<ACT>(e, i, m, acc, y);
+    for (int u = 0; u < U; ++u) {
+      const long long p = p0 + u * stride;
+      if (p >= pixels) break;
+      const int(&xv)[C4] = xs[u];
+      int acc[4] = {0, 0, 0, 0};
+#pragma unroll
+      for (int k = 0; k < C4; ++k)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[j] = __dp4a(xv[k], wr[j][k], acc[j]);
+      const long long i = p * g.m + m;
+      if (plain) {
+        // finishQ4's int8 case with the channel constants in registers; finishQ4 itself (its
+        // output-kind branches in the pixel loop) made blocks.1's layer 0.184 -> 0.250 ms.
+        char4 q;
+        q.x = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[0], s.x, b.x)), iy.x));
+        q.y = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[1], s.y, b.y)), iy.y));
+        q.z = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[2], s.z, b.z)), iy.z));
+        q.w = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[3], s.w, b.w)), iy.w));
+        *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i) = q;
+      } else {
+        storeQ4<ACT>(e, i, m, acc, y);
+      }
     }
   }
 }
