@@ -1066,6 +1066,101 @@ EDGERT_QCONV_DWT(5, 1)
 EDGERT_QCONV_DWT(5, 2)
 #undef EDGERT_QCONV_DWT
 
+// ---- 3 x 3 stems of 1 to 4 input channels through shared memory, dp4a over a pixel -------------
+// EfficientNet-Lite0's stem (3 -> 32 channels, stride 2) took 0.20 ms at batch 128 through the
+// space-to-depth copy and the tensor cores: a 27-deep reduction leaves their 64-deep k-tiles
+// mostly empty and every block is prologue and epilogue. (A first dp4a kernel that loaded each
+// tap's bytes from global memory in every lane took 0.28 ms.) Here a block copies the input rows
+// of `th` output rows into shared memory once, one word per pixel (its C bytes, the zero point
+// outside the input); a thread owns four output channels - their 9 taps' weights and epilogue
+// constants in registers - and walks the tile's pixels: per tap one shared-memory word (a
+// broadcast to the lanes of the same pixel) and four dp4a. A warp's stores are consecutive.
+namespace {
+
+template <int S, int ACT>
+__device__ __forceinline__ void qconvStemTile(void* y, const int8_t* x, const int8_t* w,
+                                              const EdgertQConvGeom& g, const EdgertQEpi& e,
+                                              const EdgertStemTile& t) {
+  extern __shared__ unsigned smem[];
+  const int ot = static_cast<int>(blockIdx.x % t.oht), n = static_cast<int>(blockIdx.x / t.oht);
+  const int oy0 = ot * t.th, rows = (t.th - 1) * S + 3, cw = t.cw, C = static_cast<int>(g.c);
+  const int ih = static_cast<int>(g.ih), iw = static_cast<int>(g.iw);
+  const unsigned pad = static_cast<unsigned>(static_cast<uint8_t>(g.xpad)) * 0x01010101u;
+  const int8_t* xn = x + static_cast<long long>(n) * ih * iw * C;
+  for (int i = threadIdx.x; i < rows * cw; i += blockDim.x) {
+    const int r = i / cw, col = i - r * cw;
+    const int iy = oy0 * S - g.ph + r, ix = col - g.pw;
+    unsigned v = pad;
+    if (iy >= 0 && iy < ih && ix >= 0 && ix < iw) {
+      const int8_t* px = xn + (static_cast<long long>(iy) * iw + ix) * C;
+      v = 0;
+      for (int c = 0; c < C; ++c)
+        v |= static_cast<unsigned>(static_cast<uint8_t>(px[c])) << (8 * c);
+    }
+    smem[i] = v;
+  }
+  const int lanes = g.m / 4, m = static_cast<int>(threadIdx.x) % lanes * 4;
+  int wr[4][9];  // [M][9] words of the host's layout
+#pragma unroll
+  for (int j = 0; j < 4; ++j)
+#pragma unroll
+    for (int k = 0; k < 9; ++k) wr[j][k] = reinterpret_cast<const int*>(w)[(m + j) * 9 + k];
+  const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m);
+  const float4 iy4 = e.out_kind == kQOutS8 ? channelConst4(e.inv_y, m) : float4{};
+  const bool plain = e.res_kind == kQResNone && e.out_kind == kQOutS8;
+  __syncthreads();
+  const int ow = static_cast<int>(g.ow), oh = static_cast<int>(g.oh);
+  const int rows_here = min(t.th, oh - oy0), pixels = rows_here * ow;
+  // blockDim.x is a multiple of `lanes`: a thread keeps its four channels.
+  const int per_step = static_cast<int>(blockDim.x) / lanes;
+  for (int q = static_cast<int>(threadIdx.x) / lanes; q < pixels; q += per_step) {
+    const int rr = q / ow, ox = q - rr * ow;
+    const unsigned* src = smem + rr * S * cw + ox * S;
+    int acc[4] = {0, 0, 0, 0};
+#pragma unroll
+    for (int ky = 0; ky < 3; ++ky)
+#pragma unroll
+      for (int kx = 0; kx < 3; ++kx) {
+        const int v = static_cast<int>(src[ky * cw + kx]);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[j] = __dp4a(v, wr[j][ky * 3 + kx], acc[j]);
+      }
+    const long long i = ((static_cast<long long>(n) * oh + oy0 + rr) * ow + ox) * g.m + m;
+    if (plain) {
+      char4 o;
+      o.x = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[0], s.x, b.x)), iy4.x));
+      o.y = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[1], s.y, b.y)), iy4.y));
+      o.z = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[2], s.z, b.z)), iy4.z));
+      o.w = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[3], s.w, b.w)), iy4.w));
+      *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i) = o;
+    } else {
+      storeQ4<ACT>(e, i, m, acc, y);
+    }
+  }
+}
+
+}  // namespace
+
+// The host picks these (tactic int8-stem) for 3 x 3 convolutions of one group, C = 1 to 4,
+// strides 1 or 2 (equal), no dilation, M % 4 == 0 and M <= 256, where one output row's input
+// rows fit in 48 KiB; the grid is N * oht blocks.
+#define EDGERT_QCONV_STEM(S)                                                                \
+  extern "C" __global__ void __launch_bounds__(256)                                         \
+      edgert_qconv_stem3_s##S(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g, \
+                              EdgertQEpi e, EdgertStemTile t) {                             \
+    if (e.act == 0)                                                                         \
+      qconvStemTile<S, 0>(y, x, w, g, e, t);                                                \
+    else if (e.act == 1)                                                                    \
+      qconvStemTile<S, 1>(y, x, w, g, e, t);                                                \
+    else if (e.act == 2)                                                                    \
+      qconvStemTile<S, 2>(y, x, w, g, e, t);                                                \
+    else                                                                                    \
+      qconvStemTile<S, -1>(y, x, w, g, e, t);                                               \
+  }
+EDGERT_QCONV_STEM(1)
+EDGERT_QCONV_STEM(2)
+#undef EDGERT_QCONV_STEM
+
 // ---- Pointwise convolutions with a short reduction (dp4a) -------------------------------------
 // 1x1, stride 1, no padding, one group, C = 4 * C4 input channels (C4 <= 16): EfficientNet-
 // Lite0's expand layers of 16 to 40 channels, which the tensor-core kernels run with their

@@ -136,6 +136,13 @@ struct EdgertQEpi {
 // 16 channels of one image from a shared-memory copy of its input rows, `cww` 4-byte words per
 // channel row; `oht` = ceil(OH / th) row tiles per image.
 #define EDGERT_QCONV_DWT_CHANNELS 16
+
+// edgert_qconv_stem3_s*: a block computes `th` output rows of one image (all M channels) from a
+// shared-memory copy of its input rows, one 4-byte word per pixel (`cw` words per row);
+// `oht` = ceil(OH / th) row tiles per image.
+struct EdgertStemTile {
+  int th, cw, oht;
+};
 struct EdgertDwTile {
   int th, owg, cww, oht;
 };

@@ -241,6 +241,11 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
        -128},
       {"zp_depthwise3x3_c12", 2, 12, 7, 8, 12, 3, 2, 1, 12, false, "Relu", 0, 0, true, 0, -1, -128},
       {"zp_grouped_c6", 1, 6, 7, 7, 6, 3, 1, 1, 6, false, "", 0, 0, false, 2, -1, -128},
+      // Stems of 1 to 4 channels (int8-stem in round 15, as strided3x3_c3 and same_s2d3x3_c3).
+      {"stem3x3_c1_s2", 2, 1, 15, 13, 8, 3, 2, 1, 1, false, "Relu", 0, 0, true, 0},
+      {"stem3x3_c4_residual", 1, 4, 9, 10, 12, 3, 1, 1, 1, false, "Clip", 0.f, 6.f, true, 1},
+      {"stem3x3_c2_float", 2, 2, 7, 9, 16, 3, 1, 1, 1, false, "", 0, 0, false, 2},
+      {"stem3x3_c3_m40_tall", 1, 3, 41, 9, 40, 3, 1, 1, 1, false, "Relu", 0, 0, true, 0},
       {"zp_pointwise_c64", 2, 64, 7, 9, 96, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1, -1, -128},
       // The short-K pointwise kernel (round 13): each of its channel counts, ReLU6 (Clip),
       // int8 and float residuals, float output, M not a multiple of 8, a fully connected layer.
@@ -271,18 +276,20 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            "tiles, sm_90)",
                            " (the persistent TMA kernel, 64-channel tiles, stems too, sm_90)",
                            " (the short-K pointwise dp4a kernel where it applies)",
-                           " (the eight-channel depthwise kernel instead of the row tiles)"};
+                           " (the eight-channel depthwise kernel instead of the row tiles)",
+                           " (the shared-memory stem kernel where it applies)"};
   auto clearForcedPaths = [] {
     for (const char* v :
          {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL", "EDGERT_INT8_WIDE",
           "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA", "EDGERT_INT8_S2D", "EDGERT_INT8_TMA_P",
-          "EDGERT_INT8_TMA_P_BLOCKS", "EDGERT_INT8_DW4", "EDGERT_INT8_PW", "EDGERT_INT8_DW8"})
+          "EDGERT_INT8_TMA_P_BLOCKS", "EDGERT_INT8_DW4", "EDGERT_INT8_PW", "EDGERT_INT8_DW8",
+          "EDGERT_INT8_STEM"})
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only_env = std::getenv("EDGERT_TEST_INT8_ROUNDS");
   const std::string only = only_env ? strCat(",", only_env, ",") : "";
-  for (int round = 0; round < 15; ++round)
+  for (int round = 0; round < 16; ++round)
     for (const QCase& q : cases) {
       if (!only.empty() && only.find(strCat(",", round, ",")) == std::string::npos) continue;
       SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
@@ -305,6 +312,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 12) setenv("EDGERT_INT8_TMA_P_BLOCKS", "3", 1);
       if (round == 13) setenv("EDGERT_INT8_PW", "1", 1);
       if (round == 14) setenv("EDGERT_INT8_DW8", "1", 1);
+      if (round == 15) setenv("EDGERT_INT8_STEM", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       // Twice in one context on the GPU (the second run replays what the first set up).

@@ -225,6 +225,7 @@ enum class QPath {
   kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
   kIm2colImma,
   kPointwise,      // 1x1 stride 1 with 16 to 64 input channels: dp4a, weights in registers
+  kStem,           // 3x3 with 1 to 4 input channels: shared-memory row tiles, dp4a per pixel
   kDepthwise8,     // depthwise 3x3 / 5x5, stride 1 / 2, C % 8 == 0: eight channels, two pixels
   kDepthwiseTile,  // the same with C % 16 == 0: shared-memory row tiles, dp4a over the taps
   kDepthwise4,     // other depthwise, four channels per thread
@@ -266,6 +267,8 @@ class QConvLayer final : public GpuLayer {
         return "int8-im2col-imma";
       case QPath::kPointwise:
         return "int8-pointwise";
+      case QPath::kStem:
+        return "int8-stem";
       case QPath::kDepthwise8:
         return "int8-depthwise8";
       case QPath::kDepthwiseTile:
@@ -302,6 +305,12 @@ class QConvLayer final : public GpuLayer {
         void* args[] = {&y, &x, &w, &geom, &e, &t};
         const unsigned grid =
             static_cast<unsigned>(geom_.n * t.oht * (geom_.c / EDGERT_QCONV_DWT_CHANNELS));
+        return launchGrid(env, dw_kernel_.c_str(), grid, 1, dw_threads_, 1, args, 1, dw_smem_);
+      }
+      case QPath::kStem: {
+        EdgertStemTile t = stem_tile_;
+        void* args[] = {&y, &x, &w, &geom, &e, &t};
+        const unsigned grid = static_cast<unsigned>(geom_.n * t.oht);
         return launchGrid(env, dw_kernel_.c_str(), grid, 1, dw_threads_, 1, args, 1, dw_smem_);
       }
       case QPath::kPointwise: {
@@ -513,8 +522,9 @@ class QConvLayer final : public GpuLayer {
   bool nhwc_ = false;
   QPath path_ = QPath::kDirect;
   std::string mma_kernel_;
-  std::string dw_kernel_;   // kDepthwise8: edgert_qconv_dw8_k<K>s<S> (Tile: dwt)
-  EdgertDwTile dw_tile_{};  // kDepthwiseTile: its launch
+  std::string dw_kernel_;       // kDepthwise8: edgert_qconv_dw8_k<K>s<S> (Tile: dwt)
+  EdgertDwTile dw_tile_{};      // kDepthwiseTile: its launch
+  EdgertStemTile stem_tile_{};  // kStem: its launch
   unsigned dw_threads_ = 0, dw_smem_ = 0;
   int mma_bn_ = 128;
   bool narrow_ = false;       // 64-channel tiles for M > 64: half the registers, twice the blocks
@@ -922,6 +932,38 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
       return c.unsupported(
           "int8-pointwise takes 1x1 stride-1 convolutions of 16, 24, 32, 40, 48 "
           "or 64 input channels and a multiple of 4 outputs");
+  }
+  // 3x3 stems of 1 to 4 channels: the shared-memory dp4a kernel where the builder's tactic
+  // timing chose it (EDGERT_INT8_STEM=1 forces it where it applies, to compare).
+  if (c.tactic == "int8-stem" || std::getenv("EDGERT_INT8_STEM") != nullptr) {
+    EdgertStemTile t{};
+    t.cw = static_cast<int>((g.ow - 1) * g.sw + 3);
+    const auto bytes = [&](int th) { return (int64_t{th - 1} * g.sh + 3) * t.cw * 4; };
+    t.th = static_cast<int>(std::min<int64_t>(8, g.oh));
+    while (t.th > 1 && bytes(t.th) > 48 * 1024) --t.th;
+    const bool fits = g.groups == 1 && g.c >= 1 && g.c <= 4 && g.kh == 3 && g.kw == 3 &&
+                      g.sh == g.sw && (g.sh == 1 || g.sh == 2) && g.dh == 1 && g.dw == 1 &&
+                      g.m % 4 == 0 && g.m <= 256 && bytes(t.th) <= 48 * 1024;
+    if (fits) {
+      t.oht = static_cast<int>((g.oh + t.th - 1) / t.th);
+      L->path_ = QPath::kStem;
+      L->dw_kernel_ = strCat("edgert_qconv_stem3_s", g.sh);
+      L->stem_tile_ = t;
+      const int lanes = g.m / 4;
+      L->dw_threads_ = static_cast<unsigned>(256 / lanes * lanes);
+      L->dw_smem_ = static_cast<unsigned>(bytes(t.th));
+      // [M][9] words: a tap's input channels, zero-padded to four bytes.
+      std::vector<int8_t> wd(static_cast<size_t>(M * 9 * 4), 0);
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t ch = 0; ch < g.c; ++ch)
+          for (int64_t k = 0; k < 9; ++k) wd[(m * 9 + k) * 4 + ch] = w[(m * g.c + ch) * 9 + k];
+      EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(wd.data(), wd.size()));
+      return std::unique_ptr<GpuLayer>(std::move(L));
+    }
+    if (c.tactic == "int8-stem")
+      return c.unsupported(
+          "int8-stem takes 3x3 convolutions of one group with 1 to 4 input channels, stride 1 "
+          "or 2 and a multiple of 4 outputs up to 256");
   }
   // One group on tensor cores: our kernel on sm_80+ unless the builder's tactic timing chose
   // cuBLASLt's (EDGERT_INT8_IMMA=1 forces it, EDGERT_INT8_N64=1 our 64-channel tiles,
