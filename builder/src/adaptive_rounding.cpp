@@ -31,6 +31,7 @@ std::optional<PatchGeometry> roundingGeometry(const Graph& g, const Node& n) {
   p.depthwise = group == p.C && M == p.C && cg == 1;
   if (!p.depthwise && (group != 1 || cg != p.C || p.window() > PatchGeometry::kMaxDenseWindow))
     return std::nullopt;
+  if (p.depthwise && p.window() > PatchGeometry::kMaxDepthwiseWindow) return std::nullopt;
   const auto ints = [&](const char* name, const std::vector<int64_t>& def) {
     return orElse(n.attrs.getInts(name, def), def);
   };

@@ -31,6 +31,9 @@ namespace edgert {
 // large 1x1 layers gained nothing in measurements).
 struct PatchGeometry {
   static constexpr int64_t kMaxDenseWindow = 128;
+  // Depthwise windows up to 7 x 7: a channel's covariance is K^2 doubles, its update K^2 / 2
+  // multiply-adds per window (an 11 x 11 layer of 2048 channels would hold 240 MB).
+  static constexpr int64_t kMaxDepthwiseWindow = 49;
   int64_t C = 0, H = 0, W = 0;  // input channels and size
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, oh = 0, ow = 0;
   bool depthwise = false;
