@@ -166,6 +166,21 @@ __device__ __forceinline__ float4 channelConst4(unsigned long long p, int m) {
            : make_float4(0.f, 0.f, 0.f, 0.f);
 }
 
+// The int8 store of four consecutive channels with no residual, their constants (acc_scale,
+// bias, inv_y) already in registers: for the dp4a kernels, which load them once for many pixels
+// (storeQ4 loads them per call, and finishQ4's output-kind branches in a pixel loop made the
+// pointwise kernel's blocks.1 layer 0.184 -> 0.250 ms).
+template <int ACT>
+__device__ __forceinline__ void storeS8Q4(const EdgertQEpi& e, const int* acc, const float4& s,
+                                          const float4& b, const float4& iy, int8_t* dst) {
+  char4 q;
+  q.x = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[0], s.x, b.x)), iy.x));
+  q.y = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[1], s.y, b.y)), iy.y));
+  q.z = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[2], s.z, b.z)), iy.z));
+  q.w = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[3], s.w, b.w)), iy.w));
+  *reinterpret_cast<char4*>(dst) = q;
+}
+
 // Four consecutive channels m..m+3 of output element i..i+3 (m % 4 == 0 and the channel count a
 // multiple of 4, so every vector access is aligned): the same arithmetic as storeQ, with
 // 16-byte constant loads and one store.
@@ -1028,12 +1043,7 @@ __device__ __forceinline__ void qconvDwShared(void* y, const int8_t* x, const in
 #pragma unroll
         for (int p = 0; p < 4; ++p) {
           if (p >= outs) break;
-          char4 q;
-          q.x = saturateToInt8(mulRn(actOf<A>(e, requantReal(acc[p][0], s.x, b.x)), iy.x));
-          q.y = saturateToInt8(mulRn(actOf<A>(e, requantReal(acc[p][1], s.y, b.y)), iy.y));
-          q.z = saturateToInt8(mulRn(actOf<A>(e, requantReal(acc[p][2], s.z, b.z)), iy.z));
-          q.w = saturateToInt8(mulRn(actOf<A>(e, requantReal(acc[p][3], s.w, b.w)), iy.w));
-          *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i0 + p * C) = q;
+          storeS8Q4<A>(e, acc[p], s, b, iy, static_cast<int8_t*>(y) + i0 + p * C);
         }
       });
     } else {
@@ -1127,12 +1137,7 @@ __device__ __forceinline__ void qconvStemTile(void* y, const int8_t* x, const in
       }
     const long long i = ((static_cast<long long>(n) * oh + oy0 + rr) * ow + ox) * g.m + m;
     if (plain) {
-      char4 o;
-      o.x = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[0], s.x, b.x)), iy4.x));
-      o.y = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[1], s.y, b.y)), iy4.y));
-      o.z = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[2], s.z, b.z)), iy4.z));
-      o.w = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[3], s.w, b.w)), iy4.w));
-      *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i) = o;
+      storeS8Q4<ACT>(e, acc, s, b, iy4, static_cast<int8_t*>(y) + i);
     } else {
       storeQ4<ACT>(e, i, m, acc, y);
     }
@@ -1232,14 +1237,7 @@ __device__ __forceinline__ void qconvPointwise(void* y, const int8_t* x, const i
         for (int j = 0; j < 4; ++j) acc[j] = __dp4a(xv[k], wr[j][k], acc[j]);
       const long long i = p * g.m + m;
       if (plain) {
-        // finishQ4's int8 case with the channel constants in registers; finishQ4 itself (its
-        // output-kind branches in the pixel loop) made blocks.1's layer 0.184 -> 0.250 ms.
-        char4 q;
-        q.x = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[0], s.x, b.x)), iy.x));
-        q.y = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[1], s.y, b.y)), iy.y));
-        q.z = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[2], s.z, b.z)), iy.z));
-        q.w = saturateToInt8(mulRn(actOf<ACT>(e, requantReal(acc[3], s.w, b.w)), iy.w));
-        *reinterpret_cast<char4*>(static_cast<int8_t*>(y) + i) = q;
+        storeS8Q4<ACT>(e, acc, s, b, iy, static_cast<int8_t*>(y) + i);
       } else {
         storeQ4<ACT>(e, i, m, acc, y);
       }

@@ -269,6 +269,28 @@ TEST(Int8Build, NonNegativeTensorsAreStoredUnsigned) {
   EXPECT_LT(e_uns, e_sym) << "unsigned " << e_uns << ", symmetric " << e_sym;
 }
 
+namespace {
+
+// An INT8 CPU engine of `model` calibrated by minmax on copies of `calib`, with the environment
+// variable `off` (a step to compare without) set to 1 during the build when given.
+Result<std::vector<uint8_t>> buildMinmaxInt8(const std::string& model,
+                                             const std::vector<HostTensor>& calib, const char* off,
+                                             BuildReport* rep) {
+  if (off) setenv(off, "1", 1);
+  BuildOptions o;
+  o.target = "cpu";
+  o.precision = "int8";
+  o.calib_algo = "minmax";
+  std::vector<HostTensor> samples;
+  for (const HostTensor& t : calib) samples.push_back(t.clone());
+  o.calibration = std::make_shared<MemorySource>(std::move(samples));
+  auto int8 = buildEngine(model, o, rep);
+  if (off) unsetenv(off);
+  return int8;
+}
+
+}  // namespace
+
 // Bias correction: inputs with a large mean (uniform in [2, 4]) turn each weight's rounding error
 // into a shift of its output's mean; the bias takes it back, so the INT8 layer's per-channel
 // mean error shrinks to the noise of the activations' rounding.
@@ -289,17 +311,9 @@ TEST(Int8Build, BiasCorrectionRemovesTheMeanShiftOfRoundedWeights) {
   for (int i = 0; i < 16; ++i) calib.push_back(randomTensor(DataType::kFloat32, x, r, 2.f, 4.f));
   for (int i = 0; i < 8; ++i) test.push_back(randomTensor(DataType::kFloat32, x, r, 2.f, 4.f));
   auto meanError = [&](bool correct, size_t* corrected) {
-    if (!correct) setenv("EDGERT_INT8_NO_BIAS_CORRECTION", "1", 1);
-    BuildOptions o;
-    o.target = "cpu";
-    o.precision = "int8";
-    o.calib_algo = "minmax";
-    std::vector<HostTensor> samples;
-    for (const HostTensor& t : calib) samples.push_back(t.clone());
-    o.calibration = std::make_shared<MemorySource>(std::move(samples));
     BuildReport rep;
-    auto int8 = buildEngine(model, o, &rep);
-    unsetenv("EDGERT_INT8_NO_BIAS_CORRECTION");
+    auto int8 =
+        buildMinmaxInt8(model, calib, correct ? nullptr : "EDGERT_INT8_NO_BIAS_CORRECTION", &rep);
     EXPECT_TRUE(int8.ok()) << int8.status().toString();
     if (!int8.ok()) return 1.0;
     *corrected = rep.int8_bias_corrected;
@@ -359,17 +373,9 @@ TEST(Int8Build, AdaptiveRoundingCancelsWeightErrorsOverCorrelatedWindows) {
   for (int i = 0; i < 32; ++i) calib.push_back(smooth(r));
   for (int i = 0; i < 8; ++i) test.push_back(smooth(r));
   auto error = [&](bool adaptive, size_t* rounded) {
-    if (!adaptive) setenv("EDGERT_INT8_NO_ADAPTIVE_ROUNDING", "1", 1);
-    BuildOptions o;
-    o.target = "cpu";
-    o.precision = "int8";
-    o.calib_algo = "minmax";
-    std::vector<HostTensor> samples;
-    for (const HostTensor& t : calib) samples.push_back(t.clone());
-    o.calibration = std::make_shared<MemorySource>(std::move(samples));
     BuildReport rep;
-    auto int8 = buildEngine(model, o, &rep);
-    unsetenv("EDGERT_INT8_NO_ADAPTIVE_ROUNDING");
+    auto int8 = buildMinmaxInt8(model, calib,
+                                adaptive ? nullptr : "EDGERT_INT8_NO_ADAPTIVE_ROUNDING", &rep);
     EXPECT_TRUE(int8.ok()) << int8.status().toString();
     if (!int8.ok()) return 1.0;
     *rounded = rep.int8_adaptively_rounded;
