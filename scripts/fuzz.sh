@@ -12,12 +12,32 @@ CC=clang CXX=clang++ cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build $B -j "${EDGERT_JOBS:-2}" --target fuzz_engine fuzz_onnx fuzz_npy fuzz_build_yaml fuzz_gst_yaml fuzz_timing_cache fuzz_calib_cache edgert_cli
 mkdir -p $B/corpus/{engine,onnx,npy,yaml,gst_yaml,timing_cache,calib_cache} $B/findings
 # Seeds: real engines, models, tensors and configs.
-for f in /usr/share/libonnx-testdata/data/node/test_{conv_with_strides_padding,relu,resize_upsample_sizes_nearest,slice,gemm_default_matrix_bias,maxpool_2d_pads}/model.onnx; do
+for f in /usr/share/libonnx-testdata/data/node/test_{conv_with_strides_padding,relu,resize_upsample_sizes_nearest,slice,gemm_default_matrix_bias,maxpool_2d_pads,quantizelinear,dequantizelinear_axis}/model.onnx; do
   [ -f "$f" ] && cp "$f" "$B/corpus/onnx/$(basename "$(dirname "$f")").onnx"
 done
 for f in /usr/share/libonnx-testdata/data/node/test_{relu,conv_with_strides_padding,gemm_default_matrix_bias}/model.onnx; do
   [ -f "$f" ] && $B/bin/edgert build -q --onnx "$f" -o "$B/corpus/engine/$(basename "$(dirname "$f")").engine" >/dev/null 2>&1 || true
 done
+# A Q/DQ model as edgert quantize writes it (weights int8 per channel, activation pairs), from
+# a small float model: Conv -> Relu -> Conv with a residual Add.
+mkdir -p $B/corpus/qdq_calib
+/usr/bin/python3 - "$B/corpus" <<'PY'
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+d, r = sys.argv[1], np.random.default_rng(0)
+w = lambda n, s: numpy_helper.from_array(r.standard_normal(s).astype(np.float32) * 0.3, n)
+g = helper.make_graph(
+    [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c1"], ["a"]),
+     helper.make_node("Conv", ["a", "w2"], ["c2"]), helper.make_node("Add", ["c2", "a"], ["y"])],
+    "seed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])],
+    [w("w1", (4, 3, 3, 3)), w("b1", (4,)), w("w2", (4, 4, 1, 1))])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), d + "/qdq_float.onnx")
+for i in range(2):
+    np.save("%s/qdq_calib/%d.npy" % (d, i), r.standard_normal((1, 3, 8, 8)).astype(np.float32))
+PY
+$B/bin/edgert quantize -q --onnx $B/corpus/qdq_float.onnx --calib-dir $B/corpus/qdq_calib \
+  -o $B/corpus/onnx/qdq_conv.onnx >/dev/null || { echo "fuzz: no Q/DQ seed"; exit 1; }
 cp configs/build/*.yaml $B/corpus/yaml/
 cp configs/elements/*.yaml configs/apps/*.yaml $B/corpus/gst_yaml/
 printf 'edgert-calibration 1\nmodel 9f86d081884c7d65\nalgorithm entropy 99.99\n2.8731 /stem/conv/Conv_output_0\n0.5 a\\nb\n' > $B/corpus/calib_cache/a.calib

@@ -14,7 +14,7 @@ PKGS=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libmosquitto-dev mosquitto libgstrtspserver-1.0-dev
-  python3 python3-numpy python3-pil python3-torch python3-torchvision python3-onnx
+  python3 python3-venv python3-numpy python3-pil python3-torch python3-torchvision python3-onnx
   g++-aarch64-linux-gnu qemu-user file lintian
 )
 missing=()

@@ -10,7 +10,7 @@ cp "$B/bin/edgert" "$B"/tests/test_{ops,onnx_conformance,models,bad_input,runtim
 cp -L "$B/runtime/libedgert.so.0" "$B/builder/libedgert_builder.so.0" .gpu/lib/
 # The builder commands of bin/edgert: found through bin/../lib/edgert/ as in the build tree.
 mkdir -p .gpu/lib/edgert && cp "$B/lib/edgert/edgert-cli-builder.so" .gpu/lib/edgert/
-for l in libonnx_proto.so.1 libyaml-cpp.so.0.7 libxxhash.so.0 libgfortran.so.5 libquadmath.so.0; do
+for l in libonnx_proto.so.1 libonnx.so.1 libyaml-cpp.so.0.7 libxxhash.so.0 libgfortran.so.5 libquadmath.so.0; do
   cp -L "/lib/x86_64-linux-gnu/$l" .gpu/lib/
 done
 mkdir -p .gpu/models

@@ -45,13 +45,14 @@ void showProgress(const std::string& stage, double f) {
 
 struct BuildFlags {
   std::string onnx, output, config, shapes, precision, target, timing_cache, input_format;
-  bool quiet = false, verbose = false, no_fuse = false, no_timing = false;
+  bool quiet = false, verbose = false, no_fuse = false, no_timing = false, symmetric = false;
   int workspace_mib = 0, batch_split = -1;
   // INT8
   std::string calib_dir, calib_algo, calib_cache, calib_preprocess;
   double calib_percentile = 0, int8_min_cosine = -1, int8_min_top1 = -1;
   int calib_batches = -1, int8_check_batches = 0;
   std::vector<std::string> layer_precisions;  // NAME=PREC
+  std::vector<std::string> keep_float;        // quantize --keep-fp NAME
 };
 
 // The model's image pre-processing from --preprocess or the build YAML's
@@ -110,27 +111,26 @@ Status setCalibration(const BuildFlags& f, const BuildConfig* cfg, BuildOptions&
 #endif
 }
 
-int cmdBuild(const BuildFlags& f) {
-  BuildOptions opt;
-  std::string model = f.onnx, out = f.output;
+// The build options from the YAML (--config) and the flags over it, the model and the output.
+Status optionsFromFlags(const BuildFlags& f, BuildOptions& opt, std::string& model,
+                        std::string& out) {
+  model = f.onnx;
+  out = f.output;
   std::optional<BuildConfig> cfg;
   if (!f.config.empty()) {
-    auto c = loadBuildConfig(f.config);
-    if (!c.ok()) return fail(c.status());
-    cfg = std::move(c).value();
+    EDGERT_ASSIGN_OR_RETURN(cfg, loadBuildConfig(f.config));
     opt = cfg->options;
     if (model.empty()) model = cfg->model;
     if (out.empty()) out = cfg->output;
   }
-  if (model.empty()) return fail(Status(StatusCode::kInvalidArgument, "give --onnx or --config"));
+  if (model.empty()) return Status(StatusCode::kInvalidArgument, "give --onnx or --config");
   if (out.empty())
-    return fail(Status(StatusCode::kInvalidArgument, "give --output (or output: in the config)"));
+    return Status(StatusCode::kInvalidArgument, "give --output (or output: in the config)");
   if (!f.precision.empty()) opt.precision = f.precision;
   if (!f.target.empty()) opt.target = f.target;
   if (!f.shapes.empty()) {
-    auto s = parseShapes(f.shapes);
-    if (!s.ok()) return fail(s.status());
-    for (auto& [k, v] : s.value()) opt.shapes[k] = v;
+    EDGERT_ASSIGN_OR_RETURN(auto shapes, parseShapes(f.shapes));
+    for (auto& [k, v] : shapes) opt.shapes[k] = v;
   }
   if (!f.quiet) opt.progress = showProgress;
   if (f.no_fuse) opt.fuse_elementwise = false;
@@ -146,20 +146,26 @@ int cmdBuild(const BuildFlags& f) {
   if (f.int8_min_cosine >= 0) opt.int8_min_cosine = f.int8_min_cosine;
   if (f.int8_min_top1 >= 0) opt.int8_min_top1 = f.int8_min_top1;
   if (f.int8_check_batches > 0) opt.int8_check_batches = f.int8_check_batches;
+  if (f.symmetric) opt.int8_symmetric = true;
   for (const std::string& lp : f.layer_precisions) {
     const size_t eq = lp.rfind('=');
     if (eq == std::string::npos || eq == 0)
-      return fail(Status(StatusCode::kInvalidArgument,
-                         strCat("--layer-precision '", lp, "' is not NAME=int8|fp16|fp32")));
+      return Status(StatusCode::kInvalidArgument,
+                    strCat("--layer-precision '", lp, "' is not NAME=int8|fp16|fp32"));
     opt.layer_precisions[lp.substr(0, eq)] = lp.substr(eq + 1);
   }
-  auto preprocess = modelPreprocess(f, cfg ? &*cfg : nullptr);
-  if (!preprocess.ok()) return fail(preprocess.status());
-  opt.calib_preprocess = preprocess.value();
-  if (opt.precision == "int8") {
-    Status st = setCalibration(f, cfg ? &*cfg : nullptr, opt, preprocess.value());
-    if (!st.ok()) return fail(st);
-  }
+  for (const std::string& name : f.keep_float) opt.layer_precisions[name] = "fp16";
+  EDGERT_ASSIGN_OR_RETURN(const std::string preprocess, modelPreprocess(f, cfg ? &*cfg : nullptr));
+  opt.calib_preprocess = preprocess;
+  if (opt.precision == "int8")
+    EDGERT_RETURN_IF_ERROR(setCalibration(f, cfg ? &*cfg : nullptr, opt, preprocess));
+  return Status::Ok();
+}
+
+int cmdBuild(const BuildFlags& f) {
+  BuildOptions opt;
+  std::string model, out;
+  if (Status st = optionsFromFlags(f, opt, model, out); !st.ok()) return fail(st);
   const auto t0 = std::chrono::steady_clock::now();
   BuildReport rep;
   Status st = buildEngineFile(model, out, opt, &rep);
@@ -258,6 +264,52 @@ int cmdBuild(const BuildFlags& f) {
   return 0;
 }
 
+// edgert quantize: the INT8 build's calibration as a Q/DQ ONNX model (issue #12).
+int cmdQuantize(BuildFlags f, bool unsigned_activations) {
+  BuildOptions opt;
+  std::string model, out;
+  f.precision = "int8";
+  if (Status st = optionsFromFlags(f, opt, model, out); !st.ok()) return fail(st);
+  opt.int8_symmetric = !unsigned_activations;
+  QdqExportReport rep;
+  if (Status st = exportQdqOnnx(model, out, opt, &rep); !st.ok()) return fail(st);
+  const BuildReport& b = rep.build;
+  fmt::print(
+      "wrote {} from {}: {} layer(s) quantised ({} bias-corrected, {} adaptively rounded), "
+      "{} left in float, {} activation Q/DQ pair(s){}\n",
+      out, model, rep.int8_layers, b.int8_bias_corrected, b.int8_adaptively_rounded,
+      rep.float_layers, rep.activation_pairs,
+      rep.unsigned_pairs ? fmt::format(" ({} uint8)", rep.unsigned_pairs) : "");
+  if (b.calib_batches_run)
+    fmt::print("int8: calibrated on {} batch(es) in {:.1f} s ({}){}\n", b.calib_batches_run,
+               b.calib_seconds, opt.calib_algo,
+               b.calib_cache_written.empty()
+                   ? ""
+                   : fmt::format(", thresholds cached in {}", b.calib_cache_written));
+  else
+    fmt::print("int8: thresholds from the calibration cache {}\n", opt.calib_cache);
+  if (rep.opset_from != rep.opset_to)
+    fmt::print("onnx: opset {} -> {} (per-channel DequantizeLinear)\n", rep.opset_from,
+               rep.opset_to);
+  if (rep.folded_batch_norms)
+    fmt::print("onnx: {} batch norm(s) folded into their convolutions\n", rep.folded_batch_norms);
+  if (!b.int8_auto_float.empty()) {
+    fmt::print("int8: kept in float for --int8-min-cosine / --int8-min-top1:");
+    for (size_t i = 0; i < b.int8_auto_float.size(); ++i)
+      fmt::print("{} {}", i ? "," : "", b.int8_auto_float[i].first);
+    fmt::print("\n");
+  }
+  if (b.int8_cosine > -2)
+    fmt::print("int8: worst output cosine vs float on the check batches: {:.5f}\n", b.int8_cosine);
+  for (const std::string& u : b.int8_unsupported) fmt::print("  float: {}\n", u);
+  fmt::print("activations: {}\n",
+             unsigned_activations
+                 ? "ReLU / Clip(0, ...) outputs uint8 (ONNX Runtime, edgert; TensorRT takes "
+                   "only symmetric int8)"
+                 : "symmetric int8 (TensorRT, ONNX Runtime, edgert)");
+  return 0;
+}
+
 int cmdInspectOnnx(const std::string& onnx) {
   auto m = importOnnx(onnx);
   if (!m.ok()) return fail(m.status());
@@ -277,6 +329,41 @@ int cmdInspectOnnx(const std::string& onnx) {
   fmt::print("ops ({} nodes, all supported):\n", m->graph.nodes.size());
   for (const auto& [op, n] : ops) fmt::print("  {:<24} {}\n", op, n);
   return 0;
+}
+
+// The INT8 options build and quantize share.
+void addInt8Options(CLI::App* sub, BuildFlags& f) {
+  sub->add_option("--calib-dir", f.calib_dir,
+                  "INT8: folder of calibration images, or of pre-processed .npy / .pb tensors "
+                  "(one sample each)");
+  sub->add_option("--calib-algo", f.calib_algo, "INT8: percentile (default) | entropy | minmax")
+      ->check(CLI::IsMember({"entropy", "minmax", "percentile"}));
+  sub->add_option("--calib-percentile", f.calib_percentile,
+                  "INT8: percentile of |x| for --calib-algo percentile (default 99.99)")
+      ->check(CLI::Range(1e-9, 100.0));
+  sub->add_option("--calib-batches", f.calib_batches,
+                  "INT8: calibrate on at most N batches (default: every image once)")
+      ->check(CLI::Range(0, 1 << 24));
+  sub->add_option("--calib-cache", f.calib_cache,
+                  "INT8: thresholds file: read when it exists (no images needed), else written");
+  sub->add_option("--preprocess,--calib-preprocess", f.calib_preprocess,
+                  "The model's image pre-processing, e.g. resize=256,crop=224,mean=127,std=128,"
+                  "order=rgb (keys resize, crop, scale, mean, std, order, layout, pad, interp): "
+                  "applied to calibration images and recorded for edgert run / compare");
+  sub->add_option("--int8-min-cosine", f.int8_min_cosine,
+                  "INT8: keep the layers INT8 hurts most in float until every output's cosine "
+                  "similarity with the float network reaches this on the check batches (e.g. 0.99)")
+      ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--int8-min-top1", f.int8_min_top1,
+                  "INT8: the same until this fraction of the check samples has the float "
+                  "network's top-1 class (first output; 1 = every sample)")
+      ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--int8-check-batches", f.int8_check_batches,
+                  "INT8: calibration batches --int8-min-cosine / --int8-min-top1 compare on "
+                  "(default 8)")
+      ->check(CLI::Range(1, 1 << 20));
+  sub->add_option("--layer-precision", f.layer_precisions,
+                  "INT8: NAME=fp16|fp32|int8 for one layer (repeatable): keep it out of INT8");
 }
 
 }  // namespace
@@ -308,43 +395,10 @@ extern "C" __attribute__((visibility("default"))) int edgert_cli_main(int argc, 
       ->add_option("--workspace-mib", bf.workspace_mib,
                    "Most scratch memory a timed tactic may use, MiB (default 256)")
       ->check(CLI::Range(1, 1 << 20));
-  build->add_option("--calib-dir", bf.calib_dir,
-                    "INT8: folder of calibration images, or of pre-processed .npy / .pb tensors "
-                    "(one sample each)");
-  build->add_option("--calib-algo", bf.calib_algo, "INT8: percentile (default) | entropy | minmax")
-      ->check(CLI::IsMember({"entropy", "minmax", "percentile"}));
-  build
-      ->add_option("--calib-percentile", bf.calib_percentile,
-                   "INT8: percentile of |x| for --calib-algo percentile (default 99.99)")
-      ->check(CLI::Range(1e-9, 100.0));
-  build
-      ->add_option("--calib-batches", bf.calib_batches,
-                   "INT8: calibrate on at most N batches (default: every image once)")
-      ->check(CLI::Range(0, 1 << 24));
-  build->add_option("--calib-cache", bf.calib_cache,
-                    "INT8: thresholds file: read when it exists (no images needed), else written");
-  build->add_option("--preprocess,--calib-preprocess", bf.calib_preprocess,
-                    "The model's image pre-processing, e.g. resize=256,crop=224,mean=127,std=128,"
-                    "order=rgb (keys resize, crop, scale, mean, std, order, layout, pad, interp): "
-                    "applied to calibration images and recorded for edgert run / compare");
-  build
-      ->add_option(
-          "--int8-min-cosine", bf.int8_min_cosine,
-          "INT8: keep the layers INT8 hurts most in float until every output's cosine "
-          "similarity with the float network reaches this on the check batches (e.g. 0.99)")
-      ->check(CLI::Range(0.0, 1.0));
-  build
-      ->add_option("--int8-min-top1", bf.int8_min_top1,
-                   "INT8: the same until this fraction of the check samples has the float "
-                   "network's top-1 class (first output; 1 = every sample)")
-      ->check(CLI::Range(0.0, 1.0));
-  build
-      ->add_option("--int8-check-batches", bf.int8_check_batches,
-                   "INT8: calibration batches --int8-min-cosine / --int8-min-top1 compare on "
-                   "(default 8)")
-      ->check(CLI::Range(1, 1 << 20));
-  build->add_option("--layer-precision", bf.layer_precisions,
-                    "INT8: NAME=fp16|fp32|int8 for one layer (repeatable): keep it out of INT8");
+  addInt8Options(build, bf);
+  build->add_flag("--int8-symmetric", bf.symmetric,
+                  "INT8: every tensor symmetric (zero point 0), as TensorRT's explicit "
+                  "quantisation; default: ReLU outputs unsigned (half the rounding step)");
   build
       ->add_option("--input-format", bf.input_format,
                    "fp16: float32 inputs become float16 bindings (TensorRT's "
@@ -358,6 +412,25 @@ extern "C" __attribute__((visibility("default"))) int edgert_cli_main(int argc, 
       ->check(CLI::Range(0, 1 << 20));
   build->add_flag("--no-fuse-elementwise", bf.no_fuse,
                   "Keep elementwise ops as separate layers (to compare or debug accuracy)");
+
+  auto* quantize = app.add_subcommand(
+      "quantize",
+      "Calibrate an ONNX model and write it with QuantizeLinear/DequantizeLinear (for TensorRT "
+      "10, ONNX Runtime or edgert build)");
+  BuildFlags qf;
+  bool q_unsigned = false;
+  quantize->add_option("--onnx", qf.onnx, "ONNX model file (float)");
+  quantize->add_option("-o,--output", qf.output, "Q/DQ ONNX model to write");
+  quantize->add_option("--config", qf.config, "Build YAML (its calibration and layer_precisions)");
+  quantize->add_option("--shapes", qf.shapes,
+                       "Input shapes for calibration, e.g. input:8x3x224x224");
+  quantize->add_flag("-q,--quiet", qf.quiet, "No progress output");
+  addInt8Options(quantize, qf);
+  quantize->add_option("--keep-fp", qf.keep_float,
+                       "Layer to leave unquantised (repeatable; as --layer-precision NAME=fp16)");
+  quantize->add_flag("--unsigned-activations", q_unsigned,
+                     "Write ReLU / Clip(0, ...) outputs as uint8 (half the rounding step; ONNX "
+                     "Runtime and edgert, not TensorRT)");
 
   cli::RuntimeCommands rc;
   cli::addRuntimeCommands(app, rc);
@@ -396,6 +469,7 @@ extern "C" __attribute__((visibility("default"))) int edgert_cli_main(int argc, 
   }
   try {
     if (build->parsed()) return cmdBuild(bf);
+    if (quantize->parsed()) return cmdQuantize(qf, q_unsigned);
     if (rc.inspect->parsed() && rc.i_engine.empty()) {
       if (i_onnx.empty())
         return fail(Status(StatusCode::kInvalidArgument, "give --engine or --onnx"));

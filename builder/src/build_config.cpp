@@ -46,10 +46,10 @@ Status parseCalibration(const std::string& origin, const std::string& base_dir, 
   if (!v.IsMap())
     return at(origin, v,
               "'calibration' must be a mapping (images, algorithm, percentile, batches, cache, "
-              "preprocess)");
-  static const std::set<std::string> kKeys = {"images",     "algorithm", "percentile",
-                                              "batches",    "cache",     "preprocess",
-                                              "min_cosine", "min_top1",  "check_batches"};
+              "preprocess, min_cosine, min_top1, check_batches, symmetric)");
+  static const std::set<std::string> kKeys = {
+      "images",     "algorithm",  "percentile", "batches",       "cache",
+      "preprocess", "min_cosine", "min_top1",   "check_batches", "symmetric"};
   BuildOptions& o = cfg->options;
   for (const auto& kv : v) {
     const std::string key = kv.first.as<std::string>();
@@ -77,6 +77,11 @@ Status parseCalibration(const std::string& origin, const std::string& base_dir, 
       if (!x.IsScalar() || !YAML::convert<double>::decode(x, d) || !(d >= 0 && d <= 1))
         return at(origin, x, "calibration." + key + " must be a number in [0, 1]");
       (key == "min_cosine" ? o.int8_min_cosine : o.int8_min_top1) = d;
+    } else if (key == "symmetric") {
+      bool b;
+      if (!x.IsScalar() || !YAML::convert<bool>::decode(x, b))
+        return at(origin, x, "calibration.symmetric must be true or false");
+      o.int8_symmetric = b;
     } else if (key == "check_batches") {
       int n;
       if (!x.IsScalar() || !YAML::convert<int>::decode(x, n) || n < 1)

@@ -7,12 +7,22 @@
 #include <vector>
 
 #include "edgert/builder.h"
+#include "edgert/internal/engine_model.h"
 #include "onnx_import.h"
+#include "passes.h"
+#include "quantize_graph.h"
 
 namespace edgert {
 
 Result<std::vector<uint8_t>> buildFromGraph(ImportedModel model, const std::string& origin,
                                             const BuildOptions& options,
                                             BuildReport* report = nullptr);
+
+// The optimisation passes of a build, and for precision int8 the quantisation (calibration or
+// cache, or a Q/DQ model's own scales): what the engine's graph is made of. `plan` (may be
+// null) gets what quantizeGraph decided per INT8 layer (the Q/DQ export writes it).
+Status optimizeGraph(Graph& g, const std::string& onnx_path, const BuildOptions& opt,
+                     const EngineTarget& target, BuildReport& rep, PassStats& stats,
+                     QuantizeReport* plan);
 
 }  // namespace edgert

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -17,6 +18,7 @@
 #include "edgert/internal/str.h"
 #include "onnx_import.h"
 #include "passes.h"
+#include "qdq_import.h"
 #include "quantize_graph.h"
 #include "tactic_choice.h"
 #include "timing_cache.h"
@@ -181,8 +183,8 @@ namespace {
 // photo still needed 29 layers in float instead of 30 - its flip is the sum of many layers'
 // small errors, not a few layers' - and was removed.)
 Status keepSensitiveLayers(const Graph& g, const CalibrationCache& thresholds,
-                           const BuildOptions& opt, std::map<std::string, std::string>& precisions,
-                           BuildReport& rep) {
+                           const BuildOptions& opt, const QuantizeOptions& qopt,
+                           std::map<std::string, std::string>& precisions, BuildReport& rep) {
   if (!opt.calibration)
     return Status(StatusCode::kInvalidArgument,
                   "int8_min_cosine / int8_min_top1 compare with the float network on calibration "
@@ -194,7 +196,7 @@ Status keepSensitiveLayers(const Graph& g, const CalibrationCache& thresholds,
   };
   auto checkWith = [&](const std::map<std::string, std::string>& p) -> Result<Check> {
     Graph q = g;
-    EDGERT_RETURN_IF_ERROR(quantizeGraph(q, thresholds, p).status());
+    EDGERT_RETURN_IF_ERROR(quantizeGraph(q, thresholds, p, qopt).status());
     EDGERT_ASSIGN_OR_RETURN(const BatchOutputs out, runOnSamples(q, *opt.calibration, batches));
     const auto [top1, samples] = top1Agreement(g, ref, out);
     rep.int8_check_samples = samples;
@@ -231,13 +233,32 @@ Status keepSensitiveLayers(const Graph& g, const CalibrationCache& thresholds,
 }
 
 // Thresholds from the cache or by calibrating (then cached), then the quantisation pass.
-Status quantizeForInt8(Graph& g, const std::string& fingerprint,
-                       const std::map<std::string, QuantizedWeight>& explicit_weights,
-                       const BuildOptions& opt, BuildReport& rep) {
-  if (!explicit_weights.empty()) {
-    // Explicit quantisation: the model's own scales, no calibration.
-    rep.int8_layers = fuseExplicitQdq(g, explicit_weights, &rep.int8_unsupported);
+Status quantizeForInt8(Graph& g, const std::string& fingerprint, const ExplicitQuantization* eq,
+                       const BuildOptions& opt, BuildReport& rep, QuantizeReport* plan) {
+  QuantizeOptions qopt;
+  qopt.allow_unsigned = !opt.int8_symmetric;
+  auto report = [&](QuantizeReport q) {
+    rep.int8_layers = q.int8_layers;
+    rep.quantize_layers = q.quantize_nodes;
+    rep.int8_pools = q.int8_pools;
+    rep.int8_bias_corrected = q.bias_corrected;
+    rep.int8_unsigned_tensors = q.unsigned_tensors;
+    rep.int8_adaptively_rounded = q.adaptively_rounded;
+    rep.int8_kept_float = q.kept_float;
+    rep.int8_unsupported = q.unsupported;
+    if (plan) *plan = std::move(q);
+  };
+  if (eq) {
+    // Explicit quantisation: the model's own scales and weights, no calibration; layers whose
+    // input the model does not quantise stay float.
+    qopt.given_weights = &eq->weights;
+    qopt.zero_points = &eq->zero_points;
+    qopt.float_without_threshold = true;
+    qopt.correct_bias = false;
+    EDGERT_ASSIGN_OR_RETURN(QuantizeReport q,
+                            quantizeGraph(g, eq->thresholds, opt.layer_precisions, qopt));
     rep.int8_explicit = true;
+    report(std::move(q));
     return Status::Ok();
   }
   // Before calibration: it changes the activations calibration measures.
@@ -283,18 +304,47 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint,
   }
   std::map<std::string, std::string> precisions = opt.layer_precisions;
   if (opt.int8_min_cosine > 0 || opt.int8_min_top1 > 0)
-    EDGERT_RETURN_IF_ERROR(keepSensitiveLayers(g, cache, opt, precisions, rep));
-  EDGERT_ASSIGN_OR_RETURN(QuantizeReport q, quantizeGraph(g, cache, precisions));
-  rep.int8_layers = q.int8_layers;
-  rep.quantize_layers = q.quantize_nodes;
-  rep.int8_pools = q.int8_pools;
-  rep.int8_bias_corrected = q.bias_corrected;
-  rep.int8_unsigned_tensors = q.unsigned_tensors;
-  rep.int8_adaptively_rounded = q.adaptively_rounded;
-  rep.int8_kept_float = std::move(q.kept_float);
-  rep.int8_unsupported = std::move(q.unsupported);
+    EDGERT_RETURN_IF_ERROR(keepSensitiveLayers(g, cache, opt, qopt, precisions, rep));
+  EDGERT_ASSIGN_OR_RETURN(QuantizeReport q, quantizeGraph(g, cache, precisions, qopt));
+  report(std::move(q));
   return Status::Ok();
 }
+
+}  // namespace
+
+Status optimizeGraph(Graph& g, const std::string& onnx_path, const BuildOptions& opt,
+                     const EngineTarget& target, BuildReport& rep, PassStats& stats,
+                     QuantizeReport* plan) {
+  auto progress = [&](const std::string& stage, double f) {
+    if (opt.progress) opt.progress(stage, f);
+  };
+  const std::string fingerprint = opt.precision == "int8" ? modelFingerprint(g) : "";
+  // Q/DQ models: their scales and int8 weights, taken before constant folding dequantises.
+  std::optional<ExplicitQuantization> explicit_q;
+  if (opt.precision == "int8" && hasQdq(g)) explicit_q = takeExplicitQuantization(g);
+  rep.onnx_nodes = g.nodes.size();
+  EDGERT_RETURN_IF_ERROR(resolveInputShapes(g, opt, onnx_path));
+  if (opt.input_format == "fp16") halfInputBindings(g);
+  Status st =
+      inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
+  if (!st.ok()) return st.withContext(onnx_path);
+  simplifyTransposes(g, stats);
+  removeIdentities(g, stats);
+  foldPadIntoConv(g, stats, target.backend == "cpu");
+  foldBatchNorm(g, stats);
+  fuseConvEpilogues(g, stats);
+  if (opt.fuse_elementwise) fuseElementwise(g, stats);
+  eliminateDeadCode(g, stats);
+  if (opt.precision == "int8") {
+    EDGERT_RETURN_IF_ERROR(
+        quantizeForInt8(g, fingerprint, explicit_q ? &*explicit_q : nullptr, opt, rep, plan)
+            .withContext(onnx_path));
+    eliminateDeadCode(g, stats);
+  }
+  return Status::Ok();
+}
+
+namespace {
 
 Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& onnx_path,
                                            const BuildOptions& opt, BuildReport* report) {
@@ -310,31 +360,9 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
             opt.target, "' resolved to the CPU backend, which runs fp32"));
   progress("import", 1);
   Graph& g = im.graph;
-  const std::string fingerprint = opt.precision == "int8" ? modelFingerprint(g) : "";
-  // Q/DQ models: the int8 weights as the model gives them (constant folding dequantises).
-  const std::map<std::string, QuantizedWeight> explicit_weights =
-      opt.precision == "int8" && hasQdq(g) ? recordWeightQuantization(g)
-                                           : std::map<std::string, QuantizedWeight>{};
   BuildReport rep;
-  rep.onnx_nodes = g.nodes.size();
-  EDGERT_RETURN_IF_ERROR(resolveInputShapes(g, opt, onnx_path));
-  if (opt.input_format == "fp16") halfInputBindings(g);
   PassStats stats;
-  Status st =
-      inferAndFold(g, stats, [&](double f) { progress("shape inference + constant folding", f); });
-  if (!st.ok()) return st.withContext(onnx_path);
-  simplifyTransposes(g, stats);
-  removeIdentities(g, stats);
-  foldPadIntoConv(g, stats, target.backend == "cpu");
-  foldBatchNorm(g, stats);
-  fuseConvEpilogues(g, stats);
-  if (opt.fuse_elementwise) fuseElementwise(g, stats);
-  eliminateDeadCode(g, stats);
-  if (opt.precision == "int8") {
-    EDGERT_RETURN_IF_ERROR(
-        quantizeForInt8(g, fingerprint, explicit_weights, opt, rep).withContext(onnx_path));
-    eliminateDeadCode(g, stats);
-  }
+  EDGERT_RETURN_IF_ERROR(optimizeGraph(g, onnx_path, opt, target, rep, stats, nullptr));
   // Not INT8 GPU engines yet: the split's arena model knows only float32 and fp16 tensors.
   const bool int8_gpu = opt.precision == "int8" && target.backend == "cuda";
   const BatchSplitReport split =

@@ -307,102 +307,6 @@ std::map<std::string, QuantizedWeight> recordWeightQuantization(const Graph& g) 
   return out;
 }
 
-namespace {
-
-// A constant scalar float (or one-element) value.
-bool scalarConst(const Graph& g, int t, float* v) {
-  if (t < 0 || !g.tensors[t].isConstant() || g.tensors[t].constant->numel() != 1) return false;
-  *v = static_cast<float>(g.tensors[t].constant->doubleAt(0));
-  return true;
-}
-bool zeroOrAbsent(const Graph& g, const Node& n, size_t slot, DataType want) {
-  if (n.inputs.size() <= slot || n.inputs[slot] < 0) return true;
-  const TensorEntry& t = g.tensors[n.inputs[slot]];
-  if (!t.isConstant() || t.dtype != want) return false;
-  for (int64_t i = 0; i < t.constant->numel(); ++i)
-    if (t.constant->intAt(i) != 0) return false;
-  return true;
-}
-
-}  // namespace
-
-size_t fuseExplicitQdq(Graph& g, const std::map<std::string, QuantizedWeight>& weights,
-                       std::vector<std::string>* skipped) {
-  const TensorUses u = tensorUses(g);
-  const auto& producer = u.producer;
-  const auto& readers = u.readers;
-  const auto& is_output = u.is_output;
-  std::vector<bool> dead(g.nodes.size(), false);
-  size_t made = 0;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    Node& n = g.nodes[i];
-    if (!isCandidateOp(n.op) || n.inputs.size() < 2) continue;
-    auto wi = weights.find(g.tensors[n.inputs[1]].name);
-    const int d = producer[n.inputs[0]];
-    if (wi == weights.end() || d < 0 || g.nodes[d].op != "DequantizeLinear") continue;
-    auto skip = [&](const std::string& why) {
-      if (skipped) skipped->push_back(strCat(n.op, " '", n.name, "': ", why));
-    };
-    const Node& dq = g.nodes[d];
-    float sx = 0;
-    if (g.tensors[dq.inputs[0]].dtype != DataType::kInt8 || !scalarConst(g, dq.inputs[1], &sx) ||
-        !zeroOrAbsent(g, dq, 2, DataType::kInt8)) {
-      skip("its input is not int8 with one scale and zero point 0");
-      continue;
-    }
-    const std::string why = whyNotInt8(g, n);
-    if (!why.empty()) {
-      skip(why);
-      continue;
-    }
-    // The int8 weights as [outputs, ...] with one scale per output (or one for all).
-    const QuantizedWeight& qw = wi->second;
-    const int64_t out_axis = weightsAreKN(n) ? 1 : 0;
-    if (qw.scales.size() != 1 && qw.axis != out_axis) {
-      skip("its weight scales are not per output channel");
-      continue;
-    }
-    HostTensor wq = weightsAreKN(n) ? transposed<int8_t>(qw.values) : qw.values.clone();
-    const int64_t M = wq.dims()[0];
-    Node qn = makeQConv(g, n, dq.inputs[0], sx, std::move(wq), qw.scales);
-    // int8 output when every reader quantises it with the same scale and zero point 0.
-    const int y = n.outputs[0];
-    float sy = 0;
-    bool int8_out = !is_output[y] && !readers[y].empty();
-    for (int r : readers[y]) {
-      const Node& q = g.nodes[r];
-      float s = 0;
-      int8_out = int8_out && q.op == "QuantizeLinear" && q.inputs[0] == y &&
-                 !is_output[q.outputs[0]] && scalarConst(g, q.inputs[1], &s) &&
-                 (sy == 0 || s == sy) && zeroOrAbsent(g, q, 2, DataType::kInt8) &&
-                 q.inputs.size() > 2;
-      sy = s;
-    }
-    if (int8_out) {
-      qn.attrs.setFloats("y_scales", std::vector<float>(static_cast<size_t>(M), sy));
-      g.tensors[y].dtype = DataType::kInt8;
-      // The QuantizeLinear layers go; their readers read y.
-      for (int r : readers[y]) {
-        dead[r] = true;
-        const int qo = g.nodes[r].outputs[0];
-        for (Node& other : g.nodes)
-          for (int& t : other.inputs)
-            if (t == qo) t = y;
-        for (Binding& b : g.bindings)
-          if (b.tensor == qo) b.tensor = y;
-      }
-    }
-    qn.outputs = {y};
-    n = std::move(qn);
-    ++made;
-  }
-  std::vector<Node> kept;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    if (!dead[i]) kept.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(kept);
-  return made;
-}
-
 std::vector<std::string> int8CandidateLayers(const Graph& g) {
   std::vector<std::string> names;
   for (const Node& n : g.nodes)
@@ -417,8 +321,44 @@ const std::string* layerPrecision(const std::map<std::string, std::string>& laye
   return p == layer_precisions.end() ? nullptr : &p->second;
 }
 
+namespace {
+
+// A Q/DQ model's int8 weights for layer `n` (float weights `wf`, output-major) as [outputs, ...]
+// with one scale per output.
+Result<HostTensor> givenWeights(const Node& n, const QuantizedWeight& qw, const HostTensor& wf,
+                                std::vector<float>* sw) {
+  const bool kn = weightsAreKN(n);
+  if (qw.values.dims().size() != 2 && kn)
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(n.op, " '", n.name, "': its int8 weights are not a matrix"));
+  HostTensor wq = kn ? transposed<int8_t>(qw.values) : qw.values.clone();
+  if (wq.dims() != wf.dims())
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(n.op, " '", n.name, "': its int8 weights are ", dimsToString(wq.dims()),
+                         ", its float ones ", dimsToString(wf.dims())));
+  const int64_t M = wq.dims()[0];
+  if (qw.scales.size() == 1) {
+    sw->assign(static_cast<size_t>(M), qw.scales[0]);
+  } else if (static_cast<int64_t>(qw.scales.size()) == M && qw.axis == (kn ? 1 : 0)) {
+    *sw = qw.scales;
+  } else {
+    return Status(
+        StatusCode::kInvalidArgument,
+        strCat(n.op, " '", n.name, "': its weight scales (", qw.scales.size(), " along axis ",
+               qw.axis, ") are neither one per tensor nor one per output channel"));
+  }
+  return wq;
+}
+
+bool anyNonZero(const std::vector<double>& v) {
+  return std::any_of(v.begin(), v.end(), [](double x) { return x != 0; });
+}
+
+}  // namespace
+
 Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
-                                     const std::map<std::string, std::string>& layer_precisions) {
+                                     const std::map<std::string, std::string>& layer_precisions,
+                                     const QuantizeOptions& qopt) {
   const std::map<std::string, double>& thresholds = ranges.thresholds;
   QuantizeReport rep;
   {
@@ -480,6 +420,10 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
       continue;
     }
     if (!threshold(n.inputs[0])) {
+      if (qopt.float_without_threshold) {
+        rep.kept_float.push_back(n.name);
+        continue;
+      }
       missing += strCat(missing.empty() ? "" : ", ", "'", g.tensors[n.inputs[0]].name, "'");
       continue;
     }
@@ -556,8 +500,14 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
   // point there (x_pad): the CPU and the GPU's depthwise and grouped kernels do, its implicit-
   // GEMM kernels (one group) do not, so a tensor that such a padded convolution reads stays
   // symmetric. EDGERT_INT8_SYMMETRIC=1 keeps every tensor symmetric (to compare).
-  const bool allow_unsigned = std::getenv("EDGERT_INT8_SYMMETRIC") == nullptr;
-  const bool correct_bias = std::getenv("EDGERT_INT8_NO_BIAS_CORRECTION") == nullptr;
+  const bool allow_unsigned =
+      qopt.allow_unsigned && std::getenv("EDGERT_INT8_SYMMETRIC") == nullptr;
+  const bool correct_bias =
+      qopt.correct_bias && std::getenv("EDGERT_INT8_NO_BIAS_CORRECTION") == nullptr;
+  // A Q/DQ model's zero point for tensor t (through zero Pads, as thresholds), if it gives one.
+  auto wantedZero = [&](int t) -> const int* {
+    return qopt.zero_points ? find(*qopt.zero_points, t) : nullptr;
+  };
   auto unsignedReaders = [&](int t) {
     for (int r : readers[t]) {
       const Node& rn = g.nodes[r];
@@ -595,6 +545,13 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     if (g.tensors[x].dtype != DataType::kInt8) {
       auto it = quantized.find(x);
       if (it == quantized.end()) {
+        if (const int* z = wantedZero(x); z && *z != 0)
+          return Status(StatusCode::kInvalidArgument,
+                        strCat("tensor '", g.tensors[x].name,
+                               "': the model quantises it unsigned (zero point -128, or uint8 "
+                               "with 0), which edgert can only store where an INT8 layer "
+                               "writes it through ReLU or Clip(0, ...); quantise it "
+                               "symmetrically"));
         const float sx = scaleOf(*threshold(x));
         TensorEntry e;
         e.name = g.tensors[x].name + "/int8";
@@ -622,7 +579,16 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     HostTensor wq;
     std::vector<float> sw;
     const HostTensor wf = outputMajorWeights(g, n);
-    quantizeWeightsPerChannel(wf, &wq, &sw);
+    const QuantizedWeight* given = nullptr;
+    if (qopt.given_weights) {
+      auto it = qopt.given_weights->find(g.tensors[n.inputs[1]].name);
+      if (it != qopt.given_weights->end()) given = &it->second;
+    }
+    if (given) {
+      EDGERT_ASSIGN_OR_RETURN(wq, givenWeights(n, *given, wf, &sw));
+    } else {
+      quantizeWeightsPerChannel(wf, &wq, &sw);
+    }
     if (auto r = ranges.rounding.find(n.name); r != ranges.rounding.end()) {
       EDGERT_RETURN_IF_ERROR(applyRounding(wf, sw, r->second, n.name, &wq));
       ++rep.adaptively_rounded;
@@ -635,10 +601,26 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     if (correct_bias &&
         meanShift(n, wf, wq, sw, find(ranges.means, x), find(ranges.clipped_means, x), &bias_shift))
       ++rep.bias_corrected;
+    QuantizedLayer rec;
+    rec.name = n.name;
+    rec.op = n.op;
+    rec.x_scale = scales.at(xq);
+    rec.x_zero = zeroPoint(xq);
+    rec.weights = wq.clone();
+    rec.weight_scales = sw;
     Node qn = makeQConv(g, n, xq, scales.at(xq), std::move(wq), sw);
+    // The float bias (with the correction) first, rounded to float as an export writes it;
+    // then the zero points' parts, so that a Q/DQ export builds into the same engine.
+    const HostTensor* old = qn.inputs[2] >= 0 ? g.tensors[qn.inputs[2]].constant.get() : nullptr;
+    if (old || anyNonZero(bias_shift)) {
+      rec.bias.resize(static_cast<size_t>(M));
+      for (int64_t m = 0; m < M; ++m)
+        rec.bias[m] = static_cast<float>((old ? old->doubleAt(m) : 0.0) + bias_shift[m]);
+    }
+    std::vector<double> zero_shift(static_cast<size_t>(M), 0.0);
     if (const int zx = zeroPoint(xq)) {
       const float* acc_scale = g.tensors[qn.inputs[4]].constant->as<float>();
-      for (int64_t m = 0; m < M; ++m) bias_shift[m] -= double(zx) * wsum[m] * acc_scale[m];
+      for (int64_t m = 0; m < M; ++m) zero_shift[m] -= double(zx) * wsum[m] * acc_scale[m];
       qn.attrs.setInt("x_pad", zx);
     }
     // A float residual stays float: its int8 copy (if any) would lose precision.
@@ -646,14 +628,31 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
     if (residual >= 0 && g.tensors[residual].dtype == DataType::kInt8) {
       const float rs = scales.at(residual);
       qn.attrs.setFloats("r_scales", std::vector<float>(static_cast<size_t>(M), rs));
+      rec.residual = g.tensors[residual].name;
+      rec.residual_scale = rs;
+      rec.residual_zero = zeroPoint(residual);
       if (const int zr = zeroPoint(residual))
-        for (int64_t m = 0; m < M; ++m) bias_shift[m] -= double(zr) * rs;
+        for (int64_t m = 0; m < M; ++m) zero_shift[m] -= double(zr) * rs;
     }
     const int y = n.outputs[0];
     const int pool = pool_after[i];
     if (pool >= 0 || int8Readers(y)) {
       const int f = pool >= 0 ? g.nodes[pool].outputs[0] : y;  // the tensor INT8 layers read
-      const bool uns = allow_unsigned && writesNonNegative(n) && unsignedReaders(f);
+      const bool can_unsign = writesNonNegative(n) && unsignedReaders(f);
+      bool uns = allow_unsigned && can_unsign;
+      if (const int* z = wantedZero(f)) {
+        if (*z != 0 && !can_unsign)
+          return Status(StatusCode::kInvalidArgument,
+                        strCat("tensor '", g.tensors[f].name,
+                               "': the model quantises it unsigned (zero point -128, or uint8 "
+                               "with 0), but ",
+                               writesNonNegative(n) ? "a padded convolution reads it"
+                                                    : strCat("'", n.name,
+                                                             "' does not write it through ReLU or "
+                                                             "Clip(0, ...)"),
+                               "; quantise it symmetrically"));
+        uns = *z != 0;
+      }
       const float sy = uns ? unsignedScaleOf(*threshold(f)) : scaleOf(*threshold(f));
       g.tensors[y].dtype = DataType::kInt8;
       qn.attrs.setFloats("y_scales", std::vector<float>(static_cast<size_t>(M), sy));
@@ -662,7 +661,7 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
         zero_points[y] = kUnsignedZero;
         ++rep.unsigned_tensors;
         const float off = static_cast<float>(kUnsignedZero) * sy;  // exact: a power of 2 times sy
-        for (int64_t m = 0; m < M; ++m) bias_shift[m] += off;
+        for (int64_t m = 0; m < M; ++m) zero_shift[m] += off;
         const bool relu = qn.attrs.getString("_act", "").value() == "Relu";
         const float lo = relu ? 0.f : qn.attrs.getFloat("_act_alpha", 0.f).value();
         const float hi = relu ? 3.402823466e38f : qn.attrs.getFloat("_act_beta", 0.f).value();
@@ -671,15 +670,15 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
         qn.attrs.setFloat("_act_beta", hi + off);
       }
     }
-    if (std::any_of(bias_shift.begin(), bias_shift.end(), [](double v) { return v != 0; })) {
-      const HostTensor* old = qn.inputs[2] >= 0 ? g.tensors[qn.inputs[2]].constant.get() : nullptr;
+    if (anyNonZero(bias_shift) || anyNonZero(zero_shift)) {
       std::vector<float> b(static_cast<size_t>(M));
       for (int64_t m = 0; m < M; ++m)
-        b[m] = static_cast<float>((old ? old->doubleAt(m) : 0.0) + bias_shift[m]);
+        b[m] = static_cast<float>((rec.bias.empty() ? 0.0 : double(rec.bias[m])) + zero_shift[m]);
       qn.inputs[2] = g.addConstant(n.name + "/bias_int8", floatVector(b));
     }
     qn.outputs = {y};
     out.push_back(std::move(qn));
+    rep.layers.push_back(std::move(rec));
     ++rep.int8_layers;
   }
   g.nodes = std::move(out);

@@ -18,6 +18,23 @@
 
 namespace edgert {
 
+// What quantizeGraph decided for one INT8 layer, in the terms of the float layer it replaced:
+// what a Q/DQ ONNX export (qdq_export.h) writes.
+struct QuantizedLayer {
+  std::string name;                  // the layer (the ONNX node's name)
+  std::string op;                    // Conv, Gemm or MatMul
+  float x_scale = 0;                 // its input's
+  int x_zero = 0;                    // 0, or -128 for an unsigned tensor
+  HostTensor weights;                // int8, [outputs, ...] (Gemm / MatMul: [N, K])
+  std::vector<float> weight_scales;  // per output
+  // The float bias with bias correction and Gemm's beta in it, one per output; empty when the
+  // layer has none. (The zero points' parts stay out: they are the integer kernels' business.)
+  std::vector<float> bias;
+  std::string residual;  // an int8 residual the layer adds (fused Add), else empty
+  float residual_scale = 0;
+  int residual_zero = 0;
+};
+
 struct QuantizeReport {
   size_t int8_layers = 0;
   size_t quantize_nodes = 0;             // QuantizeLinear layers inserted
@@ -27,6 +44,30 @@ struct QuantizeReport {
   size_t adaptively_rounded = 0;         // INT8 layers with the cache's adaptive rounding
   std::vector<std::string> kept_float;   // candidates kept in float by layer_precisions
   std::vector<std::string> unsupported;  // Conv/Gemm/MatMul that cannot be INT8, and why
+  std::vector<QuantizedLayer> layers;    // every INT8 layer, in graph order
+};
+
+// Int8 weights as a Q/DQ model gives them (DequantizeLinear of an int8 constant), keyed by the
+// float tensor's name: constant folding dequantises them, so recordWeightQuantization keeps the
+// integers first.
+struct QuantizedWeight {
+  HostTensor values;  // int8
+  std::vector<float> scales;
+  int64_t axis = 0;  // of `scales` when there are several
+};
+
+struct QuantizeOptions {
+  // Non-negative tensors an INT8 layer writes are stored unsigned (zero point -128); false:
+  // every tensor symmetric, as TensorRT's explicit quantisation requires.
+  bool allow_unsigned = true;
+  bool correct_bias = true;  // with the cache's means (none: no correction)
+  // Explicit quantisation (a Q/DQ model): weights used as given where the layer's weight
+  // tensor is named here; per tensor, the zero point the model asked for (0 or -128: it must
+  // be what edgert would store, else an error); candidates whose input has no threshold stay
+  // float instead of being an error.
+  const std::map<std::string, QuantizedWeight>* given_weights = nullptr;
+  const std::map<std::string, int>* zero_points = nullptr;
+  bool float_without_threshold = false;
 };
 
 // Cross-layer equalisation (Nagel et al., "Data-Free Quantization", 2019): for a convolution
@@ -56,28 +97,15 @@ const std::string* layerPrecision(const std::map<std::string, std::string>& laye
 // name that is no layer is an error listing every such name. A candidate whose input has no
 // threshold is an error naming the tensors (a calibration cache made for other build options).
 Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
-                                     const std::map<std::string, std::string>& layer_precisions);
+                                     const std::map<std::string, std::string>& layer_precisions,
+                                     const QuantizeOptions& options = {});
 
 // Explicit quantisation (issue #4 part 4): models with QuantizeLinear / DequantizeLinear
-// (PyTorch's and ONNX Runtime's Q/DQ exports) carry their own scales; no calibration.
-//
-// Constant folding turns DequantizeLinear(int8 weights) into float weights; record the int8
-// values and scales first (keyed by the float tensor's name) so they are used as given.
-struct QuantizedWeight {
-  HostTensor values;  // int8
-  std::vector<float> scales;
-  int64_t axis = 0;  // of `scales` when there are several
-};
+// (PyTorch's, ONNX Runtime's and edgert's own Q/DQ exports) carry their own scales; no
+// calibration. The int8 weights of DequantizeLinear(int8 constant) nodes, by the name of the
+// float tensor they make.
 std::map<std::string, QuantizedWeight> recordWeightQuantization(const Graph& imported);
 bool hasQdq(const Graph& g);
-
-// DequantizeLinear(x int8, scalar scale, zero 0) -> Conv / Gemm / MatMul with recorded int8
-// weights (symmetric, per output channel or per tensor) -> [QuantizeLinear(scalar, zero 0)
-// for every reader] becomes one EdgertQConv with the given scales; its output stays int8 when
-// every reader was such a QuantizeLinear. Returns the layers made; `skipped` gets the Q/DQ
-// convolutions that do not fit (why), which run in float as the model spells them.
-size_t fuseExplicitQdq(Graph& g, const std::map<std::string, QuantizedWeight>& weights,
-                       std::vector<std::string>* skipped);
 
 // Symmetric per-output-channel quantisation of a float32 weight tensor whose dim 0 is the
 // output channel: q = sat(rint(w / s[m])), s[m] = max|w[m]| / 127 (1 where all are zero).

@@ -13,8 +13,8 @@ import os
 import subprocess
 import sys
 
-import numpy as np
-from PIL import Image, ImageOps
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from photo_views import make_views  # noqa: E402
 
 edgert, assets, work = sys.argv[1:4]
 algos = sys.argv[4].split(",") if len(sys.argv) > 4 else ["entropy", "minmax", "percentile"]
@@ -26,38 +26,6 @@ if not os.path.exists(onnx):
 PRE = "resize=256,crop=224,mean=127,std=128,order=rgb,interp=pil"
 CALIB_VIEWS = int(os.environ.get("EDGERT_CALIB_VIEWS", "3"))  # per photo
 EVAL_VIEWS = 9  # per photo: 108 held-out views
-
-
-def view(img, rng):
-    """A random view: a crop of 35-100% of the area (aspect 3:4..4:3), flipped half the time,
-    scaled to 60-100% of its size."""
-    w, h = img.size
-    for _ in range(20):
-        area = rng.uniform(0.35, 1.0) * w * h
-        aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
-        cw, ch = int(round(np.sqrt(area * aspect))), int(round(np.sqrt(area / aspect)))
-        if cw <= w and ch <= h:
-            break
-    else:
-        cw, ch = w, h
-    x, y = rng.integers(0, w - cw + 1), rng.integers(0, h - ch + 1)
-    v = img.crop((x, y, x + cw, y + ch))
-    if rng.random() < 0.5:
-        v = ImageOps.mirror(v)
-    s = rng.uniform(0.6, 1.0)
-    return v.resize((max(64, int(cw * s)), max(64, int(ch * s))), Image.BILINEAR)
-
-
-def make_views(folder, per_photo, seed):
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    n = 0
-    for name in sorted(os.listdir(photos_dir)):
-        img = Image.open(os.path.join(photos_dir, name)).convert("RGB")
-        for k in range(per_photo):
-            view(img, rng).save(os.path.join(folder, "%s_%d.png" % (os.path.splitext(name)[0], k)))
-            n += 1
-    return n
 
 
 def run(args, log):
@@ -75,8 +43,8 @@ for f in os.listdir("."):
     if f.endswith(".calib"):
         os.remove(f)
 # Different seeds: no held-out view is a calibration view.
-n_calib = make_views("calib", CALIB_VIEWS, seed=1)
-n_eval = make_views("eval", EVAL_VIEWS, seed=2)
+n_calib = make_views(photos_dir, "calib", CALIB_VIEWS, seed=1)
+n_eval = make_views(photos_dir, "eval", EVAL_VIEWS, seed=2)
 print("%d calibration views, %d held-out views of %d photos" % (n_calib, n_eval, len(os.listdir(photos_dir))))
 
 results = {}

@@ -620,9 +620,10 @@ TEST(Int8Explicit, QdqModelsBuildIntoInt8LayersThatHonourTheirScales) {
     ASSERT_TRUE(a.ok() && b.ok()) << a.status().toString() << b.status().toString();
     EXPECT_TRUE(rep.int8_explicit);
     EXPECT_EQ(rep.int8_layers, 1u);
-    // Conv: Q, QConv (+Relu), DQ - the inner Q/DQ pair is gone. MatMul has no fused
-    // activation, so its INT8 layer writes float for the Relu: Q, QConv, Relu, Q, DQ.
-    EXPECT_EQ(rep.layers, matmul ? 5u : 3u);
+    // The input pair becomes the INT8 layer's quantisation: Conv: Q, QConv (+Relu), then the
+    // output pair, which only the graph output reads, stays the model's fake quantisation (Q,
+    // DQ). MatMul has no fused activation: Q, QConv, Relu, Q, DQ.
+    EXPECT_EQ(rep.layers, matmul ? 5u : 4u);
     const Dims x = matmul ? Dims{2, 16} : Dims{1, 4, 8, 8};
     const HostTensor in = randomTensor(DataType::kFloat32, x, r, -2.f, 2.f);
     auto ya = runEngineBytes(a.value(), {{"x", &in}}, Backend::kCpu);
@@ -637,4 +638,116 @@ TEST(Int8Explicit, QdqModelsBuildIntoInt8LayersThatHonourTheirScales) {
     }
     EXPECT_GE(same, A.numel() * 97 / 100);
   }
+}
+
+namespace {
+
+// x -> Conv 3x3 -> BatchNormalization -> Relu -> a; a -> Conv 1x1 -> Add(a) -> Relu -> Conv 1x1
+// -> Gemm-free head y: a residual, a batch norm to fold, padding, unsigned ReLU outputs.
+std::string residualModel(std::mt19937& r) {
+  OnnxGraph g(11);  // below 13: the export raises the opset
+  g.input("x", DataType::kFloat32, {1, 4, 8, 8});
+  g.constant("w1", randomWeights({8, 4, 3, 3}, r));
+  g.constant("bn_s", randomWeights({8}, r, 1.f));
+  g.constant("bn_b", randomWeights({8}, r, 0.2f));
+  g.constant("bn_m", randomWeights({8}, r, 0.1f));
+  HostTensor var = randomWeights({8}, r, 0.5f);
+  for (int64_t i = 0; i < 8; ++i) var.mutableAs<float>()[i] = 0.6f + std::fabs(var.as<float>()[i]);
+  g.constant("bn_v", var);
+  g.constant("w2", randomWeights({8, 8, 1, 1}, r));
+  g.constant("b2", randomWeights({8}, r, 0.1f));
+  g.constant("w3", randomWeights({6, 8, 1, 1}, r));
+  g.node("Conv", {"x", "w1"}, {"c1"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("BatchNormalization", {"c1", "bn_s", "bn_b", "bn_m", "bn_v"}, {"n1"});
+  g.node("Relu", {"n1"}, {"a"});
+  g.node("Conv", {"a", "w2", "b2"}, {"c2"});
+  g.node("Add", {"c2", "a"}, {"s"});
+  g.node("Relu", {"s"}, {"b"});
+  g.node("Conv", {"b", "w3"}, {"y"});
+  g.output("y");
+  return g.save("qdq_export_residual");
+}
+
+}  // namespace
+
+// edgert quantize's export (issue #12) reads back into the engine its calibration cache builds,
+// bit for bit, with activations symmetric (TensorRT's form) or unsigned; the batch norm is
+// folded and the opset raised to 13.
+TEST(QdqExport, RoundTripBuildsTheEngineOfTheCalibrationCache) {
+  std::mt19937 r(std::random_device{}());
+  const std::string model = residualModel(r);
+  std::vector<HostTensor> calib;
+  for (int i = 0; i < 6; ++i)
+    calib.push_back(randomTensor(DataType::kFloat32, {1, 4, 8, 8}, r, -2.f, 2.f));
+  const std::string cache = model + ".calib";
+  std::remove(cache.c_str());
+  for (bool symmetric : {true, false}) {
+    SCOPED_TRACE(symmetric ? "symmetric" : "unsigned");
+    BuildOptions o;
+    o.target = "cpu";
+    o.precision = "int8";
+    o.calib_algo = "minmax";
+    o.calib_cache = cache;
+    o.int8_symmetric = symmetric;
+    std::vector<HostTensor> samples;
+    for (const HostTensor& t : calib) samples.push_back(t.clone());
+    o.calibration = std::make_shared<MemorySource>(std::move(samples));
+    const std::string qdq = model + (symmetric ? ".s.onnx" : ".u.onnx");
+    QdqExportReport rep;
+    Status st = exportQdqOnnx(model, qdq, o, &rep);
+    ASSERT_TRUE(st.ok()) << st.toString();
+    EXPECT_EQ(rep.int8_layers, 3u);
+    EXPECT_EQ(rep.folded_batch_norms, 1u);
+    EXPECT_EQ(rep.opset_from, 11);
+    EXPECT_EQ(rep.opset_to, 13);
+    // x, a (read by conv2 and, as the residual, by the Add) and b.
+    EXPECT_EQ(rep.activation_pairs, 3u);
+    // a and b are ReLU outputs that only unpadded convolutions read: both unsigned.
+    EXPECT_EQ(rep.unsigned_pairs, symmetric ? 0u : 2u);
+    BuildOptions from_qdq;
+    from_qdq.target = "cpu";
+    from_qdq.precision = "int8";
+    BuildReport qrep;
+    auto a = buildEngine(qdq, from_qdq, &qrep);
+    ASSERT_TRUE(a.ok()) << a.status().toString();
+    EXPECT_TRUE(qrep.int8_explicit);
+    EXPECT_EQ(qrep.int8_layers, 3u);
+    BuildOptions from_cache = o;
+    from_cache.calibration = nullptr;
+    auto b = buildEngine(model, from_cache);
+    ASSERT_TRUE(b.ok()) << b.status().toString();
+    for (int k = 0; k < 3; ++k) {
+      const HostTensor in = randomTensor(DataType::kFloat32, {1, 4, 8, 8}, r, -2.f, 2.f);
+      auto ya = runEngineBytes(a.value(), {{"x", &in}}, Backend::kCpu);
+      auto yb = runEngineBytes(b.value(), {{"x", &in}}, Backend::kCpu);
+      ASSERT_TRUE(ya.ok() && yb.ok());
+      const HostTensor &A = ya->at("y"), &B = yb->at("y");
+      ASSERT_EQ(A.numel(), B.numel());
+      EXPECT_EQ(std::memcmp(A.data(), B.data(), A.bytes()), 0);
+    }
+  }
+  std::remove(cache.c_str());
+}
+
+// A Q/DQ model may ask for an unsigned tensor only where edgert can store one: an error naming
+// the tensor otherwise (here the network input, which no INT8 layer writes).
+TEST(Int8Explicit, UnsignedWhereEdgertCannotStoreItIsAnError) {
+  std::mt19937 r(3);
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {1, 4, 6, 6});
+  g.constant("sx", scalarF(0.02f));
+  g.constant("zx", HostTensor::create(DataType::kUInt8, {}).value());
+  g.constant("w", randomWeights({4, 4, 1, 1}, r));
+  g.node("QuantizeLinear", {"x", "sx", "zx"}, {"xq"});
+  g.node("DequantizeLinear", {"xq", "sx", "zx"}, {"xd"});
+  g.node("Conv", {"xd", "w"}, {"y"});
+  g.output("y");
+  BuildOptions o;
+  o.target = "cpu";
+  o.precision = "int8";
+  auto b = buildEngine(g.save("qdq_unsigned_input"), o);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("tensor 'x': the model quantises it unsigned"),
+            std::string::npos)
+      << b.status().message();
 }
