@@ -77,6 +77,8 @@ tail -1 "$OUT/enl_vs_torch.log"
 # CPU FP32.
 python3 scripts/gpu_int8_check.py
 result[int8_real]=$?
+python3 scripts/gpu_qdq_check.py
+result[qdq_roundtrip]=$?
 # compute-sanitizer on every real model: memcheck (bounds, leaks) and racecheck (shared memory).
 CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 python3 -c "import numpy as np; [np.save('/tmp/s_%s.npy' % n, np.random.default_rng(0).standard_normal(s).astype(np.float32)) for n, s in (('y', (1,3,160,160)), ('e', (1,3,224,224)), ('d', (1,3,320,320)), ('c', (1,3,48,192)))]"

@@ -30,6 +30,9 @@ if [ -x build/bin/edgert ] && [ -d ../shared/assets/images ]; then
     --calib-preprocess "resize=letterbox,pad=0,scale=0.00392156862745098,mean=0.485:0.456:0.406,std=0.229:0.224:0.225,order=rgb" \
     --calib-cache .gpu/models/det.calib -o /tmp/stage-det.engine
 fi
+# The Q/DQ export of EfficientNet-Lite0 from that cache (scripts/gpu_qdq_check.py builds it there).
+[ -f .gpu/models/enl.calib ] && build/bin/edgert quantize -q --onnx configs/models/efficientnet_lite0.onnx --shapes input:1x3x224x224 \
+  --calib-cache .gpu/models/enl.calib -o .gpu/models/enl.qdq.onnx
 xz -T0 -f .gpu/lib/libedgert.so.0  # scripts/gpu-unpack.sh undoes it on the device
 tar cJf .gpu/node.tar.xz -C /usr/share/libonnx-testdata/data node
 du -sh .gpu
