@@ -466,6 +466,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
                                     ? strCat(rep.calib_batches_run, " batches, ", opt.calib_algo)
                                     : std::string("from cache ") + opt.calib_cache;
     for (const auto& [k, v] : opt.layer_precisions) bo["int8"]["layer_precisions"][k] = v;
+    if (opt.int8_symmetric) bo["int8"]["symmetric"] = true;
+    if (rep.int8_explicit) bo["int8"]["calibration"] = "explicit (the model's Q/DQ scales)";
     for (const auto& [k, v] : rep.int8_auto_float) bo["int8"]["kept_float_auto"].push_back(k);
     if (rep.int8_cosine > -2) bo["int8"]["check_cosine"] = rep.int8_cosine;
     if (rep.int8_top1 >= 0) bo["int8"]["check_top1"] = rep.int8_top1;

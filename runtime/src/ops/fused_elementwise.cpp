@@ -6,6 +6,7 @@
 #include "fused_elementwise.h"
 
 #include "../../../kernels/elementwise_math.h"
+#include "../cpu/thread_pool.h"
 #include "op_util.h"
 
 namespace edgert::ops {
@@ -219,57 +220,66 @@ void binaryOp(int op, int64_t n, const float* x, const float* z, float* y) {
   }
 }
 
-Status run(const EdgertFused& p, const KernelArgs& a) {
+// One chunk of kChunk elements from i0: the program over rows in `regs` (n_code + 2 rows).
+void runChunk(const EdgertFused& p, const KernelArgs& a, float* regs, float* y, int64_t i0) {
   const int n_code = p.n_code;
-  float* regs = static_cast<float*>(a.scratch);  // n_code + 2 rows of kChunk
-  float* y = a.out[0].as<float>();
-  for (int64_t i0 = 0; i0 < p.total; i0 += kChunk) {
-    const int64_t n = std::min<int64_t>(kChunk, p.total - i0);
-    // Operand o as a row of n values (tmp is used when it must be materialised).
-    const auto row = [&](int o, float* tmp) -> const float* {
-      if (o < 100) return regs + o * kChunk;
-      if (o >= 200) {
-        std::fill(tmp, tmp + n, p.imm[o - 200]);
-        return tmp;
-      }
-      const int k = o - 100;
-      const float* in = a.in[k].as<float>();
-      if (p.mode[k] == kFusedFull) return in + i0;
-      if (p.mode[k] == kFusedScalar) {
-        std::fill(tmp, tmp + n, in[0]);
-        return tmp;
-      }
-      // Runs of `inner` equal values: one division per chunk, not per element.
-      const int64_t inner = p.inner[k], dim = p.dim[k];
-      int64_t idx = (i0 / inner) % dim, pos = i0 % inner;
-      for (int64_t i = 0; i < n;) {
-        const int64_t run = std::min<int64_t>(inner - pos, n - i);
-        std::fill(tmp + i, tmp + i + run, in[idx]);
-        i += run;
-        pos = 0;
-        idx = idx + 1 == dim ? 0 : idx + 1;
-      }
+  const int64_t n = std::min<int64_t>(kChunk, p.total - i0);
+  // Operand o as a row of n values (tmp is used when it must be materialised).
+  const auto row = [&](int o, float* tmp) -> const float* {
+    if (o < 100) return regs + o * kChunk;
+    if (o >= 200) {
+      std::fill(tmp, tmp + n, p.imm[o - 200]);
       return tmp;
-    };
-    float* tmp_a = regs + n_code * kChunk;
-    float* tmp_b = tmp_a + kChunk;
-    for (int j = 0; j < n_code; ++j) {
-      const int* c = p.code + 4 * j;
-      float* dst = j == n_code - 1 ? y + i0 : regs + j * kChunk;
-      if (c[0] == 0) {
-        const float pa = c[3] >= 0 ? p.imm[c[3]] : 0.f, pb = c[3] >= 0 ? p.imm[c[3] + 1] : 0.f;
-        unaryOp(c[1], n, row(c[2], tmp_a), pa, pb, dst);
-      } else {
-        binaryOp(c[1], n, row(c[2], tmp_a), row(c[3], tmp_b), dst);
-      }
+    }
+    const int k = o - 100;
+    const float* in = a.in[k].as<float>();
+    if (p.mode[k] == kFusedFull) return in + i0;
+    if (p.mode[k] == kFusedScalar) {
+      std::fill(tmp, tmp + n, in[0]);
+      return tmp;
+    }
+    // Runs of `inner` equal values: one division per chunk, not per element.
+    const int64_t inner = p.inner[k], dim = p.dim[k];
+    int64_t idx = (i0 / inner) % dim, pos = i0 % inner;
+    for (int64_t i = 0; i < n;) {
+      const int64_t run = std::min<int64_t>(inner - pos, n - i);
+      std::fill(tmp + i, tmp + i + run, in[idx]);
+      i += run;
+      pos = 0;
+      idx = idx + 1 == dim ? 0 : idx + 1;
+    }
+    return tmp;
+  };
+  float* tmp_a = regs + n_code * kChunk;
+  float* tmp_b = tmp_a + kChunk;
+  for (int j = 0; j < n_code; ++j) {
+    const int* c = p.code + 4 * j;
+    float* dst = j == n_code - 1 ? y + i0 : regs + j * kChunk;
+    if (c[0] == 0) {
+      const float pa = c[3] >= 0 ? p.imm[c[3]] : 0.f, pb = c[3] >= 0 ? p.imm[c[3] + 1] : 0.f;
+      unaryOp(c[1], n, row(c[2], tmp_a), pa, pb, dst);
+    } else {
+      binaryOp(c[1], n, row(c[2], tmp_a), row(c[3], tmp_b), dst);
     }
   }
+}
+
+Status run(const EdgertFused& p, const KernelArgs& a) {
+  float* y = a.out[0].as<float>();
+  // Chunks split over the CPU threads, each part with its own rows.
+  const int64_t chunks = (p.total + kChunk - 1) / kChunk;
+  const int64_t rows = int64_t(p.n_code + 2) * kChunk;
+  cpu::parallelFor(chunks, 4, [&](int part, int64_t c0, int64_t c1) {
+    float* regs = static_cast<float*>(a.scratch) + part * rows;
+    for (int64_t ci = c0; ci < c1; ++ci) runChunk(p, a, regs, y, ci * kChunk);
+  });
   return Status::Ok();
 }
 
 Result<std::unique_ptr<Kernel>> create(const NodeContext& c) {
   EDGERT_ASSIGN_OR_RETURN(EdgertFused p, fusedProgram(c));
-  const size_t scratch = static_cast<size_t>(p.n_code + 2) * kChunk * sizeof(float);
+  const size_t scratch =
+      static_cast<size_t>(p.n_code + 2) * kChunk * sizeof(float) * cpu::cpuThreads();
   return makeKernel(std::move(p), &run, scratch);
 }
 

@@ -1,0 +1,27 @@
+// 2-D depthwise convolution (one filter per channel) for the CPU backend's float Conv.
+#pragma once
+
+#include <cstdint>
+
+namespace edgert::cpu {
+
+struct DepthwiseShape {
+  int64_t channels = 0, H = 0, W = 0, OH = 0, OW = 0;
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pad_top = 0, pad_left = 0;
+};
+
+// Floats of scratch depthwise2d needs: per thread, one channel's zero-padded input split by
+// column phase.
+int64_t depthwiseScratchFloats(const DepthwiseShape& s);
+
+// y[c] = bias[c] + conv(x[c], w[c]) for every channel of one image, NCHW; `bias` may be null.
+// Channels are split over the CPU threads (thread_pool.h).
+// Each channel's input is copied once into a zero-padded plane split into `sw` column phases,
+// so every tap reads contiguous floats with no bounds test; 16 outputs of a row stay in
+// registers over all taps. Built for AVX-512, AVX2 + FMA and baseline x86-64, picked at load
+// time (the float results may differ in the last bit between them: FMA).
+void depthwise2d(const DepthwiseShape& s, const float* x, const float* w, const float* bias,
+                 float* y, float* scratch);
+
+}  // namespace edgert::cpu
