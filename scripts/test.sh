@@ -12,8 +12,9 @@ bash scripts/install-deps.sh
 # Test-only: ONNX Runtime from PyPI for the Q/DQ interop test (qdq_interop), in a venv that sees
 # Debian's numpy, PIL and onnx; without it that test skips and says why.
 ORT_VENV="$HOME/.cache/edgert/ort-venv"
-if ! "$ORT_VENV/bin/python3" -c "import onnxruntime" 2>/dev/null; then
-  { python3 -m venv --system-site-packages "$ORT_VENV" && "$ORT_VENV/bin/pip" install -q onnxruntime; } ||
+if ! "$ORT_VENV/bin/python3" -c "import onnxruntime, onnx, numpy, PIL" 2>/dev/null; then
+  { /usr/bin/python3 -m venv --clear --system-site-packages "$ORT_VENV" &&
+    "$ORT_VENV/bin/pip" install -q onnxruntime; } ||
     echo "test.sh: warning: could not install onnxruntime from PyPI; qdq_interop will skip"
 fi
 bash scripts/check-format.sh

@@ -17,18 +17,24 @@ namespace edgert::cpu {
 
 namespace {
 
-// The padded plane: rows cover every row a window reads, columns every column; phase q holds
-// columns q, q + sw, q + 2 sw, ... of it.
+// The zero-padded input split into sh x sw phase planes: plane (qr, qc) holds padded rows qr,
+// qr + sh, ... and columns qc, qc + sw, ... So output (oh, ow)'s tap (i, j) reads plane
+// ((i dh) % sh, (j dw) % sw) at (oh + i dh / sh, ow + j dw / sw): for every tap, the outputs of
+// a channel read one plane at one fixed offset from the flat index oh * pw + ow. The
+// convolution becomes one long multiply-add per tap over the flat plane (columns ow >= OW are
+// computed and dropped), whatever the stride and however small the rows.
 struct Planes {
-  int64_t rows, cols, phase_cols;
+  int64_t pr, pw;  // rows (one spare, for the dropped columns' reads past the end) and columns
+  int64_t plane() const { return pr * pw; }
 };
 
 Planes planes(const DepthwiseShape& s) {
-  Planes p;
-  p.rows = (s.OH - 1) * s.sh + (s.kh - 1) * s.dh + 1;
-  p.cols = (s.OW - 1) * s.sw + (s.kw - 1) * s.dw + 1;
-  p.phase_cols = (p.cols + s.sw - 1) / s.sw + 1;
-  return p;
+  return {s.OH + (s.kh - 1) * s.dh / s.sh + 1, s.OW + (s.kw - 1) * s.dw / s.sw};
+}
+
+int64_t perThread(const DepthwiseShape& s) {
+  const Planes p = planes(s);
+  return s.sh * s.sw * p.plane() + s.OH * p.pw;
 }
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -55,110 +61,90 @@ typedef float V8 __attribute__((vector_size(32)));
 EDGERT_CPU_CLONES
 void channel(const DepthwiseShape& s, const Planes& pl, const int64_t* off, const float* xc,
              const float* wc, float b, float* yc, float* buf) {
-  // Zero-padded copy, split by column phase.
-  for (int64_t r = 0; r < pl.rows; ++r) {
-    const int64_t ih = r - s.pad_top;
-    if (ih < 0 || ih >= s.H) {
-      for (int64_t q = 0; q < s.sw; ++q)
-        std::fill_n(buf + (q * pl.rows + r) * pl.phase_cols, pl.phase_cols, 0.f);
-      continue;
-    }
-    // The pad columns at both ends, then the row's values.
-    for (int64_t q = 0; q < s.sw; ++q) {
-      float* dst = buf + (q * pl.rows + r) * pl.phase_cols;
-      const int64_t lead = std::min(pl.phase_cols, (s.pad_left - q + s.sw - 1) / s.sw);
-      std::fill_n(dst, std::max<int64_t>(0, lead), 0.f);
-      const int64_t tail = (s.W + s.pad_left - q + s.sw - 1) / s.sw;  // first column past the row
-      if (tail < pl.phase_cols)
-        std::fill_n(dst + std::max<int64_t>(0, tail), pl.phase_cols - std::max<int64_t>(0, tail),
-                    0.f);
-    }
-    const float* src = xc + ih * s.W - s.pad_left;  // src[c]: padded column c
-    const int64_t c0 = std::max<int64_t>(0, s.pad_left);
-    const int64_t c1 = std::min(pl.cols, s.W + s.pad_left);
-    if (s.sw == 1) {
-      std::memcpy(buf + r * pl.phase_cols + c0, src + c0, sizeof(float) * (c1 - c0));
-      continue;
-    }
-    if (s.sw == 2 && c0 % 2 == 0) {
-      // Even and odd columns apart in one pass (vectorised as loads and permutes).
-      float* d0 = buf + r * pl.phase_cols;
-      float* d1 = buf + (pl.rows + r) * pl.phase_cols;
-      const int64_t pairs = (c1 - c0) / 2;
-      const float* sp = src + c0;
-      for (int64_t k = 0; k < pairs; ++k) {
-        d0[c0 / 2 + k] = sp[2 * k];
-        d1[c0 / 2 + k] = sp[2 * k + 1];
+  // The phase planes.
+  for (int64_t qr = 0; qr < s.sh; ++qr)
+    for (int64_t qc = 0; qc < s.sw; ++qc) {
+      float* plane = buf + (qr * s.sw + qc) * pl.plane();
+      // Columns j whose input column j sw + qc - pad_left is inside the row.
+      const int64_t first = qc - s.pad_left;  // input column of j = 0
+      const int64_t j0 = first >= 0 ? 0 : (-first + s.sw - 1) / s.sw;
+      const int64_t j1 = std::clamp<int64_t>((s.W - first + s.sw - 1) / s.sw, j0, pl.pw);
+      for (int64_t i = 0; i < pl.pr; ++i) {
+        float* dst = plane + i * pl.pw;
+        const int64_t ih = i * s.sh + qr - s.pad_top;
+        if (ih < 0 || ih >= s.H || j0 >= j1) {
+          std::fill_n(dst, pl.pw, 0.f);
+          continue;
+        }
+        const float* src = xc + ih * s.W + first;  // src[j sw]: column j
+        std::fill_n(dst, j0, 0.f);
+        if (s.sw == 1) {
+          std::memcpy(dst + j0, src + j0, sizeof(float) * (j1 - j0));
+        } else if (s.sw == 2) {
+          for (int64_t j = j0; j < j1; ++j) dst[j] = src[2 * j];
+        } else {
+          for (int64_t j = j0; j < j1; ++j) dst[j] = src[j * s.sw];
+        }
+        std::fill(dst + j1, dst + pl.pw, 0.f);
       }
-      if ((c1 - c0) % 2) d0[c0 / 2 + pairs] = sp[2 * pairs];
-      continue;
     }
-    for (int64_t q = 0; q < s.sw; ++q) {
-      float* dst = buf + (q * pl.rows + r) * pl.phase_cols;
-      // Columns c = q + k * sw in [c0, c1).
-      for (int64_t k = (std::max(c0, q) - q + s.sw - 1) / s.sw, c = q + k * s.sw; c < c1;
-           ++k, c += s.sw)
-        dst[k] = src[c];
+  // The flat multiply-adds: 32 outputs in four 8-float accumulators (one ymm each with AVX,
+  // two xmm without), each tap one broadcast and four loads + multiply-adds.
+  float* acc = buf + s.sh * s.sw * pl.plane();
+  const int64_t taps = s.kh * s.kw, total = s.OH * pl.pw;
+  int64_t i = 0;
+  for (; i + 32 <= total; i += 32) {
+    V8 a0 = splat(b), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t t = 0; t < taps; ++t) {
+      const float* src = buf + off[t] + i;
+      const float wv = wc[t];
+      a0 += wv * load8(src);
+      a1 += wv * load8(src + 8);
+      a2 += wv * load8(src + 16);
+      a3 += wv * load8(src + 24);
     }
+    store8(acc + i, a0);
+    store8(acc + i + 8, a1);
+    store8(acc + i + 16, a2);
+    store8(acc + i + 24, a3);
   }
-  const int64_t taps = s.kh * s.kw;
-  for (int64_t oh = 0; oh < s.OH; ++oh) {
-    const float* row = buf + oh * s.sh * pl.phase_cols;
-    float* yr = yc + oh * s.OW;
-    int64_t ow = 0;
-    // 32 outputs in four 8-float accumulators (one ymm each with AVX, two xmm without): each
-    // tap is one broadcast and four loads + multiply-adds, nothing stored until the end.
-    for (; ow + 32 <= s.OW; ow += 32) {
-      V8 a0 = splat(b), a1 = a0, a2 = a0, a3 = a0;
-      for (int64_t t = 0; t < taps; ++t) {
-        const float* src = row + off[t] + ow;
-        const float wv = wc[t];
-        a0 += wv * load8(src);
-        a1 += wv * load8(src + 8);
-        a2 += wv * load8(src + 16);
-        a3 += wv * load8(src + 24);
-      }
-      store8(yr + ow, a0);
-      store8(yr + ow + 8, a1);
-      store8(yr + ow + 16, a2);
-      store8(yr + ow + 24, a3);
-    }
-    for (; ow + 8 <= s.OW; ow += 8) {
-      V8 a0 = splat(b);
-      for (int64_t t = 0; t < taps; ++t) a0 += wc[t] * load8(row + off[t] + ow);
-      store8(yr + ow, a0);
-    }
-    for (; ow < s.OW; ++ow) {
-      float acc = b;
-      for (int64_t t = 0; t < taps; ++t) acc += wc[t] * row[off[t] + ow];
-      yr[ow] = acc;
-    }
+  for (; i + 8 <= total; i += 8) {
+    V8 a0 = splat(b);
+    for (int64_t t = 0; t < taps; ++t) a0 += wc[t] * load8(buf + off[t] + i);
+    store8(acc + i, a0);
   }
+  for (; i < total; ++i) {
+    float v = b;
+    for (int64_t t = 0; t < taps; ++t) v += wc[t] * buf[off[t] + i];
+    acc[i] = v;
+  }
+  for (int64_t oh = 0; oh < s.OH; ++oh)
+    std::memcpy(yc + oh * s.OW, acc + oh * pl.pw, sizeof(float) * s.OW);
 }
 
 }  // namespace
 
 int64_t depthwiseScratchFloats(const DepthwiseShape& s) {
-  const Planes p = planes(s);
-  return p.rows * p.phase_cols * s.sw * cpuThreads();  // a plane per thread
+  return perThread(s) * cpuThreads();
 }
 
 void depthwise2d(const DepthwiseShape& s, const float* x, const float* w, const float* bias,
                  float* y, float* scratch) {
   const Planes pl = planes(s);
   const int64_t taps = s.kh * s.kw;
-  // Each tap's offset into the phase planes, relative to output (oh, ow) = (0, 0).
+  // Each tap's plane and offset from the flat output index.
   std::vector<int64_t> off(static_cast<size_t>(taps));
   for (int64_t i = 0; i < s.kh; ++i)
     for (int64_t j = 0; j < s.kw; ++j) {
-      const int64_t c = j * s.dw;
-      off[i * s.kw + j] = ((c % s.sw) * pl.rows + i * s.dh) * pl.phase_cols + c / s.sw;
+      const int64_t r = i * s.dh, c = j * s.dw;
+      off[i * s.kw + j] =
+          ((r % s.sh) * s.sw + c % s.sw) * pl.plane() + (r / s.sh) * pl.pw + c / s.sw;
     }
-  const int64_t plane = depthwiseScratchFloats(s) / cpuThreads();
+  const int64_t per = perThread(s);
   parallelFor(s.channels, 4, [&](int part, int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c)
       channel(s, pl, off.data(), x + c * s.H * s.W, w + c * taps, bias ? bias[c] : 0.f,
-              y + c * s.OH * s.OW, scratch + part * plane);
+              y + c * s.OH * s.OW, scratch + part * per);
   });
 }
 

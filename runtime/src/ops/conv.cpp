@@ -76,9 +76,12 @@ void depthwise(const ConvParams& p, const float* x, const float* w, const float*
     }
 }
 
-// y[i] = act(y[i] + z[i]) over [b, e); the common activations as loops of their own, which
-// the compiler vectorises (the general switch per element it does not).
-void epilogueRange(const Epilogue& epi, float* y, const float* z, int64_t b, int64_t e) {
+// y[i] = act(y[i] + bias + z[i]) over [b, e); the common activations as loops of their own,
+// which the compiler vectorises (the general switch per element it does not).
+void epilogueRange(const Epilogue& epi, float bias, float* y, const float* z, int64_t b,
+                   int64_t e) {
+  if (bias != 0.f)
+    for (int64_t i = b; i < e; ++i) y[i] += bias;
   if (z)
     for (int64_t i = b; i < e; ++i) y[i] += z[i];
   switch (epi.act) {
@@ -95,21 +98,27 @@ void epilogueRange(const Epilogue& epi, float* y, const float* z, int64_t b, int
   }
 }
 
-// Residual add and activation after bias (bias is already in y).
-void applyEpilogue(const ConvParams& p, const KernelArgs& a, float* y, bool) {
-  if (p.epi.act == Act::kNone && !p.epi.residual) return;
-  const int64_t n = a.out[0].numel();
+// Bias (unless already in y), residual add and activation, one pass over the output, its
+// channels split over the CPU threads.
+void finishOutput(const ConvParams& p, const KernelArgs& a, float* y, const float* bias) {
+  if (!bias && p.epi.act == Act::kNone && !p.epi.residual) return;
   const float* z = p.epi.residual && a.in.size() > 3 ? a.in[3].as<float>() : nullptr;
-  cpu::parallelFor(n, 32768, [&](int, int64_t b, int64_t e) { epilogueRange(p.epi, y, z, b, e); });
+  const int64_t ov = p.g.outVol();
+  cpu::parallelFor(p.N * p.M, std::max<int64_t>(1, 16384 / std::max<int64_t>(ov, 1)),
+                   [&](int, int64_t r0, int64_t r1) {
+                     for (int64_t r = r0; r < r1; ++r)
+                       epilogueRange(p.epi, bias ? bias[r % p.M] : 0.f, y + r * ov,
+                                     z ? z + r * ov : nullptr, 0, ov);
+                   });
 }
 
-// Output rows per im2col band: as many as keep the band's columns near 512 KiB (0: not a 2-D
-// convolution, one im2col of everything).
+// Output rows per im2col band: as many as keep the band's columns near 2 MiB, a core's L2 here (0:
+// not a 2-D convolution, one im2col of everything).
 int64_t im2colTileRows(const ConvParams& p) {
   const Geometry& g = p.g;
   if (!planar(g) || p.pointwise || p.depthwise) return 0;
   const int64_t per_row = p.C / p.G * g.kVol() * g.out[2] * static_cast<int64_t>(sizeof(float));
-  return std::clamp<int64_t>((512 << 10) / std::max<int64_t>(per_row, 1), 1, g.out[1]);
+  return std::clamp<int64_t>((2048 << 10) / std::max<int64_t>(per_row, 1), 1, g.out[1]);
 }
 
 // im2col of output rows [oh0, oh1) of a 2-D convolution: cols[k][(oh - oh0) * OW + ow].
@@ -151,7 +160,7 @@ Status runConv(const ConvParams& p, const KernelArgs& a) {
   float* y = a.out[0].as<float>();
   if (p.depthwise) {
     depthwise(p, x, w, bias, y, a.scratch);
-    applyEpilogue(p, a, y, false);
+    finishOutput(p, a, y, nullptr);
     return Status::Ok();
   }
   const Geometry& g = p.g;
@@ -179,14 +188,8 @@ Status runConv(const ConvParams& p, const KernelArgs& a) {
         cpu::sgemm(false, false, mg, ov, kdim, 1.f, wg, kdim, cols, ov, 0.f, yg, ov);
       }
     }
-    if (bias) {
-      for (int64_t m = 0; m < p.M; ++m) {
-        float* yr = y + (n * p.M + m) * ov;
-        for (int64_t o = 0; o < ov; ++o) yr[o] += bias[m];
-      }
-    }
   }
-  applyEpilogue(p, a, y, false);
+  finishOutput(p, a, y, bias);
   return Status::Ok();
 }
 
