@@ -7,7 +7,9 @@ byte-equal), and run in ONNX Runtime (CPU) with edgert's CPU INT8 results:
     the same int8 inputs, gives outputs within one quantisation step of each other;
   - end to end: close (cosine), and the exported EfficientNet-Lite0 under ONNX Runtime keeps
     issue #9's top-1 agreement with FP32 on 108 held-out views of the photos.
-Usage: TEST EDGERT_BIN ASSETS_DIR WORKDIR. Exit 77 (skip) without the assets or onnxruntime
+  - with --mixed-precision (not under the sanitizers: minutes), the export of the mixed-precision
+    build (--int8-min-top1 1 --int8-min-cosine 0.9995) keeps issue #9's 97% under ONNX Runtime.
+Usage: TEST EDGERT_BIN ASSETS_DIR WORKDIR [--mixed-precision]. Exit 77 (skip) without the assets or onnxruntime
 (pip install onnxruntime: a test-only dependency; scripts/install-deps.sh makes a venv)."""
 import os
 import subprocess
@@ -20,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from photo_views import make_views  # noqa: E402
 
 edgert, assets, work = [os.path.abspath(a) for a in sys.argv[1:4]]
+mixed = "--mixed-precision" in sys.argv[4:]
 ENL = os.path.join(assets, "models/imagenet/efficientnet_lite0.onnx")
 DET = os.path.join(assets, "models/ppocr/ch_PP-OCRv4_det_infer.onnx")
 CLS = os.path.join(assets, "models/ppocr/ch_ppocr_mobile_v2.0_cls_infer.onnx")
@@ -185,6 +188,21 @@ for qdq in ("enl.qdq.onnx", "enl.qdq-u.onnx"):
     check(top1 >= mine - 2.5 / n_eval, "%s: ONNX Runtime keeps edgert's INT8 top-1 agreement with "
           "FP32 (%.4f vs %.4f, at most two near-tie views apart)" % (qdq, top1, mine))
 
+# Mixed precision: the layers the calibration views need in float stay unquantised in the export.
+if mixed:
+    run(["quantize", "-q", "--onnx", ENL, "--shapes", "input:1x3x224x224", "--calib-dir", "calib",
+         "--preprocess", PRE, "--calib-cache", "enl.calib", "--unsigned-activations", "--int8-min-top1", "1",
+         "--int8-min-cosine", "0.9995", "--int8-check-batches", "36", "-o", "enl.qdq-amp.onnx"], "enl-amp.log")
+    o = ort_run("enl.qdq-amp.onnx", {"input": X})["logits"]
+    top1 = float((o.argmax(1) == fp32.argmax(1)).mean())
+    g = onnx.load("enl.qdq-amp.onnx").graph
+    dequantized = {n.output[0] for n in g.node if n.op_type == "DequantizeLinear"}
+    kept = sum(1 for n in g.node if n.op_type in ("Conv", "Gemm") and n.input[1] not in dequantized)
+    print("enl.qdq-amp.onnx (%d of 50 layers left in float) under ONNX Runtime: top-1 agreement with FP32 "
+          "%.4f (%d/%d)" % (kept, top1, round(top1 * n_eval), n_eval))
+    # Measured 2026-11-28: 30 of 50 layers in float, 107/108 (the near-tie dog_1 flips).
+    check(top1 >= 0.97, "mixed-precision export keeps issue #9's top-1 agreement (>= 0.97) under ONNX Runtime")
+
 # Layer by layer: each quantised layer alone (from its quantised input, and residual, to the
 # tensor the next layer quantises), fed the same values in both runtimes: within one step.
 m = onnx.load("enl.qdq.onnx")
@@ -294,10 +312,14 @@ for model, name, folder, shape, pre in (
         print("%s: ONNX Runtime vs edgert INT8 maps at 0.3: IoU %.4f" % (what, iou))
         check(iou >= 0.95, "%s: ONNX Runtime's maps match edgert's (IoU >= 0.95)" % what)
     else:
-        agree = float((o.argmax(1) == e.argmax(1)).mean())
-        print("%s: ONNX Runtime vs edgert INT8: top-1 agreement %.3f, max |diff| %.4f" % (
-            what, agree, np.abs(o - e).max()))
-        check(agree == 1.0, "%s: ONNX Runtime classifies as edgert's INT8" % what)
+        # The photos are not text lines: several are near-ties (FP32 0.54 / 0.46), where two
+        # INT8 runtimes may pick either side; the probabilities must still agree closely.
+        decided = np.abs(o[:, 0] - o[:, 1]) > 0.1
+        agree = float((o.argmax(1) == e.argmax(1))[decided].mean())
+        diff = float(np.abs(o - e).max())
+        print("%s: ONNX Runtime vs edgert INT8: top-1 agreement %.3f on the %d photos with a margin "
+              "> 0.1, max |probability diff| %.4f" % (what, agree, decided.sum(), diff))
+        check(agree == 1.0 and diff < 0.06, "%s: ONNX Runtime classifies as edgert's INT8" % what)
 
 for f in failed:
     print("FAIL: " + f)

@@ -37,26 +37,10 @@ int64_t perThread(const DepthwiseShape& s) {
   return s.sh * s.sw * p.plane() + s.OH * p.pw;
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-// The helpers below pass 32-byte vectors by value; they are inlined, so the note that their
-// ABI differs with and without AVX concerns no call.
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 // Eight floats as one value (GCC / Clang vector extension): one ymm register where AVX is
-// enabled, two xmm registers otherwise.
+// enabled, two xmm registers otherwise. Moved in and out with memcpy (unaligned, and no
+// function passes one by value: Clang refuses that across the clones' ABIs).
 typedef float V8 __attribute__((vector_size(32)));
-
-[[gnu::always_inline]] inline V8 load8(const float* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-[[gnu::always_inline]] inline void store8(float* p, V8 v) {
-  std::memcpy(p, &v, sizeof v);
-}
-[[gnu::always_inline]] inline V8 splat(float b) {
-  return V8{b, b, b, b, b, b, b, b};
-}
 
 EDGERT_CPU_CLONES
 void channel(const DepthwiseShape& s, const Planes& pl, const int64_t* off, const float* xc,
@@ -94,24 +78,33 @@ void channel(const DepthwiseShape& s, const Planes& pl, const int64_t* off, cons
   const int64_t taps = s.kh * s.kw, total = s.OH * pl.pw;
   int64_t i = 0;
   for (; i + 32 <= total; i += 32) {
-    V8 a0 = splat(b), a1 = a0, a2 = a0, a3 = a0;
+    V8 a0 = V8{} + b, a1 = a0, a2 = a0, a3 = a0;
     for (int64_t t = 0; t < taps; ++t) {
       const float* src = buf + off[t] + i;
       const float wv = wc[t];
-      a0 += wv * load8(src);
-      a1 += wv * load8(src + 8);
-      a2 += wv * load8(src + 16);
-      a3 += wv * load8(src + 24);
+      V8 x0, x1, x2, x3;
+      std::memcpy(&x0, src, sizeof(V8));
+      std::memcpy(&x1, src + 8, sizeof(V8));
+      std::memcpy(&x2, src + 16, sizeof(V8));
+      std::memcpy(&x3, src + 24, sizeof(V8));
+      a0 += wv * x0;
+      a1 += wv * x1;
+      a2 += wv * x2;
+      a3 += wv * x3;
     }
-    store8(acc + i, a0);
-    store8(acc + i + 8, a1);
-    store8(acc + i + 16, a2);
-    store8(acc + i + 24, a3);
+    std::memcpy(acc + i, &a0, sizeof(V8));
+    std::memcpy(acc + i + 8, &a1, sizeof(V8));
+    std::memcpy(acc + i + 16, &a2, sizeof(V8));
+    std::memcpy(acc + i + 24, &a3, sizeof(V8));
   }
   for (; i + 8 <= total; i += 8) {
-    V8 a0 = splat(b);
-    for (int64_t t = 0; t < taps; ++t) a0 += wc[t] * load8(buf + off[t] + i);
-    store8(acc + i, a0);
+    V8 a0 = V8{} + b;
+    for (int64_t t = 0; t < taps; ++t) {
+      V8 x0;
+      std::memcpy(&x0, buf + off[t] + i, sizeof(V8));
+      a0 += wc[t] * x0;
+    }
+    std::memcpy(acc + i, &a0, sizeof(V8));
   }
   for (; i < total; ++i) {
     float v = b;
