@@ -7,8 +7,9 @@ byte-equal), and run in ONNX Runtime (CPU) with edgert's CPU INT8 results:
     the same int8 inputs, gives outputs within one quantisation step of each other;
   - end to end: close (cosine), and the exported EfficientNet-Lite0 under ONNX Runtime keeps
     issue #9's top-1 agreement with FP32 on 108 held-out views of the photos.
-  - with --mixed-precision (not under the sanitizers: minutes), the export of the mixed-precision
-    build (--int8-min-top1 1 --int8-min-cosine 0.9995) keeps issue #9's 97% under ONNX Runtime.
+  - with --mixed-precision (not under the sanitizers: minutes), the export of issue #9's
+    mixed-precision build (--int8-min-top1 1 --int8-min-cosine 0.9998) keeps its 100% under ONNX
+    Runtime.
 Usage: TEST EDGERT_BIN ASSETS_DIR WORKDIR [--mixed-precision]. Exit 77 (skip) without the assets or onnxruntime
 (pip install onnxruntime: a test-only dependency; scripts/install-deps.sh makes a venv)."""
 import os
@@ -192,7 +193,7 @@ for qdq in ("enl.qdq.onnx", "enl.qdq-u.onnx"):
 if mixed:
     run(["quantize", "-q", "--onnx", ENL, "--shapes", "input:1x3x224x224", "--calib-dir", "calib",
          "--preprocess", PRE, "--calib-cache", "enl.calib", "--unsigned-activations", "--int8-min-top1", "1",
-         "--int8-min-cosine", "0.9995", "--int8-check-batches", "36", "-o", "enl.qdq-amp.onnx"], "enl-amp.log")
+         "--int8-min-cosine", "0.9998", "--int8-check-batches", "36", "-o", "enl.qdq-amp.onnx"], "enl-amp.log")
     o = ort_run("enl.qdq-amp.onnx", {"input": X})["logits"]
     top1 = float((o.argmax(1) == fp32.argmax(1)).mean())
     g = onnx.load("enl.qdq-amp.onnx").graph
@@ -200,8 +201,11 @@ if mixed:
     kept = sum(1 for n in g.node if n.op_type in ("Conv", "Gemm") and n.input[1] not in dequantized)
     print("enl.qdq-amp.onnx (%d of 50 layers left in float) under ONNX Runtime: top-1 agreement with FP32 "
           "%.4f (%d/%d)" % (kept, top1, round(top1 * n_eval), n_eval))
-    # Measured 2026-11-28: 30 of 50 layers in float, 107/108 (the near-tie dog_1 flips).
-    check(top1 >= 0.97, "mixed-precision export keeps issue #9's top-1 agreement (>= 0.97) under ONNX Runtime")
+    # Measured 2026-11-28: 44 of 50 layers in float, 108/108 (at 0.9995: 31 in float, 107/108,
+    # the held-out near-tie dog_1 flips, as in edgert). The floor allows that one flip on
+    # another CPU, as the views test does; the target is printed beside it.
+    print("issue #9's mixed-precision target (100%%) under ONNX Runtime: %s" % ("met" if top1 == 1 else "NOT met"))
+    check(top1 >= 0.99, "mixed-precision export keeps issue #9's top-1 agreement under ONNX Runtime")
 
 # Layer by layer: each quantised layer alone (from its quantised input, and residual, to the
 # tensor the next layer quantises), fed the same values in both runtimes: within one step.
