@@ -152,5 +152,30 @@ printf 'model: %s\nshapes: {input: [1, 3, 224, 224]}\nprecision: int8\ncalibrati
 expect_fail "YAML: unknown calibration key" "unknown key 'calibration.colour'" \
   "$EDGERT" build --config bad2.yaml -o x.engine
 
+printf 'model: %s\nshapes: {input: [1, 3, 224, 224]}\nprecision: int8\ncalibration: {cache: enl.calib, symmetric: maybe}\n' "$ENL" > bad4.yaml
+expect_fail "YAML: calibration.symmetric not a bool" "bad4.yaml:4:.*calibration.symmetric must be true or false" \
+  "$EDGERT" build --config bad4.yaml -o x.engine
+
+# edgert quantize (issue #12; the real models' round trip and ONNX Runtime interop are
+# qdq_interop): a Q/DQ model from the cache, symmetric by default and uint8 when asked, that
+# edgert builds without calibration; and its bad inputs, each with one error and no file left.
+if "$EDGERT" quantize -q --onnx "$ENL" --shapes input:1x3x224x224 --calib-cache enl.calib -o enl.qdq.onnx > q.txt 2>&1 &&
+   grep -q "50 layer(s) quantised" q.txt && grep -q "symmetric int8" q.txt &&
+   "$EDGERT" build -q --onnx enl.qdq.onnx --shapes input:1x3x224x224 --target cpu --precision int8 -o qdq.engine > qb.txt 2>&1 &&
+   grep -q "explicit quantisation" qb.txt; then
+  ok "quantize writes a Q/DQ model that builds in INT8 with its own scales"; else bad "quantize"; cat q.txt qb.txt; fi
+"$EDGERT" quantize -q --onnx "$ENL" --shapes input:1x3x224x224 --calib-cache enl.calib --unsigned-activations \
+  -o enl.qdq-u.onnx > qu.txt 2>&1 && grep -qE "activation Q/DQ pair\(s\) \([1-9][0-9]* uint8\)" qu.txt &&
+  ok "quantize --unsigned-activations writes uint8 pairs" || { bad "quantize unsigned"; cat qu.txt; }
+expect_fail "quantize without calibration data" "needs calibration data: --calib-dir" \
+  "$EDGERT" quantize --onnx "$ENL" --shapes input:1x3x224x224 -o x.qdq.onnx
+expect_fail "quantize a Q/DQ model" "already has QuantizeLinear / DequantizeLinear nodes" \
+  "$EDGERT" quantize --onnx enl.qdq.onnx --shapes input:1x3x224x224 --calib-cache enl.calib -o x.qdq.onnx
+expect_fail "quantize with another model's cache" "made for another model" \
+  "$EDGERT" quantize --onnx "$DET" --shapes x:1x3x320x320 --calib-cache enl.calib -o x.qdq.onnx
+expect_fail "quantize a model that is not ONNX" "not a valid ONNX model" \
+  "$EDGERT" quantize --onnx bad.calib --shapes input:1x3x224x224 --calib-cache enl.calib -o x.qdq.onnx
+[ ! -e x.qdq.onnx ] && ok "no model left by a failed quantize" || bad "x.qdq.onnx left behind"
+
 echo "int8 cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]
