@@ -12,6 +12,7 @@
 #include <onnx/version_converter/convert.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -132,7 +133,9 @@ class Editor {
     double rank;
     bool dead;
   };
-  std::vector<Entry>& nodes() { return nodes_; }
+  // A deque: adding nodes keeps references to the others valid (the export edits a node while
+  // it adds its pairs).
+  std::deque<Entry>& nodes() { return nodes_; }
 
   int producer(const std::string& t) const {
     for (size_t i = 0; i < nodes_.size(); ++i)
@@ -176,7 +179,7 @@ class Editor {
   // The DequantizeLinear output that stands for activation `t` quantised with scale `s` and
   // zero point `z` (0: int8; -128: edgert's unsigned, written as uint8 with zero point 0),
   // made once per tensor.
-  Result<std::string> quantized(const std::string& t, float s, int z, size_t* pairs,
+  Result<std::string> quantized(std::string t, float s, int z, size_t* pairs,
                                 size_t* unsigned_pairs) {
     auto it = pairs_.find(t);
     if (it != pairs_.end()) {
@@ -294,7 +297,7 @@ class Editor {
     std::string dq;
   };
   onnx::ModelProto& m_;
-  std::vector<Entry> nodes_;
+  std::deque<Entry> nodes_;
   std::set<std::string> names_;
   std::map<std::string, Pair> pairs_;
 };
