@@ -11,16 +11,15 @@ struct DepthwiseShape {
   int64_t pad_top = 0, pad_left = 0;
 };
 
-// Floats of scratch depthwise2d needs: per thread, one channel's zero-padded input split by
-// column phase.
+// Floats of scratch depthwise2d needs: per thread, one channel's phase planes and outputs.
 int64_t depthwiseScratchFloats(const DepthwiseShape& s);
 
 // y[c] = bias[c] + conv(x[c], w[c]) for every channel of one image, NCHW; `bias` may be null.
 // Channels are split over the CPU threads (thread_pool.h).
-// Each channel's input is copied once into a zero-padded plane split into `sw` column phases,
-// so every tap reads contiguous floats with no bounds test; 16 outputs of a row stay in
-// registers over all taps. Built for AVX-512, AVX2 + FMA and baseline x86-64, picked at load
-// time (the float results may differ in the last bit between them: FMA).
+// Each channel's input is copied once into zero-padded sh x sw phase planes, so that every tap
+// is one long multiply-add over contiguous floats with no bounds test (depthwise.cpp), 32
+// outputs held in registers over all taps. Built for AVX-512, AVX2 and baseline x86-64, picked
+// at load time; all three give the same bits (no FMA contraction, taps summed in one order).
 void depthwise2d(const DepthwiseShape& s, const float* x, const float* w, const float* bias,
                  float* y, float* scratch);
 
