@@ -32,7 +32,9 @@ bool zeroPoint(const Graph& g, const Node& n, DataType* dt, int* z) {
 }
 
 bool isZeroPad(const Graph& g, const Node& n) {
-  if (n.op != "Pad" || n.attrs.getString("mode", "constant").value() != "constant") return false;
+  if (n.op != "Pad") return false;
+  const Result<std::string> mode = n.attrs.getString("mode", "constant");  // not checked yet
+  if (!mode.ok() || mode.value() != "constant") return false;
   if (n.inputs.size() < 3 || n.inputs[2] < 0) return true;
   const TensorEntry& v = g.tensors[n.inputs[2]];
   return v.isConstant() && v.constant->numel() == 1 && v.constant->doubleAt(0) == 0.0;

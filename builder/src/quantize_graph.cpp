@@ -286,6 +286,7 @@ std::map<std::string, QuantizedWeight> recordWeightQuantization(const Graph& g) 
     if (n.op != "DequantizeLinear" || n.inputs.size() < 2) continue;
     const int q = n.inputs[0], sc = n.inputs[1];
     const int zp = n.inputs.size() > 2 ? n.inputs[2] : -1;
+    if (q < 0 || sc < 0 || n.outputs.empty() || n.outputs[0] < 0) continue;  // empty names
     if (!g.tensors[q].isConstant() || g.tensors[q].dtype != DataType::kInt8 ||
         !g.tensors[sc].isConstant() || g.tensors[sc].dtype != DataType::kFloat32)
       continue;
@@ -300,7 +301,10 @@ std::map<std::string, QuantizedWeight> recordWeightQuantization(const Graph& g) 
     w.values = g.tensors[q].constant->clone();
     const HostTensor& s = *g.tensors[sc].constant;
     for (int64_t i = 0; i < s.numel(); ++i) w.scales.push_back(s.as<float>()[i]);
-    w.axis = n.attrs.getInt("axis", 1).value();
+    // Before shape inference: the node's attributes are not checked yet.
+    const Result<int64_t> axis = n.attrs.getInt("axis", 1);
+    if (!axis.ok()) continue;
+    w.axis = axis.value();
     if (w.axis < 0) w.axis += static_cast<int64_t>(w.values.dims().size());
     out[g.tensors[n.outputs[0]].name] = std::move(w);
   }
