@@ -325,15 +325,6 @@ void setInput(onnx::NodeProto& n, int slot, const std::string& t) {
   n.set_input(slot, t);
 }
 
-// [K, N] <-> [N, K] of int8.
-HostTensor transposedI8(const HostTensor& w) {
-  const int64_t R = w.dims()[0], C = w.dims()[1];
-  HostTensor t = HostTensor::create(DataType::kInt8, {C, R}).value();
-  for (int64_t r = 0; r < R; ++r)
-    for (int64_t c = 0; c < C; ++c) t.mutableAs<int8_t>()[c * R + r] = w.as<int8_t>()[r * C + c];
-  return t;
-}
-
 }  // namespace
 
 Status exportQdqOnnx(const std::string& onnx_path, const std::string& output_path,
@@ -444,7 +435,7 @@ Status exportQdqOnnx(const std::string& onnx_path, const std::string& output_pat
     ++rep.int8_layers;
     // Weights: int8 in the model's layout, one scale per output channel.
     const bool kn = op == "MatMul" || (op == "Gemm" && intAttr(n, "transB", 0) == 0);
-    const HostTensor wq = kn ? transposedI8(q8->weights) : q8->weights.clone();
+    const HostTensor wq = kn ? transposedInt8(q8->weights) : q8->weights.clone();
     const int64_t M = q8->weights.dims()[0];
     const std::string wq_name = ed.fresh(base + "/weight_quantized");
     const std::string ws_name = ed.fresh(base + "/weight_scale");

@@ -180,6 +180,10 @@ Node makeQConv(Graph& g, const Node& n, int xq, float sx, HostTensor wq,
 
 }  // namespace
 
+HostTensor transposedInt8(const HostTensor& w) {
+  return transposed<int8_t>(w);
+}
+
 void quantizeWeightsPerChannel(const HostTensor& w, HostTensor* q, std::vector<float>* scales) {
   const int64_t M = w.dims()[0];
   const int64_t per = M ? w.numel() / M : 0;

@@ -107,6 +107,10 @@ Result<QuantizeReport> quantizeGraph(Graph& g, const CalibrationCache& ranges,
 std::map<std::string, QuantizedWeight> recordWeightQuantization(const Graph& imported);
 bool hasQdq(const Graph& g);
 
+// [K, N] int8 weights as [N, K] (and back): Gemm (transB = 0) and MatMul store [K, N],
+// EdgertQConv and QuantizedLayer::weights hold [outputs, K].
+HostTensor transposedInt8(const HostTensor& w);
+
 // Symmetric per-output-channel quantisation of a float32 weight tensor whose dim 0 is the
 // output channel: q = sat(rint(w / s[m])), s[m] = max|w[m]| / 127 (1 where all are zero).
 void quantizeWeightsPerChannel(const HostTensor& w, HostTensor* q, std::vector<float>* scales);

@@ -22,6 +22,9 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from photo_views import make_views  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../scripts"))
+from preprocess import enl_input  # noqa: E402  (the EfficientNet-Lite0 input tensor of a photo)
+
 edgert, assets, work = [os.path.abspath(a) for a in sys.argv[1:4]]
 mixed = "--mixed-precision" in sys.argv[4:]
 ENL = os.path.join(assets, "models/imagenet/efficientnet_lite0.onnx")
@@ -135,18 +138,7 @@ make_views(PHOTOS, "calib", 3, seed=1)
 n_eval = make_views(PHOTOS, "eval", 9, seed=2)
 
 
-def enl_input(path):
-    img = Image.open(path).convert("RGB")
-    w, h = img.size
-    s = 256 / min(w, h)
-    img = img.resize((max(256, round(w * s)), max(256, round(h * s))), Image.BILINEAR)
-    w, h = img.size
-    left, top = (w - 224) // 2, (h - 224) // 2
-    x = (np.asarray(img.crop((left, top, left + 224, top + 224)), np.float32) - 127.0) / 128.0
-    return x.transpose(2, 0, 1)
-
-
-X = np.stack([enl_input(os.path.join("eval", f)) for f in sorted(os.listdir("eval"))])
+X = np.concatenate([enl_input(Image.open(os.path.join("eval", f))) for f in sorted(os.listdir("eval"))])
 run(["quantize", "-q", "--onnx", ENL, "--shapes", "input:1x3x224x224", "--calib-dir", "calib",
      "--preprocess", PRE, "--calib-algo", "entropy", "--calib-cache", "enl.calib", "-o", "enl.qdq.onnx"],
     "enl-quantize.log")
