@@ -34,11 +34,11 @@ file "$B/bin/edgert" | grep -q "ARM aarch64" || { echo "test-arm64: $B/bin/edger
 W="$B/cross-check"; rm -rf "$W"; mkdir -p "$W"
 "$HOST_BIN" build -q --onnx configs/models/efficientnet_lite0.onnx --target cpu \
   --shapes input:2x3x224x224 -o "$W/m.engine" >/dev/null
-python3 -c "import numpy as np; np.save('$W/x.npy', np.random.default_rng(7).standard_normal((2, 3, 224, 224)).astype(np.float32))"
+/usr/bin/python3 -c "import numpy as np; np.save('$W/x.npy', np.random.default_rng(7).standard_normal((2, 3, 224, 224)).astype(np.float32))"
 "$HOST_BIN" run --engine "$W/m.engine" --backend cpu --input "$W/x.npy" --save-outputs "$W/x86_64" >/dev/null
 qemu-aarch64 -L "$SYS" "$B/bin/edgert" run --engine "$W/m.engine" --backend cpu --input "$W/x.npy" \
   --save-outputs "$W/aarch64" >/dev/null
-python3 - "$W" <<'PY'
+/usr/bin/python3 - "$W" <<'PY'
 import os, sys
 import numpy as np
 w = sys.argv[1]

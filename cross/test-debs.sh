@@ -14,7 +14,7 @@ ls dist/gstreamer1.0-edgert_*_arm64.deb >/dev/null 2>&1 && extra+=(gstreamer1.0-
 EDGERT_SYSROOT_DEV=0 bash cross/make-sysroot.sh arm64 "$ROOT" "${debs[@]/#/./}" "${extra[@]}"
 run() { qemu-aarch64 -L "$ROOT" "$ROOT$1" "${@:2}"; }
 W="$ROOT/work"; mkdir -p "$W"
-python3 -c "import numpy as np; np.save('$W/x.npy', np.random.default_rng(3).standard_normal((1, 3, 224, 224)).astype(np.float32))"
+/usr/bin/python3 -c "import numpy as np; np.save('$W/x.npy', np.random.default_rng(3).standard_normal((1, 3, 224, 224)).astype(np.float32))"
 # A device's install first: the runtime and edgert-tools alone run an engine built on this
 # host, and the builder's commands say which package they need.
 [ ! -e "$ROOT/usr/lib/aarch64-linux-gnu/edgert" ] || { echo "test-debs: the root already holds edgert-builder"; exit 1; }

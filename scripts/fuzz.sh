@@ -44,7 +44,7 @@ printf 'edgert-calibration 1\nmodel 9f86d081884c7d65\nalgorithm entropy 99.99\n2
 printf 'edgert-calibration 2\nmodel ab\nalgorithm minmax 99.99\n1.5 x\nmean 3 0.5 -1 2e-9 x\n' > $B/corpus/calib_cache/b.calib
 printf 'edgert-calibration 3\nmodel ab\nalgorithm entropy 99.99\n1.5 x\nrounding 11 a503 dw conv\n' > $B/corpus/calib_cache/c.calib
 printf '# edgert timing cache v1\nsm_90 NVIDIA H200\tConv in0=float32:1x16x20x20 out=1x32x20x20 fp32\tcublaslt-1x1\t0.0123\n' > $B/corpus/timing_cache/a.cache
-python3 -c "
+/usr/bin/python3 -c "
 import struct
 def npy(descr, shape, payload):
     h = \"{'descr': '%s', 'fortran_order': False, 'shape': %s, }\" % (descr, shape)
