@@ -26,8 +26,8 @@ ap.add_argument("--iterations", type=int, default=50)
 ap.add_argument("--models", default="resnet18,efficientnet_lite0,ppocr_det")
 args = ap.parse_args()
 os.makedirs(args.work, exist_ok=True)
-# OpenBLAS runs edgert's GEMMs on this many threads (its other CPU kernels are single-threaded).
-os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+# edgert's CPU backend runs its kernels (and OpenBLAS, single-threaded) on this many threads.
+os.environ["EDGERT_CPU_THREADS"] = str(args.threads)
 import onnxruntime as ort  # noqa: E402
 
 

@@ -83,9 +83,15 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
     for (const auto& l : v) by_op[l.op] += l.ms;
     for (const auto& [op, ms] : by_op)
       fmt::print("  {:<20} {:8.4f} ms {:5.1f}%\n", op, ms, 100 * ms / std::max(total, 1e-12));
-    fmt::print("slowest layers:\n");
-    for (size_t i = 0; i < v.size() && i < 15; ++i)
-      fmt::print("  {:8.4f} ms  {:<16} {:<22} {}\n", v[i].ms, v[i].op, v[i].tactic, v[i].name);
+    // Achieved rates from what each layer's shapes imply (LayerTiming::flops / bytes).
+    fmt::print("slowest layers:          TFLOP/s    GB/s\n");
+    for (size_t i = 0; i < v.size() && i < 15; ++i) {
+      const double s = std::max(v[i].ms, 1e-9) * 1e-3;
+      const std::string tf =
+          v[i].flops > 0 ? fmt::format("{:8.2f}", v[i].flops / s * 1e-12) : "       -";
+      fmt::print("  {:8.4f} ms  {} {:7.1f}  {:<16} {:<22} {}\n", v[i].ms, tf, v[i].bytes / s * 1e-9,
+                 v[i].op, v[i].tactic, v[i].name);
+    }
     if (!json_path.empty()) {
       // Every layer in execution order (trtexec's --exportProfile).
       nlohmann::ordered_json j;
@@ -94,7 +100,12 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
       j["total_ms"] = total;
       auto& arr = j["layers"] = nlohmann::ordered_json::array();
       for (const LayerTiming& l : layers.value())
-        arr.push_back({{"name", l.name}, {"op", l.op}, {"tactic", l.tactic}, {"ms", l.ms}});
+        arr.push_back({{"name", l.name},
+                       {"op", l.op},
+                       {"tactic", l.tactic},
+                       {"ms", l.ms},
+                       {"flops", l.flops},
+                       {"bytes", l.bytes}});
       const std::string text = j.dump(1) + "\n";
       Status st = writeFileAtomically(json_path, text.data(), text.size());
       if (!st.ok()) return fail(st);

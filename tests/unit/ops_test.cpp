@@ -128,6 +128,54 @@ TEST_F(Ops, ConvAutoPadSameUpper) {
   expectClose(runGraph(gr, {{"x", &x}}), naiveConv(x, w, nullptr, 1, {2, 2}, {1, 1}, {1, 0, 1, 1}));
 }
 
+// Shapes past one register tile, one depth block and one column block of the packed GEMM
+// (cpu/conv_gemm.cpp: 12 x 32 tiles, depth blocks of <= 256, 1024-column blocks), both of its
+// ways of splitting the work over threads, ragged edges everywhere, and its fused epilogue.
+TEST_F(Ops, ConvAcrossGemmBlocks) {
+  struct Case {
+    Dims x;
+    int64_t M, KH, KW, stride, pad;
+    bool residual_relu;
+  };
+  const Case cases[] = {
+      {{1, 70, 40, 33}, 27, 3, 3, 1, 1, true},    // K 630: 3 depth blocks; 1320 columns
+      {{2, 300, 20, 61}, 40, 1, 1, 1, 0, false},  // pointwise, K 300, 1220 columns per image
+      {{1, 260, 5, 5}, 100, 3, 3, 2, 1, true},    // 9 columns: channels split over threads
+      {{1, 3, 67, 45}, 13, 3, 3, 2, 0, false},    // a stem: K 27, stride 2, no pad
+      {{1, 33, 9, 200}, 25, 1, 5, 1, 2, false},   // wide rows, a 1 x 5 window
+  };
+  for (const Case& cs : cases) {
+    const int64_t C = cs.x[1];
+    const Dims pads = {cs.pad, cs.pad, cs.pad, cs.pad}, stride = {cs.stride, cs.stride};
+    HostTensor x = randomTensor(DataType::kFloat32, cs.x, rng());
+    HostTensor w = randomTensor(DataType::kFloat32, {cs.M, C, cs.KH, cs.KW}, rng());
+    HostTensor b = randomTensor(DataType::kFloat32, {cs.M}, rng());
+    HostTensor want = naiveConv(x, w, &b, 1, stride, {1, 1}, pads);
+    HostTensor r = randomTensor(DataType::kFloat32, want.dims(), rng());
+    OnnxGraph gr;
+    gr.input("x", DataType::kFloat32, cs.x).constant("w", w).constant("b", b).output("y");
+    std::map<std::string, const HostTensor*> feeds = {{"x", &x}};
+    const std::vector<onnx::AttributeProto> attrs = {attrInts("strides", stride),
+                                                     attrInts("pads", pads)};
+    if (cs.residual_relu) {
+      gr.input("r", DataType::kFloat32, r.dims());
+      gr.node("Conv", {"x", "w", "b"}, {"c"}, attrs).node("Add", {"c", "r"}, {"s"});
+      gr.node("Relu", {"s"}, {"y"});
+      feeds["r"] = &r;
+      for (int64_t i = 0; i < want.numel(); ++i)
+        want.mutableAs<float>()[i] = std::max(0.f, want.as<float>()[i] + r.as<float>()[i]);
+    } else {
+      gr.node("Conv", {"x", "w", "b"}, {"y"}, attrs);
+    }
+    SCOPED_TRACE(::testing::Message() << "x " << dimsToString(cs.x) << " w "
+                                      << dimsToString(w.dims()) << " stride " << cs.stride);
+    // float32 sums of K = C x kh x kw products drift from the double reference by ~sqrt(K)
+    // rounding steps; outputs near zero (the residual cancelling) need that as absolute slack.
+    const double k = static_cast<double>(C * cs.KH * cs.KW);
+    expectClose(runGraph(gr, feeds), want, 1e-4, 1e-5 * std::sqrt(k));
+  }
+}
+
 // ---- Gemm / MatMul ------------------------------------------------------------------------
 
 TEST_F(Ops, MatMulBroadcastBatches) {

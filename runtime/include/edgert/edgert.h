@@ -55,6 +55,11 @@ struct LayerTiming {
   std::string op;
   std::string tactic;
   double ms = 0;  // median over the profiled runs
+  // What the layer's shapes imply at least: arithmetic (a multiply-add counts two; 0 for ops
+  // that do little) and bytes of inputs, weights and outputs moved once in the layer's
+  // precision. Divided by `ms` they place the layer against the device's roofline.
+  double flops = 0;
+  double bytes = 0;
 };
 
 class ExecutionContext {

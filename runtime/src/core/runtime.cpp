@@ -12,6 +12,7 @@
 #include "edgert/internal/str.h"
 #include "engine_impl.h"
 #include "image_input.h"
+#include "layer_cost.h"
 
 #ifndef EDGERT_VERSION_STRING
 #define EDGERT_VERSION_STRING "0.0.0"
@@ -357,7 +358,9 @@ Result<std::vector<LayerTiming>> CpuContext::profileLayers(int iterations) {
   std::vector<LayerTiming> out;
   for (size_t i = 0; i < t.size(); ++i) {
     std::sort(t[i].begin(), t[i].end());
-    out.push_back({g.nodes[i].name, g.nodes[i].op, "cpu-ref", t[i][t[i].size() / 2]});
+    const LayerCost cost = layerCost(g, g.nodes[i]);
+    out.push_back(
+        {g.nodes[i].name, g.nodes[i].op, "cpu-ref", t[i][t[i].size() / 2], cost.flops, cost.bytes});
   }
   return out;
 }

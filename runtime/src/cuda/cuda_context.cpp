@@ -12,6 +12,7 @@
 
 #include "../core/engine_impl.h"
 #include "../core/image_input.h"
+#include "../core/layer_cost.h"
 #include "cuda_libs.h"
 #include "cuda_ops.h"
 #include "edgert/internal/str.h"
@@ -769,12 +770,17 @@ Result<std::vector<LayerTiming>> CudaContext::profileLayers(int iterations) {
   for (size_t i = 0; i < n; ++i) {
     std::sort(t[i].begin(), t[i].end());
     const Layer& L = layers_[i];
-    if (L.node >= 0)
+    if (L.node >= 0) {
+      const LayerCost cost = layerCost(g, g.nodes[L.node]);
       out.push_back({g.nodes[L.node].name, g.nodes[L.node].op,
-                     L.gpu ? L.gpu->tactic() : "cpu-fallback", t[i][t[i].size() / 2]});
-    else
-      out.push_back(
-          {g.tensors[L.in_t[0]].name, "(layout)", L.gpu->tactic(), t[i][t[i].size() / 2]});
+                     L.gpu ? L.gpu->tactic() : "cpu-fallback", t[i][t[i].size() / 2], cost.flops,
+                     cost.bytes});
+    } else {  // a layout change: float32 NCHW <-> fp16 NHWC, read once and written once
+      const TensorEntry& te = g.tensors[L.in_t[0]];
+      double elems = 1;
+      for (int64_t v : te.dims) elems *= static_cast<double>(v);
+      out.push_back({te.name, "(layout)", L.gpu->tactic(), t[i][t[i].size() / 2], 0, 6 * elems});
+    }
   }
   return out;
 }

@@ -1,4 +1,8 @@
-// Conv: im2col + SGEMM per group (OpenBLAS when present), direct loops for depthwise.
+// Conv: on AVX-512 CPUs one packed GEMM with the im2col in its packing (cpu/conv_gemm.h),
+// elsewhere im2col + SGEMM per group (OpenBLAS when present); direct loops for depthwise.
+#include <memory>
+
+#include "../cpu/conv_gemm.h"
 #include "../cpu/depthwise.h"
 #include "../cpu/sgemm.h"
 #include "../cpu/thread_pool.h"
@@ -153,7 +157,54 @@ void im2colRows(const Geometry& g, int64_t channels, const float* x, float* cols
   }
 }
 
-Status runConv(const ConvParams& p, const KernelArgs& a) {
+struct ConvKernel {
+  ConvParams p;
+  std::shared_ptr<const cpu::ConvGemm> gemm;  // weights packed when the kernel was created
+  bool gemm_epilogue = false;                 // bias, residual and activation in its stores
+};
+
+cpu::ConvGemmGeometry gemmGeometry(const ConvParams& p) {
+  const Geometry& g = p.g;
+  cpu::ConvGemmGeometry s;
+  s.channels = p.C / p.G;
+  if (p.pointwise) {  // one long row: the packing copies whole runs of pixels
+    s.H = s.W = s.OH = s.OW = 1;
+    s.W = s.OW = g.outVol();
+    return s;
+  }
+  s.H = g.in[1], s.W = g.in[2], s.OH = g.out[1], s.OW = g.out[2];
+  s.kh = g.k[1], s.kw = g.k[2], s.sh = g.s[1], s.sw = g.s[2], s.dh = g.d[1], s.dw = g.d[2];
+  s.pad_top = g.pb[1], s.pad_left = g.pb[2];
+  return s;
+}
+
+Status runPackedConv(const ConvKernel& k, const KernelArgs& a) {
+  const ConvParams& p = k.p;
+  const float* x = a.in[0].as<float>();
+  const float* bias = a.in.size() > 2 ? a.in[2].as<float>() : nullptr;
+  float* y = a.out[0].as<float>();
+  cpu::ConvGemmEpilogue epi;
+  if (k.gemm_epilogue) {
+    epi.bias = bias;
+    epi.residual = p.epi.residual && a.in.size() > 3 ? a.in[3].as<float>() : nullptr;
+    epi.act = p.epi.act == Act::kRelu   ? cpu::ConvGemmEpilogue::Act::kRelu
+              : p.epi.act == Act::kClip ? cpu::ConvGemmEpilogue::Act::kClip
+                                        : cpu::ConvGemmEpilogue::Act::kNone;
+    epi.lo = p.epi.alpha, epi.hi = p.epi.beta;
+  }
+  const int64_t in_img = p.C * p.g.inVol(), out_img = p.M * p.g.outVol();
+  for (int64_t n = 0; n < p.N; ++n) {
+    cpu::ConvGemmEpilogue e = epi;
+    if (e.residual) e.residual += n * out_img;
+    k.gemm->run(x + n * in_img, y + n * out_img, e, a.scratch);
+  }
+  if (!k.gemm_epilogue) finishOutput(p, a, y, bias);
+  return Status::Ok();
+}
+
+Status runConv(const ConvKernel& k, const KernelArgs& a) {
+  if (k.gemm) return runPackedConv(k, a);
+  const ConvParams& p = k.p;
   const float* x = a.in[0].as<float>();
   const float* w = a.in[1].as<float>();
   const float* bias = a.in.size() > 2 ? a.in[2].as<float>() : nullptr;
@@ -196,6 +247,15 @@ Status runConv(const ConvParams& p, const KernelArgs& a) {
 Result<std::unique_ptr<Kernel>> createConv(const NodeContext& c) {
   ConvParams p;
   EDGERT_TRY_ATTR(p, parseConv(c));
+  const HostTensor* w = c.constant(1);
+  if (!p.depthwise && planar(p.g) && w && w->dtype() == DataType::kFloat32 &&
+      cpu::ConvGemm::available()) {
+    ConvKernel k{p, nullptr, false};
+    k.gemm = std::make_shared<const cpu::ConvGemm>(gemmGeometry(p), p.G, p.M / p.G, w->as<float>());
+    k.gemm_epilogue = p.epi.act == Act::kNone || p.epi.act == Act::kRelu || p.epi.act == Act::kClip;
+    const size_t scratch = k.gemm->scratchBytes();
+    return makeKernel(std::move(k), &runConv, scratch);
+  }
   const int64_t rows = im2colTileRows(p);
   size_t scratch =
       (p.pointwise || p.depthwise)
@@ -204,7 +264,7 @@ Result<std::unique_ptr<Kernel>> createConv(const NodeContext& c) {
                                                 (rows ? rows * p.g.out[2] : p.g.outVol()));
   if (p.depthwise && planar(p.g))
     scratch = sizeof(float) * static_cast<size_t>(cpu::depthwiseScratchFloats(depthwiseShape(p)));
-  return makeKernel(std::move(p), &runConv, scratch);
+  return makeKernel(ConvKernel{std::move(p), nullptr, false}, &runConv, scratch);
 }
 
 }  // namespace

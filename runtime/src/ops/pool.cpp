@@ -1,5 +1,6 @@
 // MaxPool (with optional Indices), AveragePool and the global pools, 1-D to 3-D.
-#include "conv_geometry.h"
+#include "../cpu/thread_pool.h"
+#include "conv_common.h"
 
 namespace edgert::ops {
 namespace {
@@ -51,10 +52,49 @@ Status inferPool(NodeContext& c) {
   return Status::Ok();
 }
 
+// float32 2-D MaxPool without Indices, the common case (ResNet's stem): each output row is the
+// running maximum of its window's input rows, one vectorisable pass per tap over the row's valid
+// outputs, planes split over the CPU threads. Taps in the padding are skipped, as below.
+void maxPool2dFloat(const PoolParams& p, const float* x, float* y) {
+  const Geometry& g = p.g;
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  cpu::parallelFor(p.NC, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, OH * OW)),
+                   [&](int, int64_t b, int64_t e) {
+                     for (int64_t nc = b; nc < e; ++nc) {
+                       const float* xc = x + nc * H * W;
+                       for (int64_t oh = 0; oh < OH; ++oh) {
+                         float* yr = y + (nc * OH + oh) * OW;
+                         std::fill(yr, yr + OW, std::numeric_limits<float>::lowest());
+                         for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+                           const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+                           if (ih < 0 || ih >= H) continue;
+                           for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+                             const int64_t base =
+                                 kw * g.d[2] - g.pb[2];  // input column = ow * s + base
+                             const int64_t ow0 = std::min(OW, firstValid(base, g.s[2], 0));
+                             const int64_t ow1 = std::min(OW, firstValid(base, g.s[2], W));
+                             const float* xr = xc + ih * W + base;
+                             const int64_t s = g.s[2];
+                             for (int64_t ow = ow0; ow < ow1; ++ow) {
+                               const float v = xr[ow * s];
+                               yr[ow] = v > yr[ow] ? v : yr[ow];
+                             }
+                           }
+                         }
+                       }
+                     }
+                   });
+}
+
 template <bool kMax>
 Status runPool(const PoolParams& p, const KernelArgs& a) {
   const Geometry& g = p.g;
   int64_t* indices = kMax && a.out.size() > 1 ? a.out[1].as<int64_t>() : nullptr;
+  if (kMax && !indices && a.in[0].dtype == DataType::kFloat32 && g.in[0] == 1 && g.k[0] == 1 &&
+      g.out[0] == 1) {
+    maxPool2dFloat(p, a.in[0].as<float>(), a.out[0].as<float>());
+    return Status::Ok();
+  }
   dispatch<kNumeric>(a.in[0].dtype, [&]<class T>() {
     using C = typename Num<T>::C;
     const T* x = a.in[0].as<T>();
@@ -145,19 +185,32 @@ Status runGlobal(const GlobalParams& p, const KernelArgs& a) {
     using C = typename Num<T>::C;
     const T* x = a.in[0].as<T>();
     T* y = a.out[0].as<T>();
-    for (int64_t i = 0; i < p.NC; ++i) {
-      const T* xc = x + i * p.spatial;
-      if (kMax) {
-        C m = std::numeric_limits<C>::lowest();
-        for (int64_t j = 0; j < p.spatial; ++j) m = std::max(m, Num<T>::load(xc[j]));
-        y[i] = Num<T>::store(m);
-      } else {
-        double s = 0;
-        for (int64_t j = 0; j < p.spatial; ++j) s += static_cast<double>(Num<T>::load(xc[j]));
-        y[i] =
-            Num<T>::store(static_cast<C>(s / static_cast<double>(std::max<int64_t>(p.spatial, 1))));
-      }
-    }
+    // Channels split over the CPU threads; each mean is eight interleaved double sums (one
+    // vector of them, in a fixed order whatever the split) rather than one serial chain.
+    cpu::parallelFor(p.NC, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, p.spatial)),
+                     [&](int, int64_t b, int64_t e) {
+                       for (int64_t i = b; i < e; ++i) {
+                         const T* xc = x + i * p.spatial;
+                         if (kMax) {
+                           C m = std::numeric_limits<C>::lowest();
+                           for (int64_t j = 0; j < p.spatial; ++j)
+                             m = std::max(m, Num<T>::load(xc[j]));
+                           y[i] = Num<T>::store(m);
+                         } else {
+                           double part[8] = {};
+                           int64_t j = 0;
+                           for (; j + 8 <= p.spatial; j += 8)
+                             for (int l = 0; l < 8; ++l)
+                               part[l] += static_cast<double>(Num<T>::load(xc[j + l]));
+                           for (; j < p.spatial; ++j)
+                             part[j % 8] += static_cast<double>(Num<T>::load(xc[j]));
+                           const double s = ((part[0] + part[4]) + (part[1] + part[5])) +
+                                            ((part[2] + part[6]) + (part[3] + part[7]));
+                           y[i] = Num<T>::store(static_cast<C>(
+                               s / static_cast<double>(std::max<int64_t>(p.spatial, 1))));
+                         }
+                       }
+                     });
   });
   return Status::Ok();
 }

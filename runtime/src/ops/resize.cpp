@@ -1,5 +1,6 @@
 // Resize (nearest, linear, cubic; every coordinate transformation mode PyTorch and
 // TensorFlow export) as separable per-dim taps computed once per kernel.
+#include "../cpu/thread_pool.h"
 #include "op_util.h"
 
 namespace edgert::ops {
@@ -17,6 +18,7 @@ struct ResizeParams {
   std::vector<std::vector<uint8_t>> outside;        // [dim][out coord]: extrapolate
   float extrapolation = 0.f;
   bool planes_2d = false;  // rank 4, N and C untouched, nothing extrapolated
+  bool copies_2d = false;  // planes_2d with one tap of weight 1 per output: a gather
 };
 
 struct ResizeAttrs {
@@ -116,24 +118,38 @@ double cubicWeight(double t, double a) {
 void runPlanes2d(const ResizeParams& p, const float* x, float* y) {
   const int64_t planes = p.in[0] * p.in[1], hi = p.in[2], wi = p.in[3], ho = p.out[2],
                 wo = p.out[3];
-  for (int64_t pl = 0; pl < planes; ++pl) {
-    const float* xp = x + pl * hi * wi;
-    float* yp = y + pl * ho * wo;
-    for (int64_t oy = 0; oy < ho; ++oy) {
-      const auto& ty = p.taps[2][oy];
-      for (int64_t ox = 0; ox < wo; ++ox) {
-        const auto& tx = p.taps[3][ox];
-        float acc = 0;
-        for (const Tap& a : ty) {
-          const float* row = xp + a.index * wi;
-          float s = 0;
-          for (const Tap& b : tx) s += b.weight * row[b.index];
-          acc += a.weight * s;
-        }
-        yp[oy * wo + ox] = acc;
-      }
-    }
-  }
+  // Planes split over the CPU threads.
+  cpu::parallelFor(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, ho * wo)),
+                   [&](int, int64_t b, int64_t e) {
+                     for (int64_t pl = b; pl < e; ++pl) {
+                       const float* xp = x + pl * hi * wi;
+                       float* yp = y + pl * ho * wo;
+                       for (int64_t oy = 0; oy < ho; ++oy) {
+                         const auto& ty = p.taps[2][oy];
+                         float* yr = yp + oy * wo;
+                         if (p.copies_2d) {  // nearest: each output row a gather of one input row
+                           const float* row = xp + ty[0].index * wi;
+                           if (oy > 0 && p.taps[2][oy - 1][0].index == ty[0].index) {
+                             std::copy(yr - wo, yr, yr);
+                             continue;
+                           }
+                           for (int64_t ox = 0; ox < wo; ++ox) yr[ox] = row[p.taps[3][ox][0].index];
+                           continue;
+                         }
+                         for (int64_t ox = 0; ox < wo; ++ox) {
+                           const auto& tx = p.taps[3][ox];
+                           float acc = 0;
+                           for (const Tap& a : ty) {
+                             const float* row = xp + a.index * wi;
+                             float s = 0;
+                             for (const Tap& t : tx) s += t.weight * row[t.index];
+                             acc += a.weight * s;
+                           }
+                           yr[ox] = acc;
+                         }
+                       }
+                     }
+                   });
 }
 
 Status runResize(const ResizeParams& p, const KernelArgs& a) {
@@ -277,6 +293,10 @@ Result<std::unique_ptr<Kernel>> createResize(const NodeContext& c) {
       if (p.outside[d][o] || (d < 2 && !identity)) p.planes_2d = false;
     }
   }
+  p.copies_2d = p.planes_2d;
+  for (int d = 2; d < 4 && p.copies_2d; ++d)
+    for (const auto& t : p.taps[d])
+      if (t.size() != 1 || t[0].weight != 1.f) p.copies_2d = false;
   return makeKernel(std::move(p), &runResize);
 }
 
