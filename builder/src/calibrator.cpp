@@ -211,7 +211,9 @@ std::pair<double, int64_t> top1Agreement(const Graph& g, const BatchOutputs& a,
     for (int64_t s = 0; s < batch; ++s) {
       const float* x = a[i][0].data() + s * per;
       const float* y = b[i][0].data() + s * per;
-      same += std::max_element(x, x + per) - x == std::max_element(y, y + per) - y;
+      const auto [lo, hi] = std::minmax_element(x, x + per);
+      const float tie = kTop1Tie * (*hi - *lo);
+      same += x[std::max_element(y, y + per) - y] >= *hi - tie;
       ++samples;
     }
   }

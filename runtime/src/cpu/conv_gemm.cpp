@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "thread_pool.h"
 
@@ -98,40 +99,67 @@ void packColumns(const ConvGemmGeometry&, const float*, int64_t, int64_t, int64_
 
 struct TileEpilogue {
   const float* bias;      // at the tile's first channel, or null
-  const float* residual;  // at the tile's first output, or null
+  const float* residual;  // laid out as y (the tile's TileMap applies), or null
   ConvGemmEpilogue::Act act;
   float lo, hi;
 };
 
+// Where a tile's 32 lanes live in the output (and the residual): segment s holds lanes
+// [lane0, lane1) at y + base[s] + lane, the rest are not written. Packed columns are one
+// segment; the padded-width columns of the direct path drop each row's last Wp - OW lanes.
+struct TileMap {
+  static constexpr int kMax = kNR;
+  int n = 0;
+  uint16_t m0[kMax], m1[kMax];  // the segment's lanes in each half
+  int64_t base[kMax];
+  void add(int lane0, int lane1, int64_t y_first) {
+    const uint64_t bits = ((lane1 >= 32 ? ~0ull : (1ull << lane1) - 1)) & ~((1ull << lane0) - 1);
+    m0[n] = static_cast<uint16_t>(bits & 0xFFFF);
+    m1[n] = static_cast<uint16_t>((bits >> 16) & 0xFFFF);
+    base[n++] = y_first - lane0;
+  }
+};
+
 #if defined(__x86_64__)
-// C[mr x nr] (ldc apart) = [C +] A[kc x 12] * B[kc x 32], then the epilogue when `e` is set.
-// One fused multiply-add chain per output in the order of k.
+// C[mr x 32 lanes] (rows ldc apart, lanes as `map` says) = [C +] A[kc x 12] * B[kc x 32], then
+// the epilogue when `e` is set. B is packed (row k at b + 32 k) or, kDirect, read in place (row
+// k at b + boff[k]). One fused multiply-add chain per output in the order of k.
+template <bool kDirect>
 __attribute__((target("avx512f"))) void tile12x32(int64_t kc, const float* a, const float* b,
-                                                  float* c, int64_t ldc, int mr, int nr,
-                                                  bool accumulate, const TileEpilogue* e) {
-  const __mmask16 m0 = nr >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nr) - 1);
-  const __mmask16 m1 =
-      nr <= 16 ? 0 : (nr >= 32 ? 0xFFFF : static_cast<__mmask16>((1u << (nr - 16)) - 1));
+                                                  const int64_t* boff, float* c, int64_t ldc,
+                                                  int mr, const TileMap& map, bool accumulate,
+                                                  const TileEpilogue* e) {
   __m512 c0[kMR], c1[kMR];
 #pragma GCC unroll 12
   for (int r = 0; r < kMR; ++r) {
-    if (accumulate && r < mr) {
-      c0[r] = _mm512_maskz_loadu_ps(m0, c + r * ldc);
-      c1[r] = _mm512_maskz_loadu_ps(m1, c + r * ldc + 16);
-    } else {
-      c0[r] = _mm512_setzero_ps();
-      c1[r] = _mm512_setzero_ps();
-    }
+    c0[r] = _mm512_setzero_ps();
+    c1[r] = _mm512_setzero_ps();
+    if (accumulate && r < mr)
+      for (int sg = 0; sg < map.n; ++sg) {
+        const float* p = c + r * ldc + map.base[sg];
+        c0[r] = _mm512_mask_loadu_ps(c0[r], map.m0[sg], p);
+        c1[r] = _mm512_mask_loadu_ps(c1[r], map.m1[sg], p + 16);
+      }
   }
   for (int64_t k = 0; k < kc; ++k) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    __m512 b0, b1;
+    if constexpr (kDirect) {
+      const float* bk = b + boff[k];
+      b0 = _mm512_loadu_ps(bk), b1 = _mm512_loadu_ps(bk + 16);
+    } else {
+      b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+      b += kNR;
+    }
+    // The weights stream from memory where a layer's do not stay in cache (ResNet's last
+    // layers, 9.4 MiB each): fetched 2 KiB ahead, the next panel's included.
+    _mm_prefetch(reinterpret_cast<const char*>(a + 512), _MM_HINT_T0);
 #pragma GCC unroll 12
     for (int r = 0; r < kMR; ++r) {
       const __m512 av = _mm512_set1_ps(a[r]);
       c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
       c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
     }
-    a += kMR, b += kNR;
+    a += kMR;
   }
 #pragma GCC unroll 12
   for (int r = 0; r < kMR; ++r) {
@@ -143,8 +171,13 @@ __attribute__((target("avx512f"))) void tile12x32(int64_t kc, const float* a, co
         v0 = _mm512_add_ps(v0, bb), v1 = _mm512_add_ps(v1, bb);
       }
       if (e->residual) {
-        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, e->residual + r * ldc));
-        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, e->residual + r * ldc + 16));
+        __m512 z0 = _mm512_setzero_ps(), z1 = _mm512_setzero_ps();
+        for (int sg = 0; sg < map.n; ++sg) {
+          const float* p = e->residual + r * ldc + map.base[sg];
+          z0 = _mm512_mask_loadu_ps(z0, map.m0[sg], p);
+          z1 = _mm512_mask_loadu_ps(z1, map.m1[sg], p + 16);
+        }
+        v0 = _mm512_add_ps(v0, z0), v1 = _mm512_add_ps(v1, z1);
       }
       // max / min return their second operand on NaN or equal values: as conv.cpp's
       // `y > 0 ? y : 0` and `min(hi, max(lo, y))`.
@@ -156,13 +189,17 @@ __attribute__((target("avx512f"))) void tile12x32(int64_t kc, const float* a, co
         v1 = _mm512_min_ps(_mm512_max_ps(v1, lo), hi);
       }
     }
-    _mm512_mask_storeu_ps(c + r * ldc, m0, v0);
-    _mm512_mask_storeu_ps(c + r * ldc + 16, m1, v1);
+    for (int sg = 0; sg < map.n; ++sg) {
+      float* p = c + r * ldc + map.base[sg];
+      _mm512_mask_storeu_ps(p, map.m0[sg], v0);
+      _mm512_mask_storeu_ps(p + 16, map.m1[sg], v1);
+    }
   }
 }
 #else
-void tile12x32(int64_t, const float*, const float*, float*, int64_t, int, int, bool,
-               const TileEpilogue*) {
+template <bool kDirect>
+void tile12x32(int64_t, const float*, const float*, const int64_t*, float*, int64_t, int,
+               const TileMap&, bool, const TileEpilogue*) {
   std::abort();  // available() is false: never called
 }
 #endif
@@ -173,14 +210,23 @@ struct ConvGemm::Impl {
   ConvGemmGeometry g;
   int64_t groups = 1, mg = 0, K = 0, N = 0, panels = 0, kc = 0;
   int threads = 1;
-  std::unique_ptr<float, FreeDeleter> a;  // [groups][panels][K][kMR]
+  // [groups][depth block][panels][kc][kMR]: for one depth block the panels follow each other,
+  // so the loops over them stream the weights in order (panel-major, each panel's 12 channels
+  // 221 KiB apart in ResNet's last layers, the prefetchers lost every 12 KiB).
+  std::unique_ptr<float, FreeDeleter> a;
+  // Direct path (stride 1): the input copied once into a zero-padded image of Hp x Wp planes,
+  // where row k of the im2col matrix is the image itself from offset boff[k] on, for outputs
+  // numbered q = oh * Wp + ow (the last Wp - OW of each row computed and dropped). No packing.
+  bool direct = false;
+  int64_t Hp = 0, Wp = 0, padded_floats = 0, direct_cols = 0;
+  std::vector<int64_t> boff;
 
   size_t blockFloats() const { return static_cast<size_t>(kc * kNC); }
 
-  // Columns [n0, n1) of output channel panels [p0, p1) of one group.
-  void runRange(const float* x, float* y, const float* ag, const ConvGemmEpilogue& epi,
-                const float* bias, const float* residual, int64_t n0, int64_t n1, int64_t p0,
-                int64_t p1, float* block) const {
+  // Packed path: columns [n0, n1) of output channel panels [p0, p1) of one group.
+  void runPacked(const float* x, float* y, const float* ag, const ConvGemmEpilogue& epi,
+                 const float* bias, const float* residual, int64_t n0, int64_t n1, int64_t p0,
+                 int64_t p1, float* block) const {
     for (int64_t nb = n0; nb < n1; nb += kNC) {
       const int64_t ncols = std::min(kNC, n1 - nb), npanels = ceilDiv(ncols, kNR);
       for (int64_t k0 = 0; k0 < K; k0 += kc) {
@@ -190,18 +236,73 @@ struct ConvGemm::Impl {
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t m0 = p * kMR;
           const int mr = static_cast<int>(std::min<int64_t>(kMR, mg - m0));
-          const float* ap = ag + (p * K + k0) * kMR;
+          const float* ap = ag + (k0 * panels + p * kcur) * kMR;
           for (int64_t jp = 0; jp < npanels; ++jp) {
             const int64_t col = nb + jp * kNR;
-            const int nr = static_cast<int>(std::min<int64_t>(kNR, nb + ncols - col));
-            TileEpilogue te{bias ? bias + m0 : nullptr,
-                            residual ? residual + m0 * N + col : nullptr, epi.act, epi.lo, epi.hi};
-            tile12x32(kcur, ap, block + jp * kcur * kNR, y + m0 * N + col, N, mr, nr, k0 > 0,
-                      last ? &te : nullptr);
+            TileMap map;
+            map.add(0, static_cast<int>(std::min<int64_t>(kNR, nb + ncols - col)), col);
+            TileEpilogue te{bias ? bias + m0 : nullptr, residual ? residual + m0 * N : nullptr,
+                            epi.act, epi.lo, epi.hi};
+            tile12x32<false>(kcur, ap, block + jp * kcur * kNR, nullptr, y + m0 * N, N, mr, map,
+                             k0 > 0, last ? &te : nullptr);
           }
         }
       }
     }
+  }
+
+  // Direct path: padded-width column panels [j0, j1) of output channel panels [p0, p1).
+  void runDirect(const float* xp, float* y, const float* ag, const ConvGemmEpilogue& epi,
+                 const float* bias, const float* residual, int64_t j0, int64_t j1, int64_t p0,
+                 int64_t p1) const {
+    for (int64_t jb = j0; jb < j1; jb += kNC / kNR) {
+      const int64_t jend = std::min(j1, jb + kNC / kNR);
+      for (int64_t k0 = 0; k0 < K; k0 += kc) {
+        const int64_t kcur = std::min(kc, K - k0);
+        const bool last = k0 + kcur == K;
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t m0 = p * kMR;
+          const int mr = static_cast<int>(std::min<int64_t>(kMR, mg - m0));
+          TileEpilogue te{bias ? bias + m0 : nullptr, residual ? residual + m0 * N : nullptr,
+                          epi.act, epi.lo, epi.hi};
+          for (int64_t jp = jb; jp < jend; ++jp) {
+            const int64_t q0 = jp * kNR;
+            TileMap map;
+            for (int l = 0; l < kNR;) {
+              const int64_t q = q0 + l, oh = q / Wp, ow = q % Wp;
+              if (oh >= g.OH) break;
+              const int run = static_cast<int>(std::min<int64_t>(kNR - l, Wp - ow));
+              if (ow < g.OW)
+                map.add(l, l + static_cast<int>(std::min<int64_t>(run, g.OW - ow)), oh * g.OW + ow);
+              l += run;
+            }
+            tile12x32<true>(kcur, ag + (k0 * panels + p * kcur) * kMR, xp + q0, boff.data() + k0,
+                            y + m0 * N, N, mr, map, k0 > 0, last ? &te : nullptr);
+          }
+        }
+      }
+    }
+  }
+
+  // The input into the zero-padded image, split over the threads by rows as the direct path's
+  // columns are (a thread then mostly reads what it wrote, not the other core's cache).
+  void padInput(const float* x, float* xp) const {
+    parallelFor(Hp, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.channels * Wp)),
+                [&](int, int64_t r0, int64_t r1) {
+                  for (int64_t ch = 0; ch < g.channels; ++ch)
+                    for (int64_t r = r0; r < r1; ++r) {
+                      float* row = xp + (ch * Hp + r) * Wp;
+                      const int64_t h = r - g.pad_top;
+                      const int64_t copy = h >= 0 && h < g.H ? std::min(g.W, Wp - g.pad_left) : 0;
+                      std::fill(row, row + (copy ? g.pad_left : Wp), 0.f);
+                      if (!copy) continue;
+                      std::memcpy(row + g.pad_left, x + (ch * g.H + h) * g.W,
+                                  sizeof(float) * static_cast<size_t>(copy));
+                      std::fill(row + g.pad_left + copy, row + Wp, 0.f);
+                    }
+                });
+    // Lanes past the last output read up to (kw - 1) * dw + 32 floats beyond the image.
+    std::fill(xp + g.channels * Hp * Wp, xp + padded_floats, 0.f);
   }
 };
 
@@ -231,23 +332,45 @@ ConvGemm::ConvGemm(const ConvGemmGeometry& g, int64_t groups, int64_t out_per_gr
   s.panels = ceilDiv(s.mg, kMR);
   s.kc = ceilDiv(s.K, ceilDiv(s.K, kKC));  // equal blocks: no thin last one
   s.threads = cpuThreads();
+  static const bool direct_off = [] {
+    const char* e = std::getenv("EDGERT_CPU_CONV_DIRECT");
+    return e && std::strcmp(e, "0") == 0;
+  }();
+  // Not for 1 x 1 layers: their packing is a plain copy, and reading B in place walks one image
+  // plane (a page or more apart) per k, which thrashed the TLB on EfficientNet-Lite0's project
+  // convolutions (blocks.0: 0.19 -> 0.34 ms).
+  s.direct = g.sh == 1 && g.sw == 1 && g.kh * g.kw > 1 && !direct_off;
+  if (s.direct) {
+    s.Hp = g.OH + (g.kh - 1) * g.dh;
+    s.Wp = g.OW + (g.kw - 1) * g.dw;
+    s.padded_floats = g.channels * s.Hp * s.Wp + (g.kw - 1) * g.dw + kNR;
+    s.direct_cols = ceilDiv(g.OH * s.Wp, kNR);
+    s.boff.resize(static_cast<size_t>(s.K));
+    for (int64_t k = 0; k < s.K; ++k) {
+      const int64_t ch = k / (g.kh * g.kw), i = k % (g.kh * g.kw) / g.kw, j = k % g.kw;
+      s.boff[static_cast<size_t>(k)] = ch * s.Hp * s.Wp + i * g.dh * s.Wp + j * g.dw;
+    }
+  }
   const size_t n = static_cast<size_t>(groups * s.panels * s.K * kMR);
   s.a.reset(static_cast<float*>(std::aligned_alloc(64, ceilDiv(n * sizeof(float), 64) * 64)));
   if (!s.a) throw std::bad_alloc();
   float* dst = s.a.get();
   for (int64_t grp = 0; grp < groups; ++grp)
-    for (int64_t p = 0; p < s.panels; ++p)
-      for (int64_t k = 0; k < s.K; ++k)
-        for (int r = 0; r < kMR; ++r) {
-          const int64_t m = p * kMR + r;
-          *dst++ = m < s.mg ? weights[(grp * s.mg + m) * s.K + k] : 0.f;
-        }
+    for (int64_t k0 = 0; k0 < s.K; k0 += s.kc)
+      for (int64_t p = 0; p < s.panels; ++p)
+        for (int64_t k = k0; k < std::min(s.K, k0 + s.kc); ++k)
+          for (int r = 0; r < kMR; ++r) {
+            const int64_t m = p * kMR + r;
+            *dst++ = m < s.mg ? weights[(grp * s.mg + m) * s.K + k] : 0.f;
+          }
 }
 
 ConvGemm::~ConvGemm() = default;
 
 size_t ConvGemm::scratchBytes() const {
-  return (impl_->blockFloats() * static_cast<size_t>(impl_->threads)) * sizeof(float) + 64;
+  const Impl& s = *impl_;
+  if (s.direct) return static_cast<size_t>(s.padded_floats) * sizeof(float) + 64;
+  return (s.blockFloats() * static_cast<size_t>(s.threads)) * sizeof(float) + 64;
 }
 
 size_t ConvGemm::packedBytes() const {
@@ -256,9 +379,9 @@ size_t ConvGemm::packedBytes() const {
 
 void ConvGemm::run(const float* x, float* y, const ConvGemmEpilogue& epi, void* scratch) const {
   const Impl& s = *impl_;
-  float* blocks =
+  float* buf =
       reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(scratch) + 63) & ~uintptr_t{63});
-  const int64_t col_panels = ceilDiv(s.N, kNR);
+  const int64_t col_panels = s.direct ? s.direct_cols : ceilDiv(s.N, kNR);
   const double panel_flops = 2.0 * static_cast<double>(s.mg * s.K) * kNR;
   for (int64_t grp = 0; grp < s.groups; ++grp) {
     const float* xg = x + grp * s.g.channels * s.g.H * s.g.W;
@@ -266,19 +389,26 @@ void ConvGemm::run(const float* x, float* y, const ConvGemmEpilogue& epi, void* 
     const float* ag = s.a.get() + grp * s.panels * s.K * kMR;
     const float* bias = epi.bias ? epi.bias + grp * s.mg : nullptr;
     const float* res = epi.residual ? epi.residual + grp * s.mg * s.N : nullptr;
-    // Columns split over the threads where there are enough of them; otherwise output channels,
-    // each thread packing the (small) column block itself.
+    if (s.direct) s.padInput(xg, buf);
+    // Columns split over the threads where there are enough of them; otherwise output channels
+    // (on the packed path each thread then packs the small column block itself).
     if (col_panels >= 4 * s.threads || s.panels == 1) {
       const int64_t min_panels = std::max<int64_t>(1, static_cast<int64_t>(2e6 / panel_flops));
       parallelFor(col_panels, min_panels, [&](int part, int64_t b, int64_t e) {
-        s.runRange(xg, yg, ag, epi, bias, res, b * kNR, std::min(s.N, e * kNR), 0, s.panels,
-                   blocks + part * s.blockFloats());
+        if (s.direct)
+          s.runDirect(buf, yg, ag, epi, bias, res, b, e, 0, s.panels);
+        else
+          s.runPacked(xg, yg, ag, epi, bias, res, b * kNR, std::min(s.N, e * kNR), 0, s.panels,
+                      buf + part * s.blockFloats());
       });
     } else {
       const double rows_flops = 2.0 * kMR * static_cast<double>(s.K * s.N);
       const int64_t min_rows = std::max<int64_t>(1, static_cast<int64_t>(2e6 / rows_flops));
       parallelFor(s.panels, min_rows, [&](int part, int64_t b, int64_t e) {
-        s.runRange(xg, yg, ag, epi, bias, res, 0, s.N, b, e, blocks + part * s.blockFloats());
+        if (s.direct)
+          s.runDirect(buf, yg, ag, epi, bias, res, 0, col_panels, b, e);
+        else
+          s.runPacked(xg, yg, ag, epi, bias, res, 0, s.N, b, e, buf + part * s.blockFloats());
       });
     }
   }
