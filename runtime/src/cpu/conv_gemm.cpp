@@ -10,7 +10,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 // GCC 12's AVX-512 max / min intrinsics pass an _mm512_undefined_ps() it then warns about.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #endif
 
 namespace edgert::cpu {
@@ -29,7 +31,7 @@ int64_t ceilDiv(int64_t a, int64_t b) {
 }
 
 // First output index o >= 0 with o * s + off >= lo.
-int64_t firstValid(int64_t off, int64_t s, int64_t lo) {
+[[maybe_unused]] int64_t firstValid(int64_t off, int64_t s, int64_t lo) {
   const int64_t num = lo - off;
   return num <= 0 ? 0 : (num + s - 1) / s;
 }
