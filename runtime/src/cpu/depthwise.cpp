@@ -37,9 +37,11 @@ int64_t perThread(const DepthwiseShape& s) {
   return s.sh * s.sw * p.plane() + s.OH * p.pw;
 }
 
-// Eight floats as one value (GCC / Clang vector extension): one ymm register where AVX is
-// enabled, two xmm registers otherwise. Moved in and out with memcpy (unaligned, and no
-// function passes one by value: Clang refuses that across the clones' ABIs).
+// Sixteen and eight floats as one value (GCC / Clang vector extension): one zmm / ymm register
+// where AVX-512 / AVX is enabled, split into narrower ones otherwise (each element's arithmetic
+// is the same either way: the same bits in every clone). Moved in and out with memcpy
+// (unaligned, and no function passes one by value: Clang refuses that across the clones' ABIs).
+typedef float V16 __attribute__((vector_size(64)));
 typedef float V8 __attribute__((vector_size(32)));
 
 EDGERT_CPU_CLONES
@@ -72,30 +74,24 @@ void channel(const DepthwiseShape& s, const Planes& pl, const int64_t* off, cons
         std::fill(dst + j1, dst + pl.pw, 0.f);
       }
     }
-  // The flat multiply-adds: 32 outputs in four 8-float accumulators (one ymm each with AVX,
-  // two xmm without), each tap one broadcast and four loads + multiply-adds.
+  // The flat multiply-adds: 32 outputs in two 16-float accumulators, each tap one broadcast
+  // and two loads + multiplies + adds.
   float* acc = buf + s.sh * s.sw * pl.plane();
   const int64_t taps = s.kh * s.kw, total = s.OH * pl.pw;
   int64_t i = 0;
   for (; i + 32 <= total; i += 32) {
-    V8 a0 = V8{} + b, a1 = a0, a2 = a0, a3 = a0;
+    V16 a0 = V16{} + b, a1 = a0;
     for (int64_t t = 0; t < taps; ++t) {
       const float* src = buf + off[t] + i;
       const float wv = wc[t];
-      V8 x0, x1, x2, x3;
-      std::memcpy(&x0, src, sizeof(V8));
-      std::memcpy(&x1, src + 8, sizeof(V8));
-      std::memcpy(&x2, src + 16, sizeof(V8));
-      std::memcpy(&x3, src + 24, sizeof(V8));
+      V16 x0, x1;
+      std::memcpy(&x0, src, sizeof(V16));
+      std::memcpy(&x1, src + 16, sizeof(V16));
       a0 += wv * x0;
       a1 += wv * x1;
-      a2 += wv * x2;
-      a3 += wv * x3;
     }
-    std::memcpy(acc + i, &a0, sizeof(V8));
-    std::memcpy(acc + i + 8, &a1, sizeof(V8));
-    std::memcpy(acc + i + 16, &a2, sizeof(V8));
-    std::memcpy(acc + i + 24, &a3, sizeof(V8));
+    std::memcpy(acc + i, &a0, sizeof(V16));
+    std::memcpy(acc + i + 16, &a1, sizeof(V16));
   }
   for (; i + 8 <= total; i += 8) {
     V8 a0 = V8{} + b;
