@@ -32,17 +32,19 @@ Planes planes(const DepthwiseShape& s) {
   return {s.OH + (s.kh - 1) * s.dh / s.sh + 1, s.OW + (s.kw - 1) * s.dw / s.sw};
 }
 
+// The planes, the accumulators and 32 floats of slack after each: the last block of 32 outputs
+// is computed whole (its lanes past the end read and write the slack and are dropped), where a
+// scalar tail cost more than the vector work on 7 x 7 planes.
 int64_t perThread(const DepthwiseShape& s) {
   const Planes p = planes(s);
-  return s.sh * s.sw * p.plane() + s.OH * p.pw;
+  return s.sh * s.sw * p.plane() + 32 + s.OH * p.pw + 32;
 }
 
-// Sixteen and eight floats as one value (GCC / Clang vector extension): one zmm / ymm register
-// where AVX-512 / AVX is enabled, split into narrower ones otherwise (each element's arithmetic
+// Sixteen floats as one value (GCC / Clang vector extension): one zmm register where AVX-512
+// is enabled, split into narrower ones otherwise (each element's arithmetic
 // is the same either way: the same bits in every clone). Moved in and out with memcpy
 // (unaligned, and no function passes one by value: Clang refuses that across the clones' ABIs).
 typedef float V16 __attribute__((vector_size(64)));
-typedef float V8 __attribute__((vector_size(32)));
 
 EDGERT_CPU_CLONES
 void channel(const DepthwiseShape& s, const Planes& pl, const int64_t* off, const float* xc,
@@ -76,10 +78,10 @@ void channel(const DepthwiseShape& s, const Planes& pl, const int64_t* off, cons
     }
   // The flat multiply-adds: 32 outputs in two 16-float accumulators, each tap one broadcast
   // and two loads + multiplies + adds.
-  float* acc = buf + s.sh * s.sw * pl.plane();
+  std::fill_n(buf + s.sh * s.sw * pl.plane(), 32, 0.f);  // the last block's reads past the planes
+  float* acc = buf + s.sh * s.sw * pl.plane() + 32;
   const int64_t taps = s.kh * s.kw, total = s.OH * pl.pw;
-  int64_t i = 0;
-  for (; i + 32 <= total; i += 32) {
+  for (int64_t i = 0; i < total; i += 32) {
     V16 a0 = V16{} + b, a1 = a0;
     for (int64_t t = 0; t < taps; ++t) {
       const float* src = buf + off[t] + i;
@@ -92,20 +94,6 @@ void channel(const DepthwiseShape& s, const Planes& pl, const int64_t* off, cons
     }
     std::memcpy(acc + i, &a0, sizeof(V16));
     std::memcpy(acc + i + 16, &a1, sizeof(V16));
-  }
-  for (; i + 8 <= total; i += 8) {
-    V8 a0 = V8{} + b;
-    for (int64_t t = 0; t < taps; ++t) {
-      V8 x0;
-      std::memcpy(&x0, buf + off[t] + i, sizeof(V8));
-      a0 += wc[t] * x0;
-    }
-    std::memcpy(acc + i, &a0, sizeof(V8));
-  }
-  for (; i < total; ++i) {
-    float v = b;
-    for (int64_t t = 0; t < taps; ++t) v += wc[t] * buf[off[t] + i];
-    acc[i] = v;
   }
   for (int64_t oh = 0; oh < s.OH; ++oh)
     std::memcpy(yc + oh * s.OW, acc + oh * pl.pw, sizeof(float) * s.OW);

@@ -35,16 +35,18 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   (void)single;
   const double flops =
       2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (cpuThreads() == 1 || flops < 4e6)
+  // Small products stay on one thread unless B is large: a classifier head (1 x 1280 by
+  // 1280 x 1000) is 2.6 MFLOP but 5 MB of weights to stream, which two cores read faster.
+  const double b_bytes = 4.0 * static_cast<double>(k) * static_cast<double>(n);
+  if (cpuThreads() == 1 || (flops < 4e6 && b_bytes < (1 << 20)))
     return blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (n >= m) {
     const int64_t units = (n + 15) / 16;  // 16-column slices: whole vectors of C's rows
-    parallelFor(units, std::max<int64_t>(1, static_cast<int64_t>(4e6 / (flops / units))),
-                [&](int, int64_t u0, int64_t u1) {
-                  const int64_t n0 = u0 * 16, n1 = std::min(n, u1 * 16);
-                  blas(trans_a, trans_b, m, n1 - n0, k, alpha, a, lda,
-                       trans_b ? b + n0 * ldb : b + n0, ldb, beta, c + n0, ldc);
-                });
+    parallelFor(units, 1, [&](int, int64_t u0, int64_t u1) {
+      const int64_t n0 = u0 * 16, n1 = std::min(n, u1 * 16);
+      blas(trans_a, trans_b, m, n1 - n0, k, alpha, a, lda, trans_b ? b + n0 * ldb : b + n0, ldb,
+           beta, c + n0, ldc);
+    });
   } else {
     parallelFor(m, std::max<int64_t>(1, static_cast<int64_t>(4e6 / (flops / m))),
                 [&](int, int64_t m0, int64_t m1) {
