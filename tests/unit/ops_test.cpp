@@ -176,6 +176,30 @@ TEST_F(Ops, ConvAcrossGemmBlocks) {
   }
 }
 
+// Depthwise rows wide enough for cpu/depthwise.cpp's vector paths: 32-output blocks with a
+// partial last one, and stride 2's 16-column deinterleave (its edges and its scalar tail).
+TEST_F(Ops, DepthwiseWideRows) {
+  struct Case {
+    int64_t C, H, W, k, stride, pad;
+  };
+  for (const Case& cs : {Case{3, 9, 70, 3, 2, 1}, Case{2, 11, 67, 5, 2, 2}, Case{4, 6, 45, 3, 1, 1},
+                         Case{2, 7, 7, 5, 1, 2}, Case{3, 8, 97, 3, 2, 0}}) {
+    const Dims xd = {1, cs.C, cs.H, cs.W}, pads = {cs.pad, cs.pad, cs.pad, cs.pad};
+    HostTensor x = randomTensor(DataType::kFloat32, xd, rng());
+    HostTensor w = randomTensor(DataType::kFloat32, {cs.C, 1, cs.k, cs.k}, rng());
+    HostTensor b = randomTensor(DataType::kFloat32, {cs.C}, rng());
+    OnnxGraph gr;
+    gr.input("x", DataType::kFloat32, xd).constant("w", w).constant("b", b).output("y");
+    gr.node("Conv", {"x", "w", "b"}, {"y"},
+            {attrInt("group", cs.C), attrInts("strides", {cs.stride, cs.stride}),
+             attrInts("pads", pads)});
+    SCOPED_TRACE(::testing::Message()
+                 << "x " << dimsToString(xd) << " k " << cs.k << " stride " << cs.stride);
+    expectClose(runGraph(gr, {{"x", &x}}),
+                naiveConv(x, w, &b, static_cast<int>(cs.C), {cs.stride, cs.stride}, {1, 1}, pads));
+  }
+}
+
 // ---- Gemm / MatMul ------------------------------------------------------------------------
 
 TEST_F(Ops, MatMulBroadcastBatches) {
