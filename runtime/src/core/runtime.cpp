@@ -65,7 +65,13 @@ class CpuContext final : public ExecutionContext {
   Result<std::vector<double>> benchmark(int warmup, int iterations) override;
   Result<std::vector<LayerTiming>> profileLayers(int iterations) override;
   // The weights belong to the engine (shared by its contexts, read in place).
-  MemoryUse memoryUse() const override { return {0, arena_bytes_, scratch_bytes_}; }
+  // Weights: the engine's constants are shared by its contexts; what a context holds itself
+  // are the copies its kernels repacked (the AVX-512 convolutions' weight panels).
+  MemoryUse memoryUse() const override {
+    size_t held = 0;
+    for (const auto& k : kernels_) held += k->heldBytes();
+    return {held, arena_bytes_, scratch_bytes_};
+  }
 
  private:
   void bindViews();

@@ -161,6 +161,7 @@ struct ConvKernel {
   ConvParams p;
   std::shared_ptr<const cpu::ConvGemm> gemm;  // weights packed when the kernel was created
   bool gemm_epilogue = false;                 // bias, residual and activation in its stores
+  size_t heldBytes() const { return gemm ? gemm->packedBytes() : 0; }
 };
 
 cpu::ConvGemmGeometry gemmGeometry(const ConvParams& p) {

@@ -261,6 +261,12 @@ class FnKernel final : public Kernel {
   using Fn = Status (*)(const P&, const KernelArgs&);
   FnKernel(P p, Fn fn, size_t scratch = 0) : p_(std::move(p)), fn_(fn), scratch_(scratch) {}
   size_t scratchBytes() const override { return scratch_; }
+  size_t heldBytes() const override {
+    if constexpr (requires(const P& p) { p.heldBytes(); })
+      return p_.heldBytes();
+    else
+      return 0;
+  }
   Status run(const KernelArgs& a) const override { return fn_(p_, a); }
 
  private:

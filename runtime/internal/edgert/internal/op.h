@@ -98,6 +98,9 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual size_t scratchBytes() const { return 0; }
+  // Memory the kernel keeps for itself for the context's life (weights repacked for its
+  // inner loop), counted in the context's memory use.
+  virtual size_t heldBytes() const { return 0; }
   virtual Status run(const KernelArgs& args) const = 0;
 };
 
