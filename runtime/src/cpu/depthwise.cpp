@@ -115,8 +115,21 @@ void channel(const DepthwiseShape& s, const Planes& pl, const int64_t* off, cons
     std::memcpy(acc + i, &a0, sizeof(V16));
     std::memcpy(acc + i + 16, &a1, sizeof(V16));
   }
-  for (int64_t oh = 0; oh < s.OH; ++oh)
-    std::memcpy(yc + oh * s.OW, acc + oh * pl.pw, sizeof(float) * s.OW);
+  for (int64_t oh = 0; oh < s.OH; ++oh) {
+    float* yr = yc + oh * s.OW;
+    const float* ar = acc + oh * pl.pw;
+    switch (s.act) {
+      case DepthwiseShape::Act::kNone:
+        std::memcpy(yr, ar, sizeof(float) * s.OW);
+        break;
+      case DepthwiseShape::Act::kRelu:
+        for (int64_t j = 0; j < s.OW; ++j) yr[j] = ar[j] > 0.f ? ar[j] : 0.f;
+        break;
+      case DepthwiseShape::Act::kClip:
+        for (int64_t j = 0; j < s.OW; ++j) yr[j] = std::min(s.hi, std::max(s.lo, ar[j]));
+        break;
+    }
+  }
 }
 
 }  // namespace

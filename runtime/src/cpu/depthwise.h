@@ -9,6 +9,10 @@ struct DepthwiseShape {
   int64_t channels = 0, H = 0, W = 0, OH = 0, OW = 0;
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1;
   int64_t pad_top = 0, pad_left = 0;
+  // Applied as each output row is stored, as conv.cpp's epilogue pass would: y > 0 ? y : 0
+  // (kRelu) or min(hi, max(lo, y)) (kClip).
+  enum class Act { kNone, kRelu, kClip } act = Act::kNone;
+  float lo = 0.f, hi = 0.f;
 };
 
 // Floats of scratch depthwise2d needs: per thread, one channel's phase planes and outputs.

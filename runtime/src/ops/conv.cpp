@@ -42,10 +42,15 @@ cpu::DepthwiseShape depthwiseShape(const ConvParams& p) {
 }
 
 void depthwise(const ConvParams& p, const float* x, const float* w, const float* bias, float* y,
-               void* scratch) {
+               void* scratch, bool with_act) {
   const Geometry& g = p.g;
   if (planar(g)) {
-    const cpu::DepthwiseShape s = depthwiseShape(p);
+    cpu::DepthwiseShape s = depthwiseShape(p);
+    if (with_act) {
+      s.act = p.epi.act == Act::kRelu ? cpu::DepthwiseShape::Act::kRelu
+                                      : cpu::DepthwiseShape::Act::kClip;
+      s.lo = p.epi.alpha, s.hi = p.epi.beta;
+    }
     for (int64_t n = 0; n < p.N; ++n)
       cpu::depthwise2d(s, x + n * p.C * g.inVol(), w, bias, y + n * p.C * g.outVol(),
                        static_cast<float*>(scratch));
@@ -211,8 +216,11 @@ Status runConv(const ConvKernel& k, const KernelArgs& a) {
   const float* bias = a.in.size() > 2 ? a.in[2].as<float>() : nullptr;
   float* y = a.out[0].as<float>();
   if (p.depthwise) {
-    depthwise(p, x, w, bias, y, a.scratch);
-    finishOutput(p, a, y, nullptr);
+    // Relu / Clip in the depthwise kernel's stores where there is no residual to add first.
+    const bool fused =
+        planar(p.g) && !p.epi.residual && (p.epi.act == Act::kRelu || p.epi.act == Act::kClip);
+    depthwise(p, x, w, bias, y, a.scratch, fused);
+    if (!fused) finishOutput(p, a, y, nullptr);
     return Status::Ok();
   }
   const Geometry& g = p.g;
