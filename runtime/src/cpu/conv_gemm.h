@@ -1,6 +1,7 @@
 // Convolution as one GEMM with the im2col folded into the packing of the input, for x86-64
 // CPUs with AVX-512F: the weights are packed once (panels of 12 output channels), each
-// thread packs a block of input columns straight from the image into panels of 32 pixels,
+// thread packs a block of input columns straight from the image into panels of 32 pixels
+// (stride-1 windows larger than 1x1 instead read a zero-padded copy of the image in place),
 // and a 12 x 32 register-tile kernel runs over them with bias, residual and Relu / Clip in
 // its last store. Elsewhere (aarch64, older x86) conv.cpp keeps im2col + SGEMM.
 //
@@ -32,7 +33,8 @@ struct ConvGemmEpilogue {
 
 class ConvGemm {
  public:
-  // Whether this CPU runs the kernel (AVX-512F); EDGERT_CPU_CONV_GEMM=0 turns it off.
+  // Whether this CPU runs the kernel (AVX-512F); EDGERT_CPU_CONV_GEMM=0 turns it off (and
+  // EDGERT_CPU_CONV_DIRECT=0 the in-place path for stride-1 windows), for A/B timing.
   static bool available();
 
   // weights: [groups * out_per_group][channels * kh * kw], ONNX's layout.
