@@ -18,6 +18,12 @@ if "$EDGERT" inspect --onnx "$MODEL" | grep "Conv" >/dev/null; then ok "inspect 
 /usr/bin/python3 -c "import numpy as np; np.save('x.npy', np.random.rand(2,3,224,224).astype(np.float32)); np.save('x1.npy', np.random.rand(1,3,224,224).astype(np.float32)); np.save('xd.npy', np.random.rand(2,3,224,224))"
 if "$EDGERT" run --engine m.engine --backend cpu --input input=x.npy --save-outputs out >/dev/null && [ -s out/logits.npy ]; then
   ok "run --save-outputs"; else bad "run --save-outputs"; fi
+# The CPU backend gives the same bits on any number of threads (the convolutions' splits, the
+# fixed slices its GEMMs are cut into).
+if EDGERT_CPU_THREADS=1 "$EDGERT" run --engine m.engine --backend cpu --input input=x.npy --save-outputs t1 >/dev/null &&
+   EDGERT_CPU_THREADS=3 "$EDGERT" run --engine m.engine --backend cpu --input input=x.npy --save-outputs t3 >/dev/null &&
+   cmp -s t1/logits.npy t3/logits.npy; then
+  ok "cpu: same bits on 1 and 3 threads"; else bad "cpu: same bits on 1 and 3 threads"; fi
 if "$EDGERT" bench --engine m.engine --backend cpu --iterations 2 --per-layer | grep "slowest layers" >/dev/null; then ok "bench --per-layer"; else bad "bench --per-layer"; fi
 if "$EDGERT" bench --engine m.engine --backend cpu --iterations 2 --no-cuda-graph | grep "latency ms" >/dev/null; then ok "bench --no-cuda-graph"; else bad "bench --no-cuda-graph"; fi
 if "$EDGERT" ops --markdown | grep "Conv" >/dev/null; then ok "ops"; else bad "ops"; fi

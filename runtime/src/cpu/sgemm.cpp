@@ -26,8 +26,10 @@ void blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 
 // OpenBLAS runs single-threaded inside edgert's own pool: its worker threads yield-spin after
 // each call (sched_yield), and beside the pool's threads on a small CPU they took 40% of the
-// PP-OCRv4 detector's time. Each part is a slice of C's columns (or rows) computed by the same
-// single-threaded kernel, so the bits do not depend on the split.
+// PP-OCRv4 detector's time. A large product is cut into slices of C of fixed sizes (256
+// columns, or 64 rows), the same whatever the thread count: OpenBLAS picks its kernel by the
+// shape it is given, so slices that followed the thread count changed the last bits with it
+// (EfficientNet-Lite0's classifier head did).
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m == 0 || n == 0) return;
@@ -35,24 +37,29 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float al
   (void)single;
   const double flops =
       2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  // Small products stay on one thread unless B is large: a classifier head (1 x 1280 by
-  // 1280 x 1000) is 2.6 MFLOP but 5 MB of weights to stream, which two cores read faster.
+  // Small products stay whole unless B is large: a classifier head (1 x 1280 by 1280 x 1000) is
+  // 2.6 MFLOP but 5 MB of weights to stream, which two cores read faster.
   const double b_bytes = 4.0 * static_cast<double>(k) * static_cast<double>(n);
-  if (cpuThreads() == 1 || (flops < 4e6 && b_bytes < (1 << 20)))
+  if (flops < 4e6 && b_bytes < (1 << 20))
     return blas(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (n >= m) {
-    const int64_t units = (n + 15) / 16;  // 16-column slices: whole vectors of C's rows
-    parallelFor(units, 1, [&](int, int64_t u0, int64_t u1) {
-      const int64_t n0 = u0 * 16, n1 = std::min(n, u1 * 16);
-      blas(trans_a, trans_b, m, n1 - n0, k, alpha, a, lda, trans_b ? b + n0 * ldb : b + n0, ldb,
-           beta, c + n0, ldc);
+    constexpr int64_t kCols = 256;
+    parallelFor((n + kCols - 1) / kCols, 1, [&](int, int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t n0 = u * kCols, n1 = std::min(n, n0 + kCols);
+        blas(trans_a, trans_b, m, n1 - n0, k, alpha, a, lda, trans_b ? b + n0 * ldb : b + n0, ldb,
+             beta, c + n0, ldc);
+      }
     });
   } else {
-    parallelFor(m, std::max<int64_t>(1, static_cast<int64_t>(4e6 / (flops / m))),
-                [&](int, int64_t m0, int64_t m1) {
-                  blas(trans_a, trans_b, m1 - m0, n, k, alpha, trans_a ? a + m0 : a + m0 * lda, lda,
-                       b, ldb, beta, c + m0 * ldc, ldc);
-                });
+    constexpr int64_t kRows = 64;
+    parallelFor((m + kRows - 1) / kRows, 1, [&](int, int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t m0 = u * kRows, m1 = std::min(m, m0 + kRows);
+        blas(trans_a, trans_b, m1 - m0, n, k, alpha, trans_a ? a + m0 : a + m0 * lda, lda, b, ldb,
+             beta, c + m0 * ldc, ldc);
+      }
+    });
   }
 }
 const char* sgemmImplementation() {
