@@ -1,14 +1,10 @@
 #include "layer_cost.h"
 
-#include <algorithm>
-
 namespace edgert {
 namespace {
 
 double numel(const Dims& d) {
-  double v = 1;
-  for (int64_t x : d) v *= static_cast<double>(std::max<int64_t>(x, 0));
-  return v;
+  return static_cast<double>(volume(d));
 }
 
 // Bytes per element as the layer holds the tensor: float tensors of an FP16 layer are half.

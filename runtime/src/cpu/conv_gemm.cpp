@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "thread_pool.h"
+#include "window.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -30,10 +31,9 @@ int64_t ceilDiv(int64_t a, int64_t b) {
   return (a + b - 1) / b;
 }
 
-// First output index o >= 0 with o * s + off >= lo.
-[[maybe_unused]] int64_t firstValid(int64_t off, int64_t s, int64_t lo) {
-  const int64_t num = lo - off;
-  return num <= 0 ? 0 : (num + s - 1) / s;
+// Bit l set for the lanes l in [lo, hi) of a 32-lane tile.
+uint32_t laneBits(int64_t lo, int64_t hi) {
+  return static_cast<uint32_t>((hi >= 32 ? ~0ull : (1ull << hi) - 1) & ~((1ull << lo) - 1));
 }
 
 struct FreeDeleter {
@@ -75,8 +75,7 @@ __attribute__((target("avx512f"))) void packColumns(const ConvGemmGeometry& g, c
         const int64_t a = lane0 + std::max<int64_t>(0, valid0 - ow);
         const int64_t b = lane0 + std::min<int64_t>(run, valid1 - ow);
         if (a >= b) continue;
-        const uint32_t mask =
-            static_cast<uint32_t>((b >= 32 ? ~0ull : (1ull << b) - 1) & ~((1ull << a) - 1));
+        const uint32_t mask = laneBits(a, b);
         const float* src = xc + ih * g.W + (ow - lane0) * g.sw + base;  // lane 0's column
         for (int h = 0; h < 2; ++h) {
           const __mmask16 m = static_cast<__mmask16>(mask >> (16 * h));
@@ -115,7 +114,7 @@ struct TileMap {
   uint16_t m0[kMax], m1[kMax];  // the segment's lanes in each half
   int64_t base[kMax];
   void add(int lane0, int lane1, int64_t y_first) {
-    const uint64_t bits = ((lane1 >= 32 ? ~0ull : (1ull << lane1) - 1)) & ~((1ull << lane0) - 1);
+    const uint32_t bits = laneBits(lane0, lane1);
     m0[n] = static_cast<uint16_t>(bits & 0xFFFF);
     m1[n] = static_cast<uint16_t>((bits >> 16) & 0xFFFF);
     base[n++] = y_first - lane0;

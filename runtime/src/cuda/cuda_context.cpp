@@ -777,9 +777,8 @@ Result<std::vector<LayerTiming>> CudaContext::profileLayers(int iterations) {
                      cost.bytes});
     } else {  // a layout change: float32 NCHW <-> fp16 NHWC, read once and written once
       const TensorEntry& te = g.tensors[L.in_t[0]];
-      double elems = 1;
-      for (int64_t v : te.dims) elems *= static_cast<double>(v);
-      out.push_back({te.name, "(layout)", L.gpu->tactic(), t[i][t[i].size() / 2], 0, 6 * elems});
+      out.push_back({te.name, "(layout)", L.gpu->tactic(), t[i][t[i].size() / 2], 0,
+                     6.0 * static_cast<double>(volume(te.dims))});
     }
   }
   return out;

@@ -164,7 +164,7 @@ void im2colRows(const Geometry& g, int64_t channels, const float* x, float* cols
 
 struct ConvKernel {
   ConvParams p;
-  std::shared_ptr<const cpu::ConvGemm> gemm;  // weights packed when the kernel was created
+  std::unique_ptr<const cpu::ConvGemm> gemm;  // weights packed when the kernel was created
   bool gemm_epilogue = false;                 // bias, residual and activation in its stores
   size_t heldBytes() const { return gemm ? gemm->packedBytes() : 0; }
 };
@@ -260,7 +260,7 @@ Result<std::unique_ptr<Kernel>> createConv(const NodeContext& c) {
   if (!p.depthwise && planar(p.g) && w && w->dtype() == DataType::kFloat32 &&
       cpu::ConvGemm::available()) {
     ConvKernel k{p, nullptr, false};
-    k.gemm = std::make_shared<const cpu::ConvGemm>(gemmGeometry(p), p.G, p.M / p.G, w->as<float>());
+    k.gemm = std::make_unique<const cpu::ConvGemm>(gemmGeometry(p), p.G, p.M / p.G, w->as<float>());
     k.gemm_epilogue = p.epi.act == Act::kNone || p.epi.act == Act::kRelu || p.epi.act == Act::kClip;
     const size_t scratch = k.gemm->scratchBytes();
     return makeKernel(std::move(k), &runConv, scratch);

@@ -2,6 +2,7 @@
 // (EdgertQConv): one parser for the attributes and geometry, one im2col for any element type.
 #pragma once
 
+#include "../cpu/window.h"
 #include "conv_geometry.h"
 #include "epilogue.h"
 
@@ -89,10 +90,6 @@ void im2col3d(const Geometry& g, int64_t channels, const T* x, T* cols, T pad = 
   }
 }
 
-// First output index whose input index o * s + off is >= lo (and the end for < hi).
-inline int64_t firstValid(int64_t off, int64_t s, int64_t lo) {
-  const int64_t num = lo - off;
-  return num <= 0 ? 0 : (num + s - 1) / s;
-}
+using cpu::firstValid;
 
 }  // namespace edgert::ops

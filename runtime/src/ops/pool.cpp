@@ -52,37 +52,40 @@ Status inferPool(NodeContext& c) {
   return Status::Ok();
 }
 
-// float32 2-D MaxPool without Indices, the common case (ResNet's stem): each output row is the
-// running maximum of its window's input rows, one vectorisable pass per tap over the row's valid
-// outputs, planes split over the CPU threads. Taps in the padding are skipped, as below.
+// One plane of a float32 2-D MaxPool: each output row is the running maximum of its window's
+// input rows, one vectorisable pass per tap over the row's valid outputs. Taps in the padding
+// are skipped, as in runPool's general loop.
+void maxPoolPlane(const Geometry& g, const float* xc, float* yc) {
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], s = g.s[2];
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    float* yr = yc + oh * OW;
+    std::fill(yr, yr + OW, std::numeric_limits<float>::lowest());
+    for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+      const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+      if (ih < 0 || ih >= H) continue;
+      for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+        const int64_t base = kw * g.d[2] - g.pb[2];  // input column = ow * s + base
+        const int64_t ow0 = std::min(OW, firstValid(base, s, 0));
+        const int64_t ow1 = std::min(OW, firstValid(base, s, W));
+        const float* xr = xc + ih * W + base;
+        for (int64_t ow = ow0; ow < ow1; ++ow) {
+          const float v = xr[ow * s];
+          yr[ow] = v > yr[ow] ? v : yr[ow];
+        }
+      }
+    }
+  }
+}
+
+// float32 2-D MaxPool without Indices, the common case (ResNet's stem): planes split over the
+// CPU threads.
 void maxPool2dFloat(const PoolParams& p, const float* x, float* y) {
   const Geometry& g = p.g;
-  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
-  cpu::parallelFor(p.NC, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, OH * OW)),
+  const int64_t in_plane = g.in[1] * g.in[2], out_plane = g.out[1] * g.out[2];
+  cpu::parallelFor(p.NC, std::max<int64_t>(1, 8192 / std::max<int64_t>(1, out_plane)),
                    [&](int, int64_t b, int64_t e) {
-                     for (int64_t nc = b; nc < e; ++nc) {
-                       const float* xc = x + nc * H * W;
-                       for (int64_t oh = 0; oh < OH; ++oh) {
-                         float* yr = y + (nc * OH + oh) * OW;
-                         std::fill(yr, yr + OW, std::numeric_limits<float>::lowest());
-                         for (int64_t kh = 0; kh < g.k[1]; ++kh) {
-                           const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
-                           if (ih < 0 || ih >= H) continue;
-                           for (int64_t kw = 0; kw < g.k[2]; ++kw) {
-                             const int64_t base =
-                                 kw * g.d[2] - g.pb[2];  // input column = ow * s + base
-                             const int64_t ow0 = std::min(OW, firstValid(base, g.s[2], 0));
-                             const int64_t ow1 = std::min(OW, firstValid(base, g.s[2], W));
-                             const float* xr = xc + ih * W + base;
-                             const int64_t s = g.s[2];
-                             for (int64_t ow = ow0; ow < ow1; ++ow) {
-                               const float v = xr[ow * s];
-                               yr[ow] = v > yr[ow] ? v : yr[ow];
-                             }
-                           }
-                         }
-                       }
-                     }
+                     for (int64_t nc = b; nc < e; ++nc)
+                       maxPoolPlane(g, x + nc * in_plane, y + nc * out_plane);
                    });
 }
 

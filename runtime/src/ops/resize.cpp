@@ -115,40 +115,41 @@ double cubicWeight(double t, double a) {
 
 // The common image case: the taps of H and W applied plane by plane in float (the generic
 // loop walks the full tap product per element with double accumulation: ~10x slower).
+void resizePlane2d(const ResizeParams& p, const float* xp, float* yp) {
+  const int64_t wi = p.in[3], ho = p.out[2], wo = p.out[3];
+  for (int64_t oy = 0; oy < ho; ++oy) {
+    const auto& ty = p.taps[2][oy];
+    float* yr = yp + oy * wo;
+    if (p.copies_2d) {  // nearest: each output row a gather of one input row
+      if (oy > 0 && p.taps[2][oy - 1][0].index == ty[0].index) {
+        std::copy(yr - wo, yr, yr);
+        continue;
+      }
+      const float* row = xp + ty[0].index * wi;
+      for (int64_t ox = 0; ox < wo; ++ox) yr[ox] = row[p.taps[3][ox][0].index];
+      continue;
+    }
+    for (int64_t ox = 0; ox < wo; ++ox) {
+      const auto& tx = p.taps[3][ox];
+      float acc = 0;
+      for (const Tap& a : ty) {
+        const float* row = xp + a.index * wi;
+        float s = 0;
+        for (const Tap& t : tx) s += t.weight * row[t.index];
+        acc += a.weight * s;
+      }
+      yr[ox] = acc;
+    }
+  }
+}
+
+// Planes split over the CPU threads.
 void runPlanes2d(const ResizeParams& p, const float* x, float* y) {
-  const int64_t planes = p.in[0] * p.in[1], hi = p.in[2], wi = p.in[3], ho = p.out[2],
-                wo = p.out[3];
-  // Planes split over the CPU threads.
-  cpu::parallelFor(planes, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, ho * wo)),
+  const int64_t in_plane = p.in[2] * p.in[3], out_plane = p.out[2] * p.out[3];
+  cpu::parallelFor(p.in[0] * p.in[1], std::max<int64_t>(1, 16384 / std::max<int64_t>(1, out_plane)),
                    [&](int, int64_t b, int64_t e) {
-                     for (int64_t pl = b; pl < e; ++pl) {
-                       const float* xp = x + pl * hi * wi;
-                       float* yp = y + pl * ho * wo;
-                       for (int64_t oy = 0; oy < ho; ++oy) {
-                         const auto& ty = p.taps[2][oy];
-                         float* yr = yp + oy * wo;
-                         if (p.copies_2d) {  // nearest: each output row a gather of one input row
-                           const float* row = xp + ty[0].index * wi;
-                           if (oy > 0 && p.taps[2][oy - 1][0].index == ty[0].index) {
-                             std::copy(yr - wo, yr, yr);
-                             continue;
-                           }
-                           for (int64_t ox = 0; ox < wo; ++ox) yr[ox] = row[p.taps[3][ox][0].index];
-                           continue;
-                         }
-                         for (int64_t ox = 0; ox < wo; ++ox) {
-                           const auto& tx = p.taps[3][ox];
-                           float acc = 0;
-                           for (const Tap& a : ty) {
-                             const float* row = xp + a.index * wi;
-                             float s = 0;
-                             for (const Tap& t : tx) s += t.weight * row[t.index];
-                             acc += a.weight * s;
-                           }
-                           yr[ox] = acc;
-                         }
-                       }
-                     }
+                     for (int64_t pl = b; pl < e; ++pl)
+                       resizePlane2d(p, x + pl * in_plane, y + pl * out_plane);
                    });
 }
 
