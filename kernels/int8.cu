@@ -107,31 +107,27 @@ __device__ __forceinline__ void loadRes4(const EdgertQEpi& e, long long i, float
   }
 }
 
-// The layer's activation: ACT 0 (none), 1 (Relu) and 2 (Clip) known at compile time - the
-// tensor-core kernels' epilogues are instantiated for 0 and 1, the pointwise kernel's for all
-// three, saving the per-element dispatch of int8Act - and -1 for any (the same results:
-// int8Act's cases 0, 1 and 2).
+// The layer's activation: ACT 0 (none) and 2 (Clip(alpha, beta), which is also how Relu runs:
+// the host gives a Relu layer alpha 0 and beta +inf, the same results bit for bit) known at
+// compile time, saving the per-element dispatch of int8Act, and -1 for any. Relu as its own
+// instance once left the unsigned (zero point -128) outputs, whose Relu is a shifted Clip, on
+// the generic path: ResNet-50 INT8 bs128 4.68 ms against 2.50 with symmetric activations.
 template <int ACT>
 __device__ __forceinline__ float actOf(const EdgertQEpi& e, float v) {
   if constexpr (ACT == 0)
     return v;
-  else if constexpr (ACT == 1)
-    return v > 0.f ? v : 0.f;
   else if constexpr (ACT == 2)
     return int8Act(2, v, e.alpha, e.beta);
   else
     return int8Act(e.act, v, e.alpha, e.beta);
 }
 
-// Calls f(std::integral_constant<int, ACT>) with the layer's activation class (CLIP: Clip's
-// own class too, for the kernels whose epilogue is instantiated for it).
-template <bool CLIP = false, class F>
+// Calls f(std::integral_constant<int, ACT>) with the layer's activation class.
+template <class F>
 __device__ __forceinline__ void withAct(const EdgertQEpi& e, F&& f) {
   if (e.act == 0)
     f(std::integral_constant<int, 0>{});
-  else if (e.act == 1)
-    f(std::integral_constant<int, 1>{});
-  else if (CLIP && e.act == 2)
+  else if (e.act == 1 || e.act == 2)
     f(std::integral_constant<int, 2>{});
   else
     f(std::integral_constant<int, -1>{});
@@ -1038,7 +1034,7 @@ __device__ __forceinline__ void qconvDwShared(void* y, const int8_t* x, const in
       // The four pixels share their channels' constants: loaded once, not per pixel (storeQ4).
       const float4 s = channelConst4(e.acc_scale, m), b = channelConst4(e.bias, m),
                    iy = channelConst4(e.inv_y, m);
-      withAct<true>(e, [&](auto act) {
+      withAct(e, [&](auto act) {
         constexpr int A = decltype(act)::value;
 #pragma unroll
         for (int p = 0; p < 4; ++p) {

@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <latch>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <thread>
 
 #include "edgert/edgert.h"
 #include "edgert/internal/engine_model.h"
@@ -37,8 +39,55 @@ int cmdInspectEngine(const std::string& engine_path) {
   return 0;
 }
 
+// `streams` execution contexts of one engine, each on its own thread and stream (trtexec's
+// --infStreams): one context cannot fill the GPU while a memory-bound layer runs, two can
+// overlap it with another's compute-bound layer. Throughput from wall time over all of them.
+int benchStreams(const Engine& engine, const std::vector<std::unique_ptr<ExecutionContext>>& ctxs,
+                 int64_t batch, int warmup, int iterations) {
+  std::latch ready(static_cast<std::ptrdiff_t>(ctxs.size()) + 1);
+  std::vector<Result<std::vector<double>>> ms(ctxs.size(),
+                                              Status(StatusCode::kInternal, "not run"));
+  std::vector<Status> warm(ctxs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ctxs.size(); ++i)
+    threads.emplace_back([&, i] {
+      auto w = ctxs[i]->benchmark(warmup, 1);  // each context's graph captured before timing
+      warm[i] = w.ok() ? Status::Ok() : w.status();
+      ready.arrive_and_wait();
+      if (warm[i].ok()) ms[i] = ctxs[i]->benchmark(0, iterations);
+    });
+  ready.arrive_and_wait();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (std::thread& t : threads) t.join();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  size_t mem = 0;
+  std::vector<double> medians;
+  for (size_t i = 0; i < ctxs.size(); ++i) {
+    if (!warm[i].ok()) return fail(warm[i]);
+    if (!ms[i].ok()) return fail(ms[i].status());
+    std::vector<double> v = ms[i].value();
+    std::sort(v.begin(), v.end());
+    medians.push_back(v[v.size() / 2]);
+    mem += ctxs[i]->memoryUse().total();
+  }
+  // benchmark(0, n) runs two untimed executions before its n timed ones: they count as work.
+  const double images =
+      static_cast<double>(ctxs.size()) * (iterations + 2) * static_cast<double>(batch);
+  fmt::print(
+      "{} contexts at once (each on its own thread and stream), {} iterations each (batch {})\n",
+      ctxs.size(), iterations, batch);
+  fmt::print("  latency ms  median per stream:");
+  for (double m : medians) fmt::print(" {:.4f}", m);
+  fmt::print("\n  throughput  {:.1f} images/s over {:.3f} s of wall time\n", images / wall, wall);
+  fmt::print(
+      "  memory      {:.1f} MiB held by the contexts together ({:.1f} MiB of weights each)\n",
+      static_cast<double>(mem) / 1048576.0, static_cast<double>(engine.weightBytes()) / 1048576.0);
+  return 0;
+}
+
 int cmdBench(const std::string& engine_path, const std::string& backend_name, int iterations,
-             int warmup, const std::string& json_path, bool per_layer, bool cuda_graph) {
+             int warmup, const std::string& json_path, bool per_layer, bool cuda_graph,
+             int streams) {
   // The CUDA backend captures the network as one CUDA graph from the second run on
   // (trtexec's --useCudaGraph, on by default here); --no-cuda-graph times eager launches.
   if (!cuda_graph) setenv("EDGERT_CUDA_GRAPH", "0", 1);
@@ -68,6 +117,20 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
         reinterpret_cast<uint16_t*>(data.data())[i] = floatToHalf(u(rng));
     Status st = ctx.value()->setInput(b.name, data.data(), data.size());
     if (!st.ok()) return fail(st);
+  }
+  if (streams > 1) {
+    if (per_layer || !json_path.empty())
+      return fail(
+          Status(StatusCode::kInvalidArgument,
+                 "edgert bench: --streams times throughput only (no --per-layer or --json)"));
+    std::vector<std::unique_ptr<ExecutionContext>> ctxs;
+    ctxs.push_back(std::move(ctx).value());
+    for (int i = 1; i < streams; ++i) {
+      auto c = engine.value()->createExecutionContext();
+      if (!c.ok()) return fail(c.status());
+      ctxs.push_back(std::move(c).value());
+    }
+    return benchStreams(*engine.value(), ctxs, batch, warmup, iterations);
   }
   if (per_layer) {
     auto layers = ctx.value()->profileLayers(std::max(iterations, 1));
@@ -197,6 +260,11 @@ void addRuntimeCommands(CLI::App& app, RuntimeCommands& rc) {
                      "Time every layer (eager) and list where the time goes");
   rc.bench->add_flag("--cuda-graph,!--no-cuda-graph", rc.be_graph,
                      "Replay the network as one CUDA graph (default) or launch every layer");
+  rc.bench
+      ->add_option("--streams", rc.be_streams,
+                   "Run this many execution contexts at once, each on its own stream, and report "
+                   "their throughput together")
+      ->check(CLI::Range(1, 16));
 }
 
 std::optional<int> runRuntimeCommand(const RuntimeCommands& rc, const InputReaders& read) {
@@ -204,7 +272,7 @@ std::optional<int> runRuntimeCommand(const RuntimeCommands& rc, const InputReade
   if (rc.run->parsed()) return cmdRun(rc, read);
   if (rc.bench->parsed())
     return cmdBench(rc.be_engine, rc.be_backend, rc.be_iter, rc.be_warm, rc.be_json, rc.be_layers,
-                    rc.be_graph);
+                    rc.be_graph, rc.be_streams);
   return std::nullopt;
 }
 

@@ -42,7 +42,7 @@ struct RuntimeCommands {
   std::vector<std::string> r_inputs;
   int r_iter = 1, r_topk = -1;
   std::string be_engine, be_backend = "auto", be_json;
-  int be_iter = 200, be_warm = 20;
+  int be_iter = 200, be_warm = 20, be_streams = 1;
   bool be_layers = false, be_graph = true;
   std::string i_engine;
 };

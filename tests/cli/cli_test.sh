@@ -26,6 +26,11 @@ if EDGERT_CPU_THREADS=1 "$EDGERT" run --engine m.engine --backend cpu --input in
   ok "cpu: same bits on 1 and 3 threads"; else bad "cpu: same bits on 1 and 3 threads"; fi
 if "$EDGERT" bench --engine m.engine --backend cpu --iterations 2 --per-layer | grep "slowest layers" >/dev/null; then ok "bench --per-layer"; else bad "bench --per-layer"; fi
 if "$EDGERT" bench --engine m.engine --backend cpu --iterations 2 --no-cuda-graph | grep "latency ms" >/dev/null; then ok "bench --no-cuda-graph"; else bad "bench --no-cuda-graph"; fi
+# Several contexts at once: one median per context, one throughput over them; --per-layer refused.
+out=$("$EDGERT" bench --engine m.engine --backend cpu --iterations 3 --streams 3)
+if echo "$out" | grep -qE "median per stream: [0-9.]+ [0-9.]+ [0-9.]+$" && echo "$out" | grep -q "images/s over"; then ok "bench --streams 3"; else bad "bench --streams 3: $out"; fi
+out=$("$EDGERT" bench --engine m.engine --backend cpu --streams 2 --per-layer 2>&1) && rc=0 || rc=$?
+if [ "$rc" = 1 ] && echo "$out" | grep -q "throughput only"; then ok "bench --streams with --per-layer refused"; else bad "bench --streams with --per-layer: rc $rc, $out"; fi
 if "$EDGERT" ops --markdown | grep "Conv" >/dev/null; then ok "ops"; else bad "ops"; fi
 
 # Bad input, each with its message.

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -882,6 +883,11 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
   e.act = static_cast<int>(epi.act);
   e.alpha = epi.alpha;
   e.beta = epi.beta;
+  // The kernels run Relu as Clip(0, +inf) (one instance for both: see actOf in int8.cu).
+  if (epi.act == ops::Act::kRelu) {
+    e.alpha = 0.f;
+    e.beta = std::numeric_limits<float>::infinity();
+  }
   std::vector<float> y_scales, r_scales;
   EDGERT_ASSIGN_OR_RETURN(y_scales, ops::attrFloats(c, "y_scales"));
   EDGERT_ASSIGN_OR_RETURN(r_scales, ops::attrFloats(c, "r_scales"));
