@@ -57,6 +57,56 @@ extern "C" __global__ void edgert_nchw_f32_to_nhwc_f16_pad(__half* y, const floa
   }
 }
 
+// The space-to-depth copy of a first convolution's input (C <= 4 channels) for a stride-2
+// convolution run as a stride-1 one over 16 channels (the s2d stem, cuda_nhwc_ops.cpp): pixel
+// (Y, X) of image b holds input pixels (2Y + py - pt, 2X + px - pl), py and px in {0, 1}, as
+// channels (py * 2 + px) * 4 + c, with zeros outside the image and for c >= C: the padding is in
+// the copy, so the convolution has none (cuDNN takes only symmetric pads; these are not). The
+// source is NCHW float32 (the image binding) or NHWC fp16 (an fp16 binding's Cast), T says which.
+template <class T>
+__device__ __forceinline__ void s2dCopy(__half* y, const T* x, unsigned n, unsigned c, unsigned h,
+                                        unsigned w, unsigned hs, unsigned ws, int pt, int pl) {
+  const unsigned total = n * hs * ws;
+  for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const unsigned X = i % ws, Y = (i / ws) % hs, b = i / (ws * hs);
+    __align__(16) __half v[16];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      const int iy = static_cast<int>(2 * Y) + q / 2 - pt,
+                ix = static_cast<int>(2 * X) + q % 2 - pl;
+      const bool inside =
+          iy >= 0 && iy < static_cast<int>(h) && ix >= 0 && ix < static_cast<int>(w);
+#pragma unroll
+      for (int ch = 0; ch < 4; ++ch) {
+        float f = 0.f;
+        if (inside && ch < static_cast<int>(c)) {
+          if constexpr (sizeof(T) == 2)
+            f = __half2float(x[((static_cast<size_t>(b) * h + iy) * w + ix) * c + ch]);
+          else
+            f = x[((static_cast<size_t>(b) * c + ch) * h + iy) * w + ix];
+        }
+        v[q * 4 + ch] = __float2half_rn(f);
+      }
+    }
+    uint4* dst = reinterpret_cast<uint4*>(y + static_cast<size_t>(i) * 16);
+    dst[0] = reinterpret_cast<const uint4*>(v)[0];
+    dst[1] = reinterpret_cast<const uint4*>(v)[1];
+  }
+}
+
+extern "C" __global__ void edgert_s2d_nchw_f32_to_nhwc_f16(__half* y, const float* x, unsigned n,
+                                                           unsigned c, unsigned h, unsigned w,
+                                                           unsigned hs, unsigned ws, int pt,
+                                                           int pl) {
+  s2dCopy(y, x, n, c, h, w, hs, ws, pt, pl);
+}
+
+extern "C" __global__ void edgert_s2d_nhwc_f16(__half* y, const __half* x, unsigned n, unsigned c,
+                                               unsigned h, unsigned w, unsigned hs, unsigned ws,
+                                               int pt, int pl) {
+  s2dCopy(y, x, n, c, h, w, hs, ws, pt, pl);
+}
+
 // NHWC fp16 -> NCHW float32.
 extern "C" __global__ void edgert_nhwc_f16_to_nchw_f32(float* y, const __half* x, long long n,
                                                        long long c, long long hw) {

@@ -173,14 +173,16 @@ std::string bottleneckNet(std::mt19937& r) {
 
 // An image network's first layers: three input channels (cuDNN's C=4 engines on the input
 // padded by our conversion), 7x7 stride 2 with bias and ReLU, then a 1x1 convolution.
-std::string stemNet(std::mt19937& r) {
+// A first convolution of 3 channels, stride 2 (ResNet's 7x7 by default; `pads` top, left,
+// bottom, right), then a 1x1 convolution: 40x40 in, 20x20 out.
+std::string stemNet(std::mt19937& r, int64_t k = 7, std::vector<int64_t> pads = {3, 3, 3, 3}) {
   OnnxGraph g(13);
   g.input("x", DataType::kFloat32, {2, 3, 40, 40});
-  g.constant("w0", randomTensor(DataType::kFloat32, {16, 3, 7, 7}, r, -.2f, .2f));
+  g.constant("w0", randomTensor(DataType::kFloat32, {16, 3, k, k}, r, -.2f, .2f));
   g.constant("b0", randomTensor(DataType::kFloat32, {16}, r));
   g.constant("w1", randomTensor(DataType::kFloat32, {8, 16, 1, 1}, r));
   g.node("Conv", {"x", "w0", "b0"}, {"c0"},
-         {attrInts("pads", {3, 3, 3, 3}), attrInts("strides", {2, 2})});
+         {attrInts("pads", std::move(pads)), attrInts("strides", {2, 2})});
   g.node("Relu", {"c0"}, {"r0"});
   g.node("Conv", {"r0", "w1"}, {"y"});
   g.output("y");
@@ -312,6 +314,18 @@ TEST_F(Tactics, Fp16GraphAndDepthwiseTacticsFromTheCacheMatchTheCpu) {
   fp16TacticFromCache(depthwiseNet(r), 3, "cudnn-nhwc16-graph0", 3, r);
   fp16TacticFromCache(depthwiseNet(r), 3, "nhwc16-depthwise", 1, r);
   fp16TacticFromCache(stemNet(r), 2, "cudnn-nhwc16-c4-graph0", 1, r, {2, 3, 40, 40});
+}
+
+// Stride-2 stems over the input's space-to-depth copy: ResNet's 7x7 (odd padding: the copy
+// starts one row and column early), a 3x3 with padding 1, and TensorFlow's 'same' 3x3 (padding
+// only after: none before, even).
+TEST_F(Tactics, Fp16SpaceToDepthStemFromTheCacheMatchesTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  fp16TacticFromCache(stemNet(r), 2, "cudnn-nhwc16-s2d-graph0", 1, r, {2, 3, 40, 40});
+  fp16TacticFromCache(stemNet(r, 3, {1, 1, 1, 1}), 2, "cudnn-nhwc16-s2d-graph0", 1, r,
+                      {2, 3, 40, 40});
+  fp16TacticFromCache(stemNet(r, 3, {0, 0, 1, 1}), 2, "cudnn-nhwc16-s2d-graph0", 1, r,
+                      {2, 3, 40, 40});
 }
 
 // Our small-K 1x1 kernel (pointwise_small.cu): bias, residual and each activation family.

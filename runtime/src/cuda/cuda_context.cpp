@@ -891,8 +891,12 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-graph", h));
     // First layers (1-3 input channels): cuDNN's engines on the input padded to 4 channels
     // (padding to 8 was slower still on an H200: ResNet-50's stem 1.06 ms vs 0.76).
+    // And for stride 2, over the input's space-to-depth copy (16 channels, stride 1).
     if (node.dims(0).size() == 4 && node.dims(0)[1] < 4)
-      for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-c4-graph", h));
+      for (int h = 0; h < 4; ++h) {
+        candidates.push_back(strCat("cudnn-nhwc16-c4-graph", h));
+        candidates.push_back(strCat("cudnn-nhwc16-s2d-graph", h));
+      }
   }
   // INT8: our implicit-GEMM kernel against cuBLASLt's IMMA GEMM + epilogue (each with im2col
   // where the input channels need it; the names that do not apply fail to build).

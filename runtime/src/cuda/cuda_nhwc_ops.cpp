@@ -530,6 +530,16 @@ Result<std::unique_ptr<GpuLayer>> makeGemmConv(const NodeContext& c, const Env& 
 
 constexpr const char* kGraphTactic = "cudnn-nhwc16-graph";
 
+// The cuDNN graph plan a "<prefix><rank>" tactic names for a convolution of shape `s`.
+Result<std::unique_ptr<CudnnGraphConv>> graphPlan(const NodeContext& c, const Env& env,
+                                                  const GraphConvShape& s, std::string_view prefix,
+                                                  int* rank) {
+  *rank = std::atoi(std::string(c.tactic.substr(prefix.size())).c_str());
+  auto conv = CudnnGraphConv::create(env, s, *rank, size_t{256} << 20);
+  if (!conv.ok()) return c.unsupported(conv.status().message());
+  return conv;
+}
+
 // The cuDNN graph plan a "<prefix><rank>" tactic names for this convolution; with
 // `padded_c`, the input channels (and the filter's) are that many instead.
 Result<std::unique_ptr<CudnnGraphConv>> graphPlanFor(const NodeContext& c, const Env& env,
@@ -552,10 +562,7 @@ Result<std::unique_ptr<CudnnGraphConv>> graphPlanFor(const NodeContext& c, const
     s.stride[i] = geo.s[i + 1];
     s.dilation[i] = geo.d[i + 1];
   }
-  *rank = std::atoi(std::string(c.tactic.substr(prefix.size())).c_str());
-  auto conv = CudnnGraphConv::create(env, s, *rank, size_t{256} << 20);
-  if (!conv.ok()) return c.unsupported(conv.status().message());
-  return conv;
+  return graphPlan(c, env, s, prefix, rank);
 }
 
 Result<std::unique_ptr<GpuLayer>> makeGraphConv(const NodeContext& c, const Env& env,
@@ -599,6 +606,105 @@ Result<std::unique_ptr<GpuLayer>> makeStemConv(const NodeContext& c, const Env& 
   return finish(std::move(L), c);
 }
 
+// "cudnn-nhwc16-s2d-graph<N>": a stride-2 first convolution (1-3 input channels) as a stride-1
+// one over the input's space-to-depth copy (edgert_s2d_*: each 2 x 2 block of pixels' channels,
+// padded to 4, as 16 channels; the padding written into the copy), on cuDNN configuration N.
+// Its taps are 32-byte runs where the C=4 padded input's were 8: ResNet-50's 7x7 / 2 stem
+// becomes a 4x4 / 1 convolution (K = 256, 147 of them real), which at batch 128 had run at 12% of
+// its roofline on the padded input (0.614 ms on an H100, bench/NOTES.md session 19). INT8 does
+// the same (int8-s2d-*: cuda_int8_ops.cpp).
+constexpr const char* kS2dStemTactic = "cudnn-nhwc16-s2d-graph";
+
+class S2dStemLayer final : public HalfLayer {
+ public:
+  bool halfIn(size_t k) const override { return k == 0 ? src_half_ : HalfLayer::halfIn(k); }
+  bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
+  size_t scratchBytes() const override { return copy_bytes_ + conv_->workspace(); }
+  const char* tactic() const override { return tactic_.c_str(); }
+  Status enqueue(const Env& env, const GpuArgs& g) const override {
+    CUdeviceptr copy = g.scratch, x = g.in[0];
+    unsigned n = n_, c = c_, h = h_, w = w_, hs = hs_, ws = ws_;
+    int pt = pt_, pl = pl_;
+    void* args[] = {&copy, &x, &n, &c, &h, &w, &hs, &ws, &pt, &pl};
+    EDGERT_RETURN_IF_ERROR(
+        launch(env, src_half_ ? "edgert_s2d_nhwc_f16" : "edgert_s2d_nchw_f32_to_nhwc_f16",
+               static_cast<long long>(n_) * hs_ * ws_, args));
+    EDGERT_RETURN_IF_ERROR(conv_->execute(env, copy, w_half_, g.out[0], g.scratch + copy_bytes_));
+    return epi_.enqueue(env, g);
+  }
+
+  std::unique_ptr<CudnnGraphConv> conv_;
+  CUdeviceptr w_half_ = 0;
+  HalfEpilogue epi_;
+  std::string tactic_;
+  bool src_half_ = false;  // the input as NHWC fp16 (else NCHW float32)
+  unsigned n_ = 0, c_ = 0, h_ = 0, w_ = 0, hs_ = 0, ws_ = 0;
+  int pt_ = 0, pl_ = 0;  // the copy's top / left padding (the convolution's, rounded up to even)
+  size_t copy_bytes_ = 0;
+};
+
+Result<std::unique_ptr<GpuLayer>> makeS2dStem(const NodeContext& c, const Env& env,
+                                              const ops::Geometry& geo) {
+  const Dims& x = c.dims(0);
+  const Dims& wd = c.dims(1);
+  const Dims& y = c.out[0].dims;
+  if (x.size() != 4 || x[1] >= 4 || c.attrs->getInt("group", 1).value() != 1 || c.has(3))
+    return c.unsupported("not a first-layer convolution (1-3 input channels, no residual)");
+  if (geo.s[1] != 2 || geo.s[2] != 2 || geo.d[1] != 1 || geo.d[2] != 1)
+    return c.unsupported("the space-to-depth stem needs stride 2 and no dilation");
+  // Copy row Y, phase py holds input row 2Y + py - pt2 (pt2: the top padding rounded up to
+  // even, e = pt2 - pt), so output row oy's tap ky reads copy row oy + (ky + e) / 2, phase
+  // (ky + e) % 2: (KH - 1 + e) / 2 + 1 taps, and the copy has OH + taps - 1 rows.
+  const int64_t pt = geo.pb[1], pl = geo.pb[2], eh = pt % 2, ew = pl % 2;
+  const int64_t kh = (wd[2] - 1 + eh) / 2 + 1, kw = (wd[3] - 1 + ew) / 2 + 1;
+  const int64_t hs = y[2] + kh - 1, ws = y[3] + kw - 1;
+  if (x[0] * hs * ws >= (int64_t{1} << 31) || x[0] * x[1] * x[2] * x[3] >= (int64_t{1} << 31))
+    return c.unsupported("input too large for the space-to-depth copy's 32-bit indices");
+  GraphConvShape s{};
+  const int64_t xs[4] = {x[0], 16, hs, ws}, ws4[4] = {wd[0], 16, kh, kw};
+  for (int i = 0; i < 4; ++i) {
+    s.x[i] = xs[i];
+    s.w[i] = ws4[i];
+    s.y[i] = y[i];
+  }
+  for (int i = 0; i < 2; ++i) {
+    s.pre_pad[i] = s.post_pad[i] = 0;
+    s.stride[i] = s.dilation[i] = 1;
+  }
+  auto L = std::make_unique<S2dStemLayer>();
+  int rank = 0;
+  EDGERT_ASSIGN_OR_RETURN(L->conv_, graphPlan(c, env, s, kS2dStemTactic, &rank));
+  // The filter as cuDNN's KRSC over the copy: [M][KH'][KW'][16], channel (py * 2 + px) * 4 + ch
+  // of tap (a, b) holding w[m][ch][2a + py - eh][2b + px - ew] (zero where that is outside).
+  const HostTensor& wt = *c.constant(1);
+  const int64_t M = wd[0], C = wd[1];
+  std::vector<uint16_t> h(static_cast<size_t>(M * kh * kw * 16), 0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t a = 0; a < kh; ++a)
+      for (int64_t b = 0; b < kw; ++b)
+        for (int64_t q = 0; q < 4; ++q)
+          for (int64_t ch = 0; ch < C; ++ch) {
+            const int64_t ky = 2 * a + q / 2 - eh, kx = 2 * b + q % 2 - ew;
+            if (ky < 0 || ky >= wd[2] || kx < 0 || kx >= wd[3]) continue;
+            h[static_cast<size_t>(((m * kh + a) * kw + b) * 16 + q * 4 + ch)] = floatToHalf(
+                static_cast<float>(wt.doubleAt(((m * C + ch) * wd[2] + ky) * wd[3] + kx)));
+          }
+  EDGERT_ASSIGN_OR_RETURN(L->w_half_, env.upload(h.data(), h.size() * 2));
+  L->epi_.init(c);
+  L->tactic_ = strCat(kS2dStemTactic, rank);
+  L->src_half_ = !c.in_nhwc.empty() && c.in_nhwc[0];
+  L->n_ = static_cast<unsigned>(x[0]);
+  L->c_ = static_cast<unsigned>(x[1]);
+  L->h_ = static_cast<unsigned>(x[2]);
+  L->w_ = static_cast<unsigned>(x[3]);
+  L->hs_ = static_cast<unsigned>(hs);
+  L->ws_ = static_cast<unsigned>(ws);
+  L->pt_ = static_cast<int>(pt + eh);
+  L->pl_ = static_cast<int>(pl + ew);
+  L->copy_bytes_ = align256(static_cast<size_t>(x[0] * hs * ws * 16 * 2));
+  return finish(std::move(L), c);
+}
+
 Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env) {
   const Dims& x = c.dims(0);
   const Dims& w = c.dims(1);
@@ -614,6 +720,10 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   const int64_t group = c.attrs->getInt("group", 1).value();
   if (c.tactic.rfind(kStemTacticPrefix, 0) == 0) {
     auto stem = makeStemConv(c, env, geo);
+    if (stem.ok() || c.strict_tactic) return stem;
+  }
+  if (c.tactic.rfind(kS2dStemTactic, 0) == 0) {
+    auto stem = makeS2dStem(c, env, geo);
     if (stem.ok() || c.strict_tactic) return stem;
   }
   if (c.tactic.rfind(kGraphTactic, 0) == 0) {
