@@ -42,8 +42,8 @@ int cmdInspectEngine(const std::string& engine_path) {
 // `streams` execution contexts of one engine, each on its own thread and stream (trtexec's
 // --infStreams): one context cannot fill the GPU while a memory-bound layer runs, two can
 // overlap it with another's compute-bound layer. Throughput from wall time over all of them.
-int benchStreams(const Engine& engine, const std::vector<std::unique_ptr<ExecutionContext>>& ctxs,
-                 int64_t batch, int warmup, int iterations) {
+int benchStreams(const std::vector<std::unique_ptr<ExecutionContext>>& ctxs, int64_t batch,
+                 int warmup, int iterations) {
   std::latch ready(static_cast<std::ptrdiff_t>(ctxs.size()) + 1);
   std::vector<Result<std::vector<double>>> ms(ctxs.size(),
                                               Status(StatusCode::kInternal, "not run"));
@@ -79,9 +79,13 @@ int benchStreams(const Engine& engine, const std::vector<std::unique_ptr<Executi
   fmt::print("  latency ms  median per stream:");
   for (double m : medians) fmt::print(" {:.4f}", m);
   fmt::print("\n  throughput  {:.1f} images/s over {:.3f} s of wall time\n", images / wall, wall);
+  // Each context's own count: constants the engine shares between its contexts are in each.
+  const ExecutionContext::MemoryUse one = ctxs.front()->memoryUse();
+  auto mib = [](size_t b) { return static_cast<double>(b) / 1048576.0; };
   fmt::print(
-      "  memory      {:.1f} MiB held by the contexts together ({:.1f} MiB of weights each)\n",
-      static_cast<double>(mem) / 1048576.0, static_cast<double>(engine.weightBytes()) / 1048576.0);
+      "  memory      {:.1f} MiB held by the contexts together; each: weights {:.1f}, activations "
+      "{:.1f}, workspace {:.1f}\n",
+      mib(mem), mib(one.weights), mib(one.activations), mib(one.workspace));
   return 0;
 }
 
@@ -130,7 +134,7 @@ int cmdBench(const std::string& engine_path, const std::string& backend_name, in
       if (!c.ok()) return fail(c.status());
       ctxs.push_back(std::move(c).value());
     }
-    return benchStreams(*engine.value(), ctxs, batch, warmup, iterations);
+    return benchStreams(ctxs, batch, warmup, iterations);
   }
   if (per_layer) {
     auto layers = ctx.value()->profileLayers(std::max(iterations, 1));
