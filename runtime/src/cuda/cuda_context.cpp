@@ -1,6 +1,6 @@
-// The CUDA execution context: device arena, the engine's constants shared by its contexts, one stream,
-// layers enqueued without host syncs or allocation, and the whole network replayed as a
-// CUDA graph when every layer runs on the GPU.
+// The CUDA execution context: device arena, the engine's constants shared by its contexts,
+// one stream, layers enqueued without host syncs or allocation, and the whole network replayed
+// as a CUDA graph when every layer runs on the GPU.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
