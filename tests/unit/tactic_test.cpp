@@ -171,10 +171,9 @@ std::string bottleneckNet(std::mt19937& r) {
   return g.save("tactics_bottleneck");
 }
 
-// An image network's first layers: three input channels (cuDNN's C=4 engines on the input
-// padded by our conversion), 7x7 stride 2 with bias and ReLU, then a 1x1 convolution.
-// A first convolution of 3 channels, stride 2 (ResNet's 7x7 by default; `pads` top, left,
-// bottom, right), then a 1x1 convolution: 40x40 in, 20x20 out.
+// An image network's first layers: a k x k convolution of three input channels, stride 2, with
+// bias and ReLU (ResNet's 7x7 by default; `pads` top, left, bottom, right), then a 1x1
+// convolution: 40x40 in, 20x20 out.
 std::string stemNet(std::mt19937& r, int64_t k = 7, std::vector<int64_t> pads = {3, 3, 3, 3}) {
   OnnxGraph g(13);
   g.input("x", DataType::kFloat32, {2, 3, 40, 40});
