@@ -10,18 +10,24 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_bench_models import MODELS  # noqa: E402
+from export_bench_models import MODELS, ONNX_MODELS  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("models", nargs="*", default=list(MODELS))
+    ap.add_argument("models", nargs="*", default=list(MODELS) + list(ONNX_MODELS))
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--top", type=int, default=14)
     a = ap.parse_args()
     for name in a.models:
         torch.manual_seed(0)
-        m = MODELS[name]().eval().cuda().half().to(memory_format=torch.channels_last)
+        if name in ONNX_MODELS:
+            import onnx
+            from onnx_torch import OnnxModule
+            m = OnnxModule(onnx.load(ONNX_MODELS[name]), {"input": (a.batch, 3, 224, 224)}).traced()
+        else:
+            m = MODELS[name]()
+        m = m.eval().cuda().half().to(memory_format=torch.channels_last)
         x = torch.randn(a.batch, 3, 224, 224, device="cuda", dtype=torch.half).to(memory_format=torch.channels_last)
         f = torch.compile(m)
         with torch.no_grad():

@@ -450,7 +450,8 @@ bool foldablePad(const Graph& g, const Node& pad, const Node& conv, std::vector<
   return true;
 }
 
-void foldPadIntoConv(Graph& g, PassStats& stats, bool asymmetric_ok) {
+void foldPadIntoConv(Graph& g, PassStats& stats,
+                     const std::function<bool(const Node& conv)>& asymmetric_ok) {
   std::vector<bool> dead(g.nodes.size(), false);
   const TensorUses u = tensorUses(g, dead);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -464,7 +465,7 @@ void foldPadIntoConv(Graph& g, PassStats& stats, bool asymmetric_ok) {
     const size_t nsp = cp.size() / 2;
     bool symmetric = true;
     for (size_t d = 0; d < nsp; ++d) symmetric &= cp[d] == cp[d + nsp];
-    if (!symmetric && !asymmetric_ok) continue;
+    if (!symmetric && !asymmetric_ok(conv)) continue;
     conv.attrs.setInts("pads", cp);
     conv.inputs[0] = pad.inputs[0];
     dead[i] = true;

@@ -2,6 +2,8 @@
 //   resolveInputShapes -> inferAndFold -> removeIdentities -> eliminateDeadCode -> finalizeOutputs
 #pragma once
 
+#include <functional>
+
 #include "edgert/builder.h"
 #include "edgert/internal/graph.h"
 
@@ -46,9 +48,11 @@ void eliminateDeadCode(Graph& g, PassStats& stats);
 
 // A constant-mode zero Pad of the spatial dims read only by a Conv becomes part of the Conv's
 // own pads (EfficientNet's "same" padding): one pass over memory less, and for INT8 one
-// float tensor less to quantise. `asymmetric_ok`: the backend pads convolutions
-// asymmetrically (the CPU backend; cuDNN does not).
-void foldPadIntoConv(Graph& g, PassStats& stats, bool asymmetric_ok);
+// float tensor less to quantise. `asymmetric_ok(conv)`: the layer that will run `conv` pads
+// asymmetrically (the CPU backend; on the GPU the NHWC fp16 and INT8 kernels, not cuDNN's
+// legacy NCHW fp32 convolution).
+void foldPadIntoConv(Graph& g, PassStats& stats,
+                     const std::function<bool(const Node& conv)>& asymmetric_ok);
 
 // Whether zero Pad `pad` (its output read by `conv`, a Conv or EdgertQConv) can become part of
 // the convolution's pads; `*pads` gets the convolution's pads with it (begins, then ends).

@@ -32,6 +32,8 @@ struct Case {
   // Built without tactic timing: the layers take their default implementation (for the
   // depthwise cases our kernels, which timing might replace by cuDNN's).
   bool untimed = false;
+  // Ops that must not be layers of the engine (folded into another layer).
+  std::vector<std::string> absent = {};
 };
 
 HostTensor scalars(const std::vector<float>& v, const Dims& dims) {
@@ -92,6 +94,8 @@ void runCase(const Case& c, int64_t batch) {
                        << ")";
   bool found = false;
   for (const LayerTiming& t : layers) {
+    EXPECT_EQ(std::find(c.absent.begin(), c.absent.end(), t.op), c.absent.end())
+        << c.name << ": " << t.op << " '" << t.name << "' should have been folded";
     const bool probed = std::find(c.probes.begin(), c.probes.end(), t.op) != c.probes.end();
     found |= probed;
     if (probed || t.op == "Conv") {
@@ -167,10 +171,12 @@ std::vector<Case> cases() {
                },
                {"Slice"},
                5});
+  // A zero Pad read by something else than a convolution (which would take it as its own pads).
   v.push_back({"pad",
                [](OnnxGraph& g, std::mt19937&, int64_t) {
                  g.constant("pads", ints1d({0, 0, 1, 2, 0, 0, 2, 1}));
-                 g.node("Pad", {"a", "pads"}, {"b"});
+                 g.node("Pad", {"a", "pads"}, {"p"});
+                 g.node("Relu", {"p"}, {"b"});
                },
                {"Pad"}});
   v.push_back({"resize_nearest",
@@ -259,6 +265,30 @@ std::vector<Case> cases() {
                    {"Conv"},
                    16,
                    true});
+  // TensorFlow's "same" padding at stride 2 (EfficientNet-Lite): a zero Pad after the end only,
+  // folded into the convolution as asymmetric pads; timed (the fastest layer that pads
+  // asymmetrically) and untimed (depthwise: our kernel; otherwise cuDNN's graph API, as the
+  // legacy API pads symmetrically only).
+  for (const bool untimed : {false, true})
+    for (const int64_t group : {1, 16}) {
+      const std::string name = std::string("same_pad_s2_") + (group == 1 ? "conv" : "depthwise") +
+                               (untimed ? "_untimed" : "");
+      v.push_back({name,
+                   [group](OnnxGraph& g, std::mt19937& rng, int64_t) {
+                     g.constant("pads", ints1d({0, 0, 0, 0, 0, 0, 1, 2}));
+                     g.node("Pad", {"a", "pads"}, {"p"});
+                     g.constant("wp", randomTensor(DataType::kFloat32, {16, 16 / group, 3, 3}, rng,
+                                                   -0.3f, 0.3f));
+                     g.constant("bp", randomTensor(DataType::kFloat32, {16}, rng));
+                     g.node("Conv", {"p", "wp", "bp"}, {"d"},
+                            {attrInt("group", group), attrInts("strides", {2, 2})});
+                     g.node("Relu", {"d"}, {"b"});
+                   },
+                   {"Conv"},
+                   16,
+                   untimed,
+                   {"Pad"}});
+    }
   v.push_back(
       {"depthwise_c5",
        [](OnnxGraph& g, std::mt19937& rng, int64_t) {

@@ -249,9 +249,10 @@ TEST_F(Passes, ZeroPadFoldsIntoTheConvolution) {
   expectSameOutputs(fa, fb, {1, 3, 10, 10});
 }
 
-TEST_F(Passes, AsymmetricZeroPadFoldsOnTheCpuOnly) {
+TEST_F(Passes, AsymmetricZeroPadFoldsWhereTheLayerPadsAsymmetrically) {
   // TensorFlow-style "same" padding at stride 2: one row and column more at the end, which
-  // the CPU convolution takes as its own pads (cuDNN pads symmetrically: kept as a Pad).
+  // the CPU convolution and the GPU's NHWC fp16 / INT8 ones take as their own pads; an FP32
+  // GPU engine runs cuDNN's legacy convolution, which pads symmetrically: the Pad stays.
   std::mt19937 r(std::random_device{}());
   const HostTensor w = randomTensor(DataType::kFloat32, {4, 3, 3, 3}, r);
   const std::vector<int64_t> pad = {0, 0, 0, 0, 0, 0, 1, 1};
@@ -264,4 +265,16 @@ TEST_F(Passes, AsymmetricZeroPadFoldsOnTheCpuOnly) {
   auto yb = runEngineBytes(fb.bytes, {{"x", &in}}, Backend::kCpu);
   ASSERT_TRUE(ya.ok() && yb.ok());
   EXPECT_EQ(compareTensors(ya->at("y"), yb->at("y"), 0, 0), "");
+  for (const char* precision : {"fp32", "fp16"}) {
+    BuildOptions opt;
+    opt.target = "cuda";
+    opt.precision = precision;
+    opt.tactic_timing = false;
+    BuildReport rep;
+    auto bytes = buildEngine(a.save("apadconv_cuda"), opt, &rep);
+    if (!bytes.ok() && bytes.status().code() == StatusCode::kUnavailable)
+      GTEST_SKIP() << "the CPU part passed; " << bytes.status().message();
+    ASSERT_TRUE(bytes.ok()) << bytes.status().toString();
+    EXPECT_EQ(rep.layers, std::string(precision) == "fp16" ? 1u : 2u) << precision;
+  }
 }

@@ -218,6 +218,34 @@ std::string expansionNet(std::mt19937& r) {
   return g.save("tactics_expansion");
 }
 
+// 1x1 convolutions with up to 128 input channels (seven k16 steps here), outputs in 64-channel
+// chunks (200 = 3 x 64 + 8, 104 = 64 + 40), the weights past 48 KiB of shared memory, a
+// residual, and 126 pixels (not a whole number of 16-pixel tiles): 104 -> 200 with ReLU6,
+// 200 -> 104 (K too large for the kernel), 104 -> 104 + residual + ReLU, 104 -> 8.
+std::string wideExpansionNet(std::mt19937& r) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {2, 16, 9, 7});
+  g.constant("w0", randomTensor(DataType::kFloat32, {104, 16, 3, 3}, r, -.2f, .2f));
+  g.constant("w1", randomTensor(DataType::kFloat32, {200, 104, 1, 1}, r, -.1f, .1f));
+  g.constant("b1", randomTensor(DataType::kFloat32, {200}, r));
+  g.constant("w2", randomTensor(DataType::kFloat32, {104, 200, 1, 1}, r, -.1f, .1f));
+  g.constant("w3", randomTensor(DataType::kFloat32, {104, 104, 1, 1}, r, -.1f, .1f));
+  g.constant("b3", randomTensor(DataType::kFloat32, {104}, r));
+  g.constant("w4", randomTensor(DataType::kFloat32, {8, 104, 1, 1}, r, -.1f, .1f));
+  g.constant("lo", scalarTensor(0.f));
+  g.constant("hi", scalarTensor(6.f));
+  g.node("Conv", {"x", "w0"}, {"c0"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Conv", {"c0", "w1", "b1"}, {"c1"});
+  g.node("Clip", {"c1", "lo", "hi"}, {"r1"});
+  g.node("Conv", {"r1", "w2"}, {"c2"});
+  g.node("Conv", {"c2", "w3", "b3"}, {"c3"});
+  g.node("Add", {"c3", "c2"}, {"s3"});
+  g.node("Relu", {"s3"}, {"r3"});
+  g.node("Conv", {"r3", "w4"}, {"y"});
+  g.output("y");
+  return g.save("tactics_wide_expansion");
+}
+
 // A depthwise convolution (bias, ReLU fused) between two ordinary ones, MobileNet style.
 std::string depthwiseNet(std::mt19937& r) {
   OnnxGraph g(13);
@@ -275,8 +303,9 @@ void fp16TacticFromCache(const std::string& model, size_t convs, const std::stri
   auto ctx = e->createExecutionContext().value();
   HostTensor x = randomTensor(DataType::kFloat32, x_dims, r);
   ASSERT_TRUE(ctx->setInput("x", x.data(), x.bytes()).ok());
-  ASSERT_TRUE(ctx->execute().ok());
-  HostTensor y = std::move(HostTensor::create(DataType::kFloat32, {2, 8, 20, 20}).value());
+  const Status ran_ok = ctx->execute();
+  ASSERT_TRUE(ran_ok.ok()) << tactic << ": " << ran_ok.toString();
+  HostTensor y = std::move(HostTensor::create(DataType::kFloat32, e->binding("y")->dims).value());
   ASSERT_TRUE(ctx->getOutput("y", y.mutableData(), y.bytes()).ok());
   auto layers = ctx->profileLayers(1);
   ASSERT_TRUE(layers.ok());
@@ -293,7 +322,7 @@ void fp16TacticFromCache(const std::string& model, size_t convs, const std::stri
                   .value();
   ASSERT_TRUE(cctx->setInput("x", x.data(), x.bytes()).ok());
   ASSERT_TRUE(cctx->execute().ok());
-  HostTensor ref = std::move(HostTensor::create(DataType::kFloat32, {2, 8, 20, 20}).value());
+  HostTensor ref = std::move(HostTensor::create(DataType::kFloat32, y.dims()).value());
   ASSERT_TRUE(cctx->getOutput("y", ref.mutableData(), ref.bytes()).ok());
   EXPECT_LT(relativeL2(y, ref), fp16 ? 1e-2 : 1e-5);
   fs::remove_all(dir);
@@ -327,12 +356,23 @@ TEST_F(Tactics, Fp16SpaceToDepthStemFromTheCacheMatchesTheCpu) {
                       {2, 3, 40, 40});
 }
 
+// Asymmetric pads (TensorFlow's "same" at stride 2, folded from a Pad): the stem over the input
+// padded to 4 channels, and a tactic that cannot pad so (cuDNN's legacy API) falling back to
+// cuDNN's graph API for that layer while the 1x1 layer after it runs the tactic.
+TEST_F(Tactics, Fp16AsymmetricPadsFromTheCacheMatchTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  fp16TacticFromCache(stemNet(r, 3, {0, 0, 1, 1}), 2, "cudnn-nhwc16-c4-graph0", 1, r,
+                      {2, 3, 40, 40});
+  fp16TacticFromCache(stemNet(r, 3, {0, 0, 1, 1}), 2, "cudnn-nhwc16-algo1", 1, r, {2, 3, 40, 40});
+}
+
 // Our small-K 1x1 kernel (pointwise_small.cu): bias, residual and each activation family.
 TEST_F(Tactics, Fp16PointwiseTacticFromTheCacheMatchesTheCpu) {
   std::mt19937 r(std::random_device{}());
   fp16TacticFromCache(residualNet(r), 3, "nhwc16-pointwise", 2, r);
   fp16TacticFromCache(bottleneckNet(r), 4, "nhwc16-pointwise", 3, r);
   fp16TacticFromCache(expansionNet(r), 4, "nhwc16-pointwise", 3, r);
+  fp16TacticFromCache(wideExpansionNet(r), 5, "nhwc16-pointwise", 3, r, {2, 16, 9, 7});
 }
 
 // FP32 engines: our NCHW depthwise kernel (bias and ReLU fused), timed against cuDNN.

@@ -32,6 +32,7 @@ struct Process {
   CUcontext ctx = nullptr;
   CUmodule module = nullptr;
   std::map<std::string, CUfunction> fns;
+  std::map<std::string, int> smem_allowed;  // per kernel: the largest dynamic shared memory allowed
 };
 Process& process() {
   static Process p;
@@ -92,9 +93,17 @@ Status launchGrid(const Env& env, const char* kernel, unsigned gx, unsigned gy, 
 
 Status allowDynamicSmem(const Env& env, const char* kernel, int bytes) {
   EDGERT_ASSIGN_OR_RETURN(CUfunction f, function(env.d, kernel));
-  return env.d->check(
+  // The attribute is the function's, for the whole process: a layer that needs less must not
+  // lower it under another layer of the same kernel that needs more.
+  Process& p = process();
+  std::lock_guard<std::mutex> lock(p.mu);
+  int& allowed = p.smem_allowed[kernel];
+  if (bytes <= allowed) return Status::Ok();
+  EDGERT_RETURN_IF_ERROR(env.d->check(
       env.d->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
-      strCat("cuFuncSetAttribute (", kernel, ": ", bytes, " bytes of shared memory)").c_str());
+      strCat("cuFuncSetAttribute (", kernel, ": ", bytes, " bytes of shared memory)").c_str()));
+  allowed = bytes;
+  return Status::Ok();
 }
 
 namespace {
@@ -242,6 +251,8 @@ Status initEnv(Env& env, std::vector<CUdeviceptr>* owned) {
   EDGERT_ASSIGN_OR_RETURN(const DeviceInfo info, deviceInfo());
   env.sm = info.sm;
   env.sm_count = info.sm_count;
+  env.smem_optin = info.smem_optin;
+  env.smem_per_sm = info.smem_per_sm;
   EDGERT_RETURN_IF_ERROR(
       d->check(d->cuStreamCreate(&env.stream, CU_STREAM_NON_BLOCKING), "cuStreamCreate"));
   EDGERT_RETURN_IF_ERROR(env.dnn->check(env.dnn->cudnnCreate(&env.dnn_handle), "cudnnCreate"));

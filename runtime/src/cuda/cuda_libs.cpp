@@ -155,9 +155,13 @@ Result<DeviceInfo> deviceInfo() {
   d->cuDeviceGetAttribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
   int sms = 0;
   d->cuDeviceGetAttribute(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, dev);
+  DeviceInfo info;
+  d->cuDeviceGetAttribute(&info.smem_optin, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                          dev);
+  d->cuDeviceGetAttribute(&info.smem_per_sm,
+                          CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR, dev);
   char name[256] = {0};
   d->cuDeviceGetName(name, sizeof(name) - 1, dev);
-  DeviceInfo info;
   info.sm = major * 10 + minor;
   info.sm_count = sms;
   info.name = name;

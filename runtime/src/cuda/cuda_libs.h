@@ -133,7 +133,9 @@ Result<const CublasLt*> cublasLt();
 // Device 0's compute capability as 10*major+minor (e.g. 90), name and memory.
 struct DeviceInfo {
   int sm = 0;
-  int sm_count = 0;  // multiprocessors
+  int sm_count = 0;     // multiprocessors
+  int smem_optin = 0;   // shared memory a block may opt in to (bytes)
+  int smem_per_sm = 0;  // shared memory of a multiprocessor (bytes)
   std::string name;
   size_t total_memory = 0;
 };

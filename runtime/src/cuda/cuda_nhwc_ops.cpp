@@ -395,26 +395,28 @@ class PointwiseLayer final : public HalfLayer {
                 res = g.n_in > 3 ? g.in[3] : 0;
     void* args[] = {&p, &y, &x, &w, &bias, &res};
     // Warps loop over 16-pixel tiles: each block first stages all the weights in shared
-    // memory, once, not once per few outputs.
-    const long long threads = (p_.pixels + 15) / 16 * 32;
-    const unsigned grid = static_cast<unsigned>(
-        std::min<long long>((threads + 255) / 256, std::max(env.sm_count, 1) * 8LL));
-    return launch(env, kernel_.c_str(), threads, args, 256, grid);
+    // memory, once, so the grid is as many blocks as fit on the GPU at a time.
+    const long long blocks = ((p_.pixels + 15) / 16 + 7) / 8;
+    const unsigned grid = static_cast<unsigned>(std::min<long long>(blocks, grid_));
+    return launchGrid(env, kernel_.c_str(), grid, 1, 256, 1, args, 1, smem_);
   }
   std::string kernel_;
   EdgertPointwise p_{};
   CUdeviceptr w_half_ = 0;
+  unsigned smem_ = 0;  // B fragments, bias, 8 warps' staged 16 x 64 fp32 outputs
+  long long grid_ = 0;
 };
-
-constexpr int64_t kPointwiseMaxFrags = 4096;  // pointwise_small.cu's shared-memory array
 
 Result<std::unique_ptr<GpuLayer>> makePointwise(const NodeContext& c, const Env& env) {
   const Dims& x = c.dims(0);
   const int64_t K = x[1], N = c.out[0].dims[1], pixels = x[0] * x[2] * x[3];
   const int64_t ks = (K + 15) / 16;
   if (env.sm < 80) return c.unsupported("the pointwise kernel needs sm_80 or newer");
-  if (K % 2 || K > 64 || N % 8 || N / 8 * ks * 32 > kPointwiseMaxFrags)
-    return c.unsupported("not a small-K pointwise convolution (even C_in <= 64, C_out % 8)");
+  // pointwise_small.cu: the B fragments, the bias, and 8 warps each staging 16 x 72 floats.
+  const int64_t smem = N * ks * 32 + N * 4 + 8 * 16 * 72 * 4;
+  if (K % 2 || K > 128 || N % 8 || smem > env.smem_optin)
+    return c.unsupported("not a small-K pointwise convolution (even C_in <= 128, C_out % 8, ", smem,
+                         " bytes of shared memory of ", env.smem_optin, ")");
   auto L = std::make_unique<PointwiseLayer>();
   L->p_.pixels = pixels;
   L->p_.k = static_cast<int>(K);
@@ -424,6 +426,11 @@ Result<std::unique_ptr<GpuLayer>> makePointwise(const NodeContext& c, const Env&
   const int a = fixedActivation(convActivation(c), &L->p_.a, &L->p_.b);
   if (a < 0) return c.unsupported("an activation the pointwise kernel does not fuse");
   L->kernel_ = strCat("edgert_pointwise_mma_ks", ks, "_a", a);
+  L->smem_ = static_cast<unsigned>(smem);
+  // Blocks resident at once: by shared memory (1 KiB a block reserved), at most 8 of 256.
+  const int64_t per_sm = std::clamp<int64_t>(env.smem_per_sm / (smem + 1024), 1, 8);
+  L->grid_ = std::max(env.sm_count, 1) * per_sm;
+  EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->kernel_.c_str(), static_cast<int>(smem)));
   EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadFilterNhwc(env, *c.constant(1), c.dims(1)));
   return finish(std::move(L), c);
 }
@@ -530,11 +537,13 @@ Result<std::unique_ptr<GpuLayer>> makeGemmConv(const NodeContext& c, const Env& 
 
 constexpr const char* kGraphTactic = "cudnn-nhwc16-graph";
 
-// The cuDNN graph plan a "<prefix><rank>" tactic names for a convolution of shape `s`.
+// The cuDNN graph plan a "<prefix><rank>" tactic names for a convolution of shape `s` (with
+// a tactic that does not start with `prefix`: configuration *rank).
 Result<std::unique_ptr<CudnnGraphConv>> graphPlan(const NodeContext& c, const Env& env,
                                                   const GraphConvShape& s, std::string_view prefix,
                                                   int* rank) {
-  *rank = std::atoi(std::string(c.tactic.substr(prefix.size())).c_str());
+  if (c.tactic.rfind(prefix, 0) == 0)
+    *rank = std::atoi(std::string(c.tactic.substr(prefix.size())).c_str());
   auto conv = CudnnGraphConv::create(env, s, *rank, size_t{256} << 20);
   if (!conv.ok()) return c.unsupported(conv.status().message());
   return conv;
@@ -566,8 +575,7 @@ Result<std::unique_ptr<CudnnGraphConv>> graphPlanFor(const NodeContext& c, const
 }
 
 Result<std::unique_ptr<GpuLayer>> makeGraphConv(const NodeContext& c, const Env& env,
-                                                const ops::Geometry& geo) {
-  int rank = 0;
+                                                const ops::Geometry& geo, int rank = 0) {
   EDGERT_ASSIGN_OR_RETURN(auto conv, graphPlanFor(c, env, geo, kGraphTactic, 0, &rank));
   auto L = std::make_unique<GraphConvLayer>();
   L->conv_ = std::move(conv);
@@ -738,8 +746,18 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   if (c.strict_tactic && depthwise != (c.tactic == "nhwc16-depthwise"))
     return c.unsupported(depthwise ? "a depthwise convolution" : "not a depthwise convolution");
   if (depthwise) return makeDepthwise(c, env, geo);
-  if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3]))
-    return c.unsupported("asymmetric pads");
+  if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) {
+    // cuDNN's legacy API pads symmetrically; its graph API takes begin and end pads. Untimed
+    // (or a cached tactic that does not apply): the first graph configuration that builds.
+    if (c.strict_tactic) return c.unsupported("asymmetric pads (cuDNN's legacy API)");
+    Status why = Status::Ok();
+    for (int rank = 0; rank < 4; ++rank) {
+      auto graph = makeGraphConv(c, env, geo, rank);
+      if (graph.ok()) return graph;
+      if (why.ok()) why = graph.status();
+    }
+    return why;
+  }
   if (c.tactic == "nhwc16-pointwise") {
     if (is1x1(c)) {
       auto pw = makePointwise(c, env);

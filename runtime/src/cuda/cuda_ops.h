@@ -21,8 +21,10 @@ struct Env {
   const CublasLt* lt = nullptr;
   cublasLtHandle_t lt_handle = nullptr;
   CUstream stream = nullptr;
-  int sm = 0;        // compute capability, major * 10 + minor
-  int sm_count = 0;  // multiprocessors: sizes grids of kernels that loop over their work
+  int sm = 0;           // compute capability, major * 10 + minor
+  int sm_count = 0;     // multiprocessors: sizes grids of kernels that loop over their work
+  int smem_optin = 0;   // shared memory a block may opt in to (bytes)
+  int smem_per_sm = 0;  // shared memory of a multiprocessor (bytes)
   std::vector<CUdeviceptr>* owned = nullptr;
   size_t* owned_bytes = nullptr;  // grows with each upload when set (the context's total)
   // Uploads host data to a new device buffer owned by the context.
