@@ -312,6 +312,18 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint, const ExplicitQ
 
 }  // namespace
 
+namespace {
+
+// Whether a float layer of a GPU engine runs in FP16 (NHWC): every one of an FP16 engine, and
+// an INT8 engine's unless the build config keeps the layer in FP32.
+bool gpuFloatLayerInFp16(const BuildOptions& opt, const std::string& layer) {
+  if (opt.precision == "fp16") return true;
+  const std::string* lp = layerPrecision(opt.layer_precisions, layer);
+  return opt.precision == "int8" && !(lp && *lp == "fp32");
+}
+
+}  // namespace
+
 Status optimizeGraph(Graph& g, const std::string& onnx_path, const BuildOptions& opt,
                      const EngineTarget& target, BuildReport& rep, PassStats& stats,
                      QuantizeReport* plan) {
@@ -337,9 +349,7 @@ Status optimizeGraph(Graph& g, const std::string& onnx_path, const BuildOptions&
     if (target.backend != "cuda") return true;
     if (conv.inputs.empty() || conv.inputs[0] < 0 || g.tensors[conv.inputs[0]].dims.size() != 4)
       return false;
-    if (opt.precision == "fp16") return true;
-    const std::string* lp = layerPrecision(opt.layer_precisions, conv.name);
-    return opt.precision == "int8" && !(lp && *lp == "fp32");
+    return gpuFloatLayerInFp16(opt, conv.name);
   });
   foldBatchNorm(g, stats);
   fuseConvEpilogues(g, stats);
@@ -402,10 +412,9 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
     // INT8 on the GPU: quantisation layers with the INT8 ones (NHWC int8 between them), the
     // float layers in FP16 unless the build config asks for FP32.
     if (int8_gpu && (n.op == "QuantizeLinear" || n.op == "DequantizeLinear")) n.precision = "int8";
-    const std::string* lp = int8_gpu ? layerPrecision(opt.layer_precisions, n.name) : nullptr;
-    const bool want_fp32 = lp && *lp == "fp32";
+    const bool float_fp16 = gpuFloatLayerInFp16(opt, n.name);
     NodeContext c = nodeContext(g, n, true);
-    c.fp16 = n.precision == "int8" || opt.precision == "fp16" || (int8_gpu && !want_fp32);
+    c.fp16 = n.precision == "int8" || float_fp16;
     if (cudaSupportsNode(c)) {
       n.tactic = "cuda";
       // FP16: convolutions and GEMMs on tensor cores with FP32 accumulation; the float
@@ -414,9 +423,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
       bool float_out = true;
       for (const ValueInfo& v : c.out) float_out &= v.dtype == DataType::kFloat32;
       const bool tc = n.op == "Conv" || n.op == "Gemm" || n.op == "MatMul";
-      if ((opt.precision == "fp16" || (int8_gpu && !want_fp32)) && (tc || float_out) &&
-          n.precision != "int8")
-        n.precision = "fp16";
+      if (float_fp16 && (tc || float_out) && n.precision != "int8") n.precision = "fp16";
       if (timing && (n.op == "Conv" || n.op == "EdgertQConv")) {
         progress("tactic timing", double(i) / g.nodes.size());
         const NodeContext tc_ctx = nodeContext(g, n, true);

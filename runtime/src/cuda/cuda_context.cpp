@@ -899,12 +899,13 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     candidates.push_back("cublaslt-nhwc16-1x1");
     candidates.push_back("nhwc16-pointwise");
     candidates.push_back("nhwc16-depthwise");
-    for (int h = 0; h < 4; ++h) candidates.push_back(strCat("cudnn-nhwc16-graph", h));
+    for (int h = 0; h < cuda::kGraphConvConfigs; ++h)
+      candidates.push_back(strCat("cudnn-nhwc16-graph", h));
     // First layers (1-3 input channels): cuDNN's engines on the input padded to 4 channels
     // (padding to 8 was slower still on an H200: ResNet-50's stem 1.06 ms vs 0.76).
     // And for stride 2, over the input's space-to-depth copy (16 channels, stride 1).
     if (node.dims(0).size() == 4 && node.dims(0)[1] < 4)
-      for (int h = 0; h < 4; ++h) {
+      for (int h = 0; h < cuda::kGraphConvConfigs; ++h) {
         candidates.push_back(strCat("cudnn-nhwc16-c4-graph", h));
         candidates.push_back(strCat("cudnn-nhwc16-s2d-graph", h));
       }

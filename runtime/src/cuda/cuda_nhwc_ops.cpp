@@ -751,7 +751,7 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
     // (or a cached tactic that does not apply): the first graph configuration that builds.
     if (c.strict_tactic) return c.unsupported("asymmetric pads (cuDNN's legacy API)");
     Status why = Status::Ok();
-    for (int rank = 0; rank < 4; ++rank) {
+    for (int rank = 0; rank < kGraphConvConfigs; ++rank) {
       auto graph = makeGraphConv(c, env, geo, rank);
       if (graph.ok()) return graph;
       if (why.ok()) why = graph.status();

@@ -85,6 +85,10 @@ inline size_t nhwcElementSize(DataType t) {
   return t == DataType::kInt8 || t == DataType::kUInt8 ? 1 : 2;
 }
 
+// cuDNN graph-API engine configurations a convolution's tactics try (cudnn-nhwc16-graph<0..3>
+// and the stems' c4-graph / s2d-graph variants).
+constexpr int kGraphConvConfigs = 4;
+
 // Launches an embedded kernel by name with a 1-D grid covering `threads`.
 Status launch(const Env& env, const char* kernel, long long threads, void** args,
               unsigned block = 256, unsigned grid_override = 0);
