@@ -1266,6 +1266,151 @@ EDGERT_QCONV_PW(48)
 EDGERT_QCONV_PW(64)
 #undef EDGERT_QCONV_PW
 
+// ---- 1x1 INT8 convolutions with up to 128 input channels on mma.sync, staged stores ----------
+// The FP16 `nhwc16-pointwise` design (pointwise_small.cu) for INT8: a warp computes 16 pixels x
+// all M outputs with m16n8k32 s8 (int32, exact), the weights staged once per block as B
+// fragments in shared memory; the accumulators go through a per-warp int32 tile in shared memory
+// (16 pixels x 64 channels) and the epilogue runs on four consecutive channels at a time, so a
+// warp's stores cover two pixels' 64-byte runs (the dp4a kernel's 24 lanes per pixel of a
+// 96-channel layer wrote 4-byte pieces of 1.3 pixels, 31% of the roofline). Same arithmetic as
+// storeQ4 / storeS8Q4 (the CPU's), bit for bit.
+namespace {
+
+constexpr int kQpwRow = 72;  // int32 per staged row: 64 channels + 8 (no bank conflicts)
+
+template <int KS, int ACT>
+__device__ __forceinline__ void qconvPointwiseMma(void* y, const int8_t* x, const int8_t* w,
+                                                  const EdgertQConvGeom& g, const EdgertQEpi& e,
+                                                  long long pixels) {
+#if __CUDA_ARCH__ >= 800
+  extern __shared__ __align__(16) unsigned char qpw_smem[];
+  const int K = static_cast<int>(g.c), M = g.m, ntiles = M / 8;
+  uint2* frags = reinterpret_cast<uint2*>(qpw_smem);
+  for (int i = threadIdx.x; i < ntiles * KS * 32; i += blockDim.x) {
+    const int lane = i % 32, ks = (i / 32) % KS, nt = i / (32 * KS);
+    const int n = nt * 8 + (lane >> 2), k0 = ks * 32 + (lane & 3) * 4, k1 = k0 + 16;
+    const int* wr = reinterpret_cast<const int*>(w + static_cast<long long>(n) * K);
+    frags[i] = make_uint2(k0 < K ? wr[k0 / 4] : 0, k1 < K ? wr[k1 / 4] : 0);
+  }
+  // Per-channel constants beside them (the plain path reads them four at a time).
+  float* c_scale = reinterpret_cast<float*>(frags + ntiles * KS * 32);
+  float* c_bias = c_scale + M;
+  float* c_iy = c_bias + M;
+  const float* gs = reinterpret_cast<const float*>(e.acc_scale);
+  const float* gb = reinterpret_cast<const float*>(e.bias);
+  const float* giy = reinterpret_cast<const float*>(e.inv_y);
+  for (int i = threadIdx.x; i < M; i += blockDim.x) {
+    c_scale[i] = gs[i];
+    c_bias[i] = gb ? gb[i] : 0.f;
+    c_iy[i] = e.out_kind == kQOutS8 ? giy[i] : 0.f;
+  }
+  __syncthreads();
+  const int lane = threadIdx.x & 31, gq = lane >> 2, t = lane & 3, warp = threadIdx.x >> 5;
+  int* stage = reinterpret_cast<int*>(c_iy + M) + warp * 16 * kQpwRow;
+  const bool plain = e.res_kind == kQResNone && e.out_kind == kQOutS8;
+  const long long tiles = (pixels + 15) / 16;
+  const long long step = gridDim.x * (long long)blockDim.x / 32;
+  // A fragments of a tile (zero past the pixels and the channels); the next tile's are loaded
+  // before this one's epilogue, so the load's latency hides behind it.
+  auto loadA = [&](long long tile, unsigned(&a)[KS][4]) {
+    const long long r0 = tile * 16 + gq, r1 = r0 + 8;
+    const int* x0 = reinterpret_cast<const int*>(x + r0 * K);
+    const int* x1 = reinterpret_cast<const int*>(x + r1 * K);
+#pragma unroll
+    for (int ks = 0; ks < KS; ++ks) {
+      const int k0 = ks * 32 + t * 4, k1 = k0 + 16;
+      a[ks][0] = r0 < pixels && k0 < K ? x0[k0 / 4] : 0u;
+      a[ks][1] = r1 < pixels && k0 < K ? x1[k0 / 4] : 0u;
+      a[ks][2] = r0 < pixels && k1 < K ? x0[k1 / 4] : 0u;
+      a[ks][3] = r1 < pixels && k1 < K ? x1[k1 / 4] : 0u;
+    }
+  };
+  long long tile = (blockIdx.x * (long long)blockDim.x + threadIdx.x) / 32;
+  unsigned a[KS][4];
+  if (tile < tiles) loadA(tile, a);
+  for (; tile < tiles; tile += step) {
+    unsigned next[KS][4];
+    if (tile + step < tiles) loadA(tile + step, next);
+    for (int c0 = 0; c0 < M; c0 += 64) {
+      const int width = min(64, M - c0);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        if (j * 8 >= width) break;
+        const int nt = c0 / 8 + j;
+        int c[4] = {0, 0, 0, 0};
+#pragma unroll
+        for (int ks = 0; ks < KS; ++ks) {
+          const uint2 b = frags[(nt * KS + ks) * 32 + lane];
+          asm volatile(
+              "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+              "{%8,%9}, {%0,%1,%2,%3};\n"
+              : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+              : "r"(a[ks][0]), "r"(a[ks][1]), "r"(a[ks][2]), "r"(a[ks][3]), "r"(b.x), "r"(b.y));
+        }
+        const int n = j * 8 + t * 2;
+        *reinterpret_cast<int2*>(stage + gq * kQpwRow + n) = make_int2(c[0], c[1]);
+        *reinterpret_cast<int2*>(stage + (gq + 8) * kQpwRow + n) = make_int2(c[2], c[3]);
+      }
+      __syncwarp();
+      const int gpr = width / 4;  // four-channel groups per pixel in this chunk
+      if (plain) {
+        // Each lane keeps one channel group for the chunk (its constants loaded once, not per
+        // output: ncu counted 28 instructions an output element when every item reloaded them
+        // and divided its index) and walks the tile's rows, 32 / gpr rows a pass.
+        const int q = lane % gpr, rpp = 32 / gpr, m = c0 + q * 4;
+        if (lane < rpp * gpr) {
+          const float4 s4 = *reinterpret_cast<const float4*>(c_scale + m);
+          const float4 b4 = *reinterpret_cast<const float4*>(c_bias + m);
+          const float4 iy4 = *reinterpret_cast<const float4*>(c_iy + m);
+          const long long rows = min(16LL, pixels - tile * 16);
+          int8_t* out = static_cast<int8_t*>(y) + tile * 16 * M + m;
+          for (int row = lane / gpr; row < rows; row += rpp) {
+            const int4 acc4 = *reinterpret_cast<const int4*>(stage + row * kQpwRow + q * 4);
+            const int acc[4] = {acc4.x, acc4.y, acc4.z, acc4.w};
+            storeS8Q4<ACT>(e, acc, s4, b4, iy4, out + static_cast<long long>(row) * M);
+          }
+        }
+      } else {
+        for (int i = lane; i < 16 * gpr; i += 32) {
+          const int row = i / gpr, q = i - row * gpr;
+          const long long pix = tile * 16 + row;
+          if (pix >= pixels) continue;
+          const int4 acc4 = *reinterpret_cast<const int4*>(stage + row * kQpwRow + q * 4);
+          const int acc[4] = {acc4.x, acc4.y, acc4.z, acc4.w};
+          const int m = c0 + q * 4;
+          storeQ4<ACT>(e, pix * M + m, m, acc, y);
+        }
+      }
+      __syncwarp();
+    }
+#pragma unroll
+    for (int ks = 0; ks < KS; ++ks)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) a[ks][j] = next[ks][j];
+  }
+#else
+  __trap();  // the host offers this kernel on sm_80 and newer only
+#endif
+}
+
+}  // namespace
+
+// The host picks these (tactic int8-pointwise-mma) for 1x1 stride-1 layers with C % 4 == 0,
+// C <= 32 * KS, M % 8 == 0, 256 threads and M * KS * 32 + 12 * M + 8 * 16 * 72 * 4 bytes of
+// dynamic shared memory (B fragments, three constants per channel, each warp's staged tile).
+#define EDGERT_QCONV_PW_MMA(KS)                                                                    \
+  extern "C" __global__ void __launch_bounds__(256)                                                \
+      edgert_qconv_pw_mma_ks##KS(void* y, const int8_t* x, const int8_t* w, EdgertQConvGeom g,     \
+                                 EdgertQEpi e, long long pixels) {                                 \
+    withAct(                                                                                       \
+        e, [&](auto act) { qconvPointwiseMma<KS, decltype(act)::value>(y, x, w, g, e, pixels); }); \
+  }
+EDGERT_QCONV_PW_MMA(1)
+EDGERT_QCONV_PW_MMA(2)
+EDGERT_QCONV_PW_MMA(3)
+EDGERT_QCONV_PW_MMA(4)
+#undef EDGERT_QCONV_PW_MMA
+
 // ---- Implicit-GEMM INT8 convolution on tensor cores (mma.sync m16n8k32 s8, sm_80+) --------
 // One group, C % 4 == 0 (input runs of 16, 8 or 4 bytes each within one tap's channels), any
 // kernel size, stride, padding and dilation, over NHWC int8; the epilogue fused (no int32

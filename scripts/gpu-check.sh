@@ -120,7 +120,7 @@ done
 # Our big-tile INT8 kernels (64 x 64 warp tiles; wgmma and the TMA-fed wgmma on sm_90) are
 # chosen only where tactic timing picks them, which the real models above at batch 1 may not:
 # the sanitizer runs them through the Int8Gpu test's forced rounds too (9-11: space-to-depth stems, 12: the persistent TMA kernel).
-for r in ${SANITIZE_ROUNDS:-4 5 6 7 8 9 10 11 12}; do
+for r in ${SANITIZE_ROUNDS:-4 5 6 7 8 9 10 11 12 16}; do
   log="$OUT/sanitizer_int8_round$r.log"
   (cd /tmp && EDGERT_TEST_INT8_ROUNDS=$r "$CS" --tool memcheck --error-exitcode 9 "$OLDPWD/.gpu/bin/test_ops" \
     --gtest_filter=Int8Gpu.QConvMatchesTheCpuReference > "$log" 2>&1) || sanitized=1

@@ -255,6 +255,12 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       {"pw_c40_m240_relu", 2, 40, 7, 7, 240, 1, 1, 0, 1, false, "Relu", 0, 0, true, 0},
       {"pw_c48_m12_hardswish", 1, 48, 5, 9, 12, 1, 1, 0, 1, false, "HardSwish", 0, 0, true, 0},
       {"pw_linear_k64", 5, 64, 1, 1, 36, 1, 1, 0, 1, true, "", 0, 0, true, 0},
+      // The mma.sync pointwise kernel (round 16) past the dp4a kernel's 64 channels: three and
+      // four k32 steps, outputs in 64-channel chunks (200 = 3 x 64 + 8), 126 and 25 pixels (not
+      // whole 16-pixel tiles), an int8 residual, a float output.
+      {"pw_c80_m200_clip", 2, 80, 7, 9, 200, 1, 1, 0, 1, false, "Clip", 0.f, 6.f, true, 0},
+      {"pw_c128_m72_residual", 1, 128, 5, 5, 72, 1, 1, 0, 1, false, "Relu", 0, 0, true, 1},
+      {"pw_c100_m40_float", 1, 100, 6, 6, 40, 1, 1, 0, 1, false, "", 0, 0, false, 2},
   };
   // Each case once per path, each path forced (no tactic timing): our tensor-core kernel (sm_80+)
   // with its default tiles (C % 4 != 0: over the input padded to 4 channels), with 64-channel
@@ -277,19 +283,20 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
                            " (the persistent TMA kernel, 64-channel tiles, stems too, sm_90)",
                            " (the short-K pointwise dp4a kernel where it applies)",
                            " (the eight-channel depthwise kernel instead of the row tiles)",
-                           " (the shared-memory stem kernel where it applies)"};
+                           " (the shared-memory stem kernel where it applies)",
+                           " (the short-K pointwise mma.sync kernel where it applies)"};
   auto clearForcedPaths = [] {
     for (const char* v :
          {"EDGERT_INT8_IMMA", "EDGERT_INT8_N64", "EDGERT_INT8_IM2COL", "EDGERT_INT8_WIDE",
           "EDGERT_INT8_WGMMA", "EDGERT_INT8_TMA", "EDGERT_INT8_S2D", "EDGERT_INT8_TMA_P",
           "EDGERT_INT8_TMA_P_BLOCKS", "EDGERT_INT8_DW4", "EDGERT_INT8_PW", "EDGERT_INT8_DW8",
-          "EDGERT_INT8_STEM"})
+          "EDGERT_INT8_STEM", "EDGERT_INT8_PW_MMA"})
       unsetenv(v);
   };
   // EDGERT_TEST_INT8_ROUNDS=4,5,6: only those rounds (the sanitizer runs of scripts/gpu-check.sh).
   const char* only_env = std::getenv("EDGERT_TEST_INT8_ROUNDS");
   const std::string only = only_env ? strCat(",", only_env, ",") : "";
-  for (int round = 0; round < 16; ++round)
+  for (int round = 0; round < 17; ++round)
     for (const QCase& q : cases) {
       if (!only.empty() && only.find(strCat(",", round, ",")) == std::string::npos) continue;
       SCOPED_TRACE(::testing::Message() << q.name << kRounds[round]);
@@ -313,6 +320,7 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       if (round == 13) setenv("EDGERT_INT8_PW", "1", 1);
       if (round == 14) setenv("EDGERT_INT8_DW8", "1", 1);
       if (round == 15) setenv("EDGERT_INT8_STEM", "1", 1);
+      if (round == 16) setenv("EDGERT_INT8_PW_MMA", "1", 1);
       std::map<std::string, HostTensor> in;
       ImportedModel im = qconvModel(q, &in);
       // Twice in one context on the GPU (the second run replays what the first set up).

@@ -921,7 +921,8 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
                           "int8-s2d-mma-n64",   "int8-s2d-mma-wide",  "int8-s2d-wgmma",
                           "int8-s2d-wgmma-n64", "int8-s2d-tma",       "int8-s2d-tma-n64",
                           "int8-tma-p-n64",     "int8-s2d-tma-p-n64", "int8-imma",
-                          "int8-im2col-imma",   "int8-pointwise",     "int8-stem"})
+                          "int8-im2col-imma",   "int8-pointwise",     "int8-pointwise-mma",
+                          "int8-stem"})
       candidates.push_back(t);
   // EDGERT_TACTIC_EXCLUDE=name,name: leave these out (trtexec's --tacticSources=-X), to
   // compare a network built with and without a kernel.

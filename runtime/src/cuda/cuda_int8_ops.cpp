@@ -226,6 +226,7 @@ enum class QPath {
   kImma,       // cuBLASLt int32 GEMM + epilogue kernel (sm_75, or no sm_80 kernel fits)
   kIm2colImma,
   kPointwise,      // 1x1 stride 1 with 16 to 64 input channels: dp4a, weights in registers
+  kPointwiseMma,   // 1x1 stride 1 with up to 128 input channels: mma.sync, staged stores
   kStem,           // 3x3 with 1 to 4 input channels: shared-memory row tiles, dp4a per pixel
   kDepthwise8,     // depthwise 3x3 / 5x5, stride 1 / 2, C % 8 == 0: eight channels, two pixels
   kDepthwiseTile,  // the same with C % 16 == 0: shared-memory row tiles, dp4a over the taps
@@ -268,6 +269,8 @@ class QConvLayer final : public GpuLayer {
         return "int8-im2col-imma";
       case QPath::kPointwise:
         return "int8-pointwise";
+      case QPath::kPointwiseMma:
+        return "int8-pointwise-mma";
       case QPath::kStem:
         return "int8-stem";
       case QPath::kDepthwise8:
@@ -323,6 +326,15 @@ class QConvLayer final : public GpuLayer {
             static_cast<unsigned>(std::min<long long>((px + per - 1) / per, 1024));
         void* args[] = {&y, &x, &w, &geom, &e, &px};
         return launch(env, dw_kernel_.c_str(), 0, args, lanes * per, grid);
+      }
+      case QPath::kPointwiseMma: {
+        // Warps loop over 16-pixel tiles; as many blocks as fit at once (each stages all the
+        // weights once).
+        long long px = pixels;
+        const long long blocks = ((px + 15) / 16 + 7) / 8;
+        const unsigned grid = static_cast<unsigned>(std::min<long long>(blocks, pw_grid_));
+        void* args[] = {&y, &x, &w, &geom, &e, &px};
+        return launchGrid(env, dw_kernel_.c_str(), grid, 1, 256, 1, args, 1, dw_smem_);
       }
       case QPath::kDepthwise4: {
         void* args[] = {&y, &x, &w, &geom, &e};
@@ -527,6 +539,7 @@ class QConvLayer final : public GpuLayer {
   EdgertDwTile dw_tile_{};      // kDepthwiseTile: its launch
   EdgertStemTile stem_tile_{};  // kStem: its launch
   unsigned dw_threads_ = 0, dw_smem_ = 0;
+  long long pw_grid_ = 0;  // kPointwiseMma: blocks resident at once
   int mma_bn_ = 128;
   bool narrow_ = false;       // 64-channel tiles for M > 64: half the registers, twice the blocks
   bool wide_ = false;         // 128 x 128 blocks of four 64 x 64 warp tiles (C % 16 == 0, M > 64)
@@ -938,6 +951,29 @@ Result<std::unique_ptr<GpuLayer>> makeQConv(const NodeContext& c, const Env& env
       return c.unsupported(
           "int8-pointwise takes 1x1 stride-1 convolutions of 16, 24, 32, 40, 48 "
           "or 64 input channels and a multiple of 4 outputs");
+  }
+  // Pointwise layers with up to 128 input channels on mma.sync (int8.cu), where tactic timing
+  // chose it (EDGERT_INT8_PW_MMA=1 forces it where it applies, to compare).
+  if (c.tactic == "int8-pointwise-mma" || std::getenv("EDGERT_INT8_PW_MMA") != nullptr) {
+    const int64_t ks = (g.c + 31) / 32;
+    // B fragments, three constants per channel, 8 warps' 16 x 72 int32 tiles.
+    const int64_t smem = int64_t{g.m} * ks * 32 + 12 * int64_t{g.m} + 8 * 16 * 72 * 4;
+    const bool fits = env.sm >= 80 && g.groups == 1 && pointwiseGeom(g) && pads_none &&
+                      g.c % 4 == 0 && g.c <= 128 && g.m % 8 == 0 && smem <= env.smem_optin &&
+                      g.n * g.oh * g.ow < (int64_t{1} << 40);
+    if (!fits && c.tactic == "int8-pointwise-mma")
+      return c.unsupported(
+          "int8-pointwise-mma takes 1x1 stride-1 convolutions of up to 128 input channels (a "
+          "multiple of 4) and a multiple of 8 outputs, on sm_80 or newer");
+    if (fits) {
+      L->path_ = QPath::kPointwiseMma;
+      L->dw_kernel_ = strCat("edgert_qconv_pw_mma_ks", ks);
+      L->dw_smem_ = static_cast<unsigned>(smem);
+      L->pw_grid_ = env.residentGrid(smem);
+      EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->dw_kernel_.c_str(), static_cast<int>(smem)));
+      EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(w, static_cast<size_t>(M * g.c)));
+      return std::unique_ptr<GpuLayer>(std::move(L));
+    }
   }
   // 3x3 stems of 1 to 4 channels: the shared-memory dp4a kernel where the builder's tactic
   // timing chose it (EDGERT_INT8_STEM=1 forces it where it applies, to compare).

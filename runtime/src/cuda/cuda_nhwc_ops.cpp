@@ -427,9 +427,7 @@ Result<std::unique_ptr<GpuLayer>> makePointwise(const NodeContext& c, const Env&
   if (a < 0) return c.unsupported("an activation the pointwise kernel does not fuse");
   L->kernel_ = strCat("edgert_pointwise_mma_ks", ks, "_a", a);
   L->smem_ = static_cast<unsigned>(smem);
-  // Blocks resident at once: by shared memory (1 KiB a block reserved), at most 8 of 256.
-  const int64_t per_sm = std::clamp<int64_t>(env.smem_per_sm / (smem + 1024), 1, 8);
-  L->grid_ = std::max(env.sm_count, 1) * per_sm;
+  L->grid_ = env.residentGrid(smem);
   EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->kernel_.c_str(), static_cast<int>(smem)));
   EDGERT_ASSIGN_OR_RETURN(L->w_half_, uploadFilterNhwc(env, *c.constant(1), c.dims(1)));
   return finish(std::move(L), c);

@@ -4,6 +4,7 @@
 
 #include "cuda_layers.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -14,6 +15,13 @@
 #include "edgert/internal/elementwise_ops.h"
 
 namespace edgert::cuda {
+
+long long Env::residentGrid(long long smem) const {
+  // 1 KiB of each block's shared memory is reserved by the hardware; at most 8 blocks of 256
+  // threads fit a multiprocessor.
+  const long long per_sm = std::clamp<long long>(smem_per_sm / (smem + 1024), 1, 8);
+  return std::max(sm_count, 1) * per_sm;
+}
 
 Result<CUdeviceptr> Env::upload(const void* data, size_t bytes) const {
   CUdeviceptr p = 0;

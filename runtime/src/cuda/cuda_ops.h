@@ -29,6 +29,10 @@ struct Env {
   size_t* owned_bytes = nullptr;  // grows with each upload when set (the context's total)
   // Uploads host data to a new device buffer owned by the context.
   Result<CUdeviceptr> upload(const void* data, size_t bytes) const;
+  // Blocks of a kernel that loops over its work and takes `smem` bytes of dynamic shared
+  // memory: as many as are resident at once (1 to 8 per multiprocessor), since each block
+  // stages the whole weights once.
+  long long residentGrid(long long smem) const;
 };
 
 struct GpuArgs {
