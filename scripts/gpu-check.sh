@@ -83,23 +83,26 @@ result[qdq_roundtrip]=$?
 CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 python3 -c "import numpy as np; [np.save('/tmp/s_%s.npy' % n, np.random.default_rng(0).standard_normal(s).astype(np.float32)) for n, s in (('y', (1,3,160,160)), ('e', (1,3,224,224)), ('d', (1,3,320,320)), ('c', (1,3,48,192)))]"
 sanitized=0
+# Each failing sanitizer command says which it was and its exit status (a bare flag left session
+# 22's FAIL unexplained: every line had reported 0 errors).
+san_fail() { sanitized=1; echo "sanitizer step failed: $1 (rc $2)"; }
 for spec in "/tmp/models/yolov8_tiny.onnx:input:1x3x160x160:y" "configs/models/efficientnet_lite0.onnx:input:1x3x224x224:e" \
             ".gpu/models/ch_PP-OCRv4_det_infer.onnx:x:1x3x320x320:d" ".gpu/models/ch_ppocr_mobile_v2.0_cls_infer.onnx:x:1x3x48x192:c"; do
   IFS=: read -r model in shape tag <<< "$spec"
   [ -f "$model" ] || continue
   # GPU_CHECK_QUICK=1: fp16 only (the NHWC fp16 kernels), no tactic A/B or frame-feeding bench.
   for prec in $([ -n "${GPU_CHECK_QUICK:-}" ] && echo fp16 || echo fp32 fp16); do
-    .gpu/bin/edgert build -q --onnx "$model" --target cuda --precision $prec --shapes "$in:$shape" -o /tmp/s.engine 2>/dev/null || { sanitized=1; continue; }
+    .gpu/bin/edgert build -q --onnx "$model" --target cuda --precision $prec --shapes "$in:$shape" -o /tmp/s.engine 2>/dev/null || { san_fail "$tag $prec build" $?; continue; }
     log="$OUT/sanitizer_${prec}_$tag.log"
     "$CS" --tool memcheck --leak-check full --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/s.engine \
-      --backend cuda --input "$in=/tmp/s_$tag.npy" --iterations 3 > "$log" 2>&1 || sanitized=1
+      --backend cuda --input "$in=/tmp/s_$tag.npy" --iterations 3 > "$log" 2>&1 || san_fail "$tag $prec memcheck" $?
     echo "$(basename "$model") $prec memcheck: $(grep -hE 'ERROR SUMMARY' "$log" | tail -1)"
     # racecheck: cuBLASLt's Hopper kernels (nvjet_sm90_*: TMA and async barriers, which
     # racecheck does not model) report hazards; a hazard in one of our kernels fails.
     "$CS" --tool racecheck .gpu/bin/edgert run --engine /tmp/s.engine --backend cuda \
-      --input "$in=/tmp/s_$tag.npy" --iterations 3 >> "$log" 2>&1 || sanitized=1
+      --input "$in=/tmp/s_$tag.npy" --iterations 3 >> "$log" 2>&1 || san_fail "$tag $prec racecheck" $?
     ours=$(grep -c "Race reported.*edgert_" "$log")
-    [ "$ours" = 0 ] || sanitized=1
+    [ "$ours" = 0 ] || san_fail "$tag $prec: hazards in our kernels" "$ours"
     echo "$(basename "$model") $prec racecheck: $ours hazards in edgert kernels; library kernels: $(grep -hE 'RACECHECK SUMMARY' "$log" | tail -1)"
   done
 done
@@ -108,13 +111,13 @@ for spec in "configs/models/efficientnet_lite0.onnx:input:1x3x224x224:e:enl" ".g
   IFS=: read -r model in shape tag cache <<< "$spec"
   [ -f "$model" ] && [ -f ".gpu/models/$cache.calib" ] || continue
   .gpu/bin/edgert build -q --onnx "$model" --target cuda --precision int8 --calib-cache ".gpu/models/$cache.calib" \
-    --shapes "$in:$shape" -o /tmp/s8.engine 2>/dev/null || { sanitized=1; echo "int8 build $tag failed"; continue; }
+    --shapes "$in:$shape" -o /tmp/s8.engine 2>/dev/null || { san_fail "$tag int8 build" $?; continue; }
   log="$OUT/sanitizer_int8_$tag.log"
   "$CS" --tool memcheck --leak-check full --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/s8.engine \
-    --backend cuda --input "$in=/tmp/s_$tag.npy" --iterations 3 > "$log" 2>&1 || sanitized=1
+    --backend cuda --input "$in=/tmp/s_$tag.npy" --iterations 3 > "$log" 2>&1 || san_fail "$tag int8 memcheck" $?
   "$CS" --tool racecheck .gpu/bin/edgert run --engine /tmp/s8.engine --backend cuda \
-    --input "$in=/tmp/s_$tag.npy" --iterations 3 >> "$log" 2>&1 || sanitized=1
-  ours=$(grep -c "Race reported.*edgert_" "$log"); [ "$ours" = 0 ] || sanitized=1
+    --input "$in=/tmp/s_$tag.npy" --iterations 3 >> "$log" 2>&1 || san_fail "$tag int8 racecheck" $?
+  ours=$(grep -c "Race reported.*edgert_" "$log"); [ "$ours" = 0 ] || san_fail "$tag int8: hazards in our kernels" "$ours"
   echo "$(basename "$model") int8 memcheck: $(grep -hE 'ERROR SUMMARY' "$log" | head -1); racecheck: $ours hazards in edgert kernels"
 done
 # Our big-tile INT8 kernels (64 x 64 warp tiles; wgmma and the TMA-fed wgmma on sm_90) are
@@ -123,10 +126,10 @@ done
 for r in ${SANITIZE_ROUNDS:-4 5 6 7 8 9 10 11 12 16}; do
   log="$OUT/sanitizer_int8_round$r.log"
   (cd /tmp && EDGERT_TEST_INT8_ROUNDS=$r "$CS" --tool memcheck --error-exitcode 9 "$OLDPWD/.gpu/bin/test_ops" \
-    --gtest_filter=Int8Gpu.QConvMatchesTheCpuReference > "$log" 2>&1) || sanitized=1
+    --gtest_filter=Int8Gpu.QConvMatchesTheCpuReference > "$log" 2>&1) || san_fail "Int8Gpu round $r memcheck" $?
   (cd /tmp && EDGERT_TEST_INT8_ROUNDS=$r "$CS" --tool racecheck "$OLDPWD/.gpu/bin/test_ops" \
-    --gtest_filter=Int8Gpu.QConvMatchesTheCpuReference >> "$log" 2>&1) || sanitized=1
-  ours=$(grep -c "Race reported.*edgert_" "$log"); [ "$ours" = 0 ] || sanitized=1
+    --gtest_filter=Int8Gpu.QConvMatchesTheCpuReference >> "$log" 2>&1) || san_fail "Int8Gpu round $r racecheck" $?
+  ours=$(grep -c "Race reported.*edgert_" "$log"); [ "$ours" = 0 ] || san_fail "Int8Gpu round $r: hazards in our kernels" "$ours"
   echo "Int8Gpu round $r memcheck: $(grep -hE 'ERROR SUMMARY' "$log" | head -1); racecheck: $ours hazards in edgert kernels"
 done
 result[compute_sanitizer]=$sanitized
