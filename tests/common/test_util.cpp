@@ -26,7 +26,7 @@ std::string backendUnavailableReason() {
 
 Result<std::map<std::string, HostTensor>> runEngineBytes(
     const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs,
-    Backend backend, int runs) {
+    Backend backend, int runs, std::vector<std::string>* tactics, std::string* description) {
   RuntimeOptions ro;
   ro.backend = backend;
   EDGERT_ASSIGN_OR_RETURN(auto rt, Runtime::create(ro));
@@ -42,6 +42,12 @@ Result<std::map<std::string, HostTensor>> runEngineBytes(
     EDGERT_RETURN_IF_ERROR(ctx->setInput(b.name, it->second->data(), b.bytes()));
   }
   for (int r = 0; r < runs; ++r) EDGERT_RETURN_IF_ERROR(ctx->execute());
+  if (description) *description = eng->describe();
+  if (tactics) {
+    EDGERT_ASSIGN_OR_RETURN(auto layers, ctx->profileLayers(1));
+    tactics->clear();
+    for (const LayerTiming& t : layers) tactics->push_back(t.tactic);
+  }
   std::map<std::string, HostTensor> out;
   for (const TensorInfo& b : eng->bindings()) {
     if (b.is_input) continue;

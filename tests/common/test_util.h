@@ -23,10 +23,12 @@ std::string testTarget();
 std::string backendUnavailableReason();
 
 // Runs an engine (bytes) on the test backend with named inputs `runs` times in one execution
-// context; returns the last run's outputs by name.
+// context; returns the last run's outputs by name. `tactics`, when given, gets each layer's
+// tactic (what ran, for tests that force a kernel) and `description` the engine's describe().
 Result<std::map<std::string, HostTensor>> runEngineBytes(
     const std::vector<uint8_t>& engine, const std::map<std::string, const HostTensor*>& inputs,
-    Backend backend = testBackend(), int runs = 1);
+    Backend backend = testBackend(), int runs = 1, std::vector<std::string>* tactics = nullptr,
+    std::string* description = nullptr);
 
 // Compares element-wise: |a - b| <= atol + rtol * |b| (NaNs must match); integer and bool
 // tensors must be equal. Returns an empty string or a description of the first mismatch.

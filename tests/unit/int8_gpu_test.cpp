@@ -5,6 +5,7 @@
 // Runs in ops_cuda; skips on the CPU backend, where it would compare the CPU with itself.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -140,7 +141,8 @@ ImportedModel qconvModel(const QCase& q, std::map<std::string, HostTensor>* inpu
 // `im` built for the CPU and for the GPU (no tactic timing; no layer may fall back to the CPU),
 // both run on `in`: output "y" of each. The GPU engine runs `gpu_runs` times in one context.
 void runOnBoth(ImportedModel im, const char* name, const std::map<std::string, HostTensor>& in,
-               int gpu_runs, HostTensor* got, HostTensor* want) {
+               int gpu_runs, HostTensor* got, HostTensor* want,
+               std::vector<std::string>* gpu_tactics = nullptr, std::string* gpu_engine = nullptr) {
   BuildOptions cpu, gpu;
   cpu.target = "cpu";
   gpu.target = testTarget();
@@ -154,12 +156,24 @@ void runOnBoth(ImportedModel im, const char* name, const std::map<std::string, H
   std::map<std::string, const HostTensor*> feeds;
   for (auto& [k, v] : in) feeds[k] = &v;
   auto w = runEngineBytes(ce.value(), feeds, Backend::kCpu);
-  auto g = runEngineBytes(ge.value(), feeds, Backend::kCuda, gpu_runs);
+  auto g = runEngineBytes(ge.value(), feeds, Backend::kCuda, gpu_runs, gpu_tactics, gpu_engine);
   ASSERT_TRUE(w.ok()) << w.status().toString();
   ASSERT_TRUE(g.ok()) << g.status().toString();
   *got = std::move(g->at("y"));
   *want = std::move(w->at("y"));
   ASSERT_EQ(got->dims(), want->dims());
+}
+
+// The compute capability an engine was built for ("sm_90" in its description), or 0.
+int gpuSm(const std::string& description) {
+  const size_t at = description.find("sm_");
+  return at == std::string::npos ? 0 : std::atoi(description.c_str() + at + 3);
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
 }
 
 TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
@@ -325,8 +339,17 @@ TEST_F(Int8Gpu, QConvMatchesTheCpuReference) {
       ImportedModel im = qconvModel(q, &in);
       // Twice in one context on the GPU (the second run replays what the first set up).
       HostTensor a, b;
-      runOnBoth(std::move(im), q.name, in, 2, &a, &b);
+      std::vector<std::string> tactics;
+      std::string engine;
+      runOnBoth(std::move(im), q.name, in, 2, &a, &b, &tactics, &engine);
       if (HasFatalFailure()) return;
+      // The forced pointwise mma.sync kernel must have run where it applies (a path that
+      // silently fell back would pass the comparison below).
+      if (round == 16 && !q.linear && q.k == 1 && q.stride == 1 && q.pad == 0 && q.pad_end < 0 &&
+          q.group == 1 && q.c % 4 == 0 && q.c <= 128 && q.m % 8 == 0 && gpuSm(engine) >= 80) {
+        EXPECT_NE(std::find(tactics.begin(), tactics.end(), "int8-pointwise-mma"), tactics.end())
+            << "tactics: " << join(tactics, ", ");
+      }
       if (q.int8_out) {
         int64_t differ = 0, sat = 0;
         for (int64_t i = 0; i < a.numel(); ++i) {
