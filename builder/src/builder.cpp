@@ -310,10 +310,6 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint, const ExplicitQ
   return Status::Ok();
 }
 
-}  // namespace
-
-namespace {
-
 // Whether a float layer of a GPU engine runs in FP16 (NHWC): every one of an FP16 engine, and
 // an INT8 engine's unless the build config keeps the layer in FP32.
 bool gpuFloatLayerInFp16(const BuildOptions& opt, const std::string& layer) {
