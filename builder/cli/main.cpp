@@ -46,6 +46,7 @@ void showProgress(const std::string& stage, double f) {
 struct BuildFlags {
   std::string onnx, output, config, shapes, precision, target, timing_cache, input_format;
   bool quiet = false, verbose = false, no_fuse = false, no_timing = false, symmetric = false;
+  bool no_timed_precision = false;
   int workspace_mib = 0, batch_split = -1;
   // INT8
   std::string calib_dir, calib_algo, calib_cache, calib_preprocess;
@@ -147,6 +148,7 @@ Status optionsFromFlags(const BuildFlags& f, BuildOptions& opt, std::string& mod
   if (f.int8_min_top1 >= 0) opt.int8_min_top1 = f.int8_min_top1;
   if (f.int8_check_batches > 0) opt.int8_check_batches = f.int8_check_batches;
   if (f.symmetric) opt.int8_symmetric = true;
+  if (f.no_timed_precision) opt.int8_timed_precision = false;
   for (const std::string& lp : f.layer_precisions) {
     const size_t eq = lp.rfind('=');
     if (eq == std::string::npos || eq == 0)
@@ -235,6 +237,25 @@ int cmdBuild(const BuildFlags& f) {
                    "with every candidate layer kept in float\n",
                    opt.int8_min_cosine, opt.int8_min_top1);
     }
+  }
+  if (!rep.int8_faster_in_fp16.empty()) {
+    fmt::print("int8: {} layer(s) faster in FP16 on this GPU ({:.2f} ms INT8 vs {:.2f} ms FP16 "
+               "alone); engine {:.3f} ms all INT8, {:.3f} ms with them in FP16: {}\n",
+               rep.int8_faster_in_fp16.size(), [&] {
+                 double t = 0;
+                 for (const auto& l : rep.int8_faster_in_fp16) t += l.int8_ms;
+                 return t;
+               }(),
+               [&] {
+                 double t = 0;
+                 for (const auto& l : rep.int8_faster_in_fp16) t += l.fp16_ms;
+                 return t;
+               }(),
+               rep.int8_engine_ms, rep.int8_mixed_engine_ms,
+               rep.int8_mixed_kept ? "kept in FP16" : "all kept INT8");
+    if (f.verbose)
+      for (const auto& l : rep.int8_faster_in_fp16)
+        fmt::print("  {}: {:.4f} ms INT8, {:.4f} ms FP16\n", l.layer, l.int8_ms, l.fp16_ms);
   }
   if (rep.split_chains)
     fmt::print(
@@ -396,6 +417,9 @@ extern "C" __attribute__((visibility("default"))) int edgert_cli_main(int argc, 
                    "Most scratch memory a timed tactic may use, MiB (default 256)")
       ->check(CLI::Range(1, 1 << 20));
   addInt8Options(build, bf);
+  build->add_flag("--no-timed-precision", bf.no_timed_precision,
+                  "INT8 on this GPU: keep every candidate layer INT8 instead of keeping those "
+                  "faster in FP16 there (when the engine, timed whole, is then faster)");
   build->add_flag("--int8-symmetric", bf.symmetric,
                   "INT8: every tensor symmetric (zero point 0), as TensorRT's explicit "
                   "quantisation; default: ReLU outputs unsigned (half the rounding step)");

@@ -120,7 +120,8 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
                   strCat(origin, ": expected a mapping of build settings"));
   static const std::set<std::string> kKeys = {"model",        "output",      "precision",
                                               "target",       "shapes",      "batch_split",
-                                              "input_format", "calibration", "layer_precisions"};
+                                              "input_format", "calibration", "layer_precisions",
+                                              "timed_precision"};
   BuildConfig cfg;
   cfg.origin = origin;
   try {
@@ -157,6 +158,11 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
                            "never), got '",
                            v.IsScalar() ? v.Scalar() : std::string("?"), "'"));
         cfg.options.batch_split = x;
+      } else if (key == "timed_precision") {
+        bool b;
+        if (!v.IsScalar() || !YAML::convert<bool>::decode(v, b))
+          return at(origin, v, "'timed_precision' must be true or false");
+        cfg.options.int8_timed_precision = b;
       } else if (key == "calibration") {
         EDGERT_RETURN_IF_ERROR(parseCalibration(origin, base_dir, v, &cfg));
       } else if (key == "layer_precisions") {

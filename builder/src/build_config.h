@@ -19,6 +19,7 @@
 //     min_top1: 1.0              # ... and until every check sample keeps its top-1 class
 //     check_batches: 8
 //   layer_precisions: {"/features/0/Conv": fp16}
+//   timed_precision: true        # INT8 layers faster in FP16 on this GPU stay FP16 (default)
 //
 // Unknown keys and wrong types are errors naming the key, file and line.
 #pragma once

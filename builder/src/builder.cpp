@@ -21,6 +21,7 @@
 #include "qdq_import.h"
 #include "quantize_graph.h"
 #include "tactic_choice.h"
+#include "timed_precision.h"
 #include "timing_cache.h"
 
 namespace edgert {
@@ -233,8 +234,11 @@ Status keepSensitiveLayers(const Graph& g, const CalibrationCache& thresholds,
 }
 
 // Thresholds from the cache or by calibrating (then cached), then the quantisation pass.
+// `calib` (may be null): thresholds a build of the same model found earlier (used as they are,
+// no cache read, no calibration), or where this one's go.
 Status quantizeForInt8(Graph& g, const std::string& fingerprint, const ExplicitQuantization* eq,
-                       const BuildOptions& opt, BuildReport& rep, QuantizeReport* plan) {
+                       const BuildOptions& opt, BuildReport& rep, QuantizeReport* plan,
+                       CalibrationCache* calib) {
   QuantizeOptions qopt;
   qopt.allow_unsigned = !opt.int8_symmetric;
   auto report = [&](QuantizeReport q) {
@@ -267,7 +271,9 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint, const ExplicitQ
   const bool adaptive_rounding = std::getenv("EDGERT_INT8_NO_ADAPTIVE_ROUNDING") == nullptr;
   CalibrationCache cache;
   const bool cached = !opt.calib_cache.empty() && std::filesystem::exists(opt.calib_cache);
-  if (cached) {
+  if (calib && !calib->thresholds.empty()) {
+    cache = *calib;
+  } else if (cached) {
     EDGERT_ASSIGN_OR_RETURN(cache, loadCalibrationCache(opt.calib_cache));
     EDGERT_RETURN_IF_ERROR(checkCalibrationModel(cache, fingerprint, opt.calib_cache));
     rep.int8_cache_without_means = cache.means.empty();
@@ -302,6 +308,7 @@ Status quantizeForInt8(Graph& g, const std::string& fingerprint, const ExplicitQ
       rep.calib_cache_written = opt.calib_cache;
     }
   }
+  if (calib) *calib = cache;
   std::map<std::string, std::string> precisions = opt.layer_precisions;
   if (opt.int8_min_cosine > 0 || opt.int8_min_top1 > 0)
     EDGERT_RETURN_IF_ERROR(keepSensitiveLayers(g, cache, opt, qopt, precisions, rep));
@@ -322,7 +329,7 @@ bool gpuFloatLayerInFp16(const BuildOptions& opt, const std::string& layer) {
 
 Status optimizeGraph(Graph& g, const std::string& onnx_path, const BuildOptions& opt,
                      const EngineTarget& target, BuildReport& rep, PassStats& stats,
-                     QuantizeReport* plan) {
+                     QuantizeReport* plan, CalibrationCache* calib) {
   auto progress = [&](const std::string& stage, double f) {
     if (opt.progress) opt.progress(stage, f);
   };
@@ -353,7 +360,8 @@ Status optimizeGraph(Graph& g, const std::string& onnx_path, const BuildOptions&
   eliminateDeadCode(g, stats);
   if (opt.precision == "int8") {
     EDGERT_RETURN_IF_ERROR(
-        quantizeForInt8(g, fingerprint, explicit_q ? &*explicit_q : nullptr, opt, rep, plan)
+        quantizeForInt8(g, fingerprint, explicit_q ? &*explicit_q : nullptr, opt, rep, plan,
+                        calib)
             .withContext(onnx_path));
     eliminateDeadCode(g, stats);
   }
@@ -362,8 +370,27 @@ Status optimizeGraph(Graph& g, const std::string& onnx_path, const BuildOptions&
 
 namespace {
 
-Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& onnx_path,
-                                           const BuildOptions& opt, BuildReport* report) {
+// Tactic timing needs the GPU the engine is for: this machine's.
+bool timesTactics(const BuildOptions& opt, const EngineTarget& target) {
+  if (!opt.tactic_timing || target.backend != "cuda") return false;
+  const std::vector<int> sms = cudaDeviceSms();
+  return !sms.empty() && std::find(target.sm.begin(), target.sm.end(), sms[0]) != target.sm.end();
+}
+
+// What the builds of one timed precision choice share: the timing cache (loaded once), the
+// calibration thresholds (found once), and what each build timed.
+struct BuildState {
+  bool timing_loaded = false;
+  TimingCache timing;
+  CalibrationCache calib;
+  // Each timed convolution's best time by layer name, and the INT8 ones in graph order.
+  std::map<std::string, double> conv_ms;
+  std::vector<std::pair<std::string, double>> int8_ms;
+};
+
+Result<std::vector<uint8_t>> buildOne(ImportedModel im, const std::string& onnx_path,
+                                      const BuildOptions& opt, BuildReport* report,
+                                      BuildState* state) {
   auto progress = [&](const std::string& stage, double f) {
     if (opt.progress) opt.progress(stage, f);
   };
@@ -378,7 +405,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   Graph& g = im.graph;
   BuildReport rep;
   PassStats stats;
-  EDGERT_RETURN_IF_ERROR(optimizeGraph(g, onnx_path, opt, target, rep, stats, nullptr));
+  EDGERT_RETURN_IF_ERROR(optimizeGraph(g, onnx_path, opt, target, rep, stats, nullptr,
+                                       state ? &state->calib : nullptr));
   // Not INT8 GPU engines yet: the split's arena model knows only float32 and fp16 tensors.
   const bool int8_gpu = opt.precision == "int8" && target.backend == "cuda";
   const BatchSplitReport split =
@@ -387,14 +415,14 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   if (split.chains) eliminateDeadCode(g, stats);
   finalizeOutputs(g);
   std::vector<std::string> fallback;
-  // Tactic timing needs the GPU the engine is for: this machine's.
-  const std::vector<int> sms = cudaDeviceSms();
-  const bool timing = opt.tactic_timing && target.backend == "cuda" && !sms.empty() &&
-                      std::find(target.sm.begin(), target.sm.end(), sms[0]) != target.sm.end();
-  TimingCache cache;
-  if (!opt.timing_cache.empty()) {
+  const bool timing = timesTactics(opt, target);
+  BuildState local;
+  BuildState& st = state ? *state : local;
+  TimingCache& cache = st.timing;
+  if (!opt.timing_cache.empty() && !st.timing_loaded) {
     EDGERT_ASSIGN_OR_RETURN(cache, loadTimingCache(opt.timing_cache));
   }
+  st.timing_loaded = true;
   // The GPU and the build of edgert (its tactics and kernels) the timings hold for.
   const std::string device = timing ? strCat(cudaDeviceName(), " [", cudaTacticSetId(), "]") : "";
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -427,6 +455,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
             strCat(device, "\t", layerSignature(tc_ctx), " ws<=", opt.max_workspace_mib, "MiB");
         if (auto it = cache.entries.find(key); it != cache.entries.end()) {
           n.tactic = it->second.tactic;
+          st.conv_ms[n.name] = it->second.ms;
           ++rep.tactics_cached;
         } else {
           auto times = cudaTimeTactics(tc_ctx);
@@ -436,6 +465,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
             const TacticTime& best = chooseTactic(times.value(), opt.max_workspace_mib << 20);
             n.tactic = best.tactic;
             cache.entries[key] = {best.tactic, best.ms};
+            st.conv_ms[n.name] = best.ms;
             cache.dirty = true;
             ++rep.tactics_timed;
           }
@@ -448,8 +478,13 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   }
   rep.cpu_fallback_layers = fallback;
   if (timing) progress("tactic timing", 1);
-  if (!opt.timing_cache.empty() && cache.dirty)
+  if (!opt.timing_cache.empty() && cache.dirty) {
     EDGERT_RETURN_IF_ERROR(saveTimingCache(opt.timing_cache, cache));
+    cache.dirty = false;
+  }
+  for (const Node& n : g.nodes)
+    if (n.op == "EdgertQConv" && st.conv_ms.count(n.name))
+      st.int8_ms.push_back({n.name, st.conv_ms[n.name]});
   progress("memory plan", 0);
   EngineModel m;
   m.plan = planMemory(g);
@@ -506,6 +541,97 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   rep.engine_bytes = bytes.size();
   if (report) *report = rep;
   return bytes;
+}
+
+BuildOptions withProgressPrefix(BuildOptions o, const std::string& prefix) {
+  if (o.progress)
+    o.progress = [p = o.progress, prefix](const std::string& stage, double f) {
+      p(prefix + stage, f);
+    };
+  return o;
+}
+
+// BuildOptions::int8_timed_precision: the all-INT8 build, the same network timed in FP16, then
+// the engines with the layers faster in FP16 kept there (all of them, and those more than
+// 1.4x faster, whose switch pays for a conversion more surely), timed whole; the fastest wins.
+Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& onnx_path,
+                                           const BuildOptions& opt, BuildReport* report) {
+  EDGERT_ASSIGN_OR_RETURN(const EngineTarget target, resolveTarget(opt.target));
+  if (opt.precision != "int8" || !opt.int8_timed_precision || !timesTactics(opt, target))
+    return buildOne(std::move(im), onnx_path, opt, report, nullptr);
+  const ImportedModel original = im;
+  BuildState st;
+  BuildReport rep;
+  EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> best,
+                          buildOne(std::move(im), onnx_path, opt, &rep, &st));
+  auto done = [&](std::vector<uint8_t> bytes) {
+    if (report) *report = rep;
+    return bytes;
+  };
+  if (rep.int8_explicit || st.int8_ms.empty()) return done(std::move(best));
+
+  BuildOptions fo = withProgressPrefix(opt, "FP16 timing: ");
+  fo.precision = "fp16";
+  fo.layer_precisions.clear();
+  fo.int8_min_cosine = fo.int8_min_top1 = 0;
+  fo.batch_split = 0;  // the INT8 layers' batch
+  BuildState fs;
+  fs.timing = std::move(st.timing);
+  fs.timing_loaded = true;
+  BuildReport frep;
+  auto fp16 = buildOne(original, onnx_path, fo, &frep, &fs);
+  st.timing = std::move(fs.timing);
+  if (!fp16.ok()) return fp16.status().withContext("timing the INT8 layers in FP16");
+  rep.tactics_timed += frep.tactics_timed;
+  rep.tactics_cached += frep.tactics_cached;
+  rep.int8_faster_in_fp16 = layersFasterInFp16(st.int8_ms, fs.conv_ms, opt.layer_precisions, 0.95);
+  if (rep.int8_faster_in_fp16.empty()) return done(std::move(best));
+
+  EDGERT_ASSIGN_OR_RETURN(rep.int8_engine_ms,
+                          medianEngineMs(best, strCat(onnx_path, " (all INT8, timed)")));
+  double best_ms = rep.int8_engine_ms;
+  std::vector<std::vector<BuildReport::TimedLayer>> choices = {rep.int8_faster_in_fp16};
+  auto clear = layersFasterInFp16(st.int8_ms, fs.conv_ms, opt.layer_precisions, 1 / 1.4);
+  if (!clear.empty() && clear.size() < choices[0].size()) choices.push_back(std::move(clear));
+  const BuildReport all_int8 = rep;
+  for (const auto& choice : choices) {
+    BuildOptions mo = withProgressPrefix(opt, "mixed precision: ");
+    for (const auto& l : choice) mo.layer_precisions[l.layer] = "fp16";
+    // The accuracy check ran on the all-INT8 build; its float layers stay float.
+    for (const auto& [layer, cosine] : all_int8.int8_auto_float) mo.layer_precisions[layer] = "fp16";
+    mo.int8_min_cosine = mo.int8_min_top1 = 0;
+    BuildReport mrep;
+    EDGERT_ASSIGN_OR_RETURN(std::vector<uint8_t> mixed,
+                            buildOne(original, onnx_path, mo, &mrep, &st));
+    EDGERT_ASSIGN_OR_RETURN(
+        const double ms,
+        medianEngineMs(mixed, strCat(onnx_path, " (", choice.size(), " layers in FP16, timed)")));
+    rep.int8_mixed_engine_ms =
+        rep.int8_mixed_engine_ms > 0 ? std::min(rep.int8_mixed_engine_ms, ms) : ms;
+    rep.tactics_timed += mrep.tactics_timed;
+    rep.tactics_cached += mrep.tactics_cached;
+    if (ms >= best_ms) continue;
+    best_ms = ms;
+    best = std::move(mixed);
+    // The kept engine's own counts, with the accuracy check and calibration of the first build.
+    BuildReport kept = mrep;
+    for (auto* f : {&BuildReport::int8_cosine_all, &BuildReport::int8_cosine,
+                    &BuildReport::int8_top1_all, &BuildReport::int8_top1, &BuildReport::calib_seconds})
+      kept.*f = all_int8.*f;
+    kept.int8_check_samples = all_int8.int8_check_samples;
+    kept.int8_auto_float = all_int8.int8_auto_float;
+    kept.calib_batches_run = all_int8.calib_batches_run;
+    kept.calib_cache_written = all_int8.calib_cache_written;
+    kept.int8_equalized_pairs = all_int8.int8_equalized_pairs;
+    kept.tactics_timed = rep.tactics_timed;
+    kept.tactics_cached = rep.tactics_cached;
+    kept.int8_faster_in_fp16 = choice;
+    kept.int8_engine_ms = rep.int8_engine_ms;
+    kept.int8_mixed_engine_ms = ms;
+    kept.int8_mixed_kept = true;
+    rep = std::move(kept);
+  }
+  return done(std::move(best));
 }
 
 }  // namespace

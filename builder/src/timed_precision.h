@@ -1,0 +1,28 @@
+// INT8 layers kept in FP16 where FP16 is faster (BuildOptions::int8_timed_precision): the
+// per-layer choice, kept apart so it can be tested without a GPU, and the whole-engine timing
+// that decides whether the mixed engine replaces the all-INT8 one (a layer moved to FP16 can
+// add a QuantizeLinear between its neighbours that the per-layer times do not see).
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "edgert/builder.h"
+
+namespace edgert {
+
+// The INT8 layers (graph order, with their best INT8 time) whose best FP16 time is below
+// `fraction` of it, unless layer_precisions names them (or "*" names a precision for all).
+std::vector<BuildReport::TimedLayer> layersFasterInFp16(
+    const std::vector<std::pair<std::string, double>>& int8_ms,
+    const std::map<std::string, double>& fp16_ms,
+    const std::map<std::string, std::string>& layer_precisions, double fraction);
+
+// Loads a serialised CUDA engine, runs it on zero inputs and returns its median time (ms) over
+// `iterations` CUDA-graph replays after warm-up.
+Result<double> medianEngineMs(const std::vector<uint8_t>& engine, const std::string& origin,
+                              int iterations = 40);
+
+}  // namespace edgert

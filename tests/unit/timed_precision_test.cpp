@@ -1,0 +1,162 @@
+// INT8 layers kept in FP16 where FP16 is faster (BuildOptions::int8_timed_precision): the
+// per-layer choice (no GPU needed) and, on the GPU, a build whose timing cache says which
+// precision wins per layer - the choice must follow the cache, respect layer_precisions, keep
+// the mixed engine only when it timed faster whole, and still compute the network.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "onnx_model.h"
+#include "test_util.h"
+#include "timed_precision.h"
+
+using namespace edgert;
+using namespace edgert::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+TEST(TimedPrecision, FasterInFp16KeepsGraphOrderAndSkipsNamedLayers) {
+  const std::vector<std::pair<std::string, double>> int8 = {
+      {"c", 1.0}, {"a", 0.5}, {"b", 0.2}, {"d", 0.3}};
+  const std::map<std::string, double> fp16 = {{"a", 0.3}, {"b", 0.25}, {"c", 0.5}, {"d", 0.29}};
+  auto all = layersFasterInFp16(int8, fp16, {}, 0.95);
+  ASSERT_EQ(all.size(), 2u);  // d is 3% faster: within the margin, stays INT8
+  EXPECT_EQ(all[0].layer, "c");
+  EXPECT_EQ(all[1].layer, "a");
+  EXPECT_DOUBLE_EQ(all[1].int8_ms, 0.5);
+  EXPECT_DOUBLE_EQ(all[1].fp16_ms, 0.3);
+  auto clear = layersFasterInFp16(int8, fp16, {}, 1 / 1.4);
+  ASSERT_EQ(clear.size(), 1u);  // a is 1.67x faster but c 2x: both; a at 0.3 < 0.357
+  EXPECT_EQ(layersFasterInFp16(int8, fp16, {{"c", "int8"}}, 0.95).size(), 1u);
+  EXPECT_TRUE(layersFasterInFp16(int8, fp16, {{"*", "int8"}}, 0.95).empty());
+  EXPECT_TRUE(layersFasterInFp16(int8, {}, {}, 0.95).empty());  // no FP16 time: INT8
+}
+
+// x -> Conv_0 3x3 (+Relu_1) -> Conv_2 1x1 (+Relu_3) -> Conv_4 3x3 -> y
+std::string chainNet(std::mt19937& r) {
+  OnnxGraph g(13);
+  g.input("x", DataType::kFloat32, {4, 16, 24, 24});
+  g.constant("w0", randomTensor(DataType::kFloat32, {32, 16, 3, 3}, r, -.2f, .2f));
+  g.constant("b0", randomTensor(DataType::kFloat32, {32}, r, -.1f, .1f));
+  g.constant("w2", randomTensor(DataType::kFloat32, {32, 32, 1, 1}, r, -.3f, .3f));
+  g.constant("w4", randomTensor(DataType::kFloat32, {16, 32, 3, 3}, r, -.2f, .2f));
+  g.node("Conv", {"x", "w0", "b0"}, {"c0"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Relu", {"c0"}, {"r0"});
+  g.node("Conv", {"r0", "w2"}, {"c2"});
+  g.node("Relu", {"c2"}, {"r2"});
+  g.node("Conv", {"r2", "w4"}, {"y"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.output("y");
+  return g.save("timed_precision");
+}
+
+// Every cached time of layers whose signature starts with `op ` becomes `ms`.
+void setCachedTimes(const std::string& path, const std::string& op, const std::string& ms) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t sig = line.find('\t');
+    if (sig != std::string::npos && line.compare(sig + 1, op.size() + 1, op + " ") == 0)
+      line = line.substr(0, line.rfind('\t') + 1) + ms;
+    out << line << "\n";
+  }
+  in.close();
+  std::ofstream(path) << out.str();
+}
+
+class TimedPrecisionGpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testBackend() != Backend::kCuda)
+      GTEST_SKIP() << "the timed precision choice needs the CUDA backend (runtime_cuda)";
+    if (const std::string why = backendUnavailableReason(); !why.empty()) GTEST_SKIP() << why;
+  }
+};
+
+TEST_F(TimedPrecisionGpu, FollowsTheTimesAndKeepsTheFasterEngine) {
+  std::mt19937 r(std::random_device{}());
+  const std::string model = chainNet(r);
+  const fs::path dir = fs::temp_directory_path() / ("edgert_timed" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::vector<HostTensor> samples;
+  for (int i = 0; i < 8; ++i) samples.push_back(randomTensor(DataType::kFloat32, {1, 16, 24, 24}, r));
+  BuildOptions opt;
+  opt.target = "cuda";
+  opt.precision = "int8";
+  opt.calibration = std::make_shared<MemorySource>(std::move(samples));
+  opt.calib_cache = (dir / "net.calib").string();
+  opt.timing_cache = (dir / "timing.cache").string();
+  BuildReport first;
+  auto e1 = buildEngine(model, opt, &first);
+  ASSERT_TRUE(e1.ok()) << e1.status().toString();
+  ASSERT_EQ(first.int8_layers, 3u);
+  opt.calibration = nullptr;  // the cache from here on
+
+  // The cache says every INT8 layer is slow and every FP16 one fast; Conv_2 is pinned to INT8.
+  setCachedTimes(opt.timing_cache, "EdgertQConv", "50");
+  setCachedTimes(opt.timing_cache, "Conv", "0.001");
+  opt.layer_precisions = {{"Conv_2", "int8"}};
+  BuildReport rep;
+  auto e2 = buildEngine(model, opt, &rep);
+  ASSERT_TRUE(e2.ok()) << e2.status().toString();
+  ASSERT_EQ(rep.int8_faster_in_fp16.size(), 2u);
+  EXPECT_EQ(rep.int8_faster_in_fp16[0].layer, "Conv_0");
+  EXPECT_EQ(rep.int8_faster_in_fp16[1].layer, "Conv_4");
+  EXPECT_DOUBLE_EQ(rep.int8_faster_in_fp16[0].int8_ms, 50);
+  EXPECT_DOUBLE_EQ(rep.int8_faster_in_fp16[1].fp16_ms, 0.001);
+  EXPECT_GT(rep.int8_engine_ms, 0);
+  EXPECT_GT(rep.int8_mixed_engine_ms, 0);
+  EXPECT_EQ(rep.int8_mixed_kept, rep.int8_mixed_engine_ms < rep.int8_engine_ms);
+  EXPECT_EQ(rep.int8_layers, rep.int8_mixed_kept ? 1u : 3u);
+
+  // The engine is what the report says, and computes the network: against the CPU engine
+  // of the same precisions (float layers in fp32 there, fp16 here).
+  std::vector<std::string> tactics;
+  std::string description;
+  const HostTensor x = randomTensor(DataType::kFloat32, {4, 16, 24, 24}, r);
+  auto got = runEngineBytes(e2.value(), {{"x", &x}}, Backend::kCuda, 1, &tactics, &description);
+  ASSERT_TRUE(got.ok()) << got.status().toString();
+  for (const std::string layer : {"Conv_0", "Conv_4"}) {
+    const size_t at = description.find(" " + layer + "  ");
+    ASSERT_NE(at, std::string::npos) << description;
+    const size_t line = description.rfind('\n', at) + 1;
+    const bool int8 = description.substr(line, at - line).find("EdgertQConv") != std::string::npos;
+    EXPECT_EQ(int8, !rep.int8_mixed_kept) << layer << " in\n" << description;
+  }
+  BuildOptions cpu = opt;
+  cpu.target = "cpu";
+  cpu.timing_cache.clear();
+  if (rep.int8_mixed_kept) cpu.layer_precisions = {{"Conv_0", "fp32"}, {"Conv_4", "fp32"}};
+  auto ce = buildEngine(model, cpu);
+  ASSERT_TRUE(ce.ok()) << ce.status().toString();
+  auto want = runEngineBytes(ce.value(), {{"x", &x}}, Backend::kCpu);
+  ASSERT_TRUE(want.ok()) << want.status().toString();
+  EXPECT_LT(relativeL2(got->at("y"), want->at("y")), 0.03);
+
+  // The cache the other way round: nothing is faster in FP16, no engine is timed whole.
+  setCachedTimes(opt.timing_cache, "EdgertQConv", "0.001");
+  setCachedTimes(opt.timing_cache, "Conv", "50");
+  opt.layer_precisions.clear();
+  BuildReport none;
+  ASSERT_TRUE(buildEngine(model, opt, &none).ok());
+  EXPECT_TRUE(none.int8_faster_in_fp16.empty());
+  EXPECT_EQ(none.int8_engine_ms, 0);
+  EXPECT_EQ(none.int8_layers, 3u);
+
+  // Off: every candidate INT8 whatever the times say.
+  setCachedTimes(opt.timing_cache, "EdgertQConv", "50");
+  setCachedTimes(opt.timing_cache, "Conv", "0.001");
+  opt.int8_timed_precision = false;
+  BuildReport off;
+  ASSERT_TRUE(buildEngine(model, opt, &off).ok());
+  EXPECT_TRUE(off.int8_faster_in_fp16.empty());
+  EXPECT_EQ(off.int8_layers, 3u);
+  fs::remove_all(dir);
+}
+
+}  // namespace
