@@ -43,3 +43,22 @@ for prec in ("fp32", "fp16", "int8"):
               " | ".join("%-17s" % cell(r, n) for n, _ in peers) +
               " | %s / %s | %s" % (ratio(eager), ratio(best),
                                    "%.1f" % e["build_s"] if e and "build_s" in e else "-"))
+
+# Issue #10's table: bs 1 and 8 in ms, bs 128 and 256 in images/s; compile RO, edgert fp16, int8.
+models = sorted({k[1] for k in by})
+if models:
+    print("\nlatency ms at bs 1 / 8, throughput img/s at bs 128 / 256 (compile RO | edgert fp16 | edgert int8)")
+    print("%-18s | %-26s | %-26s | %-26s | %-26s" % ("model", "bs 1", "bs 8", "bs 128", "bs 256"))
+
+    def val(prec, m, b, runner):
+        r = by.get((prec, m, b), {}).get(runner)
+        if not r:
+            return "-"
+        return "%.3f" % r["median_ms"] if b < 64 else "%.0f" % (b * 1000.0 / r["median_ms"])
+
+    for m in models:
+        cells = []
+        for b in (1, 8, 128, 256):
+            cells.append("%s | %s | %s" % (val("fp16", m, b, "torch-reduce-overhead"), val("fp16", m, b, "edgert"),
+                                           val("int8", m, b, "edgert")))
+        print("%-18s | %-26s | %-26s | %-26s | %-26s" % tuple([m] + cells))

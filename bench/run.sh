@@ -14,8 +14,14 @@ W=/tmp/bench-models
 python3 bench/export_bench_models.py $W > "$OUT/bench_export.log" 2>&1 || { echo "bench export failed"; tail "$OUT/bench_export.log"; }
 RES="$OUT/bench_results.jsonl"; : > "$RES"
 PRECISIONS="${BENCH_PRECISIONS:-fp32 fp16 int8}"  # edgert's; PyTorch runs fp32 and fp16
-for m in ${MODELS//,/ }; do
-  for b in ${BATCHES//,/ }; do
+# BENCH_EXTRA: more model:batch pairs, e.g. resnet50:256 (issue #10's bs 256 column).
+PAIRS=""
+for m in ${MODELS//,/ }; do for b in ${BATCHES//,/ }; do PAIRS="$PAIRS $m:$b"; done; done
+EXTRA="${BENCH_EXTRA:-}"
+PAIRS="$PAIRS ${EXTRA//,/ }"
+for pair in $PAIRS; do
+  m=${pair%%:*}
+  for b in ${pair#*:}; do
     iters=200; [ "$b" -ge 64 ] && iters=50
     for prec in $PRECISIONS; do
       # fp16: NHWC fp16 between tensor-core convolutions.
@@ -44,5 +50,8 @@ done
 # PyTorch has no INT8 engine to compare: edgert's int8 rows stand beside its fp16 ones.
 for prec in ${BENCH_TORCH_PRECISIONS:-${PRECISIONS//int8/}}; do
   (cd bench && python3 torch_bench.py $prec "$BATCHES" "$MODELS" 50) >> "$RES" 2>> "$OUT/bench_torch.log" || tail -5 "$OUT/bench_torch.log"
+  for pair in ${EXTRA//,/ }; do
+    (cd bench && python3 torch_bench.py $prec "${pair#*:}" "${pair%%:*}" 50) >> "$RES" 2>> "$OUT/bench_torch.log" || tail -5 "$OUT/bench_torch.log"
+  done
 done
 python3 bench/report.py "$RES" | tee "$OUT/bench_table.txt"

@@ -42,6 +42,9 @@ for path, name, h, w, pre, cache in specs:
                "--shapes", "%s:1x3x%dx%d" % (name, h, w), "-o", eng]
         if prec == "int8":
             cmd += ["--calib-cache", cache]
+        if target == "cuda" and prec == "int8":
+            # The INT8 kernels on real data: every candidate INT8, not what timing prefers.
+            cmd += ["--no-timed-precision"]
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
             print("int8 build failed", key, r.stderr[-800:])

@@ -17,7 +17,7 @@ img = Image.open("configs/demo/dog.jpg").convert("RGB").resize((224, 224), Image
 x = ((np.asarray(img, np.float32) - 127.0) / 128.0).transpose(2, 0, 1)[None]
 np.save("/tmp/qdq_x.npy", np.ascontiguousarray(x, np.float32))
 outs = {}
-for tag, args in (("qdq", ["--onnx", qdq]), ("cache", ["--onnx", onnx, "--calib-cache", cache, "--int8-symmetric"])):
+for tag, args in (("qdq", ["--onnx", qdq]), ("cache", ["--onnx", onnx, "--calib-cache", cache, "--int8-symmetric", "--no-timed-precision"])):
     eng = "/tmp/qdq-%s.engine" % tag
     subprocess.run([E, "build", "-q", "--target", "cuda", "--precision", "int8", "--shapes", "input:1x3x224x224",
                     "-o", eng] + args, check=True, stdout=subprocess.DEVNULL)

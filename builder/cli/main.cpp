@@ -238,21 +238,17 @@ int cmdBuild(const BuildFlags& f) {
                    opt.int8_min_cosine, opt.int8_min_top1);
     }
   }
-  if (!rep.int8_faster_in_fp16.empty()) {
-    fmt::print("int8: {} layer(s) faster in FP16 on this GPU ({:.2f} ms INT8 vs {:.2f} ms FP16 "
-               "alone); engine {:.3f} ms all INT8, {:.3f} ms with them in FP16: {}\n",
-               rep.int8_faster_in_fp16.size(), [&] {
-                 double t = 0;
-                 for (const auto& l : rep.int8_faster_in_fp16) t += l.int8_ms;
-                 return t;
-               }(),
-               [&] {
-                 double t = 0;
-                 for (const auto& l : rep.int8_faster_in_fp16) t += l.fp16_ms;
-                 return t;
-               }(),
-               rep.int8_engine_ms, rep.int8_mixed_engine_ms,
-               rep.int8_mixed_kept ? "kept in FP16" : "all kept INT8");
+  if (!rep.int8_timed_engines.empty()) {
+    // Each engine timed whole on this GPU, the kept one marked.
+    fmt::print("int8: {} layer(s) faster in FP16 alone on this GPU; engines timed whole:",
+               rep.int8_faster_in_fp16.size());
+    for (size_t i = 0; i < rep.int8_timed_engines.size(); ++i) {
+      const auto& e = rep.int8_timed_engines[i];
+      fmt::print("{} {}{} {:.3f} ms{}", i ? "," : "", e.choice,
+                 e.fp16_layers ? fmt::format(" ({} layers)", e.fp16_layers) : "", e.ms,
+                 i == rep.int8_timed_kept ? " (kept)" : "");
+    }
+    fmt::print("\n");
     if (f.verbose)
       for (const auto& l : rep.int8_faster_in_fp16)
         fmt::print("  {}: {:.4f} ms INT8, {:.4f} ms FP16\n", l.layer, l.int8_ms, l.fp16_ms);

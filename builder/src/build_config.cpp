@@ -118,10 +118,9 @@ Result<BuildConfig> parseBuildConfig(const std::string& text, const std::string&
   if (!root.IsMap())
     return Status(StatusCode::kInvalidArgument,
                   strCat(origin, ": expected a mapping of build settings"));
-  static const std::set<std::string> kKeys = {"model",        "output",      "precision",
-                                              "target",       "shapes",      "batch_split",
-                                              "input_format", "calibration", "layer_precisions",
-                                              "timed_precision"};
+  static const std::set<std::string> kKeys = {
+      "model",       "output",       "precision",   "target",           "shapes",
+      "batch_split", "input_format", "calibration", "layer_precisions", "timed_precision"};
   BuildConfig cfg;
   cfg.origin = origin;
   try {

@@ -67,6 +67,8 @@ expect_fail "negative batch_split in YAML" "split.yaml:2:.*'batch_split' must be
 if "$EDGERT" build -q --onnx "$MODEL" --shapes input:128x3x224x224 -o b128.engine | grep "batch split: 1 chain" >/dev/null &&
    ! "$EDGERT" build -q --batch-split 0 --onnx "$MODEL" --shapes input:128x3x224x224 -o b128.engine | grep "batch split" >/dev/null; then
   ok "build --batch-split"; else bad "build --batch-split"; fi
+printf 'model: m.onnx\ntimed_precision: maybe\n' > timed.yaml
+expect_fail "bad timed_precision in YAML" "timed.yaml:2:.*'timed_precision' must be true or false" "$EDGERT" build --config timed.yaml
 printf 'model: m.onnx\ninput_format: fp8\n' > fmt.yaml
 expect_fail "bad input_format in YAML" "fmt.yaml:2:.*input_format must be fp32 or fp16" "$EDGERT" build --config fmt.yaml
 # --input-format fp16: a float16 binding, fed from a float32 .npy by edgert run.

@@ -452,7 +452,8 @@ TEST_F(Int8Gpu, CalibratedEngineTracksTheCpuInt8Engine) {
   ASSERT_TRUE(ce.ok()) << ce.status().toString();
   BuildOptions gpu = cpu;
   gpu.target = testTarget();
-  gpu.calibration = nullptr;  // the cache the CPU build wrote
+  gpu.calibration = nullptr;         // the cache the CPU build wrote
+  gpu.int8_timed_precision = false;  // every candidate INT8, as on the CPU
   auto ge = buildEngine(path, gpu, &grep);
   ASSERT_TRUE(ge.ok()) << ge.status().toString();
   EXPECT_EQ(grep.int8_layers, crep.int8_layers);

@@ -99,9 +99,10 @@ struct BuildOptions {
   // half the rounding step (EfficientNet-Lite0, entropy: top-1 agreement 91.7% -> 97.2%).
   bool int8_symmetric = false;
   // INT8 GPU builds with tactic timing: each INT8 layer is also timed in FP16 (as the FP16
-  // engine would run it), and the layers faster in FP16 are kept there (TensorRT's choice
-  // with --int8 --fp16) when the whole engine, timed on this GPU, is then faster than all
-  // INT8; layer_precisions entries are never overridden. Off: every candidate INT8.
+  // engine would run it); the engines with the layers faster in FP16 moved there, with only
+  // the clearly faster ones, and with every candidate in FP16 are timed whole on this GPU
+  // against the all-INT8 one, and the fastest is kept (TensorRT's choice with --int8 --fp16).
+  // layer_precisions entries are never overridden. Off: every candidate INT8.
   bool int8_timed_precision = true;
   // Called with a stage name and progress in [0, 1].
   std::function<void(const std::string& stage, double fraction)> progress;
@@ -150,16 +151,21 @@ struct BuildReport {
   double int8_top1_all = -1, int8_top1 = -1;
   int64_t int8_check_samples = 0;
   std::vector<std::pair<std::string, double>> int8_auto_float;
-  // int8_timed_precision: the INT8 layers faster in FP16 alone (layer, INT8 ms, FP16 ms), the
-  // whole engine's median ms with every candidate INT8 and with those in FP16 (0: not timed),
-  // and whether they were kept in FP16 (the mixed engine was faster).
+  // int8_timed_precision: the INT8 layers faster in FP16 alone (layer, best INT8 ms, best FP16
+  // ms; graph order); each engine timed whole on this GPU (median ms): every candidate INT8
+  // first, then each choice of layers moved to FP16; and the index of the one kept (fastest).
   struct TimedLayer {
     std::string layer;
     double int8_ms = 0, fp16_ms = 0;
   };
   std::vector<TimedLayer> int8_faster_in_fp16;
-  double int8_engine_ms = 0, int8_mixed_engine_ms = 0;
-  bool int8_mixed_kept = false;
+  struct TimedEngine {
+    std::string choice;  // "all INT8", "faster in FP16", "over 1.4x faster in FP16", "all FP16"
+    size_t fp16_layers = 0;
+    double ms = 0;
+  };
+  std::vector<TimedEngine> int8_timed_engines;
+  size_t int8_timed_kept = 0;
   int calib_batches_run = 0;
   double calib_seconds = 0;
   std::string calib_cache_written;
