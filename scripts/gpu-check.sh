@@ -110,7 +110,7 @@ done
 for spec in "configs/models/efficientnet_lite0.onnx:input:1x3x224x224:e:enl" ".gpu/models/ch_PP-OCRv4_det_infer.onnx:x:1x3x320x320:d:det"; do
   IFS=: read -r model in shape tag cache <<< "$spec"
   [ -f "$model" ] && [ -f ".gpu/models/$cache.calib" ] || continue
-  .gpu/bin/edgert build -q --onnx "$model" --target cuda --precision int8 --calib-cache ".gpu/models/$cache.calib" \
+  .gpu/bin/edgert build -q --onnx "$model" --target cuda --precision int8 --no-timed-precision --calib-cache ".gpu/models/$cache.calib" \
     --shapes "$in:$shape" -o /tmp/s8.engine 2>/dev/null || { san_fail "$tag int8 build" $?; continue; }
   log="$OUT/sanitizer_int8_$tag.log"
   "$CS" --tool memcheck --leak-check full --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/s8.engine \
