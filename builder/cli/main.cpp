@@ -238,6 +238,7 @@ int cmdBuild(const BuildFlags& f) {
                    opt.int8_min_cosine, opt.int8_min_top1);
     }
   }
+  if (!rep.int8_timed_note.empty()) fmt::print("int8: {}\n", rep.int8_timed_note);
   if (!rep.int8_timed_engines.empty()) {
     // Each engine timed whole on this GPU, the kept one marked.
     fmt::print("int8: {} layer(s) faster in FP16 alone on this GPU; engines timed whole:",

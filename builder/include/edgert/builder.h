@@ -166,6 +166,8 @@ struct BuildReport {
   };
   std::vector<TimedEngine> int8_timed_engines;
   size_t int8_timed_kept = 0;
+  // Why the choice did not run, or a timing in it that failed (empty when all went through).
+  std::string int8_timed_note;
   int calib_batches_run = 0;
   double calib_seconds = 0;
   std::string calib_cache_written;
