@@ -599,25 +599,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   rep.int8_faster_in_fp16 = layersFasterInFp16(st.int8_ms, fs.conv_ms, opt.layer_precisions, 0.95);
   if (rep.int8_faster_in_fp16.empty()) return done(std::move(best));
 
-  // The choices, each a set of layers moved to FP16; the same set is built once.
-  struct Choice {
-    std::string name;
-    std::set<std::string> layers;
-  };
-  std::vector<Choice> choices;
-  auto add = [&](const std::string& name, const std::vector<BuildReport::TimedLayer>& layers) {
-    Choice c{name, {}};
-    for (const auto& l : layers) c.layers.insert(l.layer);
-    for (const Choice& o : choices)
-      if (o.layers == c.layers) return;
-    if (!c.layers.empty()) choices.push_back(std::move(c));
-  };
-  add("faster in FP16", rep.int8_faster_in_fp16);
-  add("over 1.4x faster in FP16",
-      layersFasterInFp16(st.int8_ms, fs.conv_ms, opt.layer_precisions, 1 / 1.4));
-  // Every candidate: a network whose INT8 layers barely win pays for the conversions around
-  // them (the YOLOv8-style detector: 0.22 ms at batch 128).
-  add("all FP16", layersFasterInFp16(st.int8_ms, fs.conv_ms, opt.layer_precisions, 1e30));
+  const std::vector<PrecisionChoice> choices =
+      precisionChoices(st.int8_ms, fs.conv_ms, opt.layer_precisions);
 
   // A timing that fails (the context does not fit beside the builder's own memory) leaves the
   // engine all INT8 and says so; it does not fail a build that would succeed without it.
@@ -629,7 +612,7 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   }
   rep.int8_timed_engines = {{"all INT8", 0, int8_ms.value()}};
   const BuildReport all_int8 = rep;
-  for (const Choice& choice : choices) {
+  for (const PrecisionChoice& choice : choices) {
     BuildOptions mo = withProgressPrefix(opt, "mixed precision: ");
     for (const std::string& l : choice.layers) mo.layer_precisions[l] = "fp16";
     // The accuracy check ran on the all-INT8 build; its float layers stay float.

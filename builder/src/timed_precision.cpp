@@ -21,6 +21,27 @@ std::vector<BuildReport::TimedLayer> layersFasterInFp16(
   return out;
 }
 
+std::vector<PrecisionChoice> precisionChoices(
+    const std::vector<std::pair<std::string, double>>& int8_ms,
+    const std::map<std::string, double>& fp16_ms,
+    const std::map<std::string, std::string>& layer_precisions) {
+  std::vector<PrecisionChoice> out;
+  auto add = [&](const std::string& name, const std::vector<BuildReport::TimedLayer>& layers) {
+    PrecisionChoice c{name, {}};
+    for (const auto& l : layers) c.layers.insert(l.layer);
+    if (c.layers.empty()) return;
+    for (const PrecisionChoice& o : out)
+      if (o.layers == c.layers) return;
+    out.push_back(std::move(c));
+  };
+  const auto faster = layersFasterInFp16(int8_ms, fp16_ms, layer_precisions, 0.95);
+  if (faster.empty()) return out;
+  add("faster in FP16", faster);
+  add("over 1.4x faster in FP16", layersFasterInFp16(int8_ms, fp16_ms, layer_precisions, 1 / 1.4));
+  add("all FP16", layersFasterInFp16(int8_ms, fp16_ms, layer_precisions, 1e30));
+  return out;
+}
+
 Result<double> medianEngineMs(const std::vector<uint8_t>& engine, const std::string& origin,
                               int iterations) {
   RuntimeOptions ro;

@@ -38,6 +38,25 @@ TEST(TimedPrecision, FasterInFp16KeepsGraphOrderAndSkipsNamedLayers) {
   EXPECT_TRUE(layersFasterInFp16(int8, {}, {}, 0.95).empty());  // no FP16 time: INT8
 }
 
+TEST(TimedPrecision, ChoicesAreDistinctSetsOfUnpinnedLayers) {
+  const std::vector<std::pair<std::string, double>> int8 = {
+      {"a", 1.0}, {"b", 0.5}, {"c", 0.2}, {"p", 0.9}};
+  // a 2x faster in FP16, b 1.25x, c slower; p faster but pinned.
+  const std::map<std::string, double> fp16 = {{"a", 0.5}, {"b", 0.4}, {"c", 0.3}, {"p", 0.1}};
+  const std::map<std::string, std::string> pinned = {{"p", "int8"}};
+  auto ch = precisionChoices(int8, fp16, pinned);
+  ASSERT_EQ(ch.size(), 3u);
+  EXPECT_EQ(ch[0].layers, (std::set<std::string>{"a", "b"}));
+  EXPECT_EQ(ch[1].layers, (std::set<std::string>{"a"}));
+  EXPECT_EQ(ch[2].layers, (std::set<std::string>{"a", "b", "c"}));  // every unpinned candidate
+  EXPECT_EQ(ch[2].name, "all FP16");
+  // Sets that coincide are built once; nothing faster in FP16: nothing to time.
+  auto one = precisionChoices({{"a", 1.0}}, {{"a", 0.5}}, {});
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].name, "faster in FP16");
+  EXPECT_TRUE(precisionChoices({{"a", 1.0}, {"b", 1.0}}, {{"a", 1.0}, {"b", 2.0}}, {}).empty());
+}
+
 // x -> Conv_1 3x3 (+Relu_2) -> Conv_3 1x1 (+Relu_4) -> Conv_5 3x3 -> y (OnnxGraph names nodes
 // from 1)
 std::string chainNet(std::mt19937& r) {
