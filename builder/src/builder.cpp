@@ -382,7 +382,8 @@ struct BuildState {
   bool timing_loaded = false;
   TimingCache timing;
   CalibrationCache calib;
-  // Each timed convolution's best time by layer name, and the INT8 ones in graph order.
+  // Each timed convolution's best time by layer name, and the last build's INT8 ones in graph
+  // order.
   std::map<std::string, double> conv_ms;
   std::vector<std::pair<std::string, double>> int8_ms;
 };
@@ -481,6 +482,7 @@ Result<std::vector<uint8_t>> buildOne(ImportedModel im, const std::string& onnx_
     EDGERT_RETURN_IF_ERROR(saveTimingCache(opt.timing_cache, cache));
     cache.dirty = false;
   }
+  st.int8_ms.clear();  // this build's INT8 layers only
   for (const Node& n : g.nodes)
     if (n.op == "EdgertQConv" && st.conv_ms.count(n.name))
       st.int8_ms.push_back({n.name, st.conv_ms[n.name]});
@@ -596,7 +598,8 @@ Result<std::vector<uint8_t>> buildImported(ImportedModel im, const std::string& 
   if (!fp16.ok()) return fp16.status().withContext("timing the INT8 layers in FP16");
   rep.tactics_timed += frep.tactics_timed;
   rep.tactics_cached += frep.tactics_cached;
-  rep.int8_faster_in_fp16 = layersFasterInFp16(st.int8_ms, fs.conv_ms, opt.layer_precisions, 0.95);
+  rep.int8_faster_in_fp16 =
+      layersFasterInFp16(st.int8_ms, fs.conv_ms, opt.layer_precisions, kFasterInFp16);
   if (rep.int8_faster_in_fp16.empty()) return done(std::move(best));
 
   const std::vector<PrecisionChoice> choices =

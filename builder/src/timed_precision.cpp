@@ -34,7 +34,7 @@ std::vector<PrecisionChoice> precisionChoices(
       if (o.layers == c.layers) return;
     out.push_back(std::move(c));
   };
-  const auto faster = layersFasterInFp16(int8_ms, fp16_ms, layer_precisions, 0.95);
+  const auto faster = layersFasterInFp16(int8_ms, fp16_ms, layer_precisions, kFasterInFp16);
   if (faster.empty()) return out;
   add("faster in FP16", faster);
   add("over 1.4x faster in FP16", layersFasterInFp16(int8_ms, fp16_ms, layer_precisions, 1 / 1.4));

@@ -14,6 +14,10 @@
 
 namespace edgert {
 
+// An INT8 layer counts as faster in FP16 when its best FP16 time is below this fraction of its
+// best INT8 time (5%: more than timing noise).
+constexpr double kFasterInFp16 = 0.95;
+
 // The INT8 layers (graph order, with their best INT8 time) whose best FP16 time is below
 // `fraction` of it, unless layer_precisions names them (or "*" names a precision for all).
 std::vector<BuildReport::TimedLayer> layersFasterInFp16(
@@ -28,7 +32,7 @@ struct PrecisionChoice {
 };
 
 // The engines worth timing against the all-INT8 one, each set once and none empty: the layers
-// more than 5% faster in FP16; only those more than 1.4x faster (moving a layer can put a
+// faster in FP16 (kFasterInFp16); only those more than 1.4x faster (moving a layer can put a
 // QuantizeLinear between its neighbours, which per-layer times do not see); every candidate
 // (a network whose INT8 layers barely win pays for the conversions around them: the
 // YOLOv8-style detector, 0.22 ms at batch 128). None when no layer is faster in FP16.
