@@ -1,4 +1,5 @@
 // The one translation unit nvcc turns into the embedded fatbin.
+#include "conv_f16_mma.cu"
 #include "depthwise_f32.cu"
 #include "elementwise.cu"
 #include "epilogue.cu"

@@ -9,6 +9,7 @@
 
 #include "int8_math.h"
 #include "kernel_params.h"
+#include "sm80_copy.h"
 
 namespace {
 
@@ -1424,25 +1425,6 @@ namespace {
 
 constexpr int kQBM = 128, kQBK = 32, kQStages = 3;
 constexpr int kQRow = 48;  // bytes per shared-memory row: 32 + 16 of padding, no bank conflicts
-
-__device__ __forceinline__ void cpAsync16(void* smem, const void* gmem, bool valid) {
-#if __CUDA_ARCH__ >= 800
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
-               "r"(valid ? 16 : 0));
-#endif
-}
-
-// Four 8x16-byte matrices from shared memory (ldmatrix .x4): lane l gives the row address of
-// matrix l / 8 and receives, of each matrix, 4 bytes of row l / 4 - exactly an s8 mma fragment.
-__device__ __forceinline__ void ldmatrix4(unsigned (&r)[4], const void* smem) {
-#if __CUDA_ARCH__ >= 800
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(s));
-#endif
-}
 
 // 4 or 8 bytes (cp.async.ca; .cg takes only 16), zero-filled when not valid.
 template <int B>

@@ -111,6 +111,18 @@ struct EdgertPointwise {
   float a, b;
 };
 
+// A convolution over NHWC fp16 as an implicit GEMM on tensor cores (kernels/conv_f16_mma.cu):
+// y[p][m] = act(sum_k x(p, k) w[m][k] + bias[m] + res[p][m]), k = (kh * KW + kw) * C + c, the
+// weights [ceil(M / 64) * 64][kp] zero padded. `splits` > 1 divides the reduction among that
+// many blocks per output tile (split-K), the last to finish adding the others' partial sums.
+#define EDGERT_CONV_MMA_SMEM (6 * 128 * 80)  // dynamic shared memory of those kernels (bytes)
+struct EdgertConvMma {
+  int n, ih, iw, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
+  int m, kp, splits;
+  int rows;  // n * oh * ow
+  float a, b;
+};
+
 // INT8 layers (kernels/int8.cu). Activations are NHWC int8 (logical NCHW, physical N,H,W,C;
 // 2-D [N, K] tensors as they are); `m` output channels are the innermost dim of the output.
 // The epilogue of EdgertQConv (kernels/int8_math.h): real = acc * acc_scale[m] + bias[m],

@@ -132,6 +132,20 @@ for r in ${SANITIZE_ROUNDS:-4 5 6 7 8 9 10 11 12 16}; do
   ours=$(grep -c "Race reported.*edgert_" "$log"); [ "$ours" = 0 ] || san_fail "Int8Gpu round $r: hazards in our kernels" "$ours"
   echo "Int8Gpu round $r memcheck: $(grep -hE 'ERROR SUMMARY' "$log" | head -1); racecheck: $ours hazards in edgert kernels"
 done
+# The FP16 implicit-GEMM kernel: the detector built with it wherever it applies, once among
+# the cluster splits (nhwc16-mma-c*), once among the whole and L2-summed ones (nhwc16-mma-s*).
+for fam in c s; do
+  log="$OUT/sanitizer_fp16_mma_$fam.log"
+  EDGERT_TACTIC_PREFER=nhwc16-mma-$fam .gpu/bin/edgert build -q --onnx /tmp/models/yolov8_tiny.onnx \
+    --target cuda --precision fp16 --shapes input:1x3x160x160 -o /tmp/sm.engine 2>/dev/null || { san_fail "mma-$fam build" $?; continue; }
+  n=$(.gpu/bin/edgert inspect --engine /tmp/sm.engine | grep -c "nhwc16-mma-$fam")
+  "$CS" --tool memcheck --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/sm.engine --backend cuda \
+    --input "input=/tmp/s_y.npy" --iterations 3 > "$log" 2>&1 || san_fail "nhwc16-mma-$fam memcheck" $?
+  "$CS" --tool racecheck .gpu/bin/edgert run --engine /tmp/sm.engine --backend cuda \
+    --input "input=/tmp/s_y.npy" --iterations 3 >> "$log" 2>&1 || san_fail "nhwc16-mma-$fam racecheck" $?
+  ours=$(grep -c "Race reported.*edgert_" "$log"); [ "$ours" = 0 ] || san_fail "nhwc16-mma-$fam: hazards in our kernels" "$ours"
+  echo "detector fp16, $n layers on nhwc16-mma-$fam*: memcheck $(grep -hE 'ERROR SUMMARY' "$log" | head -1); racecheck: $ours hazards in edgert kernels"
+done
 result[compute_sanitizer]=$sanitized
 if [ -z "${GPU_CHECK_QUICK:-}" ]; then
 # Tactic timing and elementwise fusion A/B on the real text detector (its HardSwish chains

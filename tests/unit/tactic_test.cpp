@@ -246,6 +246,30 @@ std::string wideExpansionNet(std::mt19937& r) {
   return g.save("tactics_wide_expansion");
 }
 
+// Batch-1 shapes whose reductions our implicit GEMM splits (ResNet's layer4 in small): 3x3
+// stride 2 with pads only after (TensorFlow's 'same'), 7 x 6 out; 3x3 dilated by 2 adding the
+// first's output, then ReLU; 1x1 128 -> 96 (two channel tiles, the second partly empty) with
+// HardSwish. Reductions of 9, 36 and 4 k-tiles.
+std::string splitKNet(std::mt19937& r) {
+  OnnxGraph g(14);
+  g.input("x", DataType::kFloat32, {1, 32, 15, 13});
+  g.constant("w0", randomTensor(DataType::kFloat32, {128, 32, 3, 3}, r, -.15f, .15f));
+  g.constant("b0", randomTensor(DataType::kFloat32, {128}, r));
+  g.constant("w1", randomTensor(DataType::kFloat32, {128, 128, 3, 3}, r, -.05f, .05f));
+  g.constant("w2", randomTensor(DataType::kFloat32, {96, 128, 1, 1}, r, -.15f, .15f));
+  g.constant("b2", randomTensor(DataType::kFloat32, {96}, r));
+  g.node("Conv", {"x", "w0", "b0"}, {"c0"},
+         {attrInts("pads", {0, 0, 1, 1}), attrInts("strides", {2, 2})});
+  g.node("Conv", {"c0", "w1"}, {"c1"},
+         {attrInts("pads", {2, 2, 2, 2}), attrInts("dilations", {2, 2})});
+  g.node("Add", {"c1", "c0"}, {"s1"});
+  g.node("Relu", {"s1"}, {"r1"});
+  g.node("Conv", {"r1", "w2", "b2"}, {"c2"});
+  g.node("HardSwish", {"c2"}, {"y"});
+  g.output("y");
+  return g.save("tactics_split_k");
+}
+
 // A depthwise convolution (bias, ReLU fused) between two ordinary ones, MobileNet style.
 std::string depthwiseNet(std::mt19937& r) {
   OnnxGraph g(13);
@@ -266,9 +290,10 @@ std::string depthwiseNet(std::mt19937& r) {
 // Builds `model` in fp16 timing every convolution, then rewrites the timing cache so that
 // `tactic` wins everywhere and rebuilds: `expected` layers must run it (it applies to those;
 // the others fall back to the default choice), and the engine must match the CPU.
+// `min_sm`: a tactic for newer GPUs only (clusters: 90); on an older one no layer may run it.
 void fp16TacticFromCache(const std::string& model, size_t convs, const std::string& tactic,
                          size_t expected, std::mt19937& r, const Dims& x_dims = {2, 16, 20, 20},
-                         const std::string& precision = "fp16") {
+                         const std::string& precision = "fp16", int min_sm = 0) {
   const fs::path dir = tempDir("edgert_tactics16");
   const bool fp16 = precision == "fp16";
   BuildOptions opt;
@@ -287,6 +312,7 @@ void fp16TacticFromCache(const std::string& model, size_t convs, const std::stri
       EXPECT_NE(line.find("nhwc16"), std::string::npos) << line;
     }
     // <device> TAB <signature> TAB <tactic> TAB <ms>: name the GEMM as the winner.
+    if (line.starts_with("sm_") && std::atoi(line.c_str() + 3) < min_sm) expected = 0;
     const size_t t2 = line.rfind('\t'), t1 = line.rfind('\t', t2 - 1);
     forced += line.substr(0, t1 + 1) + tactic + line.substr(t2) + "\n";
   }
@@ -325,6 +351,11 @@ void fp16TacticFromCache(const std::string& model, size_t convs, const std::stri
   HostTensor ref = std::move(HostTensor::create(DataType::kFloat32, y.dims()).value());
   ASSERT_TRUE(cctx->getOutput("y", ref.mutableData(), ref.bytes()).ok());
   EXPECT_LT(relativeL2(y, ref), fp16 ? 1e-2 : 1e-5);
+  // Again, through state a layer keeps between runs (split-K sums and counters, zero between
+  // launches) and after profileLayers' runs.
+  ASSERT_TRUE(ctx->execute().ok());
+  ASSERT_TRUE(ctx->getOutput("y", y.mutableData(), y.bytes()).ok());
+  EXPECT_LT(relativeL2(y, ref), fp16 ? 1e-2 : 1e-5) << tactic << ", second run";
   fs::remove_all(dir);
 }
 
@@ -373,6 +404,25 @@ TEST_F(Tactics, Fp16PointwiseTacticFromTheCacheMatchesTheCpu) {
   fp16TacticFromCache(bottleneckNet(r), 4, "nhwc16-pointwise", 3, r);
   fp16TacticFromCache(expansionNet(r), 4, "nhwc16-pointwise", 3, r);
   fp16TacticFromCache(wideExpansionNet(r), 5, "nhwc16-pointwise", 3, r, {2, 16, 9, 7});
+}
+
+// Our implicit-GEMM kernel (conv_f16_mma.cu): every kernel size, stride, dilation and pad here,
+// bias, residual and the three activation families, whole and with the reduction split among 2,
+// 4 and 8 blocks (where a split needs more k-tiles than a layer has, the layer falls back).
+TEST_F(Tactics, Fp16ImplicitGemmTacticFromTheCacheMatchesTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  fp16TacticFromCache(residualNet(r), 3, "nhwc16-mma-s1", 3, r);
+  fp16TacticFromCache(expansionNet(r), 4, "nhwc16-mma-s1", 4, r);
+  fp16TacticFromCache(wideExpansionNet(r), 5, "nhwc16-mma-s1", 5, r, {2, 16, 9, 7});
+  fp16TacticFromCache(wideExpansionNet(r), 5, "nhwc16-mma-s2", 5, r, {2, 16, 9, 7});
+  fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-s1", 3, r, {1, 32, 15, 13});
+  fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-s4", 2, r, {1, 32, 15, 13});
+  fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-s8", 1, r, {1, 32, 15, 13});
+  // Split among a cluster's blocks (sm_90): up to 16, the non-portable size.
+  fp16TacticFromCache(wideExpansionNet(r), 5, "nhwc16-mma-c2", 5, r, {2, 16, 9, 7}, "fp16", 90);
+  fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-c2", 3, r, {1, 32, 15, 13}, "fp16", 90);
+  fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-c8", 1, r, {1, 32, 15, 13}, "fp16", 90);
+  fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-c16", 1, r, {1, 32, 15, 13}, "fp16", 90);
 }
 
 // FP32 engines: our NCHW depthwise kernel (bias and ReLU fused), timed against cuDNN.

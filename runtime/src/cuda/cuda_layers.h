@@ -113,4 +113,8 @@ Status ltMatmulDesc(const Env& env, cublasComputeType_t compute, cudaDataType_t 
 // The activation the builder fused into a Conv / Gemm (`_act`), as an EdgertUnary code.
 int convActivation(const NodeContext& c);
 
+// Input k is an activation the FP16 NHWC layers read as NHWC fp16 (a 4-D float tensor computed
+// at run time).
+bool halfAct(const NodeContext& c, size_t k);
+
 }  // namespace edgert::cuda

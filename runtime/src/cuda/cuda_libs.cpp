@@ -57,6 +57,8 @@ Status loadDriver(Driver& t) {
   t.cuGraphInstantiate =
       reinterpret_cast<decltype(t.cuGraphInstantiate)>(::dlsym(h, "cuGraphInstantiateWithFlags"));
   t.cuMemAllocHost = reinterpret_cast<decltype(t.cuMemAllocHost)>(::dlsym(h, "cuMemAllocHost_v2"));
+  t.cuLaunchKernelEx =
+      reinterpret_cast<decltype(t.cuLaunchKernelEx)>(::dlsym(h, "cuLaunchKernelEx"));
   t.cuTensorMapEncodeTiled =
       reinterpret_cast<decltype(t.cuTensorMapEncodeTiled)>(::dlsym(h, "cuTensorMapEncodeTiled"));
   t.cuTensorMapEncodeIm2col =

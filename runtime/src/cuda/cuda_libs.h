@@ -112,6 +112,8 @@ struct Driver {
   // Optional (driver >= 12.0; null before): Hopper's TMA tensor maps for the INT8 kernels.
   decltype(&::cuTensorMapEncodeTiled) cuTensorMapEncodeTiled = nullptr;
   decltype(&::cuTensorMapEncodeIm2col) cuTensorMapEncodeIm2col = nullptr;
+  // Optional (driver >= 12.0): launches with thread-block clusters (the FP16 split-K kernel).
+  decltype(&::cuLaunchKernelEx) cuLaunchKernelEx = nullptr;
   // "cuMemAlloc failed: out of memory" etc.
   Status check(CUresult r, const char* what) const;
 };

@@ -11,6 +11,7 @@
 #include "../ops/conv_geometry.h"
 #include "../ops/fused_elementwise.h"
 #include "../ops/op_util.h"
+#include "conv_f16_mma.h"
 #include "cuda_layers.h"
 #include "cudnn_graph_conv.h"
 #include "edgert/internal/elementwise_ops.h"
@@ -18,12 +19,11 @@
 
 namespace edgert::cuda {
 
-namespace {
-
-// Input k is an activation this layout applies to (a 4-D float tensor computed at run time).
 bool halfAct(const NodeContext& c, size_t k) {
   return c.has(k) && !c.constant(k) && c.rank(k) == 4 && c.dtype(k) == DataType::kFloat32;
 }
+
+namespace {
 
 bool outputsHalfable(const NodeContext& c) {
   for (const ValueInfo& v : c.out)
@@ -744,6 +744,11 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   if (c.strict_tactic && depthwise != (c.tactic == "nhwc16-depthwise"))
     return c.unsupported(depthwise ? "a depthwise convolution" : "not a depthwise convolution");
   if (depthwise) return makeDepthwise(c, env, geo);
+  // Our implicit GEMM pads asymmetrically too.
+  if (const MmaConvTactic t = parseMmaConvTactic(c.tactic); t.splits) {
+    auto mma = makeMmaConv(c, env, geo, t);
+    if (mma.ok() || c.strict_tactic) return mma;
+  }
   if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) {
     // cuDNN's legacy API pads symmetrically; its graph API takes begin and end pads. Untimed
     // (or a cached tactic that does not apply): the first graph configuration that builds.
