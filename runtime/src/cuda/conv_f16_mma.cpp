@@ -1,7 +1,8 @@
 // FP16 convolutions on our implicit-GEMM tensor-core kernel (kernels/conv_f16_mma.cu): one
-// kernel per layer with the epilogue fused, and the reduction split among 2-64 blocks per output
-// tile where the output alone would leave most of the GPU idle (batch 1). The builder times each
-// split ("nhwc16-mma-s<splits>") against cuDNN and cuBLASLt.
+// kernel per layer with the epilogue fused, and, where the output alone would leave most of the
+// GPU idle (batch 1-8), the reduction split among 2-64 blocks per output tile that add their sums
+// in L2 ("nhwc16-mma-s<N>") or among a Hopper cluster's 2-16 blocks that add them from each
+// other's shared memory ("nhwc16-mma-c<N>"). The builder times each against cuDNN and cuBLASLt.
 #include "conv_f16_mma.h"
 
 #include <string_view>
