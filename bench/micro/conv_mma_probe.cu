@@ -7,11 +7,10 @@
 //     bench/micro/conv_mma_probe.cu -o conv_mma_probe$p; done
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <vector>
 
 #include "conv_f16_mma.cu"
+#include "graph_timing.h"
 
 struct Case {
   const char* name;
@@ -55,30 +54,11 @@ float timeCase(const Case& k, cudaStream_t s) {
   cfg.attrs = attr;
   cfg.numAttrs = k.cluster ? 1 : 0;
   const __half* res = nullptr;
-  cudaGraph_t g;
-  cudaGraphExec_t ge;
-  cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-  for (int i = 0; i < 20; ++i) cudaLaunchKernelEx(&cfg, kern, p, y, x, w, bias, res, part, cnt);
-  cudaStreamEndCapture(s, &g);
-  if (cudaGraphInstantiate(&ge, g, 0) != cudaSuccess) return -1.f;
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  std::vector<float> t;
-  for (int r = 0; r < 23; ++r) {
-    cudaEventRecord(a, s);
-    cudaGraphLaunch(ge, s);
-    cudaEventRecord(b, s);
-    cudaEventSynchronize(b);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, a, b);
-    if (r >= 3) t.push_back(ms * 1000.f / 20);
-  }
-  std::sort(t.begin(), t.end());
+  const float us = graphUsPerLaunch(s, 20, [&](cudaStream_t) {
+    cudaLaunchKernelEx(&cfg, kern, p, y, x, w, bias, res, part, cnt);
+  });
   for (void* q : {(void*)x, (void*)w, (void*)y, (void*)bias, (void*)part, (void*)cnt}) cudaFree(q);
-  cudaGraphExecDestroy(ge);
-  cudaGraphDestroy(g);
-  return t[t.size() / 2];
+  return us;
 }
 
 int main() {

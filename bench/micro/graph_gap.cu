@@ -8,9 +8,9 @@
 // Build: nvcc -O3 -arch=sm_90 bench/micro/graph_gap.cu -o graph_gap   (PDL needs sm_90)
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <vector>
+
+#include "graph_timing.h"
 
 __device__ __forceinline__ void spin(long long ns) {
   if (ns <= 0) return;
@@ -32,15 +32,11 @@ __global__ void step(float* p, long long ns) {
 }
 
 float perLaunchUs(bool pdl, int blocks, long long ns, float* buf, cudaStream_t s) {
-  constexpr int kChain = 64;
-  cudaGraph_t g;
-  cudaGraphExec_t ge;
-  cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-  for (int i = 0; i < kChain; ++i) {
+  return graphUsPerLaunch(s, 64, [&](cudaStream_t st) {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(blocks);
     cfg.blockDim = dim3(128);
-    cfg.stream = s;
+    cfg.stream = st;
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[0].val.programmaticStreamSerializationAllowed = 1;
@@ -50,26 +46,7 @@ float perLaunchUs(bool pdl, int blocks, long long ns, float* buf, cudaStream_t s
       cudaLaunchKernelEx(&cfg, step<true>, buf, ns);
     else
       cudaLaunchKernelEx(&cfg, step<false>, buf, ns);
-  }
-  cudaStreamEndCapture(s, &g);
-  if (cudaGraphInstantiate(&ge, g, 0) != cudaSuccess) return -1.f;
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  std::vector<float> t;
-  for (int r = 0; r < 23; ++r) {
-    cudaEventRecord(a, s);
-    cudaGraphLaunch(ge, s);
-    cudaEventRecord(b, s);
-    cudaEventSynchronize(b);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, a, b);
-    if (r >= 3) t.push_back(ms * 1000.f / kChain);
-  }
-  std::sort(t.begin(), t.end());
-  cudaGraphExecDestroy(ge);
-  cudaGraphDestroy(g);
-  return t[t.size() / 2];
+  });
 }
 
 int main() {

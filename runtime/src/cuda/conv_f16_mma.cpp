@@ -7,8 +7,6 @@
 
 #include <string_view>
 
-#include "edgert/internal/half.h"
-
 namespace edgert::cuda {
 
 namespace {
@@ -100,8 +98,7 @@ Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& e
   const size_t sums =
       splits > 1 && !t.cluster ? static_cast<size_t>(mtiles * ntiles) * kTileM * kTileN * 4 : 0;
   if (sums > kMaxSumBytes) return c.unsupported("split-K sums of ", sums, " bytes");
-  if (mtiles >= (int64_t{1} << 31) || ntiles > 65535)
-    return c.unsupported("grid too large for the nhwc16-mma kernel");
+  if (ntiles > 65535) return c.unsupported("grid too large for the nhwc16-mma kernel");
 
   p.n = static_cast<int>(x[0]);
   p.c = static_cast<int>(C);
@@ -124,16 +121,8 @@ Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& e
 
   auto L = std::make_unique<MmaConvLayer>();
   for (size_t k = 0; k < c.in.size(); ++k) L->in_half_.push_back(halfAct(c, k));
-  // KCRS float -> [ceil(M / 64) * 64][kp] half, k = (r * S + s) * C + c; zeros beyond.
-  const HostTensor& wt = *c.constant(1);
-  const int64_t RS = wd[2] * wd[3], Mp = ntiles * kTileN;
-  std::vector<uint16_t> h(static_cast<size_t>(Mp * kp), 0);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t ch = 0; ch < C; ++ch)
-      for (int64_t tap = 0; tap < RS; ++tap)
-        h[static_cast<size_t>(m * kp + tap * C + ch)] =
-            floatToHalf(static_cast<float>(wt.doubleAt((m * C + ch) * RS + tap)));
-  EDGERT_ASSIGN_OR_RETURN(L->w_, env.upload(h.data(), h.size() * 2));
+  // [ceil(M / 64) * 64][kp] half, zeros beyond the filter.
+  EDGERT_ASSIGN_OR_RETURN(L->w_, uploadFilterNhwc(env, *c.constant(1), wd, 0, kp, ntiles * kTileN));
   if (sums) {
     const std::vector<unsigned> zeros(sums / 4, 0u);  // 0u is also 0.f
     EDGERT_ASSIGN_OR_RETURN(L->sums_, env.upload(zeros.data(), sums));
@@ -145,6 +134,9 @@ Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& e
   L->tactic_ = strCat(t.cluster ? kMmaClusterConvTactic : kMmaConvTactic, splits);
   L->cluster_ = t.cluster;
   EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->kernel_.c_str(), EDGERT_CONV_MMA_SMEM));
+  if (t.cluster && splits > 8) {
+    EDGERT_RETURN_IF_ERROR(allowLargeClusters(env, L->kernel_.c_str()));
+  }
   L->grid_m_ = static_cast<unsigned>(mtiles);
   L->grid_n_ = static_cast<unsigned>(ntiles);
   return std::unique_ptr<GpuLayer>(std::move(L));

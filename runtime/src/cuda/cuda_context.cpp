@@ -98,12 +98,6 @@ Status launchCluster(const Env& env, const char* kernel, unsigned gx, unsigned g
     return Status(StatusCode::kUnavailable, "the CUDA driver lacks cuLaunchKernelEx (clusters)");
   EDGERT_ASSIGN_OR_RETURN(CUfunction f, function(env.d, kernel));
   if (!gx || !gy || !gz) return Status::Ok();
-  if (cluster_z > 8) {
-    // Beyond the portable 8 blocks a cluster (Hopper: up to 16): the function must opt in.
-    EDGERT_RETURN_IF_ERROR(env.d->check(
-        env.d->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1),
-        kernel));
-  }
   CUlaunchAttribute attr{};
   attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
   attr.value.clusterDim.x = 1;
@@ -121,6 +115,13 @@ Status launchCluster(const Env& env, const char* kernel, unsigned gx, unsigned g
   cfg.attrs = &attr;
   cfg.numAttrs = 1;
   return env.d->check(env.d->cuLaunchKernelEx(&cfg, f, args, nullptr), kernel);
+}
+
+Status allowLargeClusters(const Env& env, const char* kernel) {
+  EDGERT_ASSIGN_OR_RETURN(CUfunction f, function(env.d, kernel));
+  return env.d->check(
+      env.d->cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_NON_PORTABLE_CLUSTER_SIZE_ALLOWED, 1),
+      strCat("cuFuncSetAttribute (", kernel, ": clusters of more than 8 blocks)").c_str());
 }
 
 Status allowDynamicSmem(const Env& env, const char* kernel, int bytes) {
@@ -1060,23 +1061,14 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     // fp32 build on an H100 (some of them allocate or synchronise inside).
     std::vector<double> ms;
     const bool capture = !cand.starts_with("cudnn-fp32-algo");
-    if (ok && flush) {
-      // EDGERT_TIMING_COLD: each run after the L2 is overwritten, as a layer's weights arrive
-      // in the network (from memory, not from the previous run). The launch waits behind the
-      // overwrite, so its host overhead is not timed.
-      for (int r = 0; r < 15 && ok; ++r) {
-        d->cuMemsetD8Async(flush, static_cast<unsigned char>(r), kFlushBytes, env.stream);
-        d->cuEventRecord(b.start, env.stream);
-        ok = layer.value()->enqueue(env, a).ok();
-        d->cuEventRecord(b.stop, env.stream);
-        float t = 0;
-        ok = ok && d->cuEventSynchronize(b.stop) == CUDA_SUCCESS &&
-             d->cuEventElapsedTime(&t, b.start, b.stop) == CUDA_SUCCESS;
-        ms.push_back(t);
-      }
-    } else if (ok && (!capture || !graphTimes(*layer.value(), a, &ms))) {
+    // EDGERT_TIMING_COLD: eager, each run after the L2 is overwritten, as a layer's weights
+    // arrive in the network (from memory, not from the previous run); the launch waits behind
+    // the overwrite, so its host overhead is not timed.
+    if (ok && (flush || !capture || !graphTimes(*layer.value(), a, &ms))) {
       ms.clear();
       for (int r = 0; r < 15 && ok; ++r) {
+        if (flush)
+          d->cuMemsetD8Async(flush, static_cast<unsigned char>(r), kFlushBytes, env.stream);
         d->cuEventRecord(b.start, env.stream);
         ok = layer.value()->enqueue(env, a).ok();
         d->cuEventRecord(b.stop, env.stream);

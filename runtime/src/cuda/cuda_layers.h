@@ -113,6 +113,13 @@ Status ltMatmulDesc(const Env& env, cublasComputeType_t compute, cudaDataType_t 
 // The activation the builder fused into a Conv / Gemm (`_act`), as an EdgertUnary code.
 int convActivation(const NodeContext& c);
 
+// KCRS float weights -> KRSC half (cuDNN's NHWC filter layout; k = (r * S + s) * CP + c within
+// an output channel's row). `padded_c` (>= C): channels beyond C get zero weights (the stem's
+// C=3 -> 4); `row_elems` (>= R * S * CP) and `rows` (>= K): rows padded with zeros to that
+// length and count (tiled kernels).
+Result<CUdeviceptr> uploadFilterNhwc(const Env& env, const HostTensor& w, const Dims& d,
+                                     int64_t padded_c = 0, int64_t row_elems = 0, int64_t rows = 0);
+
 // Input k is an activation the FP16 NHWC layers read as NHWC fp16 (a 4-D float tensor computed
 // at run time).
 bool halfAct(const NodeContext& c, size_t k);

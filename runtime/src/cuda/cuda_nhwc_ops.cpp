@@ -23,6 +23,19 @@ bool halfAct(const NodeContext& c, size_t k) {
   return c.has(k) && !c.constant(k) && c.rank(k) == 4 && c.dtype(k) == DataType::kFloat32;
 }
 
+Result<CUdeviceptr> uploadFilterNhwc(const Env& env, const HostTensor& w, const Dims& d,
+                                     int64_t padded_c, int64_t row_elems, int64_t rows) {
+  const int64_t K = d[0], C = d[1], RS = d[2] * d[3], CP = std::max(C, padded_c);
+  const int64_t row = std::max(RS * CP, row_elems);
+  std::vector<uint16_t> h(static_cast<size_t>(std::max(K, rows) * row), 0);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < RS; ++p)
+        h[static_cast<size_t>(k * row + p * CP + c)] =
+            floatToHalf(static_cast<float>(w.doubleAt((k * C + c) * RS + p)));
+  return env.upload(h.data(), h.size() * 2);
+}
+
 namespace {
 
 bool outputsHalfable(const NodeContext& c) {
@@ -267,20 +280,6 @@ class GraphConvLayer final : public HalfLayer {
   HalfEpilogue epi_;
   std::string tactic_;
 };
-
-// KCRS float weights -> KRSC half, cuDNN's NHWC filter layout.
-// `padded_c` (>= C): channels beyond C get zero weights (the stem's C=3 -> 4).
-Result<CUdeviceptr> uploadFilterNhwc(const Env& env, const HostTensor& w, const Dims& d,
-                                     int64_t padded_c = 0) {
-  const int64_t K = d[0], C = d[1], RS = d[2] * d[3], CP = std::max(C, padded_c);
-  std::vector<uint16_t> h(static_cast<size_t>(K * RS * CP), 0);
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t c = 0; c < C; ++c)
-      for (int64_t p = 0; p < RS; ++p)
-        h[static_cast<size_t>((k * RS + p) * CP + c)] =
-            floatToHalf(static_cast<float>(w.doubleAt((k * C + c) * RS + p)));
-  return env.upload(h.data(), h.size() * 2);
-}
 
 // The network's first convolution (1-3 input channels, usually the image): it reads the
 // float32 NCHW input itself, writes it as NHWC fp16 padded to four or eight channels (the

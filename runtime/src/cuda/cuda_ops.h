@@ -99,9 +99,12 @@ Status launch(const Env& env, const char* kernel, long long threads, void** args
 // Launches with an explicit 2-D grid and block (and `smem` bytes of dynamic shared memory).
 Status launchGrid(const Env& env, const char* kernel, unsigned gx, unsigned gy, unsigned bx,
                   unsigned by, void** args, unsigned gz = 1, unsigned smem = 0);
-// Launches with thread-block clusters of `cluster_z` blocks along z (sm_90+, driver >= 12.0).
+// Launches with thread-block clusters of `cluster_z` blocks along z (sm_90+, driver >= 12.0);
+// beyond 8 (Hopper: up to 16) the kernel must have been allowed them (allowLargeClusters).
 Status launchCluster(const Env& env, const char* kernel, unsigned gx, unsigned gy, unsigned gz,
                      unsigned bx, unsigned cluster_z, void** args, unsigned smem);
+// Lets `kernel` launch in clusters beyond the portable 8 blocks; at layer set-up.
+Status allowLargeClusters(const Env& env, const char* kernel);
 // Lets `kernel` launch with `bytes` of dynamic shared memory (past the default 48 KiB); once
 // per process is enough, at layer set-up (not while a graph is captured).
 Status allowDynamicSmem(const Env& env, const char* kernel, int bytes);
