@@ -16,6 +16,7 @@
 #include <cooperative_groups.h>
 #include <cuda_fp16.h>
 
+#include "conv_f16_store.h"
 #include "half_vector.h"
 #include "kernel_params.h"
 #include "sm80_copy.h"
@@ -38,27 +39,6 @@ static_assert(kFStages * kFStage == EDGERT_CONV_MMA_SMEM, "the host's launch siz
 #define EDGERT_MMA_PROBE 0
 #endif
 constexpr int kProbe = EDGERT_MMA_PROBE;
-
-// Output pixel `pix`, channels m .. m + 7 (p.m % 8 == 0: one 16-byte vector of the output and
-// of the residual): bias, residual, activation, fp16.
-template <int A>
-__device__ __forceinline__ void storeOut8(const EdgertConvMma& p, __half* y, const float* bias,
-                                          const __half* res, int pix, int m, float (&f)[8]) {
-  if (bias) {
-#pragma unroll
-    for (int e = 0; e < 8; ++e) f[e] += __ldg(bias + m + e);
-  }
-  const long long o = static_cast<long long>(pix) * p.m + m;
-  if (res) {
-    float rv[8];
-    unpackHalves(reinterpret_cast<const uint4*>(res)[o >> 3], rv);
-#pragma unroll
-    for (int e = 0; e < 8; ++e) f[e] += rv[e];
-  }
-#pragma unroll
-  for (int e = 0; e < 8; ++e) f[e] = dwAct<A>(f[e], p.a, p.b);
-  reinterpret_cast<uint4*>(y)[o >> 3] = packHalves<uint4>(f);
-}
 
 template <int A, bool kCluster>
 __device__ __forceinline__ void convF16Mma(const EdgertConvMma& p, __half* y, const __half* x,

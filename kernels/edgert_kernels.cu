@@ -1,5 +1,6 @@
 // The one translation unit nvcc turns into the embedded fatbin.
 #include "conv_f16_mma.cu"
+#include "conv_f16_tma.cu"
 #include "depthwise_f32.cu"
 #include "elementwise.cu"
 #include "epilogue.cu"

@@ -10,6 +10,7 @@
 #include "int8_math.h"
 #include "kernel_params.h"
 #include "sm80_copy.h"
+#include "sm90_tma.h"
 
 namespace {
 
@@ -1838,23 +1839,6 @@ static_assert(WgmmaTile<64>::kSmem == EDGERT_QCONV_WGMMA64_SMEM, "the host's lau
 [[maybe_unused]] __device__ __forceinline__ void wgmmaN(int (&d)[32], unsigned long long da,
                                                         unsigned long long db) {
   wgmma64(d, da, db);
-}
-
-// A warpgroup's m64nNk32 accumulators (BN / 2 per thread) into rows 64 wg .. 64 wg + 63 of
-// the staged tile (`ld` ints per row). Layout as mma.sync's C fragments: warp w % 4 of the
-// warpgroup holds rows 16 (w % 4) + lane / 4 (+ 8), n-tile j's columns 8 j + 2 (lane % 4) (+ 1).
-template <int BN>
-__device__ __forceinline__ void stageWgmmaAcc(int* cs, int ld, const int (&acc)[BN / 2], int wg,
-                                              int warp, int lane) {
-  const int grp = lane >> 2, tig = lane & 3;
-#pragma unroll
-  for (int j = 0; j < BN / 8; ++j)
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int r = wg * 64 + (warp & 3) * 16 + grp + h * 8, c = j * 8 + tig * 2;
-      *reinterpret_cast<int2*>(cs + r * ld + c) =
-          make_int2(acc[j * 4 + h * 2], acc[j * 4 + h * 2 + 1]);
-    }
 }
 
 template <int BN>

@@ -16,6 +16,8 @@
 // The host encodes the maps.
 #include <cuda.h>  // CUtensorMap (an opaque 128-byte parameter the driver encodes)
 
+#include "sm90_tma.h"
+
 namespace {
 
 constexpr int kTBM = 128;
@@ -33,102 +35,6 @@ struct TmaTile {
   static constexpr int kSmem = kStages * kStage + 1024 + 2 * kStages * 8;
   static_assert(kSmem <= EDGERT_QCONV_TMA_SMEM, "the host's launch size");
 };
-
-__device__ __forceinline__ unsigned smemAddr(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-
-[[maybe_unused]] __device__ __forceinline__ void mbarInit(unsigned long long* b, unsigned count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smemAddr(b)), "r"(count));
-}
-
-// Arrives once and announces `bytes` of TMA transactions the phase must also wait for.
-[[maybe_unused]] __device__ __forceinline__ void mbarExpectTx(unsigned long long* b,
-                                                              unsigned bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smemAddr(b)),
-               "r"(bytes)
-               : "memory");
-}
-
-[[maybe_unused]] __device__ __forceinline__ void mbarArrive(unsigned long long* b) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smemAddr(b)) : "memory");
-}
-
-// Until the phase of parity `parity` has completed.
-[[maybe_unused]] __device__ __forceinline__ void mbarWait(unsigned long long* b, unsigned parity) {
-  asm volatile(
-      "{\n"
-      ".reg .pred done;\n"
-      "WAIT:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra WAIT;\n"
-      "}\n" ::"r"(smemAddr(b)),
-      "r"(parity)
-      : "memory");
-}
-
-// The box at (c0 innermost, c1) of a 2-D tensor map into shared memory; completion is counted
-// in bytes on `bar`. Out-of-range elements arrive as zeros (and are counted too).
-[[maybe_unused]] __device__ __forceinline__ void tmaLoad2d(void* dst, const CUtensorMap* map,
-                                                           int c0, int c1,
-                                                           unsigned long long* bar) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
-      " [%0], [%1, {%2, %3}], [%4];\n" ::"r"(smemAddr(dst)),
-      "l"(reinterpret_cast<unsigned long long>(map)), "r"(c0), "r"(c1), "r"(smemAddr(bar))
-      : "memory");
-#endif
-}
-
-// The im2col box of one tap (offsets w, h) and channel block at (c, w, h, n): the map walks
-// 128 filter positions from the (w, h, n) given, as the convolution's output pixels do.
-[[maybe_unused]] __device__ __forceinline__ void tmaLoadIm2col(void* dst, const CUtensorMap* map,
-                                                               int c, int w, int h, int n,
-                                                               unsigned short off_w,
-                                                               unsigned short off_h,
-                                                               unsigned long long* bar) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile(
-      "cp.async.bulk.tensor.4d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes"
-      " [%0], [%1, {%2, %3, %4, %5}], [%6], {%7, %8};\n" ::"r"(smemAddr(dst)),
-      "l"(reinterpret_cast<unsigned long long>(map)), "r"(c), "r"(w), "r"(h), "r"(n),
-      "r"(smemAddr(bar)), "h"(off_w), "h"(off_h)
-      : "memory");
-#endif
-}
-
-// A K-major operand in the swizzled layout TMA wrote: rows of BK bytes, 8-row groups 8 * BK
-// bytes apart (SBO); the leading offset is unused when a row is one swizzle atom. Layout type
-// (bits 62-63): 1 = 128-byte swizzle, 2 = 64-byte.
-template <int BK>
-__device__ __forceinline__ unsigned long long swizzledDesc(const void* smem) {
-  const unsigned a = smemAddr(smem);
-  return static_cast<unsigned long long>((a & 0x3FFFF) >> 4) | 1ULL << 16 |
-         static_cast<unsigned long long>(8 * BK >> 4) << 32 |
-         static_cast<unsigned long long>(BK == 128 ? 1 : 2) << 62;
-}
-
-// The stages' barriers, set up by one thread before the block splits into its roles.
-template <int STAGES>
-__device__ __forceinline__ void initStageBarriers(unsigned long long* full,
-                                                  unsigned long long* empty) {
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < STAGES; ++s) {
-      mbarInit(&full[s], 1);     // the producer's arrival + the stage's bytes
-      mbarInit(&empty[s], 256);  // every consumer thread, once its wgmmas have read the stage
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
-  __syncthreads();
-}
-
-__device__ __forceinline__ void prefetchTensorMaps(const CUtensorMap* ta, const CUtensorMap* tb) {
-  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(ta))
-               : "memory");
-  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<unsigned long long>(tb))
-               : "memory");
-}
 
 // Warpgroup wg's wgmmas over one k-tile - its 64 rows of A at `a`, all of B at `b` (the stage's,
 // after A's rows, or a k-tile kept resident) - committed; then waits for the previous step's

@@ -116,6 +116,8 @@ struct EdgertPointwise {
 // weights [ceil(M / 64) * 64][kp] zero padded. `splits` > 1 divides the reduction among that
 // many blocks per output tile (split-K), the last to finish adding the others' partial sums.
 #define EDGERT_CONV_MMA_SMEM (6 * 128 * 80)  // dynamic shared memory of those kernels (bytes)
+// The TMA-fed FP16 kernels (conv_f16_tma.cu): 96 KiB of stages, alignment, barriers.
+#define EDGERT_CONV_TMA_SMEM (98304 + 1024 + 64)
 struct EdgertConvMma {
   int n, ih, iw, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
   int m, kp, splits;

@@ -270,6 +270,49 @@ std::string splitKNet(std::mt19937& r) {
   return g.save("tactics_split_k");
 }
 
+// Shapes for the TMA-fed wgmma kernel (conv_f16_tma.cu), three images of 11 x 9 so that its
+// 128-pixel tiles cross images and end part-empty: a 3x3 64 -> 128 with bias and ReLU (the
+// im2col map); a 3x3 stride 2 128 -> 72 padded only after (TensorFlow's 'same'; the second
+// channel tile mostly empty); a 1x1 72 -> 72 (a GEMM whose 72-channel rows the map fills with
+// zeros to the 128-byte step) adding the previous output, then SiLU; a 1x1 72 -> 8.
+std::string tmaNet(std::mt19937& r) {
+  OnnxGraph g(14);
+  g.input("x", DataType::kFloat32, {3, 64, 11, 9});
+  g.constant("w0", randomTensor(DataType::kFloat32, {128, 64, 3, 3}, r, -.05f, .05f));
+  g.constant("b0", randomTensor(DataType::kFloat32, {128}, r));
+  g.constant("w1", randomTensor(DataType::kFloat32, {72, 128, 3, 3}, r, -.04f, .04f));
+  g.constant("w2", randomTensor(DataType::kFloat32, {72, 72, 1, 1}, r, -.15f, .15f));
+  g.constant("b2", randomTensor(DataType::kFloat32, {72}, r));
+  g.constant("w3", randomTensor(DataType::kFloat32, {8, 72, 1, 1}, r, -.15f, .15f));
+  g.node("Conv", {"x", "w0", "b0"}, {"c0"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Relu", {"c0"}, {"r0"});
+  g.node("Conv", {"r0", "w1"}, {"c1"},
+         {attrInts("pads", {0, 0, 1, 1}), attrInts("strides", {2, 2})});
+  g.node("Conv", {"c1", "w2", "b2"}, {"c2"});
+  g.node("Add", {"c2", "c1"}, {"s2"});
+  g.node("Sigmoid", {"s2"}, {"g2"});
+  g.node("Mul", {"s2", "g2"}, {"a2"});
+  g.node("Conv", {"a2", "w3"}, {"y"});
+  g.output("y");
+  return g.save("tactics_tma");
+}
+
+// Batch 1 on 7 x 7 (ResNet's layer4 in small: one part-empty 128-pixel tile): a 3x3 256 -> 64
+// with bias and ReLU (36 k-tiles, room for 16 splits), a 3x3 64 -> 64 adding the first's output.
+std::string tmaSplitNet(std::mt19937& r) {
+  OnnxGraph g(14);
+  g.input("x", DataType::kFloat32, {1, 256, 7, 7});
+  g.constant("w0", randomTensor(DataType::kFloat32, {64, 256, 3, 3}, r, -.03f, .03f));
+  g.constant("b0", randomTensor(DataType::kFloat32, {64}, r));
+  g.constant("w1", randomTensor(DataType::kFloat32, {64, 64, 3, 3}, r, -.05f, .05f));
+  g.node("Conv", {"x", "w0", "b0"}, {"c0"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Relu", {"c0"}, {"r0"});
+  g.node("Conv", {"r0", "w1"}, {"c1"}, {attrInts("pads", {1, 1, 1, 1})});
+  g.node("Add", {"c1", "r0"}, {"y"});
+  g.output("y");
+  return g.save("tactics_tma_split");
+}
+
 // A depthwise convolution (bias, ReLU fused) between two ordinary ones, MobileNet style.
 std::string depthwiseNet(std::mt19937& r) {
   OnnxGraph g(13);
@@ -423,6 +466,23 @@ TEST_F(Tactics, Fp16ImplicitGemmTacticFromTheCacheMatchesTheCpu) {
   fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-c2", 3, r, {1, 32, 15, 13}, "fp16", 90);
   fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-c8", 1, r, {1, 32, 15, 13}, "fp16", 90);
   fp16TacticFromCache(splitKNet(r), 3, "nhwc16-mma-c16", 1, r, {1, 32, 15, 13}, "fp16", 90);
+}
+
+// The TMA-fed wgmma kernel (sm_90): the im2col and GEMM paths, 128- and 64-channel tiles (the
+// 8-channel layer takes only the 64-wide one), bias, residual, ReLU and SiLU; whole and with
+// the reduction split among a cluster's 2-16 blocks (where a layer has too few k-tiles for a
+// split, it falls back).
+TEST_F(Tactics, Fp16TmaTacticFromTheCacheMatchesTheCpu) {
+  std::mt19937 r(std::random_device{}());
+  const Dims x = {3, 64, 11, 9}, x1 = {1, 256, 7, 7};
+  fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n128", 3, r, x, "fp16", 90);
+  fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n64", 4, r, x, "fp16", 90);
+  fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n64-c2", 2, r, x, "fp16", 90);
+  fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n64-c4", 2, r, x, "fp16", 90);
+  fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n64-c8", 1, r, x, "fp16", 90);
+  fp16TacticFromCache(tmaSplitNet(r), 2, "nhwc16-tma-n64", 2, r, x1, "fp16", 90);
+  fp16TacticFromCache(tmaSplitNet(r), 2, "nhwc16-tma-n64-c4", 2, r, x1, "fp16", 90);
+  fp16TacticFromCache(tmaSplitNet(r), 2, "nhwc16-tma-n64-c16", 1, r, x1, "fp16", 90);
 }
 
 // FP32 engines: our NCHW depthwise kernel (bias and ReLU fused), timed against cuDNN.

@@ -63,43 +63,24 @@ MmaConvTactic parseMmaConvTactic(std::string_view tactic) {
   return t;
 }
 
-Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& env,
-                                              const ops::Geometry& geo, MmaConvTactic t) {
-  const int splits = t.splits;
+Result<ImplicitGemmConv> implicitGemmConv(const NodeContext& c, const ops::Geometry& geo,
+                                          const char* kernel) {
   const Dims& x = c.dims(0);
   const Dims& wd = c.dims(1);
   const Dims& y = c.out[0].dims;
-  if (env.sm < 80) return c.unsupported("the nhwc16-mma kernel needs sm_80 or newer");
   if (c.attrs->getInt("group", 1).value() != 1) return c.unsupported("grouped convolution");
   if (geo.nsp != 2 || x.size() != 4) return c.unsupported("not a 2-D convolution");
   const int64_t C = x[1], M = y[1], rows = x[0] * y[2] * y[3];
   if (C % 8 || M % 8) return c.unsupported("C_in ", C, " and C_out ", M, " must be multiples of 8");
   if (rows >= (int64_t{1} << 31) || x[0] * x[1] * x[2] * x[3] >= (int64_t{1} << 31) ||
       rows * M >= (int64_t{1} << 34))
-    return c.unsupported("too large for the kernel's 32-bit pixel indices");
-  EdgertConvMma p{};
+    return c.unsupported("too large for the ", kernel, " kernel's 32-bit pixel indices");
+  ImplicitGemmConv g;
+  EdgertConvMma& p = g.p;
   p.a = c.attrs->getFloat("_act_alpha", 0.f).value();
   p.b = c.attrs->getFloat("_act_beta", 0.f).value();
-  const int act = fixedActivation(convActivation(c), &p.a, &p.b);
-  if (act < 0) return c.unsupported("an activation the nhwc16-mma kernel does not fuse");
-  const int64_t K = C * wd[2] * wd[3], kp = (K + kTileK - 1) / kTileK * kTileK;
-  const int64_t ktiles = kp / kTileK;
-  const int64_t mtiles = (rows + kTileM - 1) / kTileM, ntiles = (M + kTileN - 1) / kTileN;
-  // Splits that leave a block fewer than two k-tiles, or that add blocks to a grid the output
-  // tiles already fill several times over, only cost time to build and to reduce.
-  if (splits < 1 || splits > 64 || (splits > 1 && ktiles < 2 * splits))
-    return c.unsupported("split-K ", splits, " of ", ktiles, " k-tiles");
-  if (t.cluster && (env.sm < 90 || !env.d->cuLaunchKernelEx || splits < 2 || splits > 16))
-    return c.unsupported("split-K clusters of ", splits,
-                         " blocks (2 to 16, on sm_90 or newer with a CUDA 12 driver)");
-  if (splits > 1 && mtiles * ntiles * splits / 2 >= 4 * int64_t{env.sm_count})
-    return c.unsupported("split-K ", splits, ": ", mtiles * ntiles,
-                         " output tiles already fill the GPU");
-  const size_t sums =
-      splits > 1 && !t.cluster ? static_cast<size_t>(mtiles * ntiles) * kTileM * kTileN * 4 : 0;
-  if (sums > kMaxSumBytes) return c.unsupported("split-K sums of ", sums, " bytes");
-  if (ntiles > 65535) return c.unsupported("grid too large for the nhwc16-mma kernel");
-
+  g.act = fixedActivation(convActivation(c), &p.a, &p.b);
+  if (g.act < 0) return c.unsupported("an activation the ", kernel, " kernel does not fuse");
   p.n = static_cast<int>(x[0]);
   p.c = static_cast<int>(C);
   p.ih = static_cast<int>(x[2]);
@@ -115,14 +96,43 @@ Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& e
   p.dh = static_cast<int>(geo.d[1]);
   p.dw = static_cast<int>(geo.d[2]);
   p.m = static_cast<int>(M);
+  p.splits = 1;
+  p.rows = static_cast<int>(rows);
+  for (size_t k = 0; k < c.in.size(); ++k) g.in_half.push_back(halfAct(c, k));
+  return g;
+}
+
+Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& env,
+                                              const ops::Geometry& geo, MmaConvTactic t) {
+  const int splits = t.splits;
+  if (env.sm < 80) return c.unsupported("the nhwc16-mma kernel needs sm_80 or newer");
+  EDGERT_ASSIGN_OR_RETURN(ImplicitGemmConv g, implicitGemmConv(c, geo, "nhwc16-mma"));
+  EdgertConvMma& p = g.p;
+  const int64_t K = int64_t{p.c} * p.kh * p.kw, kp = (K + kTileK - 1) / kTileK * kTileK;
+  const int64_t ktiles = kp / kTileK;
+  const int64_t mtiles = (p.rows + kTileM - 1) / kTileM, ntiles = (p.m + kTileN - 1) / kTileN;
+  // Splits that leave a block fewer than two k-tiles, or that add blocks to a grid the output
+  // tiles already fill several times over, only cost time to build and to reduce.
+  if (splits < 1 || splits > 64 || (splits > 1 && ktiles < 2 * splits))
+    return c.unsupported("split-K ", splits, " of ", ktiles, " k-tiles");
+  if (t.cluster && (env.sm < 90 || !env.d->cuLaunchKernelEx || splits < 2 || splits > 16))
+    return c.unsupported("split-K clusters of ", splits,
+                         " blocks (2 to 16, on sm_90 or newer with a CUDA 12 driver)");
+  if (splits > 1 && mtiles * ntiles * splits / 2 >= 4 * int64_t{env.sm_count})
+    return c.unsupported("split-K ", splits, ": ", mtiles * ntiles,
+                         " output tiles already fill the GPU");
+  const size_t sums =
+      splits > 1 && !t.cluster ? static_cast<size_t>(mtiles * ntiles) * kTileM * kTileN * 4 : 0;
+  if (sums > kMaxSumBytes) return c.unsupported("split-K sums of ", sums, " bytes");
+  if (ntiles > 65535) return c.unsupported("grid too large for the nhwc16-mma kernel");
   p.kp = static_cast<int>(kp);
   p.splits = splits;
-  p.rows = static_cast<int>(rows);
 
   auto L = std::make_unique<MmaConvLayer>();
-  for (size_t k = 0; k < c.in.size(); ++k) L->in_half_.push_back(halfAct(c, k));
+  L->in_half_ = g.in_half;
   // [ceil(M / 64) * 64][kp] half, zeros beyond the filter.
-  EDGERT_ASSIGN_OR_RETURN(L->w_, uploadFilterNhwc(env, *c.constant(1), wd, 0, kp, ntiles * kTileN));
+  EDGERT_ASSIGN_OR_RETURN(L->w_,
+                          uploadFilterNhwc(env, *c.constant(1), c.dims(1), 0, kp, ntiles * kTileN));
   if (sums) {
     const std::vector<unsigned> zeros(sums / 4, 0u);  // 0u is also 0.f
     EDGERT_ASSIGN_OR_RETURN(L->sums_, env.upload(zeros.data(), sums));
@@ -130,7 +140,7 @@ Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& e
                             env.upload(zeros.data(), static_cast<size_t>(mtiles * ntiles) * 4));
   }
   L->p_ = p;
-  L->kernel_ = strCat(t.cluster ? "edgert_conv_f16_mma_cluster_a" : "edgert_conv_f16_mma_a", act);
+  L->kernel_ = strCat(t.cluster ? "edgert_conv_f16_mma_cluster_a" : "edgert_conv_f16_mma_a", g.act);
   L->tactic_ = strCat(t.cluster ? kMmaClusterConvTactic : kMmaConvTactic, splits);
   L->cluster_ = t.cluster;
   EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->kernel_.c_str(), EDGERT_CONV_MMA_SMEM));

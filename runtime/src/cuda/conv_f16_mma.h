@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "cuda_layers.h"
 
@@ -19,6 +20,18 @@ struct MmaConvTactic {
   bool cluster = false;
 };
 MmaConvTactic parseMmaConvTactic(std::string_view tactic);
+
+// What the implicit-GEMM kernels (nhwc16-mma, nhwc16-tma) share: a one-group 2-D convolution
+// over NHWC fp16 with C_in and C_out multiples of 8, its geometry (kp and splits left to the
+// caller; splits 1) and fused activation (EDGERT_CONV_F16_* kernel suffix), or why `kernel`
+// does not apply.
+struct ImplicitGemmConv {
+  EdgertConvMma p{};
+  int act = 0;
+  std::vector<bool> in_half;  // which inputs are NHWC fp16 activations
+};
+Result<ImplicitGemmConv> implicitGemmConv(const NodeContext& c, const ops::Geometry& geo,
+                                          const char* kernel);
 // The layer, or kUnsupported naming why the kernel does not apply (group, channel counts, sm,
 // activation) or why this split is not worth timing.
 Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& env,

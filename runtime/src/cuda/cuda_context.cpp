@@ -14,6 +14,7 @@
 #include "../core/image_input.h"
 #include "../core/layer_cost.h"
 #include "conv_f16_mma.h"
+#include "conv_f16_tma.h"
 #include "cuda_libs.h"
 #include "cuda_ops.h"
 #include "edgert/internal/str.h"
@@ -936,6 +937,9 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     // output's own tiles make pointless).
     for (int s : {1, 2, 4, 8, 16, 32, 64}) candidates.push_back(strCat(cuda::kMmaConvTactic, s));
     for (int s : {2, 4, 8, 16}) candidates.push_back(strCat(cuda::kMmaClusterConvTactic, s));
+    // Hopper: the TMA-fed wgmma kernel.
+    for (int bn : {128, 64}) candidates.push_back(strCat(cuda::kTmaConvTactic, bn));
+    for (int s : {2, 4, 8, 16}) candidates.push_back(strCat(cuda::kTmaClusterConvTactic, s));
     for (int h = 0; h < cuda::kGraphConvConfigs; ++h)
       candidates.push_back(strCat("cudnn-nhwc16-graph", h));
     // First layers (1-3 input channels): cuDNN's engines on the input padded to 4 channels

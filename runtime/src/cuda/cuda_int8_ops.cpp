@@ -21,6 +21,7 @@
 #include "../ops/conv_common.h"
 #include "../ops/qdq_params.h"
 #include "cuda_layers.h"
+#include "tma_maps.h"
 
 namespace edgert::cuda {
 
@@ -200,21 +201,9 @@ struct ImmaGemm {
   size_t ws = 0;
 };
 
-// The bounding box of filter-window corners an im2col tensor map walks, offsets W then H (the
-// dimensions innermost first): the begin pads below zero, and the last window's corner
-// relative to the input's last pixel.
-struct Im2colBox {
-  long long lower[2], upper[2];
-};
-Im2colBox im2colBox(const EdgertQConvGeom& g) {
-  return {{-g.pw, -g.ph},
-          {(g.ow - 1) * g.sw - g.pw - (g.iw - 1), (g.oh - 1) * g.sh - g.ph - (g.ih - 1)}};
-}
-
-// The tensor-map swizzle that matches the TMA kernel's wgmma descriptors: one atom per row of
-// a `bk`-byte reduction step.
-CUtensorMapSwizzle tmaSwizzle(int bk) {
-  return bk == 128 ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_64B;
+// What the TMA kernels' im2col map walks over a layer's input.
+Im2colWalk im2colWalk(const EdgertQConvGeom& g) {
+  return {g.n, g.ih, g.iw, g.c, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw};
 }
 
 // How a layer runs (tactic names in `edgert inspect`).
@@ -464,50 +453,15 @@ class QConvLayer final : public GpuLayer {
   static Status encodeTmaMap(const Env& env, CUtensorMap* map, CUdeviceptr base, int64_t inner,
                              int64_t outer, int bk, int box_rows,
                              std::optional<CUtensorMapSwizzle> swizzle = std::nullopt) {
-    if (!env.d->cuTensorMapEncodeTiled)
-      return Status(StatusCode::kUnavailable, "the CUDA driver lacks cuTensorMapEncodeTiled (TMA)");
-    if (base % 16 != 0)
-      return Status(StatusCode::kInvalidArgument,
-                    strCat("int8-tma: operand address ", base, " is not 16-byte aligned"));
-    const cuuint64_t dim[2] = {static_cast<cuuint64_t>(inner), static_cast<cuuint64_t>(outer)};
-    const cuuint64_t stride[1] = {static_cast<cuuint64_t>(inner)};
-    const cuuint32_t box[2] = {static_cast<cuuint32_t>(bk), static_cast<cuuint32_t>(box_rows)},
-                     step[2] = {1, 1};
-    return env.d->check(
-        env.d->cuTensorMapEncodeTiled(
-            map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, reinterpret_cast<void*>(base), dim, stride, box,
-            step, CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle.value_or(tmaSwizzle(bk)),
-            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-        "cuTensorMapEncodeTiled (int8-tma)");
+    return encodeTiledMap(env, map, kTmaInt8, base, inner, outer, bk, box_rows,
+                          swizzle.value_or(tmaSwizzle(bk)), "int8-tma");
   }
 
   // The NHWC input [N][IH][IW][C] as an im2col map: boxes of tma_bk_ channels of 128 filter
-  // positions, walked with the convolution's strides over the top-left corners of its
-  // windows (begin pads below zero, the last window's corner as the upper bound: corner
-  // offsets W then H, as the dimensions are given innermost first).
+  // positions (setUpMma took this path only with the corners within the map's range).
   Status encodeIm2colMap(const Env& env, CUtensorMap* map, CUdeviceptr x) const {
-    const EdgertQConvGeom& g = kernelGeom();
-    if (!env.d->cuTensorMapEncodeIm2col)
-      return Status(StatusCode::kUnavailable,
-                    "the CUDA driver lacks cuTensorMapEncodeIm2col (TMA)");
-    if (x % 16 != 0)
-      return Status(StatusCode::kInvalidArgument,
-                    strCat("int8-tma: input address ", x, " is not 16-byte aligned"));
-    const cuuint64_t dim[4] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.iw),
-                               static_cast<cuuint64_t>(g.ih), static_cast<cuuint64_t>(g.n)};
-    const cuuint64_t stride[3] = {static_cast<cuuint64_t>(g.c), static_cast<cuuint64_t>(g.c * g.iw),
-                                  static_cast<cuuint64_t>(g.c * g.iw * g.ih)};
-    // setUpMma took this path only with the box inside the map's [-128, 127] range.
-    const Im2colBox b = im2colBox(g);
-    const int lower[2] = {static_cast<int>(b.lower[0]), static_cast<int>(b.lower[1])};
-    const int upper[2] = {static_cast<int>(b.upper[0]), static_cast<int>(b.upper[1])};
-    const cuuint32_t step[4] = {1, static_cast<cuuint32_t>(g.sw), static_cast<cuuint32_t>(g.sh), 1};
-    return env.d->check(env.d->cuTensorMapEncodeIm2col(
-                            map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 4, reinterpret_cast<void*>(x), dim,
-                            stride, lower, upper, static_cast<cuuint32_t>(tma_bk_), 128, step,
-                            CU_TENSOR_MAP_INTERLEAVE_NONE, tmaSwizzle(tma_bk_),
-                            CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-                        "cuTensorMapEncodeIm2col (int8-tma)");
+    return cuda::encodeIm2colMap(env, map, kTmaInt8, x, im2colWalk(kernelGeom()), tma_bk_,
+                                 "int8-tma");
   }
 
   // Dynamic shared memory of the kernel (0: the 32-deep kernels' is static).
@@ -716,7 +670,7 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   // TMA: a 1x1 stride-1 convolution as a GEMM (C % 16 == 0), else through an im2col map when
   // each reduction step is one tap's channel block (C % 64 == 0) and the window's corners and
   // strides are within the map's ranges.
-  const Im2colBox box = im2colBox(g);
+  const Im2colBox box = im2colBox(im2colWalk(g));
   const bool im2col_fits = g.c % 64 == 0 && g.groups == 1 && g.sw <= 8 && g.sh <= 8 && g.dw == 1 &&
                            g.dh == 1 && box.lower[0] >= -128 && box.lower[1] >= -128 &&
                            box.upper[0] >= -128 && box.upper[1] >= -128;

@@ -12,6 +12,7 @@
 #include "../ops/fused_elementwise.h"
 #include "../ops/op_util.h"
 #include "conv_f16_mma.h"
+#include "conv_f16_tma.h"
 #include "cuda_layers.h"
 #include "cudnn_graph_conv.h"
 #include "edgert/internal/elementwise_ops.h"
@@ -747,6 +748,10 @@ Result<std::unique_ptr<GpuLayer>> makeConv(const NodeContext& c, const Env& env)
   if (const MmaConvTactic t = parseMmaConvTactic(c.tactic); t.splits) {
     auto mma = makeMmaConv(c, env, geo, t);
     if (mma.ok() || c.strict_tactic) return mma;
+  }
+  if (const TmaConvTactic t = parseTmaConvTactic(c.tactic); t.bn) {
+    auto tma = makeTmaConv(c, env, geo, t);
+    if (tma.ok() || c.strict_tactic) return tma;
   }
   if (pads.size() == 4 && (pads[0] != pads[2] || pads[1] != pads[3])) {
     // cuDNN's legacy API pads symmetrically; its graph API takes begin and end pads. Untimed
