@@ -93,6 +93,78 @@ __device__ __forceinline__ void mmaKTileF16(float (&acc)[BN / 2], const unsigned
   asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
 }
 
+// The producer's copies of one output tile's k-tiles [kt0, kt0 + nk), continuing the block's
+// sequence of stages at `step` (stage step % STAGES, phase step / STAGES).
+template <int STAGES, int STAGE, bool IM2COL>
+__device__ __forceinline__ void loadTileF16(unsigned char* tsm, unsigned long long* full,
+                                            unsigned long long* empty, unsigned& step, int p0,
+                                            int n0, int kt0, int nk, const EdgertTmaConv& cv,
+                                            const CUtensorMap* ta, const CUtensorMap* tb) {
+  // im2col: the tile's first output pixel as the top-left of its filter window, and the
+  // reduction position (tap kh, kw; channel block cb) stepped per k-tile, k = tap * C + c.
+  int img = 0, w0 = 0, h0 = 0, cb = 0, tkw = 0, tkh = 0;
+  if constexpr (IM2COL) {
+    const int orow = p0 / cv.ow, ow = p0 - orow * cv.ow;
+    img = orow / cv.oh;
+    const int oh = orow - img * cv.oh;
+    w0 = ow * cv.sw - cv.pw;
+    h0 = oh * cv.sh - cv.ph;
+    const int tap = kt0 / cv.cblocks;
+    cb = kt0 - tap * cv.cblocks;
+    tkh = tap / cv.kw;
+    tkw = tap - tkh * cv.kw;
+  }
+  for (int kt = 0; kt < nk; ++kt, ++step) {
+    const int s = static_cast<int>(step % STAGES);
+    if (step >= STAGES) mbarWait(&empty[s], (step / STAGES - 1) & 1);
+    unsigned char* const a = tsm + s * STAGE;
+    mbarExpectTx(&full[s], STAGE);
+    if constexpr (IM2COL) {
+      tmaLoadIm2col(a, ta, cb * (kHBK / 2), w0, h0, img, static_cast<unsigned short>(tkw * cv.dw),
+                    static_cast<unsigned short>(tkh * cv.dh), &full[s]);
+      if (++cb == cv.cblocks) {
+        cb = 0;
+        if (++tkw == cv.kw) tkw = 0, ++tkh;
+      }
+    } else {
+      tmaLoad2d(a, ta, (kt0 + kt) * (kHBK / 2), p0, &full[s]);
+    }
+    tmaLoad2d(a + kHBM * kHBK, tb, (kt0 + kt) * (kHBK / 2), n0, &full[s]);
+  }
+}
+
+// A consumer warpgroup's wgmmas over one tile's nk k-tiles, continuing at `step`. Each stage is
+// handed back once the next step's wait has shown its wgmmas done; the last one is the caller's
+// to hand back (after wgmma.wait_group 0) where the producer will wait for it.
+template <int BN, int STAGES, int STAGE>
+__device__ __forceinline__ void mmaTileF16(float (&acc)[BN / 2], unsigned char* tsm,
+                                           unsigned long long* full, unsigned long long* empty,
+                                           unsigned& step, int nk, int wg) {
+  for (int kt = 0; kt < nk; ++kt, ++step) {
+    const int s = static_cast<int>(step % STAGES);
+    mbarWait(&full[s], (step / STAGES) & 1);
+    mmaKTileF16<BN>(acc, tsm + s * STAGE, tsm + s * STAGE + kHBM * kHBK, wg);
+    if (kt > 0) mbarArrive(&empty[(step - 1) % STAGES]);
+  }
+}
+
+// Rows [0, rows) of a staged tile (`ld` floats per row) to the output, from pixel p0 and channel
+// n0, by threads t of nt.
+template <int A, int BN>
+__device__ __forceinline__ void storeTileF16(const EdgertConvMma& p, __half* y, const float* bias,
+                                             const __half* res, const float* cs, int ld, int p0,
+                                             int n0, int rows, int t, int nt) {
+  // p.m % 8 == 0: a pixel's eight channels are one 16-byte vector of the output (and residual).
+  for (int i = t; i < rows * (BN / 8); i += nt) {
+    const int r = i / (BN / 8), c = (i % (BN / 8)) * 8;
+    if (p0 + r >= p.rows || n0 + c >= p.m) continue;
+    const float4 lo = *reinterpret_cast<const float4*>(cs + r * ld + c);
+    const float4 hi = *reinterpret_cast<const float4*>(cs + r * ld + c + 4);
+    float f[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+    storeOut8<A>(p, y, bias, res, p0 + r, n0 + c, f);
+  }
+}
+
 template <int BN, bool IM2COL, int A, bool kCluster>
 __device__ __forceinline__ void convF16Tma(const EdgertConvMma& p, const EdgertTmaConv& cv,
                                            __half* y, const float* bias, const __half* res,
@@ -116,38 +188,9 @@ __device__ __forceinline__ void convF16Tma(const EdgertConvMma& p, const EdgertT
     // The producer: one thread keeps up to kStages tiles in flight.
     if (lane == 0) {
       prefetchTensorMaps(ta, tb);
-      // im2col: the tile's first output pixel as the top-left of its filter window, and the
-      // reduction position (tap kh, kw; channel block cb) stepped per tile, k = tap * C + c.
-      int img = 0, w0 = 0, h0 = 0, cb = 0, tkw = 0, tkh = 0;
-      if constexpr (IM2COL) {
-        const int orow = p0 / cv.ow, ow = p0 - orow * cv.ow;
-        img = orow / cv.oh;
-        const int oh = orow - img * cv.oh;
-        w0 = ow * cv.sw - cv.pw;
-        h0 = oh * cv.sh - cv.ph;
-        const int tap = kt0 / cv.cblocks;
-        cb = kt0 - tap * cv.cblocks;
-        tkh = tap / cv.kw;
-        tkw = tap - tkh * cv.kw;
-      }
-      for (int kt = 0; kt < nk; ++kt) {
-        const int s = kt % T::kStages;
-        if (kt >= T::kStages) mbarWait(&empty[s], (kt / T::kStages - 1) & 1);
-        unsigned char* const a = tsm + s * T::kStage;
-        mbarExpectTx(&full[s], T::kStage);
-        if constexpr (IM2COL) {
-          tmaLoadIm2col(a, ta, cb * (kHBK / 2), w0, h0, img,
-                        static_cast<unsigned short>(tkw * cv.dw),
-                        static_cast<unsigned short>(tkh * cv.dh), &full[s]);
-          if (++cb == cv.cblocks) {
-            cb = 0;
-            if (++tkw == cv.kw) tkw = 0, ++tkh;
-          }
-        } else {
-          tmaLoad2d(a, ta, (kt0 + kt) * (kHBK / 2), p0, &full[s]);
-        }
-        tmaLoad2d(a + kHBM * kHBK, tb, (kt0 + kt) * (kHBK / 2), n0, &full[s]);
-      }
+      unsigned step = 0;
+      loadTileF16<T::kStages, T::kStage, IM2COL>(tsm, full, empty, step, p0, n0, kt0, nk, cv, ta,
+                                                 tb);
     }
     return;
   }
@@ -156,13 +199,8 @@ __device__ __forceinline__ void convF16Tma(const EdgertConvMma& p, const EdgertT
   float acc[BN / 2];
 #pragma unroll
   for (int i = 0; i < BN / 2; ++i) acc[i] = 0.f;
-  for (int kt = 0; kt < nk; ++kt) {
-    const int s = kt % T::kStages;
-    mbarWait(&full[s], (kt / T::kStages) & 1);
-    mmaKTileF16<BN>(acc, tsm + s * T::kStage, tsm + s * T::kStage + kHBM * kHBK, wg);
-    // The previous step's wgmmas are done with their stage: hand it back to the producer.
-    if (kt > 0) mbarArrive(&empty[(kt - 1) % T::kStages]);
-  }
+  unsigned step = 0;
+  mmaTileF16<BN, T::kStages, T::kStage>(acc, tsm, full, empty, step, nk, wg);
   asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
   // Every stage has been read: the sums go through the stages' memory. Named barrier 1: the
   // 256 consumer threads only.
@@ -194,18 +232,82 @@ __device__ __forceinline__ void convF16Tma(const EdgertConvMma& p, const EdgertT
     }
     cluster.sync();  // the other blocks read this block's tile until here
   } else {
-    // p.m % 8 == 0: a pixel's eight channels are one 16-byte vector of the output (and residual).
-    for (int i = tid; i < kHBM * (BN / 8); i += 256) {
-      const int r = i / (BN / 8), c = (i % (BN / 8)) * 8;
-      if (p0 + r >= p.rows || n0 + c >= p.m) continue;
-      const float4 lo = *reinterpret_cast<const float4*>(cs + r * T::kCRow + c);
-      const float4 hi = *reinterpret_cast<const float4*>(cs + r * T::kCRow + c + 4);
-      float f[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-      storeOut8<A>(p, y, bias, res, p0 + r, n0 + c, f);
-    }
+    storeTileF16<A, BN>(p, y, bias, res, cs, T::kCRow, p0, n0, kHBM, tid, 256);
   }
 #else
   __trap();  // the host launches this kernel only from an sm_90a fatbin on sm_90
+#endif
+}
+
+// The persistent variant (the INT8 path's tma-p shape): 2 x SMs blocks each walk output tiles
+// blockIdx.x, + gridDim.x, ... (a pixel tile's channel tiles adjacent, so they share A in L2),
+// the accumulators staged in their own shared memory rather than the stages', so the producer
+// loads the next tile while the consumers run this one's epilogue; each warpgroup stages and
+// stores its own 64 rows behind its own named barrier, so one's epilogue overlaps the other's
+// wait for a stage. The non-persistent kernel serialised load, multiply and store in every block:
+// at batch 128, where K is short (ResNet-50's layer1 3x3: nine k-tiles), the tensor cores idled
+// through each block's fill and epilogue.
+struct HalfTmaPersistTile {
+  static constexpr int kBN = 64;
+  static constexpr int kStage = (kHBM + kBN) * kHBK;
+  static constexpr int kCRow = kBN + 8;
+  static constexpr int kCBytes = kHBM * kCRow * 4;
+  static constexpr int kStages = (EDGERT_CONV_TMA_P_SMEM - kCBytes - 1024 - 256) / kStage;
+  static_assert(kStages >= 3, "a load in flight while a stage is read");
+  static_assert(kCBytes % 1024 == 0 && kStage % 1024 == 0, "buffers stay 1024-byte aligned");
+  static constexpr int kSmem = kStages * kStage + kCBytes + 1024 + 2 * kStages * 8;
+  static_assert(kSmem <= EDGERT_CONV_TMA_P_SMEM, "the host's launch size");
+};
+
+template <bool IM2COL, int A>
+__device__ __forceinline__ void convF16TmaPersistent(const EdgertConvMma& p,
+                                                     const EdgertTmaConv& cv, __half* y,
+                                                     const float* bias, const __half* res,
+                                                     int ktiles, const CUtensorMap* ta,
+                                                     const CUtensorMap* tb) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using T = HalfTmaPersistTile;
+  constexpr int BN = T::kBN;
+  extern __shared__ __align__(1024) unsigned char hsp_raw[];
+  unsigned char* const tsm = hsp_raw + ((1024 - (smemAddr(hsp_raw) & 1023)) & 1023);
+  float* const cs = reinterpret_cast<float*>(tsm + T::kStages * T::kStage);
+  auto* const full =
+      reinterpret_cast<unsigned long long*>(tsm + T::kStages * T::kStage + T::kCBytes);
+  auto* const empty = full + T::kStages;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int ntn = (p.m + BN - 1) / BN;
+  const int tiles = (p.rows + kHBM - 1) / kHBM * ntn;
+  initStageBarriers<T::kStages>(full, empty);
+  if (warp == 8) {
+    if (lane == 0) {
+      prefetchTensorMaps(ta, tb);
+      unsigned step = 0;
+      for (int t = blockIdx.x; t < tiles; t += gridDim.x)
+        loadTileF16<T::kStages, T::kStage, IM2COL>(tsm, full, empty, step, t / ntn * kHBM,
+                                                   t % ntn * BN, 0, ktiles, cv, ta, tb);
+    }
+    return;
+  }
+  const int wg = warp >> 2;
+  unsigned step = 0;
+  for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+    const int p0 = t / ntn * kHBM, n0 = t % ntn * BN;
+    float acc[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = 0.f;
+    mmaTileF16<BN, T::kStages, T::kStage>(acc, tsm, full, empty, step, ktiles, wg);
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    mbarArrive(&empty[(step - 1) % T::kStages]);  // the tile's last stage
+    // This warpgroup's previous epilogue has read its rows (named barriers 2 and 3: each
+    // warpgroup's 128 threads); then this tile's are staged and stored.
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + wg) : "memory");
+    stageWgmmaAcc<BN>(cs, T::kCRow, acc, wg, warp, lane);
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + wg) : "memory");
+    storeTileF16<A, BN>(p, y, bias, res, cs + wg * 64 * T::kCRow, T::kCRow, p0 + wg * 64, n0, 64,
+                        tid & 127, 128);
+  }
+#else
+  __trap();
 #endif
 }
 
@@ -237,3 +339,20 @@ EDGERT_CONV_F16_TMA_ACT(1)
 EDGERT_CONV_F16_TMA_ACT(2)
 #undef EDGERT_CONV_F16_TMA_ACT
 #undef EDGERT_CONV_F16_TMA
+
+// The persistent kernels (tactic nhwc16-tma-p-n64): as above with 64-wide tiles, a 1-D grid of
+// up to 2 x SMs blocks and EDGERT_CONV_TMA_P_SMEM bytes of dynamic shared memory.
+#define EDGERT_CONV_F16_TMA_P(NAME, IM2COL, A)                                                 \
+  extern "C" __global__ void __launch_bounds__(288, 2)                                         \
+      NAME(EdgertConvMma p, EdgertTmaConv cv, __half* y, const float* bias, const __half* res, \
+           int ktiles, const __grid_constant__ CUtensorMap ta,                                 \
+           const __grid_constant__ CUtensorMap tb) {                                           \
+    convF16TmaPersistent<IM2COL, A>(p, cv, y, bias, res, ktiles, &ta, &tb);                    \
+  }
+EDGERT_CONV_F16_TMA_P(edgert_conv_f16_tma_p_n64_a0, false, 0)
+EDGERT_CONV_F16_TMA_P(edgert_conv_f16_tma_p_n64_a1, false, 1)
+EDGERT_CONV_F16_TMA_P(edgert_conv_f16_tma_p_n64_a2, false, 2)
+EDGERT_CONV_F16_TMA_P(edgert_conv_f16_tma_p_im2col_n64_a0, true, 0)
+EDGERT_CONV_F16_TMA_P(edgert_conv_f16_tma_p_im2col_n64_a1, true, 1)
+EDGERT_CONV_F16_TMA_P(edgert_conv_f16_tma_p_im2col_n64_a2, true, 2)
+#undef EDGERT_CONV_F16_TMA_P

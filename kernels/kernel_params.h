@@ -118,6 +118,8 @@ struct EdgertPointwise {
 #define EDGERT_CONV_MMA_SMEM (6 * 128 * 80)  // dynamic shared memory of those kernels (bytes)
 // The TMA-fed FP16 kernels (conv_f16_tma.cu): 96 KiB of stages, alignment, barriers.
 #define EDGERT_CONV_TMA_SMEM (98304 + 1024 + 64)
+// Their persistent variant: stages plus the staged accumulators, as the INT8 one's.
+#define EDGERT_CONV_TMA_P_SMEM 115200
 struct EdgertConvMma {
   int n, ih, iw, c, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw;
   int m, kp, splits;

@@ -147,16 +147,18 @@ for fam in c s; do
   echo "detector fp16, $n layers on nhwc16-mma-$fam*: memcheck $(grep -hE 'ERROR SUMMARY' "$log" | head -1); racecheck: $ours hazards in edgert kernels"
 done
 # The TMA-fed wgmma kernel (Hopper): ResNet-18 (exported at batch 1) built with it wherever it applies -
-# 128-wide tiles, 64-wide ones (whole or split, as timed), and the cluster splits alone.
+# 128-wide tiles, 64-wide ones (whole or split, as timed), the cluster splits alone, and the
+# persistent kernel.
 python3 -c "import numpy as np; np.save('/tmp/s_r.npy', np.random.default_rng(3).standard_normal((1, 3, 224, 224)).astype(np.float32))"
-for fam in n128 n64 n64-c; do
+# The persistent blocks (p-n64) capped at four, so that each walks many tiles.
+for fam in n128 n64 n64-c p-n64; do
   log="$OUT/sanitizer_fp16_tma_$fam.log"
   EDGERT_TACTIC_PREFER=nhwc16-tma-$fam .gpu/bin/edgert build -q --onnx /tmp/models/resnet18.onnx \
     --target cuda --precision fp16 --shapes input:1x3x224x224 -o /tmp/sm.engine 2>/dev/null || { san_fail "tma-$fam build" $?; continue; }
   n=$(.gpu/bin/edgert inspect --engine /tmp/sm.engine | grep -c "nhwc16-tma-$fam")
-  "$CS" --tool memcheck --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/sm.engine --backend cuda \
-    --input "input=/tmp/s_r.npy" --iterations 2 > "$log" 2>&1 || san_fail "nhwc16-tma-$fam memcheck" $?
-  "$CS" --tool racecheck .gpu/bin/edgert run --engine /tmp/sm.engine --backend cuda \
+  EDGERT_TMA_P_BLOCKS=4 "$CS" --tool memcheck --error-exitcode 9 .gpu/bin/edgert run --engine /tmp/sm.engine \
+    --backend cuda --input "input=/tmp/s_r.npy" --iterations 2 > "$log" 2>&1 || san_fail "nhwc16-tma-$fam memcheck" $?
+  EDGERT_TMA_P_BLOCKS=4 "$CS" --tool racecheck .gpu/bin/edgert run --engine /tmp/sm.engine --backend cuda \
     --input "input=/tmp/s_r.npy" --iterations 2 >> "$log" 2>&1 || san_fail "nhwc16-tma-$fam racecheck" $?
   ours=$(grep -c "Race reported.*edgert_" "$log"); [ "$ours" = 0 ] || san_fail "nhwc16-tma-$fam: hazards in our kernels" "$ours"
   echo "resnet18 bs1 fp16, $n layers on nhwc16-tma-$fam*: memcheck $(grep -hE 'ERROR SUMMARY' "$log" | head -1); racecheck: $ours hazards in edgert kernels"

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -477,6 +478,11 @@ TEST_F(Tactics, Fp16TmaTacticFromTheCacheMatchesTheCpu) {
   const Dims x = {3, 64, 11, 9}, x1 = {1, 256, 7, 7};
   fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n128", 3, r, x, "fp16", 90);
   fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n64", 4, r, x, "fp16", 90);
+  fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-p-n64", 4, r, x, "fp16", 90);
+  // Persistent blocks walking several tiles each (the 3x3 layers' six tiles on two blocks).
+  setenv("EDGERT_TMA_P_BLOCKS", "2", 1);
+  fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-p-n64", 4, r, x, "fp16", 90);
+  unsetenv("EDGERT_TMA_P_BLOCKS");
   fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n64-c2", 2, r, x, "fp16", 90);
   fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n64-c4", 2, r, x, "fp16", 90);
   fp16TacticFromCache(tmaNet(r), 4, "nhwc16-tma-n64-c8", 1, r, x, "fp16", 90);

@@ -4,6 +4,7 @@
 // builder times it against cuDNN, cuBLASLt and the mma.sync kernel.
 #include "conv_f16_tma.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -44,6 +45,8 @@ class TmaConvLayer final : public GpuLayer {
     CUtensorMap tb = tb_;
     void* args[] = {&p, &cv, &y, &bias, &res, &ktiles, &ta, &tb};
     const unsigned z = static_cast<unsigned>(p_.splits);
+    if (persist_)
+      return launchGrid(env, kernel_.c_str(), grid_m_, 1, 288, 1, args, 1, EDGERT_CONV_TMA_P_SMEM);
     if (z > 1)
       return launchCluster(env, kernel_.c_str(), grid_m_, grid_n_, z, 288, z, args,
                            EDGERT_CONV_TMA_SMEM);
@@ -55,7 +58,7 @@ class TmaConvLayer final : public GpuLayer {
   EdgertConvMma p_{};
   EdgertTmaConv cv_{};
   Im2colWalk walk_{};
-  bool im2col_ = false;
+  bool im2col_ = false, persist_ = false;
   int ktiles_ = 0;
   CUtensorMap tb_{};
   std::string kernel_, tactic_;
@@ -68,6 +71,7 @@ class TmaConvLayer final : public GpuLayer {
 TmaConvTactic parseTmaConvTactic(std::string_view tactic) {
   if (tactic == "nhwc16-tma-n128") return {128, 1};
   if (tactic == "nhwc16-tma-n64") return {64, 1};
+  if (tactic == "nhwc16-tma-p-n64") return {64, 1, true};
   const std::string_view prefix = kTmaClusterConvTactic;
   if (!tactic.starts_with(prefix)) return {};
   const std::string digits(tactic.substr(prefix.size()));
@@ -130,12 +134,21 @@ Result<std::unique_ptr<GpuLayer>> makeTmaConv(const NodeContext& c, const Env& e
   EDGERT_ASSIGN_OR_RETURN(L->w_, uploadFilterNhwc(env, *c.constant(1), c.dims(1), 0, kp, mpad));
   EDGERT_RETURN_IF_ERROR(encodeTiledMap(env, &L->tb_, kTmaHalf, L->w_, kp, mpad, kBoxK, bn,
                                         CU_TENSOR_MAP_SWIZZLE_128B, "nhwc16-tma"));
-  L->kernel_ = strCat("edgert_conv_f16_tma", gemm ? "" : "_im2col", "_n", bn,
+  L->persist_ = t.persist;
+  L->kernel_ = strCat("edgert_conv_f16_tma", t.persist ? "_p" : "", gemm ? "" : "_im2col", "_n", bn,
                       splits > 1 ? "_c" : "", "_a", g.act);
-  L->tactic_ = splits > 1 ? strCat(kTmaClusterConvTactic, splits) : strCat(kTmaConvTactic, bn);
-  EDGERT_RETURN_IF_ERROR(allowDynamicSmem(env, L->kernel_.c_str(), EDGERT_CONV_TMA_SMEM));
+  L->tactic_ = t.persist    ? std::string("nhwc16-tma-p-n64")
+               : splits > 1 ? strCat(kTmaClusterConvTactic, splits)
+                            : strCat(kTmaConvTactic, bn);
+  EDGERT_RETURN_IF_ERROR(allowDynamicSmem(
+      env, L->kernel_.c_str(), t.persist ? EDGERT_CONV_TMA_P_SMEM : EDGERT_CONV_TMA_SMEM));
   if (splits > 8) EDGERT_RETURN_IF_ERROR(allowLargeClusters(env, L->kernel_.c_str()));
-  L->grid_m_ = static_cast<unsigned>(mtiles);
+  // Persistent: two blocks per SM (their shared memory's share), or one per tile.
+  // EDGERT_TMA_P_BLOCKS=n: at most n blocks, so that tests walk several tiles per block.
+  int64_t blocks = std::min<int64_t>(mtiles * ntiles, 2 * int64_t{env.sm_count});
+  if (const char* cap = std::getenv("EDGERT_TMA_P_BLOCKS"))
+    blocks = std::clamp<int64_t>(std::atoll(cap), 1, blocks);
+  L->grid_m_ = static_cast<unsigned>(t.persist ? blocks : mtiles);
   L->grid_n_ = static_cast<unsigned>(ntiles);
   return std::unique_ptr<GpuLayer>(std::move(L));
 #else

@@ -940,6 +940,7 @@ Result<std::vector<TacticTime>> cudaTimeTactics(const NodeContext& node) {
     // Hopper: the TMA-fed wgmma kernel.
     for (int bn : {128, 64}) candidates.push_back(strCat(cuda::kTmaConvTactic, bn));
     for (int s : {2, 4, 8, 16}) candidates.push_back(strCat(cuda::kTmaClusterConvTactic, s));
+    candidates.push_back("nhwc16-tma-p-n64");
     for (int h = 0; h < cuda::kGraphConvConfigs; ++h)
       candidates.push_back(strCat("cudnn-nhwc16-graph", h));
     // First layers (1-3 input channels): cuDNN's engines on the input padded to 4 channels
