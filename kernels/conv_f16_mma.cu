@@ -13,7 +13,6 @@
 // tile's sum buffer and count themselves in the tile's counter; the last one writes the output
 // and leaves sum and counter zero for the next launch (one stream runs a layer, so launches of
 // it never overlap).
-#include <cooperative_groups.h>
 #include <cuda_fp16.h>
 
 #include "conv_f16_store.h"
@@ -171,33 +170,8 @@ __device__ __forceinline__ void convF16Mma(const EdgertConvMma& p, __half* y, co
   __syncthreads();
 
   if constexpr (kCluster && kProbe != 4) {
-#if __CUDA_ARCH__ >= 900
-    // The split blocks of a tile are one cluster (its z extent): each block adds up its share of
-    // the tile's rows from every block's shared memory, in rank order (deterministic sums), and
-    // writes them. No global memory, atomics or counters between the blocks.
-    namespace cg = cooperative_groups;
-    cg::cluster_group cluster = cg::this_cluster();
-    const int S = p.splits, rank = static_cast<int>(cluster.block_rank());
-    cluster.sync();  // every block's partial tile is in its shared memory
-    const int r0 = rank * kFBM / S, r1 = (rank + 1) * kFBM / S;
-    for (int i = tid; i < (r1 - r0) * (kFBN / 8); i += blockDim.x) {
-      const int r = r0 + (i >> 3), c = (i & 7) * 8;
-      if (p0 + r >= p.rows || n0 + c >= p.m) continue;
-      float f[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-#pragma unroll 4
-      for (int z = 0; z < S; ++z) {
-        const float* src = cluster.map_shared_rank(cs + r * kFCRow + c, z);
-        const float4 lo = *reinterpret_cast<const float4*>(src);
-        const float4 hi = *reinterpret_cast<const float4*>(src + 4);
-        f[0] += lo.x, f[1] += lo.y, f[2] += lo.z, f[3] += lo.w;
-        f[4] += hi.x, f[5] += hi.y, f[6] += hi.z, f[7] += hi.w;
-      }
-      storeOut8<A>(p, y, bias, res, p0 + r, n0 + c, f);
-    }
-    cluster.sync();  // the other blocks read this block's tile until here
-#else
-    __trap();  // the host launches clusters on sm_90 and newer only
-#endif
+    // The split blocks of a tile are one cluster (its z extent).
+    clusterSumStore<A, kFBN>(p, y, bias, res, cs, kFCRow, kFBM, p0, n0, tid, blockDim.x);
     return;
   }
   if (p.splits > 1 && !kCluster && kProbe != 4) {

@@ -12,7 +12,6 @@
 // thread-block cluster (its z extent) each reduce a contiguous range of k-tiles, then add up
 // their share of the tile's rows from every block's shared memory in rank order, as
 // conv_f16_mma.cu's cluster variant does (deterministic sums, no global round trip).
-#include <cooperative_groups.h>
 #include <cuda.h>
 #include <cuda_fp16.h>
 
@@ -209,28 +208,8 @@ __device__ __forceinline__ void convF16Tma(const EdgertConvMma& p, const EdgertT
   stageWgmmaAcc<BN>(cs, T::kCRow, acc, wg, warp, lane);
   asm volatile("bar.sync 1, 256;\n" ::: "memory");
   if constexpr (kCluster) {
-    namespace cg = cooperative_groups;
-    cg::cluster_group cluster = cg::this_cluster();
-    // Every block's partial tile is in its shared memory. (The producer warps have exited: the
-    // cluster barrier waits for the threads that have not.)
-    cluster.sync();
-    const int S = static_cast<int>(gridDim.z), rank = static_cast<int>(cluster.block_rank());
-    const int r0 = rank * kHBM / S, r1 = (rank + 1) * kHBM / S;
-    for (int i = tid; i < (r1 - r0) * (BN / 8); i += 256) {
-      const int r = r0 + i / (BN / 8), c = (i % (BN / 8)) * 8;
-      if (p0 + r >= p.rows || n0 + c >= p.m) continue;
-      float f[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-#pragma unroll 4
-      for (int z = 0; z < S; ++z) {
-        const float* src = cluster.map_shared_rank(cs + r * T::kCRow + c, z);
-        const float4 lo = *reinterpret_cast<const float4*>(src);
-        const float4 hi = *reinterpret_cast<const float4*>(src + 4);
-        f[0] += lo.x, f[1] += lo.y, f[2] += lo.z, f[3] += lo.w;
-        f[4] += hi.x, f[5] += hi.y, f[6] += hi.z, f[7] += hi.w;
-      }
-      storeOut8<A>(p, y, bias, res, p0 + r, n0 + c, f);
-    }
-    cluster.sync();  // the other blocks read this block's tile until here
+    // The producer warps have exited: the cluster barriers wait for the threads that have not.
+    clusterSumStore<A, BN>(p, y, bias, res, cs, T::kCRow, kHBM, p0, n0, tid, 256);
   } else {
     storeTileF16<A, BN>(p, y, bias, res, cs, T::kCRow, p0, n0, kHBM, tid, 256);
   }

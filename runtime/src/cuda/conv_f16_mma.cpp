@@ -15,20 +15,13 @@ constexpr int kTileM = 64, kTileN = 64, kTileK = 32;  // the kernel's block tile
 // The split layers' persistent sum buffers: a few small-output layers, not every layer.
 constexpr size_t kMaxSumBytes = size_t{4} << 20;
 
-class MmaConvLayer final : public GpuLayer {
+class MmaConvLayer final : public ImplicitGemmLayer {
  public:
-  bool halfIn(size_t k) const override { return k < in_half_.size() && in_half_[k]; }
-  bool halfOut(size_t) const override { return true; }
-  bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
-  const char* tactic() const override { return tactic_.c_str(); }
+  using ImplicitGemmLayer::ImplicitGemmLayer;
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], x = g.in[0], w = w_, bias = g.n_in > 2 ? g.in[2] : 0,
                 res = g.n_in > 3 ? g.in[3] : 0, part = sums_, counters = counters_;
-    // 16-byte copies and stores: NHWC fp16 activations with C % 8 == 0 start 256-byte aligned
-    // in the arena; a caller's buffer need not.
-    if ((x | y | res) % 16)
-      return Status(StatusCode::kInvalidArgument,
-                    "nhwc16-mma convolution: an input or output buffer is not 16-byte aligned");
+    EDGERT_RETURN_IF_ERROR(checkAligned("nhwc16-mma", x, y, res));
     EdgertConvMma p = p_;
     void* args[] = {&p, &y, &x, &w, &bias, &res, &part, &counters};
     const unsigned z = static_cast<unsigned>(p_.splits);
@@ -39,15 +32,19 @@ class MmaConvLayer final : public GpuLayer {
                       EDGERT_CONV_MMA_SMEM);
   }
 
-  std::vector<bool> in_half_;
-  EdgertConvMma p_{};
-  std::string kernel_, tactic_;
-  CUdeviceptr w_ = 0, sums_ = 0, counters_ = 0;  // sums and counters: zero between launches
-  unsigned grid_m_ = 0, grid_n_ = 0;
+  CUdeviceptr sums_ = 0, counters_ = 0;  // zero between launches
   bool cluster_ = false;
 };
 
 }  // namespace
+
+Status ImplicitGemmLayer::checkAligned(const char* who, CUdeviceptr x, CUdeviceptr y,
+                                       CUdeviceptr res) {
+  if ((x | y | res) % 16)
+    return Status(StatusCode::kInvalidArgument,
+                  strCat(who, " convolution: an input or output buffer is not 16-byte aligned"));
+  return Status::Ok();
+}
 
 MmaConvTactic parseMmaConvTactic(std::string_view tactic) {
   MmaConvTactic t;
@@ -128,8 +125,7 @@ Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& e
   p.kp = static_cast<int>(kp);
   p.splits = splits;
 
-  auto L = std::make_unique<MmaConvLayer>();
-  L->in_half_ = g.in_half;
+  auto L = std::make_unique<MmaConvLayer>(g);
   // [ceil(M / 64) * 64][kp] half, zeros beyond the filter.
   EDGERT_ASSIGN_OR_RETURN(L->w_,
                           uploadFilterNhwc(env, *c.constant(1), c.dims(1), 0, kp, ntiles * kTileN));
@@ -139,7 +135,6 @@ Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& e
     EDGERT_ASSIGN_OR_RETURN(L->counters_,
                             env.upload(zeros.data(), static_cast<size_t>(mtiles * ntiles) * 4));
   }
-  L->p_ = p;
   L->kernel_ = strCat(t.cluster ? "edgert_conv_f16_mma_cluster_a" : "edgert_conv_f16_mma_a", g.act);
   L->tactic_ = strCat(t.cluster ? kMmaClusterConvTactic : kMmaConvTactic, splits);
   L->cluster_ = t.cluster;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -32,6 +33,28 @@ struct ImplicitGemmConv {
 };
 Result<ImplicitGemmConv> implicitGemmConv(const NodeContext& c, const ops::Geometry& geo,
                                           const char* kernel);
+
+// The layer both kinds build on: NHWC fp16 activations in and out, its own fp16 weights (the
+// graph's weight input is not read on the device), and the kernel, tactic and grid it launches.
+class ImplicitGemmLayer : public GpuLayer {
+ public:
+  explicit ImplicitGemmLayer(const ImplicitGemmConv& g) : in_half_(g.in_half), p_(g.p) {}
+  bool halfIn(size_t k) const override { return k < in_half_.size() && in_half_[k]; }
+  bool halfOut(size_t) const override { return true; }
+  bool readsInputOnDevice(size_t k) const override { return k != 1; }
+  const char* tactic() const override { return tactic_.c_str(); }
+
+  std::vector<bool> in_half_;
+  EdgertConvMma p_{};
+  std::string kernel_, tactic_;
+  CUdeviceptr w_ = 0;
+  unsigned grid_m_ = 0, grid_n_ = 0;
+
+ protected:
+  // The kernels copy and store 16-byte vectors: NHWC fp16 activations with C % 8 == 0 start
+  // 256-byte aligned in the arena; a caller's buffer need not. `who` names the kernel.
+  static Status checkAligned(const char* who, CUdeviceptr x, CUdeviceptr y, CUdeviceptr res);
+};
 // The layer, or kUnsupported naming why the kernel does not apply (group, channel counts, sm,
 // activation) or why this split is not worth timing.
 Result<std::unique_ptr<GpuLayer>> makeMmaConv(const NodeContext& c, const Env& env,

@@ -19,29 +19,29 @@ constexpr int kTileM = 128;  // output pixels per block
 constexpr int kBoxK = 64;    // halves per k-tile (128 bytes: one swizzle atom)
 constexpr int kWRows = 128;  // weight rows padded to this (either tile width)
 
-class TmaConvLayer final : public GpuLayer {
+Im2colWalk im2colWalk(const EdgertConvMma& p) {
+  return {p.n, p.ih, p.iw, p.c, p.oh, p.ow, p.sh, p.sw, p.ph, p.pw};
+}
+
+class TmaConvLayer final : public ImplicitGemmLayer {
  public:
-  bool halfIn(size_t k) const override { return k < in_half_.size() && in_half_[k]; }
-  bool halfOut(size_t) const override { return true; }
-  bool readsInputOnDevice(size_t k) const override { return k != 1; }  // own fp16 weights
-  const char* tactic() const override { return tactic_.c_str(); }
+  using ImplicitGemmLayer::ImplicitGemmLayer;
   Status enqueue(const Env& env, const GpuArgs& g) const override {
     CUdeviceptr y = g.out[0], x = g.in[0], bias = g.n_in > 2 ? g.in[2] : 0,
                 res = g.n_in > 3 ? g.in[3] : 0;
-    if ((x | y | res) % 16)
-      return Status(StatusCode::kInvalidArgument,
-                    "nhwc16-tma convolution: an input or output buffer is not 16-byte aligned");
+    EDGERT_RETURN_IF_ERROR(checkAligned("nhwc16-tma", x, y, res));
     // The input's map names its address: encoded per launch (host only; a captured graph keeps
     // the parameter bytes).
     CUtensorMap ta;
     if (im2col_)
-      EDGERT_RETURN_IF_ERROR(encodeIm2colMap(env, &ta, kTmaHalf, x, walk_, kBoxK, "nhwc16-tma"));
+      EDGERT_RETURN_IF_ERROR(
+          encodeIm2colMap(env, &ta, kTmaHalf, x, im2colWalk(p_), kBoxK, "nhwc16-tma"));
     else
       EDGERT_RETURN_IF_ERROR(encodeTiledMap(env, &ta, kTmaHalf, x, p_.c, p_.rows, kBoxK, kTileM,
                                             CU_TENSOR_MAP_SWIZZLE_128B, "nhwc16-tma"));
     EdgertConvMma p = p_;
     EdgertTmaConv cv = cv_;
-    int ktiles = ktiles_;
+    int ktiles = p_.kp / kBoxK;
     CUtensorMap tb = tb_;
     void* args[] = {&p, &cv, &y, &bias, &res, &ktiles, &ta, &tb};
     const unsigned z = static_cast<unsigned>(p_.splits);
@@ -54,16 +54,9 @@ class TmaConvLayer final : public GpuLayer {
                       EDGERT_CONV_TMA_SMEM);
   }
 
-  std::vector<bool> in_half_;
-  EdgertConvMma p_{};
   EdgertTmaConv cv_{};
-  Im2colWalk walk_{};
   bool im2col_ = false, persist_ = false;
-  int ktiles_ = 0;
   CUtensorMap tb_{};
-  std::string kernel_, tactic_;
-  CUdeviceptr w_ = 0;
-  unsigned grid_m_ = 0, grid_n_ = 0;
 };
 
 }  // namespace
@@ -94,14 +87,9 @@ Result<std::unique_ptr<GpuLayer>> makeTmaConv(const NodeContext& c, const Env& e
   if (bn == 128 && p.m <= 64) return c.unsupported(p.m, " output channels: half a 128-wide tile");
   const bool gemm = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1 && p.ph == 0 && p.pw == 0 &&
                     p.oh == p.ih && p.ow == p.iw;
-  const Im2colWalk walk{p.n, p.ih, p.iw, p.c, p.oh, p.ow, p.sh, p.sw, p.ph, p.pw};
   if (!gemm) {
-    // One tap's 64-channel block per k-tile; window corners within a 4-D map's [-128, 127].
-    const Im2colBox box = im2colBox(walk);
-    bool fits = p.c % kBoxK == 0 && p.dh == 1 && p.dw == 1 && p.sh <= 8 && p.sw <= 8;
-    for (long long v : {box.lower[0], box.lower[1], box.upper[0], box.upper[1]})
-      fits = fits && v >= -128 && v <= 127;
-    if (!fits)
+    // One tap's 64-channel block per k-tile.
+    if (p.c % kBoxK || p.dh != 1 || p.dw != 1 || !im2colMapFits(im2colWalk(p)))
       return c.unsupported(
           "the nhwc16-tma im2col path needs C % 64 == 0, no dilation, strides "
           "up to 8 and pads within 128 (C ",
@@ -122,13 +110,9 @@ Result<std::unique_ptr<GpuLayer>> makeTmaConv(const NodeContext& c, const Env& e
   p.kp = static_cast<int>(kp);
   p.splits = splits;
 
-  auto L = std::make_unique<TmaConvLayer>();
-  L->in_half_ = g.in_half;
-  L->p_ = p;
+  auto L = std::make_unique<TmaConvLayer>(g);
   L->im2col_ = !gemm;
-  L->walk_ = walk;
   L->cv_ = {p.ow, p.oh, p.sw, p.sh, p.pw, p.ph, p.kw, p.dw, p.dh, p.c / kBoxK};
-  L->ktiles_ = static_cast<int>(ktiles);
   // [ceil(M / 128) * 128][kp] half, zeros beyond the filter (k = (kh * KW + kw) * C + c, the
   // order the im2col walk steps in).
   EDGERT_ASSIGN_OR_RETURN(L->w_, uploadFilterNhwc(env, *c.constant(1), c.dims(1), 0, kp, mpad));

@@ -670,10 +670,8 @@ Status setUpMma(QConvLayer* L, const Env& env, const int8_t* w, const MmaVariant
   // TMA: a 1x1 stride-1 convolution as a GEMM (C % 16 == 0), else through an im2col map when
   // each reduction step is one tap's channel block (C % 64 == 0) and the window's corners and
   // strides are within the map's ranges.
-  const Im2colBox box = im2colBox(im2colWalk(g));
-  const bool im2col_fits = g.c % 64 == 0 && g.groups == 1 && g.sw <= 8 && g.sh <= 8 && g.dw == 1 &&
-                           g.dh == 1 && box.lower[0] >= -128 && box.lower[1] >= -128 &&
-                           box.upper[0] >= -128 && box.upper[1] >= -128;
+  const bool im2col_fits =
+      g.c % 64 == 0 && g.groups == 1 && g.dw == 1 && g.dh == 1 && im2colMapFits(im2colWalk(g));
   const bool gemm_fits = pointwiseGeom(g);
   // On any grid: the single-kernel TMA path is offered to small (batch-1) grids too, where
   // tactic timing in CUDA graphs weighs it against cuBLASLt's split-K GEMM + epilogue.

@@ -30,6 +30,14 @@ Im2colBox im2colBox(const Im2colWalk& g) {
           {(g.ow - 1) * g.sw - g.pw - (g.iw - 1), (g.oh - 1) * g.sh - g.ph - (g.ih - 1)}};
 }
 
+bool im2colMapFits(const Im2colWalk& g) {
+  if (g.sh > 8 || g.sw > 8) return false;
+  const Im2colBox b = im2colBox(g);
+  for (long long v : {b.lower[0], b.lower[1], b.upper[0], b.upper[1]})
+    if (v < -128 || v > 127) return false;
+  return true;
+}
+
 Status encodeIm2colMap(const Env& env, CUtensorMap* map, TmaElement e, CUdeviceptr x,
                        const Im2colWalk& g, int box_channels, std::string_view who) {
   if (!env.d->cuTensorMapEncodeIm2col)

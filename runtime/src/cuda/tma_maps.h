@@ -40,6 +40,8 @@ struct Im2colBox {
   long long lower[2], upper[2];
 };
 Im2colBox im2colBox(const Im2colWalk& g);
+// Whether a 4-D im2col map can walk it: strides up to 8, corners within [-128, 127].
+bool im2colMapFits(const Im2colWalk& g);
 
 // The input as im2col boxes of `box_channels` channels x 128 output pixels, walked with the
 // convolution's strides; taps are offsets given per copy.
